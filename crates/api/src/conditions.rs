@@ -1,0 +1,177 @@
+//! Condition types and the one documented list of reasons Ferry writes into `status.conditions`.
+//!
+//! `Ready` is the kstatus-compatible summary that `kubectl wait`, Argo CD and Flux read; `Synced`
+//! says whether the last attempt to write the desired state to the provider succeeded;
+//! `Reconciling` and `Stalled` are kstatus's abnormal-true conditions. `docs/reasons.md` is
+//! generated from [`REASONS`] (`ferry reasons --output markdown`).
+
+/// Condition types.
+pub mod types {
+    /// The summary: True when the service serves traffic at its desired state.
+    pub const READY: &str = "Ready";
+    /// True when the last write of the desired state to the provider succeeded.
+    pub const SYNCED: &str = "Synced";
+    /// kstatus: True while Ferry or the provider is still working towards the desired state.
+    pub const RECONCILING: &str = "Reconciling";
+    /// kstatus: True when Ferry has given up until the spec (or a ProviderConfig) changes.
+    pub const STALLED: &str = "Stalled";
+}
+
+/// Reasons: CamelCase words, each documented in [`REASONS`].
+pub mod reasons {
+    /// The service is serving traffic at its desired state.
+    pub const AVAILABLE: &str = "Available";
+    /// A rollout or a long-running provider operation is under way.
+    pub const PROGRESSING: &str = "Progressing";
+    /// The chosen provider cannot honour a field of the spec.
+    pub const UNSUPPORTED: &str = "Unsupported";
+    /// The spec is wrong whatever the provider.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// The named ProviderConfig does not exist.
+    pub const PROVIDER_CONFIG_NOT_FOUND: &str = "ProviderConfigNotFound";
+    /// The named ProviderConfig does not allow this namespace.
+    pub const PROVIDER_CONFIG_NOT_ALLOWED: &str = "ProviderConfigNotAllowed";
+    /// The provider refused the credentials, or they could not be read.
+    pub const CREDENTIALS_INVALID: &str = "CredentialsInvalid";
+    /// The provider answered with an error that Ferry retries.
+    pub const PROVIDER_ERROR: &str = "ProviderError";
+    /// The provider rate-limited Ferry; it retries after the provider's hint.
+    pub const THROTTLED: &str = "Throttled";
+    /// Knative Serving is not installed in the cluster.
+    pub const KNATIVE_NOT_INSTALLED: &str = "KnativeNotInstalled";
+    /// The resource is being deleted and Ferry waits for the provider to finish.
+    pub const DELETING: &str = "Deleting";
+    /// `spec.provider` changed; the new backend is coming up before the old one goes.
+    pub const MIGRATING: &str = "Migrating";
+    /// The last write of the desired state to the provider succeeded.
+    pub const RECONCILE_SUCCESS: &str = "ReconcileSuccess";
+}
+
+/// One entry of the documented reason list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReasonDoc {
+    /// The reason as written into a condition.
+    pub reason: &'static str,
+    /// Where it appears, e.g. `Ready=False`.
+    pub appears_as: &'static str,
+    /// What it means.
+    pub meaning: &'static str,
+    /// What a person should do about it.
+    pub action: &'static str,
+}
+
+/// Every reason Ferry writes, in the order the documentation lists them.
+pub const REASONS: &[ReasonDoc] = &[
+    ReasonDoc {
+        reason: reasons::AVAILABLE,
+        appears_as: "Ready=True",
+        meaning: "The provider serves the latest spec and reports it healthy.",
+        action: "Nothing.",
+    },
+    ReasonDoc {
+        reason: reasons::PROGRESSING,
+        appears_as: "Ready=Unknown, Reconciling=True",
+        meaning: "A rollout or a long-running provider operation is under way.",
+        action: "Wait; the message says what the provider is doing.",
+    },
+    ReasonDoc {
+        reason: reasons::UNSUPPORTED,
+        appears_as: "Ready=False, Stalled=True",
+        meaning: "The chosen provider cannot honour a field. The message names the field, the \
+                  provider and what would be accepted (see the capability table).",
+        action: "Change the field, or choose a provider that supports it. Ferry retries when \
+                 the spec changes.",
+    },
+    ReasonDoc {
+        reason: reasons::INVALID_SPEC,
+        appears_as: "Ready=False, Stalled=True",
+        meaning: "The spec is wrong whatever the provider, e.g. a quantity that cannot be parsed.",
+        action: "Fix the field named in the message; `ferry validate -f FILE` shows every \
+                 problem before you apply.",
+    },
+    ReasonDoc {
+        reason: reasons::PROVIDER_CONFIG_NOT_FOUND,
+        appears_as: "Ready=False, Stalled=True",
+        meaning: "`spec.providerConfigRef` names a ProviderConfig that does not exist (the \
+                  default is the one named `default`).",
+        action: "Create the ProviderConfig or fix the name; Ferry retries when it appears.",
+    },
+    ReasonDoc {
+        reason: reasons::PROVIDER_CONFIG_NOT_ALLOWED,
+        appears_as: "Ready=False, Stalled=True",
+        meaning: "The ProviderConfig's `allowedNamespaces` / `namespaceSelector` does not \
+                  include this namespace.",
+        action: "Ask the platform team to allow the namespace, or use another ProviderConfig.",
+    },
+    ReasonDoc {
+        reason: reasons::CREDENTIALS_INVALID,
+        appears_as: "Ready=False, Synced=False",
+        meaning: "The credentials could not be read, or the provider refused them.",
+        action: "Check the ProviderConfig's `credentials` and the Secret or workload identity \
+                 it names; changes take effect without a restart.",
+    },
+    ReasonDoc {
+        reason: reasons::PROVIDER_ERROR,
+        appears_as: "Synced=False",
+        meaning: "The provider answered with an error; Ferry retries with backoff.",
+        action: "Read the message; act if it persists.",
+    },
+    ReasonDoc {
+        reason: reasons::THROTTLED,
+        appears_as: "Synced=False",
+        meaning: "The provider rate-limited Ferry; it retries after the provider's hint.",
+        action: "Nothing, unless it persists (then raise the provider's quota).",
+    },
+    ReasonDoc {
+        reason: reasons::KNATIVE_NOT_INSTALLED,
+        appears_as: "Ready=False, Stalled=True",
+        meaning: "`provider: knative` but the Knative Serving CRDs are not installed.",
+        action: "Install Knative Serving (https://knative.dev/docs/install/); Ferry retries \
+                 when its CRDs appear.",
+    },
+    ReasonDoc {
+        reason: reasons::DELETING,
+        appears_as: "Ready=False, Reconciling=True",
+        meaning: "The resource is being deleted; Ferry waits for the provider to remove what it \
+                  created (or orphans it with `deletionPolicy: Orphan`).",
+        action: "Wait.",
+    },
+    ReasonDoc {
+        reason: reasons::MIGRATING,
+        appears_as: "Ready=Unknown, Reconciling=True",
+        meaning: "`spec.provider` changed: the new backend is created and must become Ready \
+                  before the old one is deleted.",
+        action: "Wait; `status` shows both backends during the move.",
+    },
+    ReasonDoc {
+        reason: reasons::RECONCILE_SUCCESS,
+        appears_as: "Synced=True",
+        meaning: "The last write of the desired state to the provider succeeded.",
+        action: "Nothing.",
+    },
+];
+
+/// Whether `reason` is in the documented list.
+pub fn is_documented(reason: &str) -> bool {
+    REASONS.iter().any(|doc| doc.reason == reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_unique_camel_case_words() {
+        let mut seen = std::collections::BTreeSet::new();
+        for doc in REASONS {
+            assert!(seen.insert(doc.reason), "{} listed twice", doc.reason);
+            assert!(
+                doc.reason
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_uppercase())
+            );
+            assert!(doc.reason.chars().all(|c| c.is_ascii_alphanumeric()));
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Pure logic shared by every Ferry backend: validation with field-level findings, the
+//! provider-neutral desired model, the capability table, deterministic external names, and the
+//! CRD schema check `ferry validate` runs offline. No I/O.
+
+pub mod capabilities;
+pub mod desired;
+mod findings;
+pub mod limits;
+pub mod names;
+pub mod quantity;
+pub mod schema;
+mod validate;
+
+pub use findings::{Finding, Invalid, Severity};
+pub use validate::{Valid, validate, validate_spec};

@@ -1,0 +1,602 @@
+//! What the Kubernetes API server checks before an object is stored: the CRD's structural
+//! OpenAPI schema (types, enums, ranges, lengths, patterns, list and map rules, unknown fields
+//! under strict field validation) and its CEL rules (`x-kubernetes-validations`, evaluated with
+//! the Kubernetes CEL libraries by `kube-cel`). `ferry validate` runs it offline so users see the
+//! API server's refusals before they apply; the tests use it to check the CRDs refuse what
+//! Ferry's rules say they refuse.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::core::cel::{CompiledSchema, Validator, compile_schema};
+use regex::Regex;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// A CRD whose schema could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The CRD serves no version with a schema.
+    #[error("CRD {crd} has no schema for version {version}")]
+    NoSchema {
+        /// The CRD.
+        crd: String,
+        /// The version asked for.
+        version: String,
+    },
+    /// A `pattern` is not a valid regular expression.
+    #[error("CRD {crd}: pattern {pattern:?} at {path} does not compile: {source}")]
+    Pattern {
+        /// The CRD.
+        crd: String,
+        /// Where in the schema.
+        path: String,
+        /// The pattern.
+        pattern: String,
+        /// Why.
+        source: regex::Error,
+    },
+    /// A CEL rule does not compile.
+    #[error("CRD {crd}: CEL rules do not compile: {message}")]
+    Cel {
+        /// The CRD.
+        crd: String,
+        /// The compiler's messages.
+        message: String,
+    },
+}
+
+/// One refusal, as the API server would report it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// The field, e.g. `spec.containers[0].port`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+    /// Whether the error is the kind that stops the API server from evaluating CEL rules.
+    #[serde(skip)]
+    blocking: bool,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// One served version of a CRD, ready to check objects against.
+pub struct CrdSchema {
+    /// `group/version`.
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Whether the resource is namespaced.
+    pub namespaced: bool,
+    root: Node,
+    compiled: CompiledSchema,
+}
+
+impl fmt::Debug for CrdSchema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CrdSchema")
+            .field("api_version", &self.api_version)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CrdSchema {
+    /// The schema of `version` of `crd`.
+    pub fn new(crd: &CustomResourceDefinition, version: &str) -> Result<Self, SchemaError> {
+        let crd_name = crd.metadata.name.clone().unwrap_or_default();
+        let schema = crd
+            .spec
+            .versions
+            .iter()
+            .find(|v| v.name == version)
+            .and_then(|v| v.schema.as_ref())
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .and_then(|s| serde_json::to_value(s).ok())
+            .ok_or_else(|| SchemaError::NoSchema {
+                crd: crd_name.clone(),
+                version: version.to_owned(),
+            })?;
+        let root = Node::compile(&schema, "", &crd_name)?;
+        let compiled = compile_schema(&with_metadata(schema));
+        if compiled.has_errors() {
+            let message = compiled
+                .compilation_errors()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(SchemaError::Cel {
+                crd: crd_name,
+                message,
+            });
+        }
+        Ok(Self {
+            api_version: format!("{}/{version}", crd.spec.group),
+            kind: crd.spec.names.kind.clone(),
+            namespaced: crd.spec.scope == "Namespaced",
+            root,
+            compiled,
+        })
+    }
+
+    /// The compiled CEL rules, for cost analysis.
+    pub fn compiled(&self) -> &CompiledSchema {
+        &self.compiled
+    }
+
+    /// Everything the API server would refuse in `object`, in field order.
+    pub fn check(&self, object: &Value) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let Some(fields) = object.as_object() else {
+            out.push(violation("", "an object must be a map", true));
+            return out;
+        };
+        let name = object.pointer("/metadata/name").and_then(Value::as_str);
+        let generate_name = object
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str);
+        if name.is_none_or(str::is_empty) && generate_name.is_none_or(str::is_empty) {
+            out.push(violation(
+                "metadata.name",
+                "Required value: name or generateName is required",
+                false,
+            ));
+        }
+        if self.namespaced
+            && let Some(ns) = object.pointer("/metadata/namespace")
+            && !ns.as_str().is_some_and(is_dns_label)
+        {
+            out.push(violation(
+                "metadata.namespace",
+                "must be a DNS label",
+                false,
+            ));
+        }
+        let body: Map<String, Value> = fields
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self.root.check_object(&body, "", &mut out);
+        if out.iter().any(|v| v.blocking) {
+            out.push(violation(
+                "",
+                "some validation rules were not checked because the object was invalid; correct \
+                 the existing errors to complete validation",
+                false,
+            ));
+        } else if let Err(errors) = Validator::new().validate_compiled(&self.compiled, object, None)
+        {
+            out.extend(errors.iter().map(|e| {
+                let field = e.field_path.trim_start_matches('.').to_owned();
+                violation(&field, &e.message, false)
+            }));
+        }
+        out
+    }
+}
+
+/// The API server gives CEL at the root `self.metadata.name` and `generateName`, though a CRD's
+/// schema leaves `metadata` out.
+fn with_metadata(mut schema: Value) -> Value {
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        props.entry("metadata").or_insert_with(|| {
+            json!({
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "maxLength": 253},
+                    "generateName": {"type": "string", "maxLength": 253},
+                },
+            })
+        });
+    }
+    schema
+}
+
+fn violation(field: &str, message: &str, blocking: bool) -> Violation {
+    Violation {
+        field: field.to_owned(),
+        message: message.to_owned(),
+        blocking,
+    }
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A schema node with its patterns compiled.
+#[derive(Debug, Default)]
+#[allow(clippy::struct_excessive_bools)] // the schema's own flags
+struct Node {
+    types: Option<String>,
+    nullable: bool,
+    int_or_string: bool,
+    preserve_unknown: bool,
+    enum_values: Option<Vec<Value>>,
+    minimum: Option<f64>,
+    maximum: Option<f64>,
+    exclusive_minimum: bool,
+    exclusive_maximum: bool,
+    min_length: Option<u64>,
+    max_length: Option<u64>,
+    pattern: Option<Regex>,
+    min_items: Option<u64>,
+    max_items: Option<u64>,
+    min_properties: Option<u64>,
+    max_properties: Option<u64>,
+    required: Vec<String>,
+    properties: BTreeMap<String, Node>,
+    additional: Option<Box<Node>>,
+    items: Option<Box<Node>>,
+    list_type: Option<String>,
+    list_map_keys: Vec<String>,
+}
+
+impl Node {
+    fn compile(schema: &Value, path: &str, crd: &str) -> Result<Self, SchemaError> {
+        let get = |k: &str| schema.get(k);
+        let num = |k: &str| get(k).and_then(Value::as_f64);
+        let count = |k: &str| get(k).and_then(Value::as_u64);
+        let flag = |k: &str| get(k).and_then(Value::as_bool).unwrap_or(false);
+        let pattern = match get("pattern").and_then(Value::as_str) {
+            None => None,
+            Some(p) => Some(Regex::new(p).map_err(|source| SchemaError::Pattern {
+                crd: crd.to_owned(),
+                path: path.to_owned(),
+                pattern: p.to_owned(),
+                source,
+            })?),
+        };
+        let mut properties = BTreeMap::new();
+        for (name, sub) in get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            properties.insert(
+                name.clone(),
+                Node::compile(sub, &format!("{path}.{name}"), crd)?,
+            );
+        }
+        let additional = match get("additionalProperties") {
+            Some(sub) if sub.is_object() => {
+                Some(Box::new(Node::compile(sub, &format!("{path}[*]"), crd)?))
+            }
+            _ => None,
+        };
+        let items = match get("items") {
+            Some(sub) => Some(Box::new(Node::compile(sub, &format!("{path}[*]"), crd)?)),
+            None => None,
+        };
+        let strings = |k: &str| {
+            get(k)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        Ok(Self {
+            types: get("type").and_then(Value::as_str).map(str::to_owned),
+            nullable: flag("nullable"),
+            int_or_string: flag("x-kubernetes-int-or-string"),
+            preserve_unknown: flag("x-kubernetes-preserve-unknown-fields"),
+            enum_values: get("enum").and_then(Value::as_array).cloned(),
+            minimum: num("minimum"),
+            maximum: num("maximum"),
+            exclusive_minimum: flag("exclusiveMinimum"),
+            exclusive_maximum: flag("exclusiveMaximum"),
+            min_length: count("minLength"),
+            max_length: count("maxLength"),
+            pattern,
+            min_items: count("minItems"),
+            max_items: count("maxItems"),
+            min_properties: count("minProperties"),
+            max_properties: count("maxProperties"),
+            required: strings("required"),
+            properties,
+            additional,
+            items,
+            list_type: get("x-kubernetes-list-type")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            list_map_keys: strings("x-kubernetes-list-map-keys"),
+        })
+    }
+
+    fn check(&self, value: &Value, path: &str, out: &mut Vec<Violation>) {
+        if value.is_null() {
+            // The API server prunes nulls of non-nullable fields before validating; the
+            // parent's `required` check covers what that removes.
+            return;
+        }
+        if !self.type_matches(value) {
+            out.push(violation(
+                path,
+                &format!(
+                    "Invalid value: {}: must be of type {}",
+                    json_kind(value),
+                    self.expected_type()
+                ),
+                true,
+            ));
+            return;
+        }
+        if let Some(allowed) = &self.enum_values
+            && !allowed.contains(value)
+        {
+            let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
+            out.push(violation(
+                path,
+                &format!(
+                    "Unsupported value: {value}: supported values: {}",
+                    list.join(", ")
+                ),
+                true,
+            ));
+        }
+        match value {
+            Value::String(s) => self.check_string(s, path, out),
+            Value::Number(n) => self.check_number(n, path, out),
+            Value::Array(items) => self.check_array(items, path, out),
+            Value::Object(fields) => self.check_object(fields, path, out),
+            Value::Bool(_) | Value::Null => {}
+        }
+    }
+
+    fn type_matches(&self, value: &Value) -> bool {
+        if self.int_or_string {
+            return value.is_string() || is_integer(value);
+        }
+        match self.types.as_deref() {
+            None => true,
+            Some("object") => value.is_object(),
+            Some("array") => value.is_array(),
+            Some("string") => value.is_string(),
+            Some("integer") => is_integer(value),
+            Some("number") => value.is_number(),
+            Some("boolean") => value.is_boolean(),
+            Some(_) => false,
+        }
+    }
+
+    fn expected_type(&self) -> &str {
+        if self.int_or_string {
+            "integer or string"
+        } else {
+            self.types.as_deref().unwrap_or("any")
+        }
+    }
+
+    fn check_string(&self, s: &str, path: &str, out: &mut Vec<Violation>) {
+        let chars = s.chars().count() as u64;
+        if let Some(min) = self.min_length
+            && chars < min
+        {
+            out.push(violation(
+                path,
+                &format!("Invalid value: {s:?}: should be at least {min} chars long"),
+                false,
+            ));
+        }
+        if let Some(max) = self.max_length
+            && chars > max
+        {
+            out.push(violation(
+                path,
+                &format!("Too long: may not be more than {max} bytes"),
+                false,
+            ));
+        }
+        if let Some(re) = &self.pattern
+            && !re.is_match(s)
+        {
+            out.push(violation(
+                path,
+                &format!("Invalid value: {s:?}: should match '{}'", re.as_str()),
+                false,
+            ));
+        }
+    }
+
+    fn check_number(&self, n: &serde_json::Number, path: &str, out: &mut Vec<Violation>) {
+        let Some(v) = n.as_f64() else { return };
+        if let Some(min) = self.minimum
+            && (v < min || (self.exclusive_minimum && v <= min))
+        {
+            let op = if self.exclusive_minimum {
+                "greater than"
+            } else {
+                "greater than or equal to"
+            };
+            out.push(violation(
+                path,
+                &format!("Invalid value: {n}: should be {op} {min}"),
+                false,
+            ));
+        }
+        if let Some(max) = self.maximum
+            && (v > max || (self.exclusive_maximum && v >= max))
+        {
+            let op = if self.exclusive_maximum {
+                "less than"
+            } else {
+                "less than or equal to"
+            };
+            out.push(violation(
+                path,
+                &format!("Invalid value: {n}: should be {op} {max}"),
+                false,
+            ));
+        }
+    }
+
+    fn check_array(&self, items: &[Value], path: &str, out: &mut Vec<Violation>) {
+        let len = items.len() as u64;
+        if let Some(min) = self.min_items
+            && len < min
+        {
+            out.push(violation(
+                path,
+                &format!("Invalid value: {len}: should have at least {min} items"),
+                false,
+            ));
+        }
+        if let Some(max) = self.max_items
+            && len > max
+        {
+            out.push(violation(
+                path,
+                &format!("Too many: {len}: must have at most {max} items"),
+                false,
+            ));
+        }
+        if let Some(item) = &self.items {
+            for (i, v) in items.iter().enumerate() {
+                item.check(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        match self.list_type.as_deref() {
+            Some("set") => {
+                let mut seen = BTreeSet::new();
+                for (i, v) in items.iter().enumerate() {
+                    if !seen.insert(v.to_string()) {
+                        out.push(violation(
+                            &format!("{path}[{i}]"),
+                            &format!("Duplicate value: {v}"),
+                            false,
+                        ));
+                    }
+                }
+            }
+            Some("map") => {
+                let mut seen = BTreeSet::new();
+                for (i, v) in items.iter().enumerate() {
+                    let key: Vec<String> = self
+                        .list_map_keys
+                        .iter()
+                        .map(|k| v.get(k).map(Value::to_string).unwrap_or_default())
+                        .collect();
+                    if !seen.insert(key.clone()) {
+                        let shown: Vec<String> = self
+                            .list_map_keys
+                            .iter()
+                            .zip(&key)
+                            .map(|(k, v)| format!("{k}: {v}"))
+                            .collect();
+                        out.push(violation(
+                            &format!("{path}[{i}]"),
+                            &format!("Duplicate value: {{{}}}", shown.join(", ")),
+                            false,
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check_object(&self, fields: &Map<String, Value>, path: &str, out: &mut Vec<Violation>) {
+        let join = |name: &str| {
+            if path.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{path}.{name}")
+            }
+        };
+        for name in &self.required {
+            let present = fields.get(name).is_some_and(|v| {
+                !v.is_null() || self.properties.get(name).is_some_and(|p| p.nullable)
+            });
+            if !present {
+                out.push(violation(&join(name), "Required value", false));
+            }
+        }
+        let count = fields.len() as u64;
+        if let Some(max) = self.max_properties
+            && count > max
+        {
+            out.push(violation(
+                path,
+                &format!("Too many: {count}: must have at most {max} items"),
+                false,
+            ));
+        }
+        if let Some(min) = self.min_properties
+            && count < min
+        {
+            out.push(violation(
+                path,
+                &format!("Invalid value: {count}: should have at least {min} properties"),
+                false,
+            ));
+        }
+        for (name, value) in fields {
+            if let Some(prop) = self.properties.get(name) {
+                if value.is_null() && !prop.nullable {
+                    continue;
+                }
+                prop.check(value, &join(name), out);
+            } else if let Some(additional) = &self.additional {
+                additional.check(value, &format!("{path}[{name}]"), out);
+            } else if !self.preserve_unknown {
+                let hint = closest(name, self.properties.keys())
+                    .map(|c| format!("; did you mean {c:?}?"))
+                    .unwrap_or_default();
+                out.push(violation(
+                    &join(name),
+                    &format!("unknown field{hint}"),
+                    false,
+                ));
+            }
+        }
+    }
+}
+
+fn is_integer(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => {
+            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
+        _ => false,
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "\"boolean\"",
+        Value::Number(n) if n.is_f64() => "\"number\"",
+        Value::Number(_) => "\"integer\"",
+        Value::String(_) => "\"string\"",
+        Value::Array(_) => "\"array\"",
+        Value::Object(_) => "\"object\"",
+    }
+}
+
+/// The known field closest to a misspelt one, if close enough to be a likely typo.
+fn closest<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> Option<&'a String> {
+    known
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&name.to_lowercase(), &k.to_lowercase()),
+                k,
+            )
+        })
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}

@@ -1,0 +1,442 @@
+//! Google Cloud Run rules: CPU and memory pairs, fractional CPU, GPUs, concurrency, timeout,
+//! probes, Secret Manager references and instance limits.
+
+use ferry_api::{ExecutionEnvironment, SecretRef};
+
+use super::Parts;
+use crate::capabilities::list;
+use crate::desired::{CloudRunModel, ContainerModel, ProbeAction, ProbeModel, SecretSource};
+use crate::findings::Findings;
+use crate::limits::cloud_run::{
+    CONCURRENCY, DEFAULT_CPU_MILLIS, DEFAULT_MAX_INSTANCES, DEFAULT_MEMORY_MIB,
+    FRACTIONAL_CPU_MAX_MEMORY_MIB, GPU_TYPES, GpuType, HALF_CPU_MILLIS, MAX_CPU_MILLIS,
+    MAX_MEMORY_MIB, MIN_FRACTIONAL_CPU_MILLIS, MIN_MEMORY_MIB, MIN_MEMORY_MIB_GEN2,
+    PROBE_DEFAULT_PERIOD_SECONDS, PROBE_DEFAULT_TIMEOUT_SECONDS, PROBE_MAX_SECONDS,
+    QUOTA_INSTANCES_AT_ONE_CPU, SMALL_CPU_MAX_MEMORY_MIB, STARTUP_PROBE_MAX_SECONDS,
+    TIMEOUT_SECONDS, WHOLE_CPU_SIZES,
+};
+use crate::quantity::{format_bytes, format_cores};
+
+const MIB: u64 = 1 << 20;
+
+pub(super) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option<SecretSource> {
+    let id = secret
+        .name
+        .strip_prefix("projects/")
+        .and_then(|rest| rest.split_once("/secrets/"))
+        .map_or(secret.name.as_str(), |(_, id)| id);
+    let id_ok = !id.is_empty()
+        && id.len() <= 255
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !id_ok {
+        f.invalid(
+            format!("{path}.name"),
+            format!(
+                "a Secret Manager secret is `my-secret` or `projects/PROJECT/secrets/my-secret` \
+                 (letters, digits, '_' and '-'); got {:?}",
+                secret.name
+            ),
+        );
+        return None;
+    }
+    let version = secret.key.clone().unwrap_or_else(|| "latest".into());
+    let version_ok = version == "latest"
+        || (version.bytes().all(|b| b.is_ascii_digit())
+            && version.parse::<u64>().is_ok_and(|v| v > 0));
+    if !version_ok {
+        f.invalid(
+            format!("{path}.key"),
+            format!(
+                "on Cloud Run the key is the secret's version: a number or latest; got {version:?}"
+            ),
+        );
+        return None;
+    }
+    Some(SecretSource::GoogleSecretManager {
+        secret: secret.name.clone(),
+        version,
+    })
+}
+
+pub(super) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<CloudRunModel> {
+    let spec = parts.spec;
+    let section = spec.cloud_run.clone().unwrap_or_default();
+    if let Some(c) = parts.concurrency {
+        in_range(
+            f,
+            "spec.concurrency",
+            c,
+            CONCURRENCY,
+            "maxInstanceRequestConcurrency",
+            "",
+        );
+    }
+    if let Some(t) = spec.timeout_seconds.and_then(|t| u32::try_from(t).ok()) {
+        in_range(
+            f,
+            "spec.timeoutSeconds",
+            t,
+            TIMEOUT_SECONDS,
+            "request timeout",
+            " seconds",
+        );
+    }
+
+    let containers = parts.containers?;
+    let before = f.error_count();
+    let gpu = gpus(f, containers);
+    let fractional = containers.iter().any(|c| effective_cpu(c) < 1000);
+    for (i, c) in containers.iter().enumerate() {
+        cpu_and_memory(f, i, c, gpu.map(|(_, g)| g), section.execution_environment);
+        probes(f, i, c);
+    }
+    totals(f, containers, gpu.is_some());
+    if fractional {
+        fractional_cpu(f, parts, &section);
+    }
+    if let Some((index, _)) = gpu
+        && section.cpu_idle == Some(true)
+    {
+        f.unsupported(
+            "spec.cloudRun.cpuIdle",
+            format!(
+                "Cloud Run keeps CPU allocated for instances with a GPU \
+                 (spec.containers[{index}].resources.gpu): remove cpuIdle or set it to false"
+            ),
+        );
+    }
+    if let Some(vpc) = &section.vpc_access
+        && vpc
+            .network_interfaces
+            .as_ref()
+            .is_some_and(|n| !n.is_empty())
+        && (fractional || section.execution_environment == Some(ExecutionEnvironment::Gen1))
+    {
+        f.unsupported(
+            "spec.cloudRun.vpcAccess.networkInterfaces",
+            "Direct VPC egress needs the gen2 execution environment, which needs 1 vCPU or more \
+             per container: use a connector, or give every container 1 vCPU and gen2",
+        );
+    }
+    instances(f, parts, containers);
+    if f.error_count() != before {
+        return None;
+    }
+    let execution_environment = section
+        .execution_environment
+        .or(fractional.then_some(ExecutionEnvironment::Gen1));
+    Some(CloudRunModel {
+        project: section.project,
+        region: section.region,
+        service_account: section.service_account,
+        vpc_access: section.vpc_access,
+        execution_environment,
+        cpu_idle: section.cpu_idle.unwrap_or(gpu.is_none()),
+        startup_cpu_boost: section.startup_cpu_boost.unwrap_or(false),
+        allow_unauthenticated: section.allow_unauthenticated.unwrap_or(false),
+    })
+}
+
+fn in_range(
+    f: &mut Findings,
+    field: &str,
+    value: u32,
+    (min, max): (u32, u32),
+    what: &str,
+    unit: &str,
+) {
+    if !(min..=max).contains(&value) {
+        f.unsupported(
+            field,
+            format!("Cloud Run's {what} is {min} to {max}{unit}; got {value}"),
+        );
+    }
+}
+
+fn effective_cpu(c: &ContainerModel) -> u64 {
+    c.resources.cpu_millis.unwrap_or(DEFAULT_CPU_MILLIS)
+}
+
+fn effective_memory(c: &ContainerModel) -> u64 {
+    c.resources.memory_bytes.unwrap_or(DEFAULT_MEMORY_MIB * MIB)
+}
+
+/// The container with the GPU and its model; errors for anything Cloud Run cannot attach.
+fn gpus(f: &mut Findings, containers: &[ContainerModel]) -> Option<(usize, &'static GpuType)> {
+    let mut found = None;
+    for (i, c) in containers.iter().enumerate() {
+        let Some(gpu) = &c.resources.gpu else {
+            continue;
+        };
+        let path = format!("spec.containers[{i}].resources.gpu");
+        if found.is_some() {
+            f.unsupported(
+                path.clone(),
+                "Cloud Run attaches a GPU to one container only",
+            );
+        }
+        if gpu.count != 1 {
+            f.unsupported(
+                format!("{path}.count"),
+                format!(
+                    "Cloud Run attaches exactly one GPU per instance; got {}",
+                    gpu.count
+                ),
+            );
+        }
+        let names = GPU_TYPES.map(|g| g.name).join(", ");
+        match gpu.gpu_type.as_deref() {
+            None => f.invalid(
+                format!("{path}.type"),
+                format!("Cloud Run needs the GPU model: one of {names}"),
+            ),
+            Some(name) => match GPU_TYPES.iter().find(|g| g.name == name) {
+                Some(model) => found = found.or(Some((i, model))),
+                None => f.unsupported(
+                    format!("{path}.type"),
+                    format!("Cloud Run offers {names}; got {name}"),
+                ),
+            },
+        }
+    }
+    found
+}
+
+fn cpu_and_memory(
+    f: &mut Findings,
+    index: usize,
+    c: &ContainerModel,
+    gpu: Option<&GpuType>,
+    environment: Option<ExecutionEnvironment>,
+) {
+    let path = format!("spec.containers[{index}].resources");
+    let cpu = effective_cpu(c);
+    let memory = effective_memory(c);
+    let has_gpu = c.resources.gpu.is_some();
+    let gpu = gpu.filter(|_| has_gpu);
+    let big_gpu_cpu =
+        gpu.is_some_and(|g| cpu >= g.min_cpu_millis && g.min_cpu_millis > MAX_CPU_MILLIS);
+    let cpu_ok = (MIN_FRACTIONAL_CPU_MILLIS..1000).contains(&cpu)
+        || WHOLE_CPU_SIZES.iter().any(|s| s.millis == cpu)
+        || (big_gpu_cpu && cpu.is_multiple_of(1000));
+    if !cpu_ok {
+        f.unsupported(
+            format!("{path}.cpu"),
+            format!(
+                "Cloud Run sells {} to 1 vCPU in steps of 0.001, or {} vCPU; got {}",
+                format_cores(MIN_FRACTIONAL_CPU_MILLIS),
+                list(WHOLE_CPU_SIZES.iter().map(|s| format_cores(s.millis))),
+                format_cores(cpu)
+            ),
+        );
+        return;
+    }
+    if let Some(g) = gpu
+        && (cpu < g.min_cpu_millis || memory < g.min_memory_mib * MIB)
+    {
+        f.unsupported(
+            path.clone(),
+            format!(
+                "an {} GPU needs at least {} vCPU and {}; got {} vCPU and {}",
+                g.name,
+                format_cores(g.min_cpu_millis),
+                format_bytes(g.min_memory_mib * MIB),
+                format_cores(cpu),
+                format_bytes(memory)
+            ),
+        );
+        return;
+    }
+    let (mut min_mib, max_mib) = if big_gpu_cpu {
+        (0, u64::MAX)
+    } else if cpu < HALF_CPU_MILLIS {
+        (MIN_MEMORY_MIB, SMALL_CPU_MAX_MEMORY_MIB)
+    } else if cpu < 1000 {
+        (MIN_MEMORY_MIB, FRACTIONAL_CPU_MAX_MEMORY_MIB)
+    } else {
+        WHOLE_CPU_SIZES
+            .iter()
+            .find(|s| s.millis == cpu)
+            .map_or((MIN_MEMORY_MIB, MAX_MEMORY_MIB), |s| {
+                (s.min_memory_mib, s.max_memory_mib)
+            })
+    };
+    if environment == Some(ExecutionEnvironment::Gen2) {
+        min_mib = min_mib.max(MIN_MEMORY_MIB_GEN2);
+    }
+    if memory < min_mib * MIB || memory > max_mib.saturating_mul(MIB) {
+        let range = if max_mib == u64::MAX {
+            format!("at least {}", format_bytes(min_mib * MIB))
+        } else {
+            format!(
+                "{} to {}",
+                format_bytes(min_mib * MIB),
+                format_bytes(max_mib * MIB)
+            )
+        };
+        let env = if environment == Some(ExecutionEnvironment::Gen2) {
+            " on gen2"
+        } else {
+            ""
+        };
+        f.unsupported(
+            format!("{path}.memory"),
+            format!(
+                "Cloud Run pairs {} vCPU with {range} of memory{env}; got {}",
+                format_cores(cpu),
+                format_bytes(memory)
+            ),
+        );
+    }
+}
+
+/// An instance's containers share its limits.
+fn totals(f: &mut Findings, containers: &[ContainerModel], gpu: bool) {
+    if gpu || containers.len() < 2 {
+        return;
+    }
+    let cpu: u64 = containers.iter().map(effective_cpu).sum();
+    let memory: u64 = containers.iter().map(effective_memory).sum();
+    if cpu > MAX_CPU_MILLIS {
+        f.unsupported(
+            "spec.containers",
+            format!(
+                "a Cloud Run instance has at most {} vCPU across its containers; they ask for {} \
+                 (1 each unless set)",
+                format_cores(MAX_CPU_MILLIS),
+                format_cores(cpu)
+            ),
+        );
+    }
+    if memory > MAX_MEMORY_MIB * MIB {
+        f.unsupported(
+            "spec.containers",
+            format!(
+                "a Cloud Run instance has at most {} of memory across its containers; they ask \
+                 for {} (512Mi each unless set)",
+                format_bytes(MAX_MEMORY_MIB * MIB),
+                format_bytes(memory)
+            ),
+        );
+    }
+}
+
+/// Below one vCPU Cloud Run needs concurrency 1, request-based CPU and gen1.
+fn fractional_cpu(f: &mut Findings, parts: &Parts<'_>, section: &ferry_api::CloudRunSpec) {
+    let why = "below 1 vCPU Cloud Run";
+    if parts.concurrency.is_some_and(|c| c != 1) {
+        f.unsupported(
+            "spec.concurrency",
+            format!("{why} serves one request at a time per instance: set concurrency to 1"),
+        );
+    }
+    if section.cpu_idle == Some(false) {
+        f.unsupported(
+            "spec.cloudRun.cpuIdle",
+            format!("{why} allocates CPU only during requests: remove cpuIdle or set it to true"),
+        );
+    }
+    if section.execution_environment == Some(ExecutionEnvironment::Gen2) {
+        f.unsupported(
+            "spec.cloudRun.executionEnvironment",
+            format!("{why} runs on gen1 only: remove executionEnvironment or set it to gen1"),
+        );
+    }
+}
+
+fn probes(f: &mut Findings, index: usize, c: &ContainerModel) {
+    let path = format!("spec.containers[{index}].probes");
+    let checks = [
+        (
+            "startup",
+            c.probes.startup.as_ref(),
+            STARTUP_PROBE_MAX_SECONDS,
+            true,
+        ),
+        (
+            "liveness",
+            c.probes.liveness.as_ref(),
+            PROBE_MAX_SECONDS,
+            false,
+        ),
+        (
+            "readiness",
+            c.probes.readiness.as_ref(),
+            PROBE_MAX_SECONDS,
+            false,
+        ),
+    ];
+    for (kind, probe, max, tcp_ok) in checks {
+        let Some(p) = probe else { continue };
+        let probe_path = format!("{path}.{kind}");
+        if !tcp_ok && matches!(p.action, ProbeAction::TcpSocket { .. }) {
+            f.unsupported(
+                format!("{probe_path}.tcpSocket"),
+                format!("Cloud Run {kind} probes are httpGet or grpc"),
+            );
+        }
+        let ProbeModel {
+            initial_delay_seconds,
+            period_seconds,
+            timeout_seconds,
+            ..
+        } = *p;
+        for (field, value) in [
+            ("periodSeconds", period_seconds),
+            ("initialDelaySeconds", initial_delay_seconds),
+        ] {
+            if let Some(value) = value
+                && value > max
+            {
+                f.unsupported(
+                    format!("{probe_path}.{field}"),
+                    format!("Cloud Run allows at most {max} s for a {kind} probe; got {value}"),
+                );
+            }
+        }
+        let (timeout_seconds, period_seconds) = (
+            timeout_seconds.unwrap_or(PROBE_DEFAULT_TIMEOUT_SECONDS),
+            period_seconds.unwrap_or(PROBE_DEFAULT_PERIOD_SECONDS),
+        );
+        if timeout_seconds > period_seconds {
+            f.unsupported(
+                format!("{probe_path}.timeoutSeconds"),
+                format!(
+                    "Cloud Run needs timeoutSeconds ({timeout_seconds}) no longer than \
+                     periodSeconds ({period_seconds})"
+                ),
+            );
+        }
+    }
+}
+
+fn instances(f: &mut Findings, parts: &Parts<'_>, containers: &[ContainerModel]) {
+    let Some(scaling) = parts.scaling else { return };
+    if scaling.max_instances.is_none() && scaling.min_instances > DEFAULT_MAX_INSTANCES {
+        f.invalid(
+            "spec.scaling.minInstances",
+            format!(
+                "is above Cloud Run's default maxInstances ({DEFAULT_MAX_INSTANCES}): set \
+                 spec.scaling.maxInstances too"
+            ),
+        );
+    }
+    let cpu_millis: u64 = containers.iter().map(effective_cpu).sum();
+    let quota_instances = QUOTA_INSTANCES_AT_ONE_CPU * 1000 / cpu_millis.max(1000);
+    let biggest = scaling
+        .max_instances
+        .unwrap_or(0)
+        .max(scaling.min_instances);
+    if u64::from(biggest) > quota_instances {
+        f.warn(
+            "spec.scaling.maxInstances",
+            format!(
+                "Cloud Run's default regional quota allows about {quota_instances} instances of \
+                 {} vCPU; more needs a quota increase, or Cloud Run refuses the revision",
+                format_cores(cpu_millis)
+            ),
+        );
+    }
+}

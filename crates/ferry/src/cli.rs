@@ -1,0 +1,219 @@
+//! Command-line parsing and the exit-code contract: 0 success, 1 the input is invalid or a
+//! command failed, 2 a usage error (clap's).
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ferry_api::Provider;
+
+use crate::Error;
+use crate::render;
+use crate::validate::{FileReport, render_text, validate_text};
+
+/// Run serverless containers on Knative, AWS Fargate or Google Cloud Run from Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the Ferry CustomResourceDefinitions (what `crds/` holds).
+    Crd {
+        /// Write one file per CRD into this directory instead of printing them.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Check ServerlessService and ProviderConfig manifests offline, as the API server and
+    /// Ferry would; exit 1 when any is invalid.
+    Validate {
+        /// Files or directories of YAML manifests (`-` reads standard input).
+        #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// Print what each portable field means on each provider.
+    Capabilities {
+        /// Only this provider.
+        #[arg(long, value_enum)]
+        provider: Option<ProviderArg>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = TableFormat::Text)]
+        output: TableFormat,
+    },
+    /// Print the condition reasons Ferry writes into status.
+    Reasons {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = TableFormat::Text)]
+        output: TableFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TableFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProviderArg {
+    Knative,
+    Fargate,
+    #[value(name = "cloudRun", alias = "cloudrun")]
+    CloudRun,
+}
+
+impl From<ProviderArg> for Provider {
+    fn from(p: ProviderArg) -> Self {
+        match p {
+            ProviderArg::Knative => Provider::Knative,
+            ProviderArg::Fargate => Provider::Fargate,
+            ProviderArg::CloudRun => Provider::CloudRun,
+        }
+    }
+}
+
+/// Parses the command line, runs the command and reports errors on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        // A reader that stops early (`ferry crd | head`) is not an error.
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print(text: &str) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Io {
+            path: "stdout".into(),
+            source,
+        })
+}
+
+fn json(value: &impl serde::Serialize) -> Result<String, Error> {
+    serde_json::to_string_pretty(value)
+        .map(|s| s + "\n")
+        .map_err(|e| Error::Render(e.to_string()))
+}
+
+fn run(command: Command) -> Result<ExitCode, Error> {
+    match command {
+        Command::Crd { dir: None } => print(&render::all_crds_yaml()?)?,
+        Command::Crd { dir: Some(dir) } => write_crds(&dir)?,
+        Command::Validate { files, output } => return validate(&files, output),
+        Command::Capabilities { provider, output } => print(&match output {
+            TableFormat::Text => render::capabilities_text(provider.map(Provider::from)),
+            TableFormat::Markdown => render::capabilities_markdown(),
+            TableFormat::Json => json(&ferry_core::capabilities::table())?,
+        })?,
+        Command::Reasons { output } => print(&match output {
+            TableFormat::Text => render::reasons_text(),
+            TableFormat::Markdown => render::reasons_markdown(),
+            TableFormat::Json => json(
+                &ferry_api::conditions::REASONS
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "reason": r.reason, "appearsAs": r.appears_as,
+                            "meaning": r.meaning, "action": r.action,
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            )?,
+        })?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_crds(dir: &Path) -> Result<(), Error> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| Error::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    for crd in ferry_api::crds() {
+        let path = dir.join(render::crd_file_name(&crd));
+        std::fs::write(&path, render::crd_yaml(&crd)?).map_err(io(&path))?;
+    }
+    Ok(())
+}
+
+/// YAML files named on the command line: files as given, directories' `*.yaml` / `*.yml`
+/// (sorted, not recursive), `-` for standard input.
+fn expand(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for f in files {
+        let entries = f.is_dir().then(|| std::fs::read_dir(f).ok()).flatten();
+        match entries {
+            Some(entries) => {
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                    .collect();
+                found.sort();
+                out.extend(found);
+            }
+            None => out.push(f.clone()),
+        }
+    }
+    out
+}
+
+fn read(path: &Path) -> Result<String, std::io::Error> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path)
+    }
+}
+
+fn validate(files: &[PathBuf], output: Format) -> Result<ExitCode, Error> {
+    let reports: Vec<FileReport> = expand(files)
+        .iter()
+        .map(|path| {
+            let name = path.display().to_string();
+            match read(path) {
+                Ok(text) => validate_text(&name, &text),
+                Err(e) => FileReport {
+                    file: name.clone(),
+                    error: Some(format!("{name}: cannot read: {e}")),
+                    documents: Vec::new(),
+                },
+            }
+        })
+        .collect();
+    match output {
+        Format::Text => print(&reports.iter().map(render_text).collect::<String>())?,
+        Format::Json => print(&json(&reports)?)?,
+    }
+    Ok(if reports.iter().any(FileReport::has_errors) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,24 @@
+//! The `ferry` command: `crd`, `validate`, `capabilities` and `reasons`. The command-line
+//! parsing lives in [`cli`]; everything it prints is built by pure functions in [`render`] and
+//! [`validate`], so tests call them directly.
+
+pub mod cli;
+pub mod manifest;
+pub mod render;
+pub mod validate;
+
+/// What can go wrong running a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Output could not be rendered.
+    #[error("could not render output: {0}")]
+    Render(String),
+}
