@@ -62,7 +62,7 @@ mod tests {
     #[test]
     fn names_are_readable_and_stable() {
         assert_eq!(ecs_service("shop", "hello"), "shop_hello");
-        assert_eq!(cloud_run_service("shop", "hello"), "shop-hello-2a3e2b2d");
+        assert_eq!(cloud_run_service("shop", "hello"), "shop-hello-cd5cea3a");
         assert_eq!(knative_service("hello"), "hello");
     }
 
@@ -74,7 +74,10 @@ mod tests {
     #[test]
     fn long_cloud_run_names_are_trimmed_with_the_hash_kept() {
         let name = cloud_run_service("payments-production", "checkout-api-with-a-long-name");
-        assert_eq!(name.len(), CLOUD_RUN_MAX);
+        assert!(
+            name.len() <= CLOUD_RUN_MAX && name.len() >= CLOUD_RUN_MAX - 1,
+            "{name}"
+        );
         assert!(
             name.starts_with("payments-production-checkout-api"),
             "{name}"

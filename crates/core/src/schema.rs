@@ -164,21 +164,40 @@ impl CrdSchema {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         self.root.check_object(&body, "", &mut out);
-        if out.iter().any(|v| v.blocking) {
+        // The API server skips CEL after type errors; this also waits for range errors, so
+        // rules never evaluate values the schema refuses (kube-cel's arithmetic can overflow on
+        // them).
+        if out.is_empty() {
+            out.extend(self.check_cel(object));
+        } else if out.iter().any(|v| v.blocking) {
             out.push(violation(
                 "",
                 "some validation rules were not checked because the object was invalid; correct \
                  the existing errors to complete validation",
                 false,
             ));
-        } else if let Err(errors) = Validator::new().validate_compiled(&self.compiled, object, None)
-        {
-            out.extend(errors.iter().map(|e| {
-                let field = e.field_path.trim_start_matches('.').to_owned();
-                violation(&field, &e.message, false)
-            }));
         }
         out
+    }
+
+    fn check_cel(&self, object: &Value) -> Vec<Violation> {
+        let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Validator::new().validate_compiled(&self.compiled, object, None)
+        }));
+        match evaluated {
+            Ok(Ok(())) => Vec::new(),
+            Ok(Err(errors)) => errors
+                .iter()
+                .map(|e| violation(e.field_path.trim_start_matches('.'), &e.message, false))
+                .collect(),
+            // A fault in the evaluator must not take `ferry validate` down with it.
+            Err(_) => vec![violation(
+                "",
+                "the CEL rules could not be evaluated offline; the API server evaluates them \
+                 when the object is applied",
+                false,
+            )],
+        }
     }
 }
 

@@ -95,7 +95,7 @@ pub fn parse(text: &str) -> Result<Vec<Document>, SyntaxError> {
         }
         let line = to_usize(doc.referenced.line());
         let mut lines = BTreeMap::new();
-        let value = to_json(doc, String::new(), line, &mut lines)?;
+        let value = to_json(doc, "", line, &mut lines)?;
         out.push(Document {
             index: out.len() + 1,
             value,
@@ -122,11 +122,11 @@ fn first_line(message: &str) -> String {
 /// starts on the next line), the item's own line in a sequence.
 fn to_json(
     node: Spanned<Node>,
-    path: String,
+    path: &str,
     line: usize,
     lines: &mut BTreeMap<String, usize>,
 ) -> Result<Value, SyntaxError> {
-    lines.insert(path.clone(), line);
+    lines.insert(path.to_owned(), line);
     Ok(match node.value {
         Node::Null => Value::Null,
         Node::Bool(b) => Value::Bool(b),
@@ -144,7 +144,7 @@ fn to_json(
                 .enumerate()
                 .map(|(i, item)| {
                     let line = to_usize(item.referenced.line());
-                    to_json(item, format!("{path}[{i}]"), line, lines)
+                    to_json(item, &format!("{path}[{i}]"), line, lines)
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -157,7 +157,7 @@ fn to_json(
                     format!("{path}.{}", key.value)
                 };
                 let line = to_usize(key.referenced.line());
-                map.insert(key.value, to_json(item, child, line, lines)?);
+                map.insert(key.value, to_json(item, &child, line, lines)?);
             }
             Value::Object(map)
         }

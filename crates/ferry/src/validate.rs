@@ -1,6 +1,7 @@
 //! `ferry validate`: what the API server (the CRD schema and its CEL rules) and Ferry (the
 //! provider rules) would say about each document, before anything is applied.
 
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use ferry_api::{API_VERSION, ProviderConfig, ServerlessService};
@@ -218,17 +219,31 @@ fn ferry_findings(kind: &str, value: &Value, violations: &[Violation]) -> Vec<Fi
                 || field.starts_with(&format!("{}[", v.field))
         })
     };
+    // What the schema admits, the types read; when the schema already refuses the document, a
+    // read error only repeats it. A read error on an admitted document is a bug that a test
+    // guards, reported rather than hidden.
+    let unreadable = |e: serde_json::Error| {
+        if violations.is_empty() {
+            vec![Finding {
+                field: String::new(),
+                severity: Severity::Invalid,
+                message: format!("cannot be read: {e}"),
+            }]
+        } else {
+            Vec::new()
+        }
+    };
     let findings = match kind {
         "ServerlessService" => match serde_json::from_value::<ServerlessService>(value.clone()) {
             Ok(svc) => match ferry_core::validate(&svc) {
                 Ok(valid) => valid.warnings,
                 Err(invalid) => invalid.errors.into_iter().chain(invalid.warnings).collect(),
             },
-            Err(e) => vec![typed_error(&e)],
+            Err(e) => unreadable(e),
         },
         "ProviderConfig" => match serde_json::from_value::<ProviderConfig>(value.clone()) {
             Ok(_) => Vec::new(),
-            Err(e) => vec![typed_error(&e)],
+            Err(e) => unreadable(e),
         },
         _ => Vec::new(),
     };
@@ -236,16 +251,6 @@ fn ferry_findings(kind: &str, value: &Value, violations: &[Violation]) -> Vec<Fi
         .into_iter()
         .filter(|f| !refused(&f.field))
         .collect()
-}
-
-/// The schema admits what the types read, so this only fires on what the schema also refuses
-/// (and is then filtered out), or on a mismatch between the two, which a test guards.
-fn typed_error(e: &serde_json::Error) -> Finding {
-    Finding {
-        field: String::new(),
-        severity: Severity::Invalid,
-        message: format!("cannot be read: {e}"),
-    }
 }
 
 fn message(
@@ -268,39 +273,39 @@ fn message(
 pub fn render_text(report: &FileReport) -> String {
     let mut out = String::new();
     if let Some(error) = &report.error {
-        out.push_str(&format!("{error}\n"));
+        let _ = writeln!(out, "{error}");
     }
     for doc in &report.documents {
+        let (file, object) = (&report.file, &doc.object);
         match doc.outcome {
-            "skipped" => out.push_str(&format!(
-                "{}:{}: {}: skipped (not a Ferry resource)\n",
-                report.file, doc.line, doc.object
-            )),
-            "valid" => out.push_str(&format!(
-                "{}:{}: {}: valid\n",
-                report.file, doc.line, doc.object
-            )),
+            "skipped" => {
+                let _ = writeln!(
+                    out,
+                    "{file}:{}: {object}: skipped (not a Ferry resource)",
+                    doc.line
+                );
+            }
+            "valid" => {
+                let _ = writeln!(out, "{file}:{}: {object}: valid", doc.line);
+            }
             _ => {}
         }
         for m in &doc.messages {
-            let who = match m.source {
-                Source::Schema => "refused by the API server",
-                Source::Ferry => "refused by Ferry",
-            };
-            let who = if m.severity == "warning" {
-                "warning"
-            } else {
-                who
+            let who = match (m.severity, m.source) {
+                ("warning", _) => "warning",
+                (_, Source::Schema) => "refused by the API server",
+                (_, Source::Ferry) => "refused by Ferry",
             };
             let field = if m.field.is_empty() {
                 String::new()
             } else {
                 format!("{}: ", m.field)
             };
-            out.push_str(&format!(
-                "{}:{}: {}: {}: {field}{} ({who})\n",
-                report.file, m.line, m.severity, doc.object, m.message
-            ));
+            let _ = writeln!(
+                out,
+                "{file}:{}: {}: {object}: {field}{} ({who})",
+                m.line, m.severity, m.message
+            );
         }
     }
     out

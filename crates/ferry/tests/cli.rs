@@ -1,6 +1,8 @@
 //! The `ferry` binary as users run it: examples validate, every invalid fixture is refused with
 //! a message naming its field, and the generated files in the repository are current.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

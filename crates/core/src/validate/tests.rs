@@ -1,1 +1,398 @@
+//! Validation examples: what valid specs become, and the reasons and paths of what is refused.
+//! (The CLI tests cover the invalid fixtures end to end.)
 
+use ferry_api::{
+    AutoscalerClass, CapacityProvider, ExecutionEnvironment, OperatingSystemFamily, Provider,
+    ScalingMetric, ServerlessServiceSpec,
+};
+use serde_json::{Value, json};
+
+use super::{Valid, validate_spec};
+use crate::desired::{Backend, EnvValue, ObjectRef, SecretSource};
+use crate::findings::{Invalid, Severity};
+
+fn object() -> ObjectRef {
+    ObjectRef {
+        namespace: "shop".into(),
+        name: "hello".into(),
+        uid: Some("6b1f3f3e-0c1f-4a4e-9d7c-2f9c2b9b1a11".into()),
+        generation: Some(1),
+    }
+}
+
+fn spec(value: Value) -> ServerlessServiceSpec {
+    serde_json::from_value(value).expect("test spec deserializes")
+}
+
+fn valid(value: Value) -> Valid {
+    match validate_spec(object(), &spec(value)) {
+        Ok(v) => v,
+        Err(e) => panic!("expected valid, got: {e}"),
+    }
+}
+
+fn invalid(value: Value) -> Invalid {
+    match validate_spec(object(), &spec(value)) {
+        Ok(v) => panic!("expected invalid, got {v:?}"),
+        Err(e) => e,
+    }
+}
+
+#[allow(clippy::needless_pass_by_value)] // `app(json!({..}))` reads best at the call sites
+fn app(resources: Value) -> Value {
+    json!([{"name": "app", "image": "ghcr.io/acme/hello:1", "port": 8080, "resources": resources}])
+}
+
+#[test]
+fn fargate_task_size_is_the_sum_of_the_containers() {
+    let v = valid(json!({
+        "provider": "fargate",
+        "containers": [
+            {"name": "app", "image": "app:1", "port": 8080, "resources": {"cpu": "750m", "memory": "1536Mi"}},
+            {"name": "proxy", "image": "envoy:1", "resources": {"cpu": "250m", "memory": "512Mi"}},
+        ],
+    }));
+    let Backend::Fargate(f) = &v.desired.backend else {
+        panic!("fargate")
+    };
+    assert_eq!((f.task_cpu_units, f.task_memory_mib), (1024, 2048));
+    assert_eq!(f.platform_version, "LATEST");
+    assert_eq!(f.capacity_provider, CapacityProvider::Fargate);
+}
+
+#[test]
+fn fargate_defaults_to_the_smallest_task_the_os_can_use() {
+    let v = valid(json!({"provider": "fargate", "containers": app(json!({}))}));
+    let Backend::Fargate(f) = &v.desired.backend else {
+        panic!("fargate")
+    };
+    assert_eq!((f.task_cpu_units, f.task_memory_mib), (256, 512));
+
+    let v = valid(json!({
+        "provider": "fargate", "containers": app(json!({})),
+        "fargate": {"operatingSystemFamily": "WINDOWS_SERVER_2022_CORE"},
+    }));
+    let Backend::Fargate(f) = &v.desired.backend else {
+        panic!("fargate")
+    };
+    assert_eq!((f.task_cpu_units, f.task_memory_mib), (1024, 2048));
+    assert_eq!(
+        f.operating_system_family,
+        OperatingSystemFamily::WindowsServer2022Core
+    );
+}
+
+#[test]
+fn fargate_memory_alone_takes_the_smallest_cpu_that_sells_it() {
+    // No CPU asked for: 0.25 vCPU, which sells 2 GiB.
+    let v = valid(json!({"provider": "fargate", "containers": app(json!({"memory": "2Gi"}))}));
+    let Backend::Fargate(f) = &v.desired.backend else {
+        panic!("fargate")
+    };
+    assert_eq!((f.task_cpu_units, f.task_memory_mib), (256, 2048));
+    // 3 GiB is not sold with 0.25 vCPU: the message says what is.
+    let e = invalid(json!({"provider": "fargate", "containers": app(json!({"memory": "3Gi"}))}));
+    assert_eq!(e.errors[0].field, "spec.containers[0].resources.memory");
+    assert!(
+        e.errors[0]
+            .message
+            .contains("0.25 vCPU with 512Mi, 1Gi or 2Gi"),
+        "{e}"
+    );
+}
+
+#[test]
+fn fargate_ephemeral_storage_up_to_the_included_20_gib_needs_no_setting() {
+    let v = valid(
+        json!({"provider": "fargate", "containers": app(json!({"ephemeralStorage": "10Gi"}))}),
+    );
+    let Backend::Fargate(f) = &v.desired.backend else {
+        panic!("fargate")
+    };
+    assert_eq!(f.ephemeral_storage_gib, None);
+    let v = valid(
+        json!({"provider": "fargate", "containers": app(json!({"ephemeralStorage": "100Gi"}))}),
+    );
+    let Backend::Fargate(f) = &v.desired.backend else {
+        panic!("fargate")
+    };
+    assert_eq!(f.ephemeral_storage_gib, Some(100));
+    let e = invalid(
+        json!({"provider": "fargate", "containers": app(json!({"ephemeralStorage": "21.5Gi"}))}),
+    );
+    assert!(e.errors[0].message.contains("whole GiB"), "{e}");
+}
+
+#[test]
+fn fargate_scaling_defaults_to_a_fixed_count_of_one_task_on_cpu() {
+    let v = valid(json!({"provider": "fargate", "containers": app(json!({}))}));
+    let s = &v.desired.scaling;
+    assert_eq!(
+        (s.min_instances, s.max_instances, s.metric),
+        (1, Some(1), ScalingMetric::Cpu)
+    );
+    let v = valid(json!({
+        "provider": "fargate", "containers": app(json!({})),
+        "scaling": {"minInstances": 2, "target": 60},
+    }));
+    assert_eq!(v.desired.scaling.max_instances, Some(2));
+    assert_eq!(
+        v.warnings.len(),
+        1,
+        "a target with no room to scale is worth a warning"
+    );
+    assert_eq!(v.warnings[0].field, "spec.scaling.maxInstances");
+}
+
+#[test]
+fn fargate_secrets_become_value_from_arns() {
+    let v = valid(json!({
+        "provider": "fargate",
+        "containers": [{"name": "app", "image": "app:1", "port": 8080, "env": [
+            {"name": "DB_PASSWORD", "secret": {"name": "db", "key": "password"}},
+            {"name": "API_TOKEN", "secret": {"name": "token"}},
+        ]}],
+        "fargate": {"secrets": [
+            {"name": "db", "arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"},
+            {"name": "token", "arn": "arn:aws:ssm:us-east-1:123456789012:parameter/token"},
+        ]},
+    }));
+    let env = &v.desired.containers[0].env;
+    assert_eq!(
+        env[0].value,
+        EnvValue::Secret(SecretSource::Aws {
+            value_from: "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::"
+                .into()
+        })
+    );
+    assert_eq!(
+        env[1].value,
+        EnvValue::Secret(SecretSource::Aws {
+            value_from: "arn:aws:ssm:us-east-1:123456789012:parameter/token".into()
+        })
+    );
+}
+
+#[test]
+fn cloud_run_fractional_cpu_runs_on_gen1_with_cpu_only_during_requests() {
+    let v = valid(json!({
+        "provider": "cloudRun", "containers": app(json!({"cpu": "0.5", "memory": "1Gi"})),
+        "concurrency": 1,
+    }));
+    let Backend::CloudRun(c) = &v.desired.backend else {
+        panic!("cloud run")
+    };
+    assert_eq!(c.execution_environment, Some(ExecutionEnvironment::Gen1));
+    assert!(c.cpu_idle);
+    // 0.08 vCPU allows 512Mi at most.
+    let e = invalid(json!({
+        "provider": "cloudRun", "containers": app(json!({"cpu": "80m", "memory": "1Gi"})),
+        "concurrency": 1,
+    }));
+    assert_eq!(e.errors[0].field, "spec.containers[0].resources.memory");
+    assert!(e.errors[0].message.contains("128Mi to 512Mi"), "{e}");
+}
+
+#[test]
+fn cloud_run_with_a_gpu_keeps_cpu_allocated() {
+    let v = valid(json!({
+        "provider": "cloudRun",
+        "containers": app(json!({"cpu": "4", "memory": "16Gi", "gpu": {"count": 1, "type": "nvidia-l4"}})),
+    }));
+    let Backend::CloudRun(c) = &v.desired.backend else {
+        panic!("cloud run")
+    };
+    assert!(!c.cpu_idle);
+    let v = valid(json!({
+        "provider": "cloudRun",
+        "containers": app(json!({"cpu": "20", "memory": "80Gi", "gpu": {"count": 1, "type": "nvidia-rtx-pro-6000"}})),
+    }));
+    assert_eq!(v.desired.containers[0].resources.cpu_millis, Some(20_000));
+    let e = invalid(json!({
+        "provider": "cloudRun",
+        "containers": app(json!({"cpu": "20", "memory": "80Gi"})),
+    }));
+    assert!(
+        e.errors[0].message.contains("got 20"),
+        "20 vCPU needs the RTX PRO 6000: {e}"
+    );
+}
+
+#[test]
+fn cloud_run_sidecars_share_the_instance_limits() {
+    let e = invalid(json!({
+        "provider": "cloudRun",
+        "containers": [
+            {"name": "app", "image": "app:1", "port": 8080, "resources": {"cpu": "8", "memory": "16Gi"}},
+            {"name": "proxy", "image": "envoy:1", "resources": {"cpu": "1", "memory": "512Mi"}},
+        ],
+    }));
+    assert_eq!(e.errors[0].field, "spec.containers");
+    assert!(e.errors[0].message.contains("at most 8 vCPU"), "{e}");
+}
+
+#[test]
+fn cloud_run_warns_above_the_default_instance_quota() {
+    let v = valid(json!({
+        "provider": "cloudRun", "containers": app(json!({"cpu": "2", "memory": "1Gi"})),
+        "scaling": {"maxInstances": 600},
+    }));
+    assert_eq!(v.warnings.len(), 1);
+    assert!(
+        v.warnings[0]
+            .message
+            .contains("about 500 instances of 2 vCPU"),
+        "{:?}",
+        v.warnings
+    );
+}
+
+#[test]
+fn cloud_run_secret_versions_default_to_latest() {
+    let v = valid(json!({
+        "provider": "cloudRun",
+        "containers": [{"name": "app", "image": "app:1", "port": 8080, "env": [
+            {"name": "A", "secret": {"name": "projects/acme-prod/secrets/a"}},
+            {"name": "B", "secret": {"name": "b", "key": "3"}},
+        ]}],
+    }));
+    let versions: Vec<_> = v.desired.containers[0]
+        .env
+        .iter()
+        .map(|e| match &e.value {
+            EnvValue::Secret(SecretSource::GoogleSecretManager { version, .. }) => version.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(versions, ["latest", "3"]);
+}
+
+#[test]
+fn knative_picks_the_autoscaler_from_the_metric() {
+    let v = valid(json!({"provider": "knative", "containers": app(json!({}))}));
+    let Backend::Knative(k) = &v.desired.backend else {
+        panic!("knative")
+    };
+    assert_eq!(k.autoscaler_class, AutoscalerClass::Kpa);
+    assert_eq!(v.desired.scaling.min_instances, 0);
+
+    let v = valid(json!({
+        "provider": "knative", "containers": app(json!({"memory": "256Mi"})),
+        "scaling": {"minInstances": 1, "metric": "memory", "target": 80},
+    }));
+    let Backend::Knative(k) = &v.desired.backend else {
+        panic!("knative")
+    };
+    assert_eq!(k.autoscaler_class, AutoscalerClass::Hpa);
+
+    let e = invalid(json!({
+        "provider": "knative", "containers": app(json!({"cpu": "1"})),
+        "scaling": {"minInstances": 1, "metric": "cpu"},
+        "knative": {"autoscalerClass": "kpa"},
+    }));
+    assert_eq!(e.errors[0].field, "spec.knative.autoscalerClass");
+}
+
+#[test]
+fn knative_warns_where_a_cluster_may_differ_from_the_defaults() {
+    let v =
+        valid(json!({"provider": "knative", "containers": app(json!({})), "timeoutSeconds": 900}));
+    assert_eq!(v.warnings.len(), 1);
+    assert_eq!(v.warnings[0].field, "spec.timeoutSeconds");
+    assert_eq!(v.warnings[0].severity, Severity::Warning);
+}
+
+#[test]
+fn knative_tags_must_fit_one_dns_label_with_the_name() {
+    let long = "t".repeat(58);
+    let e = invalid(json!({
+        "provider": "knative", "containers": app(json!({})),
+        "traffic": [{"latestRevision": true, "percent": 100, "tag": long}],
+    }));
+    assert_eq!(e.errors[0].field, "spec.traffic[0].tag");
+}
+
+#[test]
+fn probes_resolve_their_port_and_keep_unset_timing_unset() {
+    let v = valid(json!({
+        "provider": "knative",
+        "containers": [{"name": "app", "image": "app:1", "port": 8080,
+            "probes": {"liveness": {"httpGet": {"path": "/health"}, "periodSeconds": 5}}}],
+    }));
+    let probe = v.desired.containers[0].probes.liveness.as_ref().unwrap();
+    assert_eq!(
+        probe.action,
+        crate::desired::ProbeAction::HttpGet {
+            path: "/health".into(),
+            port: 8080,
+            headers: vec![]
+        }
+    );
+    assert_eq!(
+        (probe.period_seconds, probe.timeout_seconds),
+        (Some(5), None)
+    );
+
+    let e = invalid(json!({
+        "provider": "knative",
+        "containers": [
+            {"name": "app", "image": "app:1", "port": 8080},
+            {"name": "proxy", "image": "envoy:1", "probes": {"readiness": {"tcpSocket": {}}}},
+        ],
+    }));
+    assert_eq!(
+        e.errors[0].field,
+        "spec.containers[1].probes.readiness.tcpSocket.port"
+    );
+}
+
+#[test]
+fn a_spec_refused_only_for_provider_limits_reports_unsupported() {
+    let e = invalid(json!({"provider": "fargate", "containers": app(json!({"cpu": "3"}))}));
+    assert_eq!(e.reason(), "Unsupported");
+    let e = invalid(json!({"provider": "fargate", "containers": app(json!({"cpu": "three"}))}));
+    assert_eq!(e.reason(), "InvalidSpec");
+}
+
+#[test]
+fn unsupported_fields_are_refused_with_the_capability_note() {
+    let e =
+        invalid(json!({"provider": "fargate", "containers": app(json!({})), "concurrency": 10}));
+    assert_eq!(e.errors.len(), 1);
+    assert_eq!(e.errors[0].field, "spec.concurrency");
+    assert_eq!(e.errors[0].severity, Severity::Unsupported);
+    assert_eq!(
+        e.errors[0].message,
+        "Fargate does not support spec.concurrency: ECS does not limit requests per task"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let e = invalid(json!({
+        "provider": "cloudRun",
+        "containers": [{"name": "app", "image": "app:1", "port": 8080, "resources": {"cpu": "3", "ephemeralStorage": "1Gi"}}],
+        "concurrency": 5000,
+        "scaling": {"target": 10},
+    }));
+    let fields: Vec<&str> = e.errors.iter().map(|f| f.field.as_str()).collect();
+    for expected in [
+        "spec.containers[0].resources.ephemeralStorage",
+        "spec.scaling.target",
+        "spec.concurrency",
+        "spec.containers[0].resources.cpu",
+    ] {
+        assert!(
+            fields.contains(&expected),
+            "{expected} missing from {fields:?}"
+        );
+    }
+}
+
+#[test]
+fn provider_values_round_trip() {
+    for p in Provider::ALL {
+        let v: Provider = serde_json::from_value(json!(p.as_str())).unwrap();
+        assert_eq!(v, p);
+    }
+}

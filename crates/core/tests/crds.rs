@@ -1,0 +1,478 @@
+//! The CRDs as a real API server would take them: structural schemas, CEL rules that compile and
+//! fit the cost budget, and admission rules that agree with the capability table. Also checks
+//! the schema checker itself against Knative Serving's real CRDs (`../shared/data`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+use std::path::PathBuf;
+
+use ferry_api::Provider;
+use ferry_core::capabilities::{Feature, Level, occurrences, table};
+use ferry_core::desired::ObjectRef;
+use ferry_core::schema::CrdSchema;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::core::cel::estimate_rule_cost;
+use serde_json::{Value, json};
+
+fn schema_of(crd: &CustomResourceDefinition) -> Value {
+    serde_json::to_value(
+        crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .unwrap()
+            .open_api_v3_schema
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Calls `f(node, path, cardinality)` for every schema node; `cardinality` is how many times
+/// the node can occur in one object (the product of the enclosing lists' and maps' bounds).
+fn walk(node: &Value, path: &str, cardinality: u64, f: &mut dyn FnMut(&Value, &str, u64)) {
+    f(node, path, cardinality);
+    if let Some(props) = node.get("properties").and_then(Value::as_object) {
+        for (name, sub) in props {
+            walk(sub, &format!("{path}.{name}"), cardinality, f);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        let n = node
+            .get("maxItems")
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX);
+        walk(
+            items,
+            &format!("{path}[*]"),
+            cardinality.saturating_mul(n),
+            f,
+        );
+    }
+    if let Some(values) = node.get("additionalProperties").filter(|v| v.is_object()) {
+        let n = node
+            .get("maxProperties")
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX);
+        walk(
+            values,
+            &format!("{path}{{*}}"),
+            cardinality.saturating_mul(n),
+            f,
+        );
+    }
+}
+
+const ALLOWED_KEYS: &[&str] = &[
+    "description",
+    "type",
+    "format",
+    "title",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "maxItems",
+    "minItems",
+    "multipleOf",
+    "enum",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "items",
+    "properties",
+    "additionalProperties",
+    "nullable",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-map-type",
+    "x-kubernetes-validations",
+    "x-kubernetes-embedded-resource",
+];
+const SCALARS: &[&str] = &["string", "integer", "number", "boolean"];
+
+/// The rules of https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#specifying-a-structural-schema
+/// and of apiextensions' own validation that a derived schema could break.
+#[test]
+fn schemas_are_structural() {
+    for crd in ferry_api::crds() {
+        let name = crd.metadata.name.clone().unwrap();
+        let mut problems = Vec::new();
+        walk(&schema_of(&crd), "", 1, &mut |node, path, _| {
+            let obj = node.as_object().unwrap();
+            for key in obj.keys() {
+                if !ALLOWED_KEYS.contains(&key.as_str()) {
+                    problems.push(format!("{path}: {key} is not allowed in a CRD schema"));
+                }
+            }
+            let int_or_string = node["x-kubernetes-int-or-string"] == true;
+            let preserve = node["x-kubernetes-preserve-unknown-fields"] == true;
+            match node.get("type").and_then(Value::as_str) {
+                None if !int_or_string && !preserve => problems.push(format!("{path}: no type")),
+                Some(_) if int_or_string => {
+                    problems.push(format!("{path}: int-or-string with a type"));
+                }
+                Some(t) if !SCALARS.contains(&t) && t != "object" && t != "array" => {
+                    problems.push(format!("{path}: unknown type {t}"));
+                }
+                _ => {}
+            }
+            if obj.contains_key("properties") && obj.contains_key("additionalProperties") {
+                problems.push(format!(
+                    "{path}: properties and additionalProperties together"
+                ));
+            }
+            match node.get("x-kubernetes-list-type").and_then(Value::as_str) {
+                Some("map") => {
+                    let items = &node["items"];
+                    let required: Vec<&str> = items["required"]
+                        .as_array()
+                        .map(|r| r.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    for key in node["x-kubernetes-list-map-keys"].as_array().unwrap() {
+                        let key = key.as_str().unwrap();
+                        let t = items["properties"][key]["type"].as_str().unwrap_or("");
+                        if !required.contains(&key) || !SCALARS.contains(&t) {
+                            problems.push(format!(
+                                "{path}: list-map key {key} must be a required scalar"
+                            ));
+                        }
+                    }
+                }
+                Some("set") => {
+                    let t = node["items"]["type"].as_str().unwrap_or("");
+                    if !SCALARS.contains(&t) {
+                        problems.push(format!("{path}: a set of non-scalars"));
+                    }
+                }
+                Some("atomic") | None => {}
+                Some(other) => problems.push(format!("{path}: unknown list type {other}")),
+            }
+        });
+        assert!(problems.is_empty(), "{name}:\n{}", problems.join("\n"));
+    }
+}
+
+#[test]
+fn cel_rules_compile_and_fit_the_cost_budget() {
+    // The API server's limits: 10M estimated per expression, 100M per CRD (each rule's estimate
+    // times how often its node can occur). The per-rule figure here is kube-cel's coarse
+    // estimate; the bounds checked in `schemas_are_structural` keep the real one finite too.
+    const CRD_BUDGET: u64 = 100_000_000;
+    for crd in ferry_api::crds() {
+        let name = crd.metadata.name.clone().unwrap();
+        let schema = CrdSchema::new(&crd, "v1alpha1").unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut rules = 0;
+        let mut total: u64 = 0;
+        walk(&schema_of(&crd), "", 1, &mut |node, path, cardinality| {
+            let Some(list) = node
+                .get("x-kubernetes-validations")
+                .and_then(Value::as_array)
+            else {
+                return;
+            };
+            let compiled = kube::core::cel::compile_schema(node);
+            for rule in list {
+                let rule = rule["rule"].as_str().unwrap();
+                rules += 1;
+                let warnings = estimate_rule_cost(rule, &compiled);
+                assert!(warnings.is_empty(), "{name} {path}: {rule}: {warnings:?}");
+                assert_iterated_lists_are_bounded(node, rule, &format!("{name} {path}"));
+                assert!(
+                    cardinality < u64::MAX,
+                    "{name} {path}: unbounded cardinality"
+                );
+                total = total.saturating_add(cardinality.saturating_mul(rule.len() as u64 * 10));
+            }
+        });
+        assert!(rules > 0, "{name} has CEL rules");
+        assert!(
+            total < CRD_BUDGET,
+            "{name}: rough CEL cost {total} over the CRD budget"
+        );
+        drop(schema);
+    }
+}
+
+/// The lists and maps a rule can iterate (the node itself, or descendants the rule names) must
+/// be bounded, or the API server estimates its cost as unbounded and refuses the CRD.
+fn assert_iterated_lists_are_bounded(node: &Value, rule: &str, at: &str) {
+    fn visit(node: &Value, name: &str, is_root: bool, rule: &str, at: &str) {
+        let named = is_root || rule.contains(&format!(".{name}"));
+        if named && node["type"] == "array" {
+            assert!(
+                node.get("maxItems").is_some(),
+                "{at}: {rule} iterates {name} without maxItems"
+            );
+        }
+        if named
+            && node
+                .get("additionalProperties")
+                .is_some_and(Value::is_object)
+        {
+            assert!(
+                node.get("maxProperties").is_some(),
+                "{at}: {rule} iterates {name} without maxProperties"
+            );
+        }
+        for (child, sub) in node
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            visit(sub, child, false, rule, at);
+        }
+        if let Some(items) = node.get("items") {
+            visit(items, name, false, rule, at);
+        }
+    }
+    visit(node, "self", true, rule, at);
+}
+
+fn serverless_service_schema() -> CrdSchema {
+    CrdSchema::new(
+        &<ferry_api::ServerlessService as kube::CustomResourceExt>::crd(),
+        "v1alpha1",
+    )
+    .unwrap()
+}
+
+#[allow(clippy::needless_pass_by_value)] // `object(json!({..}))` reads best at the call sites
+fn object(spec: Value) -> Value {
+    json!({
+        "apiVersion": "ferry.dev/v1alpha1",
+        "kind": "ServerlessService",
+        "metadata": {"name": "hello", "namespace": "shop"},
+        "spec": spec,
+    })
+}
+
+/// A spec for `provider` that uses `feature`, for the features some provider refuses (or once
+/// refused: a sample stays, so a CEL rule left behind when the table changes is caught).
+fn using(feature: Feature, provider: Provider) -> Option<Value> {
+    let mut spec = json!({
+        "provider": provider.as_str(),
+        "containers": [{"name": "app", "image": "ghcr.io/acme/hello:1", "port": 8080}],
+    });
+    let container = &mut spec["containers"][0];
+    match feature {
+        Feature::EphemeralStorage => container["resources"] = json!({"ephemeralStorage": "30Gi"}),
+        Feature::Gpu => container["resources"] = json!({"gpu": {"count": 1}}),
+        Feature::GpuType => {
+            container["resources"] = json!({"gpu": {"count": 1, "type": "nvidia-l4"}});
+        }
+        Feature::StartupProbe => container["probes"] = json!({"startup": {"httpGet": {}}}),
+        Feature::ReadinessProbe => container["probes"] = json!({"readiness": {"httpGet": {}}}),
+        Feature::Concurrency => spec["concurrency"] = json!(10),
+        Feature::TimeoutSeconds => spec["timeoutSeconds"] = json!(60),
+        Feature::ScaleToZero => spec["scaling"] = json!({"minInstances": 0}),
+        Feature::InitialInstances => {
+            spec["scaling"] = json!({"minInstances": 1, "initialInstances": 2});
+        }
+        Feature::MetricConcurrency => spec["scaling"] = json!({"metric": "concurrency"}),
+        Feature::MetricRps => spec["scaling"] = json!({"metric": "rps"}),
+        Feature::MetricCpu => spec["scaling"] = json!({"minInstances": 1, "metric": "cpu"}),
+        Feature::MetricMemory => spec["scaling"] = json!({"minInstances": 1, "metric": "memory"}),
+        Feature::ScalingTarget => spec["scaling"] = json!({"minInstances": 1, "target": 50}),
+        Feature::ScaleDownDelay => {
+            spec["scaling"] = json!({"minInstances": 1, "scaleDownDelaySeconds": 60});
+        }
+        Feature::TrafficSplit => {
+            spec["traffic"] = json!([
+                {"latestRevision": true, "percent": 50},
+                {"revisionName": "hello-00001", "percent": 50, "tag": "old"},
+            ]);
+        }
+        Feature::ProviderConfigRef => spec["providerConfigRef"] = json!({"name": "default"}),
+        Feature::Sidecars
+        | Feature::Port
+        | Feature::EnvSecret
+        | Feature::Cpu
+        | Feature::Memory
+        | Feature::LivenessProbe
+        | Feature::MaxInstances
+        | Feature::Ingress
+        | Feature::TrafficTags
+        | Feature::DeletionPolicy => return None,
+    }
+    Some(spec)
+}
+
+/// Every `no` cell of the capability table is refused at admission by the CRD's CEL rules and by
+/// Ferry's validation with the table's note; every other cell's sample passes admission.
+#[test]
+fn the_crd_and_ferry_refuse_exactly_what_the_capability_table_says() {
+    let schema = serverless_service_schema();
+    let mut refusals = 0;
+    for row in table() {
+        for provider in Provider::ALL {
+            let cell = row.support(provider);
+            let Some(spec) = using(row.feature, provider) else {
+                assert!(
+                    cell.level != Level::No,
+                    "{:?} is refused: give it a sample",
+                    row.feature
+                );
+                continue;
+            };
+            let violations = schema.check(&object(spec.clone()));
+            let typed = serde_json::from_value(spec.clone()).unwrap();
+            let used = occurrences(row.feature, &typed);
+            assert!(
+                !used.is_empty(),
+                "{:?}: the sample does not use the feature",
+                row.feature
+            );
+            let ferry = ferry_core::validate_spec(
+                ObjectRef {
+                    namespace: "shop".into(),
+                    name: "hello".into(),
+                    ..ObjectRef::default()
+                },
+                &typed,
+            );
+            let ferry_refusal = ferry.as_ref().err().and_then(|e| {
+                e.errors
+                    .iter()
+                    .find(|f| used.contains(&f.field) && f.message.contains(&cell.note))
+            });
+            match cell.level {
+                Level::No => {
+                    refusals += 1;
+                    assert!(
+                        violations
+                            .iter()
+                            .any(|v| used.iter().any(|u| u.starts_with(&v.field))),
+                        "{provider} {:?}: the CRD admits it: {violations:?}",
+                        row.feature
+                    );
+                    assert!(
+                        ferry_refusal.is_some(),
+                        "{provider} {:?}: Ferry admits it: {ferry:?}",
+                        row.feature
+                    );
+                }
+                Level::NotApplicable => {}
+                Level::Yes | Level::Partial => {
+                    assert!(
+                        violations.is_empty(),
+                        "{provider} {:?}: the CRD refuses what the table allows: {violations:?}",
+                        row.feature
+                    );
+                    assert!(
+                        ferry_refusal.is_none(),
+                        "{provider} {:?}: refused as unsupported",
+                        row.feature
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        refusals >= 15,
+        "the table refuses {refusals} provider/field pairs"
+    );
+}
+
+#[test]
+fn every_spec_rule_is_reachable_from_a_fixture_field() {
+    // The CEL messages name fields; a rule whose fieldPath points nowhere would report on a
+    // field users cannot find.
+    let crd = <ferry_api::ServerlessService as kube::CustomResourceExt>::crd();
+    let spec = &schema_of(&crd)["properties"]["spec"];
+    for rule in ferry_api::SPEC_RULES {
+        if let Some(path) = rule.field_path {
+            let mut node = spec;
+            for part in path.trim_start_matches('.').split('.') {
+                node = &node["properties"][part];
+            }
+            assert!(
+                node.is_object(),
+                "{}: fieldPath {path} is not in the schema",
+                rule.rule
+            );
+        }
+    }
+}
+
+fn shared_dir() -> PathBuf {
+    std::env::var_os("FERRY_SHARED_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+        PathBuf::from,
+    )
+}
+
+fn knative_crds() -> Vec<CustomResourceDefinition> {
+    let dir = shared_dir().join("data/knative-serving-crds");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (set FERRY_SHARED_DIR to the shared folder)",
+                dir.display()
+            )
+        })
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        })
+        .collect()
+}
+
+/// The checker the CLI uses (and the test API server will) handles real-world CRDs, not only
+/// Ferry's own.
+#[test]
+fn the_schema_checker_reads_knative_servings_real_crds() {
+    let crds = knative_crds();
+    assert_eq!(crds.len(), 11);
+    for crd in &crds {
+        let version = crd.spec.versions.iter().find(|v| v.storage).unwrap();
+        CrdSchema::new(crd, &version.name)
+            .unwrap_or_else(|e| panic!("{}: {e}", crd.metadata.name.clone().unwrap_or_default()));
+    }
+    let service = crds
+        .iter()
+        .find(|c| c.spec.names.kind == "Service")
+        .unwrap();
+    let schema = CrdSchema::new(service, "v1").unwrap();
+    let ksvc = json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "hello", "namespace": "shop"},
+        "spec": {"template": {
+            "metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "1"}},
+            "spec": {
+                "containerConcurrency": 80,
+                "containers": [{
+                    "image": "ghcr.io/acme/hello:1",
+                    "ports": [{"containerPort": 8080}],
+                    "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}],
+                    "resources": {"limits": {"cpu": "1", "memory": "512Mi"}},
+                }],
+            },
+        }, "traffic": [{"latestRevision": true, "percent": 100}]},
+    });
+    assert_eq!(schema.check(&ksvc), vec![]);
+    let mut bad = ksvc.clone();
+    bad["spec"]["template"]["spec"]["containers"][0]["ports"] = json!("8080");
+    bad["spec"]["template"]["spec"]["containerConcurrency"] = json!("eighty");
+    let fields: Vec<String> = schema.check(&bad).into_iter().map(|v| v.field).collect();
+    assert!(
+        fields.contains(&"spec.template.spec.containers[0].ports".to_owned()),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"spec.template.spec.containerConcurrency".to_owned()),
+        "{fields:?}"
+    );
+}
