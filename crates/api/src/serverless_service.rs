@@ -618,6 +618,12 @@ pub struct FargateSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_group: Option<String>,
 
+    /// Whether tasks get a public IP. Default: `true` with `ingress: public`, `false` with
+    /// `internal`. Tasks in a public subnet without a NAT gateway need one to pull images even
+    /// when the service is internal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign_public_ip: Option<bool>,
+
     /// `FARGATE` or `FARGATE_SPOT` (interruptible, cheaper; Linux only). Default: `FARGATE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_provider: Option<CapacityProvider>,

@@ -533,8 +533,8 @@ pub fn table() -> Vec<Capability> {
             title: "public or internal",
             knative: yes("internal: cluster-local visibility"),
             fargate: partial(
-                "public assigns the tasks public IPs, internal does not; a stable URL needs a \
-                 load balancer",
+                "public assigns the tasks public IPs, internal does not (spec.fargate.\
+                 assignPublicIp overrides it); a stable URL needs a load balancer",
             ),
             cloud_run: yes("INGRESS_TRAFFIC_ALL or INGRESS_TRAFFIC_INTERNAL_ONLY"),
         },

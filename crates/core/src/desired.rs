@@ -257,6 +257,8 @@ pub struct FargateModel {
     pub task_memory_mib: u32,
     /// Task ephemeral storage in GiB, when more than the included 20 GiB.
     pub ephemeral_storage_gib: Option<u32>,
+    /// Whether tasks get a public IP.
+    pub assign_public_ip: bool,
     /// Capacity provider.
     pub capacity_provider: CapacityProvider,
     /// CPU architecture.

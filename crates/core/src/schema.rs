@@ -337,9 +337,9 @@ impl Node {
     }
 
     fn check(&self, value: &Value, path: &str, out: &mut Vec<Violation>) {
-        if value.is_null() {
-            // The API server prunes nulls of non-nullable fields before validating; the
-            // parent's `required` check covers what that removes.
+        // A null field of an object is pruned before this (see `check_object`); a null list
+        // item is checked like any value.
+        if value.is_null() && self.nullable {
             return;
         }
         if !self.type_matches(value) {
@@ -618,4 +618,125 @@ fn closest<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> Option<&'
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> CrdSchema {
+        let crd: CustomResourceDefinition = serde_json::from_value(json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "names": {"kind": "Widget", "plural": "widgets"},
+                "scope": "Namespaced",
+                "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {"spec": {
+                        "type": "object",
+                        "required": ["size"],
+                        "x-kubernetes-validations": [{"rule": "self.size <= self.limit", "message": "size over limit"}],
+                        "properties": {
+                            "size": {"type": "integer", "minimum": 1},
+                            "limit": {"type": "integer", "default": 10},
+                            "mode": {"type": "string", "enum": ["a", "b"]},
+                            "note": {"type": "string", "nullable": true, "maxLength": 5},
+                            "cpu": {"x-kubernetes-int-or-string": true},
+                            "tags": {"type": "array", "maxItems": 2, "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+                            "items": {"type": "array", "items": {"type": "object", "required": ["name"],
+                                "properties": {"name": {"type": "string"}}}, "x-kubernetes-list-type": "map",
+                                "x-kubernetes-list-map-keys": ["name"]},
+                            "labels": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^[a-z]+$"}},
+                        },
+                    }},
+                }}}],
+            },
+        }))
+        .unwrap();
+        CrdSchema::new(&crd, "v1").unwrap()
+    }
+
+    fn widget(spec: Value) -> Value {
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": spec})
+    }
+
+    fn fields(spec: Value) -> Vec<String> {
+        schema()
+            .check(&widget(spec))
+            .into_iter()
+            .map(|v| v.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_object_has_no_violations_and_defaults_feed_cel() {
+        assert_eq!(
+            fields(json!({"size": 3, "cpu": "1", "tags": ["x"], "labels": {"k": "abc"}})),
+            Vec::<String>::new()
+        );
+        assert_eq!(fields(json!({"size": 11})), ["spec: size over limit"]);
+    }
+
+    #[test]
+    fn openapi_rules_are_reported_per_field() {
+        let got = fields(json!({
+            "size": 0, "mode": "c", "note": "toolong", "cpu": true, "tags": ["x", "x", "y"],
+            "items": [{"name": "a"}, {"name": "a"}], "labels": {"k": "ABC"}, "colour": 1,
+        }));
+        let expected = [
+            "spec.size: Invalid value: 0: should be greater than or equal to 1",
+            "spec.mode: Unsupported value: \"c\": supported values: \"a\", \"b\"",
+            "spec.note: Too long: may not be more than 5 bytes",
+            "spec.cpu: Invalid value: \"boolean\": must be of type integer or string",
+            "spec.tags: Too many: 3: must have at most 2 items",
+            "spec.tags[1]: Duplicate value: \"x\"",
+            "spec.items[1]: Duplicate value: {name: \"a\"}",
+            "spec.labels[k]: Invalid value: \"ABC\": should match '^[a-z]+$'",
+            "spec.colour: unknown field",
+        ];
+        for e in expected {
+            assert!(got.contains(&e.to_owned()), "missing {e:?} in {got:#?}");
+        }
+        assert!(
+            got.last()
+                .unwrap()
+                .contains("some validation rules were not checked"),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn null_fields_are_pruned_but_null_list_items_are_not() {
+        assert_eq!(
+            fields(json!({"size": 1, "mode": null, "note": null})),
+            Vec::<String>::new()
+        );
+        assert_eq!(fields(json!({"size": null})), ["spec.size: Required value"]);
+        let got = fields(json!({"size": 1, "tags": [null]}));
+        assert_eq!(
+            got[0],
+            "spec.tags[0]: Invalid value: null: must be of type string"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_field_gets_a_suggestion() {
+        assert_eq!(
+            fields(json!({"size": 1, "limt": 2})),
+            ["spec.limt: unknown field; did you mean \"limit\"?"]
+        );
+    }
+
+    #[test]
+    fn metadata_needs_a_name() {
+        let got = schema()
+            .check(&json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"size": 1}}));
+        assert_eq!(
+            got[0].to_string(),
+            "metadata.name: Required value: name or generateName is required"
+        );
+    }
 }

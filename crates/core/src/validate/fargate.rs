@@ -2,7 +2,8 @@
 //! ECS health checks, secrets by ARN and target-tracking scaling.
 
 use ferry_api::{
-    CapacityProvider, CpuArchitecture, FargateSpec, OperatingSystemFamily, ScalingMetric, SecretRef,
+    CapacityProvider, CpuArchitecture, FargateSpec, Ingress, OperatingSystemFamily, ScalingMetric,
+    SecretRef,
 };
 
 use super::{Parts, resource_total, total_field};
@@ -95,6 +96,9 @@ pub(super) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<FargateModel>
         task_cpu_units,
         task_memory_mib,
         ephemeral_storage_gib,
+        assign_public_ip: section
+            .assign_public_ip
+            .unwrap_or(spec.ingress.unwrap_or_default() == Ingress::Public),
         capacity_provider: capacity,
         cpu_architecture: arch,
         operating_system_family: os,

@@ -57,6 +57,7 @@ fn fargate_task_size_is_the_sum_of_the_containers() {
     };
     assert_eq!((f.task_cpu_units, f.task_memory_mib), (1024, 2048));
     assert_eq!(f.platform_version, "LATEST");
+    assert!(f.assign_public_ip, "ingress defaults to public");
     assert_eq!(f.capacity_provider, CapacityProvider::Fargate);
 }
 
