@@ -90,13 +90,14 @@ pub struct FargateProviderConfig {
 
     /// Values for services that do not set them in `spec.fargate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub defaults: Option<FargateDefaults>,
+    pub defaults: Option<FargateAccountSettings>,
 }
 
-/// Defaults for `spec.fargate`.
+/// Where Fargate tasks run and as whom: in a ProviderConfig's `fargate.defaults`, and in a
+/// service's `spec.fargate`, where they override the defaults.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct FargateDefaults {
+pub struct FargateAccountSettings {
     /// VPC subnets for the tasks (`subnet-...`).
     #[schemars(length(min = 1, max = 16), inner(regex(pattern = "^subnet-[0-9a-f]+$")), transform = set_list)]
     #[serde(default, skip_serializing_if = "Option::is_none")]

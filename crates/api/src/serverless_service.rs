@@ -587,36 +587,9 @@ pub struct FargateSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
 
-    /// VPC subnets for the tasks (`subnet-...`), at most 16.
-    #[schemars(length(min = 1, max = 16), inner(regex(pattern = "^subnet-[0-9a-f]+$")), transform = set_list)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subnets: Option<Vec<String>>,
-
-    /// Security groups for the tasks (`sg-...`), at most 5.
-    #[schemars(length(min = 1, max = 5), inner(regex(pattern = "^sg-[0-9a-f]+$")), transform = set_list)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_groups: Option<Vec<String>>,
-
-    /// The IAM role ECS uses to pull the image, read secrets and write logs.
-    #[schemars(
-        regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"),
-        length(max = 2048)
-    )]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub execution_role_arn: Option<String>,
-
-    /// The IAM role the containers run as.
-    #[schemars(
-        regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"),
-        length(max = 2048)
-    )]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_role_arn: Option<String>,
-
-    /// The CloudWatch Logs group for the `awslogs` driver.
-    #[schemars(length(min = 1, max = 512), regex(pattern = r"^[\.\-_/#A-Za-z0-9]+$"))]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_group: Option<String>,
+    /// Networking, IAM roles and logs; each left out comes from the ProviderConfig's defaults.
+    #[serde(flatten)]
+    pub account: crate::FargateAccountSettings,
 
     /// Whether tasks get a public IP. Default: `true` with `ingress: public`, `false` with
     /// `internal`. Tasks in a public subnet without a NAT gateway need one to pull images even

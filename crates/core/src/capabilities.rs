@@ -239,7 +239,7 @@ pub fn table() -> Vec<Capability> {
             knative: yes("1-10; the one with a port serves, the others are sidecars"),
             fargate: yes(format!(
                 "1-{} container definitions in one task",
-                fargate::MAX_CONTAINERS
+                crate::limits::MAX_CONTAINERS
             )),
             cloud_run: yes("1-10; one ingress container, the others are sidecars"),
         },

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ferry_api::{
     AutoscalerClass, CapacityProvider, CpuArchitecture, DeletionPolicy, ExecutionEnvironment,
-    Ingress, OperatingSystemFamily, Provider, ScalingMetric, VpcAccess,
+    FargateAccountSettings, Ingress, OperatingSystemFamily, Provider, ScalingMetric, VpcAccess,
 };
 
 /// What a backend must make true.
@@ -269,16 +269,8 @@ pub struct FargateModel {
     pub platform_version: String,
     /// ECS cluster override.
     pub cluster: Option<String>,
-    /// Subnets override.
-    pub subnets: Vec<String>,
-    /// Security groups override.
-    pub security_groups: Vec<String>,
-    /// Execution role override.
-    pub execution_role_arn: Option<String>,
-    /// Task role override.
-    pub task_role_arn: Option<String>,
-    /// Log group override.
-    pub log_group: Option<String>,
+    /// Networking, roles and logs the service sets itself (over the ProviderConfig's defaults).
+    pub account: FargateAccountSettings,
     /// Load balancer target group.
     pub target_group_arn: Option<String>,
     /// Load balancer ARN (for rps scaling).

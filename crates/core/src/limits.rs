@@ -1,6 +1,10 @@
 //! The providers' published limits, as data. The capability table's text and the validation
 //! rules both read these, so a limit is written once.
 
+/// Containers per instance on every provider: ECS allows 10 per task definition and Cloud Run
+/// 10 per instance, and the portable API keeps Knative to the same.
+pub const MAX_CONTAINERS: usize = 10;
+
 /// AWS Fargate.
 pub mod fargate {
     /// The memory sizes one Fargate CPU size can be paired with.
@@ -111,8 +115,6 @@ pub mod fargate {
     pub const INCLUDED_EPHEMERAL_GIB: u32 = 20;
     /// Largest ephemeral storage, GiB.
     pub const MAX_EPHEMERAL_GIB: u32 = 200;
-    /// Containers per task definition.
-    pub const MAX_CONTAINERS: usize = 10;
     /// ECS container health check limits: interval, timeout, retries, start period (seconds).
     pub const HEALTH_CHECK_INTERVAL: (u32, u32) = (5, 300);
     /// Health check timeout range, seconds.

@@ -6,6 +6,28 @@ pub const CLOUD_RUN_MAX: usize = 49;
 /// Longest ECS service name and task definition family.
 pub const ECS_MAX: usize = 255;
 
+/// A DNS-1123 label: lower-case letters, digits and '-', at most 63, not starting or ending
+/// with '-' (container names, namespaces, tags).
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A DNS-1035 label: a DNS-1123 label that starts with a letter (what Knative and Cloud Run
+/// accept as a service name).
+pub fn is_dns1035_label(s: &str) -> bool {
+    is_dns_label(s) && s.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+/// A DNS-1123 subdomain: dot-separated labels, at most 253 (Kubernetes object names).
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
 /// The Knative Service's name: the ServerlessService's own (same namespace).
 pub fn knative_service(name: &str) -> String {
     name.to_owned()

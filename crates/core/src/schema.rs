@@ -150,7 +150,7 @@ impl CrdSchema {
         }
         if self.namespaced
             && let Some(ns) = object.pointer("/metadata/namespace")
-            && !ns.as_str().is_some_and(is_dns_label)
+            && !ns.as_str().is_some_and(crate::names::is_dns_label)
         {
             out.push(violation(
                 "metadata.namespace",
@@ -224,15 +224,6 @@ fn violation(field: &str, message: &str, blocking: bool) -> Violation {
         message: message.to_owned(),
         blocking,
     }
-}
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A schema node with its patterns compiled.

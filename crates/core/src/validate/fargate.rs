@@ -104,11 +104,7 @@ pub(super) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<FargateModel>
         operating_system_family: os,
         platform_version: section.platform_version.unwrap_or_else(|| "LATEST".into()),
         cluster: section.cluster,
-        subnets: section.subnets.unwrap_or_default(),
-        security_groups: section.security_groups.unwrap_or_default(),
-        execution_role_arn: section.execution_role_arn,
-        task_role_arn: section.task_role_arn,
-        log_group: section.log_group,
+        account: section.account,
         target_group_arn: load_balancer.as_ref().map(|lb| lb.target_group_arn.clone()),
         load_balancer_arn: load_balancer.and_then(|lb| lb.load_balancer_arn),
     })

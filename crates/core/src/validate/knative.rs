@@ -10,6 +10,7 @@ use crate::limits::knative::{
     MAX_CONCURRENCY, MAX_TAG_ROUTE_LENGTH, MAX_TIMEOUT_SECONDS, RESERVED_CONTAINER_NAME,
     RESERVED_PORTS,
 };
+use crate::names::is_dns_subdomain;
 
 pub(super) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option<SecretSource> {
     let Some(key) = &secret.key else {
@@ -34,10 +35,6 @@ pub(super) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option
         name: secret.name.clone(),
         key: key.clone(),
     })
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(super::is_dns_label)
 }
 
 pub(super) fn check(

@@ -21,6 +21,7 @@ use crate::desired::{
 };
 use crate::findings::{Finding, Findings, Invalid};
 use crate::limits;
+use crate::names::{is_dns_label, is_dns1035_label};
 use crate::quantity::Amount;
 
 /// A spec that can run, and what validation noticed on the way.
@@ -53,7 +54,9 @@ pub fn validate_spec(object: ObjectRef, spec: &ServerlessServiceSpec) -> Result<
     let provider = spec.provider;
     check_container_names(&mut f, &spec.containers);
     // Provider rules on resources and probes need every container parsed; when one is not,
-    // its own errors come first and those rules wait for the next validation.
+    // its own errors come first and those rules wait for the next validation. Collecting into
+    // a Vec first checks every container, where collecting straight into Option would stop at
+    // the first failure.
     let containers: Option<Vec<ContainerModel>> = spec
         .containers
         .iter()
@@ -127,14 +130,7 @@ fn internal_inconsistency() -> Invalid {
 }
 
 fn check_name(f: &mut Findings, name: &str) {
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && !name.ends_with('-')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !valid {
+    if !is_dns1035_label(name) {
         f.invalid(
             "metadata.name",
             format!(
@@ -191,10 +187,14 @@ fn check_sections(f: &mut Findings, spec: &ServerlessServiceSpec) {
 }
 
 fn check_container_names(f: &mut Findings, containers: &[Container]) {
-    if containers.is_empty() || containers.len() > limits::fargate::MAX_CONTAINERS {
+    if containers.is_empty() || containers.len() > limits::MAX_CONTAINERS {
         f.invalid(
             "spec.containers",
-            format!("needs 1 to 10 containers; got {}", containers.len()),
+            format!(
+                "needs 1 to {} containers; got {}",
+                limits::MAX_CONTAINERS,
+                containers.len()
+            ),
         );
     }
     let mut seen = BTreeSet::new();
@@ -215,15 +215,6 @@ fn check_container_names(f: &mut Findings, containers: &[Container]) {
             );
         }
     }
-}
-
-pub(crate) fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn serving_container(f: &mut Findings, containers: &[Container]) -> Option<usize> {
