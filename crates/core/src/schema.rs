@@ -90,18 +90,10 @@ impl CrdSchema {
     /// The schema of `version` of `crd`.
     pub fn new(crd: &CustomResourceDefinition, version: &str) -> Result<Self, SchemaError> {
         let crd_name = crd.metadata.name.clone().unwrap_or_default();
-        let schema = crd
-            .spec
-            .versions
-            .iter()
-            .find(|v| v.name == version)
-            .and_then(|v| v.schema.as_ref())
-            .and_then(|s| s.open_api_v3_schema.as_ref())
-            .and_then(|s| serde_json::to_value(s).ok())
-            .ok_or_else(|| SchemaError::NoSchema {
-                crd: crd_name.clone(),
-                version: version.to_owned(),
-            })?;
+        let schema = openapi_schema(crd, version).ok_or_else(|| SchemaError::NoSchema {
+            crd: crd_name.clone(),
+            version: version.to_owned(),
+        })?;
         let root = Node::compile(&schema, "", &crd_name)?;
         let compiled = compile_schema(&with_metadata(schema));
         if compiled.has_errors() {
@@ -199,6 +191,17 @@ impl CrdSchema {
             )],
         }
     }
+}
+
+/// The `openAPIV3Schema` of `version` of `crd`, as JSON.
+pub fn openapi_schema(crd: &CustomResourceDefinition, version: &str) -> Option<Value> {
+    crd.spec
+        .versions
+        .iter()
+        .find(|v| v.name == version)
+        .and_then(|v| v.schema.as_ref())
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .and_then(|s| serde_json::to_value(s).ok())
 }
 
 /// The API server gives CEL at the root `self.metadata.name` and `generateName`, though a CRD's

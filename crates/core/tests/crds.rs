@@ -15,16 +15,7 @@ use kube::core::cel::estimate_rule_cost;
 use serde_json::{Value, json};
 
 fn schema_of(crd: &CustomResourceDefinition) -> Value {
-    serde_json::to_value(
-        crd.spec.versions[0]
-            .schema
-            .as_ref()
-            .unwrap()
-            .open_api_v3_schema
-            .as_ref()
-            .unwrap(),
-    )
-    .unwrap()
+    ferry_core::schema::openapi_schema(crd, ferry_api::VERSION).unwrap()
 }
 
 /// Calls `f(node, path, cardinality)` for every schema node; `cardinality` is how many times

@@ -218,16 +218,7 @@ fn spec_schema(kind: &str) -> Value {
         .into_iter()
         .find(|c| c.spec.names.kind == kind)
         .unwrap();
-    let schema = serde_json::to_value(
-        crd.spec.versions[0]
-            .schema
-            .as_ref()
-            .unwrap()
-            .open_api_v3_schema
-            .as_ref()
-            .unwrap(),
-    )
-    .unwrap();
+    let schema = ferry_core::schema::openapi_schema(&crd, ferry_api::VERSION).unwrap();
     schema["properties"]["spec"].clone()
 }
 
