@@ -58,11 +58,12 @@ use crate::schema::{
     validation = ::kube::core::Rule::new(
         "self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
     )
+    // No fieldPath: the API server checks a fieldPath against the schema, which has no
+    // `metadata`, so the message names the field itself.
     .message(
-        "must be a DNS-1035 label of at most 63 characters (lower-case letters, digits and \
-         '-', starting with a letter): every provider names its service after it"
+        "metadata.name must be a DNS-1035 label of at most 63 characters (lower-case letters, \
+         digits and '-', starting with a letter): every provider names its service after it"
     )
-    .field_path(".metadata.name")
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = spec_rules)]
