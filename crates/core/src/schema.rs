@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::core::cel::{CompiledSchema, Validator, compile_schema};
+use kube::core::cel::{CompiledSchema, Validator, apply_defaults, compile_schema};
 use regex::Regex;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -73,6 +73,7 @@ pub struct CrdSchema {
     pub kind: String,
     /// Whether the resource is namespaced.
     pub namespaced: bool,
+    raw: Value,
     root: Node,
     compiled: CompiledSchema,
 }
@@ -95,7 +96,7 @@ impl CrdSchema {
             version: version.to_owned(),
         })?;
         let root = Node::compile(&schema, "", &crd_name)?;
-        let compiled = compile_schema(&with_metadata(schema));
+        let compiled = compile_schema(&with_metadata(schema.clone()));
         if compiled.has_errors() {
             let message = compiled
                 .compilation_errors()
@@ -112,6 +113,7 @@ impl CrdSchema {
             api_version: format!("{}/{version}", crd.spec.group),
             kind: crd.spec.names.kind.clone(),
             namespaced: crd.spec.scope == "Namespaced",
+            raw: schema,
             root,
             compiled,
         })
@@ -120,6 +122,39 @@ impl CrdSchema {
     /// The compiled CEL rules, for cost analysis.
     pub fn compiled(&self) -> &CompiledSchema {
         &self.compiled
+    }
+
+    /// Removes the fields the schema does not know, as the API server prunes them unless the
+    /// client asked for strict field validation; returns their paths.
+    pub fn prune(&self, object: &mut Value) -> Vec<String> {
+        let mut pruned = Vec::new();
+        if let Some(fields) = object.as_object_mut() {
+            for (name, value) in fields.iter_mut() {
+                // The API server handles root metadata itself, whatever the CRD says of it.
+                if name == "metadata" {
+                    continue;
+                }
+                if let Some(prop) = self.root.properties.get(name) {
+                    prop.prune(value, name, &mut pruned);
+                }
+            }
+            fields.retain(|name, _| {
+                let keep = matches!(name.as_str(), "apiVersion" | "kind" | "metadata")
+                    || self.root.properties.contains_key(name)
+                    || self.root.preserve_unknown;
+                if !keep {
+                    pruned.push(name.clone());
+                }
+                keep
+            });
+        }
+        pruned
+    }
+
+    /// `object` with the schema's `default`s filled in, as the API server defaults before it
+    /// validates and stores.
+    pub fn with_defaults(&self, object: &Value) -> Value {
+        apply_defaults(&self.raw, object)
     }
 
     /// Everything the API server would refuse in `object`, in field order.
@@ -367,6 +402,38 @@ impl Node {
             Value::Array(items) => self.check_array(items, path, out),
             Value::Object(fields) => self.check_object(fields, path, out),
             Value::Bool(_) | Value::Null => {}
+        }
+    }
+
+    fn prune(&self, value: &mut Value, path: &str, out: &mut Vec<String>) {
+        match value {
+            Value::Object(fields) => {
+                for (name, child) in fields.iter_mut() {
+                    let child_path = format!("{path}.{name}");
+                    if let Some(prop) = self.properties.get(name) {
+                        prop.prune(child, &child_path, out);
+                    } else if let Some(additional) = &self.additional {
+                        additional.prune(child, &format!("{path}[{name}]"), out);
+                    }
+                }
+                if self.additional.is_none() && !self.preserve_unknown {
+                    fields.retain(|name, _| {
+                        let keep = self.properties.contains_key(name);
+                        if !keep {
+                            out.push(format!("{path}.{name}"));
+                        }
+                        keep
+                    });
+                }
+            }
+            Value::Array(items) => {
+                if let Some(item) = &self.items {
+                    for (i, v) in items.iter_mut().enumerate() {
+                        item.prune(v, &format!("{path}[{i}]"), out);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -722,6 +789,22 @@ mod tests {
             fields(json!({"size": 1, "limt": 2})),
             ["spec.limt: unknown field; did you mean \"limit\"?"]
         );
+    }
+
+    #[test]
+    fn unknown_fields_are_pruned_and_reported() {
+        let mut w = json!({
+            "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+            "spec": {"size": 1, "colour": "red", "items": [{"name": "a", "extra": 1}], "labels": {"k": "v"}},
+            "bogus": true,
+        });
+        let pruned = schema().prune(&mut w);
+        assert_eq!(pruned, ["spec.items[0].extra", "spec.colour", "bogus"]);
+        assert_eq!(
+            w["spec"],
+            json!({"size": 1, "items": [{"name": "a"}], "labels": {"k": "v"}})
+        );
+        assert_eq!(schema().with_defaults(&w)["spec"]["limit"], 10);
     }
 
     #[test]

@@ -1,0 +1,306 @@
+//! Ferry's end-to-end harness. The same tests run against the Kubernetes API stand-in
+//! (`kube-standin`, started once per test process with Knative Serving's CRDs, as a cluster
+//! with Knative installed) or against a real cluster when `FERRY_E2E_KUBECONFIG` names a
+//! kubeconfig. The operator runs as a subprocess: the real `ferry` binary, built by cargo.
+//!
+//! - [`Cluster::shared`]: the cluster of this test process, and clients for it.
+//! - [`Cluster::install_crds`]: applies what `ferry crd` prints, once per process, and waits
+//!   until the CRDs are established.
+//! - [`TestNamespace`]: a namespace of one's own, deleted afterwards.
+//! - [`Ferry`]: the binary, to run a command or start a long-running process.
+//! - [`wait_for`]: polls an object until a condition holds.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Resource};
+use serde_json::json;
+use tokio::sync::OnceCell;
+
+/// The environment variable that points the suite at a real cluster.
+pub const KUBECONFIG_ENV: &str = "FERRY_E2E_KUBECONFIG";
+/// The field manager the suite writes with.
+pub const MANAGER: &str = "ferry-e2e";
+
+/// What can go wrong setting up a test.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The stand-in did not start.
+    #[error("the Kubernetes API stand-in did not start: {0}")]
+    StandIn(String),
+    /// A file could not be read or written.
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    /// The kubeconfig could not be used.
+    #[error("kubeconfig {0}: {1}")]
+    Kubeconfig(String, String),
+    /// An API call failed.
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    /// The `ferry` binary could not be built or run.
+    #[error("ferry: {0}")]
+    Ferry(String),
+    /// Something did not happen in time.
+    #[error("timed out after {0:?} waiting for {1}")]
+    Timeout(Duration, String),
+}
+
+/// The cluster the suite runs against.
+#[derive(Debug)]
+pub struct Cluster {
+    kubeconfig: PathBuf,
+    standin: Option<kube_standin::StandIn>,
+    _dir: Option<tempfile::TempDir>,
+    crds: OnceCell<()>,
+}
+
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+fn shared_data() -> PathBuf {
+    std::env::var_os("FERRY_SHARED_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+        PathBuf::from,
+    )
+}
+
+impl Cluster {
+    /// The cluster of this test process: the one `FERRY_E2E_KUBECONFIG` names, or a stand-in
+    /// started on first use and shared by every test of the process.
+    pub fn shared() -> Result<&'static Cluster, Error> {
+        CLUSTER
+            .get_or_init(|| Cluster::connect().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| Error::StandIn(e.clone()))
+    }
+
+    fn connect() -> Result<Cluster, Error> {
+        if let Some(path) = std::env::var_os(KUBECONFIG_ENV) {
+            return Ok(Cluster {
+                kubeconfig: PathBuf::from(path),
+                standin: None,
+                _dir: None,
+                crds: OnceCell::new(),
+            });
+        }
+        let knative = shared_data().join("data/knative-serving-crds");
+        let config = kube_standin::Config::default()
+            .with_crds_from(&knative)
+            .map_err(|e| Error::StandIn(e.to_string()))?;
+        let standin = kube_standin::StandIn::start_in_background(config)
+            .map_err(|e| Error::StandIn(e.to_string()))?;
+        let dir = tempfile::tempdir().map_err(|e| Error::Io("temporary directory".into(), e))?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        standin
+            .write_kubeconfig(&kubeconfig)
+            .map_err(|e| Error::Io(kubeconfig.display().to_string(), e))?;
+        Ok(Cluster {
+            kubeconfig,
+            standin: Some(standin),
+            _dir: Some(dir),
+            crds: OnceCell::new(),
+        })
+    }
+
+    /// Whether this is the stand-in (some checks only make sense on one or the other).
+    pub fn is_standin(&self) -> bool {
+        self.standin.is_some()
+    }
+
+    /// The kubeconfig file, for subprocesses.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// A client for the calling test's runtime.
+    pub async fn client(&self) -> Result<Client, Error> {
+        let path = self.kubeconfig.display().to_string();
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)
+            .map_err(|e| Error::Kubeconfig(path.clone(), e.to_string()))?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| Error::Kubeconfig(path, e.to_string()))?;
+        Ok(Client::try_from(config)?)
+    }
+
+    /// Applies the CRDs `ferry crd` prints (server-side, as a GitOps tool would) and waits
+    /// until each is established. Runs once per process.
+    pub async fn install_crds(&self) -> Result<(), Error> {
+        self.crds
+            .get_or_try_init(|| async {
+                let output = Ferry::output(self, &["crd"]).await?;
+                let crds: Vec<CustomResourceDefinition> = serde_saphyr::from_multiple(&output)
+                    .map_err(|e| Error::Ferry(format!("`ferry crd` printed no CRDs: {e}")))?;
+                let client = self.client().await?;
+                let api: Api<CustomResourceDefinition> = Api::all(client);
+                let params = PatchParams::apply(MANAGER).force();
+                for crd in &crds {
+                    let name = crd.metadata.name.clone().unwrap_or_default();
+                    api.patch(&name, &params, &Patch::Apply(crd)).await?;
+                    wait_for(
+                        &api,
+                        &name,
+                        Duration::from_secs(60),
+                        "the CRD to be established",
+                        |c: &CustomResourceDefinition| {
+                            c.status
+                                .as_ref()
+                                .and_then(|s| s.conditions.as_ref())
+                                .is_some_and(|cs| {
+                                    cs.iter()
+                                        .any(|c| c.type_ == "Established" && c.status == "True")
+                                })
+                        },
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+            .await
+            .copied()
+    }
+}
+
+/// A namespace for one test, deleted when dropped.
+#[derive(Debug)]
+pub struct TestNamespace {
+    name: String,
+    kubeconfig: PathBuf,
+}
+
+impl TestNamespace {
+    /// Creates `e2e-<prefix>-<random>`.
+    pub async fn create(cluster: &Cluster, prefix: &str) -> Result<Self, Error> {
+        let suffix: String = uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .chars()
+            .take(6)
+            .collect();
+        let name = format!("e2e-{prefix}-{suffix}");
+        let namespaces: Api<Namespace> = Api::all(cluster.client().await?);
+        let namespace: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/created-by": MANAGER}},
+        }))
+        .map_err(|e| Error::Ferry(e.to_string()))?;
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await?;
+        Ok(Self {
+            name,
+            kubeconfig: cluster.kubeconfig.clone(),
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        // Drop cannot await; a short-lived runtime on another thread deletes the namespace so a
+        // real cluster is left clean even when the test failed.
+        let (name, kubeconfig) = (self.name.clone(), self.kubeconfig.clone());
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let kubeconfig = Kubeconfig::read_from(&kubeconfig).ok()?;
+                let config =
+                    kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                        .await
+                        .ok()?;
+                let namespaces: Api<Namespace> = Api::all(Client::try_from(config).ok()?);
+                namespaces
+                    .delete(&name, &DeleteParams::background())
+                    .await
+                    .ok()
+            })
+        });
+        let _ = deleted.join();
+    }
+}
+
+/// The `ferry` binary.
+pub struct Ferry;
+
+static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+
+impl Ferry {
+    /// The binary, built with cargo on first use (a no-op when the workspace is built).
+    pub fn binary() -> Result<&'static Path, Error> {
+        BINARY
+            .get_or_init(|| {
+                escargot::CargoBuild::new()
+                    .package("ferry")
+                    .bin("ferry")
+                    .current_release()
+                    .manifest_path(
+                        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml"),
+                    )
+                    .run()
+                    .map(|run| run.path().to_owned())
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map(PathBuf::as_path)
+            .map_err(|e| Error::Ferry(format!("cannot build the binary: {e}")))
+    }
+
+    /// Runs `ferry ARGS` against `cluster` and returns what it printed; a failure carries its
+    /// standard error.
+    pub async fn output(cluster: &Cluster, args: &[&str]) -> Result<String, Error> {
+        let output = tokio::process::Command::new(Self::binary()?)
+            .args(args)
+            .env("KUBECONFIG", cluster.kubeconfig())
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| Error::Ferry(e.to_string()))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(Error::Ferry(format!(
+                "`ferry {}` exited with {}: {}",
+                args.join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            )))
+        }
+    }
+}
+
+/// Polls `name` until `ready` holds for it, or fails after `timeout` naming `what`.
+pub async fn wait_for<K>(
+    api: &Api<K>,
+    name: &str,
+    timeout: Duration,
+    what: &str,
+    ready: impl Fn(&K) -> bool,
+) -> Result<K, Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(object) = api.get_opt(name).await?
+            && ready(&object)
+        {
+            return Ok(object);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Timeout(timeout, format!("{what} ({name})")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

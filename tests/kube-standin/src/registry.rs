@@ -1,0 +1,149 @@
+//! The resource types served: a fixed set of built-in kinds, and every version of every CRD
+//! installed (at start, or later through the API).
+
+use std::sync::Arc;
+
+use ferry_core::schema::{CrdSchema, SchemaError, openapi_schema};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+use crate::apply::Types;
+
+/// One served resource of one group/version.
+#[derive(Debug)]
+pub struct ResourceType {
+    /// API group; empty for the core group.
+    pub group: String,
+    /// Version.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Plural resource name.
+    pub plural: String,
+    /// Singular resource name.
+    pub singular: String,
+    /// Whether objects live in namespaces.
+    pub namespaced: bool,
+    /// `kubectl` short names.
+    pub short_names: Vec<String>,
+    /// Categories (`kubectl get all` and friends).
+    pub categories: Vec<String>,
+    /// Whether `/status` is a subresource (status is then written only through it).
+    pub status_subresource: bool,
+    /// Whether `metadata.generation` is maintained (custom resources and CRDs).
+    pub generation: bool,
+    /// The CRD's schema, for validation, pruning and defaults.
+    pub schema: Option<Arc<CrdSchema>>,
+    /// The merge types server-side apply uses.
+    pub types: Types,
+    /// The CRD that defines it, for custom resources.
+    pub crd: Option<String>,
+}
+
+impl ResourceType {
+    /// `group/version`, or `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `plural.group`, or `plural` for the core group, as messages name it.
+    pub fn group_resource(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// Where objects of this type are stored: versions of one group and resource share it.
+    pub fn storage_key(&self) -> (String, String) {
+        (self.group.clone(), self.plural.clone())
+    }
+
+    fn builtin(
+        group: &str,
+        version: &str,
+        kind: &str,
+        plural: &str,
+        namespaced: bool,
+        short_names: &[&str],
+    ) -> Self {
+        Self {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+            singular: kind.to_lowercase(),
+            namespaced,
+            short_names: short_names.iter().map(|s| (*s).to_owned()).collect(),
+            categories: Vec::new(),
+            status_subresource: false,
+            generation: false,
+            schema: None,
+            types: Types::untyped(),
+            crd: None,
+        }
+    }
+}
+
+/// The built-in kinds the operator touches.
+pub fn builtins() -> Vec<ResourceType> {
+    let mut namespaces = ResourceType::builtin("", "v1", "Namespace", "namespaces", false, &["ns"]);
+    namespaces.status_subresource = true;
+    let mut crds = ResourceType::builtin(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        false,
+        &["crd", "crds"],
+    );
+    crds.status_subresource = true;
+    crds.generation = true;
+    vec![
+        namespaces,
+        ResourceType::builtin("", "v1", "Secret", "secrets", true, &[]),
+        ResourceType::builtin("", "v1", "ConfigMap", "configmaps", true, &["cm"]),
+        ResourceType::builtin("", "v1", "Event", "events", true, &["ev"]),
+        ResourceType::builtin("events.k8s.io", "v1", "Event", "events", true, &["ev"]),
+        ResourceType::builtin("coordination.k8s.io", "v1", "Lease", "leases", true, &[]),
+        crds,
+    ]
+}
+
+/// The resource types of every served version of `crd`.
+pub fn from_crd(crd: &CustomResourceDefinition) -> Result<Vec<ResourceType>, SchemaError> {
+    let names = &crd.spec.names;
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    for version in crd.spec.versions.iter().filter(|v| v.served) {
+        let schema = CrdSchema::new(crd, &version.name)?;
+        let types = openapi_schema(crd, &version.name)
+            .map_or_else(Types::untyped, |s| Types::from_schema(&s));
+        out.push(ResourceType {
+            group: crd.spec.group.clone(),
+            version: version.name.clone(),
+            kind: names.kind.clone(),
+            plural: names.plural.clone(),
+            singular: names
+                .singular
+                .clone()
+                .unwrap_or_else(|| names.kind.to_lowercase()),
+            namespaced: crd.spec.scope == "Namespaced",
+            short_names: names.short_names.clone().unwrap_or_default(),
+            categories: names.categories.clone().unwrap_or_default(),
+            status_subresource: version
+                .subresources
+                .as_ref()
+                .is_some_and(|s| s.status.is_some()),
+            generation: true,
+            schema: Some(Arc::new(schema)),
+            types,
+            crd: Some(name.clone()),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,522 @@
+//! HTTP: the Kubernetes REST paths, verbs, query parameters and content types, over plain
+//! HTTP/1.1 (no TLS, no authentication), answering with JSON objects, lists, watch streams,
+//! discovery documents and `Status` errors.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::registry::ResourceType;
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::store::{DeleteOptions, ListOptions, PatchType, Store, WriteOptions, Written};
+use crate::watch::{self, WatchRequest};
+
+/// The response body type: whole JSON documents, or a watch stream.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Shared by every connection.
+pub struct Server {
+    /// The objects.
+    pub store: Arc<Store>,
+    /// How often watches that allow bookmarks get one.
+    pub bookmark_interval: Duration,
+}
+
+type Query = BTreeMap<String, String>;
+
+/// A path, resolved.
+enum Route {
+    Version,
+    CoreVersions,
+    Groups,
+    Group(String),
+    Resources(String, String),
+    Collection {
+        rt: Arc<ResourceType>,
+        namespace: Option<String>,
+    },
+    Object {
+        rt: Arc<ResourceType>,
+        namespace: Option<String>,
+        name: String,
+        subresource: Option<String>,
+    },
+}
+
+fn json_response(code: StatusCode, value: &Value, warnings: &[String]) -> Response<Body> {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
+    *response.status_mut() = code;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    for w in warnings {
+        let text = format!("299 - \"{}\"", w.replace('"', "\\\""));
+        if let Ok(value) = header::HeaderValue::from_str(&text) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
+fn error_response(e: &ApiError) -> Response<Body> {
+    let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(code, &e.to_status(), &[])
+}
+
+impl Server {
+    /// Answers one request.
+    pub async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Response<Body>, Infallible> {
+        let (parts, body) = request.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => return Ok(error_response(&ApiError::bad_request(e.to_string()))),
+        };
+        let query: Query = parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+            .to_owned();
+        let response = self
+            .respond(
+                &parts.method,
+                parts.uri.path(),
+                &query,
+                &content_type,
+                &body,
+            )
+            .unwrap_or_else(|e| error_response(&e));
+        Ok(response)
+    }
+
+    fn respond(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &Query,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Response<Body>, ApiError> {
+        let ok = |v: &Value| Ok(json_response(StatusCode::OK, v, &[]));
+        match (self.route(path)?, method.clone()) {
+            (Route::Version, Method::GET) => ok(&json!({
+                "major": "1", "minor": "33", "gitVersion": "v1.33.0-kube-standin",
+                "gitCommit": "", "gitTreeState": "clean", "buildDate": "",
+                "goVersion": "", "compiler": "rustc", "platform": "linux/amd64",
+            })),
+            (Route::CoreVersions, Method::GET) => ok(&json!({
+                "kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
+            })),
+            (Route::Groups, Method::GET) => ok(&self.group_list()),
+            (Route::Group(group), Method::GET) => self.group_list()["groups"]
+                .as_array()
+                .and_then(|groups| groups.iter().find(|g| g["name"] == group.as_str()))
+                .map(|g| {
+                    let mut g = g.clone();
+                    g["kind"] = json!("APIGroup");
+                    g["apiVersion"] = json!("v1");
+                    g
+                })
+                .map_or_else(|| Err(ApiError::no_route(path)), |g| ok(&g)),
+            (Route::Resources(group, version), Method::GET) => {
+                ok(&self.resource_list(&group, &version))
+            }
+            (Route::Collection { rt, namespace }, Method::GET) => {
+                if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) {
+                    self.watch(rt, namespace, query)
+                } else {
+                    ok(&self.list(&rt, namespace.as_deref(), query)?)
+                }
+            }
+            (Route::Collection { rt, namespace }, Method::POST) => {
+                let object = parse_json(body)?;
+                let written =
+                    self.store
+                        .create(&rt, namespace.as_deref(), object, &write_options(query))?;
+                Ok(written_response(&written))
+            }
+            (Route::Collection { rt, namespace }, Method::DELETE) => {
+                let (items, _, _) =
+                    self.store
+                        .list(&rt, namespace.as_deref(), &list_options(query)?);
+                let options = delete_options(query, body)?;
+                let mut deleted = Vec::new();
+                for item in items {
+                    let name = item["metadata"]["name"].as_str().unwrap_or_default();
+                    let ns = item["metadata"]["namespace"].as_str();
+                    deleted.push(self.store.delete(&rt, ns, name, &options)?);
+                }
+                ok(
+                    &json!({"apiVersion": rt.api_version(), "kind": format!("{}List", rt.kind), "metadata": {}, "items": deleted}),
+                )
+            }
+            (
+                Route::Object {
+                    rt,
+                    namespace,
+                    name,
+                    subresource,
+                },
+                Method::GET,
+            ) => ok(&self.store.get(&rt, namespace.as_deref(), &name)?).and_then(|r| {
+                if subresource.is_some_and(|s| s != "status") {
+                    Err(ApiError::no_route(path))
+                } else {
+                    Ok(r)
+                }
+            }),
+            (
+                Route::Object {
+                    rt,
+                    namespace,
+                    name,
+                    subresource,
+                },
+                Method::PUT,
+            ) => {
+                let object = parse_json(body)?;
+                let written = self.store.update(
+                    &rt,
+                    namespace.as_deref(),
+                    &name,
+                    subresource.as_deref(),
+                    object,
+                    &write_options(query),
+                )?;
+                Ok(written_response(&written))
+            }
+            (
+                Route::Object {
+                    rt,
+                    namespace,
+                    name,
+                    subresource,
+                },
+                Method::PATCH,
+            ) => {
+                let patch_type = match content_type.split(';').next().unwrap_or("").trim() {
+                    "application/json-patch+json" => PatchType::Json,
+                    "application/merge-patch+json" => PatchType::Merge,
+                    "application/strategic-merge-patch+json" => PatchType::Strategic,
+                    "application/apply-patch+yaml" | "application/apply-patch+yml" => {
+                        PatchType::Apply
+                    }
+                    other => return Err(ApiError::unsupported_media_type(other)),
+                };
+                let patch_body = if patch_type == PatchType::Apply {
+                    parse_yaml(body)?
+                } else {
+                    parse_json(body)?
+                };
+                let written = self.store.patch(
+                    &rt,
+                    namespace.as_deref(),
+                    &name,
+                    subresource.as_deref(),
+                    patch_type,
+                    &patch_body,
+                    &write_options(query),
+                )?;
+                Ok(written_response(&written))
+            }
+            (
+                Route::Object {
+                    rt,
+                    namespace,
+                    name,
+                    subresource: None,
+                },
+                Method::DELETE,
+            ) => {
+                let options = delete_options(query, body)?;
+                ok(&self
+                    .store
+                    .delete(&rt, namespace.as_deref(), &name, &options)?)
+            }
+            (_, method) => Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method} {path})"
+            ))),
+        }
+    }
+
+    fn route(&self, path: &str) -> Result<Route, ApiError> {
+        let segments: Vec<&str> = path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let resource = |group: &str, version: &str, rest: &[&str]| -> Result<Route, ApiError> {
+            let lookup = |plural: &str| self.store.resource(group, version, plural);
+            let object = |rt: Arc<ResourceType>,
+                          namespace: Option<String>,
+                          name: &str,
+                          sub: Option<&str>| Route::Object {
+                rt,
+                namespace,
+                name: name.to_owned(),
+                subresource: sub.map(str::to_owned),
+            };
+            match rest {
+                // The core group's own `namespaces` resource and its subresources.
+                ["namespaces", name] if group.is_empty() => {
+                    Ok(object(lookup("namespaces")?, None, name, None))
+                }
+                ["namespaces", name, sub @ ("status" | "finalize")] if group.is_empty() => {
+                    Ok(object(lookup("namespaces")?, None, name, Some(sub)))
+                }
+                ["namespaces", ns, plural, tail @ ..] => {
+                    let rt = lookup(plural)?;
+                    if !rt.namespaced {
+                        return Err(ApiError::no_route(path));
+                    }
+                    let namespace = Some((*ns).to_owned());
+                    match tail {
+                        [] => Ok(Route::Collection { rt, namespace }),
+                        [name] => Ok(object(rt, namespace, name, None)),
+                        [name, sub] => Ok(object(rt, namespace, name, Some(sub))),
+                        _ => Err(ApiError::no_route(path)),
+                    }
+                }
+                [plural, tail @ ..] => {
+                    let rt = lookup(plural)?;
+                    match tail {
+                        [] => Ok(Route::Collection {
+                            rt,
+                            namespace: None,
+                        }),
+                        [name] if !rt.namespaced => Ok(object(rt, None, name, None)),
+                        [name, sub] if !rt.namespaced => Ok(object(rt, None, name, Some(sub))),
+                        _ => Err(ApiError::no_route(path)),
+                    }
+                }
+                [] => Ok(Route::Resources(group.to_owned(), version.to_owned())),
+            }
+        };
+        match segments.as_slice() {
+            ["version"] => Ok(Route::Version),
+            ["api"] => Ok(Route::CoreVersions),
+            ["api", "v1", rest @ ..] => resource("", "v1", rest),
+            ["apis"] => Ok(Route::Groups),
+            ["apis", group] => Ok(Route::Group((*group).to_owned())),
+            ["apis", group, version, rest @ ..] => resource(group, version, rest),
+            _ => Err(ApiError::no_route(path)),
+        }
+    }
+
+    fn group_list(&self) -> Value {
+        let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for t in self.store.types() {
+            if t.group.is_empty() {
+                continue;
+            }
+            let versions = groups.entry(t.group.clone()).or_default();
+            if !versions.contains(&t.version) {
+                versions.push(t.version.clone());
+            }
+        }
+        let groups: Vec<Value> = groups
+            .into_iter()
+            .map(|(name, versions)| {
+                let versions: Vec<Value> = versions
+                    .iter()
+                    .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+                    .collect();
+                json!({"name": name, "versions": versions, "preferredVersion": versions[0]})
+            })
+            .collect();
+        json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+    }
+
+    fn resource_list(&self, group: &str, version: &str) -> Value {
+        let verbs = [
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ];
+        let mut resources = Vec::new();
+        for t in self
+            .store
+            .types()
+            .iter()
+            .filter(|t| t.group == group && t.version == version)
+        {
+            resources.push(json!({
+                "name": t.plural, "singularName": t.singular, "namespaced": t.namespaced,
+                "kind": t.kind, "verbs": verbs, "shortNames": t.short_names, "categories": t.categories,
+            }));
+            if t.status_subresource {
+                resources.push(json!({
+                    "name": format!("{}/status", t.plural), "singularName": "", "namespaced": t.namespaced,
+                    "kind": t.kind, "verbs": ["get", "patch", "update"],
+                }));
+            }
+        }
+        let group_version = if group.is_empty() {
+            version.to_owned()
+        } else {
+            format!("{group}/{version}")
+        };
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
+    }
+
+    fn list(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        query: &Query,
+    ) -> Result<Value, ApiError> {
+        let (items, rv, more) = self.store.list(rt, namespace, &list_options(query)?);
+        let mut metadata = json!({"resourceVersion": rv.to_string()});
+        if let Some(token) = more {
+            metadata["continue"] = json!(token);
+        }
+        Ok(
+            json!({"apiVersion": rt.api_version(), "kind": format!("{}List", rt.kind), "metadata": metadata, "items": items}),
+        )
+    }
+
+    fn watch(
+        &self,
+        rt: Arc<ResourceType>,
+        namespace: Option<String>,
+        query: &Query,
+    ) -> Result<Response<Body>, ApiError> {
+        let flag = |k: &str| matches!(query.get(k).map(String::as_str), Some("true" | "1"));
+        let send_initial_events = flag("sendInitialEvents");
+        if send_initial_events
+            && query
+                .get("resourceVersionMatch")
+                .is_some_and(|m| m != "NotOlderThan")
+        {
+            return Err(ApiError::invalid(&rt, "", &[crate::error::Cause {
+                reason: "FieldValueNotSupported",
+                field: "resourceVersionMatch".into(),
+                message: "Unsupported value: sendInitialEvents requires resourceVersionMatch=NotOlderThan".into(),
+            }]));
+        }
+        let options = list_options(query)?;
+        let request = WatchRequest {
+            resource: rt,
+            namespace,
+            labels: options.labels,
+            fields: options.fields,
+            resource_version: query.get("resourceVersion").cloned(),
+            send_initial_events,
+            bookmarks: flag("allowWatchBookmarks"),
+            timeout: query
+                .get("timeoutSeconds")
+                .and_then(|t| t.parse().ok())
+                .map(Duration::from_secs),
+        };
+        let events = watch::start(&self.store, request, self.bookmark_interval)?;
+        let stream = futures::stream::unfold(events, |mut rx| async move {
+            rx.recv()
+                .await
+                .map(|bytes| (Ok::<_, Infallible>(Frame::data(bytes)), rx))
+        });
+        let mut response = Response::new(StreamBody::new(stream).boxed_unsync());
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        response.headers_mut().insert(
+            header::TRANSFER_ENCODING,
+            header::HeaderValue::from_static("chunked"),
+        );
+        Ok(response)
+    }
+}
+
+fn written_response(written: &Written) -> Response<Body> {
+    let code = if written.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    json_response(code, &written.object, &written.warnings)
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON in the request body: {e}")))
+}
+
+/// An apply body is YAML (JSON is YAML too).
+fn parse_yaml(body: &[u8]) -> Result<Value, ApiError> {
+    if let Ok(v) = serde_json::from_slice(body) {
+        return Ok(v);
+    }
+    let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    serde_saphyr::from_str(text)
+        .map_err(|e| ApiError::bad_request(format!("invalid YAML in the request body: {e}")))
+}
+
+fn write_options(query: &Query) -> WriteOptions {
+    WriteOptions {
+        manager: query.get("fieldManager").cloned(),
+        force: query.get("force").is_some_and(|f| f == "true"),
+        dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
+        strict: query.get("fieldValidation").is_some_and(|v| v == "Strict"),
+    }
+}
+
+fn list_options(query: &Query) -> Result<ListOptions, ApiError> {
+    Ok(ListOptions {
+        labels: LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str))
+            .map_err(ApiError::bad_request)?,
+        fields: FieldSelector::parse(query.get("fieldSelector").map_or("", String::as_str))
+            .map_err(ApiError::bad_request)?,
+        limit: query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0),
+        continue_after: query.get("continue").filter(|c| !c.is_empty()).cloned(),
+    })
+}
+
+/// `DeleteOptions` from the body (kube-rs sends them there) or the query.
+fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        parse_json(body)?
+    };
+    let policy = body["propagationPolicy"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| query.get("propagationPolicy").cloned());
+    let dry_run = body["dryRun"]
+        .as_array()
+        .is_some_and(|d| d.iter().any(|v| v == "All"))
+        || query.get("dryRun").is_some_and(|d| d == "All");
+    Ok(DeleteOptions {
+        orphan: policy.as_deref() == Some("Orphan") || body["orphanDependents"] == true,
+        uid: body["preconditions"]["uid"].as_str().map(str::to_owned),
+        resource_version: body["preconditions"]["resourceVersion"]
+            .as_str()
+            .map(str::to_owned),
+        dry_run,
+    })
+}
