@@ -236,11 +236,23 @@ pub struct Ferry;
 
 static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 
+/// Names a `ferry` binary to use instead of building one (CI sets it to the one
+/// `cargo test --workspace` has just built, which avoids a second build with other features).
+pub const BINARY_ENV: &str = "FERRY_BIN";
+
 impl Ferry {
-    /// The binary, built with cargo on first use (a no-op when the workspace is built).
+    /// The binary: `FERRY_BIN`, or built with cargo on first use.
     pub fn binary() -> Result<&'static Path, Error> {
         BINARY
             .get_or_init(|| {
+                if let Some(path) = std::env::var_os(BINARY_ENV) {
+                    let path = PathBuf::from(path);
+                    return if path.is_file() {
+                        Ok(path)
+                    } else {
+                        Err(format!("{BINARY_ENV}={} is not a file", path.display()))
+                    };
+                }
                 escargot::CargoBuild::new()
                     .package("ferry")
                     .bin("ferry")
