@@ -45,6 +45,16 @@ pub mod reasons {
     pub const MIGRATING: &str = "Migrating";
     /// The last write of the desired state to the provider succeeded.
     pub const RECONCILE_SUCCESS: &str = "ReconcileSuccess";
+    /// The image cannot be found or pulled.
+    pub const IMAGE_NOT_FOUND: &str = "ImageNotFound";
+    /// The container started and exited, or failed its probes.
+    pub const CONTAINER_FAILED: &str = "ContainerFailed";
+    /// The rollout did not finish in the provider's deadline.
+    pub const ROLLOUT_TIMEOUT: &str = "RolloutTimeout";
+    /// The new revision failed for another reason the message gives.
+    pub const REVISION_FAILED: &str = "RevisionFailed";
+    /// A resource of the name Ferry would use exists and is not Ferry's.
+    pub const NAME_TAKEN: &str = "NameTaken";
 }
 
 /// One entry of the documented reason list.
@@ -148,6 +158,40 @@ pub const REASONS: &[ReasonDoc] = &[
         appears_as: "Synced=True",
         meaning: "The last write of the desired state to the provider succeeded.",
         action: "Nothing.",
+    },
+    ReasonDoc {
+        reason: reasons::IMAGE_NOT_FOUND,
+        appears_as: "Ready=False",
+        meaning: "The provider cannot find or pull the image (Knative `ContainerMissing`). The \
+                  message is the provider's.",
+        action: "Check the image name and tag, and that the provider may pull it.",
+    },
+    ReasonDoc {
+        reason: reasons::CONTAINER_FAILED,
+        appears_as: "Ready=False",
+        meaning: "A container started and exited or failed its probes (Knative `ExitCode*`).",
+        action: "Read the container's logs on the provider.",
+    },
+    ReasonDoc {
+        reason: reasons::ROLLOUT_TIMEOUT,
+        appears_as: "Ready=False",
+        meaning: "The new revision did not become ready within the provider's deadline \
+                  (Knative `ProgressDeadlineExceeded`).",
+        action: "Check capacity and the container's startup; Ferry retries on the next change.",
+    },
+    ReasonDoc {
+        reason: reasons::REVISION_FAILED,
+        appears_as: "Ready=False",
+        meaning: "The provider refused or failed the new revision for another reason (Knative \
+                  `RevisionMissing`, `RevisionFailed`...); the message is the provider's.",
+        action: "Read the message; fix the spec.",
+    },
+    ReasonDoc {
+        reason: reasons::NAME_TAKEN,
+        appears_as: "Ready=False, Stalled=True",
+        meaning: "A resource with the name Ferry would use exists and was not created by Ferry, \
+                  so Ferry leaves it alone.",
+        action: "Rename the ServerlessService, or delete or rename the other resource.",
     },
 ];
 

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod names;
 pub mod quantity;
 pub mod schema;
+pub mod status;
 mod validate;
 
 pub use findings::{Finding, Invalid, Severity};
