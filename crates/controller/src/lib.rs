@@ -1,5 +1,215 @@
-//! The Ferry reconciler: a kube-runtime `Controller` over `ServerlessService`, the finalizer,
-//! the error policy, Events, metrics, leader election and the server-side-apply status write.
+//! The Ferry reconciler: a kube-runtime `Controller` over `ServerlessService`, owning Knative
+//! Services; the finalizer; the error policy; Events; Prometheus metrics and health probes;
+//! leader election through a Lease, so that of several replicas only one reconciles; graceful
+//! shutdown.
 //!
-//! It arrives with issue 5; this crate holds its place in the dependency order
-//! `api <- core <- provider <- provider-* <- controller <- ferry`.
+//! [`operate`] is the whole operator: it waits to lead, runs the controller while it leads, and
+//! stops on shutdown or when it loses the lease.
+
+pub mod http;
+pub mod metrics;
+pub mod reconcile;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_api::ServerlessService;
+use futures::StreamExt as _;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::controller::Controller;
+use kube::runtime::watcher;
+use kube_lease_manager::LeaseManagerBuilder;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+pub use reconcile::{Context, Error, FINALIZER, MANAGER, Settings, error_policy, reconcile};
+
+/// Leader election settings.
+#[derive(Clone, Debug)]
+pub struct Lease {
+    /// The Lease's namespace (Ferry's own).
+    pub namespace: String,
+    /// The Lease's name.
+    pub name: String,
+    /// This replica's identity (its pod name).
+    pub identity: String,
+    /// How long a holder keeps the lease without renewing it, seconds.
+    pub duration: u64,
+    /// How long before expiry the holder renews, seconds.
+    pub grace: u64,
+}
+
+/// Why the operator stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Stop {
+    /// Another replica took the lease: stop reconciling at once and let the process restart.
+    #[error("lost the leader lease")]
+    LostLease,
+    /// Leader election could not start.
+    #[error("leader election: {0}")]
+    Lease(String),
+}
+
+/// How often to look for Knative Serving when it is not installed, and whether it went away.
+const KNATIVE_DISCOVERY_INTERVAL: Duration = Duration::from_secs(60);
+
+async fn knative_served(client: &kube::Client) -> bool {
+    client
+        .list_api_group_resources("serving.knative.dev/v1")
+        .await
+        .is_ok_and(|list| list.resources.iter().any(|r| r.name == "services"))
+}
+
+/// Resolves when Knative Serving's installed state differs from `installed`.
+async fn knative_changes(client: kube::Client, installed: bool) {
+    loop {
+        tokio::time::sleep(KNATIVE_DISCOVERY_INTERVAL).await;
+        if knative_served(&client).await != installed {
+            return;
+        }
+    }
+}
+
+async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    // A dropped sender counts as a shutdown.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Runs the controller until `stop` resolves. Knative Services are watched only while Knative
+/// Serving is installed: a watch on a resource the cluster does not serve would stall every
+/// other trigger of the controller behind its error backoff.
+pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Receiver<bool>) {
+    let client = ctx.client.clone();
+    loop {
+        let knative = knative_served(&client).await;
+        if knative {
+            info!("watching ServerlessServices and the Knative Services Ferry owns");
+        } else {
+            info!("Knative Serving is not installed: watching ServerlessServices only");
+        }
+        let services: Api<ServerlessService> = match namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let mut controller = Controller::new(services, watcher::Config::default());
+        if knative {
+            let resource = ferry_provider_knative::client::api_resource();
+            let owned: Api<DynamicObject> = match namespace {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+                None => Api::all_with(client.clone(), &resource),
+            };
+            let labels = format!(
+                "{}={}",
+                ferry_provider_knative::build::MANAGED_BY.0,
+                ferry_provider_knative::build::MANAGED_BY.1
+            );
+            controller =
+                controller.owns_with(owned, resource, watcher::Config::default().labels(&labels));
+        }
+        let (restart_tx, restart_rx) = tokio::sync::oneshot::channel::<()>();
+        let change = tokio::spawn(knative_changes(client.clone(), knative));
+        let shutdown = stopped(stop.clone());
+        let end = async move {
+            tokio::select! {
+                () = shutdown => {}
+                _ = restart_rx => {}
+            }
+        };
+        let watcher_task = tokio::spawn(async move {
+            if change.await.is_ok() {
+                let _ = restart_tx.send(());
+            }
+        });
+        controller
+            .graceful_shutdown_on(end)
+            .run(reconcile, error_policy, ctx.clone())
+            .for_each(|result| async move {
+                match result {
+                    Ok((object, _)) => debug!(%object, "reconciled"),
+                    Err(kube::runtime::controller::Error::ReconcilerFailed(e, object)) => {
+                        debug!(%object, error = %e, "reconcile failed");
+                    }
+                    Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
+                        debug!(%object, "object went before its reconcile");
+                    }
+                    Err(e) => warn!(error = %e, "controller"),
+                }
+            })
+            .await;
+        watcher_task.abort();
+        if *stop.borrow_and_update() {
+            return;
+        }
+        info!("Knative Serving was installed or removed: restarting the controller");
+    }
+}
+
+/// The operator: leads (or runs without leader election), reconciles while leading, and returns
+/// when `shutdown` turns true, releasing the lease; or with [`Stop::LostLease`] when another
+/// replica took over.
+pub async fn operate(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    lease: Option<Lease>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), Stop> {
+    let Some(lease) = lease else {
+        ctx.metrics.leader.set(1);
+        run(ctx, namespace.as_deref(), shutdown).await;
+        return Ok(());
+    };
+    let manager = LeaseManagerBuilder::new(ctx.client.clone(), &lease.name)
+        .with_namespace(&lease.namespace)
+        .with_identity(&lease.identity)
+        .with_duration(lease.duration)
+        .with_grace(lease.grace)
+        .with_field_manager(format!("ferry-leader-election-{}", lease.identity))
+        .build()
+        .await
+        .map_err(|e| Stop::Lease(e.to_string()))?;
+    let (mut leading, election) = manager.watch().await;
+    info!(lease = %lease.name, identity = %lease.identity, "waiting to lead");
+    let mut shutdown_wait = shutdown.clone();
+    loop {
+        if *leading.borrow_and_update() {
+            break;
+        }
+        tokio::select! {
+            changed = leading.changed() => {
+                if changed.is_err() {
+                    return Err(Stop::Lease("leader election ended".into()));
+                }
+            }
+            _ = shutdown_wait.wait_for(|stop| *stop) => {
+                drop(leading);
+                let _ = election.await;
+                return Ok(());
+            }
+        }
+    }
+    info!(identity = %lease.identity, "leading");
+    ctx.metrics.leader.set(1);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut lease_watch = leading.clone();
+    let mut shutdown_watch = shutdown.clone();
+    let lost = tokio::spawn(async move {
+        tokio::select! {
+            _ = lease_watch.wait_for(|leading| !*leading) => {
+                let _ = stop_tx.send(true);
+                true
+            }
+            _ = shutdown_watch.wait_for(|stop| *stop) => {
+                let _ = stop_tx.send(true);
+                false
+            }
+        }
+    });
+    run(ctx.clone(), namespace.as_deref(), stop_rx).await;
+    let lost = lost.await.unwrap_or(false);
+    ctx.metrics.leader.set(0);
+    // Dropping the channel makes the election release the lease, so another replica takes over
+    // at once instead of after the lease expires.
+    drop(leading);
+    let _ = election.await;
+    if lost { Err(Stop::LostLease) } else { Ok(()) }
+}

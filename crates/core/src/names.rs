@@ -76,10 +76,30 @@ fn short_hash(text: &str) -> u32 {
     hash
 }
 
+/// A 64-bit FNV-1a fingerprint of `text` as 16 hex digits: stable across releases and
+/// platforms, so a fingerprint written on an object by one Ferry version still compares equal
+/// in the next.
+pub fn fingerprint(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn fingerprint_is_fnv1a_64() {
+        // Reference values of the FNV-1a 64 specification.
+        assert_eq!(fingerprint(""), "cbf29ce484222325");
+        assert_eq!(fingerprint("a"), "af63dc4c8601ec8c");
+        assert_eq!(fingerprint("foobar"), "85944171f73967e8");
+    }
 
     #[test]
     fn names_are_readable_and_stable() {

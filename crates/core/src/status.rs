@@ -122,18 +122,26 @@ pub fn compute(
                 }
             }
             status.url.clone_from(&outputs.url);
-            status.address = outputs
-                .address_url
+            status.address = outputs.address_url.as_ref().map(|url| Addressable {
+                url: Some(url.clone()),
+            });
+            status
+                .latest_ready_revision
+                .clone_from(&outputs.latest_ready_revision);
+            status.resource_ref = outputs
+                .resource_id
                 .as_ref()
-                .map(|url| Addressable { url: Some(url.clone()) });
-            status.latest_ready_revision.clone_from(&outputs.latest_ready_revision);
-            status.resource_ref = outputs.resource_id.as_ref().map(|id| ResourceRef { id: id.clone() });
+                .map(|id| ResourceRef { id: id.clone() });
             status.instances = outputs.instances.map(|(desired, ready)| Instances {
                 desired: Some(desired),
                 ready: Some(ready),
             });
         }
-        Outcome::NotSynced { reason, message, stalled } => {
+        Outcome::NotSynced {
+            reason,
+            message,
+            stalled,
+        } => {
             conditions.push(c(types::SYNCED, "False", reason, message));
             match previous(types::READY) {
                 // The provider's last word on readiness still stands, as Crossplane keeps it.
@@ -160,16 +168,21 @@ pub fn compute(
             condition.last_transition_time = before.last_transition_time.clone();
         }
     }
-    conditions.sort_by(|a, b| order(&a.type_).cmp(&order(&b.type_)));
+    conditions.sort_by_key(|c| order(&c.type_));
     status.conditions = conditions;
     status
 }
 
 fn order(type_: &str) -> usize {
-    [types::READY, types::SYNCED, types::RECONCILING, types::STALLED]
-        .iter()
-        .position(|t| *t == type_)
-        .unwrap_or(usize::MAX)
+    [
+        types::READY,
+        types::SYNCED,
+        types::RECONCILING,
+        types::STALLED,
+    ]
+    .iter()
+    .position(|t| *t == type_)
+    .unwrap_or(usize::MAX)
 }
 
 /// The `Ready` condition of a status, if any.
@@ -202,9 +215,18 @@ mod tests {
 
     #[test]
     fn ready_and_synced_when_the_provider_serves_it() {
-        let s = compute(None, Provider::Knative, Some(3), &observed(Readiness::Ready), &at(10));
+        let s = compute(
+            None,
+            Provider::Knative,
+            Some(3),
+            &observed(Readiness::Ready),
+            &at(10),
+        );
         let ready = get(&s, types::READY).unwrap();
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "Available"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("True", "Available")
+        );
         assert_eq!(ready.observed_generation, Some(3));
         assert_eq!(get(&s, types::SYNCED).unwrap().reason, "ReconcileSuccess");
         assert!(get(&s, types::RECONCILING).is_none() && get(&s, types::STALLED).is_none());
@@ -214,8 +236,20 @@ mod tests {
 
     #[test]
     fn the_same_outcome_later_computes_the_same_status() {
-        let first = compute(None, Provider::Knative, Some(1), &observed(Readiness::Ready), &at(10));
-        let again = compute(Some(&first), Provider::Knative, Some(1), &observed(Readiness::Ready), &at(99));
+        let first = compute(
+            None,
+            Provider::Knative,
+            Some(1),
+            &observed(Readiness::Ready),
+            &at(10),
+        );
+        let again = compute(
+            Some(&first),
+            Provider::Knative,
+            Some(1),
+            &observed(Readiness::Ready),
+            &at(99),
+        );
         assert_eq!(first, again, "nothing changed, so nothing is written");
     }
 
@@ -223,10 +257,27 @@ mod tests {
     fn last_transition_time_moves_only_on_a_flip() {
         let progressing = observed(Readiness::Progressing("Deploying".into()));
         let first = compute(None, Provider::Knative, Some(1), &progressing, &at(10));
-        let ready = compute(Some(&first), Provider::Knative, Some(2), &observed(Readiness::Ready), &at(20));
-        assert_eq!(get(&ready, types::READY).unwrap().last_transition_time, at(20), "Unknown -> True flips");
-        assert_eq!(get(&ready, types::SYNCED).unwrap().last_transition_time, at(10), "Synced stayed True");
-        assert!(get(&ready, types::RECONCILING).is_none(), "Reconciling goes once ready");
+        let ready = compute(
+            Some(&first),
+            Provider::Knative,
+            Some(2),
+            &observed(Readiness::Ready),
+            &at(20),
+        );
+        assert_eq!(
+            get(&ready, types::READY).unwrap().last_transition_time,
+            at(20),
+            "Unknown -> True flips"
+        );
+        assert_eq!(
+            get(&ready, types::SYNCED).unwrap().last_transition_time,
+            at(10),
+            "Synced stayed True"
+        );
+        assert!(
+            get(&ready, types::RECONCILING).is_none(),
+            "Reconciling goes once ready"
+        );
     }
 
     #[test]
@@ -239,16 +290,31 @@ mod tests {
             }],
             warnings: vec![],
         };
-        let s = compute(None, Provider::Fargate, Some(1), &Outcome::Invalid(invalid), &at(1));
+        let s = compute(
+            None,
+            Provider::Fargate,
+            Some(1),
+            &Outcome::Invalid(invalid),
+            &at(1),
+        );
         let ready = get(&s, types::READY).unwrap();
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "Unsupported"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "Unsupported")
+        );
         assert!(ready.message.contains("spec.concurrency"));
         assert_eq!(get(&s, types::STALLED).unwrap().status, "True");
     }
 
     #[test]
     fn a_transient_provider_error_keeps_the_last_readiness() {
-        let ready = compute(None, Provider::Knative, Some(1), &observed(Readiness::Ready), &at(1));
+        let ready = compute(
+            None,
+            Provider::Knative,
+            Some(1),
+            &observed(Readiness::Ready),
+            &at(1),
+        );
         let failed = Outcome::NotSynced {
             reason: reasons::PROVIDER_ERROR,
             message: "connection refused".into(),
@@ -257,6 +323,10 @@ mod tests {
         let s = compute(Some(&ready), Provider::Knative, Some(1), &failed, &at(2));
         assert_eq!(get(&s, types::READY).unwrap().status, "True");
         assert_eq!(get(&s, types::SYNCED).unwrap().status, "False");
-        assert_eq!(s.url.as_deref(), Some("https://hello.example.com"), "outputs stay");
+        assert_eq!(
+            s.url.as_deref(),
+            Some("https://hello.example.com"),
+            "outputs stay"
+        );
     }
 }

@@ -53,6 +53,15 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = TableFormat::Text)]
         output: TableFormat,
     },
+    /// Print, offline, what Ferry would create for each ServerlessService (for Knative: the
+    /// Service YAML); exit 1 when one cannot be rendered.
+    Render {
+        /// Files or directories of YAML manifests (`-` reads standard input).
+        #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Run the operator: reconcile ServerlessServices until SIGTERM.
+    Controller(crate::controller::ControllerArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -121,6 +130,8 @@ fn json(value: &impl serde::Serialize) -> Result<String, Error> {
 
 fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
+        Command::Controller(args) => return Ok(crate::controller::main(args)),
+        Command::Render { files } => return render_files(&files),
         Command::Crd { dir: None } => print(&render::all_crds_yaml()?)?,
         Command::Crd { dir: Some(dir) } => write_crds(&dir)?,
         Command::Validate { files, output } => return validate(&files, output),
@@ -190,6 +201,33 @@ fn read(path: &Path) -> Result<String, std::io::Error> {
     } else {
         std::fs::read_to_string(path)
     }
+}
+
+fn render_files(files: &[PathBuf]) -> Result<ExitCode, Error> {
+    let mut failed = false;
+    for path in expand(files) {
+        let name = path.display().to_string();
+        let text = match read(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("{name}: cannot read: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        match render::provider_objects(&name, &text) {
+            Ok(yaml) => print(&yaml)?,
+            Err(problems) => {
+                eprint!("{problems}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn validate(files: &[PathBuf], output: Format) -> Result<ExitCode, Error> {

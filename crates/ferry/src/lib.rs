@@ -3,6 +3,7 @@
 //! [`validate`], so tests call them directly.
 
 pub mod cli;
+pub mod controller;
 pub mod manifest;
 pub mod render;
 pub mod validate;

@@ -131,6 +131,43 @@ pub fn reasons_markdown() -> String {
     out
 }
 
+/// What Ferry would create for each ServerlessService in `text` (read from `file`), as YAML
+/// documents; or every problem that prevents it, as `ferry validate` words them.
+pub fn provider_objects(file: &str, text: &str) -> Result<String, String> {
+    let report = crate::validate::validate_text(file, text);
+    if report.has_errors() {
+        return Err(crate::validate::render_text(&report));
+    }
+    let documents = crate::manifest::parse(text).map_err(|e| format!("{file}: {e}\n"))?;
+    let mut out = String::new();
+    for doc in documents
+        .iter()
+        .filter(|d| d.value["kind"] == "ServerlessService")
+    {
+        let svc: ferry_api::ServerlessService =
+            serde_json::from_value(doc.value.clone()).map_err(|e| format!("{file}: {e}\n"))?;
+        let valid = ferry_core::validate(&svc).map_err(|e| format!("{file}: {e}\n"))?;
+        match valid.desired.provider {
+            ferry_api::Provider::Knative => {
+                let service = ferry_provider_knative::build::knative_service(&valid.desired);
+                let yaml = serde_saphyr::to_string(&service).map_err(|e| e.to_string())?;
+                let _ = write!(
+                    out,
+                    "---\n# What Ferry applies for ServerlessService {}\n{yaml}",
+                    svc.metadata.name.as_deref().unwrap_or_default()
+                );
+            }
+            other => {
+                return Err(format!(
+                    "{file}: ServerlessService {}: rendering for provider {other} arrives with its backend\n",
+                    svc.metadata.name.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The reason list for a terminal.
 pub fn reasons_text() -> String {
     let mut out = String::new();

@@ -264,10 +264,13 @@ fn missing_files_are_errors_not_panics() {
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(ferry(&["validate"]).status.code(), Some(2));
-    assert_eq!(
-        ferry(&["controller"]).status.code(),
-        Some(2),
-        "no controller stub before issue 5"
+    assert_eq!(ferry(&["render"]).status.code(), Some(2));
+    let out = ferry(&["controller", "--resync-interval", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--resync-interval"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
@@ -286,4 +289,59 @@ fn capabilities_prints_the_table() {
         json.as_array().unwrap().len(),
         ferry_core::capabilities::table().len()
     );
+}
+
+#[test]
+fn render_prints_the_knative_service_ferry_would_apply() {
+    let out = ferry(&["render", "-f", "deploy/examples/knative-hello.yaml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered: serde_json::Value = serde_saphyr::from_str(&stdout(&out)).unwrap();
+    // The builder's own snapshot of the same example.
+    let snapshot = std::fs::read_to_string(
+        root().join("crates/provider-knative/tests/snapshots/knative-hello.yaml"),
+    )
+    .unwrap();
+    let snapshot: serde_json::Value = serde_saphyr::from_str(&snapshot).unwrap();
+    assert_eq!(rendered, snapshot);
+}
+
+#[test]
+fn render_refuses_invalid_specs_and_providers_without_a_backend() {
+    let out = ferry(&[
+        "render",
+        "-f",
+        "tests/fixtures/invalid/knative-gpu-type.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("spec.containers: Knative does not support resources.gpu.type"),
+        "{stderr}"
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+
+    let out = ferry(&["render", "-f", "deploy/examples/fargate-hello.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("arrives with its backend"), "{stderr}");
+}
+
+#[test]
+fn the_controller_without_a_cluster_exits_1_saying_why() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["controller", "--no-leader-election"])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env("HOME", "/nonexistent")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("kube"), "{stderr}");
 }

@@ -3,3 +3,4 @@
 //! it.
 
 pub mod build;
+pub mod client;

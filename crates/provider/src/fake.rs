@@ -67,7 +67,9 @@ impl FakeBackend {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// How the provider reports what it holds from now on (default: `Progressing` after a
@@ -121,7 +123,10 @@ impl FakeBackend {
 
 #[async_trait]
 impl Connector for FakeBackend {
-    async fn connect(&self, svc: &ServerlessService) -> Result<Arc<dyn ExternalClient>, ProviderError> {
+    async fn connect(
+        &self,
+        svc: &ServerlessService,
+    ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
         let key = format!(
             "{}/{}",
             svc.metadata.namespace.as_deref().unwrap_or_default(),

@@ -113,7 +113,10 @@ pub trait Connector: Send + Sync {
     /// A client for `svc`'s provider, account and region. Fails with `Terminal` when the
     /// configuration it needs is missing or refuses the object, and with `Auth` when the
     /// credentials cannot be loaded.
-    async fn connect(&self, svc: &ServerlessService) -> Result<Arc<dyn ExternalClient>, ProviderError>;
+    async fn connect(
+        &self,
+        svc: &ServerlessService,
+    ) -> Result<Arc<dyn ExternalClient>, ProviderError>;
 }
 
 /// One backend, for one object.

@@ -292,6 +292,150 @@ impl Ferry {
     }
 }
 
+/// A long-running `ferry` process (the operator), stopped when dropped. Its output goes to a
+/// file, shown by [`Operator::logs`] when a test fails.
+pub struct Operator {
+    child: std::process::Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for Operator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operator")
+            .field("pid", &self.child.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ferry {
+    /// Starts `ferry ARGS` against `cluster` (for `controller`: add `--metrics-address
+    /// 127.0.0.1:0` and read the port with [`Operator::metrics_address`]).
+    pub fn spawn(cluster: &Cluster, args: &[&str]) -> Result<Operator, Error> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Io("temporary directory".into(), e))?;
+        let log = dir.path().join("ferry.log");
+        let file =
+            std::fs::File::create(&log).map_err(|e| Error::Io(log.display().to_string(), e))?;
+        let err = file
+            .try_clone()
+            .map_err(|e| Error::Io(log.display().to_string(), e))?;
+        let child = std::process::Command::new(Self::binary()?)
+            .args(args)
+            .env("KUBECONFIG", cluster.kubeconfig())
+            .env(
+                "RUST_LOG",
+                "info,ferry=debug,ferry_controller=debug,kube=warn",
+            )
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| Error::Ferry(e.to_string()))?;
+        Ok(Operator {
+            child,
+            log,
+            _dir: dir,
+        })
+    }
+}
+
+impl Operator {
+    /// Everything it printed so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it still runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The address its `/metrics` server bound, read from its log.
+    pub async fn metrics_address(&self) -> Result<String, Error> {
+        for _ in 0..100 {
+            if let Some(address) = self
+                .logs()
+                .lines()
+                .filter(|l| l.contains("serving /metrics"))
+                .find_map(|l| l.split("address=").nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+            {
+                return Ok(address.to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(Error::Timeout(
+            Duration::from_secs(5),
+            format!("the metrics address in the log:\n{}", self.logs()),
+        ))
+    }
+
+    /// The value of one metric line (`name{labels}` as Prometheus prints it), summed over
+    /// label sets when `series` is a bare name.
+    pub async fn metric(&self, series: &str) -> Result<f64, Error> {
+        let address = self.metrics_address().await?;
+        let text = http_get(&address, "/metrics").await?;
+        Ok(text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter(|l| l.starts_with(series) && l[series.len()..].starts_with([' ', '{']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for it to exit; returns whether it exited 0.
+    pub async fn terminate(&mut self, timeout: Duration) -> Result<bool, Error> {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Ok(status.success());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Timeout(
+                    timeout,
+                    format!("ferry to exit after SIGTERM:\n{}", self.logs()),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.1 GET on 127.0.0.1, for the operator's probe and metrics port.
+pub async fn http_get(address: &str, path: &str) -> Result<String, Error> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let io = |e| Error::Io(format!("http://{address}{path}"), e);
+    let mut stream = tokio::net::TcpStream::connect(address).await.map_err(io)?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .map_err(io)?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.map_err(io)?;
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map_or(response.clone(), |(_, body)| body.to_owned()))
+}
+
 /// Polls `name` until `ready` holds for it, or fails after `timeout` naming `what`.
 pub async fn wait_for<K>(
     api: &Api<K>,

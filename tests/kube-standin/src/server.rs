@@ -90,12 +90,18 @@ impl Server {
             .query()
             .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
             .unwrap_or_default();
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/json")
-            .to_owned();
+        let header_value = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v: &header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type =
+            header_value(header::CONTENT_TYPE).unwrap_or_else(|| "application/json".into());
+        // kube-runtime's metadata watchers ask for PartialObjectMetadata this way.
+        let partial =
+            header_value(header::ACCEPT).is_some_and(|a| a.contains("as=PartialObjectMetadata"));
         let response = self
             .respond(
                 &parts.method,
@@ -103,6 +109,7 @@ impl Server {
                 &query,
                 &content_type,
                 &body,
+                partial,
             )
             .unwrap_or_else(|e| error_response(&e));
         Ok(response)
@@ -115,6 +122,7 @@ impl Server {
         query: &Query,
         content_type: &str,
         body: &[u8],
+        partial: bool,
     ) -> Result<Response<Body>, ApiError> {
         let ok = |v: &Value| Ok(json_response(StatusCode::OK, v, &[]));
         match (self.route(path)?, method.clone()) {
@@ -143,9 +151,9 @@ impl Server {
             }
             (Route::Collection { rt, namespace }, Method::GET) => {
                 if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) {
-                    self.watch(rt, namespace, query)
+                    self.watch(rt, namespace, query, partial)
                 } else {
-                    ok(&self.list(&rt, namespace.as_deref(), query)?)
+                    ok(&self.list(&rt, namespace.as_deref(), query, partial)?)
                 }
             }
             (Route::Collection { rt, namespace }, Method::POST) => {
@@ -178,7 +186,11 @@ impl Server {
                     subresource,
                 },
                 Method::GET,
-            ) => ok(&self.store.get(&rt, namespace.as_deref(), &name)?).and_then(|r| {
+            ) => ok(&metadata_only(
+                self.store.get(&rt, namespace.as_deref(), &name)?,
+                partial,
+            ))
+            .and_then(|r| {
                 if subresource.is_some_and(|s| s != "status") {
                     Err(ApiError::no_route(path))
                 } else {
@@ -389,15 +401,26 @@ impl Server {
         rt: &ResourceType,
         namespace: Option<&str>,
         query: &Query,
+        partial: bool,
     ) -> Result<Value, ApiError> {
         let (items, rv, more) = self.store.list(rt, namespace, &list_options(query)?);
         let mut metadata = json!({"resourceVersion": rv.to_string()});
         if let Some(token) = more {
             metadata["continue"] = json!(token);
         }
-        Ok(
-            json!({"apiVersion": rt.api_version(), "kind": format!("{}List", rt.kind), "metadata": metadata, "items": items}),
-        )
+        let (api_version, kind) = if partial {
+            (
+                "meta.k8s.io/v1".to_owned(),
+                "PartialObjectMetadataList".to_owned(),
+            )
+        } else {
+            (rt.api_version(), format!("{}List", rt.kind))
+        };
+        let items: Vec<Value> = items
+            .into_iter()
+            .map(|i| metadata_only(i, partial))
+            .collect();
+        Ok(json!({"apiVersion": api_version, "kind": kind, "metadata": metadata, "items": items}))
     }
 
     fn watch(
@@ -405,6 +428,7 @@ impl Server {
         rt: Arc<ResourceType>,
         namespace: Option<String>,
         query: &Query,
+        partial: bool,
     ) -> Result<Response<Body>, ApiError> {
         let flag = |k: &str| matches!(query.get(k).map(String::as_str), Some("true" | "1"));
         let send_initial_events = flag("sendInitialEvents");
@@ -427,6 +451,7 @@ impl Server {
             fields: options.fields,
             resource_version: query.get("resourceVersion").cloned(),
             send_initial_events,
+            metadata_only: partial,
             bookmarks: flag("allowWatchBookmarks"),
             timeout: query
                 .get("timeoutSeconds")
@@ -450,6 +475,18 @@ impl Server {
         );
         Ok(response)
     }
+}
+
+/// An object as `PartialObjectMetadata` when the client asked for metadata only.
+pub fn metadata_only(object: Value, partial: bool) -> Value {
+    if !partial {
+        return object;
+    }
+    json!({
+        "apiVersion": "meta.k8s.io/v1",
+        "kind": "PartialObjectMetadata",
+        "metadata": object.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
 }
 
 fn written_response(written: &Written) -> Response<Body> {

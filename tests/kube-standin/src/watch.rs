@@ -29,6 +29,8 @@ pub struct WatchRequest {
     pub resource_version: Option<String>,
     /// `sendInitialEvents=true`.
     pub send_initial_events: bool,
+    /// Events carry `PartialObjectMetadata` only.
+    pub metadata_only: bool,
     /// `allowWatchBookmarks=true`.
     pub bookmarks: bool,
     /// `timeoutSeconds`.
@@ -51,7 +53,7 @@ impl WatchRequest {
         if let Some(obj) = o.as_object_mut() {
             obj.insert("apiVersion".into(), self.resource.api_version().into());
         }
-        o
+        crate::server::metadata_only(o, self.metadata_only)
     }
 
     /// The event this change is for this watch, if any: an object entering the selection is

@@ -1182,3 +1182,28 @@ async fn events_of_both_apis_can_be_recorded() {
         1
     );
 }
+
+#[tokio::test]
+async fn metadata_lists_and_watches_return_partial_object_metadata() {
+    let (_s, client) = start(config()).await;
+    let widgets: Api<Widget> = Api::namespaced(client.clone(), "default");
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .unwrap();
+    let list = widgets.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(
+        list.items[0].types.as_ref().map(|t| t.kind.as_str()),
+        Some("PartialObjectMetadata")
+    );
+    let metadata: Api<kube::core::PartialObjectMeta<Widget>> = Api::namespaced(client, "default");
+    let mut objects = watcher(metadata, watcher::Config::default())
+        .applied_objects()
+        .boxed();
+    let first = tokio::time::timeout(Duration::from_secs(5), objects.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.name_any(), "a");
+}

@@ -1,0 +1,700 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Reconcile tests: the fake backend stands for the provider and a request-checking mock of the
+//! API server (`tower_test::mock::pair` feeding a real `kube::Client`) records every request.
+//! Each case lists the exact requests one reconcile sends.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_api::{Provider, ServerlessService};
+use ferry_controller::metrics::Metrics;
+use ferry_controller::{Context, Error, FINALIZER, Settings, error_policy, reconcile};
+use ferry_core::status::{Outputs, Readiness};
+use ferry_provider::fake::{Call, FakeBackend, Operation};
+use ferry_provider::{Connector, ProviderError};
+use http::{Request, Response, StatusCode};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::client::Body;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use serde_json::{Value, json};
+
+const OBJECT: &str = "/apis/ferry.dev/v1alpha1/namespaces/shop/serverlessservices/hello";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/shop/events";
+const PROGRESS: Duration = Duration::from_secs(5);
+const RESYNC: Duration = Duration::from_secs(600);
+
+/// One request the API server received.
+#[derive(Clone, Debug)]
+struct Sent {
+    /// `METHOD path?query`.
+    line: String,
+    body: Value,
+}
+
+/// The API server: answers like Kubernetes would for the one object under test (finalizer
+/// patches applied, the status stored, Events echoed) and records every request.
+#[derive(Clone)]
+struct ApiServer {
+    object: Arc<Mutex<Value>>,
+    sent: Arc<Mutex<Vec<Sent>>>,
+}
+
+impl ApiServer {
+    fn start() -> (Self, kube::Client) {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = Self {
+            object: Arc::default(),
+            sent: Arc::default(),
+        };
+        let answering = server.clone();
+        tokio::spawn(async move {
+            while let Some((request, reply)) = handle.next_request().await {
+                let (parts, body) = request.into_parts();
+                let bytes = body.collect_bytes().await.unwrap();
+                let body: Value = if bytes.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_slice(&bytes).unwrap()
+                };
+                let line = format!("{} {}", parts.method, parts.uri);
+                let (status, answer) = answering.answer(&parts.method, parts.uri.path(), &body);
+                answering.sent.lock().unwrap().push(Sent { line, body });
+                reply.send_response(
+                    Response::builder()
+                        .status(status)
+                        .header("content-type", "application/json")
+                        .body(Body::from(serde_json::to_vec(&answer).unwrap()))
+                        .unwrap(),
+                );
+            }
+        });
+        (server, kube::Client::new(service, "default"))
+    }
+
+    fn answer(&self, method: &http::Method, path: &str, body: &Value) -> (StatusCode, Value) {
+        let mut object = self.object.lock().unwrap();
+        match (method.as_str(), path) {
+            ("PATCH", OBJECT) => {
+                let mut ops: json_patch::Patch = serde_json::from_value(body.clone()).unwrap();
+                // Kubernetes' JSON patch finds `null` at a path that does not exist.
+                ops.0.retain(|op| match op {
+                    json_patch::PatchOperation::Test(t) => {
+                        !(t.value.is_null() && object.pointer(t.path.as_str()).is_none())
+                    }
+                    _ => true,
+                });
+                match json_patch::patch(&mut object, &ops) {
+                    Ok(()) => (StatusCode::OK, object.clone()),
+                    Err(e) => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        status(422, &e.to_string()),
+                    ),
+                }
+            }
+            ("PATCH", p) if p == format!("{OBJECT}/status") => {
+                object["status"] = body["status"].clone();
+                (StatusCode::OK, object.clone())
+            }
+            ("POST", EVENTS) => (StatusCode::CREATED, body.clone()),
+            ("PATCH", p) if p.starts_with(EVENTS) => (StatusCode::OK, body.clone()),
+            _ => (StatusCode::NOT_FOUND, status(404, "not found")),
+        }
+    }
+
+    /// Takes the requests received so far.
+    fn take(&self) -> Vec<Sent> {
+        std::mem::take(&mut *self.sent.lock().unwrap())
+    }
+}
+
+fn status(code: u16, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "message": message})
+}
+
+/// A reconciler wired to the fake backend (for Knative) and the mock API server.
+struct Harness {
+    api: ApiServer,
+    fake: FakeBackend,
+    ctx: Arc<Context>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let (api, client) = ApiServer::start();
+        let fake = FakeBackend::new();
+        let mut connectors: HashMap<Provider, Arc<dyn Connector>> = HashMap::new();
+        connectors.insert(Provider::Knative, Arc::new(fake.clone()));
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "ferry".into(),
+                instance: Some("test".into()),
+            },
+        );
+        let settings = Settings {
+            resync: RESYNC,
+            progress_poll: PROGRESS,
+            backoff: (Duration::from_secs(1), Duration::from_secs(300)),
+        };
+        let mut ctx = Context::new(
+            client,
+            connectors,
+            recorder,
+            Arc::new(Metrics::default()),
+            settings,
+        );
+        ctx.now = || Time("2026-11-23T10:00:00Z".parse().unwrap());
+        ctx.jitter = || 0.5;
+        Self {
+            api,
+            fake,
+            ctx: Arc::new(ctx),
+        }
+    }
+
+    /// One reconcile of `svc`: its result, the requests it sent, the provider calls it made.
+    async fn reconcile(
+        &self,
+        svc: &ServerlessService,
+    ) -> (Result<Action, Error>, Vec<Sent>, Vec<Call>) {
+        *self.api.object.lock().unwrap() = serde_json::to_value(svc).unwrap();
+        self.fake.clear_calls();
+        let result = reconcile(Arc::new(svc.clone()), self.ctx.clone()).await;
+        (result, self.api.take(), self.fake.calls())
+    }
+
+    /// The object as the API server holds it now.
+    fn stored(&self) -> ServerlessService {
+        serde_json::from_value(self.api.object.lock().unwrap().clone()).unwrap()
+    }
+}
+
+fn object(spec: &Value) -> ServerlessService {
+    serde_json::from_value(json!({
+        "apiVersion": "ferry.dev/v1alpha1",
+        "kind": "ServerlessService",
+        "metadata": {
+            "name": "hello",
+            "namespace": "shop",
+            "uid": "6f1c1e0e-8b0a-4d7e-9a51-0c1d2e3f4a5b",
+            "generation": 1,
+            "resourceVersion": "7",
+            "finalizers": [FINALIZER],
+        },
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn knative() -> ServerlessService {
+    object(&json!({
+        "provider": "knative",
+        "containers": [{"name": "app", "image": "ghcr.io/acme/hello:1.4.2", "port": 8080}],
+    }))
+}
+
+fn lines(sent: &[Sent]) -> Vec<&str> {
+    sent.iter().map(|s| s.line.as_str()).collect()
+}
+
+const STATUS_APPLY: &str = "PATCH /apis/ferry.dev/v1alpha1/namespaces/shop/serverlessservices/hello/status?&force=true&fieldManager=ferry";
+const OBJECT_PATCH: &str =
+    "PATCH /apis/ferry.dev/v1alpha1/namespaces/shop/serverlessservices/hello?";
+const EVENT_POST: &str = "POST /apis/events.k8s.io/v1/namespaces/shop/events?";
+
+/// `type: (status, reason)` for each condition in a status body.
+fn conditions(body: &Value) -> Vec<(String, String, String)> {
+    body["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["type"].as_str().unwrap().to_owned(),
+                c["status"].as_str().unwrap().to_owned(),
+                c["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn cond(t: &str, s: &str, r: &str) -> (String, String, String) {
+    (t.into(), s.into(), r.into())
+}
+
+fn event(sent: &Sent) -> (&str, &str, &str) {
+    (
+        sent.body["type"].as_str().unwrap(),
+        sent.body["reason"].as_str().unwrap(),
+        sent.body["note"].as_str().unwrap(),
+    )
+}
+
+/// Reconciles `svc` with the object the API server stored after each round, until a reconcile
+/// sends nothing; returns the settled object.
+async fn settle(h: &Harness, mut svc: ServerlessService) -> ServerlessService {
+    for _ in 0..10 {
+        let (result, sent, _) = h.reconcile(&svc).await;
+        result.unwrap();
+        if sent.is_empty() {
+            return svc;
+        }
+        svc = h.stored();
+    }
+    panic!("still writing after 10 reconciles");
+}
+
+#[tokio::test]
+async fn a_new_object_first_gets_the_finalizer_and_nothing_else() {
+    let h = Harness::new();
+    let mut svc = knative();
+    svc.metadata.finalizers = None;
+    let (result, sent, calls) = h.reconcile(&svc).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert_eq!(lines(&sent), [OBJECT_PATCH]);
+    assert_eq!(
+        sent[0].body,
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]},
+        ])
+    );
+    assert!(
+        calls.is_empty(),
+        "no provider call before the finalizer: {calls:?}"
+    );
+    assert_eq!(h.stored().metadata.finalizers, Some(vec![FINALIZER.into()]));
+}
+
+#[tokio::test]
+async fn the_finalizer_joins_other_finalizers_only_if_they_did_not_change() {
+    let h = Harness::new();
+    let mut svc = knative();
+    svc.metadata.finalizers = Some(vec!["example.com/keep".into()]);
+    let (result, sent, _) = h.reconcile(&svc).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert_eq!(
+        sent[0].body,
+        json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": ["example.com/keep"]},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER},
+        ])
+    );
+    assert_eq!(
+        h.stored().metadata.finalizers,
+        Some(vec!["example.com/keep".into(), FINALIZER.into()])
+    );
+}
+
+#[tokio::test]
+async fn an_absent_service_is_created_then_reported_progressing() {
+    let h = Harness::new();
+    let (result, sent, calls) = h.reconcile(&knative()).await;
+    assert_eq!(result.unwrap(), Action::requeue(PROGRESS));
+    assert_eq!(
+        calls,
+        [
+            Call::Connect("shop/hello".into()),
+            Call::Observe,
+            Call::Create
+        ]
+    );
+    assert_eq!(lines(&sent), [EVENT_POST, STATUS_APPLY]);
+    assert_eq!(
+        event(&sent[0]),
+        (
+            "Normal",
+            "Created",
+            "Created the Knative service for generation 1"
+        )
+    );
+    let body = &sent[1].body;
+    assert_eq!(body["apiVersion"], "ferry.dev/v1alpha1");
+    assert_eq!(body["kind"], "ServerlessService");
+    assert_eq!(body["status"]["observedGeneration"], 1);
+    assert_eq!(body["status"]["provider"], "knative");
+    assert_eq!(
+        conditions(body),
+        [
+            cond("Ready", "Unknown", "Progressing"),
+            cond("Synced", "True", "ReconcileSuccess"),
+            cond("Reconciling", "True", "Progressing"),
+        ]
+    );
+    assert_eq!(
+        body["status"]["conditions"][0]["lastTransitionTime"],
+        "2026-11-23T10:00:00Z"
+    );
+}
+
+#[tokio::test]
+async fn becoming_ready_writes_status_once_and_announces_it() {
+    let h = Harness::new();
+    h.reconcile(&knative()).await.0.unwrap();
+    let progressing = h.stored();
+    h.fake.set_readiness(
+        Readiness::Ready,
+        Outputs {
+            url: Some("https://hello.shop.example.com".into()),
+            address_url: Some("http://hello.shop.svc.cluster.local".into()),
+            latest_ready_revision: Some("hello-00001".into()),
+            resource_id: Some("services.serving.knative.dev/shop/hello".into()),
+            instances: None,
+        },
+    );
+    let (result, sent, calls) = h.reconcile(&progressing).await;
+    assert_eq!(result.unwrap(), Action::requeue(RESYNC));
+    assert_eq!(calls, [Call::Connect("shop/hello".into()), Call::Observe]);
+    assert_eq!(lines(&sent), [STATUS_APPLY, EVENT_POST]);
+    let status = &sent[0].body["status"];
+    assert_eq!(status["url"], "https://hello.shop.example.com");
+    assert_eq!(
+        status["address"]["url"],
+        "http://hello.shop.svc.cluster.local"
+    );
+    assert_eq!(status["latestReadyRevision"], "hello-00001");
+    assert_eq!(
+        status["resourceRef"]["id"],
+        "services.serving.knative.dev/shop/hello"
+    );
+    assert_eq!(
+        conditions(&sent[0].body),
+        [
+            cond("Ready", "True", "Available"),
+            cond("Synced", "True", "ReconcileSuccess")
+        ]
+    );
+    assert_eq!(
+        event(&sent[1]),
+        (
+            "Normal",
+            "Available",
+            "Serving at https://hello.shop.example.com"
+        )
+    );
+}
+
+/// The acceptance test of issue 5: a reconcile that finds everything up to date writes
+/// nothing, however often it runs.
+#[tokio::test]
+async fn twenty_idle_resyncs_send_no_write() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let settled = settle(&h, knative()).await;
+    assert_eq!(
+        settled.status.as_ref().map(|s| s.conditions.len()),
+        Some(2),
+        "{settled:?}"
+    );
+    let mut requests = Vec::new();
+    for _ in 0..20 {
+        let (result, sent, calls) = h.reconcile(&settled).await;
+        assert_eq!(result.unwrap(), Action::requeue(RESYNC));
+        assert_eq!(calls, [Call::Connect("shop/hello".into()), Call::Observe]);
+        requests.extend(sent);
+    }
+    let writes: Vec<_> = requests
+        .iter()
+        .filter(|s| !s.line.starts_with("GET "))
+        .collect();
+    assert!(writes.is_empty(), "idle resyncs wrote: {writes:#?}");
+    assert!(requests.is_empty(), "idle resyncs read: {requests:#?}");
+}
+
+#[tokio::test]
+async fn a_spec_change_updates_the_provider_and_observes_the_new_generation() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let mut svc = settle(&h, knative()).await;
+    svc.metadata.generation = Some(2);
+    svc.spec.containers[0].image = "ghcr.io/acme/hello:1.5.0".into();
+    h.fake.set_readiness(
+        Readiness::Progressing("rolling out".into()),
+        Outputs::default(),
+    );
+    let (result, sent, calls) = h.reconcile(&svc).await;
+    assert_eq!(result.unwrap(), Action::requeue(PROGRESS));
+    assert_eq!(
+        calls,
+        [
+            Call::Connect("shop/hello".into()),
+            Call::Observe,
+            Call::Update
+        ]
+    );
+    assert_eq!(lines(&sent), [EVENT_POST, STATUS_APPLY]);
+    assert_eq!(
+        event(&sent[0]),
+        (
+            "Normal",
+            "Updated",
+            "Updated the Knative service to generation 2"
+        )
+    );
+    assert_eq!(sent[1].body["status"]["observedGeneration"], 2);
+    assert_eq!(
+        conditions(&sent[1].body)[0],
+        cond("Ready", "Unknown", "Progressing")
+    );
+    assert_eq!(
+        h.fake.resource().unwrap().containers[0].image,
+        "ghcr.io/acme/hello:1.5.0"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_spec_is_reported_and_waits_for_a_change_without_calling_the_provider() {
+    let h = Harness::new();
+    let svc = object(&json!({
+        "provider": "knative",
+        "containers": [{"name": "app", "image": "ghcr.io/acme/hello:1.4.2", "port": 8080}],
+        "scaling": {"minInstances": 5, "maxInstances": 2},
+    }));
+    let (result, sent, calls) = h.reconcile(&svc).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert!(calls.is_empty(), "{calls:?}");
+    assert_eq!(lines(&sent), [STATUS_APPLY, EVENT_POST]);
+    assert_eq!(
+        conditions(&sent[0].body),
+        [
+            cond("Ready", "False", "InvalidSpec"),
+            cond("Synced", "False", "InvalidSpec"),
+            cond("Stalled", "True", "InvalidSpec"),
+        ]
+    );
+    let message = sent[0].body["status"]["conditions"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("spec.scaling"), "{message}");
+    let (kind, reason, _) = event(&sent[1]);
+    assert_eq!((kind, reason), ("Warning", "InvalidSpec"));
+
+    // The same invalid spec again: nothing new to say.
+    let (result, sent, _) = h.reconcile(&h.stored()).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert!(sent.is_empty(), "{sent:#?}");
+}
+
+#[tokio::test]
+async fn a_transient_error_is_reported_once_and_retried_with_growing_backoff() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let ready = settle(&h, knative()).await;
+    let mut svc = ready.clone();
+    svc.metadata.generation = Some(2);
+    svc.spec.containers[0].image = "ghcr.io/acme/hello:1.5.0".into();
+    let outage = || ProviderError::Transient {
+        operation: "apply",
+        message: "connection reset".into(),
+    };
+    h.fake.fail_next(Operation::Update, outage());
+    let (result, sent, _) = h.reconcile(&svc).await;
+    let error = result.unwrap_err();
+    assert!(matches!(error, Error::Provider(_)), "{error}");
+    assert_eq!(lines(&sent), [STATUS_APPLY]);
+    // The provider's last word on readiness stands while the write fails.
+    assert_eq!(
+        conditions(&sent[0].body),
+        [
+            cond("Ready", "True", "Available"),
+            cond("Synced", "False", "ProviderError")
+        ]
+    );
+    let first = error_policy(Arc::new(svc.clone()), &error, h.ctx.clone());
+    assert_eq!(first, Action::requeue(Duration::from_secs(1)));
+
+    h.fake.fail_next(Operation::Update, outage());
+    let (result, sent, _) = h.reconcile(&h.stored()).await;
+    let error = result.unwrap_err();
+    assert!(
+        sent.is_empty(),
+        "an unchanged failure writes nothing: {sent:#?}"
+    );
+    let second = error_policy(Arc::new(svc.clone()), &error, h.ctx.clone());
+    assert_eq!(second, Action::requeue(Duration::from_secs(2)));
+
+    // Success resets the backoff.
+    let (result, _, calls) = h.reconcile(&h.stored()).await;
+    assert!(result.is_ok());
+    assert!(calls.contains(&Call::Update), "{calls:?}");
+    let after = error_policy(Arc::new(svc), &error, h.ctx.clone());
+    assert_eq!(after, Action::requeue(Duration::from_secs(1)));
+}
+
+#[tokio::test]
+async fn throttling_waits_as_long_as_the_provider_asks() {
+    let h = Harness::new();
+    let error = Error::Provider(ProviderError::Throttled {
+        message: "slow down".into(),
+        retry_after: Some(Duration::from_secs(42)),
+    });
+    let action = error_policy(Arc::new(knative()), &error, h.ctx.clone());
+    assert_eq!(action, Action::requeue(Duration::from_secs(42)));
+}
+
+#[tokio::test]
+async fn knative_not_installed_is_stalled_and_rechecked_without_a_hot_loop() {
+    let h = Harness::new();
+    h.fake.fail_next(
+        Operation::Observe,
+        ProviderError::Terminal {
+            reason: "KnativeNotInstalled",
+            message: "install Knative Serving".into(),
+            recheck: Some(Duration::from_secs(60)),
+        },
+    );
+    let (result, sent, calls) = h.reconcile(&knative()).await;
+    assert_eq!(result.unwrap(), Action::requeue(Duration::from_secs(60)));
+    assert!(!calls.contains(&Call::Create), "{calls:?}");
+    assert_eq!(lines(&sent), [STATUS_APPLY, EVENT_POST]);
+    assert_eq!(
+        conditions(&sent[0].body),
+        [
+            cond("Ready", "False", "KnativeNotInstalled"),
+            cond("Synced", "False", "KnativeNotInstalled"),
+            cond("Stalled", "True", "KnativeNotInstalled"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_provider_this_build_cannot_run_is_unsupported() {
+    let h = Harness::new();
+    let svc = object(&json!({
+        "provider": "cloudRun",
+        "providerConfigRef": {"name": "gcp-prod"},
+        "containers": [{"name": "app", "image": "us-docker.pkg.dev/acme/hello:1", "port": 8080}],
+    }));
+    let (result, sent, calls) = h.reconcile(&svc).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert!(calls.is_empty());
+    assert_eq!(lines(&sent), [STATUS_APPLY, EVENT_POST]);
+    assert_eq!(
+        conditions(&sent[0].body)[0],
+        cond("Ready", "False", "Unsupported")
+    );
+}
+
+fn deleting(mut svc: ServerlessService) -> ServerlessService {
+    svc.metadata.deletion_timestamp = Some(Time("2026-11-23T10:05:00Z".parse().unwrap()));
+    svc
+}
+
+#[tokio::test]
+async fn delete_policy_deletes_at_the_provider_then_drops_the_finalizer() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let ready = settle(&h, knative()).await;
+    h.fake.delete_slowly(1);
+
+    let (result, sent, calls) = h.reconcile(&deleting(ready)).await;
+    assert!(
+        matches!(result, Err(Error::DeletionInProgress)),
+        "{result:?}"
+    );
+    assert_eq!(calls, [Call::Connect("shop/hello".into()), Call::Delete]);
+    assert_eq!(lines(&sent), [STATUS_APPLY, EVENT_POST]);
+    assert_eq!(
+        conditions(&sent[0].body)[0],
+        cond("Ready", "False", "Deleting")
+    );
+
+    let (result, sent, calls) = h.reconcile(&h.stored()).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert_eq!(calls, [Call::Connect("shop/hello".into()), Call::Delete]);
+    assert_eq!(lines(&sent), [OBJECT_PATCH]);
+    assert_eq!(
+        sent[0].body,
+        json!([
+            {"op": "test", "path": "/metadata/finalizers/0", "value": FINALIZER},
+            {"op": "remove", "path": "/metadata/finalizers/0"},
+        ])
+    );
+    assert!(h.fake.resource().is_none());
+    assert_eq!(h.stored().metadata.finalizers, Some(vec![]));
+}
+
+#[tokio::test]
+async fn orphan_policy_releases_the_service_and_drops_the_finalizer() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let mut ready = settle(&h, knative()).await;
+    ready.spec.deletion_policy = Some(ferry_api::DeletionPolicy::Orphan);
+    let (result, sent, calls) = h.reconcile(&deleting(ready)).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert_eq!(calls, [Call::Connect("shop/hello".into()), Call::Release]);
+    assert_eq!(lines(&sent), [STATUS_APPLY, EVENT_POST, OBJECT_PATCH]);
+    let message = sent[0].body["status"]["conditions"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("deletionPolicy: Orphan"), "{message}");
+    assert!(h.fake.resource().is_some(), "the service stays");
+}
+
+#[tokio::test]
+async fn an_object_without_the_finalizer_is_let_go_untouched() {
+    let h = Harness::new();
+    let mut svc = deleting(knative());
+    svc.metadata.finalizers = Some(vec!["example.com/keep".into()]);
+    let (result, sent, calls) = h.reconcile(&svc).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert!(sent.is_empty() && calls.is_empty(), "{sent:?} {calls:?}");
+}
+
+#[tokio::test]
+async fn an_invalid_object_can_still_be_deleted() {
+    let h = Harness::new();
+    let svc = deleting(object(&json!({
+        "provider": "knative",
+        "containers": [{"name": "app", "image": "ghcr.io/acme/hello:1.4.2", "port": 8080}],
+        "scaling": {"minInstances": 5, "maxInstances": 2},
+    })));
+    let (result, sent, calls) = h.reconcile(&svc).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert_eq!(calls, [Call::Connect("shop/hello".into()), Call::Delete]);
+    assert_eq!(lines(&sent).last(), Some(&OBJECT_PATCH));
+}
+
+#[tokio::test]
+async fn an_unsupported_provider_is_let_go_on_deletion() {
+    let h = Harness::new();
+    let svc = deleting(object(&json!({
+        "provider": "cloudRun",
+        "providerConfigRef": {"name": "gcp-prod"},
+        "containers": [{"name": "app", "image": "us-docker.pkg.dev/acme/hello:1", "port": 8080}],
+    })));
+    let (result, sent, calls) = h.reconcile(&svc).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert!(calls.is_empty());
+    assert_eq!(lines(&sent), [OBJECT_PATCH]);
+}
+
+#[tokio::test]
+async fn a_failed_status_write_fails_the_reconcile() {
+    let h = Harness::new();
+    let mut svc = knative();
+    // The mock answers 404 for any other object, as the API server does for a deleted one.
+    svc.metadata.name = Some("gone".into());
+    let (result, sent, _) = h.reconcile(&svc).await;
+    assert!(matches!(result, Err(Error::Kube(_))), "{result:?}");
+    assert!(
+        sent.iter().any(|s| s.line.contains("/gone/status")),
+        "{sent:#?}"
+    );
+}
+
+#[test]
+fn backoff_doubles_up_to_the_limit_with_twenty_percent_jitter() {
+    use ferry_controller::reconcile::backoff;
+    let limits = (Duration::from_secs(1), Duration::from_secs(300));
+    let at = |n, unit| backoff(n, limits, unit);
+    assert_eq!(at(1, 0.5), Duration::from_secs(1));
+    assert_eq!(at(2, 0.5), Duration::from_secs(2));
+    assert_eq!(at(9, 0.5), Duration::from_secs(256));
+    assert_eq!(at(10, 0.5), Duration::from_secs(300));
+    assert_eq!(at(u32::MAX, 0.5), Duration::from_secs(300));
+    assert_eq!(at(3, 0.0), Duration::from_millis(3200));
+    assert_eq!(at(3, 1.0), Duration::from_millis(4800));
+}

@@ -1,0 +1,213 @@
+//! `ferry controller`: the operator process. Flags and environment, logging, the metrics and
+//! probe server, signals, and leader election around the reconciler.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use ferry_api::Provider;
+use ferry_controller::http::{Health, bind};
+use ferry_controller::metrics::Metrics;
+use ferry_controller::{Context, Lease, Settings, Stop, operate};
+use ferry_provider::Connector;
+use ferry_provider_knative::client::KnativeConnector;
+use kube::runtime::events::{Recorder, Reporter};
+use tokio::sync::watch;
+use tracing::{error, info};
+
+/// Flags of `ferry controller`; each also reads an environment variable.
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    /// Watch only this namespace (default: every namespace).
+    #[arg(long, env = "FERRY_NAMESPACE")]
+    namespace: Option<String>,
+    /// How often an up-to-date object's provider resources are observed again.
+    #[arg(long, env = "FERRY_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
+    resync_interval: Duration,
+    /// How often an object whose provider is still working is looked at.
+    #[arg(long, env = "FERRY_PROGRESS_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    progress_interval: Duration,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    #[arg(long, env = "FERRY_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+    metrics_address: SocketAddr,
+    /// Log format: `text` for people, `json` for log pipelines.
+    #[arg(long, env = "FERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Turn leader election off (only one replica may run then).
+    #[arg(long, env = "FERRY_NO_LEADER_ELECTION")]
+    no_leader_election: bool,
+    /// Namespace of the leader Lease: Ferry's own.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "ferry-system")]
+    lease_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(long, env = "FERRY_LEASE_NAME", default_value = "ferry-controller")]
+    lease_name: String,
+    /// Seconds a leader keeps the lease without renewing it.
+    #[arg(long, env = "FERRY_LEASE_DURATION", default_value_t = 15)]
+    lease_duration: u64,
+    /// This replica's identity in the Lease and in Events (default: the host name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `30s`, `10m`, `1h`, `250ms`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 30s, 10m or 1h"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{text:?} is not a duration such as 30s, 10m or 1h")),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,kube=warn,kube_lease_manager=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("ferry-{}", std::process::id()))
+}
+
+/// Runs the operator until SIGTERM or SIGINT; the exit code says whether it stopped cleanly.
+pub fn main(args: ControllerArgs) -> std::process::ExitCode {
+    init_logging(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "cannot start the runtime");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %e, "stopped");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn signals(stop: watch::Sender<bool>) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = terminate => info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
+    }
+    let _ = stop.send(true);
+}
+
+async fn run(args: ControllerArgs) -> Result<(), String> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
+    let version = client
+        .apiserver_version()
+        .await
+        .map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
+    let identity = args.identity.clone().unwrap_or_else(host_name);
+    info!(kubernetes = %version.git_version, %identity, "starting");
+
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health::default());
+    let (address, serve) = bind(args.metrics_address, metrics.clone(), health.clone())
+        .await
+        .map_err(|e| format!("cannot serve metrics on {}: {e}", args.metrics_address))?;
+    info!(%address, "serving /metrics, /healthz and /readyz");
+    tokio::spawn(serve);
+
+    let mut connectors: HashMap<Provider, Arc<dyn Connector>> = HashMap::new();
+    connectors.insert(
+        Provider::Knative,
+        Arc::new(KnativeConnector::new(client.clone())),
+    );
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "ferry".into(),
+            instance: Some(identity.clone()),
+        },
+    );
+    let settings = Settings {
+        resync: args.resync_interval,
+        progress_poll: args.progress_interval,
+        ..Settings::default()
+    };
+    let ctx = Arc::new(Context::new(
+        client, connectors, recorder, metrics, settings,
+    ));
+    let lease = (!args.no_leader_election).then(|| Lease {
+        namespace: args.lease_namespace.clone(),
+        name: args.lease_name.clone(),
+        identity,
+        duration: args.lease_duration,
+        grace: (args.lease_duration / 3).max(1),
+    });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(signals(stop_tx));
+    health.set_ready(true);
+    match operate(ctx, args.namespace.clone(), lease, stop_rx).await {
+        Ok(()) => {
+            info!("stopped");
+            Ok(())
+        }
+        Err(Stop::LostLease) => Err("another replica took the leader lease".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_like_kubernetes_flags() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

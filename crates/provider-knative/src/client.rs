@@ -1,0 +1,256 @@
+//! The Knative backend's I/O: server-side apply of the Service that [`build`](crate::build)
+//! describes (field manager `ferry`, strict field validation so an unknown field fails instead of
+//! being dropped), reading it back, deleting it, and releasing it on `deletionPolicy: Orphan`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferry_api::ServerlessService;
+use ferry_api::conditions::reasons;
+use ferry_core::desired::{Desired, ObjectRef};
+use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+use crate::build::{self, FIELD_MANAGER, MANAGED_BY};
+
+/// How long to wait before looking again for Knative's CRDs once they were missing.
+pub const KNATIVE_RECHECK: Duration = Duration::from_secs(60);
+
+/// The Knative Service resource.
+pub fn api_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("serving.knative.dev", "v1", "Service"),
+        "services",
+    )
+}
+
+/// Connects every `provider: knative` object to the cluster Ferry runs in.
+#[derive(Clone)]
+pub struct KnativeConnector {
+    client: Client,
+}
+
+impl KnativeConnector {
+    /// A connector that uses `client` (Knative runs in Ferry's own cluster).
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl Connector for KnativeConnector {
+    async fn connect(
+        &self,
+        _svc: &ServerlessService,
+    ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
+        Ok(Arc::new(KnativeClient {
+            client: self.client.clone(),
+        }))
+    }
+}
+
+/// The Knative Services of one cluster.
+pub struct KnativeClient {
+    client: Client,
+}
+
+fn not_installed() -> ProviderError {
+    ProviderError::Terminal {
+        reason: reasons::KNATIVE_NOT_INSTALLED,
+        message: "the Knative Serving CRDs (serving.knative.dev/v1 Service) are not installed in \
+                  this cluster: install Knative Serving (https://knative.dev/docs/install/), or \
+                  choose another provider; Ferry looks again every minute"
+            .into(),
+        recheck: Some(KNATIVE_RECHECK),
+    }
+}
+
+/// A 404 for a resource the server does not serve, rather than for a missing object.
+fn is_unserved(status: &kube::core::Status) -> bool {
+    status.code == 404 && status.details.as_ref().is_none_or(|d| d.name.is_empty())
+}
+
+/// Sorts an API error into what the controller should do about it.
+fn classify(operation: &'static str, error: kube::Error) -> ProviderError {
+    match error {
+        kube::Error::Api(status) => match status.code {
+            404 if is_unserved(&status) => not_installed(),
+            429 => ProviderError::Throttled {
+                retry_after: status
+                    .details
+                    .as_ref()
+                    .map(|d| d.retry_after_seconds)
+                    .filter(|s| *s > 0)
+                    .map(|s| Duration::from_secs(u64::from(s))),
+                message: status.message,
+            },
+            401 | 403 => ProviderError::Auth(format!(
+                "{operation} of a Knative Service was refused ({}): grant Ferry's service account \
+                 access to services.serving.knative.dev",
+                status.message
+            )),
+            // Knative's schema or webhook refuses what this spec asks of it.
+            400 | 422 => ProviderError::Terminal {
+                reason: reasons::UNSUPPORTED,
+                message: format!("Knative refused the Service: {}", status.message),
+                recheck: None,
+            },
+            _ => ProviderError::Transient {
+                operation,
+                message: status.message,
+            },
+        },
+        other => ProviderError::Transient {
+            operation,
+            message: other.to_string(),
+        },
+    }
+}
+
+impl KnativeClient {
+    fn api(&self, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), namespace, &api_resource())
+    }
+
+    async fn get(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<DynamicObject>, ProviderError> {
+        self.api(namespace)
+            .get_opt(name)
+            .await
+            .map_err(|e| classify("get", e))
+    }
+
+    async fn apply(&self, want: &Desired) -> Result<(), ProviderError> {
+        let service = build::knative_service(want);
+        let params = PatchParams::apply(FIELD_MANAGER)
+            .force()
+            .validation_strict();
+        self.api(&want.object.namespace)
+            .patch(&want.object.name, &params, &Patch::Apply(&service))
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("apply", e))
+    }
+}
+
+/// Whether Ferry may manage `live` for `object`: owned by it, or labelled as Ferry's and owned
+/// by nothing (left behind by an earlier object of the same name, or released).
+fn is_ours(live: &DynamicObject, object: &ObjectRef) -> bool {
+    let owners = live.owner_references();
+    let owned_by_us = object
+        .uid
+        .as_deref()
+        .is_some_and(|uid| owners.iter().any(|o| o.uid == uid));
+    let labelled = live.labels().get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1);
+    owned_by_us || (labelled && !owners.iter().any(|o| o.controller == Some(true)))
+}
+
+fn name_taken(object: &ObjectRef) -> ProviderError {
+    ProviderError::Terminal {
+        reason: reasons::NAME_TAKEN,
+        message: format!(
+            "a Knative Service {}/{} exists and was not created by Ferry for this object: rename \
+             the ServerlessService, or delete the Knative Service",
+            object.namespace, object.name
+        ),
+        recheck: None,
+    }
+}
+
+#[async_trait]
+impl ExternalClient for KnativeClient {
+    async fn observe(&self, want: &Desired) -> Result<Observation, ProviderError> {
+        let Some(live) = self.get(&want.object.namespace, &want.object.name).await? else {
+            return Ok(Observation::Absent);
+        };
+        if !is_ours(&live, &want.object) {
+            return Err(name_taken(&want.object));
+        }
+        let live = serde_json::to_value(&live).map_err(|e| ProviderError::Transient {
+            operation: "observe",
+            message: e.to_string(),
+        })?;
+        let (readiness, outputs) = build::readiness(&live);
+        Ok(Observation::Present {
+            up_to_date: build::is_up_to_date(&build::knative_service(want), &live),
+            readiness,
+            outputs,
+        })
+    }
+
+    async fn create(&self, want: &Desired) -> Result<(), ProviderError> {
+        self.apply(want).await
+    }
+
+    async fn update(&self, want: &Desired) -> Result<(), ProviderError> {
+        self.apply(want).await
+    }
+
+    async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {
+        let live = match self.get(&object.namespace, &object.name).await {
+            Ok(live) => live,
+            // Nothing can exist where the kind is not served.
+            Err(ProviderError::Terminal { reason, .. })
+                if reason == reasons::KNATIVE_NOT_INSTALLED =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(live) = live else {
+            return Ok(Deletion::Gone);
+        };
+        if !is_ours(&live, object) {
+            // Not Ferry's to delete.
+            return Ok(Deletion::Gone);
+        }
+        if live.metadata.deletion_timestamp.is_none() {
+            self.api(&object.namespace)
+                .delete(&object.name, &DeleteParams::background())
+                .await
+                .map_err(|e| classify("delete", e))?;
+        }
+        Ok(match self.get(&object.namespace, &object.name).await? {
+            Some(_) => Deletion::InProgress,
+            None => Deletion::Gone,
+        })
+    }
+
+    async fn release(&self, object: &ObjectRef) -> Result<(), ProviderError> {
+        let Some(live) = self.get(&object.namespace, &object.name).await? else {
+            return Ok(());
+        };
+        let Some(uid) = object.uid.as_deref() else {
+            return Ok(());
+        };
+        let owners = live.owner_references();
+        if !owners.iter().any(|o| o.uid == uid) {
+            return Ok(());
+        }
+        let kept: Vec<Value> = owners
+            .iter()
+            .filter(|o| o.uid != uid)
+            .filter_map(|o| serde_json::to_value(o).ok())
+            .collect();
+        // The resourceVersion makes this a compare-and-swap: a concurrent change fails it and
+        // the next reconcile tries again.
+        let patch = json!({
+            "metadata": {
+                "resourceVersion": live.resource_version(),
+                "ownerReferences": if kept.is_empty() { Value::Null } else { Value::Array(kept) },
+            }
+        });
+        self.api(&object.namespace)
+            .patch(&object.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("release", e))
+    }
+}
