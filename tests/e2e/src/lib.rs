@@ -107,6 +107,27 @@ impl Cluster {
         })
     }
 
+    /// A stand-in of its own without Knative Serving, as a cluster where it was never
+    /// installed; `None` on a real cluster, where Knative cannot be taken away for one test.
+    pub fn standin_without_knative() -> Result<Option<Cluster>, Error> {
+        if std::env::var_os(KUBECONFIG_ENV).is_some() {
+            return Ok(None);
+        }
+        let standin = kube_standin::StandIn::start_in_background(kube_standin::Config::default())
+            .map_err(|e| Error::StandIn(e.to_string()))?;
+        let dir = tempfile::tempdir().map_err(|e| Error::Io("temporary directory".into(), e))?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        standin
+            .write_kubeconfig(&kubeconfig)
+            .map_err(|e| Error::Io(kubeconfig.display().to_string(), e))?;
+        Ok(Some(Cluster {
+            kubeconfig,
+            standin: Some(standin),
+            _dir: Some(dir),
+            crds: OnceCell::new(),
+        }))
+    }
+
     /// Whether this is the stand-in (some checks only make sense on one or the other).
     pub fn is_standin(&self) -> bool {
         self.standin.is_some()

@@ -1,0 +1,597 @@
+//! The operator with its Knative backend, end to end: the real `ferry controller` process
+//! against the stand-in API server that serves Knative Serving's real CRDs (or a real cluster
+//! with `FERRY_E2E_KUBECONFIG`). On the stand-in nothing runs Knative, so the tests play its
+//! part and write the Knative Service's status themselves.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+#![allow(clippy::float_cmp)] // the metrics compared are whole counts, exact in an f64
+
+use std::time::Duration;
+
+use e2e::{Cluster, Error, Ferry, MANAGER, Operator, TestNamespace, wait_for};
+use ferry_api::ServerlessService;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+/// Long enough for a real cluster to pull an image and for a loaded CI machine.
+const WAIT: Duration = Duration::from_secs(120);
+const IMAGE: &str = "ghcr.io/knative/helloworld-go:latest";
+
+fn knative_services() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("serving.knative.dev", "v1", "Service"),
+        "services",
+    )
+}
+
+/// One test's namespace, with an operator watching only it.
+struct Scenario {
+    cluster: &'static Cluster,
+    namespace: TestNamespace,
+    client: Client,
+    operator: Operator,
+}
+
+/// Flags of an operator confined to `namespace` with fast resyncs and its lease there too.
+fn controller_args(namespace: &str, identity: &str) -> Vec<String> {
+    [
+        "controller",
+        "--namespace",
+        namespace,
+        "--lease-namespace",
+        namespace,
+        "--identity",
+        identity,
+        "--lease-duration",
+        "3",
+        "--metrics-address",
+        "127.0.0.1:0",
+        "--resync-interval",
+        "1s",
+        "--progress-interval",
+        "300ms",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+fn spawn(cluster: &Cluster, namespace: &str, identity: &str) -> Operator {
+    let args = controller_args(namespace, identity);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Ferry::spawn(cluster, &args).unwrap()
+}
+
+impl Scenario {
+    async fn start(prefix: &str) -> Self {
+        let cluster = Cluster::shared().unwrap();
+        cluster.install_crds().await.unwrap();
+        let namespace = TestNamespace::create(cluster, prefix).await.unwrap();
+        let operator = spawn(cluster, namespace.name(), "ferry-0");
+        Self {
+            cluster,
+            client: cluster.client().await.unwrap(),
+            namespace,
+            operator,
+        }
+    }
+
+    fn ns(&self) -> &str {
+        self.namespace.name()
+    }
+
+    fn ssvs(&self) -> Api<ServerlessService> {
+        Api::namespaced(self.client.clone(), self.ns())
+    }
+
+    fn knative(&self) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), self.ns(), &knative_services())
+    }
+
+    /// The result, or a failure that shows what the operator logged.
+    fn check<T>(&self, result: Result<T, Error>) -> T {
+        result.unwrap_or_else(|e| panic!("{e}\n--- ferry log ---\n{}", self.operator.logs()))
+    }
+
+    async fn apply(&self, name: &str, spec: Value) {
+        let object = json!({
+            "apiVersion": "ferry.dev/v1alpha1",
+            "kind": "ServerlessService",
+            "metadata": {"name": name},
+            "spec": spec,
+        });
+        self.ssvs()
+            .patch(name, &PatchParams::apply(MANAGER), &Patch::Apply(&object))
+            .await
+            .unwrap();
+    }
+
+    async fn knative_service(&self, name: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+        let found = wait_for(&self.knative(), name, WAIT, what, |s: &DynamicObject| {
+            ok(&serde_json::to_value(s).unwrap())
+        })
+        .await;
+        serde_json::to_value(self.check(found)).unwrap()
+    }
+
+    async fn ssv(
+        &self,
+        name: &str,
+        what: &str,
+        ok: impl Fn(&ServerlessService) -> bool,
+    ) -> ServerlessService {
+        let found = wait_for(&self.ssvs(), name, WAIT, what, ok).await;
+        self.check(found)
+    }
+
+    /// Plays Knative's part on the stand-in: reports the Service's current generation with
+    /// `conditions` and the addresses Knative would give it. A real cluster has Knative do it.
+    async fn report_knative_status(&self, name: &str, conditions: Value) {
+        if !self.cluster.is_standin() {
+            return;
+        }
+        let live = self.knative().get(name).await.unwrap();
+        let generation = live.metadata.generation.unwrap();
+        let ns = self.ns();
+        let status = json!({
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "status": {
+                "observedGeneration": generation,
+                "url": format!("http://{name}.{ns}.example.com"),
+                "address": {"url": format!("http://{name}.{ns}.svc.cluster.local")},
+                "latestCreatedRevisionName": format!("{name}-{generation:05}"),
+                "latestReadyRevisionName": format!("{name}-{generation:05}"),
+                "conditions": conditions,
+            },
+        });
+        self.knative()
+            .patch_status(
+                name,
+                &PatchParams::apply("knative-serving").force(),
+                &Patch::Apply(&status),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn report_ready(&self, name: &str) {
+        let now = "2026-11-23T10:00:00Z";
+        self.report_knative_status(
+            name,
+            json!([
+                {"type": "ConfigurationsReady", "status": "True", "lastTransitionTime": now},
+                {"type": "Ready", "status": "True", "lastTransitionTime": now},
+                {"type": "RoutesReady", "status": "True", "lastTransitionTime": now},
+            ]),
+        )
+        .await;
+    }
+
+    async fn metric(&self, series: &str) -> f64 {
+        let value = self.operator.metric(series).await;
+        self.check(value)
+    }
+}
+
+fn hello_spec() -> Value {
+    json!({
+        "provider": "knative",
+        "containers": [{
+            "name": "app",
+            "image": IMAGE,
+            "port": 8080,
+            "env": [{"name": "TARGET", "value": "Ferry"}],
+            "resources": {"cpu": "250m", "memory": "256Mi"},
+        }],
+        "scaling": {"minInstances": 0, "maxInstances": 3, "target": 50},
+    })
+}
+
+fn condition<'a>(svc: &'a ServerlessService, type_: &str) -> Option<&'a Condition> {
+    svc.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+}
+
+fn ready_is(svc: &ServerlessService, status: &str, reason: &str) -> bool {
+    condition(svc, "Ready").is_some_and(|c| c.status == status && c.reason == reason)
+}
+
+#[tokio::test]
+async fn a_service_is_created_becomes_ready_idles_without_writes_and_follows_spec_changes() {
+    let s = Scenario::start("lifecycle").await;
+    s.apply("hello", hello_spec()).await;
+
+    // Ferry creates the Knative Service with the fields the spec asks for.
+    let service = s
+        .knative_service("hello", "the Knative Service", |_| true)
+        .await;
+    let container = &service["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], IMAGE);
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    assert_eq!(
+        container["env"][0],
+        json!({"name": "TARGET", "value": "Ferry"})
+    );
+    assert_eq!(container["resources"]["limits"]["memory"], "256Mi");
+    let annotations = &service["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(annotations["autoscaling.knative.dev/max-scale"], "3");
+    assert_eq!(annotations["autoscaling.knative.dev/target"], "50");
+    assert_eq!(
+        service["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "ferry"
+    );
+    let owner = &service["metadata"]["ownerReferences"][0];
+    let svc = s.ssvs().get("hello").await.unwrap();
+    assert_eq!(owner["kind"], "ServerlessService");
+    assert_eq!(owner["uid"], svc.uid().unwrap());
+    assert_eq!(owner["controller"], true);
+    assert!(
+        svc.finalizers().iter().any(|f| f == "ferry.dev/cleanup"),
+        "{svc:?}"
+    );
+    let managers: Vec<&str> = service["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert!(managers.contains(&"ferry"), "{managers:?}");
+
+    // Until Knative reports, the ServerlessService is progressing.
+    let progressing = s
+        .ssv("hello", "Ready=Unknown while Knative works", |svc| {
+            ready_is(svc, "Unknown", "Progressing")
+        })
+        .await;
+    assert_eq!(
+        progressing.status.as_ref().unwrap().observed_generation,
+        Some(1)
+    );
+
+    // Knative says Ready: Ferry says Ready and copies the addresses.
+    s.report_ready("hello").await;
+    let ready = s
+        .ssv("hello", "Ready=True", |svc| {
+            ready_is(svc, "True", "Available")
+        })
+        .await;
+    let status = ready.status.as_ref().unwrap();
+    assert!(
+        status.url.as_deref().unwrap().starts_with("http"),
+        "{status:?}"
+    );
+    assert!(
+        condition(&ready, "Synced").is_some_and(|c| c.status == "True"),
+        "{status:?}"
+    );
+    if s.cluster.is_standin() {
+        assert_eq!(
+            status.url.as_deref(),
+            Some(format!("http://hello.{}.example.com", s.ns()).as_str())
+        );
+        assert_eq!(status.latest_ready_revision.as_deref(), Some("hello-00001"));
+    }
+
+    // Idle: several resyncs later nothing was written to either object.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ssv_version = s.ssvs().get("hello").await.unwrap().resource_version();
+    let knative_version = s.knative().get("hello").await.unwrap().resource_version();
+    let reconciles = s.metric("ferry_reconciles_total").await;
+    let writes = s.metric("ferry_status_writes_total").await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(
+        s.metric("ferry_reconciles_total").await >= reconciles + 2.0,
+        "resyncs keep observing"
+    );
+    assert_eq!(s.metric("ferry_status_writes_total").await, writes);
+    assert_eq!(
+        s.ssvs().get("hello").await.unwrap().resource_version(),
+        ssv_version
+    );
+    assert_eq!(
+        s.knative().get("hello").await.unwrap().resource_version(),
+        knative_version
+    );
+
+    // A spec change: Knative gets the new image, and Ferry observes generation 2.
+    let mut spec = hello_spec();
+    spec["containers"][0]["env"][0]["value"] = json!("Ferry 2");
+    spec["scaling"] = json!({"minInstances": 0, "target": 50});
+    s.apply("hello", spec).await;
+    let updated = s
+        .knative_service("hello", "the new template", |svc| {
+            svc["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == "Ferry 2"
+        })
+        .await;
+    // A field Ferry no longer sets is gone, not left behind.
+    assert!(
+        updated["spec"]["template"]["metadata"]["annotations"]
+            .get("autoscaling.knative.dev/max-scale")
+            .is_none(),
+        "{updated:#}"
+    );
+    s.report_ready("hello").await;
+    let ready = s
+        .ssv("hello", "Ready=True for generation 2", |svc| {
+            svc.status.as_ref().and_then(|s| s.observed_generation) == Some(2)
+                && ready_is(svc, "True", "Available")
+        })
+        .await;
+    assert_eq!(
+        condition(&ready, "Ready").unwrap().observed_generation,
+        Some(2)
+    );
+}
+
+#[tokio::test]
+async fn a_failing_revision_is_reported_with_knatives_message() {
+    let s = Scenario::start("failing").await;
+    if !s.cluster.is_standin() {
+        return; // Needs an image that does not exist; covered by Knative itself on a cluster.
+    }
+    s.apply("broken", hello_spec()).await;
+    s.knative_service("broken", "the Knative Service", |_| true)
+        .await;
+    let now = "2026-11-23T10:00:00Z";
+    s.report_knative_status(
+        "broken",
+        json!([
+            {"type": "ConfigurationsReady", "status": "False", "reason": "ContainerMissing",
+             "message": "Unable to fetch image \"ghcr.io/acme/nope\": not found",
+             "lastTransitionTime": now},
+            {"type": "Ready", "status": "False", "reason": "RevisionMissing",
+             "message": "Configuration \"broken\" does not have any ready Revision.",
+             "lastTransitionTime": now},
+        ]),
+    )
+    .await;
+    let failed = s
+        .ssv("broken", "Ready=False ImageNotFound", |svc| {
+            ready_is(svc, "False", "ImageNotFound")
+        })
+        .await;
+    let message = &condition(&failed, "Ready").unwrap().message;
+    assert!(message.contains("Unable to fetch image"), "{message}");
+}
+
+#[tokio::test]
+async fn a_spec_only_ferry_can_refuse_is_reported_invalid() {
+    let s = Scenario::start("invalid").await;
+    s.apply(
+        "scale",
+        json!({
+            "provider": "knative",
+            "containers": [{"name": "app", "image": IMAGE, "port": 8080, "resources": {"cpu": "500m"}}],
+            "scaling": {"minInstances": 0, "metric": "cpu", "target": 70},
+        }),
+    )
+    .await;
+    let invalid = s
+        .ssv("scale", "Ready=False InvalidSpec", |svc| {
+            ready_is(svc, "False", "InvalidSpec")
+        })
+        .await;
+    let message = &condition(&invalid, "Ready").unwrap().message;
+    assert!(message.contains("spec.scaling.minInstances"), "{message}");
+    assert!(
+        condition(&invalid, "Stalled").is_some_and(|c| c.status == "True"),
+        "{invalid:?}"
+    );
+    assert!(s.knative().get_opt("scale").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_knative_service_ferry_did_not_create_is_left_alone() {
+    let s = Scenario::start("taken").await;
+    let theirs = json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "taken", "labels": {"team": "web"}},
+        "spec": {"template": {"spec": {"containers": [{"image": IMAGE}]}}},
+    });
+    s.knative()
+        .patch(
+            "taken",
+            &PatchParams::apply("someone-else"),
+            &Patch::Apply(&theirs),
+        )
+        .await
+        .unwrap();
+    let before = s.knative().get("taken").await.unwrap().resource_version();
+    s.apply("taken", hello_spec()).await;
+    let refused = s
+        .ssv("taken", "Ready=False NameTaken", |svc| {
+            ready_is(svc, "False", "NameTaken")
+        })
+        .await;
+    assert!(
+        condition(&refused, "Ready")
+            .unwrap()
+            .message
+            .contains("was not created by Ferry"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        s.knative().get("taken").await.unwrap().resource_version(),
+        before
+    );
+    // Deleting the ServerlessService does not delete someone else's Service.
+    s.ssvs()
+        .delete("taken", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&s, &s.ssvs(), "taken", "the ServerlessService").await;
+    assert!(s.knative().get_opt("taken").await.unwrap().is_some());
+}
+
+async fn wait_gone<K>(s: &Scenario, api: &Api<K>, name: &str, what: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while api.get_opt(name).await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} still exists\n--- ferry log ---\n{}",
+            s.operator.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_with_the_delete_policy_deletes_the_knative_service() {
+    let s = Scenario::start("delete").await;
+    s.apply("doomed", hello_spec()).await;
+    s.knative_service("doomed", "the Knative Service", |_| true)
+        .await;
+    s.ssvs()
+        .delete("doomed", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&s, &s.ssvs(), "doomed", "the ServerlessService").await;
+    wait_gone(&s, &s.knative(), "doomed", "the Knative Service").await;
+}
+
+#[tokio::test]
+async fn deleting_with_the_orphan_policy_leaves_the_knative_service_unowned() {
+    let s = Scenario::start("orphan").await;
+    let mut spec = hello_spec();
+    spec["deletionPolicy"] = json!("Orphan");
+    s.apply("kept", spec).await;
+    s.knative_service("kept", "the Knative Service", |svc| {
+        svc["metadata"]["ownerReferences"].is_array()
+    })
+    .await;
+    s.ssvs()
+        .delete("kept", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&s, &s.ssvs(), "kept", "the ServerlessService").await;
+    // Garbage collection would remove a Service still owned by the deleted object.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let left = s.knative().get("kept").await.unwrap();
+    assert!(left.owner_references().is_empty(), "{left:?}");
+    assert_eq!(
+        left.labels()
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str),
+        Some("ferry")
+    );
+}
+
+#[tokio::test]
+async fn without_knative_the_service_is_not_ready_and_ferry_does_not_spin() {
+    let Some(cluster) = Cluster::standin_without_knative().unwrap() else {
+        return; // A real cluster keeps its Knative.
+    };
+    let cluster: &'static Cluster = Box::leak(Box::new(cluster));
+    cluster.install_crds().await.unwrap();
+    let namespace = TestNamespace::create(cluster, "noknative").await.unwrap();
+    let s = Scenario {
+        cluster,
+        client: cluster.client().await.unwrap(),
+        operator: spawn(cluster, namespace.name(), "ferry-0"),
+        namespace,
+    };
+    s.apply("hello", hello_spec()).await;
+    let stalled = s
+        .ssv("hello", "Ready=False KnativeNotInstalled", |svc| {
+            ready_is(svc, "False", "KnativeNotInstalled")
+        })
+        .await;
+    let message = &condition(&stalled, "Ready").unwrap().message;
+    assert!(message.contains("install Knative Serving"), "{message}");
+    assert!(
+        condition(&stalled, "Stalled").is_some_and(|c| c.status == "True"),
+        "{stalled:?}"
+    );
+    // No hot loop: it looks again in a minute, not on every resync.
+    let reconciles = s.metric("ferry_reconciles_total").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let more = s.metric("ferry_reconciles_total").await - reconciles;
+    assert!(
+        more <= 1.0,
+        "{more} reconciles in 3 s while Knative is missing"
+    );
+    assert!(
+        s.operator
+            .logs()
+            .contains("Knative Serving is not installed")
+    );
+}
+
+async fn leader_of(lease: &Api<Lease>) -> Option<String> {
+    lease
+        .get_opt("ferry-controller")
+        .await
+        .unwrap()
+        .and_then(|l| l.spec?.holder_identity)
+}
+
+#[tokio::test]
+async fn of_two_replicas_one_leads_and_the_other_takes_over_on_sigterm() {
+    let mut s = Scenario::start("leader").await;
+    let mut second = spawn(s.cluster, s.ns(), "ferry-1");
+    let leases: Api<Lease> = Api::namespaced(s.client.clone(), s.ns());
+
+    // Exactly one leads.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let first_leader = loop {
+        let a = s.metric("ferry_leader").await;
+        let b = second.metric("ferry_leader").await.unwrap();
+        if a + b == 1.0 {
+            break if a == 1.0 { "ferry-0" } else { "ferry-1" };
+        }
+        assert!(a + b <= 1.0, "both replicas lead");
+        assert!(tokio::time::Instant::now() < deadline, "no leader");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(leader_of(&leases).await.as_deref(), Some(first_leader));
+
+    // The leader reconciles.
+    s.apply("hello", hello_spec()).await;
+    s.knative_service("hello", "the Knative Service", |_| true)
+        .await;
+
+    // SIGTERM to the leader: it exits cleanly and the other replica takes over.
+    let (leader, follower) = if first_leader == "ferry-0" {
+        (&mut s.operator, &mut second)
+    } else {
+        (&mut second, &mut s.operator)
+    };
+    assert!(
+        leader.terminate(Duration::from_secs(30)).await.unwrap(),
+        "{}",
+        leader.logs()
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while follower.metric("ferry_leader").await.unwrap() != 1.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no takeover\n{}",
+            follower.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let new_leader = if first_leader == "ferry-0" {
+        "ferry-1"
+    } else {
+        "ferry-0"
+    };
+    assert_eq!(leader_of(&leases).await.as_deref(), Some(new_leader));
+
+    // The new leader reconciles too.
+    s.report_ready("hello").await;
+    s.ssv("hello", "Ready=True under the new leader", |svc| {
+        ready_is(svc, "True", "Available")
+    })
+    .await;
+}
