@@ -59,22 +59,14 @@ enum LogFormat {
 }
 
 /// `30s`, `10m`, `1h`, `250ms`.
+/// A positive duration as jiff's friendly format writes it: `300ms`, `30s`, `10m`, `1h30m`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 30s, 10m or 1h"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("{text:?} is not a duration such as 30s, 10m or 1h")),
-    }
+    let wrong = || format!("{text:?} is not a positive duration such as 30s, 10m or 1h");
+    let signed: jiff::SignedDuration = text.trim().parse().map_err(|_| wrong())?;
+    Duration::try_from(signed)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(wrong)
 }
 
 fn init_logging(format: LogFormat) {
@@ -209,7 +201,10 @@ mod tests {
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5d").is_err());
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        for wrong in ["soon", "0s", "-5s", "5", ""] {
+            let error = parse_duration(wrong).unwrap_err();
+            assert!(error.contains("such as 30s"), "{error}");
+        }
     }
 }

@@ -254,3 +254,106 @@ impl ExternalClient for KnativeClient {
             .map_err(|e| classify("release", e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, name: &str, retry_after: u32) -> kube::Error {
+        let status: kube::core::Status = serde_json::from_value(json!({
+            "status": "Failure",
+            "code": code,
+            "message": "refused",
+            "details": {"name": name, "retryAfterSeconds": retry_after},
+        }))
+        .unwrap();
+        kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn api_errors_are_classified_by_what_the_controller_should_do() {
+        let reason = |e: ProviderError| (e.category(), e.reason());
+        let cases = [
+            (404, "", "terminal", reasons::KNATIVE_NOT_INSTALLED),
+            (404, "hello", "transient", reasons::PROVIDER_ERROR),
+            (429, "", "throttled", reasons::THROTTLED),
+            (401, "", "auth", reasons::CREDENTIALS_INVALID),
+            (403, "", "auth", reasons::CREDENTIALS_INVALID),
+            (400, "", "terminal", reasons::UNSUPPORTED),
+            (422, "hello", "terminal", reasons::UNSUPPORTED),
+            (500, "", "transient", reasons::PROVIDER_ERROR),
+            (503, "", "transient", reasons::PROVIDER_ERROR),
+        ];
+        for (code, name, category, expected) in cases {
+            assert_eq!(
+                reason(classify("apply", api_error(code, name, 0))),
+                (category, expected),
+                "{code} {name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn throttling_keeps_the_servers_hint_and_knative_missing_is_rechecked() {
+        match classify("apply", api_error(429, "", 7)) {
+            ProviderError::Throttled { retry_after, .. } => {
+                assert_eq!(retry_after, Some(Duration::from_secs(7)));
+            }
+            other => panic!("{other:?}"),
+        }
+        match classify("get", api_error(404, "", 0)) {
+            ProviderError::Terminal {
+                recheck, message, ..
+            } => {
+                assert_eq!(recheck, Some(KNATIVE_RECHECK));
+                assert!(
+                    message.contains("https://knative.dev/docs/install/"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn live(labels: &Value, owners: &Value) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {"name": "hello", "namespace": "shop", "labels": labels, "ownerReferences": owners},
+        }))
+        .unwrap()
+    }
+
+    fn owner(uid: &str, controller: bool) -> Value {
+        json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "ServerlessService", "name": "hello", "uid": uid, "controller": controller})
+    }
+
+    #[test]
+    fn ferry_manages_only_services_it_owns_or_left_unowned() {
+        let object = ObjectRef {
+            namespace: "shop".into(),
+            name: "hello".into(),
+            uid: Some("u-1".into()),
+            generation: Some(1),
+        };
+        let ours = json!({MANAGED_BY.0: MANAGED_BY.1});
+        let cases = [
+            (json!({}), json!([owner("u-1", true)]), true),
+            (ours.clone(), json!([owner("u-1", true)]), true),
+            // Released by an earlier object of the same name (deletionPolicy: Orphan).
+            (ours.clone(), json!([]), true),
+            // Ferry's label, but another controller owns it now.
+            (ours.clone(), json!([owner("u-2", true)]), false),
+            (ours, json!([owner("u-2", false)]), true),
+            (json!({"team": "web"}), json!([]), false),
+            (json!({}), json!([owner("u-2", true)]), false),
+        ];
+        for (labels, owners, expected) in cases {
+            assert_eq!(
+                is_ours(&live(&labels, &owners), &object),
+                expected,
+                "{labels} {owners}"
+            );
+        }
+    }
+}
