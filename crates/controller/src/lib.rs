@@ -13,11 +13,17 @@ pub mod reconcile;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_api::ServerlessService;
+use ferry_api::{
+    Provider, ProviderConfig, ProviderConfigSpec, SecretKeySelector, ServerlessService,
+};
+use ferry_provider::provider_config;
 use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::Controller;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -92,6 +98,21 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
             None => Api::all(client.clone()),
         };
         let mut controller = Controller::new(services, watcher::Config::default());
+        let configs = reflector::store::<ProviderConfig>();
+        let config_watch = tokio::spawn(
+            reflector(
+                configs.1,
+                watcher(Api::all(client.clone()), watcher::Config::default()),
+            )
+            .default_backoff()
+            .for_each(|_| async {}),
+        );
+        controller = watch_configuration(
+            controller,
+            &client,
+            &ctx.settings.operator_namespace,
+            configs.0,
+        );
         if knative {
             let resource = ferry_provider_knative::client::api_resource();
             let owned: Api<DynamicObject> = match namespace {
@@ -137,11 +158,68 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
             })
             .await;
         watcher_task.abort();
+        config_watch.abort();
         if *stop.borrow_and_update() {
             return;
         }
         info!("Knative Serving was installed or removed: restarting the controller");
     }
+}
+
+/// Objects of a cloud provider whose ProviderConfig is `name`.
+fn using_config(
+    services: &Store<ServerlessService>,
+    name: &str,
+) -> Vec<ObjectRef<ServerlessService>> {
+    services
+        .state()
+        .iter()
+        .filter(|s| s.spec.provider != Provider::Knative && provider_config::name_for(s) == name)
+        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .collect()
+}
+
+/// Reconciles the objects a ProviderConfig serves when it changes, and when a Secret in the
+/// operator's namespace that one names changes: new credentials apply at once, not at the next
+/// resync.
+fn watch_configuration(
+    controller: Controller<ServerlessService>,
+    client: &kube::Client,
+    operator_namespace: &str,
+    configs: Store<ProviderConfig>,
+) -> Controller<ServerlessService> {
+    let services = controller.store();
+    let by_config = services.clone();
+    let controller = controller.watches(
+        Api::<ProviderConfig>::all(client.clone()),
+        watcher::Config::default(),
+        move |config| using_config(&by_config, &config.name_any()),
+    );
+    let namespace = operator_namespace.to_owned();
+    controller.watches(
+        Api::<Secret>::namespaced(client.clone(), operator_namespace),
+        watcher::Config::default(),
+        move |secret| {
+            let secret_name = secret.name_any();
+            configs
+                .state()
+                .iter()
+                .filter(|c| {
+                    secret_refs(&c.spec).any(|r| r.namespace == namespace && r.name == secret_name)
+                })
+                .flat_map(|c| using_config(&services, &c.name_any()))
+                .collect::<Vec<_>>()
+        },
+    )
+}
+
+fn secret_refs(spec: &ProviderConfigSpec) -> impl Iterator<Item = &SecretKeySelector> {
+    let fargate = spec.fargate.as_ref().and_then(|f| f.credentials.as_ref());
+    let cloud_run = spec.cloud_run.as_ref().and_then(|c| c.credentials.as_ref());
+    fargate
+        .into_iter()
+        .chain(cloud_run)
+        .filter_map(|c| c.secret_ref.as_ref())
 }
 
 /// The operator: leads (or runs without leader election), reconciles while leading, and returns

@@ -40,6 +40,8 @@ pub struct Settings {
     pub progress_poll: Duration,
     /// First and longest delay between retries after an error.
     pub backoff: (Duration, Duration),
+    /// The operator's own namespace, the only one whose Secrets hold cloud credentials.
+    pub operator_namespace: String,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             resync: Duration::from_secs(600),
             progress_poll: Duration::from_secs(5),
             backoff: (Duration::from_secs(1), Duration::from_secs(300)),
+            operator_namespace: "ferry-system".into(),
         }
     }
 }

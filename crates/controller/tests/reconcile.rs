@@ -137,6 +137,7 @@ impl Harness {
             resync: RESYNC,
             progress_poll: PROGRESS,
             backoff: (Duration::from_secs(1), Duration::from_secs(300)),
+            ..Settings::default()
         };
         let mut ctx = Context::new(
             client,

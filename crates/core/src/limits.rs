@@ -118,7 +118,7 @@ pub mod fargate {
     /// ECS container health check limits: interval, timeout, retries, start period (seconds).
     pub const HEALTH_CHECK_INTERVAL: (u32, u32) = (5, 300);
     /// Health check timeout range, seconds.
-    pub const HEALTH_CHECK_TIMEOUT: (u32, u32) = (2, 120);
+    pub const HEALTH_CHECK_TIMEOUT: (u32, u32) = (2, 60);
     /// Health check retries range.
     pub const HEALTH_CHECK_RETRIES: (u32, u32) = (1, 10);
     /// Health check start period range, seconds.

@@ -53,8 +53,9 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = TableFormat::Text)]
         output: TableFormat,
     },
-    /// Print, offline, what Ferry would create for each ServerlessService (for Knative: the
-    /// Service YAML); exit 1 when one cannot be rendered.
+    /// Print, offline, what Ferry would create for each ServerlessService (Knative: the Service
+    /// YAML; Fargate: the ECS and Application Auto Scaling requests as JSON, with the values of
+    /// a ProviderConfig given in the files); exit 1 when one cannot be rendered.
     Render {
         /// Files or directories of YAML manifests (`-` reads standard input).
         #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
@@ -205,17 +206,21 @@ fn read(path: &Path) -> Result<String, std::io::Error> {
 
 fn render_files(files: &[PathBuf]) -> Result<ExitCode, Error> {
     let mut failed = false;
+    let mut texts = Vec::new();
     for path in expand(files) {
         let name = path.display().to_string();
-        let text = match read(&path) {
-            Ok(text) => text,
+        match read(&path) {
+            Ok(text) => texts.push((name, text)),
             Err(e) => {
                 eprintln!("{name}: cannot read: {e}");
                 failed = true;
-                continue;
             }
-        };
-        match render::provider_objects(&name, &text) {
+        }
+    }
+    // A service may name a ProviderConfig from another of the files given.
+    let configs = render::provider_configs(texts.iter().map(|(_, text)| text.as_str()));
+    for (name, text) in &texts {
+        match render::provider_objects(name, text, &configs) {
             Ok(yaml) => print(&yaml)?,
             Err(problems) => {
                 eprint!("{problems}");

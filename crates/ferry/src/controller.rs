@@ -12,6 +12,7 @@ use ferry_controller::http::{Health, bind};
 use ferry_controller::metrics::Metrics;
 use ferry_controller::{Context, Lease, Settings, Stop, operate};
 use ferry_provider::Connector;
+use ferry_provider_fargate::FargateConnector;
 use ferry_provider_knative::client::KnativeConnector;
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::watch;
@@ -38,7 +39,8 @@ pub struct ControllerArgs {
     /// Turn leader election off (only one replica may run then).
     #[arg(long, env = "FERRY_NO_LEADER_ELECTION")]
     no_leader_election: bool,
-    /// Namespace of the leader Lease: Ferry's own.
+    /// Ferry's own namespace: where its leader Lease is, and the only namespace it reads
+    /// credential Secrets from.
     #[arg(long, env = "POD_NAMESPACE", default_value = "ferry-system")]
     lease_namespace: String,
     /// Name of the leader Lease.
@@ -154,6 +156,19 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         Provider::Knative,
         Arc::new(KnativeConnector::new(client.clone())),
     );
+    connectors.insert(
+        Provider::Fargate,
+        Arc::new(FargateConnector::new(
+            client.clone(),
+            ferry_provider_fargate::Settings {
+                operator_namespace: args.lease_namespace.clone(),
+                // Objects that resync within a quarter of the interval of each other share one
+                // DescribeServices (see the Fargate client's directory).
+                snapshot_max_age: args.resync_interval / 4,
+                calls: ferry_provider_fargate::CallSettings::default(),
+            },
+        )),
+    );
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -164,6 +179,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
     let settings = Settings {
         resync: args.resync_interval,
         progress_poll: args.progress_interval,
+        operator_namespace: args.lease_namespace.clone(),
         ..Settings::default()
     };
     let ctx = Arc::new(Context::new(

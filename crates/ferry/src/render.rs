@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 
-use ferry_api::Provider;
+use std::collections::BTreeMap;
+
 use ferry_api::conditions::REASONS;
+use ferry_api::{FargateAccountSettings, FargateProviderConfig, Provider, ProviderConfig};
 use ferry_core::capabilities::{Capability, Level, table};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
@@ -131,9 +133,28 @@ pub fn reasons_markdown() -> String {
     out
 }
 
-/// What Ferry would create for each ServerlessService in `text` (read from `file`), as YAML
-/// documents; or every problem that prevents it, as `ferry validate` words them.
-pub fn provider_objects(file: &str, text: &str) -> Result<String, String> {
+/// The ProviderConfigs in `texts`, by name; documents that do not parse are skipped (their
+/// own file reports them).
+pub fn provider_configs<'a>(
+    texts: impl Iterator<Item = &'a str>,
+) -> BTreeMap<String, ProviderConfig> {
+    texts
+        .filter_map(|text| crate::manifest::parse(text).ok())
+        .flatten()
+        .filter(|d| d.value["kind"] == "ProviderConfig")
+        .filter_map(|d| serde_json::from_value::<ProviderConfig>(d.value).ok())
+        .map(|c| (c.metadata.name.clone().unwrap_or_default(), c))
+        .collect()
+}
+
+/// What Ferry would create for each ServerlessService in `text` (read from `file`): YAML
+/// documents for Knative, the AWS requests as JSON for Fargate; or every problem that prevents
+/// it, as `ferry validate` words them. `configs` are the ProviderConfigs the services may name.
+pub fn provider_objects(
+    file: &str,
+    text: &str,
+    configs: &BTreeMap<String, ProviderConfig>,
+) -> Result<String, String> {
     let report = crate::validate::validate_text(file, text);
     if report.has_errors() {
         return Err(crate::validate::render_text(&report));
@@ -146,26 +167,70 @@ pub fn provider_objects(file: &str, text: &str) -> Result<String, String> {
     {
         let svc: ferry_api::ServerlessService =
             serde_json::from_value(doc.value.clone()).map_err(|e| format!("{file}: {e}\n"))?;
+        let name = svc.metadata.name.as_deref().unwrap_or_default();
         let valid = ferry_core::validate(&svc).map_err(|e| format!("{file}: {e}\n"))?;
         match valid.desired.provider {
-            ferry_api::Provider::Knative => {
+            Provider::Knative => {
                 let service = ferry_provider_knative::build::knative_service(&valid.desired);
                 let yaml = serde_saphyr::to_string(&service).map_err(|e| e.to_string())?;
                 let _ = write!(
                     out,
-                    "---\n# What Ferry applies for ServerlessService {}\n{yaml}",
-                    svc.metadata.name.as_deref().unwrap_or_default()
+                    "---\n# What Ferry applies for ServerlessService {name}\n{yaml}"
                 );
             }
-            other => {
+            Provider::Fargate => {
+                let config_name = ferry_provider::provider_config::name_for(&svc);
+                let (config, note) = fargate_config(configs, config_name);
+                let plan =
+                    ferry_provider_fargate::build::plan(&valid.desired, &config, config_name)
+                        .map_err(|e| format!("{file}: ServerlessService {name}: {e}\n"))?;
+                let json =
+                    serde_json::to_string_pretty(&plan.rendered()).map_err(|e| e.to_string())?;
+                let _ = write!(
+                    out,
+                    "---\n# The AWS requests Ferry sends for ServerlessService {name} (createService \
+                     also carries the registered taskDefinition ARN and a clientToken){note}\n\
+                     {json}\n"
+                );
+            }
+            other @ Provider::CloudRun => {
                 return Err(format!(
-                    "{file}: ServerlessService {}: rendering for provider {other} arrives with its backend\n",
-                    svc.metadata.name.as_deref().unwrap_or_default()
+                    "{file}: ServerlessService {name}: rendering for provider {other} arrives with its backend\n"
                 ));
             }
         }
     }
     Ok(out)
+}
+
+/// The Fargate settings of ProviderConfig `name` from `configs`, or placeholders (and a note
+/// saying so) when the files do not hold it.
+fn fargate_config(
+    configs: &BTreeMap<String, ProviderConfig>,
+    name: &str,
+) -> (FargateProviderConfig, String) {
+    if let Some(fargate) = configs.get(name).and_then(|c| c.spec.fargate.clone()) {
+        return (fargate, String::new());
+    }
+    let placeholder = |what: &str| format!("<{what} of ProviderConfig {name}>");
+    let config = FargateProviderConfig {
+        region: placeholder("region"),
+        cluster: placeholder("cluster"),
+        credentials: None,
+        endpoint: None,
+        defaults: Some(FargateAccountSettings {
+            subnets: Some(vec![placeholder("subnets")]),
+            security_groups: Some(vec![placeholder("securityGroups")]),
+            execution_role_arn: Some(placeholder("executionRoleArn")),
+            task_role_arn: None,
+            log_group: None,
+        }),
+    };
+    let note = format!(
+        ";\n# ProviderConfig {name} is not in the files given, so its values are placeholders: \
+         add its file with another -f"
+    );
+    (config, note)
 }
 
 /// The reason list for a terminal.

@@ -325,10 +325,60 @@ fn render_refuses_invalid_specs_and_providers_without_a_backend() {
     );
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 
-    let out = ferry(&["render", "-f", "deploy/examples/fargate-hello.yaml"]);
+    let out = ferry(&["render", "-f", "deploy/examples/cloudrun-hello.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("arrives with its backend"), "{stderr}");
+}
+
+#[test]
+fn render_prints_the_fargate_requests_as_json_with_the_provider_config_given() {
+    let out = ferry(&[
+        "render",
+        "-f",
+        "deploy/examples/fargate-hello.yaml",
+        "-f",
+        "deploy/examples/providerconfig-aws.yaml",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let json = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && *l != "---")
+        .collect::<Vec<_>>()
+        .join("\n");
+    let rendered: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rendered["registerTaskDefinition"]["family"], "shop_hello");
+    assert_eq!(rendered["createService"]["cluster"], "prod");
+    assert_eq!(
+        rendered["createService"]["networkConfiguration"]["awsvpcConfiguration"]["subnets"][0],
+        "subnet-0a1b2c3d4e5f60718"
+    );
+    assert_eq!(
+        rendered["registerScalableTarget"]["ResourceId"],
+        "service/prod/shop_hello"
+    );
+    assert_eq!(
+        rendered["putScalingPolicy"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"],
+        60.0
+    );
+
+    // Without the ProviderConfig the account's values are placeholders, and the output says so.
+    let out = ferry(&["render", "-f", "deploy/examples/fargate-hello.yaml"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains("ProviderConfig aws-prod is not in the files given"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<cluster of ProviderConfig aws-prod>"),
+        "{text}"
+    );
 }
 
 #[test]

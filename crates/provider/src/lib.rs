@@ -10,6 +10,7 @@
 //! [`fake`] is an in-memory backend for controller tests.
 
 pub mod fake;
+pub mod provider_config;
 
 use std::sync::Arc;
 use std::time::Duration;

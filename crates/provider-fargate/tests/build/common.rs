@@ -1,0 +1,212 @@
+//! Helpers: ServerlessServices and ProviderConfigs from inline YAML, validated as the controller
+//! validates them, their plans, and what AWS would describe once it holds exactly a plan.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ferry_api::{FargateProviderConfig, ProviderConfig, ServerlessService};
+use ferry_core::desired::Desired;
+use ferry_provider_fargate::build::{
+    self, Observed, ObservedPolicy, ObservedScaling, ObservedService, ObservedTaskDefinition, Plan,
+    Rollout, Tag,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The UID the API server gave the test's object.
+pub(crate) const UID: &str = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+/// The ProviderConfig of deploy/examples/providerconfig-aws.yaml.
+pub(crate) const AWS_PROD: &str = "aws-prod";
+/// The account of that ProviderConfig.
+pub(crate) const ACCOUNT_ID: &str = "123456789012";
+/// A target group and its load balancer.
+pub(crate) const TARGET_GROUP: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/hello/6d0ecf831eec9f09";
+pub(crate) const LOAD_BALANCER: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/50dc6c495c0c9188";
+
+pub(crate) fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub(crate) fn examples_dir() -> PathBuf {
+    crate_dir().join("../../deploy/examples")
+}
+
+/// A ServerlessService `hello` in namespace `shop`, with [`UID`], and `spec` (YAML, usually a
+/// flow mapping).
+pub(crate) fn serverless_service(spec: &str) -> ServerlessService {
+    let yaml = format!(
+        "apiVersion: ferry.dev/v1alpha1\nkind: ServerlessService\n\
+         metadata: {{name: hello, namespace: shop, uid: {UID}}}\nspec: {spec}\n"
+    );
+    serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+/// The desired model of `svc`, which must be valid.
+pub(crate) fn desired_of(svc: &ServerlessService) -> Desired {
+    match ferry_core::validate(svc) {
+        Ok(valid) => valid.desired,
+        Err(invalid) => panic!("the test's spec is invalid: {invalid}"),
+    }
+}
+
+/// The desired model for `spec`.
+pub(crate) fn desired(spec: &str) -> Desired {
+    desired_of(&serverless_service(spec))
+}
+
+/// A single-container Fargate spec with `extra` spec fields (YAML, no braces) and the container
+/// fields `container` added to `name: app, image: ..., port: 8080`.
+pub(crate) fn simple(container: &str, extra: &str) -> String {
+    let container = if container.is_empty() {
+        String::new()
+    } else {
+        format!(", {container}")
+    };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(", {extra}")
+    };
+    format!(
+        "{{provider: fargate, containers: [{{name: app, image: 'ghcr.io/acme/hello:1.4.2', \
+         port: 8080{container}}}]{extra}}}"
+    )
+}
+
+/// `spec.fargate` of the ProviderConfig `aws-prod` in deploy/examples/providerconfig-aws.yaml.
+pub(crate) fn example_provider_config() -> FargateProviderConfig {
+    let path = examples_dir().join("providerconfig-aws.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let config: ProviderConfig =
+        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(config.metadata.name.as_deref(), Some(AWS_PROD));
+    config
+        .spec
+        .fargate
+        .unwrap_or_else(|| panic!("{} has no spec.fargate", path.display()))
+}
+
+/// A ProviderConfig's `spec.fargate` from YAML.
+pub(crate) fn provider_config(yaml: &str) -> FargateProviderConfig {
+    serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+/// A ProviderConfig with only a region and a cluster: the service must give the rest.
+pub(crate) fn bare_provider_config() -> FargateProviderConfig {
+    provider_config("{region: eu-west-1, cluster: bare}")
+}
+
+/// The plan for `desired` under the example ProviderConfig.
+pub(crate) fn plan_of(desired: &Desired) -> Plan {
+    build::plan(desired, &example_provider_config(), AWS_PROD)
+        .unwrap_or_else(|e| panic!("no plan: {e}"))
+}
+
+/// The plan for `spec` under the example ProviderConfig.
+pub(crate) fn plan(spec: &str) -> Plan {
+    plan_of(&desired(spec))
+}
+
+/// `value` as JSON.
+pub(crate) fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
+}
+
+/// Tags as the map AWS describes.
+pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
+}
+
+/// The ARN of revision `revision` of `family`.
+pub(crate) fn task_definition_arn(family: &str, revision: i32) -> String {
+    format!("arn:aws:ecs:us-east-1:{ACCOUNT_ID}:task-definition/{family}:{revision}")
+}
+
+/// The task definition revision `revision` registered from `plan`.
+pub(crate) fn registered(plan: &Plan, revision: i32) -> ObservedTaskDefinition {
+    let family = &plan.task_definition.family;
+    ObservedTaskDefinition {
+        arn: task_definition_arn(family, revision),
+        family: family.clone(),
+        revision,
+        tags: tag_map(&plan.task_definition.tags),
+    }
+}
+
+/// What AWS describes once it holds exactly `plan`, with revision 3 of the task definition
+/// deployed and every task running. Lists come back in another order than they were sent, and
+/// ECS reports the platform version it resolved `LATEST` to.
+pub(crate) fn mirror(plan: &Plan) -> Observed {
+    let s = &plan.service;
+    let vpc = &s.network_configuration.awsvpc_configuration;
+    let task_definition = registered(plan, 3);
+    let reversed = |list: &[String]| list.iter().rev().cloned().collect::<Vec<_>>();
+    let service = ObservedService {
+        arn: format!(
+            "arn:aws:ecs:us-east-1:{ACCOUNT_ID}:service/{}/{}",
+            s.cluster, s.service_name
+        ),
+        name: s.service_name.clone(),
+        status: "ACTIVE".into(),
+        task_definition: task_definition.arn.clone(),
+        desired_count: s.desired_count,
+        running_count: s.desired_count,
+        pending_count: 0,
+        rollout: Some(Rollout {
+            state: "COMPLETED".into(),
+            reason: Some("ECS deployment ecs-svc/5503471093434367811 completed.".into()),
+            task_definition: task_definition.arn.clone(),
+        }),
+        failed_rollout: None,
+        launch_type: s.launch_type.clone(),
+        capacity_providers: s
+            .capacity_provider_strategy
+            .iter()
+            .map(|c| c.capacity_provider.clone())
+            .collect(),
+        platform_version: Some("1.4.0".into()),
+        subnets: reversed(&vpc.subnets),
+        security_groups: reversed(&vpc.security_groups),
+        assign_public_ip: Some(vpc.assign_public_ip == "ENABLED"),
+        target_group_arns: s
+            .load_balancers
+            .iter()
+            .map(|l| l.target_group_arn.clone())
+            .collect(),
+        tags: tag_map(&s.tags),
+        events: vec![format!(
+            "(service {}) has reached a steady state.",
+            s.service_name
+        )],
+    };
+    let scaling = ObservedScaling {
+        min: plan.scalable_target.min_capacity,
+        max: plan.scalable_target.max_capacity,
+        policy: plan.scaling_policy.as_ref().map(|p| {
+            let tracking = &p.target_tracking_scaling_policy_configuration;
+            ObservedPolicy {
+                name: p.policy_name.clone(),
+                metric: tracking
+                    .predefined_metric_specification
+                    .predefined_metric_type
+                    .clone(),
+                target_value: tracking.target_value,
+                scale_in_cooldown: Some(tracking.scale_in_cooldown),
+                resource_label: tracking
+                    .predefined_metric_specification
+                    .resource_label
+                    .clone(),
+            }
+        }),
+    };
+    Observed {
+        service,
+        task_definition: Some(task_definition),
+        failed_task_definition: None,
+        scaling: Some(scaling),
+    }
+}

@@ -1,0 +1,18 @@
+//! The Fargate builder: the ECS and Application Auto Scaling requests it plans for each part of a
+//! spec (table tests on the request JSON), the account errors, fingerprints, `diff` against
+//! what AWS describes (with a property test), `readiness`, `update_service`, every request
+//! checked against botocore's service models, and snapshots of whole plans.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+mod account;
+mod botocore;
+mod common;
+mod diff;
+mod fingerprints;
+mod readiness;
+mod scaling;
+mod service;
+mod snapshots;
+mod task_definition;
+mod update_service;

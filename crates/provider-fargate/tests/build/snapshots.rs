@@ -1,0 +1,259 @@
+//! Whole plans as `ferry render` prints them, compared with the committed JSON in
+//! `tests/snapshots/`: every Fargate example in `deploy/examples/` (under the ProviderConfig it
+//! names there) and a few richer specs. `FERRY_BLESS=1` rewrites the files instead.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use ferry_api::{FargateProviderConfig, ProviderConfig, ServerlessService};
+use ferry_provider_fargate::build;
+use serde_json::Value;
+
+use crate::common::{
+    AWS_PROD, LOAD_BALANCER, TARGET_GROUP, crate_dir, desired_of, example_provider_config,
+    examples_dir, serverless_service,
+};
+
+fn snapshot_dir() -> PathBuf {
+    crate_dir().join("tests/snapshots")
+}
+
+fn blessing() -> bool {
+    std::env::var_os("FERRY_BLESS").is_some_and(|v| v == "1")
+}
+
+/// Every YAML document in `deploy/examples/`, with the file it came from, files in name order.
+fn example_documents() -> Vec<(PathBuf, Value)> {
+    let dir = examples_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        out.extend(docs.into_iter().map(|d| (file.clone(), d)));
+    }
+    out
+}
+
+/// The ProviderConfigs of `deploy/examples/` that configure Fargate, by name.
+fn example_provider_configs() -> Vec<(String, FargateProviderConfig)> {
+    example_documents()
+        .into_iter()
+        .filter(|(_, d)| d["kind"] == "ProviderConfig")
+        .filter_map(|(file, d)| {
+            let config: ProviderConfig =
+                serde_json::from_value(d).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            Some((config.metadata.name.clone()?, config.spec.fargate?))
+        })
+        .collect()
+}
+
+/// A snapshot: its file name, the object, and the ProviderConfig it is planned under.
+struct Case {
+    name: String,
+    svc: ServerlessService,
+    config: (String, FargateProviderConfig),
+}
+
+/// Every Fargate ServerlessService in `deploy/examples/`, named after its file (and its name,
+/// when a file holds several).
+fn fargate_examples() -> Vec<Case> {
+    let configs = example_provider_configs();
+    let docs: Vec<(PathBuf, Value)> = example_documents()
+        .into_iter()
+        .filter(|(_, d)| d["kind"] == "ServerlessService" && d["spec"]["provider"] == "fargate")
+        .collect();
+    let mut out = Vec::new();
+    for (file, doc) in &docs {
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let several = docs.iter().filter(|(f, _)| f == file).count() > 1;
+        let svc: ServerlessService = serde_json::from_value(doc.clone())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let config_name = svc
+            .spec
+            .provider_config_ref
+            .as_ref()
+            .map_or("default", |r| r.name.as_str());
+        let config = configs
+            .iter()
+            .find(|(name, _)| name == config_name)
+            .cloned()
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: names ProviderConfig {config_name}, which deploy/examples/ lacks",
+                    file.display()
+                )
+            });
+        let name = if several {
+            format!("{stem}-{}", svc.metadata.name.clone().unwrap_or_default())
+        } else {
+            stem
+        };
+        out.push(Case { name, svc, config });
+    }
+    out
+}
+
+/// Richer specs than the examples, each showing a part of the mapping.
+fn inline_cases() -> Vec<Case> {
+    // (snapshot, metadata.name, UID as the API server would have given one, spec)
+    let cases = [
+        (
+            "spot-rps-sidecar",
+            "shop",
+            Some("3f0e8a4c-5b6d-4e7f-8a9b-0c1d2e3f4a5b"),
+            format!(
+                "{{provider: fargate, \
+                  containers: [\
+                   {{name: app, image: 'ghcr.io/acme/shop:3.2.0', port: 8080, \
+                     command: [/shop], args: [serve, --verbose], \
+                     env: [{{name: LOG_LEVEL, value: info}}, \
+                           {{name: DB_PASSWORD, secret: {{name: shop-db, key: password}}}}, \
+                           {{name: API_TOKEN, secret: {{name: api-token}}}}], \
+                     resources: {{cpu: 1500m, memory: 3Gi, ephemeralStorage: 30Gi}}, \
+                     probes: {{liveness: {{httpGet: {{path: /live, \
+                                                     httpHeaders: [{{name: X-Probe, value: live}}]}}, \
+                                          initialDelaySeconds: 15, periodSeconds: 20, \
+                                          timeoutSeconds: 4, failureThreshold: 5}}}}}}, \
+                   {{name: envoy, image: 'docker.io/envoyproxy/envoy:v1.31.0', \
+                     args: [-c, /etc/envoy/envoy.yaml], resources: {{cpu: 500m, memory: 1Gi}}}}], \
+                  ingress: internal, \
+                  scaling: {{minInstances: 2, maxInstances: 30, initialInstances: 4, metric: rps, \
+                            target: 200, scaleDownDelaySeconds: 600}}, \
+                  fargate: {{capacityProvider: FARGATE_SPOT, cpuArchitecture: ARM64, \
+                            cluster: shop, platformVersion: 1.4.0, \
+                            subnets: [subnet-0123456789abcdef0], \
+                            taskRoleArn: 'arn:aws:iam::123456789012:role/shop-app', \
+                            loadBalancer: {{targetGroupArn: '{TARGET_GROUP}', \
+                                           loadBalancerArn: '{LOAD_BALANCER}'}}, \
+                            secrets: [\
+                              {{name: shop-db, \
+                                arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-AbCdEf'}}, \
+                              {{name: api-token, \
+                                arn: 'arn:aws:ssm:us-east-1:123456789012:parameter/shop/api-token'}}]}}}}"
+            ),
+        ),
+        (
+            "windows-memory",
+            "legacy",
+            None,
+            "{provider: fargate, \
+              containers: [{name: web, image: 'mcr.microsoft.com/dotnet/framework/aspnet:4.8', \
+                            port: 80, resources: {cpu: '2', memory: 8Gi}}], \
+              scaling: {minInstances: 1, maxInstances: 4, metric: memory, target: 75}, \
+              fargate: {operatingSystemFamily: WINDOWS_SERVER_2022_CORE, assignPublicIp: true, \
+                        securityGroups: [sg-0fedcba9876543210]}}"
+                .to_owned(),
+        ),
+        (
+            "fixed-count",
+            "worker",
+            Some("9b2c7d10-1e2f-4a3b-8c4d-5e6f7a8b9c0d"),
+            "{provider: fargate, \
+              containers: [{name: worker, image: 'ghcr.io/acme/worker:1.1.0', port: 8080, \
+                            resources: {cpu: 500m}}], \
+              ingress: internal, scaling: {minInstances: 3}}"
+                .to_owned(),
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(snapshot, name, uid, spec)| {
+            let mut svc = serverless_service(&spec);
+            svc.metadata.name = Some(name.to_owned());
+            svc.metadata.uid = uid.map(str::to_owned);
+            Case {
+                name: snapshot.to_owned(),
+                svc,
+                config: (AWS_PROD.to_owned(), example_provider_config()),
+            }
+        })
+        .collect()
+}
+
+fn cases() -> Vec<Case> {
+    let examples = fargate_examples();
+    assert!(
+        !examples.is_empty(),
+        "deploy/examples/ holds no Fargate ServerlessService"
+    );
+    examples.into_iter().chain(inline_cases()).collect()
+}
+
+fn render(case: &Case) -> String {
+    let (config_name, config) = &case.config;
+    let plan = build::plan(&desired_of(&case.svc), config, config_name)
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    let mut json = serde_json::to_string_pretty(&plan.rendered()).unwrap();
+    json.push('\n');
+    json
+}
+
+fn check(path: &Path, rendered: &str) -> Option<String> {
+    if blessing() {
+        std::fs::create_dir_all(snapshot_dir()).unwrap();
+        std::fs::write(path, rendered).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return None;
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    (committed != rendered).then(|| {
+        format!(
+            "{} differs from what the builder plans now.\n--- committed\n{committed}\n--- planned\n\
+             {rendered}",
+            path.display()
+        )
+    })
+}
+
+#[test]
+fn planned_requests_match_the_snapshots() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let path = snapshot_dir().join(format!("{}.json", case.name));
+        failures.extend(check(&path, &render(&case)));
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n\nIf the change is intended, rewrite the snapshots with \
+         FERRY_BLESS=1 cargo test -p ferry-provider-fargate --test build, and review the diff.",
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn every_snapshot_belongs_to_a_case() {
+    let expected: BTreeSet<String> = cases()
+        .into_iter()
+        .map(|case| format!("{}.json", case.name))
+        .collect();
+    let present: BTreeSet<String> = std::fs::read_dir(snapshot_dir())
+        .map(|dir| {
+            dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let stale: Vec<&String> = present.difference(&expected).collect();
+    if blessing() {
+        for file in stale {
+            std::fs::remove_file(snapshot_dir().join(file)).unwrap();
+        }
+        return;
+    }
+    assert!(
+        stale.is_empty(),
+        "snapshots no case renders: {stale:?}; delete them or run with FERRY_BLESS=1"
+    );
+}
+
+#[test]
+fn planning_the_same_spec_twice_renders_the_same_bytes() {
+    for case in cases() {
+        assert_eq!(render(&case), render(&case), "{}", case.name);
+    }
+}

@@ -1,0 +1,362 @@
+//! The operator with its Fargate backend, end to end: the real `ferry controller` process
+//! against the stand-in API server (or a real cluster with `FERRY_E2E_KUBECONFIG`), pointed at
+//! moto server (patched so rollouts progress; see `tests/moto`) through a ProviderConfig
+//! `endpoint`, with a proxy in between that counts the operator's AWS calls. Credentials come
+//! from a Secret in the operator's namespace.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use e2e::{Cluster, Error, Ferry, MANAGER, Operator, TestNamespace, wait_for};
+use ferry_api::{ProviderConfig, ServerlessService};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use moto_standin::{Moto, Proxy};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn credentials(key_id: &str) -> String {
+    format!("[default]\naws_access_key_id = {key_id}\naws_secret_access_key = secret\n")
+}
+
+/// One test's namespace (also the operator's own, where the credentials Secret is), an ECS
+/// cluster in moto, a ProviderConfig pointing at moto through a counting proxy, and an operator.
+struct Scenario {
+    cluster: &'static Cluster,
+    namespace: TestNamespace,
+    client: Client,
+    operator: Operator,
+    proxy: Proxy,
+    ecs: aws_sdk_ecs::Client,
+    cluster_name: String,
+    config: String,
+}
+
+impl Scenario {
+    async fn start(prefix: &str) -> Self {
+        let cluster = Cluster::shared().unwrap();
+        cluster.install_crds().await.unwrap();
+        let namespace = TestNamespace::create(cluster, prefix).await.unwrap();
+        let ns = namespace.name().to_owned();
+        let client = cluster.client().await.unwrap();
+
+        let moto = Moto::shared().await.unwrap();
+        let proxy = Proxy::start(&moto.endpoint()).unwrap();
+        let ecs = aws_sdk_ecs::Client::new(&moto_standin::sdk_config(&moto.endpoint()).await);
+        let cluster_name = format!("ecs-{ns}");
+        ecs.create_cluster()
+            .cluster_name(&cluster_name)
+            .send()
+            .await
+            .unwrap();
+
+        let scenario = Self {
+            cluster,
+            operator: spawn(cluster, &ns),
+            client,
+            proxy,
+            ecs,
+            cluster_name,
+            // ProviderConfigs are cluster-scoped: the namespace's random suffix keeps runs apart.
+            config: format!("aws-{ns}"),
+            namespace,
+        };
+        scenario.put_secret("AKIDFIRST").await;
+        scenario.put_config(json!([ns])).await;
+        scenario
+    }
+
+    fn ns(&self) -> &str {
+        self.namespace.name()
+    }
+
+    fn ssvs(&self) -> Api<ServerlessService> {
+        Api::namespaced(self.client.clone(), self.ns())
+    }
+
+    fn check<T>(&self, result: Result<T, Error>) -> T {
+        result.unwrap_or_else(|e| panic!("{e}\n--- ferry log ---\n{}", self.operator.logs()))
+    }
+
+    async fn put_secret(&self, key_id: &str) {
+        let secret = json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "aws"},
+            "stringData": {"credentials": credentials(key_id)},
+        });
+        Api::<Secret>::namespaced(self.client.clone(), self.ns())
+            .patch(
+                "aws",
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&secret),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn put_config(&self, allowed: Value) {
+        let config = json!({
+            "apiVersion": "ferry.dev/v1alpha1",
+            "kind": "ProviderConfig",
+            "metadata": {"name": self.config},
+            "spec": {
+                "fargate": {
+                    "region": "us-east-1",
+                    "cluster": self.cluster_name,
+                    "endpoint": self.proxy.endpoint(),
+                    "credentials": {
+                        "source": "Secret",
+                        "secretRef": {"namespace": self.ns(), "name": "aws", "key": "credentials"},
+                    },
+                    "defaults": {
+                        "subnets": ["subnet-0a1b2c3d"],
+                        "securityGroups": ["sg-0123abcd"],
+                    },
+                },
+                "allowedNamespaces": allowed,
+            },
+        });
+        Api::<ProviderConfig>::all(self.client.clone())
+            .patch(
+                &self.config,
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&config),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn apply(&self, name: &str, image: &str, config: &str) {
+        let object = json!({
+            "apiVersion": "ferry.dev/v1alpha1",
+            "kind": "ServerlessService",
+            "metadata": {"name": name},
+            "spec": {
+                "provider": "fargate",
+                "providerConfigRef": {"name": config},
+                "containers": [{
+                    "name": "app",
+                    "image": image,
+                    "port": 8080,
+                    "resources": {"cpu": "250m", "memory": "512Mi"},
+                }],
+                "scaling": {"minInstances": 1, "maxInstances": 3, "metric": "cpu"},
+            },
+        });
+        self.ssvs()
+            .patch(name, &PatchParams::apply(MANAGER), &Patch::Apply(&object))
+            .await
+            .unwrap();
+    }
+
+    async fn ssv(
+        &self,
+        name: &str,
+        what: &str,
+        ok: impl Fn(&ServerlessService) -> bool,
+    ) -> ServerlessService {
+        let found = wait_for(&self.ssvs(), name, WAIT, what, ok).await;
+        self.check(found)
+    }
+
+    async fn active_services(&self) -> Vec<String> {
+        self.ecs
+            .list_services()
+            .cluster(&self.cluster_name)
+            .send()
+            .await
+            .unwrap()
+            .service_arns()
+            .to_vec()
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        // ProviderConfigs are cluster-scoped, so the namespace's deletion does not take them.
+        // A client belongs to the runtime that made it, which is blocked here: the thread
+        // makes its own.
+        let config = self.config.clone();
+        let cluster = self.cluster;
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let client = cluster.client().await.ok()?;
+                Api::<ProviderConfig>::all(client)
+                    .delete(&config, &DeleteParams::default())
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// An operator confined to `namespace`, which is also its own namespace (Lease and Secrets).
+fn spawn(cluster: &Cluster, namespace: &str) -> Operator {
+    Ferry::spawn(
+        cluster,
+        &[
+            "controller",
+            "--namespace",
+            namespace,
+            "--lease-namespace",
+            namespace,
+            "--no-leader-election",
+            "--metrics-address",
+            "127.0.0.1:0",
+            "--resync-interval",
+            "1s",
+            "--progress-interval",
+            "200ms",
+        ],
+    )
+    .unwrap()
+}
+
+fn ready(svc: &ServerlessService) -> Option<(&str, &str)> {
+    let status = svc.status.as_ref()?;
+    if status.observed_generation != svc.metadata.generation {
+        return None;
+    }
+    let c = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+    Some((c.status.as_str(), c.reason.as_str()))
+}
+
+fn revision(svc: &ServerlessService) -> Option<&str> {
+    svc.status.as_ref()?.latest_ready_revision.as_deref()
+}
+
+#[tokio::test]
+async fn a_fargate_service_is_created_idles_without_writes_follows_changes_and_is_deleted() {
+    let s = Scenario::start("fargate").await;
+    s.apply("web", "ghcr.io/acme/web:1", &s.config).await;
+    let family = format!("{}_web", s.ns());
+
+    let svc = s
+        .ssv("web", "Ready=True on Fargate", |svc| {
+            ready(svc) == Some(("True", "Available"))
+        })
+        .await;
+    let status = svc.status.clone().unwrap();
+    assert_eq!(revision(&svc), Some(format!("{family}:1").as_str()));
+    let arn = status.resource_ref.as_ref().map(|r| r.id.as_str());
+    assert!(arn.is_some_and(|a| a.ends_with(&family)), "{status:?}");
+    assert_eq!(s.active_services().await.len(), 1);
+
+    // Idle: resyncs every second read AWS, but neither AWS nor the API server is written to.
+    s.proxy.clear();
+    let version = svc.resource_version();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(s.proxy.writes(), BTreeMap::new(), "{:?}", s.proxy.calls());
+    assert!(
+        s.proxy.calls().contains_key("DescribeServices"),
+        "the resyncs observed AWS: {:?}",
+        s.proxy.calls()
+    );
+    assert_eq!(
+        s.ssvs().get("web").await.unwrap().resource_version(),
+        version
+    );
+
+    // A new image: a new revision, deployed, in status.
+    s.apply("web", "ghcr.io/acme/web:2", &s.config).await;
+    s.ssv("web", "revision 2 ready", |svc| {
+        ready(svc) == Some(("True", "Available")) && revision(svc) == Some(&format!("{family}:2"))
+    })
+    .await;
+    assert_eq!(s.active_services().await.len(), 1);
+
+    // New credentials in the Secret are used without a restart.
+    s.proxy.clear();
+    s.put_secret("AKIDSECOND").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !s
+        .proxy
+        .requests()
+        .iter()
+        .any(|r| r.access_key.as_deref() == Some("AKIDSECOND"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new credentials were never used\n{}",
+            s.operator.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Delete: nothing is left in AWS, and the object goes.
+    s.ssvs()
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while s.ssvs().get_opt("web").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the object was never let go\n{}",
+            s.operator.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(s.active_services().await, Vec::<String>::new());
+    let revisions = s
+        .ecs
+        .list_task_definitions()
+        .family_prefix(&family)
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    assert!(revisions.task_definition_arns().is_empty(), "{revisions:?}");
+}
+
+#[tokio::test]
+async fn a_missing_or_forbidding_provider_config_is_reported_until_it_allows_the_service() {
+    let s = Scenario::start("fargate-config").await;
+    s.apply("lost", "ghcr.io/acme/lost:1", "no-such-config")
+        .await;
+    let svc = s
+        .ssv("lost", "ProviderConfigNotFound", |svc| {
+            ready(svc) == Some(("False", "ProviderConfigNotFound"))
+        })
+        .await;
+    let message = &svc.status.as_ref().unwrap().conditions[0].message;
+    assert!(!message.is_empty());
+
+    // A ProviderConfig that does not allow the namespace.
+    s.put_config(json!(["somewhere-else"])).await;
+    s.apply("guest", "ghcr.io/acme/guest:1", &s.config).await;
+    s.ssv("guest", "ProviderConfigNotAllowed", |svc| {
+        ready(svc) == Some(("False", "ProviderConfigNotAllowed"))
+    })
+    .await;
+    assert_eq!(
+        s.proxy.calls(),
+        BTreeMap::new(),
+        "no AWS call without permission"
+    );
+
+    // Allowing it reconciles the service at once (the ProviderConfig is watched).
+    s.put_config(json!([s.ns()])).await;
+    s.ssv("guest", "Ready=True once allowed", |svc| {
+        ready(svc) == Some(("True", "Available"))
+    })
+    .await;
+    s.ssvs()
+        .delete("guest", &DeleteParams::default())
+        .await
+        .unwrap();
+    s.ssvs()
+        .delete("lost", &DeleteParams::default())
+        .await
+        .unwrap();
+}
