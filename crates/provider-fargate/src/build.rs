@@ -1121,6 +1121,8 @@ pub enum Change {
     TaskDefinition,
     /// Update the service's settings (network, capacity, load balancer, deployment).
     Service,
+    /// Tag the service with the object's UID (it adopts a released service).
+    Tags,
     /// Register the scalable target with new bounds.
     ScalableTarget,
     /// Put the target-tracking policy.
@@ -1177,8 +1179,16 @@ pub fn diff(plan: &Plan, observed: &Observed) -> Vec<Change> {
                 .map(|l| l.target_group_arn.clone())
                 .collect::<Vec<_>>(),
         );
+    let uid_tag = |tags: &[Tag]| {
+        tags.iter()
+            .find(|t| t.key == TAG_UID)
+            .map(|t| t.value.clone())
+    };
     if !service_matches {
         changes.push(Change::Service);
+    } else if service.tags.get(TAG_UID).cloned() != uid_tag(&want.tags) {
+        // A service released by an earlier object of this name, now adopted.
+        changes.push(Change::Tags);
     }
     let target = &plan.scalable_target;
     match &observed.scaling {

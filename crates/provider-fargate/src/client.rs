@@ -442,6 +442,10 @@ impl ExternalClient for FargateClient {
             }
             info!(%service, task_definition = %arn, "updated the ECS service");
         }
+        if changes.contains(&Change::Tags) {
+            requests::tag(&self.aws.ecs, &observed.service.arn, &plan.service.tags).await?;
+            info!(%service, "adopted the ECS service");
+        }
         self.apply_scaling(&plan, &changes).await?;
         self.aws
             .directory

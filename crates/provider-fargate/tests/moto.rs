@@ -696,3 +696,35 @@ async fn a_failed_rollout_is_reported_with_the_reason_ecs_gives_and_not_retried(
     aws.reconcile(&svc).await;
     assert_eq!(aws.proxy.writes(), BTreeMap::new());
 }
+
+#[tokio::test]
+async fn an_orphaned_service_is_left_running_and_adopted_by_the_next_object_of_its_name() {
+    let aws = Aws::start("orphan").await;
+    let svc = service("kept", "ghcr.io/acme/kept:1", FIXED);
+    aws.until_ready(&svc).await;
+
+    aws.proxy.clear();
+    let client = aws.client(&svc).await;
+    client.release(&object(&svc)).await.unwrap();
+    assert_eq!(
+        aws.proxy.writes(),
+        BTreeMap::from([("UntagResource".to_owned(), 1)]),
+        "releasing only drops the UID tag"
+    );
+    let kept = aws
+        .service("shop_kept")
+        .await
+        .expect("the service keeps running");
+    let kept_tags = tags(kept.tags());
+    assert!(!kept_tags.contains_key("ferry.dev/uid"), "{kept_tags:?}");
+    assert_eq!(kept_tags["ferry.dev/managed-by"], "ferry");
+
+    // A new object of the same name (another UID) takes the service over: no NameTaken, no
+    // second service, its UID tag on the service.
+    let mut again = svc.clone();
+    again.metadata.uid = Some("uid-kept-again".into());
+    aws.until_ready(&again).await;
+    assert_eq!(aws.services_in_cluster().await.len(), 1);
+    let adopted = aws.service("shop_kept").await.unwrap();
+    assert_eq!(tags(adopted.tags())["ferry.dev/uid"], "uid-kept-again");
+}

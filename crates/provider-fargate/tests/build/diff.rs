@@ -518,3 +518,18 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn a_released_service_is_adopted_by_tagging_it_only() {
+    let p = plan(&simple("", ""));
+    let mut observed = mirror(&p);
+    // Released by an earlier object of the same name: Ferry's tags, no UID.
+    observed.service.tags.remove("ferry.dev/uid");
+    assert_eq!(diff(&p, &observed), [Change::Tags]);
+    // Another object's UID is not adopted here: the client reports NameTaken before diffing.
+    observed
+        .service
+        .tags
+        .insert("ferry.dev/uid".into(), "someone-else".into());
+    assert_eq!(diff(&p, &observed), [Change::Tags]);
+}
