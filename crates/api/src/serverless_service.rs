@@ -845,6 +845,11 @@ pub struct ServerlessServiceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_ready_revision: Option<String>,
 
+    /// The provider's long-running operation Ferry started and waits for (a Cloud Run
+    /// operation name); the next reconcile polls it rather than waiting inside this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+
     /// The provider's identifier of what Ferry manages (an ARN, a Cloud Run resource name, or a
     /// Knative Service).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -14,7 +14,7 @@ use ferry_api::{
 };
 use ferry_core::desired::{Desired, ObjectRef};
 use ferry_core::status::{self, Outcome, Outputs, Readiness};
-use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError};
+use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError, Started};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -329,7 +329,7 @@ async fn sync(svc: &ServerlessService, ctx: &Context) -> Step {
     match backend.observe(desired).await {
         Err(e) => Step::failed(e),
         Ok(Observation::Absent) => match backend.create(desired).await {
-            Ok(()) => {
+            Ok(started) => {
                 publish(
                     ctx,
                     svc,
@@ -344,7 +344,10 @@ async fn sync(svc: &ServerlessService, ctx: &Context) -> Step {
                         "{} is creating the service",
                         svc.spec.provider.display_name()
                     ),
-                    Outputs::default(),
+                    Outputs {
+                        operation: started.operation,
+                        ..Outputs::default()
+                    },
                 )
             }
             Err(e) => Step::failed(e),
@@ -354,7 +357,7 @@ async fn sync(svc: &ServerlessService, ctx: &Context) -> Step {
             outputs,
             ..
         }) => match backend.update(desired).await {
-            Ok(()) => {
+            Ok(started) => {
                 let note = format!(
                     "Updated the {} service to generation {}",
                     svc.spec.provider.display_name(),
@@ -367,7 +370,10 @@ async fn sync(svc: &ServerlessService, ctx: &Context) -> Step {
                         svc.spec.provider.display_name(),
                         generation(svc)
                     ),
-                    outputs,
+                    Outputs {
+                        operation: started.operation,
+                        ..outputs
+                    },
                 )
             }
             Err(e) => Step::failed(e),
@@ -599,13 +605,13 @@ impl ExternalClient for Measured {
         r
     }
 
-    async fn create(&self, want: &Desired) -> Result<(), ProviderError> {
+    async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
         let r = self.inner.create(want).await;
         self.count("create", &r);
         r
     }
 
-    async fn update(&self, want: &Desired) -> Result<(), ProviderError> {
+    async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
         let r = self.inner.update(want).await;
         self.count("update", &r);
         r

@@ -343,6 +343,7 @@ async fn becoming_ready_writes_status_once_and_announces_it() {
             latest_ready_revision: Some("hello-00001".into()),
             resource_id: Some("services.serving.knative.dev/shop/hello".into()),
             instances: None,
+            operation: None,
         },
     );
     let (result, sent, calls) = h.reconcile(&progressing).await;

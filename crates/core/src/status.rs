@@ -37,6 +37,8 @@ pub struct Outputs {
     pub resource_id: Option<String>,
     /// Desired and ready instances.
     pub instances: Option<(i32, i32)>,
+    /// A long-running operation still to be polled.
+    pub operation: Option<String>,
 }
 
 /// What one reconcile found.
@@ -132,6 +134,7 @@ pub fn compute(
                 .resource_id
                 .as_ref()
                 .map(|id| ResourceRef { id: id.clone() });
+            status.operation.clone_from(&outputs.operation);
             status.instances = outputs.instances.map(|(desired, ready)| Instances {
                 desired: Some(desired),
                 ready: Some(ready),

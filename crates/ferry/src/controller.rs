@@ -12,6 +12,7 @@ use ferry_controller::http::{Health, bind};
 use ferry_controller::metrics::Metrics;
 use ferry_controller::{Context, Lease, Settings, Stop, operate};
 use ferry_provider::Connector;
+use ferry_provider_cloudrun::CloudRunConnector;
 use ferry_provider_fargate::FargateConnector;
 use ferry_provider_knative::client::KnativeConnector;
 use kube::runtime::events::{Recorder, Reporter};
@@ -166,6 +167,16 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
                 // DescribeServices (see the Fargate client's directory).
                 snapshot_max_age: args.resync_interval / 4,
                 calls: ferry_provider_fargate::CallSettings::default(),
+            },
+        )),
+    );
+    connectors.insert(
+        Provider::CloudRun,
+        Arc::new(CloudRunConnector::new(
+            client.clone(),
+            ferry_provider_cloudrun::Settings {
+                operator_namespace: args.lease_namespace.clone(),
+                ..ferry_provider_cloudrun::Settings::default()
             },
         )),
     );

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::collections::BTreeMap;
 
 use ferry_api::conditions::REASONS;
-use ferry_api::{FargateAccountSettings, FargateProviderConfig, Provider, ProviderConfig};
+use ferry_api::{
+    CloudRunProviderConfig, FargateAccountSettings, FargateProviderConfig, Provider, ProviderConfig,
+};
 use ferry_core::capabilities::{Capability, Level, table};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
@@ -193,14 +195,47 @@ pub fn provider_objects(
                      {json}\n"
                 );
             }
-            other @ Provider::CloudRun => {
-                return Err(format!(
-                    "{file}: ServerlessService {name}: rendering for provider {other} arrives with its backend\n"
-                ));
+            Provider::CloudRun => {
+                let config_name = ferry_provider::provider_config::name_for(&svc);
+                let (config, note) = cloud_run_config(configs, config_name);
+                let plan = ferry_provider_cloudrun::build::plan(&valid.desired, &config)
+                    .map_err(|e| format!("{file}: ServerlessService {name}: {e}\n"))?;
+                let json =
+                    serde_json::to_string_pretty(&plan.rendered()).map_err(|e| e.to_string())?;
+                let _ = write!(
+                    out,
+                    "---\n# The Cloud Run service Ferry creates for ServerlessService {name}{note}\n\
+                     {json}\n"
+                );
             }
         }
     }
     Ok(out)
+}
+
+/// The Cloud Run settings of ProviderConfig `name` from `configs`, or placeholders (and a note
+/// saying so).
+fn cloud_run_config(
+    configs: &BTreeMap<String, ProviderConfig>,
+    name: &str,
+) -> (CloudRunProviderConfig, String) {
+    if let Some(section) = configs.get(name).and_then(|c| c.spec.cloud_run.clone()) {
+        return (section, String::new());
+    }
+    let config = CloudRunProviderConfig {
+        project: format!("<project of ProviderConfig {name}>"),
+        region: format!("<region of ProviderConfig {name}>"),
+        credentials: None,
+        endpoint: None,
+    };
+    (config, missing_config_note(name))
+}
+
+fn missing_config_note(name: &str) -> String {
+    format!(
+        ";\n# ProviderConfig {name} is not in the files given, so its values are placeholders: \
+         add its file with another -f"
+    )
 }
 
 /// The Fargate settings of ProviderConfig `name` from `configs`, or placeholders (and a note
@@ -226,11 +261,7 @@ fn fargate_config(
             log_group: None,
         }),
     };
-    let note = format!(
-        ";\n# ProviderConfig {name} is not in the files given, so its values are placeholders: \
-         add its file with another -f"
-    );
-    (config, note)
+    (config, missing_config_note(name))
 }
 
 /// The reason list for a terminal.

@@ -311,7 +311,7 @@ fn render_prints_the_knative_service_ferry_would_apply() {
 }
 
 #[test]
-fn render_refuses_invalid_specs_and_providers_without_a_backend() {
+fn render_refuses_invalid_specs() {
     let out = ferry(&[
         "render",
         "-f",
@@ -324,11 +324,40 @@ fn render_refuses_invalid_specs_and_providers_without_a_backend() {
         "{stderr}"
     );
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+}
 
-    let out = ferry(&["render", "-f", "deploy/examples/cloudrun-hello.yaml"]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("arrives with its backend"), "{stderr}");
+/// The JSON document of `ferry render` output that holds one provider's requests.
+fn rendered_json(text: &str) -> serde_json::Value {
+    let json = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && *l != "---")
+        .collect::<Vec<_>>()
+        .join("\n");
+    serde_json::from_str(&json).unwrap()
+}
+
+#[test]
+fn render_prints_the_cloud_run_service_as_json() {
+    let out = ferry(&[
+        "render",
+        "-f",
+        "deploy/examples/cloudrun-hello.yaml",
+        "-f",
+        "deploy/examples/providerconfig-gcp.yaml",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered = rendered_json(&stdout(&out));
+    let create = &rendered["createService"];
+    let image = &create["service"]["template"]["containers"][0]["image"];
+    assert!(image.is_string(), "{rendered}");
+    assert!(
+        create["parent"].as_str().unwrap().starts_with("projects/"),
+        "{rendered}"
+    );
 }
 
 #[test]
@@ -345,13 +374,7 @@ fn render_prints_the_fargate_requests_as_json_with_the_provider_config_given() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = stdout(&out);
-    let json = text
-        .lines()
-        .filter(|l| !l.starts_with('#') && *l != "---")
-        .collect::<Vec<_>>()
-        .join("\n");
-    let rendered: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let rendered = rendered_json(&stdout(&out));
     assert_eq!(rendered["registerTaskDefinition"]["family"], "shop_hello");
     assert_eq!(rendered["createService"]["cluster"], "prod");
     assert_eq!(

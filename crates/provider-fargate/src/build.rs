@@ -1233,6 +1233,7 @@ pub fn readiness(plan: &Plan, observed: &Observed) -> (Readiness, Outputs) {
         latest_ready_revision: if completed { revision.clone() } else { None },
         resource_id: Some(service.arn.clone()).filter(|a| !a.is_empty()),
         instances: Some((service.desired_count, service.running_count)),
+        operation: None,
     };
     (
         service_readiness(plan, observed, revision.as_deref()),

@@ -21,7 +21,7 @@ use ferry_api::conditions::reasons;
 use ferry_api::{CredentialsSource, FargateProviderConfig, ProviderConfig, ServerlessService};
 use ferry_core::desired::{Desired, ObjectRef};
 use ferry_provider::provider_config;
-use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError};
+use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError, Started};
 use kube::ResourceExt;
 use tracing::{debug, info};
 
@@ -398,7 +398,7 @@ impl ExternalClient for FargateClient {
         })
     }
 
-    async fn create(&self, want: &Desired) -> Result<(), ProviderError> {
+    async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
         let plan = planned(want, &self.config, &self.config_name)?;
         let account = &plan.account;
         let arn = self.task_definition(&plan).await?;
@@ -411,15 +411,17 @@ impl ExternalClient for FargateClient {
         created?;
         info!(service = %plan.service.service_name, cluster = %account.cluster, "created the ECS service");
         let all = [Change::ScalableTarget, Change::ScalingPolicy];
-        self.apply_scaling(&plan, &all).await
+        self.apply_scaling(&plan, &all).await?;
+        // ECS deployments are observed through DescribeServices: nothing else to poll.
+        Ok(Started::default())
     }
 
-    async fn update(&self, want: &Desired) -> Result<(), ProviderError> {
+    async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
         let plan = planned(want, &self.config, &self.config_name)?;
         let account = &plan.account;
         let Some(observed) = self.recall() else {
             // Nothing observed to compare with: observe decides next time.
-            return Ok(());
+            return Ok(Started::default());
         };
         let changes = build::diff(&plan, &observed);
         let service = &plan.service.service_name;
@@ -451,7 +453,7 @@ impl ExternalClient for FargateClient {
             .directory
             .invalidate(&account.cluster, service)
             .await;
-        Ok(())
+        Ok(Started::default())
     }
 
     async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {

@@ -488,6 +488,7 @@ pub fn readiness(live: &Value) -> (Readiness, Outputs) {
             text("/metadata/name").unwrap_or_default()
         )),
         instances: None,
+        operation: None,
     };
     (service_readiness(live), outputs)
 }

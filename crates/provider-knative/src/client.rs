@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use ferry_api::ServerlessService;
 use ferry_api::conditions::reasons;
 use ferry_core::desired::{Desired, ObjectRef};
-use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError};
+use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError, Started};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::{Client, ResourceExt};
@@ -185,12 +185,12 @@ impl ExternalClient for KnativeClient {
         })
     }
 
-    async fn create(&self, want: &Desired) -> Result<(), ProviderError> {
-        self.apply(want).await
+    async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
+        self.apply(want).await.map(|()| Started::default())
     }
 
-    async fn update(&self, want: &Desired) -> Result<(), ProviderError> {
-        self.apply(want).await
+    async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
+        self.apply(want).await.map(|()| Started::default())
     }
 
     async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {

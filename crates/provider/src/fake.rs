@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use ferry_api::ServerlessService;
 use ferry_core::desired::{Desired, ObjectRef};
 
-use crate::{Connector, Deletion, ExternalClient, Observation, Outputs, ProviderError, Readiness};
+use crate::{
+    Connector, Deletion, ExternalClient, Observation, Outputs, ProviderError, Readiness, Started,
+};
 
 /// One call the fake received.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,16 +157,16 @@ impl ExternalClient for FakeBackend {
         })
     }
 
-    async fn create(&self, want: &Desired) -> Result<(), ProviderError> {
+    async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
         self.record(Call::Create, Operation::Create)?;
         self.lock().resource = Some(want.clone());
-        Ok(())
+        Ok(Started::default())
     }
 
-    async fn update(&self, want: &Desired) -> Result<(), ProviderError> {
+    async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
         self.record(Call::Update, Operation::Update)?;
         self.lock().resource = Some(want.clone());
-        Ok(())
+        Ok(Started::default())
     }
 
     async fn delete(&self, _object: &ObjectRef) -> Result<Deletion, ProviderError> {

@@ -37,6 +37,14 @@ pub enum Observation {
     },
 }
 
+/// What a create or update left running at the provider.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Started {
+    /// A long-running operation to poll (Cloud Run): recorded in `status.operation`, and
+    /// handed back to the backend by the next reconcile, which polls it instead of waiting.
+    pub operation: Option<String>,
+}
+
 /// Where a deletion stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deletion {
@@ -128,10 +136,10 @@ pub trait ExternalClient: Send + Sync {
 
     /// Creates what `want` describes. Called only after `observe` returned `Absent`; must not
     /// create a duplicate when an earlier, interrupted call already created it.
-    async fn create(&self, want: &Desired) -> Result<(), ProviderError>;
+    async fn create(&self, want: &Desired) -> Result<Started, ProviderError>;
 
     /// Makes what exists match `want`. Called only when `observe` said it was not up to date.
-    async fn update(&self, want: &Desired) -> Result<(), ProviderError>;
+    async fn update(&self, want: &Desired) -> Result<Started, ProviderError>;
 
     /// Deletes what Ferry created for `object`. Idempotent: what is already gone is `Gone`.
     /// Takes the object's identity, not its desired state, so an object whose spec no longer

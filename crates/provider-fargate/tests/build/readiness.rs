@@ -54,6 +54,7 @@ fn a_completed_deployment_with_every_task_running_is_ready() {
             latest_ready_revision: Some("shop_hello:3".into()),
             resource_id: Some("arn:aws:ecs:us-east-1:123456789012:service/prod/shop_hello".into()),
             instances: Some((2, 2)),
+            operation: None,
         }
     );
 }

@@ -52,6 +52,7 @@ fn outputs_come_from_status() {
             latest_ready_revision: Some("hello-00002".into()),
             resource_id: Some("services.serving.knative.dev/shop/hello".into()),
             instances: None,
+            operation: None,
         }
     );
 }

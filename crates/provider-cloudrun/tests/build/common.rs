@@ -1,0 +1,223 @@
+//! Helpers: ServerlessServices and ProviderConfigs from inline YAML, validated as the controller
+//! validates them, their plans, and the Service Cloud Run would describe once it holds exactly
+//! a plan.
+
+use std::path::PathBuf;
+
+use ferry_api::{CloudRunProviderConfig, ProviderConfig, ServerlessService};
+use ferry_core::desired::Desired;
+use ferry_provider_cloudrun::build::{self, Plan};
+use google_cloud_run_v2::model::{self, Condition, condition};
+use google_cloud_wkt::{Duration, Timestamp};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The UID the API server gave the test's object.
+pub(crate) const UID: &str = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+/// The ProviderConfig of deploy/examples/providerconfig-gcp.yaml.
+pub(crate) const GCP_PROD: &str = "gcp-prod";
+/// The project's default compute service account, which Cloud Run runs revisions as unless
+/// told otherwise.
+pub(crate) const DEFAULT_SERVICE_ACCOUNT: &str =
+    "123456789012-compute@developer.gserviceaccount.com";
+
+pub(crate) fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub(crate) fn examples_dir() -> PathBuf {
+    crate_dir().join("../../deploy/examples")
+}
+
+/// A ServerlessService `hello` in namespace `shop`, with [`UID`], and `spec` (YAML, usually a
+/// flow mapping).
+pub(crate) fn serverless_service(spec: &str) -> ServerlessService {
+    let yaml = format!(
+        "apiVersion: ferry.dev/v1alpha1\nkind: ServerlessService\n\
+         metadata: {{name: hello, namespace: shop, uid: {UID}}}\nspec: {spec}\n"
+    );
+    serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+/// The desired model of `svc`, which must be valid.
+pub(crate) fn desired_of(svc: &ServerlessService) -> Desired {
+    match ferry_core::validate(svc) {
+        Ok(valid) => valid.desired,
+        Err(invalid) => panic!("the test's spec is invalid: {invalid}"),
+    }
+}
+
+/// The desired model for `spec`.
+pub(crate) fn desired(spec: &str) -> Desired {
+    desired_of(&serverless_service(spec))
+}
+
+/// A single-container Cloud Run spec with `extra` spec fields (YAML, no braces) and the
+/// container fields `container` added to `name: app, image: ..., port: 8080`.
+pub(crate) fn simple(container: &str, extra: &str) -> String {
+    let container = if container.is_empty() {
+        String::new()
+    } else {
+        format!(", {container}")
+    };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(", {extra}")
+    };
+    format!(
+        "{{provider: cloudRun, containers: [{{name: app, \
+         image: 'europe-docker.pkg.dev/acme-prod/apps/hello:1.4.2', port: 8080{container}}}]{extra}}}"
+    )
+}
+
+/// `spec.cloudRun` of the ProviderConfig `gcp-prod` in deploy/examples/providerconfig-gcp.yaml.
+pub(crate) fn example_provider_config() -> CloudRunProviderConfig {
+    let path = examples_dir().join("providerconfig-gcp.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let config: ProviderConfig =
+        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(config.metadata.name.as_deref(), Some(GCP_PROD));
+    config
+        .spec
+        .cloud_run
+        .unwrap_or_else(|| panic!("{} has no spec.cloudRun", path.display()))
+}
+
+/// The plan for `desired` under the example ProviderConfig.
+pub(crate) fn plan_of(desired: &Desired) -> Plan {
+    build::plan(desired, &example_provider_config()).unwrap_or_else(|e| panic!("no plan: {e}"))
+}
+
+/// The plan for `spec` under the example ProviderConfig.
+pub(crate) fn plan(spec: &str) -> Plan {
+    plan_of(&desired(spec))
+}
+
+/// `value` as JSON.
+pub(crate) fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
+}
+
+/// The Service as sent, as JSON.
+pub(crate) fn sent(plan: &Plan) -> Value {
+    json(&plan.service)
+}
+
+fn timestamp(seconds: i64) -> Timestamp {
+    Timestamp::clamp(seconds, 0)
+}
+
+fn succeeded(type_: &str) -> Condition {
+    Condition::new()
+        .set_type(type_)
+        .set_state(condition::State::ConditionSucceeded)
+        .set_last_transition_time(timestamp(1_760_000_300))
+}
+
+/// The revision Cloud Run made from `plan`'s template.
+pub(crate) fn revision_id(plan: &Plan) -> String {
+    format!("{}-00003-xk2", plan.service_id)
+}
+
+/// What Cloud Run describes once it holds exactly `plan` and has finished rolling out its
+/// third generation: every output-only field filled in, and Cloud Run's defaults written into
+/// what Ferry left out (CPU in millicores, 512Mi, a TCP startup probe, 100 instances at most,
+/// a 300 s timeout, concurrency 80, the default service account, launch stage GA).
+pub(crate) fn mirror(plan: &Plan) -> model::Service {
+    let mut s = plan.service.clone();
+    let revision = revision_id(plan);
+    s.uid = "0d3c5b4e-8a1f-4f7e-9c2b-6a5d4e3f2a1b".into();
+    s.generation = 3;
+    s.observed_generation = 3;
+    s.etag = "\"CLXH0MkGEJCBr5kD/cHJvamVjdHMvYWNtZS1wcm9k\"".into();
+    s.create_time = Some(timestamp(1_760_000_000));
+    s.update_time = Some(timestamp(1_760_000_200));
+    s.creator = "ferry@acme-prod.iam.gserviceaccount.com".into();
+    s.last_modifier = s.creator.clone();
+    s.uri = format!("https://{}-4xkq2mzvda-ew.a.run.app", plan.service_id);
+    s.urls = vec![
+        s.uri.clone(),
+        format!(
+            "https://{}-123456789012.europe-west1.run.app",
+            plan.service_id
+        ),
+    ];
+    s.latest_ready_revision = format!("{}/revisions/{revision}", plan.name);
+    s.latest_created_revision = s.latest_ready_revision.clone();
+    s.reconciling = false;
+    s.terminal_condition = Some(succeeded("Ready"));
+    s.conditions = vec![succeeded("RoutesReady"), succeeded("ConfigurationsReady")];
+    s.traffic_statuses = s
+        .traffic
+        .iter()
+        .map(|t| {
+            model::TrafficTargetStatus::new()
+                .set_type(t.r#type.clone())
+                .set_revision(t.revision.clone())
+                .set_percent(t.percent)
+                .set_tag(t.tag.clone())
+        })
+        .collect();
+    if s.launch_stage == google_cloud_run_v2::model::Service::new().launch_stage {
+        s.launch_stage = "GA".into();
+    }
+    let template = s.template.as_mut().unwrap();
+    template.revision = revision;
+    if template.service_account.is_empty() {
+        template.service_account = DEFAULT_SERVICE_ACCOUNT.into();
+    }
+    template.timeout.get_or_insert(Duration::clamp(300, 0));
+    if template.max_instance_request_concurrency == 0 {
+        template.max_instance_request_concurrency = 80;
+    }
+    let scaling = template.scaling.get_or_insert_default();
+    if scaling.max_instance_count == 0 {
+        scaling.max_instance_count = 100;
+    }
+    for container in &mut template.containers {
+        defaults(container);
+    }
+    s
+}
+
+/// Cloud Run's defaults in one container.
+fn defaults(c: &mut model::Container) {
+    let limits = &mut c.resources.get_or_insert_default().limits;
+    let cpu = limits.entry("cpu".into()).or_insert_with(|| "1".into());
+    if !cpu.ends_with('m') {
+        *cpu = format!("{}m", cpu.parse::<u64>().unwrap() * 1000);
+    }
+    limits
+        .entry("memory".into())
+        .or_insert_with(|| "512Mi".into());
+    if let Some(port) = c.ports.first().map(|p| p.container_port)
+        && c.startup_probe.is_none()
+    {
+        c.startup_probe = Some(
+            model::Probe::new()
+                .set_tcp_socket(model::TCPSocketAction::new().set_port(port))
+                .set_timeout_seconds(240)
+                .set_period_seconds(240)
+                .set_failure_threshold(1),
+        );
+    }
+    for probe in [
+        &mut c.startup_probe,
+        &mut c.liveness_probe,
+        &mut c.readiness_probe,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        for (field, default) in [
+            (&mut probe.timeout_seconds, 1),
+            (&mut probe.period_seconds, 10),
+            (&mut probe.failure_threshold, 3),
+        ] {
+            if *field == 0 {
+                *field = default;
+            }
+        }
+    }
+}

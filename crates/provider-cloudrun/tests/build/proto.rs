@@ -1,0 +1,261 @@
+//! Every Service the plans build, checked offline against Google's own protos by
+//! `tests/proto_validate.py` (unknown or misspelled fields, types, enum values, durations,
+//! output-only fields set, required fields missing, label and annotation namespaces v2
+//! rejects), both as the client sends it (enums as numbers) and as `ferry render` prints it.
+//!
+//! Needs the official `google-cloud-run` package for `python3` (or `FERRY_PYTHON`). The tests
+//! fail, never skip, without it.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::common::{crate_dir, plan, sent, simple};
+use crate::snapshots;
+
+const INSTALL: &str = "python3 -m pip install 'google-cloud-run==0.16.1'";
+
+/// What the checker said: its exit code, stdout and stderr.
+struct Verdict {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the checker on `docs`.
+fn check(docs: &[Value]) -> Verdict {
+    let python = std::env::var("FERRY_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = crate_dir().join("tests/proto_validate.py");
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {python} ({e}): the Services are checked with Google's protos; \
+                 install them with {INSTALL}, or point FERRY_PYTHON at a Python that has them"
+            )
+        });
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(serde_json::to_string(docs).unwrap().as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let verdict = Verdict {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        matches!(verdict.code, Some(0 | 1)),
+        "{python} {} could not check the Services (exit {:?}):\n{}{}\nInstall Google's protos \
+         with {INSTALL} (or set FERRY_PYTHON)",
+        script.display(),
+        verdict.code,
+        verdict.stderr,
+        verdict.stdout
+    );
+    verdict
+}
+
+/// Specs that between them set every field the builder writes, beyond the snapshot cases.
+fn mapping_specs() -> Vec<String> {
+    vec![
+        simple("", ""),
+        simple(
+            "command: [/bin/hello], args: [serve], \
+             env: [{name: MODE, value: prod}, {name: EMPTY, value: ''}, \
+                   {name: TOKEN, secret: {name: token}}], \
+             resources: {cpu: '4', memory: 16Gi, gpu: {count: 1, type: nvidia-l4}}, \
+             probes: {startup: {tcpSocket: {}, periodSeconds: 5}, \
+                      liveness: {httpGet: {path: /live, httpHeaders: [{name: X, value: '1'}]}}, \
+                      readiness: {grpc: {service: hello}}}",
+            "concurrency: 10, timeoutSeconds: 3600, scaling: {minInstances: 1, maxInstances: 3}, \
+             traffic: [{latestRevision: true, percent: 50, tag: a}, \
+                       {revisionName: shop-hello-cd5cea3a-00001-abc, percent: 50}], \
+             cloudRun: {allowUnauthenticated: true, startupCpuBoost: true}",
+        ),
+        simple(
+            "resources: {cpu: 80m, memory: 128Mi}",
+            "concurrency: 1, ingress: internal, cloudRun: {executionEnvironment: gen1, \
+             vpcAccess: {connector: projects/p-123/locations/europe-west1/connectors/c, \
+                         egress: ALL_TRAFFIC}}",
+        ),
+    ]
+}
+
+#[test]
+fn every_built_service_matches_googles_protos() {
+    let mut labelled: Vec<(String, Value)> = Vec::new();
+    let plans = snapshots::cases()
+        .into_iter()
+        .map(|case| (case.name.clone(), case.plan()))
+        .chain(
+            mapping_specs()
+                .into_iter()
+                .map(|spec| (spec.clone(), plan(&spec))),
+        );
+    for (name, plan) in plans {
+        labelled.push((format!("{name}: as sent"), sent(&plan)));
+        labelled.push((
+            format!("{name}: as rendered"),
+            plan.rendered()["createService"]["service"].clone(),
+        ));
+    }
+    let docs: Vec<Value> = labelled.iter().map(|(_, d)| d.clone()).collect();
+    let verdict = check(&docs);
+    let index: Vec<String> = labelled
+        .iter()
+        .enumerate()
+        .map(|(i, (label, _))| format!("[{i}] {label}"))
+        .collect();
+    assert_eq!(
+        verdict.code,
+        Some(0),
+        "Google's protos refuse Services Ferry builds:\n{}\n\nServices:\n{}",
+        verdict.stdout,
+        index.join("\n")
+    );
+    assert_eq!(
+        verdict
+            .stdout
+            .lines()
+            .filter(|l| l.ends_with(" ok"))
+            .count(),
+        docs.len(),
+        "each Service was checked:\n{}",
+        verdict.stdout
+    );
+}
+
+#[test]
+fn the_checker_refuses_what_cloud_run_refuses() {
+    let good = sent(&plan(&simple(
+        "env: [{name: TOKEN, secret: {name: token}}], \
+         probes: {liveness: {httpGet: {path: /live}}}",
+        "timeoutSeconds: 30",
+    )));
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut doc = good.clone();
+        f(&mut doc);
+        doc
+    };
+    let rename = |doc: &mut Value, pointer: &str, from: &str, to: &str| {
+        let object = doc.pointer_mut(pointer).unwrap().as_object_mut().unwrap();
+        let value = object.remove(from).unwrap();
+        object.insert(to.into(), value);
+    };
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "a misspelled field",
+            edit(&|d| rename(d, "/template/containers/0", "image", "imgae")),
+            "has no field named \"imgae\"",
+        ),
+        (
+            "a misspelled top-level field",
+            edit(&|d| rename(d, "", "traffic", "trafic")),
+            "has no field named \"trafic\"",
+        ),
+        (
+            "a field Cloud Run does not have",
+            edit(&|d| d["template"]["max_instances"] = json!(3)),
+            "has no field named \"max_instances\"",
+        ),
+        (
+            "an enum value that does not exist",
+            edit(&|d| d["ingress"] = json!("INGRESS_TRAFFIC_PUBLIC")),
+            "Invalid enum value INGRESS_TRAFFIC_PUBLIC",
+        ),
+        (
+            "a number as text",
+            edit(&|d| d["template"]["maxInstanceRequestConcurrency"] = json!("eighty")),
+            "maxInstanceRequestConcurrency",
+        ),
+        (
+            "a duration without its unit",
+            edit(&|d| d["template"]["timeout"] = json!("30")),
+            "Duration",
+        ),
+        (
+            "an output-only field",
+            edit(&|d| d["uri"] = json!("https://x.a.run.app")),
+            "Service.uri: output only",
+        ),
+        (
+            "a missing required field",
+            edit(&|d| {
+                d["template"]["containers"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("image");
+            }),
+            "Service.template.containers[0].image: required, missing",
+        ),
+        (
+            "a missing secret name",
+            edit(&|d| {
+                d["template"]["containers"][0]["env"][0]["valueSource"]["secretKeyRef"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("secret");
+            }),
+            "secretKeyRef.secret: required, missing",
+        ),
+        (
+            "an annotation in a namespace v2 rejects",
+            edit(&|d| d["annotations"]["run.googleapis.com/ingress"] = json!("all")),
+            "'run.googleapis.com/ingress' is in a namespace Cloud Run v2 rejects",
+        ),
+        (
+            "a template label in a namespace v2 rejects",
+            edit(&|d| d["template"]["labels"] = json!({"serving.knative.dev/service": "x"})),
+            "'serving.knative.dev/service' is in a namespace Cloud Run v2 rejects",
+        ),
+    ];
+    assert_eq!(
+        check(std::slice::from_ref(&good)).code,
+        Some(0),
+        "the unbroken Service passes"
+    );
+    let broken: Vec<Value> = cases.iter().map(|(_, d, _)| d.clone()).collect();
+    let verdict = check(&broken);
+    assert_eq!(verdict.code, Some(1), "{}", verdict.stdout);
+    for (i, (case, _, expected)) in cases.iter().enumerate() {
+        let said: Vec<&str> = verdict
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with(&format!("[{i}] ")))
+            .collect();
+        assert!(
+            !said.is_empty() && said.iter().all(|l| !l.ends_with(" ok")),
+            "{case} passed the checker:\n{}",
+            verdict.stdout
+        );
+        assert!(
+            said.iter().any(|l| l.contains(expected)),
+            "{case}: {expected:?} not in\n{}",
+            said.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_checker_fails_loudly_on_input_it_cannot_read() {
+    let python = std::env::var("FERRY_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .arg(crate_dir().join("tests/proto_validate.py"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no documents is an error, not a pass: {stderr}"
+    );
+    assert!(stderr.contains("no documents on stdin"), "{stderr}");
+}

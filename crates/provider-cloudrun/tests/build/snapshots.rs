@@ -1,0 +1,276 @@
+//! Whole plans as `ferry render` prints them, compared with the committed JSON in
+//! `tests/snapshots/`: every Cloud Run example in `deploy/examples/` (under the ProviderConfig
+//! it names there) and a few richer specs. `FERRY_BLESS=1` rewrites the files instead.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use ferry_api::{CloudRunProviderConfig, ProviderConfig, ServerlessService};
+use ferry_provider_cloudrun::build::{self, Plan};
+use serde_json::Value;
+
+use crate::common::{
+    GCP_PROD, crate_dir, desired_of, example_provider_config, examples_dir, serverless_service,
+};
+
+fn snapshot_dir() -> PathBuf {
+    crate_dir().join("tests/snapshots")
+}
+
+fn blessing() -> bool {
+    std::env::var_os("FERRY_BLESS").is_some_and(|v| v == "1")
+}
+
+/// Every YAML document in `deploy/examples/`, with the file it came from, files in name order.
+fn example_documents() -> Vec<(PathBuf, Value)> {
+    let dir = examples_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        out.extend(docs.into_iter().map(|d| (file.clone(), d)));
+    }
+    out
+}
+
+/// The ProviderConfigs of `deploy/examples/` that configure Cloud Run, by name.
+fn example_provider_configs() -> Vec<(String, CloudRunProviderConfig)> {
+    example_documents()
+        .into_iter()
+        .filter(|(_, d)| d["kind"] == "ProviderConfig")
+        .filter_map(|(file, d)| {
+            let config: ProviderConfig =
+                serde_json::from_value(d).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            Some((config.metadata.name.clone()?, config.spec.cloud_run?))
+        })
+        .collect()
+}
+
+/// A snapshot: its file name, the object, and the ProviderConfig it is planned under.
+pub(crate) struct Case {
+    pub(crate) name: String,
+    pub(crate) svc: ServerlessService,
+    pub(crate) config: CloudRunProviderConfig,
+}
+
+impl Case {
+    pub(crate) fn plan(&self) -> Plan {
+        build::plan(&desired_of(&self.svc), &self.config)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name))
+    }
+}
+
+/// Every Cloud Run ServerlessService in `deploy/examples/`, named after its file (and its
+/// name, when a file holds several).
+fn cloud_run_examples() -> Vec<Case> {
+    let configs = example_provider_configs();
+    let docs: Vec<(PathBuf, Value)> = example_documents()
+        .into_iter()
+        .filter(|(_, d)| d["kind"] == "ServerlessService" && d["spec"]["provider"] == "cloudRun")
+        .collect();
+    let mut out = Vec::new();
+    for (file, doc) in &docs {
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let several = docs.iter().filter(|(f, _)| f == file).count() > 1;
+        let svc: ServerlessService = serde_json::from_value(doc.clone())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let config_name = svc
+            .spec
+            .provider_config_ref
+            .as_ref()
+            .map_or("default", |r| r.name.as_str());
+        let config = configs
+            .iter()
+            .find(|(name, _)| name == config_name)
+            .map_or_else(
+                || {
+                    panic!(
+                        "{}: names ProviderConfig {config_name}, which deploy/examples/ lacks",
+                        file.display()
+                    )
+                },
+                |(_, config)| config.clone(),
+            );
+        let name = if several {
+            format!("{stem}-{}", svc.metadata.name.clone().unwrap_or_default())
+        } else {
+            stem
+        };
+        out.push(Case { name, svc, config });
+    }
+    out
+}
+
+/// Richer specs than the examples, each showing a part of the mapping.
+fn inline_cases() -> Vec<Case> {
+    // (snapshot, namespace, metadata.name, UID as the API server would have given one, spec)
+    let cases = [
+        (
+            "sidecar-connector-internal",
+            "payments",
+            "checkout",
+            Some("3f0e8a4c-5b6d-4e7f-8a9b-0c1d2e3f4a5b"),
+            "{provider: cloudRun, \
+              containers: [\
+               {name: app, image: 'europe-docker.pkg.dev/acme-prod/payments/checkout:3.2.0', \
+                port: 8080, command: [/checkout], args: [serve, --verbose], \
+                env: [{name: LOG_LEVEL, value: info}, \
+                      {name: STRIPE_KEY, secret: {name: projects/acme-secrets/secrets/stripe, key: '4'}}], \
+                resources: {cpu: '2', memory: 2Gi}, \
+                probes: {startup: {httpGet: {path: /started}, periodSeconds: 2, failureThreshold: 60}, \
+                         liveness: {httpGet: {path: /live, httpHeaders: [{name: X-Probe, value: live}]}, \
+                                    periodSeconds: 30, timeoutSeconds: 5}}}, \
+               {name: collector, image: 'otel/opentelemetry-collector-contrib:0.110.0', \
+                args: [--config=/etc/otelcol/config.yaml], resources: {cpu: '1', memory: 512Mi}, \
+                probes: {startup: {tcpSocket: {port: 4317}}}}], \
+              concurrency: 200, timeoutSeconds: 900, ingress: internal, \
+              scaling: {minInstances: 2, maxInstances: 20}, \
+              cloudRun: {project: acme-payments, serviceAccount: checkout@acme-payments.iam.gserviceaccount.com, \
+                         cpuIdle: false, startupCpuBoost: true, executionEnvironment: gen2, \
+                         vpcAccess: {connector: projects/acme-payments/locations/europe-west1/connectors/payments, \
+                                     egress: ALL_TRAFFIC}}}",
+        ),
+        (
+            "direct-vpc-split-preview",
+            "shop",
+            "catalog",
+            None,
+            "{provider: cloudRun, \
+              containers: [{name: api, image: 'europe-docker.pkg.dev/acme-prod/shop/catalog:7.0.1', \
+                            port: 50051, \
+                            probes: {readiness: {grpc: {service: catalog.v1.Catalog}, periodSeconds: 5}, \
+                                     liveness: {grpc: {}, initialDelaySeconds: 10}}}], \
+              traffic: [{latestRevision: true, percent: 25, tag: next}, \
+                        {revisionName: shop-catalog-8d6c0c2a-00007-vum, percent: 75, tag: stable}], \
+              cloudRun: {allowUnauthenticated: true, executionEnvironment: gen2, \
+                         vpcAccess: {egress: PRIVATE_RANGES_ONLY, \
+                                     networkInterfaces: [{network: shop, subnetwork: shop-europe-west1, \
+                                                          tags: [cloud-run, catalog]}]}}}",
+        ),
+        (
+            "fractional-cpu",
+            "tools",
+            "webhook",
+            Some("9b2c7d10-1e2f-4a3b-8c4d-5e6f7a8b9c0d"),
+            "{provider: cloudRun, \
+              containers: [{name: webhook, image: 'ghcr.io/acme/webhook:0.9.3', port: 3000, \
+                            resources: {cpu: 250m, memory: 256Mi}}], \
+              concurrency: 1, timeoutSeconds: 30, scaling: {maxInstances: 5}}",
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(snapshot, namespace, name, uid, spec)| {
+            let mut svc = serverless_service(spec);
+            svc.metadata.namespace = Some(namespace.to_owned());
+            svc.metadata.name = Some(name.to_owned());
+            svc.metadata.uid = uid.map(str::to_owned);
+            Case {
+                name: snapshot.to_owned(),
+                svc,
+                config: example_provider_config(),
+            }
+        })
+        .collect()
+}
+
+/// Every snapshot case: the examples first.
+pub(crate) fn cases() -> Vec<Case> {
+    let examples = cloud_run_examples();
+    assert!(
+        examples.len() >= 2,
+        "deploy/examples/ holds fewer Cloud Run ServerlessServices than expected"
+    );
+    assert!(
+        example_provider_configs()
+            .iter()
+            .any(|(name, _)| name == GCP_PROD)
+    );
+    examples.into_iter().chain(inline_cases()).collect()
+}
+
+fn render(case: &Case) -> String {
+    let mut json = serde_json::to_string_pretty(&case.plan().rendered()).unwrap();
+    json.push('\n');
+    json
+}
+
+fn check(path: &Path, rendered: &str) -> Option<String> {
+    if blessing() {
+        std::fs::create_dir_all(snapshot_dir()).unwrap();
+        std::fs::write(path, rendered).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return None;
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    (committed != rendered).then(|| {
+        format!(
+            "{} differs from what the builder plans now.\n--- committed\n{committed}\n--- planned\n\
+             {rendered}",
+            path.display()
+        )
+    })
+}
+
+#[test]
+fn planned_services_match_the_snapshots() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let path = snapshot_dir().join(format!("{}.json", case.name));
+        failures.extend(check(&path, &render(&case)));
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n\nIf the change is intended, rewrite the snapshots with \
+         FERRY_BLESS=1 cargo test -p ferry-provider-cloudrun --test build, and review the diff.",
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn every_snapshot_belongs_to_a_case() {
+    let expected: BTreeSet<String> = cases()
+        .into_iter()
+        .map(|case| format!("{}.json", case.name))
+        .collect();
+    let present: BTreeSet<String> = std::fs::read_dir(snapshot_dir())
+        .map(|dir| {
+            dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let stale: Vec<&String> = present.difference(&expected).collect();
+    if blessing() {
+        for file in stale {
+            std::fs::remove_file(snapshot_dir().join(file)).unwrap();
+        }
+        return;
+    }
+    assert!(
+        stale.is_empty(),
+        "snapshots no case renders: {stale:?}; delete them or run with FERRY_BLESS=1"
+    );
+}
+
+#[test]
+fn planning_the_same_spec_twice_renders_the_same_bytes() {
+    for case in cases() {
+        assert_eq!(render(&case), render(&case), "{}", case.name);
+    }
+}
+
+#[test]
+fn every_rendered_service_is_the_one_the_client_sends() {
+    for case in cases() {
+        let plan = case.plan();
+        let rendered = plan.rendered()["createService"]["service"].clone();
+        let back: google_cloud_run_v2::model::Service = serde_json::from_value(rendered).unwrap();
+        assert_eq!(back, plan.service, "{}", case.name);
+    }
+}

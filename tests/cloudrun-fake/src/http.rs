@@ -1,0 +1,35 @@
+//! One HTTP/1 exchange on a fresh connection.
+//!
+//! Admin calls are few, so a connection pool would gain nothing; and with nothing kept between
+//! calls, no call depends on a runtime that an earlier test owned.
+
+use std::io;
+
+use bytes::Bytes;
+use http::header::HOST;
+use http::{HeaderValue, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Sends `request` to `authority` (`host:port`) and reads the whole answer.
+pub(crate) async fn send(
+    authority: &str,
+    mut request: Request<Full<Bytes>>,
+) -> io::Result<Response<Bytes>> {
+    let host = HeaderValue::from_str(authority).map_err(io::Error::other)?;
+    request.headers_mut().insert(HOST, host);
+    let stream = TcpStream::connect(authority).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(io::Error::other)?;
+    // The connection task ends when the exchange is over and `sender` is dropped.
+    tokio::spawn(connection);
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(io::Error::other)?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map_err(io::Error::other)?.to_bytes();
+    Ok(Response::from_parts(parts, body))
+}
