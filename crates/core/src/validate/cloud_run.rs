@@ -1,7 +1,7 @@
 //! Google Cloud Run rules: CPU and memory pairs, fractional CPU, GPUs, concurrency, timeout,
 //! probes, Secret Manager references and instance limits.
 
-use ferry_api::{ExecutionEnvironment, SecretRef};
+use ferry_api::{ExecutionEnvironment, Ingress, SecretRef};
 
 use super::Parts;
 use crate::capabilities::list;
@@ -118,6 +118,16 @@ pub(super) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<CloudRunModel
             "spec.cloudRun.vpcAccess.networkInterfaces",
             "Direct VPC egress needs the gen2 execution environment, which needs 1 vCPU or more \
              per container: use a connector, or give every container 1 vCPU and gen2",
+        );
+    }
+    if section.allow_unauthenticated == Some(true)
+        && parts.spec.ingress.unwrap_or_default() != Ingress::Public
+    {
+        // Granting allUsers on a service only the VPC can reach would be silently moot.
+        f.unsupported(
+            "spec.cloudRun.allowUnauthenticated",
+            "unauthenticated calls are granted only to a public service: set spec.ingress to \
+             public, or remove allowUnauthenticated",
         );
     }
     instances(f, parts, containers);

@@ -397,3 +397,21 @@ fn provider_values_round_trip() {
         assert_eq!(v, p);
     }
 }
+
+#[test]
+fn cloud_run_unauthenticated_calls_need_a_public_service() {
+    let e = invalid(json!({
+        "provider": "cloudRun", "containers": app(json!({})),
+        "ingress": "internal", "cloudRun": {"allowUnauthenticated": true},
+    }));
+    assert_eq!(e.errors[0].field, "spec.cloudRun.allowUnauthenticated");
+    assert!(e.errors[0].message.contains("public"), "{e}");
+    let v = valid(json!({
+        "provider": "cloudRun", "containers": app(json!({})),
+        "cloudRun": {"allowUnauthenticated": true},
+    }));
+    let Backend::CloudRun(c) = &v.desired.backend else {
+        panic!("cloud run")
+    };
+    assert!(c.allow_unauthenticated, "public is the default ingress");
+}

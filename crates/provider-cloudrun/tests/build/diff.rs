@@ -382,7 +382,11 @@ impl Spec {
             ),
             _ => {}
         }
-        let mut cloud_run = vec![format!("allowUnauthenticated: {}", self.public)];
+        // Validation refuses unauthenticated calls to an internal service.
+        let mut cloud_run = vec![format!(
+            "allowUnauthenticated: {}",
+            self.public && !self.internal
+        )];
         if let Some(idle) = self.cpu_idle {
             cloud_run.push(format!("cpuIdle: {idle}"));
         }

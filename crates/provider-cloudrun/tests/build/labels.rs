@@ -92,7 +92,7 @@ fn no_built_service_carries_a_label_or_annotation_cloud_run_v2_rejects() {
         simple(
             "probes: {readiness: {httpGet: {path: /ready}}}, \
              resources: {cpu: '4', memory: 16Gi, gpu: {count: 1, type: nvidia-l4}}",
-            "ingress: internal, scaling: {minInstances: 1, maxInstances: 3}, \
+            "ingress: public, scaling: {minInstances: 1, maxInstances: 3}, \
              cloudRun: {allowUnauthenticated: true, executionEnvironment: gen2, \
                         startupCpuBoost: true}",
         ),

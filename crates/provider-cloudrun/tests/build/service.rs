@@ -394,10 +394,8 @@ fn a_public_service_that_allows_unauthenticated_calls_plans_the_invoker_binding(
         invoker("ingress: public, cloudRun: {allowUnauthenticated: true}"),
         public
     );
-    assert_eq!(
-        invoker("ingress: internal, cloudRun: {allowUnauthenticated: true}"),
-        None
-    );
+    // An internal service with allowUnauthenticated is refused by validation.
+    assert_eq!(invoker("ingress: internal"), None);
     assert_eq!(invoker("cloudRun: {allowUnauthenticated: false}"), None);
     assert_eq!(
         plan(&simple("", "cloudRun: {allowUnauthenticated: true}")).rendered()["invokerBinding"],

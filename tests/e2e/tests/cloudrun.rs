@@ -1,0 +1,252 @@
+//! The operator with its Cloud Run backend, end to end: the real `ferry controller` process
+//! against the stand-in API server (or a real cluster with `FERRY_E2E_KUBECONFIG`), pointed at
+//! the fake Cloud Run Admin API v2 (`tests/cloudrun-fake`, which checks every request against
+//! Google's protos) through a ProviderConfig `endpoint`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use cloudrun_fake::CloudRunFake;
+use e2e::{Cluster, Error, Ferry, MANAGER, Operator, TestNamespace, wait_for};
+use ferry_api::{ProviderConfig, ServerlessService};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// One test's namespace, a Google project of its own in the fake, a ProviderConfig pointing
+/// at the fake, and an operator confined to the namespace.
+struct Scenario {
+    cluster: &'static Cluster,
+    namespace: TestNamespace,
+    client: Client,
+    operator: Operator,
+    fake: &'static CloudRunFake,
+    project: String,
+    config: String,
+}
+
+impl Scenario {
+    async fn start(prefix: &str) -> Self {
+        let cluster = Cluster::shared().unwrap();
+        cluster.install_crds().await.unwrap();
+        let namespace = TestNamespace::create(cluster, prefix).await.unwrap();
+        let ns = namespace.name().to_owned();
+        let client = cluster.client().await.unwrap();
+        let fake = CloudRunFake::shared().await.unwrap();
+        // Project IDs are at most 30 characters, so the namespace's random suffix is used.
+        let suffix = ns.rsplit('-').next().unwrap_or_default().to_owned();
+        let scenario = Self {
+            cluster,
+            operator: Ferry::spawn(
+                cluster,
+                &[
+                    "controller",
+                    "--namespace",
+                    &ns,
+                    "--lease-namespace",
+                    &ns,
+                    "--no-leader-election",
+                    "--metrics-address",
+                    "127.0.0.1:0",
+                    "--resync-interval",
+                    "1s",
+                    "--progress-interval",
+                    "200ms",
+                ],
+            )
+            .unwrap(),
+            client,
+            fake,
+            project: format!("ferry-e2e-{suffix}"),
+            config: format!("gcp-{ns}"),
+            namespace,
+        };
+        let config = json!({
+            "apiVersion": "ferry.dev/v1alpha1",
+            "kind": "ProviderConfig",
+            "metadata": {"name": scenario.config},
+            "spec": {
+                "cloudRun": {
+                    "project": scenario.project,
+                    "region": "europe-west1",
+                    "endpoint": fake.endpoint(),
+                    "credentials": {"source": "Anonymous"},
+                },
+                "allowedNamespaces": [ns],
+            },
+        });
+        Api::<ProviderConfig>::all(scenario.client.clone())
+            .patch(
+                &scenario.config,
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&config),
+            )
+            .await
+            .unwrap();
+        scenario
+    }
+
+    fn ssvs(&self) -> Api<ServerlessService> {
+        Api::namespaced(self.client.clone(), self.namespace.name())
+    }
+
+    fn check<T>(&self, result: Result<T, Error>) -> T {
+        result.unwrap_or_else(|e| panic!("{e}\n--- ferry log ---\n{}", self.operator.logs()))
+    }
+
+    async fn apply(&self, name: &str, image: &str) {
+        let object = json!({
+            "apiVersion": "ferry.dev/v1alpha1",
+            "kind": "ServerlessService",
+            "metadata": {"name": name},
+            "spec": {
+                "provider": "cloudRun",
+                "providerConfigRef": {"name": self.config},
+                "containers": [{"name": "app", "image": image, "port": 8080}],
+                "scaling": {"minInstances": 0, "maxInstances": 5},
+            },
+        });
+        self.ssvs()
+            .patch(name, &PatchParams::apply(MANAGER), &Patch::Apply(&object))
+            .await
+            .unwrap();
+    }
+
+    async fn ssv(
+        &self,
+        name: &str,
+        what: &str,
+        ok: impl Fn(&ServerlessService) -> bool,
+    ) -> ServerlessService {
+        let found = wait_for(&self.ssvs(), name, WAIT, what, ok).await;
+        self.check(found)
+    }
+
+    async fn writes(&self) -> BTreeMap<String, usize> {
+        self.fake.project(&self.project).writes().await.unwrap()
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        // ProviderConfigs are cluster-scoped; a client belongs to the blocked test runtime, so
+        // the thread makes its own.
+        let (config, cluster) = (self.config.clone(), self.cluster);
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                Api::<ProviderConfig>::all(cluster.client().await.ok()?)
+                    .delete(&config, &DeleteParams::default())
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+fn ready(svc: &ServerlessService) -> Option<(&str, &str)> {
+    let status = svc.status.as_ref()?;
+    if status.observed_generation != svc.metadata.generation {
+        return None;
+    }
+    let c = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+    Some((c.status.as_str(), c.reason.as_str()))
+}
+
+#[tokio::test]
+async fn a_cloud_run_service_is_created_becomes_ready_idles_follows_changes_and_is_deleted() {
+    let s = Scenario::start("cloudrun").await;
+    s.apply("web", "ghcr.io/acme/web:1").await;
+
+    let svc = s
+        .ssv("web", "Ready=True on Cloud Run", |svc| {
+            ready(svc) == Some(("True", "Available"))
+        })
+        .await;
+    let status = svc.status.clone().unwrap();
+    assert!(
+        status
+            .url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://")),
+        "{status:?}"
+    );
+    assert_eq!(status.operation, None, "the finished operation left status");
+    let first_revision = status.latest_ready_revision.clone();
+    assert!(first_revision.is_some(), "{status:?}");
+    assert_eq!(
+        s.writes().await,
+        BTreeMap::from([("CreateService".to_owned(), 1)])
+    );
+
+    // Idle: resyncs every second, no write to Cloud Run or to the API server.
+    let version = svc.resource_version();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        s.writes().await,
+        BTreeMap::from([("CreateService".to_owned(), 1)])
+    );
+    assert_eq!(
+        s.ssvs().get("web").await.unwrap().resource_version(),
+        version
+    );
+
+    // A new image: one update, a new revision in status.
+    s.apply("web", "ghcr.io/acme/web:2").await;
+    s.ssv("web", "the new revision ready", |svc| {
+        ready(svc) == Some(("True", "Available"))
+            && svc.status.as_ref().unwrap().latest_ready_revision != first_revision
+    })
+    .await;
+    assert_eq!(s.writes().await.get("UpdateService"), Some(&1));
+
+    // Delete: the service goes from Cloud Run, and the object goes.
+    s.ssvs()
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while s.ssvs().get_opt("web").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the object was never let go\n{}",
+            s.operator.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(s.writes().await.get("DeleteService"), Some(&1));
+}
+
+#[tokio::test]
+async fn a_failing_revision_is_reported_on_the_object() {
+    let s = Scenario::start("cloudrun-fail").await;
+    s.apply("broken", "ghcr.io/acme/fail-revision:1").await;
+    let svc = s
+        .ssv("broken", "Ready=False with Cloud Run's reason", |svc| {
+            ready(svc).is_some_and(|(status, _)| status == "False")
+        })
+        .await;
+    let ready = svc
+        .status
+        .as_ref()
+        .unwrap()
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(ready.reason, "ContainerFailed", "{ready:?}");
+    assert!(ready.message.contains("failed to start"), "{ready:?}");
+    s.ssvs()
+        .delete("broken", &DeleteParams::default())
+        .await
+        .unwrap();
+}
