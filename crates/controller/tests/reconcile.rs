@@ -12,7 +12,7 @@ use ferry_controller::metrics::Metrics;
 use ferry_controller::{Context, Error, FINALIZER, Settings, error_policy, reconcile};
 use ferry_core::status::{Outputs, Readiness};
 use ferry_provider::fake::{Call, FakeBackend, Operation};
-use ferry_provider::{Connector, ProviderError};
+use ferry_provider::{Connector, ProviderError, Started};
 use http::{Request, Response, StatusCode};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::client::Body;
@@ -328,6 +328,47 @@ async fn an_absent_service_is_created_then_reported_progressing() {
         body["status"]["conditions"][0]["lastTransitionTime"],
         "2026-11-23T10:00:00Z"
     );
+}
+
+#[tokio::test]
+async fn a_long_running_operation_a_write_started_is_recorded_in_status_until_it_is_done() {
+    let h = Harness::new();
+    let operation = "projects/p/locations/r/operations/op-1";
+    h.fake.set_started(Started {
+        operation: Some(operation.into()),
+    });
+    let (result, sent, calls) = h.reconcile(&knative()).await;
+    assert_eq!(result.unwrap(), Action::requeue(PROGRESS));
+    assert!(calls.contains(&Call::Create), "{calls:?}");
+    let status_of = |sent: &[Sent]| {
+        sent.iter()
+            .find_map(|s| s.body.get("status").cloned())
+            .unwrap_or_default()
+    };
+    assert_eq!(status_of(&sent)["operation"], operation, "{sent:?}");
+
+    // The backend reports the operation still running: status keeps it.
+    let running = h.stored();
+    h.fake.set_readiness(
+        Readiness::Progressing("working".into()),
+        Outputs {
+            operation: Some(operation.into()),
+            ..Outputs::default()
+        },
+    );
+    let (_, sent, _) = h.reconcile(&running).await;
+    assert_eq!(status_of(&sent)["operation"], operation, "{sent:?}");
+    assert_eq!(
+        h.stored().status.unwrap().operation.as_deref(),
+        Some(operation)
+    );
+
+    // Done: the operation leaves status.
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let (_, sent, _) = h.reconcile(&h.stored()).await;
+    let status = status_of(&sent);
+    assert_eq!(status.get("operation"), None, "{status}");
+    assert_eq!(h.stored().status.unwrap().operation, None);
 }
 
 #[tokio::test]

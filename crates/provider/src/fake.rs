@@ -52,6 +52,8 @@ struct State {
     outputs: Outputs,
     /// Deletes that report `InProgress` before the resource goes.
     slow_deletes: usize,
+    /// What creates and updates report having started.
+    started: Started,
     errors: VecDeque<(Operation, ProviderError)>,
     calls: Vec<Call>,
 }
@@ -90,6 +92,11 @@ impl FakeBackend {
     /// The next call of `operation` fails with `error`.
     pub fn fail_next(&self, operation: Operation, error: ProviderError) {
         self.lock().errors.push_back((operation, error));
+    }
+
+    /// Creates and updates from now on report `started` (a long-running operation).
+    pub fn set_started(&self, started: Started) {
+        self.lock().started = started;
     }
 
     /// The next `n` deletes report `InProgress`.
@@ -159,14 +166,16 @@ impl ExternalClient for FakeBackend {
 
     async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
         self.record(Call::Create, Operation::Create)?;
-        self.lock().resource = Some(want.clone());
-        Ok(Started::default())
+        let mut s = self.lock();
+        s.resource = Some(want.clone());
+        Ok(s.started.clone())
     }
 
     async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
         self.record(Call::Update, Operation::Update)?;
-        self.lock().resource = Some(want.clone());
-        Ok(Started::default())
+        let mut s = self.lock();
+        s.resource = Some(want.clone());
+        Ok(s.started.clone())
     }
 
     async fn delete(&self, _object: &ObjectRef) -> Result<Deletion, ProviderError> {
