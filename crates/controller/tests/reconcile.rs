@@ -537,12 +537,14 @@ async fn a_transient_error_is_reported_once_and_retried_with_growing_backoff() {
     let error = result.unwrap_err();
     assert!(matches!(error, Error::Provider(_)), "{error}");
     assert_eq!(lines(&sent), [STATUS_APPLY]);
-    // The provider's last word on readiness stands while the write fails.
+    // The provider's last word on readiness stands while the write fails, and kstatus sees
+    // Ferry still at work.
     assert_eq!(
         conditions(&sent[0].body),
         [
             cond("Ready", "True", "Available"),
-            cond("Synced", "False", "ProviderError")
+            cond("Synced", "False", "ProviderError"),
+            cond("Reconciling", "True", "ProviderError")
         ]
     );
     let first = error_policy(Arc::new(svc.clone()), &error, h.ctx.clone());

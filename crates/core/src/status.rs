@@ -121,6 +121,9 @@ pub fn compute(
                 }
                 Readiness::Failed { reason, message } => {
                     conditions.push(c(types::READY, "False", reason, message));
+                    // Ferry does not send the same spec again: kstatus (Flux) reads Stalled as
+                    // Failed, where it would read a bare Ready=False as Current.
+                    conditions.push(c(types::STALLED, "True", reason, message));
                 }
             }
             status.url.clone_from(&outputs.url);
@@ -153,6 +156,9 @@ pub fn compute(
             }
             if *stalled {
                 conditions.push(c(types::STALLED, "True", reason, message));
+            } else {
+                // Ferry retries: for kstatus (Flux) the object is still in progress.
+                conditions.push(c(types::RECONCILING, "True", reason, message));
             }
         }
         Outcome::Deleting(message) => {
@@ -331,5 +337,33 @@ mod tests {
             Some("https://hello.example.com"),
             "outputs stay"
         );
+        // Ferry retries: kstatus (Flux) must read "in progress", not "current".
+        assert_eq!(get(&s, types::RECONCILING).unwrap().status, "True");
+        assert!(get(&s, types::STALLED).is_none());
+    }
+
+    #[test]
+    fn a_failed_revision_stalls_so_kstatus_reads_it_as_failed() {
+        let failed = Readiness::Failed {
+            reason: reasons::IMAGE_NOT_FOUND,
+            message: "image not found".into(),
+        };
+        let s = compute(None, Provider::Knative, Some(2), &observed(failed), &at(1));
+        assert_eq!(get(&s, types::READY).unwrap().status, "False");
+        let stalled = get(&s, types::STALLED).unwrap();
+        assert_eq!(
+            (stalled.status.as_str(), stalled.reason.as_str()),
+            ("True", reasons::IMAGE_NOT_FOUND)
+        );
+        assert!(get(&s, types::RECONCILING).is_none());
+        // Becoming ready clears it.
+        let ready = compute(
+            Some(&s),
+            Provider::Knative,
+            Some(2),
+            &observed(Readiness::Ready),
+            &at(2),
+        );
+        assert!(get(&ready, types::STALLED).is_none());
     }
 }
