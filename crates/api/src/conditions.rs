@@ -122,13 +122,13 @@ pub const REASONS: &[ReasonDoc] = &[
     },
     ReasonDoc {
         reason: reasons::PROVIDER_ERROR,
-        appears_as: "Synced=False",
+        appears_as: "Synced=False, Reconciling=True (retried) or Stalled=True (the account must change)",
         meaning: "The provider answered with an error; Ferry retries with backoff.",
         action: "Read the message; act if it persists.",
     },
     ReasonDoc {
         reason: reasons::THROTTLED,
-        appears_as: "Synced=False",
+        appears_as: "Synced=False, Reconciling=True",
         meaning: "The provider rate-limited Ferry; it retries after the provider's hint.",
         action: "Nothing, unless it persists (then raise the provider's quota).",
     },
@@ -161,27 +161,27 @@ pub const REASONS: &[ReasonDoc] = &[
     },
     ReasonDoc {
         reason: reasons::IMAGE_NOT_FOUND,
-        appears_as: "Ready=False",
+        appears_as: "Ready=False, Stalled=True",
         meaning: "The provider cannot find or pull the image (Knative `ContainerMissing`). The \
                   message is the provider's.",
         action: "Check the image name and tag, and that the provider may pull it.",
     },
     ReasonDoc {
         reason: reasons::CONTAINER_FAILED,
-        appears_as: "Ready=False",
+        appears_as: "Ready=False, Stalled=True",
         meaning: "A container started and exited or failed its probes (Knative `ExitCode*`).",
         action: "Read the container's logs on the provider.",
     },
     ReasonDoc {
         reason: reasons::ROLLOUT_TIMEOUT,
-        appears_as: "Ready=False",
+        appears_as: "Ready=False, Stalled=True",
         meaning: "The new revision did not become ready within the provider's deadline \
                   (Knative `ProgressDeadlineExceeded`).",
         action: "Check capacity and the container's startup; Ferry retries on the next change.",
     },
     ReasonDoc {
         reason: reasons::REVISION_FAILED,
-        appears_as: "Ready=False",
+        appears_as: "Ready=False, Stalled=True",
         meaning: "The provider refused or failed the new revision for another reason (Knative \
                   `RevisionMissing`, `RevisionFailed`...); the message is the provider's.",
         action: "Read the message; fix the spec.",
