@@ -157,33 +157,14 @@ impl Connector for CloudRunConnector {
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
         let config = provider_config::resolve(&self.kube, svc).await?;
         let section = cloud_run_section(&config)?;
-        let secret = match source(section) {
-            CredentialsSource::Secret => {
-                let selector = section
-                    .credentials
-                    .as_ref()
-                    .and_then(|c| c.secret_ref.as_ref())
-                    .ok_or_else(|| ProviderError::Terminal {
-                        reason: reasons::CREDENTIALS_INVALID,
-                        message: format!(
-                            "ProviderConfig {}: spec.cloudRun.credentials.secretRef is required \
-                             with source Secret",
-                            config.name_any()
-                        ),
-                        recheck: None,
-                    })?;
-                Some(
-                    provider_config::read_secret(
-                        &self.kube,
-                        &self.settings.operator_namespace,
-                        selector,
-                        "spec.cloudRun.credentials.secretRef",
-                    )
-                    .await?,
-                )
-            }
-            CredentialsSource::InjectedIdentity | CredentialsSource::Anonymous => None,
-        };
+        let secret = provider_config::credentials_secret(
+            &self.kube,
+            &self.settings.operator_namespace,
+            &config.name_any(),
+            section.credentials.as_ref(),
+            "spec.cloudRun",
+        )
+        .await?;
         self.connect_with(svc, &config, secret).await
     }
 }

@@ -111,33 +111,14 @@ impl Connector for FargateConnector {
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
         let config = provider_config::resolve(&self.kube, svc).await?;
         let fargate = fargate_section(&config)?;
-        let secret = match Credentials::source(fargate) {
-            CredentialsSource::Secret => {
-                let selector = fargate
-                    .credentials
-                    .as_ref()
-                    .and_then(|c| c.secret_ref.as_ref())
-                    .ok_or_else(|| ProviderError::Terminal {
-                        reason: reasons::CREDENTIALS_INVALID,
-                        message: format!(
-                            "ProviderConfig {}: spec.fargate.credentials.secretRef is required \
-                             with source Secret",
-                            config.name_any()
-                        ),
-                        recheck: None,
-                    })?;
-                Some(
-                    provider_config::read_secret(
-                        &self.kube,
-                        &self.settings.operator_namespace,
-                        selector,
-                        "spec.fargate.credentials.secretRef",
-                    )
-                    .await?,
-                )
-            }
-            CredentialsSource::InjectedIdentity | CredentialsSource::Anonymous => None,
-        };
+        let secret = provider_config::credentials_secret(
+            &self.kube,
+            &self.settings.operator_namespace,
+            &config.name_any(),
+            fargate.credentials.as_ref(),
+            "spec.fargate",
+        )
+        .await?;
         self.connect_with(svc, &config, secret).await
     }
 }

@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use ferry_api::conditions::reasons;
-use ferry_api::{ProviderConfig, ProviderConfigSpec, SecretKeySelector, ServerlessService};
+use ferry_api::{
+    Credentials, CredentialsSource, ProviderConfig, ProviderConfigSpec, SecretKeySelector,
+    ServerlessService,
+};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::ResourceExt;
 use kube::api::Api;
@@ -108,6 +111,36 @@ pub async fn resolve(
         });
     }
     Ok(config)
+}
+
+/// The credentials file a ProviderConfig's `credentials` name, with its Secret's
+/// `resourceVersion`, when their source is `Secret`; `None` for the other sources. `field` is
+/// the ProviderConfig's section (`spec.fargate`), for messages.
+pub async fn credentials_secret(
+    client: &kube::Client,
+    operator_namespace: &str,
+    config_name: &str,
+    credentials: Option<&Credentials>,
+    field: &str,
+) -> Result<Option<(String, String)>, ProviderError> {
+    let Some(credentials) = credentials.filter(|c| c.source == CredentialsSource::Secret) else {
+        return Ok(None);
+    };
+    let selector = credentials
+        .secret_ref
+        .as_ref()
+        .ok_or_else(|| ProviderError::Terminal {
+            reason: reasons::CREDENTIALS_INVALID,
+            message: format!(
+                "ProviderConfig {config_name}: {field}.credentials.secretRef is required with \
+                 source Secret"
+            ),
+            recheck: None,
+        })?;
+    let field = format!("{field}.credentials.secretRef");
+    read_secret(client, operator_namespace, selector, &field)
+        .await
+        .map(Some)
 }
 
 /// The contents of a Secret key with credentials, and the Secret's `resourceVersion` (which

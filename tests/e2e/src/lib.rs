@@ -360,6 +360,99 @@ impl Ferry {
     }
 }
 
+impl Ferry {
+    /// `ferry controller` confined to `namespace`, which is also its own namespace (its Lease
+    /// without leader election, and its credential Secrets), with fast resyncs: how the cloud
+    /// backends' scenarios run it.
+    pub fn spawn_confined(cluster: &Cluster, namespace: &str) -> Result<Operator, Error> {
+        Self::spawn(
+            cluster,
+            &[
+                "controller",
+                "--namespace",
+                namespace,
+                "--lease-namespace",
+                namespace,
+                "--no-leader-election",
+                "--metrics-address",
+                "127.0.0.1:0",
+                "--resync-interval",
+                "1s",
+                "--progress-interval",
+                "200ms",
+            ],
+        )
+    }
+}
+
+/// Deletes a test's ProviderConfig when dropped: ProviderConfigs are cluster-scoped, so the
+/// namespace's deletion does not take them. A client belongs to the runtime that made it, which
+/// is blocked while this drops, so a thread makes its own.
+pub struct ProviderConfigCleanup {
+    cluster: &'static Cluster,
+    name: String,
+}
+
+impl ProviderConfigCleanup {
+    /// Deletes ProviderConfig `name` from `cluster` on drop.
+    pub fn new(cluster: &'static Cluster, name: &str) -> Self {
+        Self {
+            cluster,
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl Drop for ProviderConfigCleanup {
+    fn drop(&mut self) {
+        let (cluster, name) = (self.cluster, self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                Api::<ferry_api::ProviderConfig>::all(cluster.client().await.ok()?)
+                    .delete(&name, &DeleteParams::default())
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// `(status, reason)` of the `Ready` condition of `svc`, once its status is for the current
+/// generation.
+pub fn current_ready(svc: &ferry_api::ServerlessService) -> Option<(&str, &str)> {
+    let status = svc.status.as_ref()?;
+    if status.observed_generation != svc.metadata.generation {
+        return None;
+    }
+    let c = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+    Some((c.status.as_str(), c.reason.as_str()))
+}
+
+/// Polls until `name` is gone, or fails after `timeout` naming `what`.
+pub async fn wait_gone<K>(
+    api: &Api<K>,
+    name: &str,
+    timeout: Duration,
+    what: &str,
+) -> Result<(), Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while api.get_opt(name).await?.is_some() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Timeout(timeout, format!("{what} ({name})")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 impl Operator {
     /// Everything it printed so far.
     pub fn logs(&self) -> String {

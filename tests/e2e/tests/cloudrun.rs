@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use cloudrun_fake::CloudRunFake;
-use e2e::{Cluster, Error, Ferry, MANAGER, Operator, TestNamespace, wait_for};
+use e2e::{
+    Cluster, Error, Ferry, MANAGER, Operator, ProviderConfigCleanup, TestNamespace, current_ready,
+    wait_for, wait_gone,
+};
 use ferry_api::{ProviderConfig, ServerlessService};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
@@ -20,7 +23,7 @@ const WAIT: Duration = Duration::from_secs(60);
 /// One test's namespace, a Google project of its own in the fake, a ProviderConfig pointing
 /// at the fake, and an operator confined to the namespace.
 struct Scenario {
-    cluster: &'static Cluster,
+    _config_cleanup: ProviderConfigCleanup,
     namespace: TestNamespace,
     client: Client,
     operator: Operator,
@@ -39,30 +42,14 @@ impl Scenario {
         let fake = CloudRunFake::shared().await.unwrap();
         // Project IDs are at most 30 characters, so the namespace's random suffix is used.
         let suffix = ns.rsplit('-').next().unwrap_or_default().to_owned();
+        let config_name = format!("gcp-{ns}");
         let scenario = Self {
-            cluster,
-            operator: Ferry::spawn(
-                cluster,
-                &[
-                    "controller",
-                    "--namespace",
-                    &ns,
-                    "--lease-namespace",
-                    &ns,
-                    "--no-leader-election",
-                    "--metrics-address",
-                    "127.0.0.1:0",
-                    "--resync-interval",
-                    "1s",
-                    "--progress-interval",
-                    "200ms",
-                ],
-            )
-            .unwrap(),
+            _config_cleanup: ProviderConfigCleanup::new(cluster, &config_name),
+            operator: Ferry::spawn_confined(cluster, &ns).unwrap(),
             client,
             fake,
             project: format!("ferry-e2e-{suffix}"),
-            config: format!("gcp-{ns}"),
+            config: config_name,
             namespace,
         };
         let config = json!({
@@ -131,36 +118,6 @@ impl Scenario {
     }
 }
 
-impl Drop for Scenario {
-    fn drop(&mut self) {
-        // ProviderConfigs are cluster-scoped; a client belongs to the blocked test runtime, so
-        // the thread makes its own.
-        let (config, cluster) = (self.config.clone(), self.cluster);
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async move {
-                Api::<ProviderConfig>::all(cluster.client().await.ok()?)
-                    .delete(&config, &DeleteParams::default())
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
-}
-
-fn ready(svc: &ServerlessService) -> Option<(&str, &str)> {
-    let status = svc.status.as_ref()?;
-    if status.observed_generation != svc.metadata.generation {
-        return None;
-    }
-    let c = status.conditions.iter().find(|c| c.type_ == "Ready")?;
-    Some((c.status.as_str(), c.reason.as_str()))
-}
-
 #[tokio::test]
 async fn a_cloud_run_service_is_created_becomes_ready_idles_follows_changes_and_is_deleted() {
     let s = Scenario::start("cloudrun").await;
@@ -168,7 +125,7 @@ async fn a_cloud_run_service_is_created_becomes_ready_idles_follows_changes_and_
 
     let svc = s
         .ssv("web", "Ready=True on Cloud Run", |svc| {
-            ready(svc) == Some(("True", "Available"))
+            current_ready(svc) == Some(("True", "Available"))
         })
         .await;
     let status = svc.status.clone().unwrap();
@@ -202,7 +159,7 @@ async fn a_cloud_run_service_is_created_becomes_ready_idles_follows_changes_and_
     // A new image: one update, a new revision in status.
     s.apply("web", "ghcr.io/acme/web:2").await;
     s.ssv("web", "the new revision ready", |svc| {
-        ready(svc) == Some(("True", "Available"))
+        current_ready(svc) == Some(("True", "Available"))
             && svc.status.as_ref().unwrap().latest_ready_revision != first_revision
     })
     .await;
@@ -213,15 +170,8 @@ async fn a_cloud_run_service_is_created_becomes_ready_idles_follows_changes_and_
         .delete("web", &DeleteParams::default())
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while s.ssvs().get_opt("web").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the object was never let go\n{}",
-            s.operator.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let gone = wait_gone(&s.ssvs(), "web", WAIT, "the object let go").await;
+    s.check(gone);
     assert_eq!(s.writes().await.get("DeleteService"), Some(&1));
 }
 
@@ -231,7 +181,7 @@ async fn a_failing_revision_is_reported_on_the_object() {
     s.apply("broken", "ghcr.io/acme/fail-revision:1").await;
     let svc = s
         .ssv("broken", "Ready=False with Cloud Run's reason", |svc| {
-            ready(svc).is_some_and(|(status, _)| status == "False")
+            current_ready(svc).is_some_and(|(status, _)| status == "False")
         })
         .await;
     let ready = svc

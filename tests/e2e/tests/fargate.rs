@@ -9,7 +9,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use e2e::{Cluster, Error, Ferry, MANAGER, Operator, TestNamespace, wait_for};
+use e2e::{
+    Cluster, Error, Ferry, MANAGER, Operator, ProviderConfigCleanup, TestNamespace, current_ready,
+    wait_for, wait_gone,
+};
 use ferry_api::{ProviderConfig, ServerlessService};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -26,7 +29,7 @@ fn credentials(key_id: &str) -> String {
 /// One test's namespace (also the operator's own, where the credentials Secret is), an ECS
 /// cluster in moto, a ProviderConfig pointing at moto through a counting proxy, and an operator.
 struct Scenario {
-    cluster: &'static Cluster,
+    _config_cleanup: ProviderConfigCleanup,
     namespace: TestNamespace,
     client: Client,
     operator: Operator,
@@ -54,15 +57,16 @@ impl Scenario {
             .await
             .unwrap();
 
+        let config = format!("aws-{ns}");
         let scenario = Self {
-            cluster,
-            operator: spawn(cluster, &ns),
+            _config_cleanup: ProviderConfigCleanup::new(cluster, &config),
+            operator: Ferry::spawn_confined(cluster, &ns).unwrap(),
             client,
             proxy,
             ecs,
             cluster_name,
             // ProviderConfigs are cluster-scoped: the namespace's random suffix keeps runs apart.
-            config: format!("aws-{ns}"),
+            config,
             namespace,
         };
         scenario.put_secret("AKIDFIRST").await;
@@ -176,61 +180,6 @@ impl Scenario {
     }
 }
 
-impl Drop for Scenario {
-    fn drop(&mut self) {
-        // ProviderConfigs are cluster-scoped, so the namespace's deletion does not take them.
-        // A client belongs to the runtime that made it, which is blocked here: the thread
-        // makes its own.
-        let config = self.config.clone();
-        let cluster = self.cluster;
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async move {
-                let client = cluster.client().await.ok()?;
-                Api::<ProviderConfig>::all(client)
-                    .delete(&config, &DeleteParams::default())
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
-}
-
-/// An operator confined to `namespace`, which is also its own namespace (Lease and Secrets).
-fn spawn(cluster: &Cluster, namespace: &str) -> Operator {
-    Ferry::spawn(
-        cluster,
-        &[
-            "controller",
-            "--namespace",
-            namespace,
-            "--lease-namespace",
-            namespace,
-            "--no-leader-election",
-            "--metrics-address",
-            "127.0.0.1:0",
-            "--resync-interval",
-            "1s",
-            "--progress-interval",
-            "200ms",
-        ],
-    )
-    .unwrap()
-}
-
-fn ready(svc: &ServerlessService) -> Option<(&str, &str)> {
-    let status = svc.status.as_ref()?;
-    if status.observed_generation != svc.metadata.generation {
-        return None;
-    }
-    let c = status.conditions.iter().find(|c| c.type_ == "Ready")?;
-    Some((c.status.as_str(), c.reason.as_str()))
-}
-
 fn revision(svc: &ServerlessService) -> Option<&str> {
     svc.status.as_ref()?.latest_ready_revision.as_deref()
 }
@@ -243,7 +192,7 @@ async fn a_fargate_service_is_created_idles_without_writes_follows_changes_and_i
 
     let svc = s
         .ssv("web", "Ready=True on Fargate", |svc| {
-            ready(svc) == Some(("True", "Available"))
+            current_ready(svc) == Some(("True", "Available"))
         })
         .await;
     let status = svc.status.clone().unwrap();
@@ -270,7 +219,8 @@ async fn a_fargate_service_is_created_idles_without_writes_follows_changes_and_i
     // A new image: a new revision, deployed, in status.
     s.apply("web", "ghcr.io/acme/web:2", &s.config).await;
     s.ssv("web", "revision 2 ready", |svc| {
-        ready(svc) == Some(("True", "Available")) && revision(svc) == Some(&format!("{family}:2"))
+        current_ready(svc) == Some(("True", "Available"))
+            && revision(svc) == Some(&format!("{family}:2"))
     })
     .await;
     assert_eq!(s.active_services().await.len(), 1);
@@ -298,15 +248,8 @@ async fn a_fargate_service_is_created_idles_without_writes_follows_changes_and_i
         .delete("web", &DeleteParams::default())
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while s.ssvs().get_opt("web").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the object was never let go\n{}",
-            s.operator.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let gone = wait_gone(&s.ssvs(), "web", WAIT, "the object let go").await;
+    s.check(gone);
     assert_eq!(s.active_services().await, Vec::<String>::new());
     let revisions = s
         .ecs
@@ -326,7 +269,7 @@ async fn a_missing_or_forbidding_provider_config_is_reported_until_it_allows_the
         .await;
     let svc = s
         .ssv("lost", "ProviderConfigNotFound", |svc| {
-            ready(svc) == Some(("False", "ProviderConfigNotFound"))
+            current_ready(svc) == Some(("False", "ProviderConfigNotFound"))
         })
         .await;
     let message = &svc.status.as_ref().unwrap().conditions[0].message;
@@ -336,7 +279,7 @@ async fn a_missing_or_forbidding_provider_config_is_reported_until_it_allows_the
     s.put_config(json!(["somewhere-else"])).await;
     s.apply("guest", "ghcr.io/acme/guest:1", &s.config).await;
     s.ssv("guest", "ProviderConfigNotAllowed", |svc| {
-        ready(svc) == Some(("False", "ProviderConfigNotAllowed"))
+        current_ready(svc) == Some(("False", "ProviderConfigNotAllowed"))
     })
     .await;
     assert_eq!(
@@ -348,7 +291,7 @@ async fn a_missing_or_forbidding_provider_config_is_reported_until_it_allows_the
     // Allowing it reconciles the service at once (the ProviderConfig is watched).
     s.put_config(json!([s.ns()])).await;
     s.ssv("guest", "Ready=True once allowed", |svc| {
-        ready(svc) == Some(("True", "Available"))
+        current_ready(svc) == Some(("True", "Available"))
     })
     .await;
     s.ssvs()
