@@ -381,6 +381,20 @@ pub(crate) async fn put_scaling_policy(
     Ok(())
 }
 
+/// A removal's result: done when it succeeded or when the thing was already gone.
+fn removed<T, E>(
+    operation: &'static str,
+    result: Result<T, ecs::error::SdkError<E>>,
+) -> Result<(), ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Err(e) if !already_gone(&e) => Err(classify(operation, &e)),
+        _ => Ok(()),
+    }
+}
+
 /// Whether an error says the thing to remove is not there.
 fn already_gone<E: ProvideErrorMetadata>(error: &ecs::error::SdkError<E>) -> bool {
     matches!(
@@ -405,10 +419,7 @@ pub(crate) async fn delete_scaling_policy(
         .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
         .send()
         .await;
-    match result {
-        Err(e) if !already_gone(&e) => Err(classify("DeleteScalingPolicy", &e)),
-        _ => Ok(()),
-    }
+    removed("DeleteScalingPolicy", result)
 }
 
 /// Deregisters a service's scalable target (which deletes its policies too).
@@ -423,10 +434,7 @@ pub(crate) async fn deregister_scalable_target(
         .scalable_dimension(aas::types::ScalableDimension::EcsServiceDesiredCount)
         .send()
         .await;
-    match result {
-        Err(e) if !already_gone(&e) => Err(classify("DeregisterScalableTarget", &e)),
-        _ => Ok(()),
-    }
+    removed("DeregisterScalableTarget", result)
 }
 
 /// Scales a service to zero, so ECS stops its tasks, then deletes it; ECS drains it
@@ -443,21 +451,14 @@ pub(crate) async fn scale_to_zero_and_delete(
         .desired_count(0)
         .send()
         .await;
-    if let Err(e) = scaled
-        && !already_gone(&e)
-    {
-        return Err(classify("UpdateService", &e));
-    }
+    removed("UpdateService", scaled)?;
     let deleted = client
         .delete_service()
         .cluster(cluster)
         .service(service)
         .send()
         .await;
-    match deleted {
-        Err(e) if !already_gone(&e) => Err(classify("DeleteService", &e)),
-        _ => Ok(()),
-    }
+    removed("DeleteService", deleted)
 }
 
 /// The ACTIVE revisions of `family`, by ARN.
