@@ -6,9 +6,9 @@
 //! Needs the official `google-cloud-run` package for `python3` (or `FERRY_PYTHON`). The tests
 //! fail, never skip, without it.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
+use ferry_testkit::{Checker, Verdict};
 use serde_json::{Value, json};
 
 use crate::common::{crate_dir, plan, sent, simple};
@@ -16,50 +16,14 @@ use crate::snapshots;
 
 const INSTALL: &str = "python3 -m pip install 'google-cloud-run==0.16.1'";
 
-/// What the checker said: its exit code, stdout and stderr.
-struct Verdict {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs the checker on `docs`.
 fn check(docs: &[Value]) -> Verdict {
-    let python = std::env::var("FERRY_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = crate_dir().join("tests/proto_validate.py");
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {python} ({e}): the Services are checked with Google's protos; \
-                 install them with {INSTALL}, or point FERRY_PYTHON at a Python that has them"
-            )
-        });
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(serde_json::to_string(docs).unwrap().as_bytes())
-        .unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let verdict = Verdict {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        matches!(verdict.code, Some(0 | 1)),
-        "{python} {} could not check the Services (exit {:?}):\n{}{}\nInstall Google's protos \
-         with {INSTALL} (or set FERRY_PYTHON)",
-        script.display(),
-        verdict.code,
-        verdict.stderr,
-        verdict.stdout
-    );
-    verdict
+    Checker {
+        script: &crate_dir().join("tests/proto_validate.py"),
+        with: "Google's protos",
+        install: INSTALL,
+    }
+    .check(docs)
 }
 
 /// Specs that between them set every field the builder writes, beyond the snapshot cases.

@@ -5,11 +5,9 @@
 //! Needs botocore for `python3` (or `FERRY_PYTHON`); it comes with moto, which CI installs. The
 //! tests fail, never skip, without it.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use ferry_api::ServerlessService;
 use ferry_provider_fargate::build::{self, Plan, update_service};
+use ferry_testkit::{Checker, Verdict};
 use serde_json::{Value, json};
 
 use crate::common::{
@@ -19,51 +17,14 @@ use crate::common::{
 
 const INSTALL: &str = "python3 -m pip install 'moto[server]==5.2.5'";
 
-/// What the checker said: its exit code, stdout and stderr.
-struct Verdict {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs the checker on `docs`.
 fn check(docs: &[Value]) -> Verdict {
-    let python = std::env::var("FERRY_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = crate_dir().join("tests/botocore_validate.py");
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {python} ({e}): the request shapes are checked with botocore; \
-                 install it with {INSTALL}, or point FERRY_PYTHON at a Python that has it"
-            )
-        });
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(serde_json::to_string(docs).unwrap().as_bytes())
-        .unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let verdict = Verdict {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        matches!(verdict.code, Some(0 | 1)),
-        "{} {} could not check the requests (exit {:?}):\n{}{}\nbotocore comes with moto: {INSTALL} \
-         (or set FERRY_PYTHON)",
-        python,
-        script.display(),
-        verdict.code,
-        verdict.stderr,
-        verdict.stdout
-    );
-    verdict
+    Checker {
+        script: &crate_dir().join("tests/botocore_validate.py"),
+        with: "botocore",
+        install: INSTALL,
+    }
+    .check(docs)
 }
 
 fn doc(service: &str, operation: &str, params: Value) -> Value {

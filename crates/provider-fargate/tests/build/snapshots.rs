@@ -2,8 +2,9 @@
 //! `tests/snapshots/`: every Fargate example in `deploy/examples/` (under the ProviderConfig it
 //! names there) and a few richer specs. `FERRY_BLESS=1` rewrites the files instead.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use ferry_testkit::Snapshots;
 
 use ferry_api::{FargateProviderConfig, ProviderConfig, ServerlessService};
 use ferry_provider_fargate::build;
@@ -13,14 +14,6 @@ use crate::common::{
     AWS_PROD, LOAD_BALANCER, TARGET_GROUP, crate_dir, desired_of, example_provider_config,
     examples_dir, serverless_service,
 };
-
-fn snapshot_dir() -> PathBuf {
-    crate_dir().join("tests/snapshots")
-}
-
-fn blessing() -> bool {
-    std::env::var_os("FERRY_BLESS").is_some_and(|v| v == "1")
-}
 
 /// Every YAML document in `deploy/examples/`, with the file it came from, files in name order.
 fn example_documents() -> Vec<(PathBuf, Value)> {
@@ -195,60 +188,22 @@ fn render(case: &Case) -> String {
     json
 }
 
-fn check(path: &Path, rendered: &str) -> Option<String> {
-    if blessing() {
-        std::fs::create_dir_all(snapshot_dir()).unwrap();
-        std::fs::write(path, rendered).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        return None;
+fn snapshots() -> Snapshots {
+    Snapshots {
+        dir: crate_dir().join("tests/snapshots"),
+        extension: "json",
+        bless_command: "FERRY_BLESS=1 cargo test -p ferry-provider-fargate --test build",
     }
-    let committed = std::fs::read_to_string(path).unwrap_or_default();
-    (committed != rendered).then(|| {
-        format!(
-            "{} differs from what the builder plans now.\n--- committed\n{committed}\n--- planned\n\
-             {rendered}",
-            path.display()
-        )
-    })
 }
 
 #[test]
 fn planned_requests_match_the_snapshots() {
-    let mut failures = Vec::new();
-    for case in cases() {
-        let path = snapshot_dir().join(format!("{}.json", case.name));
-        failures.extend(check(&path, &render(&case)));
-    }
-    assert!(
-        failures.is_empty(),
-        "{}\n\nIf the change is intended, rewrite the snapshots with \
-         FERRY_BLESS=1 cargo test -p ferry-provider-fargate --test build, and review the diff.",
-        failures.join("\n\n")
-    );
+    snapshots().compare(cases().iter().map(|case| (case.name.clone(), render(case))));
 }
 
 #[test]
 fn every_snapshot_belongs_to_a_case() {
-    let expected: BTreeSet<String> = cases()
-        .into_iter()
-        .map(|case| format!("{}.json", case.name))
-        .collect();
-    let present: BTreeSet<String> = std::fs::read_dir(snapshot_dir())
-        .map(|dir| {
-            dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let stale: Vec<&String> = present.difference(&expected).collect();
-    if blessing() {
-        for file in stale {
-            std::fs::remove_file(snapshot_dir().join(file)).unwrap();
-        }
-        return;
-    }
-    assert!(
-        stale.is_empty(),
-        "snapshots no case renders: {stale:?}; delete them or run with FERRY_BLESS=1"
-    );
+    snapshots().no_stale(cases().into_iter().map(|case| case.name));
 }
 
 #[test]
