@@ -864,7 +864,9 @@ pub struct ServerlessServiceStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 
-    /// What the service costs per month on its provider at its configured baseline.
+    /// What the service costs per month on its provider at its configured baseline: the spec
+    /// at rest, with no traffic (minimum instances or tasks all month; nothing when it scales
+    /// to zero), from Ferry's price table. `ferry cost` compares providers under traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_monthly_cost: Option<CostEstimate>,
 }
@@ -902,9 +904,10 @@ pub struct Instances {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct CostEstimate {
-    /// US dollars per month, as a decimal string.
+    /// US dollars per month, a decimal string with two places, e.g. `17.30`.
     pub usd: String,
-    /// What the figure assumes, e.g. `2 instances x 1 vCPU, 512Mi, 730 h`.
+    /// What the figure assumes, in one line, e.g. `2 tasks x 1 vCPU, 2Gi, 730 h (minInstances
+    /// 2; no traffic assumed), Linux/ARM64, us-east-1 prices`.
     pub basis: String,
 }
 

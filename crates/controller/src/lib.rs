@@ -1,13 +1,14 @@
 //! The Ferry reconciler: a kube-runtime `Controller` over `ServerlessService`, owning Knative
 //! Services; the finalizer; the error policy; Events; Prometheus metrics and health probes;
 //! leader election through a Lease, so that of several replicas only one reconciles; graceful
-//! shutdown.
+//! shutdown; the prices behind the status's cost estimate.
 //!
 //! [`operate`] is the whole operator: it waits to lead, runs the controller while it leads, and
 //! stops on shutdown or when it loses the lease.
 
 pub mod http;
 pub mod metrics;
+pub mod prices;
 pub mod reconcile;
 
 use std::sync::Arc;
@@ -107,12 +108,30 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
             .default_backoff()
             .for_each(|_| async {}),
         );
+        ctx.pricing.use_provider_configs(configs.0.clone());
         controller = watch_configuration(
             controller,
             &client,
             &ctx.settings.operator_namespace,
             configs.0,
         );
+        let price_watch = match &ctx.settings.prices_config_map {
+            Some(name) => {
+                let namespace = &ctx.settings.operator_namespace;
+                prices::load(&client, namespace, name, &ctx.pricing, &ctx.recorder).await;
+                let (changed, reprice) = futures::channel::mpsc::channel(1);
+                controller = controller.reconcile_all_on(reprice);
+                Some(tokio::spawn(prices::watch(
+                    client.clone(),
+                    namespace.clone(),
+                    name.clone(),
+                    ctx.pricing.clone(),
+                    ctx.recorder.clone(),
+                    changed,
+                )))
+            }
+            None => None,
+        };
         if knative {
             let resource = ferry_provider_knative::client::api_resource();
             let owned: Api<DynamicObject> = match namespace {
@@ -159,6 +178,9 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
             .await;
         watcher_task.abort();
         config_watch.abort();
+        if let Some(task) = price_watch {
+            task.abort();
+        }
         if *stop.borrow_and_update() {
             return;
         }

@@ -24,6 +24,7 @@ use serde_json::json;
 use tracing::{Instrument, debug, info_span, warn};
 
 use crate::metrics::{CallLabels, Metrics, ReconcileLabels};
+use crate::prices::Pricing;
 
 /// The finalizer that keeps an object until its provider resources are gone.
 pub const FINALIZER: &str = "ferry.dev/cleanup";
@@ -42,6 +43,9 @@ pub struct Settings {
     pub backoff: (Duration, Duration),
     /// The operator's own namespace, the only one whose Secrets hold cloud credentials.
     pub operator_namespace: String,
+    /// A ConfigMap in the operator's namespace whose key `prices.yaml` overlays Ferry's price
+    /// table for `status.estimatedMonthlyCost`.
+    pub prices_config_map: Option<String>,
 }
 
 impl Default for Settings {
@@ -51,6 +55,7 @@ impl Default for Settings {
             progress_poll: Duration::from_secs(5),
             backoff: (Duration::from_secs(1), Duration::from_secs(300)),
             operator_namespace: "ferry-system".into(),
+            prices_config_map: None,
         }
     }
 }
@@ -96,6 +101,8 @@ pub struct Context {
     pub now: fn() -> Time,
     /// A number in 0..1 that spreads requeues (random; fixed in tests).
     pub jitter: fn() -> f64,
+    /// The prices behind `status.estimatedMonthlyCost`.
+    pub pricing: Arc<Pricing>,
     failures: Mutex<HashMap<(String, String), u32>>,
 }
 
@@ -121,6 +128,7 @@ impl Context {
             settings,
             now: wall_clock,
             jitter: rand::random::<f64>,
+            pricing: Arc::default(),
             failures: Mutex::default(),
         }
     }
@@ -511,13 +519,18 @@ async fn write_status(
     outcome: &Outcome,
     ctx: &Context,
 ) -> Result<(), Error> {
-    let new = status::compute(
+    let mut new = status::compute(
         svc.status.as_ref(),
         svc.spec.provider,
         svc.metadata.generation,
         outcome,
         &(ctx.now)(),
     );
+    // A pure function of the spec and the prices: unchanged, it adds nothing to write.
+    new.estimated_monthly_cost = match outcome {
+        Outcome::Invalid(_) => None,
+        _ => ctx.pricing.status_estimate(svc),
+    };
     if svc.status.as_ref() == Some(&new) {
         return Ok(());
     }

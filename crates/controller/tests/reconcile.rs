@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use ferry_api::{Provider, ServerlessService};
 use ferry_controller::metrics::Metrics;
+use ferry_controller::prices::Pricing;
 use ferry_controller::{Context, Error, FINALIZER, Settings, error_policy, reconcile};
+use ferry_core::cost::PriceTable;
 use ferry_core::status::{Outputs, Readiness};
 use ferry_provider::fake::{Call, FakeBackend, Operation};
 use ferry_provider::{Connector, ProviderError, Started};
@@ -122,6 +124,10 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
+        Self::with_pricing(Pricing::default())
+    }
+
+    fn with_pricing(pricing: Pricing) -> Self {
         let (api, client) = ApiServer::start();
         let fake = FakeBackend::new();
         let mut connectors: HashMap<Provider, Arc<dyn Connector>> = HashMap::new();
@@ -148,6 +154,7 @@ impl Harness {
         );
         ctx.now = || Time("2026-11-23T10:00:00Z".parse().unwrap());
         ctx.jitter = || 0.5;
+        ctx.pricing = Arc::new(pricing);
         Self {
             api,
             fake,
@@ -446,6 +453,55 @@ async fn twenty_idle_resyncs_send_no_write() {
     assert!(requests.is_empty(), "idle resyncs read: {requests:#?}");
 }
 
+fn node_prices(vcpu_hour: f64) -> PriceTable {
+    let nodes = format!(
+        "knative:\n- {{region: prod, option: nodes, vcpuHour: {vcpu_hour}, gbHour: 0.004, \
+         source: our invoice, read: 2026-11-01}}\n"
+    );
+    PriceTable::embedded()
+        .unwrap()
+        .overlay(PriceTable::parse("test", &nodes).unwrap())
+}
+
+/// Issue 10: the status carries what the spec costs at rest, and writes it only when it
+/// changes.
+#[tokio::test]
+async fn the_estimated_monthly_cost_is_written_with_the_status_and_again_only_when_it_changes() {
+    let h = Harness::with_pricing(Pricing::new(node_prices(0.03)));
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let svc = object(&json!({
+        "provider": "knative",
+        "containers": [{"name": "app", "image": "ghcr.io/acme/hello:1.4.2", "port": 8080,
+                        "resources": {"cpu": "500m", "memory": "256Mi"}}],
+        "scaling": {"minInstances": 2},
+    }));
+    let settled = settle(&h, svc).await;
+    // 2 pods x (0.5 vCPU x $0.03 + 0.25 GB x $0.004) x 730 h = $23.36.
+    assert_eq!(
+        settled.status.as_ref().unwrap().estimated_monthly_cost,
+        Some(ferry_api::CostEstimate {
+            usd: "23.36".into(),
+            basis: "2 pods x 0.5 vCPU, 256Mi, 730 h, prod node prices; traffic extra".into(),
+        })
+    );
+    let (_, sent, _) = h.reconcile(&settled).await;
+    assert!(
+        sent.is_empty(),
+        "an unchanged estimate writes nothing: {sent:#?}"
+    );
+
+    // New prices: one status write with the new figure, 2 x (0.5 x 0.06 + 0.001) x 730 = $45.26.
+    assert!(h.ctx.pricing.replace(node_prices(0.06)));
+    let (_, sent, _) = h.reconcile(&settled).await;
+    assert_eq!(lines(&sent), [STATUS_APPLY]);
+    assert_eq!(
+        sent[0].body["status"]["estimatedMonthlyCost"]["usd"],
+        "45.26"
+    );
+    let (_, sent, _) = h.reconcile(&h.stored()).await;
+    assert!(sent.is_empty(), "{sent:#?}");
+}
+
 #[tokio::test]
 async fn a_spec_change_updates_the_provider_and_observes_the_new_generation() {
     let h = Harness::new();
@@ -513,6 +569,11 @@ async fn an_invalid_spec_is_reported_and_waits_for_a_change_without_calling_the_
     assert!(message.contains("spec.scaling"), "{message}");
     let (kind, reason, _) = event(&sent[1]);
     assert_eq!((kind, reason), ("Warning", "InvalidSpec"));
+    assert_eq!(
+        sent[0].body["status"].get("estimatedMonthlyCost"),
+        None,
+        "an invalid spec is not priced"
+    );
 
     // The same invalid spec again: nothing new to say.
     let (result, sent, _) = h.reconcile(&h.stored()).await;

@@ -1,8 +1,9 @@
 //! Pure logic shared by every Ferry backend: validation with field-level findings, the
-//! provider-neutral desired model, the capability table, deterministic external names, and the
-//! CRD schema check `ferry validate` runs offline. No I/O.
+//! provider-neutral desired model, the capability table, deterministic external names, the
+//! CRD schema check `ferry validate` runs offline, and monthly cost estimates. No I/O.
 
 pub mod capabilities;
+pub mod cost;
 pub mod desired;
 mod findings;
 pub mod limits;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ferry_api::Provider;
+use ferry_core::cost::{self, PriceTable, Traffic};
 
 use crate::Error;
 use crate::render;
@@ -61,8 +62,47 @@ enum Command {
         #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
     },
+    /// Estimate, offline, what each ServerlessService would cost per month on Knative, Fargate
+    /// and Cloud Run, side by side, whatever its own provider; exit 1 when one cannot be read.
+    Cost {
+        /// Files or directories of YAML manifests (`-` reads standard input). ProviderConfigs
+        /// among them give the regions to price in.
+        #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// Requests per month.
+        #[arg(long, value_name = "N", default_value_t = cost::DEFAULT_REQUESTS_PER_MONTH)]
+        requests_per_month: u64,
+        /// Mean time to serve one request, milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = cost::DEFAULT_AVG_DURATION_MS,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        avg_duration_ms: u32,
+        /// Mean requests in flight on a busy instance (at most the service's concurrency).
+        /// Default: the month's average load, at least 1.
+        #[arg(long, value_name = "N", value_parser = parse_positive)]
+        mean_concurrency: Option<f64>,
+        /// Do not take the providers' monthly free tiers off (they are per billing account,
+        /// shared by everything in it).
+        #[arg(long)]
+        no_free_tier: bool,
+        /// A price table (YAML, as crates/core/prices.yaml) whose entries replace or add to
+        /// Ferry's own; Knative needs one with your nodes' price.
+        #[arg(long, value_name = "FILE")]
+        prices: Option<PathBuf>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
     /// Run the operator: reconcile ServerlessServices until SIGTERM.
     Controller(crate::controller::ControllerArgs),
+}
+
+/// A positive, finite number.
+fn parse_positive(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n > 0.0)
+        .ok_or_else(|| format!("{text:?} is not a positive number such as 1 or 2.5"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -133,6 +173,23 @@ fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Controller(args) => return Ok(crate::controller::main(args)),
         Command::Render { files } => return render_files(&files),
+        Command::Cost {
+            files,
+            requests_per_month,
+            avg_duration_ms,
+            mean_concurrency,
+            no_free_tier,
+            prices,
+            output,
+        } => {
+            let traffic = Traffic {
+                requests_per_month,
+                avg_duration_ms,
+                mean_concurrency,
+                free_tier: !no_free_tier,
+            };
+            return cost_files(&files, &traffic, prices.as_deref(), output);
+        }
         Command::Crd { dir: None } => print(&render::all_crds_yaml()?)?,
         Command::Crd { dir: Some(dir) } => write_crds(&dir)?,
         Command::Validate { files, output } => return validate(&files, output),
@@ -204,7 +261,9 @@ fn read(path: &Path) -> Result<String, std::io::Error> {
     }
 }
 
-fn render_files(files: &[PathBuf]) -> Result<ExitCode, Error> {
+/// The text of every file given (directories expanded), named; whether one could not be read
+/// (reported on standard error).
+fn read_files(files: &[PathBuf]) -> (Vec<(String, String)>, bool) {
     let mut failed = false;
     let mut texts = Vec::new();
     for path in expand(files) {
@@ -217,6 +276,11 @@ fn render_files(files: &[PathBuf]) -> Result<ExitCode, Error> {
             }
         }
     }
+    (texts, failed)
+}
+
+fn render_files(files: &[PathBuf]) -> Result<ExitCode, Error> {
+    let (texts, mut failed) = read_files(files);
     // A service may name a ProviderConfig from another of the files given.
     let configs = render::provider_configs(texts.iter().map(|(_, text)| text.as_str()));
     for (name, text) in &texts {
@@ -227,6 +291,54 @@ fn render_files(files: &[PathBuf]) -> Result<ExitCode, Error> {
                 failed = true;
             }
         }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Ferry's price table, with the entries of `file` on top.
+fn price_table(file: Option<&Path>) -> Result<PriceTable, Error> {
+    let table = PriceTable::embedded()?;
+    let Some(path) = file else {
+        return Ok(table);
+    };
+    let name = path.display().to_string();
+    let text = read(path).map_err(|source| Error::Io {
+        path: name.clone(),
+        source,
+    })?;
+    Ok(table.overlay(PriceTable::parse(&name, &text)?))
+}
+
+fn cost_files(
+    files: &[PathBuf],
+    traffic: &Traffic,
+    prices: Option<&Path>,
+    output: Format,
+) -> Result<ExitCode, Error> {
+    let prices = price_table(prices)?;
+    let (texts, mut failed) = read_files(files);
+    let configs = render::provider_configs(texts.iter().map(|(_, text)| text.as_str()));
+    let mut costs = Vec::new();
+    for (name, text) in &texts {
+        match crate::cost::service_costs(name, text, &configs, traffic, &prices) {
+            Ok(found) => costs.extend(found),
+            Err(problems) => {
+                eprint!("{problems}");
+                failed = true;
+            }
+        }
+    }
+    if costs.is_empty() && !failed {
+        eprintln!("ferry: no ServerlessService in the files given");
+        return Ok(ExitCode::FAILURE);
+    }
+    match output {
+        Format::Text => print(&crate::cost::render_text(&costs))?,
+        Format::Json => print(&json(&costs)?)?,
     }
     Ok(if failed {
         ExitCode::FAILURE

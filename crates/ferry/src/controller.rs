@@ -41,7 +41,7 @@ pub struct ControllerArgs {
     #[arg(long, env = "FERRY_NO_LEADER_ELECTION")]
     no_leader_election: bool,
     /// Ferry's own namespace: where its leader Lease is, and the only namespace it reads
-    /// credential Secrets from.
+    /// credential Secrets (and the prices ConfigMap) from.
     #[arg(long, env = "POD_NAMESPACE", default_value = "ferry-system")]
     lease_namespace: String,
     /// Name of the leader Lease.
@@ -53,6 +53,11 @@ pub struct ControllerArgs {
     /// This replica's identity in the Lease and in Events (default: the host name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// A ConfigMap in Ferry's own namespace whose key `prices.yaml` replaces or adds price
+    /// table entries for `status.estimatedMonthlyCost` (e.g. your Knative nodes' price);
+    /// watched, so a change applies at once.
+    #[arg(long, env = "FERRY_PRICES_CONFIGMAP", value_name = "NAME")]
+    prices_configmap: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -191,6 +196,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         resync: args.resync_interval,
         progress_poll: args.progress_interval,
         operator_namespace: args.lease_namespace.clone(),
+        prices_config_map: args.prices_configmap.clone(),
         ..Settings::default()
     };
     let ctx = Arc::new(Context::new(

@@ -1,9 +1,10 @@
-//! The `ferry` command: `crd`, `validate`, `capabilities` and `reasons`. The command-line
-//! parsing lives in [`cli`]; everything it prints is built by pure functions in [`render`] and
-//! [`validate`], so tests call them directly.
+//! The `ferry` command: `crd`, `validate`, `render`, `cost`, `capabilities` and `reasons`. The
+//! command-line parsing lives in [`cli`]; everything it prints is built by pure functions in
+//! [`render`], [`validate`] and [`cost`], so tests call them directly.
 
 pub mod cli;
 pub mod controller;
+pub mod cost;
 pub mod manifest;
 pub mod render;
 pub mod validate;
@@ -22,4 +23,7 @@ pub enum Error {
     /// Output could not be rendered.
     #[error("could not render output: {0}")]
     Render(String),
+    /// A price table given with `--prices` cannot be used.
+    #[error("{0}")]
+    Prices(#[from] ferry_core::cost::PriceError),
 }

@@ -418,3 +418,220 @@ fn the_controller_without_a_cluster_exits_1_saying_why() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("kube"), "{stderr}");
 }
+
+/// Removes its file when dropped.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A file of this test process in the temporary directory, removed when the guard goes.
+fn temp_file(name: &str, text: &str) -> (TempFile, String) {
+    let path = std::env::temp_dir().join(format!("ferry-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let shown = path.display().to_string();
+    (TempFile(path), shown)
+}
+
+#[test]
+fn cost_compares_every_provider_side_by_side_and_marks_the_cheapest() {
+    let out = ferry(&[
+        "cost",
+        "-f",
+        "deploy/examples/fargate-hello.yaml",
+        "-f",
+        "deploy/examples/providerconfig-aws.yaml",
+    ]);
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table: Vec<&str> = text.lines().skip(2).take(5).collect();
+    assert_eq!(
+        table[0],
+        "PROVIDER   MONTHLY  COMPUTE  MEMORY  STORAGE  REQUESTS  IDLE MIN  FREE TIER"
+    );
+    assert!(table[1].starts_with("Knative          -"), "{text}");
+    // 2 ARM64 Spot tasks of 1 vCPU, 2 GiB: 2 x (0.03238 + 2 x 0.00356) x 730 x 0.3 = $17.30.
+    assert!(table[2].starts_with("Fargate *    17.30"), "{text}");
+    assert!(table[3].starts_with("Cloud Run "), "{text}");
+    assert_eq!(table[4], "* cheapest");
+    for line in [
+        "Knative:   no node price given: pass --prices FILE with knative prices",
+        "Fargate:   2 tasks x 1 vCPU, 2Gi, 730 h (minInstances 2), Linux/ARM64, Spot 70% off",
+        "Cloud Run: request-based: 1,000,000 busy instance-s (10,000,000 requests x 100 ms",
+        "Traffic: 10,000,000 requests a month (default; --requests-per-month), 100 ms each \
+         (default; --avg-duration-ms)",
+        "  Fargate us-east-1 linux-arm: https://aws.amazon.com/fargate/pricing/ (read ",
+        "Not included: load balancers, data transfer, NAT gateways",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+}
+
+/// The seed's scenario through the command line (its exact inputs are not known; these are
+/// chosen as in ferry-core's `the_seeds_comparison_with_correct_prices`): Cloud Run at
+/// 1,000,000 busy instance-s x ($0.000024 + 2 x $0.0000025) + 5 x $0.40 = $31.00, Fargate one
+/// task, 730 h x ($0.04048 + 2 x $0.004445) = $36.04.
+#[test]
+fn cost_takes_the_traffic_from_flags_and_prints_json() {
+    let (_guard, file) = temp_file(
+        "seed.yaml",
+        "apiVersion: ferry.dev/v1alpha1\nkind: ServerlessService\nmetadata: {name: seed, namespace: shop}\n\
+         spec:\n  provider: cloudRun\n  containers:\n  - {name: app, image: ghcr.io/acme/seed:1, port: 8080, \
+         resources: {cpu: \"1\", memory: 2Gi}}\n",
+    );
+    let out = ferry(&[
+        "cost",
+        "-f",
+        &file,
+        "--requests-per-month",
+        "5000000",
+        "--avg-duration-ms",
+        "200",
+        "--mean-concurrency",
+        "1",
+        "--no-free-tier",
+        "-o",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let service = &json[0];
+    assert_eq!(service["object"], "shop/seed");
+    assert_eq!(service["provider"], "cloudRun");
+    assert_eq!(service["traffic"]["requestsPerMonth"], 5_000_000);
+    assert_eq!(service["traffic"]["avgDurationMs"], 200);
+    assert_eq!(service["traffic"]["meanConcurrency"], 1.0);
+    assert_eq!(service["traffic"]["freeTier"], false);
+    let by = |p: &str| {
+        service["estimates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["provider"] == p)
+            .unwrap()
+            .clone()
+    };
+    let run = by("cloudRun");
+    assert_eq!(run["monthlyUsd"], "31.00");
+    assert_eq!(run["breakdown"]["compute"], "24.00");
+    assert_eq!(run["cheapest"], true);
+    assert_eq!(by("fargate")["monthlyUsd"], "36.04");
+    assert!(by("knative")["unavailable"].is_string());
+}
+
+#[test]
+fn cost_prices_knative_with_the_users_node_price() {
+    let (_guard, prices) = temp_file(
+        "knative-prices.yaml",
+        "knative:\n- {region: prod, option: nodes, vcpuHour: 0.03, gbHour: 0.004, source: our invoice, \
+         read: 2026-11-01}\n",
+    );
+    // The example scales to zero: 1,000,000 busy pod-s x 0.5 vCPU x $0.03 / 3600 = $4.17, and
+    // x 0.25 GB x $0.004 / 3600 = $0.28: $4.45.
+    let out = ferry(&[
+        "cost",
+        "-f",
+        "deploy/examples/knative-hello.yaml",
+        "--prices",
+        &prices,
+        "-o",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let knative = &json[0]["estimates"][0];
+    assert_eq!(knative["provider"], "knative");
+    assert_eq!(knative["monthlyUsd"], "4.45");
+    assert_eq!(knative["prices"][0]["source"], "our invoice");
+}
+
+#[test]
+fn cost_refuses_invalid_specs_bad_price_tables_and_files_without_a_service() {
+    let out = ferry(&[
+        "cost",
+        "-f",
+        "tests/fixtures/invalid/fargate-three-vcpu.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("spec.containers[0].resources.cpu"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).is_empty());
+
+    let (_guard, prices) = temp_file(
+        "bad-prices.yaml",
+        "fargate:\n- {region: us-east-1, option: linux-x86, vcpuHour: -1, gbHour: 0.004, read: 2026-11-01}\n",
+    );
+    let out = ferry(&[
+        "cost",
+        "-f",
+        "deploy/examples/knative-hello.yaml",
+        "--prices",
+        &prices,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fargate[0].vcpuHour: must be a number of 0 or more; got -1")
+            && stderr.contains("fargate[0].source: required"),
+        "{stderr}"
+    );
+
+    let out = ferry(&["cost", "-f", "deploy/examples/providerconfig-aws.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no ServerlessService in the files given")
+    );
+
+    assert_eq!(ferry(&["cost"]).status.code(), Some(2));
+    let out = ferry(&[
+        "cost",
+        "-f",
+        "deploy/examples/knative-hello.yaml",
+        "--avg-duration-ms",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_readmes_cost_example_is_what_ferry_cost_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let block = readme
+        .split("```sh\nferry cost ")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("README has a `ferry cost` example");
+    let mut lines = block.lines();
+    let args: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    let out = ferry(&[&["cost"], args.as_slice()].concat());
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for line in lines.filter_map(|l| l.strip_prefix("# ")) {
+        if line.starts_with("...") {
+            continue;
+        }
+        let shown = line.trim_end_matches("...").trim_end_matches(", ");
+        assert!(
+            text.lines().any(|l| l.starts_with(shown)),
+            "README shows {shown:?}; ferry cost prints:\n{text}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
-//! No input makes `ferry validate` panic, and the schema and the Rust types agree: random specs
-//! shaped by the CRD's own schema (with wrong types, out-of-range numbers and odd strings mixed
-//! in) always get a report, and whatever the schema admits, the types can read.
+//! No input makes `ferry validate` (or a cost estimate) panic, and the schema and the Rust types
+//! agree: random specs shaped by the CRD's own schema (with wrong types, out-of-range numbers
+//! and odd strings mixed in) always get a report, and whatever the schema admits, the types can
+//! read.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
@@ -377,6 +378,31 @@ fn check(doc: &Value) {
             assert!(valid.desired.serving_container < valid.desired.containers.len());
         }
     }
+    if doc["kind"] == "ServerlessService"
+        && let Ok(svc) = serde_json::from_value::<ferry_api::ServerlessService>(doc.clone())
+    {
+        check_cost(&svc.spec);
+    }
+}
+
+/// Any spec the types can read gets an estimate or a reason, never a panic, and a figure is
+/// the sum of its lines.
+fn check_cost(spec: &ferry_api::ServerlessServiceSpec) {
+    use ferry_core::cost::{self, Figure, PriceTable, Regions, Traffic};
+    let prices = PriceTable::embedded().unwrap();
+    for traffic in [Traffic::default(), Traffic::none()] {
+        let c = cost::compare(spec, &traffic, &prices, &Regions::default());
+        for e in &c.estimates {
+            if let Figure::Priced {
+                monthly_usd,
+                breakdown,
+            } = &e.figure
+            {
+                assert_eq!(*monthly_usd, breakdown.total(), "{e:?}");
+            }
+        }
+    }
+    let _ = cost::baseline(spec, &prices, &Regions::default());
 }
 
 proptest! {

@@ -1,0 +1,417 @@
+//! Cost estimates: what a `ServerlessService` costs per month on each provider, as a pure
+//! function of its spec, a traffic profile and the price table ([`prices`]).
+//!
+//! The model, in short (docs/cost.md says it at length):
+//! - Load: `requests x mean duration` is the month's request-seconds; divided by the requests in
+//!   flight per busy instance it gives **busy instance-seconds**. Requests in flight per busy
+//!   instance is the profile's mean concurrency, or else the month's average load (Little's
+//!   law, at least 1), never more than the instance's concurrency limit.
+//! - Cloud Run, request-based: busy instance-seconds at the active rates, a fee per request,
+//!   minimum instances at the idle rates while they serve nothing, the free tier off.
+//!   Instance-based (CPU always allocated): every instance-second of busy and minimum instances
+//!   at the instance-based rates, no request fee, its own free tier.
+//! - Fargate: tasks run all month; their number is the minimum task count or what the load
+//!   needs, within the Application Auto Scaling bounds; on-demand or Spot, x86 or ARM, plus
+//!   ephemeral storage above the included 20 GB.
+//! - Knative: pods as Cloud Run's instance-based model (busy pods, plus minimum pods all month)
+//!   at the node price the user gives; with no price, only a scale-to-zero service at rest can
+//!   be priced (at nothing).
+//!
+//! Money is worked out in `f64` and every line is rounded to whole cents (through whole
+//! micro-dollars, so float noise never decides a half cent); totals are sums of rounded lines,
+//! so what is shown always adds up.
+
+mod model;
+pub mod prices;
+
+use std::fmt;
+use std::iter::Sum;
+use std::ops::Add;
+
+use ferry_api::{CostEstimate, Provider, ServerlessServiceSpec};
+use serde::{Serialize, Serializer};
+
+pub use model::thousands;
+pub use prices::{PriceError, PriceTable};
+
+/// Hours in a month, as AWS and Google price pages count them.
+pub const HOURS_PER_MONTH: u32 = 730;
+/// Seconds in a month of [`HOURS_PER_MONTH`].
+pub const SECONDS_PER_MONTH: f64 = 730.0 * 3600.0;
+/// Requests per month when the profile gives none.
+pub const DEFAULT_REQUESTS_PER_MONTH: u64 = 10_000_000;
+/// Mean request duration, milliseconds, when the profile gives none.
+pub const DEFAULT_AVG_DURATION_MS: u32 = 100;
+/// Requests a Fargate task is taken to serve at once when the spec sets no `concurrency`
+/// (Fargate itself has no such limit): Cloud Run's default.
+pub const FARGATE_ASSUMED_CONCURRENCY: u32 = 80;
+/// Knative's default concurrency target per pod (`container-concurrency-target-default`).
+pub const KNATIVE_DEFAULT_TARGET: u32 = 100;
+
+/// The traffic an estimate assumes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Traffic {
+    /// Requests in a month.
+    pub requests_per_month: u64,
+    /// Mean time to serve one request, milliseconds.
+    pub avg_duration_ms: u32,
+    /// Mean requests in flight on a busy instance; `None`: the month's average load, at least 1.
+    /// Never more than the instance's concurrency limit.
+    pub mean_concurrency: Option<f64>,
+    /// Whether to take off the provider's monthly free tier (per billing account: right only
+    /// when nothing else in the account uses it).
+    pub free_tier: bool,
+}
+
+impl Default for Traffic {
+    fn default() -> Self {
+        Self {
+            requests_per_month: DEFAULT_REQUESTS_PER_MONTH,
+            avg_duration_ms: DEFAULT_AVG_DURATION_MS,
+            mean_concurrency: None,
+            free_tier: true,
+        }
+    }
+}
+
+impl Traffic {
+    /// No requests at all, no free tier: what the spec itself costs at rest (the status
+    /// estimate's basis; a free tier shared by a billing account is not one service's).
+    pub fn none() -> Self {
+        Self {
+            requests_per_month: 0,
+            avg_duration_ms: 0,
+            mean_concurrency: None,
+            free_tier: false,
+        }
+    }
+}
+
+/// US dollars, in whole cents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Usd(i64);
+
+impl Usd {
+    /// Nothing.
+    pub const ZERO: Usd = Usd(0);
+
+    /// An amount of cents.
+    pub const fn from_cents(cents: i64) -> Self {
+        Self(cents)
+    }
+
+    /// The amount in cents.
+    pub const fn cents(self) -> i64 {
+        self.0
+    }
+
+    /// Rounds dollars to cents, half away from zero, after snapping to whole micro-dollars so
+    /// that `14.774999999999` (float noise for 14.775) rounds like 14.775.
+    #[allow(clippy::cast_possible_truncation)] // clamped to a range i64 holds exactly
+    pub(crate) fn from_dollars(dollars: f64) -> Self {
+        if !dollars.is_finite() {
+            return Self::ZERO;
+        }
+        let micros = (dollars * 1e6).round().clamp(-1e17, 1e17);
+        Self((micros / 1e4).round() as i64)
+    }
+}
+
+impl Add for Usd {
+    type Output = Usd;
+    fn add(self, other: Usd) -> Usd {
+        Usd(self.0.saturating_add(other.0))
+    }
+}
+
+impl Sum for Usd {
+    fn sum<I: Iterator<Item = Usd>>(iter: I) -> Usd {
+        iter.fold(Usd::ZERO, Add::add)
+    }
+}
+
+impl fmt::Display for Usd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let cents = self.0.unsigned_abs();
+        let text = format!("{sign}{}.{:02}", cents / 100, cents % 100);
+        f.pad(&text)
+    }
+}
+
+impl Serialize for Usd {
+    /// A decimal string with two places, as status carries it: JSON numbers would bring float
+    /// rounding back.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// What a monthly figure is made of, each line rounded to cents.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Breakdown {
+    /// vCPU while serving (Fargate: tasks the load needs).
+    pub compute: Usd,
+    /// Memory while serving.
+    pub memory: Usd,
+    /// Ephemeral storage (Fargate, above the included 20 GB).
+    pub storage: Usd,
+    /// Fees per request (Cloud Run, request-based).
+    pub requests: Usd,
+    /// Minimum instances while they serve nothing (Fargate: tasks kept beyond what the load
+    /// needs).
+    pub idle_minimum: Usd,
+    /// The free tier, taken off (zero or negative).
+    pub free_tier: Usd,
+}
+
+impl Breakdown {
+    /// The monthly figure: the sum of the rounded lines.
+    pub fn total(&self) -> Usd {
+        [
+            self.compute,
+            self.memory,
+            self.storage,
+            self.requests,
+            self.idle_minimum,
+            self.free_tier,
+        ]
+        .into_iter()
+        .sum()
+    }
+}
+
+/// A figure, or why there is none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+pub enum Figure {
+    /// Priced.
+    Priced {
+        /// The monthly total.
+        monthly_usd: Usd,
+        /// Its lines.
+        breakdown: Breakdown,
+    },
+    /// Not priced: the reason, and what would make it possible.
+    Unavailable {
+        /// Why.
+        unavailable: String,
+    },
+}
+
+impl Figure {
+    /// The monthly total, when priced.
+    pub fn monthly(&self) -> Option<Usd> {
+        match self {
+            Figure::Priced { monthly_usd, .. } => Some(*monthly_usd),
+            Figure::Unavailable { .. } => None,
+        }
+    }
+
+    fn priced(breakdown: Breakdown) -> Self {
+        Figure::Priced {
+            monthly_usd: breakdown.total(),
+            breakdown,
+        }
+    }
+}
+
+/// A price-table entry an estimate used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceUsed {
+    /// Region (for Knative, the cluster's label).
+    pub region: String,
+    /// The entry's option.
+    pub option: String,
+    /// Where its figures come from.
+    pub source: String,
+    /// When they were read.
+    pub read: String,
+    /// The entry's note, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The monthly estimate for one provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Estimate {
+    /// The provider.
+    pub provider: Provider,
+    /// The figure and its breakdown, or why there is none.
+    #[serde(flatten)]
+    pub figure: Figure,
+    /// Whether no provider of the comparison is cheaper.
+    pub cheapest: bool,
+    /// One line: what drives the figure.
+    pub note: String,
+    /// What the figure assumes beyond the traffic profile.
+    pub assumptions: Vec<String>,
+    /// The price-table entries it used.
+    pub prices: Vec<PriceUsed>,
+}
+
+/// The traffic an estimate used, as the output states it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficReport {
+    /// Requests per month.
+    pub requests_per_month: u64,
+    /// Mean request duration, milliseconds.
+    pub avg_duration_ms: u32,
+    /// The mean concurrency given, if any (otherwise each provider derives it from the load).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_concurrency: Option<f64>,
+    /// The month's average requests in flight (requests x duration / seconds in a month),
+    /// rounded to hundredths.
+    pub average_in_flight: f64,
+    /// Whether free tiers were taken off.
+    pub free_tier: bool,
+    /// Hours in the month.
+    pub hours_per_month: u32,
+}
+
+/// Every provider's estimate for one spec.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Comparison {
+    /// The traffic assumed.
+    pub traffic: TrafficReport,
+    /// Knative, Fargate, Cloud Run.
+    pub estimates: Vec<Estimate>,
+}
+
+/// Regions to price in, per provider (from ProviderConfigs); `None`: the table's first region
+/// for that provider. A Cloud Run spec's own `spec.cloudRun.region` wins.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Regions {
+    /// AWS region.
+    pub fargate: Option<String>,
+    /// Google Cloud region.
+    pub cloud_run: Option<String>,
+    /// Label of the cluster's Knative entry.
+    pub knative: Option<String>,
+}
+
+impl Regions {
+    fn of<'a>(&'a self, provider: Provider, spec: &'a ServerlessServiceSpec) -> Option<&'a str> {
+        match provider {
+            Provider::Knative => self.knative.as_deref(),
+            Provider::Fargate => self.fargate.as_deref(),
+            Provider::CloudRun => spec
+                .cloud_run
+                .as_ref()
+                .and_then(|c| c.region.as_deref())
+                .or(self.cloud_run.as_deref()),
+        }
+    }
+}
+
+/// What `spec` would cost per month on every provider, whatever its own, with the cheapest
+/// marked. Fields of another provider's section do not apply; each provider gets its own
+/// defaults and sizes (the assumptions say which).
+pub fn compare(
+    spec: &ServerlessServiceSpec,
+    traffic: &Traffic,
+    prices: &PriceTable,
+    regions: &Regions,
+) -> Comparison {
+    let mut estimates: Vec<Estimate> = Provider::ALL
+        .iter()
+        .map(|&p| estimate(p, spec, traffic, prices, regions.of(p, spec)))
+        .collect();
+    let cheapest = estimates.iter().filter_map(|e| e.figure.monthly()).min();
+    for e in &mut estimates {
+        e.cheapest = cheapest.is_some() && e.figure.monthly() == cheapest;
+    }
+    let load = model::Load::of(traffic);
+    Comparison {
+        traffic: TrafficReport {
+            requests_per_month: traffic.requests_per_month,
+            avg_duration_ms: traffic.avg_duration_ms,
+            mean_concurrency: traffic.mean_concurrency,
+            average_in_flight: (load.in_flight * 100.0).round() / 100.0,
+            free_tier: traffic.free_tier,
+            hours_per_month: HOURS_PER_MONTH,
+        },
+        estimates,
+    }
+}
+
+/// What `spec` would cost per month on `provider` under `traffic`, priced in `region` (or the
+/// table's first region for the provider).
+pub fn estimate(
+    provider: Provider,
+    spec: &ServerlessServiceSpec,
+    traffic: &Traffic,
+    prices: &PriceTable,
+    region: Option<&str>,
+) -> Estimate {
+    let shape = match model::Shape::of(spec) {
+        Ok(shape) => shape,
+        Err(problem) => {
+            return Estimate {
+                provider,
+                figure: Figure::Unavailable {
+                    unavailable: problem,
+                },
+                cheapest: false,
+                note: String::new(),
+                assumptions: Vec::new(),
+                prices: Vec::new(),
+            };
+        }
+    };
+    let own = provider == spec.provider;
+    let mut out = match provider {
+        Provider::Knative => model::knative(&shape, traffic, prices, region),
+        Provider::Fargate => model::fargate(&shape, spec, traffic, prices, region),
+        Provider::CloudRun => model::cloud_run(&shape, spec, traffic, prices, region),
+    };
+    if !own {
+        out.assumptions.insert(
+            0,
+            format!(
+                "the spec is for {}: {} gets its own defaults for what the spec leaves out",
+                spec.provider.display_name(),
+                provider.display_name()
+            ),
+        );
+    }
+    Estimate {
+        provider,
+        figure: out.figure,
+        cheapest: false,
+        note: out.note,
+        assumptions: out.assumptions,
+        prices: out.prices,
+    }
+}
+
+/// `status.estimatedMonthlyCost`: what the spec itself costs per month on its own provider
+/// with no traffic (minimum instances or tasks all month; a service that scales to zero costs
+/// nothing at rest). `None` when it cannot be priced (a GPU, Knative without a node price).
+pub fn baseline(
+    spec: &ServerlessServiceSpec,
+    prices: &PriceTable,
+    regions: &Regions,
+) -> Option<CostEstimate> {
+    let provider = spec.provider;
+    let e = estimate(
+        provider,
+        spec,
+        &Traffic::none(),
+        prices,
+        regions.of(provider, spec),
+    );
+    let usd = e.figure.monthly()?;
+    Some(CostEstimate {
+        usd: usd.to_string(),
+        basis: e.note,
+    })
+}
+
+#[cfg(test)]
+mod tests;
