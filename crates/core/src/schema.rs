@@ -95,7 +95,25 @@ impl CrdSchema {
             crd: crd_name.clone(),
             version: version.to_owned(),
         })?;
-        let root = Node::compile(&schema, "", &crd_name)?;
+        Self::from_openapi(
+            &crd_name,
+            format!("{}/{version}", crd.spec.group),
+            crd.spec.names.kind.clone(),
+            crd.spec.scope == "Namespaced",
+            schema,
+        )
+    }
+
+    /// A structural OpenAPI v3 schema of one kind given directly, e.g. a built-in kind's;
+    /// `source` names it in errors.
+    pub fn from_openapi(
+        source: &str,
+        api_version: String,
+        kind: String,
+        namespaced: bool,
+        schema: Value,
+    ) -> Result<Self, SchemaError> {
+        let root = Node::compile(&schema, "", source)?;
         let compiled = compile_schema(&with_metadata(schema.clone()));
         if compiled.has_errors() {
             let message = compiled
@@ -105,14 +123,14 @@ impl CrdSchema {
                 .collect::<Vec<_>>()
                 .join("; ");
             return Err(SchemaError::Cel {
-                crd: crd_name,
+                crd: source.to_owned(),
                 message,
             });
         }
         Ok(Self {
-            api_version: format!("{}/{version}", crd.spec.group),
-            kind: crd.spec.names.kind.clone(),
-            namespaced: crd.spec.scope == "Namespaced",
+            api_version,
+            kind,
+            namespaced,
             raw: schema,
             root,
             compiled,

@@ -20,13 +20,17 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Resource};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 /// The environment variable that points the suite at a real cluster.
 pub const KUBECONFIG_ENV: &str = "FERRY_E2E_KUBECONFIG";
 /// The field manager the suite writes with.
 pub const MANAGER: &str = "ferry-e2e";
+/// A directory where each stand-in records the requests it serves (see `rbac-check`).
+pub const AUDIT_DIR_ENV: &str = "FERRY_E2E_AUDIT_DIR";
+/// The service account the install manifests run the operator as.
+pub const OPERATOR_SERVICE_ACCOUNT: &str = "ferry";
 
 /// What can go wrong setting up a test.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +96,57 @@ impl Cluster {
         let config = kube_standin::Config::default()
             .with_crds_from(&knative)
             .map_err(|e| Error::StandIn(e.to_string()))?;
+        Self::standin(config, std::env::var_os(AUDIT_DIR_ENV).map(PathBuf::from))
+    }
+
+    /// The cluster `FERRY_E2E_KUBECONFIG` names, or a stand-in of its own (with Knative
+    /// Serving's CRDs) recording every request in `audit_dir`: for benchmarks, which count the
+    /// operator's calls.
+    pub fn recording(audit_dir: &Path) -> Result<Cluster, Error> {
+        if std::env::var_os(KUBECONFIG_ENV).is_some() {
+            return Self::connect();
+        }
+        let knative = shared_data().join("data/knative-serving-crds");
+        let config = kube_standin::Config::default()
+            .with_crds_from(&knative)
+            .map_err(|e| Error::StandIn(e.to_string()))?;
+        Self::standin(config, Some(audit_dir.to_owned()))
+    }
+
+    /// A stand-in of its own without Knative Serving, as a cluster where it was never
+    /// installed; `None` on a real cluster, where Knative cannot be taken away for one test.
+    pub fn standin_without_knative() -> Result<Option<Cluster>, Error> {
+        if std::env::var_os(KUBECONFIG_ENV).is_some() {
+            return Ok(None);
+        }
+        Self::standin(
+            kube_standin::Config::default(),
+            std::env::var_os(AUDIT_DIR_ENV).map(PathBuf::from),
+        )
+        .map(Some)
+    }
+
+    /// Starts a stand-in; with an `audit_dir` (`FERRY_E2E_AUDIT_DIR` for the suite), it
+    /// records every request there, for the RBAC check (`rbac-check`) and benchmarks.
+    fn standin(
+        mut config: kube_standin::Config,
+        audit_dir: Option<PathBuf>,
+    ) -> Result<Cluster, Error> {
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        if let Some(dir) = audit_dir {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::Io(dir.display().to_string(), e))?;
+            let program = std::env::args()
+                .next()
+                .and_then(|p| {
+                    Path::new(&p)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                })
+                .unwrap_or_default();
+            let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            config.audit_log =
+                Some(dir.join(format!("{program}-{}-{n}.jsonl", std::process::id())));
+        }
         let standin = kube_standin::StandIn::start_in_background(config)
             .map_err(|e| Error::StandIn(e.to_string()))?;
         let dir = tempfile::tempdir().map_err(|e| Error::Io("temporary directory".into(), e))?;
@@ -107,25 +162,18 @@ impl Cluster {
         })
     }
 
-    /// A stand-in of its own without Knative Serving, as a cluster where it was never
-    /// installed; `None` on a real cluster, where Knative cannot be taken away for one test.
-    pub fn standin_without_knative() -> Result<Option<Cluster>, Error> {
-        if std::env::var_os(KUBECONFIG_ENV).is_some() {
-            return Ok(None);
-        }
-        let standin = kube_standin::StandIn::start_in_background(kube_standin::Config::default())
-            .map_err(|e| Error::StandIn(e.to_string()))?;
-        let dir = tempfile::tempdir().map_err(|e| Error::Io("temporary directory".into(), e))?;
-        let kubeconfig = dir.path().join("kubeconfig");
-        standin
-            .write_kubeconfig(&kubeconfig)
-            .map_err(|e| Error::Io(kubeconfig.display().to_string(), e))?;
-        Ok(Some(Cluster {
-            kubeconfig,
-            standin: Some(standin),
-            _dir: Some(dir),
-            crds: OnceCell::new(),
-        }))
+    /// A kubeconfig for the operator in `dir`: on the stand-in it identifies as the service
+    /// account the install manifests create, `system:serviceaccount:NAMESPACE:ferry`, so the
+    /// audit log tells its calls apart; on a real cluster it is the suite's own kubeconfig.
+    fn operator_kubeconfig(&self, dir: &Path, namespace: &str) -> Result<PathBuf, Error> {
+        let Some(standin) = &self.standin else {
+            return Ok(self.kubeconfig.clone());
+        };
+        let path = dir.join("operator.kubeconfig");
+        let user = format!("system:serviceaccount:{namespace}:{OPERATOR_SERVICE_ACCOUNT}");
+        std::fs::write(&path, standin.kubeconfig_as(Some(&user)))
+            .map_err(|e| Error::Io(path.display().to_string(), e))?;
+        Ok(path)
     }
 
     /// Whether this is the stand-in (some checks only make sense on one or the other).
@@ -140,9 +188,20 @@ impl Cluster {
 
     /// A client for the calling test's runtime.
     pub async fn client(&self) -> Result<Client, Error> {
+        self.client_as(None).await
+    }
+
+    /// A client that identifies as `user` on the stand-in (its audit log tells callers apart
+    /// by it); on a real cluster, the suite's own client.
+    pub async fn client_as(&self, user: Option<&str>) -> Result<Client, Error> {
         let path = self.kubeconfig.display().to_string();
-        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)
-            .map_err(|e| Error::Kubeconfig(path.clone(), e.to_string()))?;
+        let kubeconfig = match (&self.standin, user) {
+            (Some(standin), Some(user)) => {
+                Kubeconfig::from_yaml(&standin.kubeconfig_as(Some(user)))
+            }
+            _ => Kubeconfig::read_from(&self.kubeconfig),
+        }
+        .map_err(|e| Error::Kubeconfig(path.clone(), e.to_string()))?;
         let config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
@@ -333,6 +392,19 @@ impl Ferry {
     /// Starts `ferry ARGS` against `cluster` (for `controller`: add `--metrics-address
     /// 127.0.0.1:0` and read the port with [`Operator::metrics_address`]).
     pub fn spawn(cluster: &Cluster, args: &[&str]) -> Result<Operator, Error> {
+        Self::spawn_logging(
+            cluster,
+            args,
+            "info,ferry=debug,ferry_controller=debug,kube=warn",
+        )
+    }
+
+    /// [`Ferry::spawn`] with `RUST_LOG=filter` (benchmarks log less than tests).
+    pub fn spawn_logging(
+        cluster: &Cluster,
+        args: &[&str],
+        filter: &str,
+    ) -> Result<Operator, Error> {
         let dir = tempfile::tempdir().map_err(|e| Error::Io("temporary directory".into(), e))?;
         let log = dir.path().join("ferry.log");
         let file =
@@ -340,13 +412,18 @@ impl Ferry {
         let err = file
             .try_clone()
             .map_err(|e| Error::Io(log.display().to_string(), e))?;
+        // Ferry's own namespace, as `ferry controller` reads it.
+        let own_namespace = args
+            .iter()
+            .position(|a| *a == "--lease-namespace")
+            .and_then(|i| args.get(i + 1))
+            .copied()
+            .unwrap_or("ferry-system");
+        let kubeconfig = cluster.operator_kubeconfig(dir.path(), own_namespace)?;
         let child = std::process::Command::new(Self::binary()?)
             .args(args)
-            .env("KUBECONFIG", cluster.kubeconfig())
-            .env(
-                "RUST_LOG",
-                "info,ferry=debug,ferry_controller=debug,kube=warn",
-            )
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err)
@@ -383,6 +460,32 @@ impl Ferry {
             ],
         )
     }
+}
+
+/// The status Knative Serving writes on a Service once it has served `generation` with
+/// `conditions` (for playing Knative's part on the stand-in, where nothing runs it).
+pub fn knative_status(name: &str, namespace: &str, generation: i64, conditions: &Value) -> Value {
+    json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "status": {
+            "observedGeneration": generation,
+            "url": format!("http://{name}.{namespace}.example.com"),
+            "address": {"url": format!("http://{name}.{namespace}.svc.cluster.local")},
+            "latestCreatedRevisionName": format!("{name}-{generation:05}"),
+            "latestReadyRevisionName": format!("{name}-{generation:05}"),
+            "conditions": conditions,
+        },
+    })
+}
+
+/// Knative's conditions of a Ready Service, as of `now` (RFC 3339).
+pub fn knative_ready_conditions(now: &str) -> Value {
+    json!([
+        {"type": "ConfigurationsReady", "status": "True", "lastTransitionTime": now},
+        {"type": "Ready", "status": "True", "lastTransitionTime": now},
+        {"type": "RoutesReady", "status": "True", "lastTransitionTime": now},
+    ])
 }
 
 /// Deletes a test's ProviderConfig when dropped: ProviderConfigs are cluster-scoped, so the

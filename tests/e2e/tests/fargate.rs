@@ -14,7 +14,7 @@ use e2e::{
     wait_for, wait_gone,
 };
 use ferry_api::{ProviderConfig, ServerlessService};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use moto_standin::{Moto, Proxy};
@@ -70,7 +70,9 @@ impl Scenario {
             namespace,
         };
         scenario.put_secret("AKIDFIRST").await;
-        scenario.put_config(json!([ns])).await;
+        scenario
+            .put_config(json!({"allowedNamespaces": [ns]}))
+            .await;
         scenario
     }
 
@@ -103,7 +105,9 @@ impl Scenario {
             .unwrap();
     }
 
-    async fn put_config(&self, allowed: Value) {
+    /// Puts the ProviderConfig, with `access` (its `allowedNamespaces` and
+    /// `namespaceSelector`).
+    async fn put_config(&self, access: Value) {
         let config = json!({
             "apiVersion": "ferry.dev/v1alpha1",
             "kind": "ProviderConfig",
@@ -122,9 +126,12 @@ impl Scenario {
                         "securityGroups": ["sg-0123abcd"],
                     },
                 },
-                "allowedNamespaces": allowed,
             },
         });
+        let mut config = config;
+        if let (Some(spec), Some(access)) = (config["spec"].as_object_mut(), access.as_object()) {
+            spec.extend(access.clone());
+        }
         Api::<ProviderConfig>::all(self.client.clone())
             .patch(
                 &self.config,
@@ -276,7 +283,8 @@ async fn a_missing_or_forbidding_provider_config_is_reported_until_it_allows_the
     assert!(!message.is_empty());
 
     // A ProviderConfig that does not allow the namespace.
-    s.put_config(json!(["somewhere-else"])).await;
+    s.put_config(json!({"allowedNamespaces": ["somewhere-else"]}))
+        .await;
     s.apply("guest", "ghcr.io/acme/guest:1", &s.config).await;
     s.ssv("guest", "ProviderConfigNotAllowed", |svc| {
         current_ready(svc) == Some(("False", "ProviderConfigNotAllowed"))
@@ -288,8 +296,15 @@ async fn a_missing_or_forbidding_provider_config_is_reported_until_it_allows_the
         "no AWS call without permission"
     );
 
-    // Allowing it reconciles the service at once (the ProviderConfig is watched).
-    s.put_config(json!([s.ns()])).await;
+    // Allowing it by a label of the namespace reconciles the service at once (the
+    // ProviderConfig is watched).
+    let label = json!({"metadata": {"labels": {"ferry-e2e/fargate": "allowed"}}});
+    Api::<Namespace>::all(s.client.clone())
+        .patch(s.ns(), &PatchParams::default(), &Patch::Merge(&label))
+        .await
+        .unwrap();
+    s.put_config(json!({"namespaceSelector": {"matchLabels": {"ferry-e2e/fargate": "allowed"}}}))
+        .await;
     s.ssv("guest", "Ready=True once allowed", |svc| {
         current_ready(svc) == Some(("True", "Available"))
     })

@@ -135,19 +135,7 @@ impl Scenario {
         }
         let live = self.knative().get(name).await.unwrap();
         let generation = live.metadata.generation.unwrap();
-        let ns = self.ns();
-        let status = json!({
-            "apiVersion": "serving.knative.dev/v1",
-            "kind": "Service",
-            "status": {
-                "observedGeneration": generation,
-                "url": format!("http://{name}.{ns}.example.com"),
-                "address": {"url": format!("http://{name}.{ns}.svc.cluster.local")},
-                "latestCreatedRevisionName": format!("{name}-{generation:05}"),
-                "latestReadyRevisionName": format!("{name}-{generation:05}"),
-                "conditions": conditions,
-            },
-        });
+        let status = e2e::knative_status(name, self.ns(), generation, &conditions);
         self.knative()
             .patch_status(
                 name,
@@ -159,16 +147,8 @@ impl Scenario {
     }
 
     async fn report_ready(&self, name: &str) {
-        let now = "2026-11-23T10:00:00Z";
-        self.report_knative_status(
-            name,
-            json!([
-                {"type": "ConfigurationsReady", "status": "True", "lastTransitionTime": now},
-                {"type": "Ready", "status": "True", "lastTransitionTime": now},
-                {"type": "RoutesReady", "status": "True", "lastTransitionTime": now},
-            ]),
-        )
-        .await;
+        let conditions = e2e::knative_ready_conditions("2026-11-23T10:00:00Z");
+        self.report_knative_status(name, conditions).await;
     }
 
     async fn metric(&self, series: &str) -> f64 {

@@ -8,7 +8,10 @@
 //! `kube::Client` at [`StandIn::kubeconfig`], and drop it to stop it.
 
 pub mod apply;
+pub mod audit;
+pub mod builtin;
 pub mod error;
+pub mod rbac;
 pub mod registry;
 pub mod selectors;
 pub mod server;
@@ -42,6 +45,9 @@ pub enum Error {
     /// The API refused a CRD given at start.
     #[error("a CRD given at start was refused: {0}")]
     Refused(#[from] error::ApiError),
+    /// The audit log could not be opened.
+    #[error("audit log {0}: {1}")]
+    Audit(String, std::io::Error),
     /// The socket could not be opened.
     #[error("cannot listen on 127.0.0.1: {0}")]
     Listen(#[from] std::io::Error),
@@ -58,6 +64,8 @@ pub struct Config {
     pub bookmark_interval: Duration,
     /// History and other limits.
     pub limits: Limits,
+    /// Appends each request's authorization attributes to this file (see [`audit`]).
+    pub audit_log: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -67,6 +75,7 @@ impl Default for Config {
             port: 0,
             bookmark_interval: Duration::from_secs(1),
             limits: Limits::default(),
+            audit_log: None,
         }
     }
 }
@@ -124,6 +133,13 @@ impl StandIn {
         let server = Arc::new(server::Server {
             store: store.clone(),
             bookmark_interval: config.bookmark_interval,
+            audit: config
+                .audit_log
+                .as_deref()
+                .map(|path| {
+                    audit::Log::open(path).map_err(|e| Error::Audit(path.display().to_string(), e))
+                })
+                .transpose()?,
         });
         tokio::spawn(serve(listener, server, stopped));
         tokio::spawn(collect_garbage(Arc::downgrade(&store)));
@@ -185,13 +201,23 @@ impl StandIn {
 
     /// A kubeconfig for this server (no TLS, no credentials).
     pub fn kubeconfig(&self) -> String {
+        self.kubeconfig_as(None)
+    }
+
+    /// A kubeconfig that sends `user` as its bearer token: the stand-in authenticates no one,
+    /// but records the user in its audit log.
+    pub fn kubeconfig_as(&self, user: Option<&str>) -> String {
+        let user = user.map_or_else(
+            || "{}".to_owned(),
+            |u| format!("\n    token: {}", serde_json::Value::from(u)),
+        );
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-standin\n  cluster:\n    server: {}\nusers:\n- name: kube-standin\n  user: {{}}\ncontexts:\n- name: kube-standin\n  context:\n    cluster: kube-standin\n    user: kube-standin\n    namespace: default\ncurrent-context: kube-standin\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-standin\n  cluster:\n    server: {}\nusers:\n- name: kube-standin\n  user: {user}\ncontexts:\n- name: kube-standin\n  context:\n    cluster: kube-standin\n    user: kube-standin\n    namespace: default\ncurrent-context: kube-standin\n",
             self.url()
         )
     }
 
-    /// Writes [`Self::kubeconfig`] to `path`.
+    /// Writes [`StandIn::kubeconfig`] to `path`.
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
         std::fs::write(path, self.kubeconfig())
     }

@@ -23,6 +23,10 @@ struct Args {
     /// Milliseconds between watch bookmarks.
     #[arg(long, default_value_t = 1000)]
     bookmark_interval_ms: u64,
+    /// Append every request's authorization attributes (user, verb, resource...) to this file
+    /// as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -31,6 +35,7 @@ async fn main() -> ExitCode {
     let mut config = Config {
         port: args.port,
         bookmark_interval: Duration::from_millis(args.bookmark_interval_ms),
+        audit_log: args.audit_log.clone(),
         ..Config::default()
     };
     for dir in &args.crds {

@@ -7,6 +7,7 @@ use ferry_core::schema::{CrdSchema, SchemaError, openapi_schema};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 use crate::apply::Types;
+use crate::builtin;
 
 /// One served resource of one group/version.
 #[derive(Debug)]
@@ -63,7 +64,26 @@ impl ResourceType {
         (self.group.clone(), self.plural.clone())
     }
 
-    fn builtin(
+    /// A built-in kind, checked against its Kubernetes OpenAPI schema.
+    fn builtin<K>(short_names: &[&str]) -> Result<Self, SchemaError>
+    where
+        K: k8s_openapi::Resource + schemars::JsonSchema,
+        K::Scope: builtin::Scope,
+    {
+        let mut rt = Self::untyped(
+            K::GROUP,
+            K::VERSION,
+            K::KIND,
+            K::URL_PATH_SEGMENT,
+            <K::Scope as builtin::Scope>::NAMESPACED,
+            short_names,
+        );
+        rt.schema = Some(builtin::schema_of::<K>()?);
+        Ok(rt)
+    }
+
+    /// A kind served without a schema.
+    fn untyped(
         group: &str,
         version: &str,
         kind: &str,
@@ -87,31 +107,48 @@ impl ResourceType {
             crd: None,
         }
     }
+
+    /// With a `/status` subresource, and a `metadata.generation` that follows the spec when
+    /// `generation` (workload kinds).
+    fn with_status(mut self, generation: bool) -> Self {
+        self.status_subresource = true;
+        self.generation = generation;
+        self
+    }
 }
 
-/// The built-in kinds the operator touches.
-pub fn builtins() -> Vec<ResourceType> {
-    let mut namespaces = ResourceType::builtin("", "v1", "Namespace", "namespaces", false, &["ns"]);
-    namespaces.status_subresource = true;
-    let mut crds = ResourceType::builtin(
+/// The built-in kinds served: those the operator touches and those its installation
+/// (`deploy/`, the Helm chart) creates.
+pub fn builtins() -> Result<Vec<ResourceType>, SchemaError> {
+    use k8s_openapi::api::{apps, coordination, core, events, policy, rbac};
+    // A CRD's own schema is recursive (JSONSchemaProps), which a structural schema cannot
+    // express; CRDs are checked by the registration rules in the store instead.
+    let crds = ResourceType::untyped(
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",
         "customresourcedefinitions",
         false,
         &["crd", "crds"],
-    );
-    crds.status_subresource = true;
-    crds.generation = true;
-    vec![
-        namespaces,
-        ResourceType::builtin("", "v1", "Secret", "secrets", true, &[]),
-        ResourceType::builtin("", "v1", "ConfigMap", "configmaps", true, &["cm"]),
-        ResourceType::builtin("", "v1", "Event", "events", true, &["ev"]),
-        ResourceType::builtin("events.k8s.io", "v1", "Event", "events", true, &["ev"]),
-        ResourceType::builtin("coordination.k8s.io", "v1", "Lease", "leases", true, &[]),
+    )
+    .with_status(true);
+    Ok(vec![
+        ResourceType::builtin::<core::v1::Namespace>(&["ns"])?.with_status(false),
+        ResourceType::builtin::<core::v1::Secret>(&[])?,
+        ResourceType::builtin::<core::v1::ConfigMap>(&["cm"])?,
+        ResourceType::builtin::<core::v1::Event>(&["ev"])?,
+        ResourceType::builtin::<events::v1::Event>(&["ev"])?,
+        ResourceType::builtin::<coordination::v1::Lease>(&[])?,
+        ResourceType::builtin::<core::v1::ServiceAccount>(&["sa"])?,
+        ResourceType::builtin::<core::v1::Service>(&["svc"])?.with_status(false),
+        ResourceType::builtin::<apps::v1::Deployment>(&["deploy"])?.with_status(true),
+        ResourceType::builtin::<policy::v1::PodDisruptionBudget>(&["pdb"])?.with_status(true),
+        ResourceType::builtin::<rbac::v1::ClusterRole>(&[])?,
+        ResourceType::builtin::<rbac::v1::ClusterRoleBinding>(&[])?,
+        ResourceType::builtin::<rbac::v1::Role>(&[])?,
+        ResourceType::builtin::<rbac::v1::RoleBinding>(&[])?,
         crds,
-    ]
+    ])
 }
 
 /// The resource types of every served version of `crd`.

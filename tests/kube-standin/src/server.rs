@@ -29,6 +29,8 @@ pub struct Server {
     pub store: Arc<Store>,
     /// How often watches that allow bookmarks get one.
     pub bookmark_interval: Duration,
+    /// Where each request's authorization attributes are recorded, if anywhere.
+    pub audit: Option<crate::audit::Log>,
 }
 
 type Query = BTreeMap<String, String>;
@@ -40,6 +42,8 @@ enum Route {
     Groups,
     Group(String),
     Resources(String, String),
+    OpenApiRoot,
+    OpenApiGroupVersion(String, String),
     Collection {
         rt: Arc<ResourceType>,
         namespace: Option<String>,
@@ -102,16 +106,53 @@ impl Server {
         // kube-runtime's metadata watchers ask for PartialObjectMetadata this way.
         let partial =
             header_value(header::ACCEPT).is_some_and(|a| a.contains("as=PartialObjectMetadata"));
-        let response = self
-            .respond(
-                &parts.method,
-                parts.uri.path(),
-                &query,
-                &content_type,
-                &body,
-                partial,
-            )
+        // Protobuf is the one encoding real clients may send that this server does not speak;
+        // say so as the real server says it of an encoding it lacks.
+        let response = if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+            Err(ApiError::unsupported_media_type(&content_type))
+        } else {
+            Ok(())
+        };
+        let response = response
+            .and_then(|()| {
+                self.respond(
+                    &parts.method,
+                    parts.uri.path(),
+                    &query,
+                    &content_type,
+                    &body,
+                    partial,
+                )
+            })
             .unwrap_or_else(|e| error_response(&e));
+        if let Some(log) = &self.audit {
+            let watch = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
+            let user = crate::audit::user(header_value(header::AUTHORIZATION).as_deref());
+            let attributes = crate::audit::with_selected_name(
+                crate::audit::attributes(user, &parts.method, parts.uri.path(), watch),
+                query.get("fieldSelector").map(String::as_str),
+            );
+            let code = response.status().as_u16();
+            // A PUT or an apply PATCH that creates the object is also authorized as a create
+            // by the real API server (its create-on-update check).
+            let created = (code == 201 && matches!(attributes.verb.as_str(), "update" | "patch"))
+                .then(|| crate::audit::Attributes {
+                    verb: "create".into(),
+                    ..attributes.clone()
+                });
+            log.write(&crate::audit::Record {
+                attributes,
+                code,
+                implied: false,
+            });
+            if let Some(attributes) = created {
+                log.write(&crate::audit::Record {
+                    attributes,
+                    code,
+                    implied: true,
+                });
+            }
+        }
         Ok(response)
     }
 
@@ -148,6 +189,10 @@ impl Server {
                 .map_or_else(|| Err(ApiError::no_route(path)), |g| ok(&g)),
             (Route::Resources(group, version), Method::GET) => {
                 ok(&self.resource_list(&group, &version))
+            }
+            (Route::OpenApiRoot, Method::GET) => ok(&self.openapi_root()),
+            (Route::OpenApiGroupVersion(group, version), Method::GET) => {
+                ok(&self.openapi_group_version(&group, &version))
             }
             (Route::Collection { rt, namespace }, Method::GET) => {
                 if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) {
@@ -331,6 +376,14 @@ impl Server {
             ["apis"] => Ok(Route::Groups),
             ["apis", group] => Ok(Route::Group((*group).to_owned())),
             ["apis", group, version, rest @ ..] => resource(group, version, rest),
+            ["openapi", "v3"] => Ok(Route::OpenApiRoot),
+            ["openapi", "v3", "api", "v1"] => {
+                Ok(Route::OpenApiGroupVersion(String::new(), "v1".into()))
+            }
+            ["openapi", "v3", "apis", group, version] => Ok(Route::OpenApiGroupVersion(
+                (*group).to_owned(),
+                (*version).to_owned(),
+            )),
             _ => Err(ApiError::no_route(path)),
         }
     }
@@ -357,6 +410,69 @@ impl Server {
             })
             .collect();
         json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+    }
+
+    /// OpenAPI v3 discovery: one document per served group/version. kubectl reads it to learn
+    /// whether a kind's PATCH takes `fieldValidation` (server-side field validation); without
+    /// it, `kubectl apply` refuses to validate at all.
+    fn openapi_root(&self) -> Value {
+        let mut paths = serde_json::Map::new();
+        for t in self.store.types() {
+            let prefix = if t.group.is_empty() {
+                "api/v1".to_owned()
+            } else {
+                format!("apis/{}/{}", t.group, t.version)
+            };
+            let url = format!(
+                "/openapi/v3/{prefix}?hash={}",
+                self.store.resource_version()
+            );
+            paths.insert(prefix, json!({"serverRelativeURL": url}));
+        }
+        json!({"paths": paths})
+    }
+
+    /// One group/version's OpenAPI v3 document: each kind's object path with its PATCH and the
+    /// query parameters this server honours. Schemas are left out (no client here needs them).
+    fn openapi_group_version(&self, group: &str, version: &str) -> Value {
+        let parameters: Vec<Value> = ["dryRun", "fieldManager", "fieldValidation", "force"]
+            .iter()
+            .map(|name| json!({"name": name, "in": "query", "schema": {"type": "string"}, "uniqueItems": true}))
+            .collect();
+        let mut paths = serde_json::Map::new();
+        for t in self
+            .store
+            .types()
+            .iter()
+            .filter(|t| t.group == group && t.version == version)
+        {
+            let base = if group.is_empty() {
+                "/api/v1".to_owned()
+            } else {
+                format!("/apis/{group}/{version}")
+            };
+            let path = if t.namespaced {
+                format!("{base}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
+            } else {
+                format!("{base}/{}/{{name}}", t.plural)
+            };
+            paths.insert(
+                path,
+                json!({"patch": {
+                    "operationId": format!("patch{}", t.kind),
+                    "parameters": parameters,
+                    "responses": {"200": {"description": "OK"}},
+                    "x-kubernetes-action": "patch",
+                    "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": t.kind},
+                }}),
+            );
+        }
+        json!({
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes", "version": "v1.33.0-kube-standin"},
+            "paths": paths,
+            "components": {"schemas": {}},
+        })
     }
 
     fn resource_list(&self, group: &str, version: &str) -> Value {

@@ -211,10 +211,12 @@ impl Store {
     /// An empty API server serving the built-in kinds and `crds`, with the system namespaces.
     pub fn new(crds: &[CustomResourceDefinition], limits: Limits) -> Result<Self, ApiError> {
         let (changes, _) = broadcast::channel(65_536);
+        let builtins = registry::builtins()
+            .map_err(|e| ApiError::bad_request(format!("a built-in kind's schema: {e}")))?;
         let store = Self {
             state: Mutex::new(State {
                 rv: 0,
-                types: registry::builtins().into_iter().map(Arc::new).collect(),
+                types: builtins.into_iter().map(Arc::new).collect(),
                 objects: BTreeMap::new(),
                 history: VecDeque::new(),
                 compacted: 0,

@@ -1207,3 +1207,107 @@ async fn metadata_lists_and_watches_return_partial_object_metadata() {
         .unwrap();
     assert_eq!(first.name_any(), "a");
 }
+
+#[tokio::test]
+async fn built_in_kinds_are_checked_against_their_kubernetes_schemas() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let (_standin, client) = start(config()).await;
+    let deployments: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &kube::discovery::ApiResource::erase::<Deployment>(&()),
+    );
+    let deployment = |spec: serde_json::Value| {
+        serde_json::from_value::<DynamicObject>(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"}, "spec": spec,
+        }))
+        .unwrap()
+    };
+    let pod = json!({
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]},
+    });
+    let strict = PatchParams::apply("test").validation(kube::api::ValidationDirective::Strict);
+    let apply = |object: &DynamicObject| {
+        let (deployments, strict, object) = (deployments.clone(), strict.clone(), object.clone());
+        async move {
+            deployments
+                .patch("web", &strict, &Patch::Apply(&object))
+                .await
+        }
+    };
+
+    let misspelt = deployment(
+        json!({"replica": 2, "selector": {"matchLabels": {"app": "web"}}, "template": pod}),
+    );
+    let e = api_error(apply(&misspelt).await.unwrap_err());
+    assert_eq!(
+        (e.code, e.message.contains("unknown field \"spec.replica\"")),
+        (400, true),
+        "{e:?}"
+    );
+
+    let mistyped = deployment(
+        json!({"replicas": "two", "selector": {"matchLabels": {"app": "web"}}, "template": pod}),
+    );
+    let e = api_error(apply(&mistyped).await.unwrap_err());
+    assert_eq!(e.code, 422, "{e:?}");
+    assert!(e.message.contains("spec.replicas"), "{e:?}");
+
+    let missing = deployment(json!({"replicas": 2, "template": pod}));
+    let e = api_error(apply(&missing).await.unwrap_err());
+    assert!(e.message.contains("spec.selector"), "{e:?}");
+
+    // Without strict validation an unknown field is dropped; the rest is stored, and a
+    // generation and a status subresource come with the kind.
+    let good = deployment(
+        json!({"replicas": 2, "colour": "red", "selector": {"matchLabels": {"app": "web"}}, "template": pod}),
+    );
+    let stored = deployments
+        .create(&PostParams::default(), &good)
+        .await
+        .unwrap();
+    assert_eq!(stored.data["spec"]["replicas"], 2);
+    assert!(stored.data["spec"].get("colour").is_none());
+    assert_eq!(stored.metadata.generation, Some(1));
+    // managedFields' FieldsV1 is free-form JSON and survives.
+    let applied = deployments
+        .patch("web", &PatchParams::apply("test"), &Patch::Apply(&good))
+        .await
+        .unwrap();
+    let fields = &applied.metadata.managed_fields.unwrap()[0];
+    assert!(fields.fields_v1.is_some(), "{fields:?}");
+}
+
+#[tokio::test]
+async fn kubectl_finds_server_side_field_validation_in_openapi_v3() {
+    let (_standin, client) = start(config()).await;
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            let request = http::Request::get(path).body(Vec::new()).unwrap();
+            let body = client.request_text(request).await.unwrap();
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()
+        }
+    };
+    let root = get("/openapi/v3".into()).await;
+    let apps = root["paths"]["apis/apps/v1"]["serverRelativeURL"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let doc = get(apps).await;
+    let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+    assert_eq!(
+        patch["x-kubernetes-group-version-kind"]["kind"],
+        "Deployment"
+    );
+    assert!(
+        patch["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "fieldValidation"),
+        "{patch}"
+    );
+}
