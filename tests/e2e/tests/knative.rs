@@ -11,6 +11,7 @@ use std::time::Duration;
 use e2e::{Cluster, Error, Ferry, MANAGER, Operator, TestNamespace, wait_for};
 use ferry_api::ServerlessService;
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
@@ -574,4 +575,70 @@ async fn of_two_replicas_one_leads_and_the_other_takes_over_on_sigterm() {
         ready_is(svc, "True", "Available")
     })
     .await;
+}
+
+/// Puts the prices ConfigMap `name` with one Knative node price.
+async fn put_prices(s: &Scenario, name: &str, vcpu_hour: f64, gb_hour: f64) {
+    let table = format!(
+        "knative:\n- {{region: e2e, option: nodes, vcpuHour: {vcpu_hour}, gbHour: {gb_hour}, source: e2e, read: 2026-11-24}}\n"
+    );
+    let config_map = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name},
+        "data": {"prices.yaml": table},
+    });
+    Api::<ConfigMap>::namespaced(s.client.clone(), s.ns())
+        .patch(
+            name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&config_map),
+        )
+        .await
+        .unwrap();
+}
+
+fn estimate(svc: &ServerlessService) -> Option<&str> {
+    svc.status
+        .as_ref()?
+        .estimated_monthly_cost
+        .as_ref()
+        .map(|e| e.usd.as_str())
+}
+
+#[tokio::test]
+async fn the_cost_estimate_follows_the_prices_configmap() {
+    let mut s = Scenario::start("knative-prices").await;
+    // The operator of this scenario reads its node prices from a ConfigMap.
+    put_prices(&s, "ferry-prices", 0.03, 0.004).await;
+    s.operator = {
+        let mut args = controller_args(s.ns(), "ferry-0");
+        args.extend(["--prices-configmap".into(), "ferry-prices".into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ferry::spawn(s.cluster, &args).unwrap()
+    };
+    let mut spec = hello_spec();
+    spec["containers"][0]["resources"] = json!({"cpu": "1", "memory": "1Gi"});
+    spec["scaling"] = json!({"minInstances": 1, "maxInstances": 3});
+    s.apply("priced", spec).await;
+    // One pod at rest all month: 730 h x (1 vCPU x $0.03 + 1 GiB x $0.004) = $24.82.
+    s.ssv("priced", "an estimate at the ConfigMap's prices", |svc| {
+        estimate(svc) == Some("24.82")
+    })
+    .await;
+    // A new price re-prices without a spec change: 730 x (0.05 + 0.004) = $39.42.
+    put_prices(&s, "ferry-prices", 0.05, 0.004).await;
+    let svc = s
+        .ssv("priced", "the estimate at the new price", |svc| {
+            estimate(svc) == Some("39.42")
+        })
+        .await;
+    let basis = &svc
+        .status
+        .as_ref()
+        .unwrap()
+        .estimated_monthly_cost
+        .as_ref()
+        .unwrap()
+        .basis;
+    assert!(basis.contains("e2e node prices"), "{basis}");
 }
