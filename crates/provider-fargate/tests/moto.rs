@@ -57,6 +57,11 @@ impl Aws {
     /// A cluster named after the test, a proxy, and a connector whose ProviderConfig points
     /// at the proxy.
     async fn start(test: &str) -> Self {
+        Self::start_with(test, SNAPSHOT_AGE).await
+    }
+
+    /// [`Aws::start`] with descriptions reused for `snapshot_age`.
+    async fn start_with(test: &str, snapshot_age: Duration) -> Self {
         let moto = Moto::shared().await.unwrap();
         let proxy = Proxy::start(&moto.endpoint()).unwrap();
         let sdk = direct(&moto.endpoint()).await;
@@ -88,7 +93,7 @@ impl Aws {
             kube,
             Settings {
                 operator_namespace: "ferry-system".into(),
-                snapshot_max_age: SNAPSHOT_AGE,
+                snapshot_max_age: snapshot_age,
                 calls: CallSettings {
                     attempts: 3,
                     initial_backoff: Duration::from_millis(10),
@@ -453,12 +458,15 @@ async fn an_image_change_registers_one_revision_and_updates_the_service_and_noth
 }
 
 #[tokio::test]
-async fn ten_idle_resyncs_of_ten_services_only_read_and_share_describe_services() {
-    const SERVICES: usize = 10;
-    const RESYNCS: usize = 10;
-    let aws = Aws::start("idle").await;
+async fn idle_resyncs_only_read_and_share_describe_calls() {
+    const SERVICES: usize = 50;
+    const RESYNCS: usize = 3;
+    // Long enough for a whole resync of every service to fit in it (so one scaling read serves
+    // fifty services), and waited out between resyncs (so each resync must read AWS again).
+    const AGE: Duration = Duration::from_secs(2);
+    let aws = Aws::start_with("idle", AGE).await;
     let services: Vec<ServerlessService> = (0..SERVICES)
-        .map(|i| service(&format!("idle-{i}"), "ghcr.io/acme/idle:1", AUTOSCALED))
+        .map(|i| service(&format!("idle-{i:02}"), "ghcr.io/acme/idle:1", AUTOSCALED))
         .collect();
     for svc in &services {
         aws.until_ready(svc).await;
@@ -466,8 +474,7 @@ async fn ten_idle_resyncs_of_ten_services_only_read_and_share_describe_services(
 
     aws.proxy.clear();
     for _ in 0..RESYNCS {
-        // Past the snapshot's age: each resync must ask AWS again.
-        tokio::time::sleep(SNAPSHOT_AGE + Duration::from_millis(50)).await;
+        tokio::time::sleep(AGE + Duration::from_millis(50)).await;
         for svc in &services {
             let observation = aws.reconcile(svc).await;
             assert!(
@@ -485,23 +492,29 @@ async fn ten_idle_resyncs_of_ten_services_only_read_and_share_describe_services(
     }
     let calls = aws.proxy.calls();
     let reads: usize = calls.values().sum();
+    let per_object = reads as f64 / (SERVICES * RESYNCS) as f64;
     println!(
-        "{RESYNCS} idle resyncs of {SERVICES} services: {calls:?}; {:.2} AWS reads per object \
-         per resync",
-        reads as f64 / (SERVICES * RESYNCS) as f64
+        "{RESYNCS} idle resyncs of {SERVICES} services: {calls:?}; {per_object:.2} AWS reads per \
+         object per resync"
     );
     assert_eq!(
         aws.proxy.writes(),
         BTreeMap::new(),
         "no write when nothing changed"
     );
-    let describes = calls.get("DescribeServices").copied().unwrap_or_default();
+    // Per resync: 5 DescribeServices (10 services each) and one of each scaling call (50).
     assert!(
-        describes <= RESYNCS * SERVICES.div_ceil(10),
-        "at most one DescribeServices per 10 services per resync: {calls:?}"
+        per_object <= 0.15,
+        "{per_object:.3} reads per object per resync: {calls:?}"
     );
     for body in aws.proxy.bodies("DescribeServices") {
         assert!(body["services"].as_array().unwrap().len() <= 10, "{body}");
+    }
+    for body in aws.proxy.bodies("DescribeScalableTargets") {
+        assert!(
+            body["ResourceIds"].as_array().unwrap().len() <= 50,
+            "{body}"
+        );
     }
 }
 

@@ -1,12 +1,13 @@
 //! What AWS holds for the services of one account, read in batches: one `DescribeServices` for
-//! up to ten services of a cluster, one `DescribeScalableTargets` and one
-//! `DescribeScalingPolicies` for the same ten. A reconcile that needs one service also refreshes
-//! the nine other known services of its cluster that were read longest ago, so the objects that
+//! up to ten services of a cluster, and one `DescribeScalableTargets` and one
+//! `DescribeScalingPolicies` for up to fifty. A reconcile that needs one service also refreshes
+//! the other known services of its cluster that were read longest ago, so the objects that
 //! resync around the same time are served from that one read: an idle cluster of N services
-//! costs about N/10 of each call per resync interval instead of N.
+//! costs about N/10 `DescribeServices` and N/50 of each scaling call per resync interval, 0.14
+//! reads per object, instead of 3.
 //!
 //! Only steady services (rollout completed, every task running) are served from the cache, and
-//! never past `max_age`; a service Ferry has just written is read again.
+//! never past `max_age`; a service Ferry has just written is read again, scaling included.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -25,6 +26,10 @@ use crate::build::{
 
 /// ECS's limit of services per `DescribeServices`.
 pub(crate) const BATCH: usize = 10;
+
+/// Application Auto Scaling's limit of resource IDs (and policy names) per describe call, and
+/// of results per page.
+pub(crate) const SCALING_BATCH: usize = 50;
 
 /// One service as last read.
 #[derive(Clone, Debug)]
@@ -48,7 +53,22 @@ impl Snapshot {
 
 struct Entry {
     read_at: Option<Instant>,
-    snapshot: Option<Snapshot>,
+    service: Option<ObservedService>,
+    scaling_read_at: Option<Instant>,
+    scaling: Option<ObservedScaling>,
+}
+
+impl Entry {
+    fn fresh(at: Option<Instant>, now: Instant, max_age: Duration) -> bool {
+        at.is_some_and(|at| now.duration_since(at) < max_age)
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            service: self.service.clone(),
+            scaling: self.scaling.clone(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -106,49 +126,53 @@ impl Directory {
         let now = Instant::now();
         let entry = cluster.entries.entry(service.to_owned()).or_insert(Entry {
             read_at: None,
-            snapshot: None,
+            service: None,
+            scaling_read_at: None,
+            scaling: None,
         });
-        if let (Some(at), Some(snapshot)) = (entry.read_at, &entry.snapshot)
-            && now.duration_since(at) < self.max_age
-            && snapshot.steady()
-        {
-            return Ok(snapshot.clone());
+        // Each half is read again on its own schedule: the service when it is old or moving,
+        // its scaling when old.
+        let service_fresh =
+            Entry::fresh(entry.read_at, now, self.max_age) && entry.snapshot().steady();
+        let scaling_fresh = Entry::fresh(entry.scaling_read_at, now, self.max_age);
+        if !service_fresh {
+            let batch = oldest_first(&cluster, service, BATCH, |e| e.read_at);
+            let described = self.read_services(cluster_name, &batch).await?;
+            let now = Instant::now();
+            for (name, observed) in batch.iter().zip(described) {
+                if let Some(entry) = cluster.entries.get_mut(name) {
+                    entry.read_at = Some(now);
+                    entry.service = observed;
+                }
+            }
         }
-        let mut others: Vec<(Option<Instant>, &String)> = cluster
-            .entries
-            .iter()
-            .filter(|(name, _)| name.as_str() != service)
-            .map(|(name, e)| (e.read_at, name))
-            .collect();
-        // Never read first, then the oldest.
-        others.sort();
-        let mut batch = vec![service.to_owned()];
-        batch.extend(
-            others
-                .into_iter()
-                .take(BATCH - 1)
-                .map(|(_, name)| name.clone()),
-        );
-        let snapshots = self.read(cluster_name, &batch).await?;
-        let now = Instant::now();
-        for (name, snapshot) in batch.iter().zip(snapshots) {
-            if let Some(entry) = cluster.entries.get_mut(name) {
-                entry.read_at = Some(now);
-                entry.snapshot = Some(snapshot);
+        if !scaling_fresh {
+            let batch = oldest_first(&cluster, service, SCALING_BATCH, |e| e.scaling_read_at);
+            let scaling = self.read_scaling(cluster_name, &batch).await?;
+            let now = Instant::now();
+            for (name, observed) in batch.iter().zip(scaling) {
+                if let Some(entry) = cluster.entries.get_mut(name) {
+                    entry.scaling_read_at = Some(now);
+                    entry.scaling = observed;
+                }
             }
         }
         cluster
             .entries
             .get(service)
-            .and_then(|e| e.snapshot.clone())
+            .map(Entry::snapshot)
             .ok_or_else(|| ProviderError::Transient {
                 operation: "DescribeServices",
                 message: format!("{service} was not in the answer"),
             })
     }
 
-    /// Reads `names` of `cluster` now (one call of each kind).
-    async fn read(&self, cluster: &str, names: &[String]) -> Result<Vec<Snapshot>, ProviderError> {
+    /// Reads `names` of `cluster` now, in one `DescribeServices`.
+    async fn read_services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<Vec<Option<ObservedService>>, ProviderError> {
         let described = self
             .ecs
             .describe_services()
@@ -163,52 +187,78 @@ impl Directory {
             .iter()
             .filter_map(|s| Some((s.service_name()?, s)))
             .collect();
+        Ok(names
+            .iter()
+            .map(|name| {
+                services
+                    .get(name.as_str())
+                    .map(|s| observed_service(s))
+                    .filter(|s| s.status != "INACTIVE")
+            })
+            .collect())
+    }
+
+    /// Reads the scalable targets and Ferry's policies of `names` of `cluster` now: one call of
+    /// each kind, unless AWS pages the answer.
+    async fn read_scaling(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<Vec<Option<ObservedScaling>>, ProviderError> {
+        let page = i32::try_from(SCALING_BATCH).unwrap_or(i32::MAX);
         let ids: Vec<String> = names
             .iter()
             .map(|n| scaling_resource_id(cluster, n))
             .collect();
-        let targets = self
+        let targets: Vec<_> = self
             .scaling
             .describe_scalable_targets()
             .service_namespace(ServiceNamespace::Ecs)
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .set_resource_ids(Some(ids.clone()))
+            .max_results(page)
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Vec<_>>()
             .await
+            .into_iter()
+            .collect::<Result<_, _>>()
             .map_err(|e| classify("DescribeScalableTargets", &e))?;
         let targets: HashMap<&str, (i32, i32)> = targets
-            .scalable_targets()
             .iter()
             .map(|t| (t.resource_id(), (t.min_capacity(), t.max_capacity())))
             .collect();
+        // Policy names are per service, so another cluster's service of the same name may
+        // answer too: matched by resource ID below.
         let policy_names: Vec<String> =
             names.iter().map(|n| crate::build::policy_name(n)).collect();
-        let policies = self
+        let policies: Vec<_> = self
             .scaling
             .describe_scaling_policies()
             .service_namespace(ServiceNamespace::Ecs)
             .set_policy_names(Some(policy_names))
+            .max_results(page)
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Vec<_>>()
             .await
+            .into_iter()
+            .collect::<Result<_, _>>()
             .map_err(|e| classify("DescribeScalingPolicies", &e))?;
         let policies: HashMap<&str, ObservedPolicy> = policies
-            .scaling_policies()
             .iter()
             .filter_map(|p| Some((p.resource_id(), observed_policy(p)?)))
             .collect();
-        Ok(names
+        Ok(ids
             .iter()
-            .zip(&ids)
-            .map(|(name, id)| Snapshot {
-                service: services
-                    .get(name.as_str())
-                    .map(|s| observed_service(s))
-                    .filter(|s| s.status != "INACTIVE"),
-                scaling: targets.get(id.as_str()).map(|&(min, max)| ObservedScaling {
+            .map(|id| {
+                targets.get(id.as_str()).map(|&(min, max)| ObservedScaling {
                     min,
                     max,
                     policy: policies.get(id.as_str()).cloned(),
-                }),
+                })
             })
             .collect())
     }
@@ -218,6 +268,7 @@ impl Directory {
         let cluster = self.cluster(cluster).await;
         if let Some(entry) = cluster.lock().await.entries.get_mut(service) {
             entry.read_at = None;
+            entry.scaling_read_at = None;
         }
     }
 
@@ -263,6 +314,31 @@ impl Directory {
         cache.insert(arn.to_owned(), observed.clone());
         Ok(observed)
     }
+}
+
+/// `service` and up to `size - 1` other known services of `cluster`, never read first and then
+/// those read longest ago by `read_at`.
+fn oldest_first(
+    cluster: &Cluster,
+    service: &str,
+    size: usize,
+    read_at: impl Fn(&Entry) -> Option<Instant>,
+) -> Vec<String> {
+    let mut others: Vec<(Option<Instant>, &String)> = cluster
+        .entries
+        .iter()
+        .filter(|(name, _)| name.as_str() != service)
+        .map(|(name, e)| (read_at(e), name))
+        .collect();
+    others.sort();
+    let mut batch = vec![service.to_owned()];
+    batch.extend(
+        others
+            .into_iter()
+            .take(size.saturating_sub(1))
+            .map(|(_, name)| name.clone()),
+    );
+    batch
 }
 
 pub(crate) fn ecs_tags(tags: &[aws_sdk_ecs::types::Tag]) -> BTreeMap<String, String> {
