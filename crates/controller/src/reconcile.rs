@@ -104,6 +104,11 @@ pub struct Context {
     /// The prices behind `status.estimatedMonthlyCost`.
     pub pricing: Arc<Pricing>,
     failures: Mutex<HashMap<(String, String), u32>>,
+    /// What Ferry last wrote into each object's status (by UID; a fingerprint without the
+    /// conditions' transition times). Under load the watch cache lags Ferry's own writes; a
+    /// reconcile that reads a stale status would write the same status (and announce the same
+    /// Ready change) again.
+    written: Mutex<HashMap<String, u64>>,
 }
 
 /// The wall clock, truncated to whole seconds as the API server stores times.
@@ -130,6 +135,7 @@ impl Context {
             jitter: rand::random::<f64>,
             pricing: Arc::default(),
             failures: Mutex::default(),
+            written: Mutex::default(),
         }
     }
 
@@ -154,6 +160,43 @@ impl Context {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&Self::key(svc));
     }
+
+    /// Whether `fingerprint` is what Ferry last wrote into `svc`'s status.
+    fn wrote(&self, svc: &ServerlessService, fingerprint: u64) -> bool {
+        let uid = svc.metadata.uid.as_deref().unwrap_or_default();
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(uid)
+            == Some(&fingerprint)
+    }
+
+    fn note_written(&self, svc: &ServerlessService, fingerprint: Option<u64>) {
+        let uid = svc.metadata.uid.clone().unwrap_or_default();
+        let mut written = self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match fingerprint {
+            Some(f) => written.insert(uid, f),
+            None => written.remove(&uid),
+        };
+    }
+}
+
+/// A status's fingerprint, leaving out the conditions' transition times: a status computed
+/// from a stale copy gets new times for the same conditions.
+fn status_fingerprint(status: &ServerlessServiceStatus) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut value = serde_json::to_value(status).unwrap_or_default();
+    if let Some(conditions) = value.get_mut("conditions").and_then(|c| c.as_array_mut()) {
+        for c in conditions.iter_mut().filter_map(|c| c.as_object_mut()) {
+            c.remove("lastTransitionTime");
+        }
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.to_string().hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Reconciles one object (the kube-runtime reconciler).
@@ -448,6 +491,7 @@ async fn cleanup(
         // Without a backend nothing was ever created for this object.
         warn!("no backend for this provider: removing the finalizer without cleaning up");
         remove_finalizer(api, svc).await?;
+        ctx.note_written(svc, None);
         return Ok(Action::await_change());
     }
     write_status(api, svc, &Outcome::Deleting(message), ctx).await?;
@@ -459,6 +503,7 @@ async fn cleanup(
     }
     remove_finalizer(api, svc).await?;
     ctx.forget_failures(svc);
+    ctx.note_written(svc, None);
     Ok(Action::await_change())
 }
 
@@ -534,6 +579,10 @@ async fn write_status(
     if svc.status.as_ref() == Some(&new) {
         return Ok(());
     }
+    let fingerprint = status_fingerprint(&new);
+    if ctx.wrote(svc, fingerprint) {
+        return Ok(());
+    }
     let body = json!({"apiVersion": API_VERSION, "kind": "ServerlessService", "status": new});
     api.patch_status(
         &svc.name_any(),
@@ -542,6 +591,7 @@ async fn write_status(
     )
     .await?;
     ctx.metrics.status_writes.inc();
+    ctx.note_written(svc, Some(fingerprint));
     announce_ready_change(ctx, svc, svc.status.as_ref(), &new).await;
     Ok(())
 }

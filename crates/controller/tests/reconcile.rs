@@ -426,6 +426,35 @@ async fn becoming_ready_writes_status_once_and_announces_it() {
     );
 }
 
+/// Under load the watch cache lags Ferry's own status writes: a reconcile of the stale copy
+/// computes the status Ferry has just written (with new transition times) and must neither
+/// write it again nor announce the same change again.
+#[tokio::test]
+async fn a_stale_copy_does_not_write_the_same_status_again() {
+    let h = Harness::new();
+    h.reconcile(&knative()).await.0.unwrap();
+    let progressing = h.stored();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let (_, sent, _) = h.reconcile(&progressing).await;
+    assert_eq!(lines(&sent), [STATUS_APPLY, EVENT_POST]);
+    for _ in 0..3 {
+        let (result, sent, calls) = h.reconcile(&progressing).await;
+        assert_eq!(result.unwrap(), Action::requeue(RESYNC));
+        assert_eq!(calls, [Call::Connect("shop/hello".into()), Call::Observe]);
+        assert!(
+            sent.is_empty(),
+            "the stale copy was written again: {sent:#?}"
+        );
+    }
+    // A real change is still written, from the stale copy too.
+    h.fake.set_readiness(
+        Readiness::Progressing("rolling out".into()),
+        Outputs::default(),
+    );
+    let (_, sent, _) = h.reconcile(&progressing).await;
+    assert_eq!(lines(&sent)[0], STATUS_APPLY);
+}
+
 /// The acceptance test of issue 5: a reconcile that finds everything up to date writes
 /// nothing, however often it runs.
 #[tokio::test]

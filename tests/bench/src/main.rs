@@ -62,6 +62,10 @@ struct Args {
     /// backend (properties, not speeds: CI's smoke run uses it).
     #[arg(long)]
     strict: bool,
+    /// Keep the API stand-in's audit log (one JSON line per request) in this directory
+    /// instead of a temporary one, to study the calls afterwards.
+    #[arg(long, value_name = "DIR")]
+    audit_dir: Option<PathBuf>,
     /// Where to write the JSON report.
     #[arg(long, default_value = "target/bench/ferry-bench.json")]
     output: PathBuf,
@@ -171,8 +175,11 @@ struct Latency {
 }
 
 async fn run(args: &Args) -> Result<(), Error> {
-    let audit = tempfile::tempdir().map_err(|e| Error::Other(e.to_string()))?;
-    let cluster = &Cluster::recording(audit.path())?;
+    let temporary = tempfile::tempdir().map_err(|e| Error::Other(e.to_string()))?;
+    let audit = args.audit_dir.as_deref().unwrap_or(temporary.path());
+    std::fs::create_dir_all(audit)
+        .map_err(|e| Error::Other(format!("{}: {e}", audit.display())))?;
+    let cluster = &Cluster::recording(audit)?;
     cluster.install_crds().await?;
     let admin = cluster.client().await?;
     create_namespace(&admin, NAMESPACE).await?;
@@ -221,7 +228,7 @@ async fn run(args: &Args) -> Result<(), Error> {
     let ready = tokio::spawn(count_ready(ssvs.clone(), args.count));
     let cpu_start = sampler.cpu();
     let start = Instant::now();
-    let mark_converging = audit_mark(audit.path());
+    let mark_converging = audit_mark(audit);
     eprintln!("creating {} ServerlessServices...", args.count);
     futures::stream::iter(0..args.count)
         .map(|i| {
@@ -240,11 +247,11 @@ async fn run(args: &Args) -> Result<(), Error> {
     let converged = start.elapsed();
     let cpu_converged = sampler.cpu();
     eprintln!("all Ready after {:.1}s", converged.as_secs_f64());
-    let mark_idle = audit_mark(audit.path());
+    let mark_idle = audit_mark(audit);
 
     eprintln!("idle for {}s...", args.idle.as_secs());
     tokio::time::sleep(args.idle).await;
-    let mark_idle_end = audit_mark(audit.path());
+    let mark_idle_end = audit_mark(audit);
     let cpu_idle_end = sampler.cpu();
     let steady = sampler.rss_kib();
 
@@ -269,8 +276,8 @@ async fn run(args: &Args) -> Result<(), Error> {
     while latency_rx.try_recv().is_ok() {}
     let (load_latencies, lost_load) = load(&ssvs, &pending, &mut latency_rx, args).await?;
 
-    let records = kube_standin::audit::read(audit.path())
-        .map_err(|e| Error::Other(format!("audit log: {e}")))?;
+    let records =
+        kube_standin::audit::read(audit).map_err(|e| Error::Other(format!("audit log: {e}")))?;
     let converging = calls_of(slice(&records, mark_converging, mark_idle), OPERATOR);
     let idle = calls_of(slice(&records, mark_idle, mark_idle_end), OPERATOR);
     let n = u64::try_from(args.count).unwrap_or(u64::MAX);
@@ -365,9 +372,22 @@ fn machine() -> Machine {
     Machine { cpus, memory_gib }
 }
 
-/// How many audit records exist now (a phase boundary).
+/// How many audit records are complete now (a phase boundary): the stand-in may be writing
+/// the next line, so complete lines are counted, not parsed.
 fn audit_mark(dir: &std::path::Path) -> usize {
-    kube_standin::audit::read(dir).map_or(0, |r| r.len())
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .map(|bytes| bytecount(&bytes))
+        .sum()
+}
+
+#[allow(clippy::naive_bytecount)] // once per phase: not worth a dependency
+fn bytecount(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| **b == b'\n').count()
 }
 
 fn slice(
