@@ -1035,35 +1035,47 @@ impl Store {
     /// namespaces are emptied and then removed. Returns whether anything changed.
     pub fn collect_garbage(&self) -> bool {
         let mut state = self.lock();
-        let uids: BTreeSet<String> = state
-            .objects
-            .values()
-            .filter_map(|o| str_at(o, "/metadata/uid").map(str::to_owned))
-            .collect();
-        let mut changed = false;
-        let with_owners: Vec<(Key, Value)> = state
-            .objects
-            .iter()
-            .filter(|(_, o)| !owner_uids(o).is_empty())
-            .map(|(k, o)| (k.clone(), o.clone()))
-            .collect();
+        // Decided over borrowed objects first (this runs several times a second under the
+        // store's lock: cloning every object with owners stalled every request at scale), then
+        // applied to the few that change.
         let mut to_delete = Vec::new();
-        for (key, object) in with_owners {
-            let owners = owner_uids(&object);
-            let alive: BTreeSet<&String> = owners.iter().filter(|u| uids.contains(*u)).collect();
-            if alive.is_empty() {
-                to_delete.push(key);
-            } else if alive.len() < owners.len() {
-                let Some(rt) = self.type_of(&state, &key) else {
+        let mut to_trim: Vec<(Key, BTreeSet<String>)> = Vec::new();
+        {
+            let uids: std::collections::HashSet<&str> = state
+                .objects
+                .values()
+                .filter_map(|o| str_at(o, "/metadata/uid"))
+                .collect();
+            for (key, object) in &state.objects {
+                let owners = owner_uids(object);
+                if owners.is_empty() {
                     continue;
-                };
-                let mut new = object.clone();
-                retain_owners(&mut new, |owner| uids.contains(owner));
-                let new =
-                    apply::record_update(Some(&object), &new, MANAGER_GC, None, &rt.types, &now());
-                self.commit(&mut state, &rt, key, Some(object), Some(new));
-                changed = true;
+                }
+                let alive: BTreeSet<String> = owners
+                    .iter()
+                    .filter(|u| uids.contains(u.as_str()))
+                    .cloned()
+                    .collect();
+                if alive.is_empty() {
+                    to_delete.push(key.clone());
+                } else if alive.len() < owners.len() {
+                    to_trim.push((key.clone(), alive));
+                }
             }
+        }
+        let mut changed = false;
+        for (key, alive) in to_trim {
+            let (Some(rt), Some(object)) =
+                (self.type_of(&state, &key), state.objects.get(&key).cloned())
+            else {
+                continue;
+            };
+            let mut new = object.clone();
+            retain_owners(&mut new, |owner| alive.contains(owner));
+            let new =
+                apply::record_update(Some(&object), &new, MANAGER_GC, None, &rt.types, &now());
+            self.commit(&mut state, &rt, key, Some(object), Some(new));
+            changed = true;
         }
         let terminating: Vec<String> = state
             .objects
