@@ -152,3 +152,26 @@ impl Checker<'_> {
         verdict
     }
 }
+
+/// Every YAML document of the `.yaml` files in `dir`, with the file it came from, files in name
+/// order (the backends' builder tests plan `deploy/examples/` with it).
+pub fn yaml_documents(dir: &Path) -> Vec<(PathBuf, Value)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .path()
+        })
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let text =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        out.extend(docs.into_iter().map(|d| (file.clone(), d)));
+    }
+    out
+}

@@ -15,23 +15,9 @@ use crate::common::{
     examples_dir, serverless_service,
 };
 
-/// Every YAML document in `deploy/examples/`, with the file it came from, files in name order.
+/// Every YAML document in `deploy/examples/`, with the file it came from.
 fn example_documents() -> Vec<(PathBuf, Value)> {
-    let dir = examples_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).unwrap();
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        out.extend(docs.into_iter().map(|d| (file.clone(), d)));
-    }
-    out
+    ferry_testkit::yaml_documents(&examples_dir())
 }
 
 /// The ProviderConfigs of `deploy/examples/` that configure Fargate, by name.
