@@ -126,6 +126,8 @@ struct Report {
     ratio_to_floor: f64,
     /// Seconds the benchmark took to create the objects.
     create_seconds: f64,
+    /// Seconds after all were Ready until the operator stopped writing (its Ready Events).
+    settle_seconds: f64,
     converging: PhaseCalls,
     idle: PhaseCalls,
     idle_seconds: f64,
@@ -247,6 +249,10 @@ async fn run(args: &Args) -> Result<(), Error> {
     let converged = start.elapsed();
     let cpu_converged = sampler.cpu();
     eprintln!("all Ready after {:.1}s", converged.as_secs_f64());
+    // The Events announcing Ready follow the status writes the benchmark saw: idle starts once
+    // the operator has written nothing for a while.
+    let settled = settle(audit, Duration::from_secs(2), Duration::from_secs(120)).await;
+    eprintln!("settled {:.1}s later", settled.as_secs_f64());
     let mark_idle = audit_mark(audit);
 
     eprintln!("idle for {}s...", args.idle.as_secs());
@@ -297,6 +303,7 @@ async fn run(args: &Args) -> Result<(), Error> {
         floor_seconds: floor,
         ratio_to_floor: converged.as_secs_f64() / floor,
         create_seconds: created.as_secs_f64(),
+        settle_seconds: settled.as_secs_f64(),
         converging: phase(converging, n),
         idle: phase(idle, n),
         idle_seconds: args.idle.as_secs_f64(),
@@ -370,6 +377,54 @@ fn machine() -> Machine {
     #[allow(clippy::cast_precision_loss)]
     let memory_gib = total_kib as f64 / 1024.0 / 1024.0;
     Machine { cpus, memory_gib }
+}
+
+/// Waits until the operator has made no object write for `quiet` (at most `limit`); how long
+/// that took.
+async fn settle(audit: &std::path::Path, quiet: Duration, limit: Duration) -> Duration {
+    let start = Instant::now();
+    let mut seen = audit_mark(audit);
+    let mut last_write = Instant::now();
+    while last_write.elapsed() < quiet && start.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let fresh = records_after(audit, seen);
+        seen += fresh.len();
+        if calls_of(&fresh, OPERATOR).object_writes() > 0 {
+            last_write = Instant::now();
+        }
+    }
+    start
+        .elapsed()
+        .saturating_sub(quiet.min(last_write.elapsed()))
+}
+
+/// The complete audit records after the first `skip` (the stand-in may be writing the next
+/// line; an incomplete one is left for the next call).
+fn records_after(dir: &std::path::Path, skip: usize) -> Vec<kube_standin::audit::Record> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
+        if entry.path().extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(entry.path()) else {
+            continue;
+        };
+        let complete = bytes
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(&bytes[..0], |end| &bytes[..end]);
+        out.extend(
+            complete
+                .split(|b| *b == b'\n')
+                .skip(skip)
+                .filter_map(|line| serde_json::from_slice(line).ok()),
+        );
+    }
+    out
 }
 
 /// How many audit records are complete now (a phase boundary): the stand-in may be writing
