@@ -18,11 +18,11 @@ use ferry_api::{
     Provider, ProviderConfig, ProviderConfigSpec, SecretKeySelector, ServerlessService,
 };
 use ferry_provider::provider_config;
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::{Api, DynamicObject};
-use kube::runtime::controller::Controller;
+use kube::api::{Api, DynamicObject, PartialObjectMeta};
+use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube_lease_manager::LeaseManagerBuilder;
@@ -98,7 +98,8 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
-        let mut controller = Controller::new(services, watcher::Config::default());
+        let mut controller = controller_for(services, ctx.clone())
+            .with_config(controller::Config::default().concurrency(ctx.settings.concurrency));
         let configs = reflector::store::<ProviderConfig>();
         let config_watch = tokio::spawn(
             reflector(
@@ -134,7 +135,9 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
         };
         if knative {
             let resource = ferry_provider_knative::client::api_resource();
-            let owned: Api<DynamicObject> = match namespace {
+            // Only the owner references matter here: metadata is a fraction of a Knative
+            // Service, and the reconcile reads the Service itself.
+            let owned: Api<PartialObjectMeta<DynamicObject>> = match namespace {
                 Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
                 None => Api::all_with(client.clone(), &resource),
             };
@@ -143,8 +146,10 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
                 ferry_provider_knative::build::MANAGED_BY.0,
                 ferry_provider_knative::build::MANAGED_BY.1
             );
-            controller =
-                controller.owns_with(owned, resource, watcher::Config::default().labels(&labels));
+            let owned = watcher(owned, watcher::Config::default().labels(&labels))
+                .default_backoff()
+                .touched_objects();
+            controller = controller.owns_stream_with(owned, resource);
         }
         let (restart_tx, restart_rx) = tokio::sync::oneshot::channel::<()>();
         let change = tokio::spawn(knative_changes(client.clone(), knative));
@@ -186,6 +191,30 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
         }
         info!("Knative Serving was installed or removed: restarting the controller");
     }
+}
+
+/// A controller over `services` that caches them without `metadata.managedFields`: the field
+/// managers' records are often the larger part of an object, and nothing in a reconcile reads
+/// them. What the context remembers per object goes when the object does (most objects go
+/// without a finalizer, so no reconcile sees them leave).
+fn controller_for(
+    services: Api<ServerlessService>,
+    ctx: Arc<Context>,
+) -> Controller<ServerlessService> {
+    let (reader, writer) = reflector::store();
+    let cached = reader.clone();
+    let stream = watcher(services, watcher::Config::default())
+        .default_backoff()
+        .modify(|svc| svc.managed_fields_mut().clear())
+        .reflect(writer)
+        .inspect_ok(move |event| match event {
+            watcher::Event::Delete(svc) => ctx.forget(svc),
+            // A relisting may have missed deletions.
+            watcher::Event::InitDone => ctx.forget_all_but(&cached.state()),
+            _ => {}
+        })
+        .applied_objects();
+    Controller::for_stream(stream, reader)
 }
 
 /// Objects of a cloud provider whose ProviderConfig is `name`.

@@ -39,6 +39,8 @@ pub struct Settings {
     pub resync: Duration,
     /// How often an object whose provider is still working is looked at.
     pub progress_poll: Duration,
+    /// How many objects are reconciled at once.
+    pub concurrency: u16,
     /// First and longest delay between retries after an error.
     pub backoff: (Duration, Duration),
     /// The operator's own namespace, the only one whose Secrets hold cloud credentials.
@@ -53,6 +55,7 @@ impl Default for Settings {
         Self {
             resync: Duration::from_secs(600),
             progress_poll: Duration::from_secs(5),
+            concurrency: 32,
             backoff: (Duration::from_secs(1), Duration::from_secs(300)),
             operator_namespace: "ferry-system".into(),
             prices_config_map: None,
@@ -145,43 +148,55 @@ impl Context {
 
     /// Counts a failure of `svc` and returns how many there have been in a row.
     fn note_failure(&self, svc: &ServerlessService) -> u32 {
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = lock(&self.failures);
         let n = failures.entry(Self::key(svc)).or_insert(0);
         *n = n.saturating_add(1);
         *n
     }
 
     fn forget_failures(&self, svc: &ServerlessService) {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&Self::key(svc));
+        lock(&self.failures).remove(&Self::key(svc));
+    }
+
+    /// Forgets what was remembered about `svc`, which is gone.
+    pub fn forget(&self, svc: &ServerlessService) {
+        self.forget_failures(svc);
+        self.note_written(svc, None);
+    }
+
+    /// Forgets what was remembered about every object but `objects` (the ones that exist).
+    pub fn forget_all_but(&self, objects: &[Arc<ServerlessService>]) {
+        let uids: std::collections::HashSet<&str> = objects
+            .iter()
+            .filter_map(|s| s.metadata.uid.as_deref())
+            .collect();
+        let keys: std::collections::HashSet<(String, String)> =
+            objects.iter().map(|s| Self::key(s)).collect();
+        lock(&self.written).retain(|uid, _| uids.contains(uid.as_str()));
+        lock(&self.failures).retain(|key, _| keys.contains(key));
     }
 
     /// Whether `fingerprint` is what Ferry last wrote into `svc`'s status.
     fn wrote(&self, svc: &ServerlessService, fingerprint: u64) -> bool {
         let uid = svc.metadata.uid.as_deref().unwrap_or_default();
-        self.written
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(uid)
-            == Some(&fingerprint)
+        lock(&self.written).get(uid) == Some(&fingerprint)
     }
 
     fn note_written(&self, svc: &ServerlessService, fingerprint: Option<u64>) {
         let uid = svc.metadata.uid.clone().unwrap_or_default();
-        let mut written = self
-            .written
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut written = lock(&self.written);
         match fingerprint {
             Some(f) => written.insert(uid, f),
             None => written.remove(&uid),
         };
     }
+}
+
+/// A poisoned lock only means another reconcile panicked holding it; the maps stay usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A status's fingerprint, leaving out the conditions' transition times: a status computed
@@ -257,7 +272,7 @@ async fn reconcile_object(svc: &ServerlessService, ctx: &Context) -> Result<Acti
     if svc.metadata.deletion_timestamp.is_some() {
         return cleanup(svc, &api, ctx).await;
     }
-    if !svc.finalizers().iter().any(|f| f == FINALIZER) {
+    if needs_finalizer(svc) && !svc.finalizers().iter().any(|f| f == FINALIZER) {
         // The finalizer goes on before anything is created; its write brings the next
         // reconcile.
         add_finalizer(&api, svc).await?;
@@ -270,6 +285,17 @@ async fn reconcile_object(svc: &ServerlessService, ctx: &Context) -> Result<Acti
     }
     ctx.forget_failures(svc);
     Ok(step.action)
+}
+
+/// Whether deleting `svc` needs Ferry, and so a finalizer: a cloud service must be deleted or
+/// released at its provider, and a Knative Service kept by `deletionPolicy: Orphan` must lose
+/// its owner reference. A Knative Service to be deleted is owned by its object, so the
+/// garbage collector deletes it with the object; a finalizer would only add a write per
+/// object. An object that has the finalizer anyway (its policy changed, or an older Ferry put
+/// it there) is still cleaned up by Ferry.
+pub fn needs_finalizer(svc: &ServerlessService) -> bool {
+    svc.spec.provider != Provider::Knative
+        || svc.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Orphan
 }
 
 /// The result of bringing the provider to the desired state.

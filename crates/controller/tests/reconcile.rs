@@ -254,10 +254,17 @@ async fn settle(h: &Harness, mut svc: ServerlessService) -> ServerlessService {
     panic!("still writing after 10 reconciles");
 }
 
+/// A Knative object kept on deletion: the one Knative case that needs Ferry to clean up.
+fn knative_orphan() -> ServerlessService {
+    let mut svc = knative();
+    svc.spec.deletion_policy = Some(ferry_api::DeletionPolicy::Orphan);
+    svc
+}
+
 #[tokio::test]
 async fn a_new_object_first_gets_the_finalizer_and_nothing_else() {
     let h = Harness::new();
-    let mut svc = knative();
+    let mut svc = knative_orphan();
     svc.metadata.finalizers = None;
     let (result, sent, calls) = h.reconcile(&svc).await;
     assert_eq!(result.unwrap(), Action::await_change());
@@ -279,7 +286,7 @@ async fn a_new_object_first_gets_the_finalizer_and_nothing_else() {
 #[tokio::test]
 async fn the_finalizer_joins_other_finalizers_only_if_they_did_not_change() {
     let h = Harness::new();
-    let mut svc = knative();
+    let mut svc = knative_orphan();
     svc.metadata.finalizers = Some(vec!["example.com/keep".into()]);
     let (result, sent, _) = h.reconcile(&svc).await;
     assert_eq!(result.unwrap(), Action::await_change());
@@ -294,6 +301,30 @@ async fn the_finalizer_joins_other_finalizers_only_if_they_did_not_change() {
         h.stored().metadata.finalizers,
         Some(vec!["example.com/keep".into(), FINALIZER.into()])
     );
+}
+
+#[tokio::test]
+async fn a_knative_service_the_garbage_collector_deletes_gets_no_finalizer() {
+    let h = Harness::new();
+    let mut svc = knative();
+    svc.metadata.finalizers = None;
+    let (result, sent, calls) = h.reconcile(&svc).await;
+    assert_eq!(result.unwrap(), Action::requeue(PROGRESS));
+    assert_eq!(lines(&sent), [EVENT_POST, STATUS_APPLY]);
+    assert_eq!(
+        calls,
+        [
+            Call::Connect("shop/hello".into()),
+            Call::Observe,
+            Call::Create
+        ]
+    );
+    assert_eq!(h.stored().metadata.finalizers, None);
+
+    // Deleted, it is left to the garbage collector.
+    let (result, sent, calls) = h.reconcile(&deleting(h.stored())).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert!(sent.is_empty() && calls.is_empty(), "{sent:?} {calls:?}");
 }
 
 #[tokio::test]
@@ -451,6 +482,29 @@ async fn a_stale_copy_does_not_write_the_same_status_again() {
         Readiness::Progressing("rolling out".into()),
         Outputs::default(),
     );
+    let (_, sent, _) = h.reconcile(&progressing).await;
+    assert_eq!(lines(&sent)[0], STATUS_APPLY);
+}
+
+#[tokio::test]
+async fn what_is_remembered_about_an_object_goes_with_it() {
+    let h = Harness::new();
+    h.reconcile(&knative()).await.0.unwrap();
+    let progressing = h.stored();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    h.reconcile(&progressing).await.0.unwrap();
+    let ready = Arc::new(h.stored());
+
+    // Still there: what was written is remembered, and the stale copy writes nothing.
+    h.ctx.forget_all_but(std::slice::from_ref(&ready));
+    assert!(h.reconcile(&progressing).await.1.is_empty());
+
+    // Gone (deleted, or missed while the watch relisted): nothing is kept for it, so the same
+    // UID would be written afresh.
+    h.ctx.forget_all_but(&[]);
+    let (_, sent, _) = h.reconcile(&progressing).await;
+    assert_eq!(lines(&sent)[0], STATUS_APPLY);
+    h.ctx.forget(&ready);
     let (_, sent, _) = h.reconcile(&progressing).await;
     assert_eq!(lines(&sent)[0], STATUS_APPLY);
 }

@@ -31,6 +31,11 @@ pub struct ControllerArgs {
     /// How often an object whose provider is still working is looked at.
     #[arg(long, env = "FERRY_PROGRESS_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     progress_interval: Duration,
+    /// How many objects are reconciled at once. Reconciles wait on the API server and the
+    /// clouds, so a few dozen keep it busy; without a bound, 10,000 objects queued at start
+    /// would each hold a connection and its buffers at once.
+    #[arg(long, env = "FERRY_MAX_CONCURRENT_RECONCILES", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    max_concurrent_reconciles: u16,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
     #[arg(long, env = "FERRY_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     metrics_address: SocketAddr,
@@ -195,6 +200,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
     let settings = Settings {
         resync: args.resync_interval,
         progress_poll: args.progress_interval,
+        concurrency: args.max_concurrent_reconciles,
         operator_namespace: args.lease_namespace.clone(),
         prices_config_map: args.prices_configmap.clone(),
         ..Settings::default()

@@ -62,6 +62,10 @@ struct Args {
     /// backend (properties, not speeds: CI's smoke run uses it).
     #[arg(long)]
     strict: bool,
+    /// One more argument to `ferry controller` (repeat for several), e.g.
+    /// `--operator-arg=--max-concurrent-reconciles=8`.
+    #[arg(long = "operator-arg", value_name = "ARG", allow_hyphen_values = true)]
+    operator_arg: Vec<String>,
     /// Keep the API stand-in's audit log (one JSON line per request) in this directory
     /// instead of a temporary one, to study the calls afterwards.
     #[arg(long, value_name = "DIR")]
@@ -208,19 +212,17 @@ async fn run(args: &Args) -> Result<(), Error> {
     ));
 
     let resync = format!("{}s", args.resync_interval.as_secs().max(1));
-    let mut operator = Ferry::spawn_logging(
-        cluster,
-        &[
-            "controller",
-            "--lease-namespace",
-            NAMESPACE,
-            "--metrics-address",
-            "127.0.0.1:0",
-            "--resync-interval",
-            &resync,
-        ],
-        "warn",
-    )?;
+    let mut operator_args = vec![
+        "controller",
+        "--lease-namespace",
+        NAMESPACE,
+        "--metrics-address",
+        "127.0.0.1:0",
+        "--resync-interval",
+        &resync,
+    ];
+    operator_args.extend(args.operator_arg.iter().map(String::as_str));
+    let mut operator = Ferry::spawn_logging(cluster, &operator_args, "warn")?;
     let pid = operator.pid();
     let sampler = Sampler::start(pid);
 

@@ -213,10 +213,9 @@ async fn a_service_is_created_becomes_ready_idles_without_writes_and_follows_spe
     assert_eq!(owner["kind"], "ServerlessService");
     assert_eq!(owner["uid"], svc.uid().unwrap());
     assert_eq!(owner["controller"], true);
-    assert!(
-        svc.finalizers().iter().any(|f| f == "ferry.dev/cleanup"),
-        "{svc:?}"
-    );
+    // Owned, the Knative Service goes with its object through garbage collection: no
+    // finalizer (and no write for one) with `deletionPolicy: Delete`.
+    assert!(svc.finalizers().is_empty(), "{svc:?}");
     let managers: Vec<&str> = service["metadata"]["managedFields"]
         .as_array()
         .unwrap()
@@ -451,6 +450,8 @@ async fn deleting_with_the_orphan_policy_leaves_the_knative_service_unowned() {
         svc["metadata"]["ownerReferences"].is_array()
     })
     .await;
+    let kept = s.ssvs().get("kept").await.unwrap();
+    assert_eq!(kept.finalizers(), ["ferry.dev/cleanup"], "{kept:?}");
     s.ssvs()
         .delete("kept", &DeleteParams::default())
         .await
