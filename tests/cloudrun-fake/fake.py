@@ -603,8 +603,9 @@ class Fake:
                 return fault["fault"]
         return None
 
-    def records(self, project):
-        return [r for r in self.requests if project is None or r["project"] == project]
+    def records(self, project, since=0):
+        """The calls (of `project`) after the first `since` of them."""
+        return [r for r in self.requests if project is None or r["project"] == project][since:]
 
     def clear(self, project):
         self.requests = [r for r in self.requests
@@ -996,6 +997,8 @@ class Handler(BaseHTTPRequestHandler):
             "body": recorded_body(raw),
             "project": project,
             "fault": None,
+            # When it arrived (before waiting for the lock), in microseconds since the epoch.
+            "atUs": time.time_ns() // 1000,
         }
         with fake.lock:
             fault = fake.take_fault(record["rpc"], project)
@@ -1038,7 +1041,10 @@ def admin(fake, method, path, query, raw):
         if (method, path) == ("GET", "/fake/health"):
             return 200, {"operationPolls": fake.polls, "googleCloudRun": RUN_VERSION}
         if (method, path) == ("GET", "/fake/requests"):
-            return 200, {"requests": fake.records(project)}
+            since = dict(query).get("since", "0")
+            if not since.isdigit():
+                return 400, {"error": {"code": 400, "message": f"since={since!r}: not a count"}}
+            return 200, {"requests": fake.records(project, int(since))}
         if (method, path) == ("POST", "/fake/clear"):
             fake.clear(project)
             return 200, {}

@@ -18,7 +18,7 @@ use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderE
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{Instrument, debug, info_span, warn};
@@ -94,8 +94,10 @@ pub struct Context {
     pub client: kube::Client,
     /// A backend per provider.
     pub connectors: HashMap<Provider, Arc<dyn Connector>>,
-    /// Publishes Events.
+    /// Publishes Events about other things than objects (the prices ConfigMap).
     pub recorder: Recorder,
+    /// Who publishes Ferry's Events.
+    reporter: Reporter,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Tunables.
@@ -124,14 +126,15 @@ impl Context {
     pub fn new(
         client: kube::Client,
         connectors: HashMap<Provider, Arc<dyn Connector>>,
-        recorder: Recorder,
+        reporter: Reporter,
         metrics: Arc<Metrics>,
         settings: Settings,
     ) -> Self {
         Self {
+            recorder: Recorder::new(client.clone(), reporter.clone()),
+            reporter,
             client,
             connectors,
-            recorder,
             metrics,
             settings,
             now: wall_clock,
@@ -668,7 +671,12 @@ async fn publish(
         action: action.to_owned(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &svc.object_ref(&())).await {
+    // A Recorder of its own: kube's Recorder keeps every Event it published for six minutes,
+    // to count repeats into a series, and scans them all at each publish. Ferry publishes
+    // state changes, which rarely repeat; at 10,000 objects that scan was a fifth of the
+    // operator's CPU (perf, docs/performance.md), and the kept Events its memory.
+    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+    if let Err(e) = recorder.publish(&event, &svc.object_ref(&())).await {
         warn!(error = %e, "could not publish an event");
     }
 }

@@ -19,7 +19,7 @@ use http::{Request, Response, StatusCode};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::client::Body;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use serde_json::{Value, json};
 
 const OBJECT: &str = "/apis/ferry.dev/v1alpha1/namespaces/shop/serverlessservices/hello";
@@ -132,13 +132,10 @@ impl Harness {
         let fake = FakeBackend::new();
         let mut connectors: HashMap<Provider, Arc<dyn Connector>> = HashMap::new();
         connectors.insert(Provider::Knative, Arc::new(fake.clone()));
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "ferry".into(),
-                instance: Some("test".into()),
-            },
-        );
+        let reporter = Reporter {
+            controller: "ferry".into(),
+            instance: Some("test".into()),
+        };
         let settings = Settings {
             resync: RESYNC,
             progress_poll: PROGRESS,
@@ -148,7 +145,7 @@ impl Harness {
         let mut ctx = Context::new(
             client,
             connectors,
-            recorder,
+            reporter,
             Arc::new(Metrics::default()),
             settings,
         );

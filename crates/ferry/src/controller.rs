@@ -15,7 +15,7 @@ use ferry_provider::Connector;
 use ferry_provider_cloudrun::CloudRunConnector;
 use ferry_provider_fargate::FargateConnector;
 use ferry_provider_knative::client::KnativeConnector;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use tokio::sync::watch;
 use tracing::{error, info};
 
@@ -190,13 +190,10 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
             },
         )),
     );
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "ferry".into(),
-            instance: Some(identity.clone()),
-        },
-    );
+    let reporter = Reporter {
+        controller: "ferry".into(),
+        instance: Some(identity.clone()),
+    };
     let settings = Settings {
         resync: args.resync_interval,
         progress_poll: args.progress_interval,
@@ -206,7 +203,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         ..Settings::default()
     };
     let ctx = Arc::new(Context::new(
-        client, connectors, recorder, metrics, settings,
+        client, connectors, reporter, metrics, settings,
     ));
     let lease = (!args.no_leader_election).then(|| Lease {
         namespace: args.lease_namespace.clone(),

@@ -6,9 +6,7 @@
 //! with an environment variable and the watch reports when the Knative Service carrying the
 //! mark is written (the backend call of the Knative provider).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
@@ -16,8 +14,7 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-/// The environment variable that marks a change.
-pub(crate) const MARK: &str = "FERRY_BENCH_MARK";
+use crate::{MARK, Pending};
 
 /// Knative Serving's `services.serving.knative.dev`.
 pub(crate) fn services() -> ApiResource {
@@ -26,9 +23,6 @@ pub(crate) fn services() -> ApiResource {
         "services",
     )
 }
-
-/// Changes sent and not yet seen: object name → (mark, when sent).
-pub(crate) type Pending = Arc<Mutex<HashMap<String, (String, Instant)>>>;
 
 /// Watches the Knative Services of `api`: reports lagging ones Ready (when `play_knative`),
 /// and sends the latency of every pending change it sees arrive on `latencies`.
@@ -66,7 +60,7 @@ pub(crate) async fn run(
             if waiting.get(&name).is_some_and(|(m, _)| *m == mark)
                 && let Some((_, sent)) = waiting.remove(&name)
             {
-                let _ = latencies.send(sent.elapsed());
+                let _ = latencies.send(sent.elapsed().unwrap_or_default());
             }
         }
         let generation = object.metadata.generation.unwrap_or(0);

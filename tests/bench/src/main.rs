@@ -1,11 +1,13 @@
 //! `ferry-bench`: how Ferry scales. Starts the Kubernetes API stand-in (or uses the cluster
 //! `FERRY_E2E_KUBECONFIG` names), measures the API server's own write capacity W with a plain
-//! concurrent client, then runs the real `ferry controller` against N ServerlessServices
-//! (Knative provider) and reports convergence against the 2N / W floor, API calls per object
-//! while converging and while idle, the operator's memory and CPU, and the latency from a spec
-//! change to the backend call, idle and under load. A table goes to standard output and
-//! everything, with the command line, to a JSON file.
+//! concurrent client, then runs the real `ferry controller` against N ServerlessServices of
+//! one provider (`--provider`: Knative, or Fargate against moto, or Cloud Run against the
+//! fake) and reports convergence against the 2N / W floor, API calls per object while
+//! converging and while idle (and cloud calls, for the cloud providers), the operator's memory
+//! and CPU, and the latency from a spec change to the backend call, idle and under load. A
+//! table goes to standard output and everything, with the command line, to a JSON file.
 
+mod cloud;
 mod knative;
 mod stats;
 
@@ -13,11 +15,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use e2e::{Cluster, Ferry};
-use ferry_api::ServerlessService;
+use ferry_api::{Provider, ServerlessService};
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -30,10 +33,19 @@ use tokio::sync::mpsc;
 use crate::stats::{Calls, calls_of, percentile, ratio};
 
 /// Measure Ferry at scale.
+///
+/// `--provider fargate` runs against moto and `--provider cloudRun` against the fake Cloud
+/// Run API, both slow Python servers started here: give them smaller counts (`--count 200`)
+/// and a shorter `--idle`.
 #[derive(Debug, Parser)]
-#[command(name = "ferry-bench", about)]
+#[command(name = "ferry-bench", about, long_about)]
 struct Args {
-    /// How many ServerlessServices.
+    /// The provider of every object, spelt as in `spec.provider`: `knative` (the stand-in
+    /// plays Knative), `fargate` (moto, with moto-standin's proxy counting the AWS calls) or
+    /// `cloudRun` (the fake Cloud Run Admin API, which counts its calls).
+    #[arg(long, default_value = "knative", value_parser = provider_parser())]
+    provider: Provider,
+    /// How many ServerlessServices (cloud providers: a few hundred at most).
     #[arg(long, default_value_t = 10_000)]
     count: usize,
     /// Requests in flight from the benchmark's own clients.
@@ -49,6 +61,12 @@ struct Args {
     /// The operator's resync interval (its default is 10m).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     resync_interval: Duration,
+    /// How often the operator looks at an object whose provider is still working (its
+    /// `--progress-interval`). Default: the operator's own (5s) for Knative, whose Services
+    /// are watched; 1s for the cloud providers, whose rollouts are polled (moto finishes one
+    /// on its second DescribeServices, the fake an operation on its second poll).
+    #[arg(long, value_parser = parse_duration)]
+    progress_interval: Option<Duration>,
     /// Spec changes timed one at a time on the idle operator.
     #[arg(long, default_value_t = 200)]
     idle_changes: usize,
@@ -83,6 +101,26 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from(signed).map_err(|_| format!("{text:?} is negative"))
 }
 
+/// Exactly the spellings of `spec.provider`.
+fn provider_parser() -> impl TypedValueParser<Value = Provider> {
+    PossibleValuesParser::new(Provider::ALL.map(Provider::as_str)).try_map(|text| {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not a provider"))
+    })
+}
+
+/// The operator's `--progress-interval`, if the benchmark sets one (see
+/// [`Args::progress_interval`]).
+fn progress_interval(args: &Args) -> Option<Duration> {
+    match (args.progress_interval, args.provider) {
+        (Some(interval), _) => Some(interval),
+        (None, Provider::Knative) => None,
+        (None, Provider::Fargate | Provider::CloudRun) => Some(Duration::from_secs(1)),
+    }
+}
+
 /// The benchmark's callers, as the stand-in's audit log names them.
 const OPERATOR: &str = "system:serviceaccount:ferry-bench:ferry";
 const USER: &str = "ferry-bench:user";
@@ -91,12 +129,23 @@ const KNATIVE: &str = "ferry-bench:knative";
 const NAMESPACE: &str = "ferry-bench";
 const CAPACITY_NAMESPACE: &str = "ferry-bench-capacity";
 
+/// The environment variable that marks a change.
+const MARK: &str = "FERRY_BENCH_MARK";
+const IMAGE: &str = "ghcr.io/knative/helloworld-go:latest";
+
+/// Changes sent and not yet seen at the backend: object name → (mark, when sent).
+type Pending = Arc<Mutex<HashMap<String, (String, SystemTime)>>>;
+
 #[derive(Debug, thiserror::Error)]
 enum Error {
     #[error(transparent)]
     E2e(#[from] e2e::Error),
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    #[error("moto: {0}")]
+    Moto(#[from] moto_standin::Error),
+    #[error("Cloud Run fake: {0}")]
+    CloudRun(#[from] cloudrun_fake::Error),
     #[error("{0}")]
     Other(String),
 }
@@ -117,6 +166,7 @@ async fn main() -> std::process::ExitCode {
 #[derive(Debug, Serialize)]
 struct Report {
     command: String,
+    provider: Provider,
     cluster: &'static str,
     machine: Machine,
     count: usize,
@@ -138,8 +188,13 @@ struct Report {
     memory: Memory,
     cpu_seconds: CpuSeconds,
     latency_idle_ms: Latency,
+    /// Where the idle changes' time went, by the API server's audit records (Knative, whose
+    /// backend is the API server).
+    latency_idle_split_ms: Option<LatencySplit>,
     latency_load_ms: Latency,
     load_rate_per_second: u32,
+    /// The operator's calls to the cloud (Fargate, Cloud Run).
+    cloud: Option<cloud::CloudReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -180,6 +235,37 @@ struct Latency {
     max: Option<f64>,
 }
 
+/// p50 / p99 of each part of the idle changes' latency (see [`stats::Split`]).
+#[derive(Debug, Serialize)]
+struct LatencySplit {
+    samples: usize,
+    /// From the change stored to the Knative write stored, both by the server's clock: the
+    /// operator's whole part (`to_reconcile + reconcile + write`).
+    stored_to_backend: [Option<f64>; 2],
+    send: [Option<f64>; 2],
+    to_reconcile: [Option<f64>; 2],
+    reconcile: [Option<f64>; 2],
+    write: [Option<f64>; 2],
+    delivery: [Option<f64>; 2],
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn latency_split(splits: &[stats::Split]) -> LatencySplit {
+    let part = |get: fn(&stats::Split) -> Duration| {
+        let samples: Vec<Duration> = splits.iter().map(get).collect();
+        [50.0, 99.0].map(|p| percentile(&samples, p).map(|d| d.as_secs_f64() * 1000.0))
+    };
+    LatencySplit {
+        samples: splits.len(),
+        stored_to_backend: part(|s| s.to_reconcile + s.reconcile + s.write),
+        send: part(|s| s.send),
+        to_reconcile: part(|s| s.to_reconcile),
+        reconcile: part(|s| s.reconcile),
+        write: part(|s| s.write),
+        delivery: part(|s| s.delivery),
+    }
+}
+
 async fn run(args: &Args) -> Result<(), Error> {
     let temporary = tempfile::tempdir().map_err(|e| Error::Other(e.to_string()))?;
     let audit = args.audit_dir.as_deref().unwrap_or(temporary.path());
@@ -197,32 +283,11 @@ async fn run(args: &Args) -> Result<(), Error> {
     let capacity = write_capacity(cluster, args).await?;
     eprintln!("W = {capacity:.0} writes/s");
 
-    let pending: knative::Pending = Arc::default();
+    let pending: Pending = Arc::default();
     let (latency_tx, mut latency_rx) = mpsc::unbounded_channel();
-    let knative_api = Api::namespaced_with(
-        cluster.client_as(Some(KNATIVE)).await?,
-        NAMESPACE,
-        &knative::services(),
-    );
-    let knative = tokio::spawn(knative::run(
-        knative_api,
-        cluster.is_standin(),
-        pending.clone(),
-        latency_tx,
-    ));
-
-    let resync = format!("{}s", args.resync_interval.as_secs().max(1));
-    let mut operator_args = vec![
-        "controller",
-        "--lease-namespace",
-        NAMESPACE,
-        "--metrics-address",
-        "127.0.0.1:0",
-        "--resync-interval",
-        &resync,
-    ];
-    operator_args.extend(args.operator_arg.iter().map(String::as_str));
-    let mut operator = Ferry::spawn_logging(cluster, &operator_args, "warn")?;
+    eprintln!("starting the {} backend...", args.provider.display_name());
+    let backend = Backend::start(args, cluster, &admin, pending.clone(), latency_tx).await?;
+    let mut operator = start_operator(cluster, args)?;
     let pid = operator.pid();
     let sampler = Sampler::start(pid);
 
@@ -232,12 +297,12 @@ async fn run(args: &Args) -> Result<(), Error> {
     let ready = tokio::spawn(count_ready(ssvs.clone(), args.count));
     let cpu_start = sampler.cpu();
     let start = Instant::now();
-    let mark_converging = audit_mark(audit);
+    let mark_converging = (audit_mark(audit), SystemTime::now());
     eprintln!("creating {} ServerlessServices...", args.count);
     futures::stream::iter(0..args.count)
         .map(|i| {
             let ssvs = ssvs.clone();
-            async move { create_ssv(&ssvs, i).await }
+            async move { create_ssv(&ssvs, i, args.provider).await }
         })
         .buffer_unordered(args.concurrency)
         .try_collect::<Vec<()>>()
@@ -253,28 +318,19 @@ async fn run(args: &Args) -> Result<(), Error> {
     eprintln!("all Ready after {:.1}s", converged.as_secs_f64());
     // The Events announcing Ready follow the status writes the benchmark saw: idle starts once
     // the operator has written nothing for a while.
-    let settled = settle(audit, Duration::from_secs(2), Duration::from_secs(120)).await;
+    let (quiet, limit) = (Duration::from_secs(2), Duration::from_secs(120));
+    let settled = settle(audit, backend.cloud(), quiet, limit).await;
     eprintln!("settled {:.1}s later", settled.as_secs_f64());
-    let mark_idle = audit_mark(audit);
+    let mark_idle = (audit_mark(audit), SystemTime::now());
 
     eprintln!("idle for {}s...", args.idle.as_secs());
     tokio::time::sleep(args.idle).await;
-    let mark_idle_end = audit_mark(audit);
+    let mark_idle_end = (audit_mark(audit), SystemTime::now());
     let cpu_idle_end = sampler.cpu();
     let steady = sampler.rss_kib();
 
     eprintln!("timing {} spec changes one at a time...", args.idle_changes);
-    let mut idle_latencies = Vec::new();
-    let mut lost_idle = 0;
-    for i in 0..args.idle_changes {
-        let name = ssv_name(i % args.count);
-        change(&ssvs, &pending, &name, &format!("idle-{i}")).await?;
-        match tokio::time::timeout(Duration::from_secs(10), latency_rx.recv()).await {
-            Ok(Some(latency)) => idle_latencies.push(latency),
-            _ => lost_idle += 1,
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let idle_changes = one_at_a_time(&ssvs, &pending, &mut latency_rx, args).await?;
 
     eprintln!(
         "timing {} changes/s for {}s...",
@@ -286,13 +342,25 @@ async fn run(args: &Args) -> Result<(), Error> {
 
     let records =
         kube_standin::audit::read(audit).map_err(|e| Error::Other(format!("audit log: {e}")))?;
-    let converging = calls_of(slice(&records, mark_converging, mark_idle), OPERATOR);
-    let idle = calls_of(slice(&records, mark_idle, mark_idle_end), OPERATOR);
+    let converging = calls_of(slice(&records, mark_converging.0, mark_idle.0), OPERATOR);
+    let idle = calls_of(slice(&records, mark_idle.0, mark_idle_end.0), OPERATOR);
+    // Only Knative's backend object is on the API server, where the audit log can split the
+    // time.
+    let idle_splits = (args.provider == Provider::Knative).then(|| {
+        stats::splits(
+            &records[mark_idle_end.0.min(records.len())..],
+            &idle_changes.changed,
+            USER,
+            OPERATOR,
+            ("serving.knative.dev", "services"),
+        )
+    });
     let n = u64::try_from(args.count).unwrap_or(u64::MAX);
     let floor = 2.0 * ratio(n, 1) / capacity;
     #[allow(clippy::cast_precision_loss)]
     let report = Report {
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        provider: args.provider,
         cluster: if cluster.is_standin() {
             "kube-standin"
         } else {
@@ -319,13 +387,21 @@ async fn run(args: &Args) -> Result<(), Error> {
             idle: cpu_idle_end.saturating_sub(cpu_converged).as_secs_f64(),
             total: sampler.cpu().as_secs_f64(),
         },
-        latency_idle_ms: latency(&idle_latencies, lost_idle),
+        latency_idle_ms: latency(&idle_changes.latencies, idle_changes.lost),
+        latency_idle_split_ms: idle_splits.as_deref().map(latency_split),
         latency_load_ms: latency(&load_latencies, lost_load),
         load_rate_per_second: args.load_rate,
+        cloud: backend.cloud().map(|cloud| {
+            cloud.report(
+                (mark_converging.1, mark_idle.1),
+                (mark_idle.1, mark_idle_end.1),
+                n,
+            )
+        }),
     };
     sampler.stop();
-    knative.abort();
     let _ = operator.terminate(Duration::from_secs(10)).await;
+    drop(backend);
     print_table(&report);
     if let Some(dir) = args.output.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::Other(e.to_string()))?;
@@ -334,14 +410,138 @@ async fn run(args: &Args) -> Result<(), Error> {
     std::fs::write(&args.output, json + "\n")
         .map_err(|e| Error::Other(format!("{}: {e}", args.output.display())))?;
     println!("report: {}", args.output.display());
+    if args.strict {
+        strict(&report)?;
+    }
+    Ok(())
+}
+
+/// `--strict`: the idle operator wrote to no object (nor to the cloud), and every timed change
+/// reached the backend.
+fn strict(report: &Report) -> Result<(), Error> {
     let lost = report.latency_idle_ms.lost + report.latency_load_ms.lost;
     let idle_writes = report.idle.operator.object_writes();
-    if args.strict && (lost > 0 || idle_writes > 0) {
+    let cloud_writes = report.cloud.as_ref().map_or(0, |c| c.idle.calls.writes);
+    if lost > 0 || idle_writes > 0 || cloud_writes > 0 {
         return Err(Error::Other(format!(
-            "--strict: {idle_writes} object writes while idle, {lost} changes never reached the backend"
+            "--strict: {idle_writes} object writes and {cloud_writes} cloud writes while idle, \
+             {lost} changes never reached the backend"
         )));
     }
     Ok(())
+}
+
+/// What plays the provider's part behind the operator, and sees its backend writes.
+enum Backend {
+    /// The watch that plays Knative on the stand-in (see [`knative::run`]).
+    Knative(tokio::task::JoinHandle<()>),
+    /// The cloud's stand-in (see [`cloud::Cloud`]).
+    Cloud(cloud::Cloud),
+}
+
+impl Backend {
+    /// Starts it; the latency of each change in `pending` that reaches the backend goes to
+    /// `latencies`.
+    async fn start(
+        args: &Args,
+        cluster: &Cluster,
+        admin: &Client,
+        pending: Pending,
+        latencies: mpsc::UnboundedSender<Duration>,
+    ) -> Result<Self, Error> {
+        if args.provider != Provider::Knative {
+            let cloud = cloud::Cloud::start(args.provider, admin, pending, latencies).await?;
+            return Ok(Self::Cloud(cloud));
+        }
+        let api = Api::namespaced_with(
+            cluster.client_as(Some(KNATIVE)).await?,
+            NAMESPACE,
+            &knative::services(),
+        );
+        let watch = knative::run(api, cluster.is_standin(), pending, latencies);
+        Ok(Self::Knative(tokio::spawn(watch)))
+    }
+
+    fn cloud(&self) -> Option<&cloud::Cloud> {
+        match self {
+            Self::Knative(_) => None,
+            Self::Cloud(cloud) => Some(cloud),
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Self::Knative(watch) = self {
+            watch.abort();
+        }
+    }
+}
+
+/// Starts `ferry controller` (leader election on, logging warnings only) with the
+/// benchmark's intervals and `--operator-arg`s.
+fn start_operator(cluster: &Cluster, args: &Args) -> Result<e2e::Operator, Error> {
+    let resync = format!("{}s", args.resync_interval.as_secs().max(1));
+    let mut operator_args: Vec<String> = [
+        "controller",
+        "--lease-namespace",
+        NAMESPACE,
+        "--metrics-address",
+        "127.0.0.1:0",
+        "--resync-interval",
+        &resync,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    if let Some(interval) = progress_interval(args) {
+        let millis = interval.as_millis().max(1);
+        operator_args.extend(["--progress-interval".to_owned(), format!("{millis}ms")]);
+    }
+    operator_args.extend(args.operator_arg.iter().cloned());
+    let operator_args: Vec<&str> = operator_args.iter().map(String::as_str).collect();
+    Ok(Ferry::spawn_logging(cluster, &operator_args, "warn")?)
+}
+
+/// The changes timed one at a time on the idle operator.
+struct IdleChanges {
+    latencies: Vec<Duration>,
+    lost: usize,
+    /// Each change, in order.
+    changed: Vec<stats::Timed>,
+}
+
+/// `idle_changes` changes, each waited for at the backend (at most 10 s) before the next.
+async fn one_at_a_time(
+    api: &Api<ServerlessService>,
+    pending: &Pending,
+    latencies: &mut mpsc::UnboundedReceiver<Duration>,
+    args: &Args,
+) -> Result<IdleChanges, Error> {
+    let mut out = IdleChanges {
+        latencies: Vec::new(),
+        lost: 0,
+        changed: Vec::new(),
+    };
+    for i in 0..args.idle_changes {
+        let name = ssv_name(i % args.count);
+        let sent = SystemTime::now();
+        change(api, pending, &name, &format!("idle-{i}"), args.provider).await?;
+        let seen = tokio::time::timeout(Duration::from_secs(10), latencies.recv()).await;
+        let seen = if let Ok(Some(latency)) = seen {
+            out.latencies.push(latency);
+            Some(kube_standin::audit::micros_since_epoch(sent + latency))
+        } else {
+            out.lost += 1;
+            None
+        };
+        out.changed.push(stats::Timed {
+            name,
+            sent_us: kube_standin::audit::micros_since_epoch(sent),
+            seen_us: seen,
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(out)
 }
 
 fn phase(operator: Calls, n: u64) -> PhaseCalls {
@@ -381,18 +581,27 @@ fn machine() -> Machine {
     Machine { cpus, memory_gib }
 }
 
-/// Waits until the operator has made no object write for `quiet` (at most `limit`); how long
-/// that took.
-async fn settle(audit: &std::path::Path, quiet: Duration, limit: Duration) -> Duration {
+/// Waits until the operator has made no object write (and no write to `cloud`) for `quiet`
+/// (at most `limit`); how long that took.
+async fn settle(
+    audit: &std::path::Path,
+    cloud: Option<&cloud::Cloud>,
+    quiet: Duration,
+    limit: Duration,
+) -> Duration {
+    let cloud_writes = || cloud.map_or(0, cloud::Cloud::writes);
     let start = Instant::now();
     let mut seen = audit_mark(audit);
+    let mut seen_in_cloud = cloud_writes();
     let mut last_write = Instant::now();
     while last_write.elapsed() < quiet && start.elapsed() < limit {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let fresh = records_after(audit, seen);
         seen += fresh.len();
-        if calls_of(&fresh, OPERATOR).object_writes() > 0 {
+        let in_cloud = cloud_writes();
+        if calls_of(&fresh, OPERATOR).object_writes() > 0 || in_cloud != seen_in_cloud {
             last_write = Instant::now();
+            seen_in_cloud = in_cloud;
         }
     }
     start
@@ -459,49 +668,78 @@ fn ssv_name(i: usize) -> String {
     format!("svc-{i:05}")
 }
 
-fn ssv(name: &str) -> Value {
+fn ssv(name: &str, provider: Provider) -> Value {
+    let mut spec = json!({
+        "provider": provider.as_str(),
+        "containers": [container(provider, None)],
+        "scaling": scaling(provider),
+    });
+    if provider != Provider::Knative {
+        spec["providerConfigRef"] = json!({"name": cloud::PROVIDER_CONFIG});
+    }
     json!({
         "apiVersion": "ferry.dev/v1alpha1",
         "kind": "ServerlessService",
         "metadata": {"name": name},
-        "spec": {
-            "provider": "knative",
-            "containers": [{
-                "name": "app",
-                "image": "ghcr.io/knative/helloworld-go:latest",
-                "port": 8080,
-                "resources": {"cpu": "250m", "memory": "256Mi"},
-            }],
-            "scaling": {"minInstances": 0, "maxInstances": 3, "target": 50},
-        },
+        "spec": spec,
     })
 }
 
-async fn create_ssv(api: &Api<ServerlessService>, i: usize) -> Result<(), Error> {
-    let object: ServerlessService =
-        serde_json::from_value(ssv(&ssv_name(i))).map_err(|e| Error::Other(e.to_string()))?;
+/// The one container of every object, with `mark` as [`MARK`] in its environment.
+fn container(provider: Provider, mark: Option<&str>) -> Value {
+    // Fargate pairs 0.25 vCPU with 512Mi at least.
+    let memory = if provider == Provider::Fargate {
+        "512Mi"
+    } else {
+        "256Mi"
+    };
+    let mut container = json!({
+        "name": "app",
+        "image": IMAGE,
+        "port": 8080,
+        "resources": {"cpu": "250m", "memory": memory},
+    });
+    if let Some(mark) = mark {
+        container["env"] = json!([{"name": MARK, "value": mark}]);
+    }
+    container
+}
+
+fn scaling(provider: Provider) -> Value {
+    match provider {
+        Provider::Knative => json!({"minInstances": 0, "maxInstances": 3, "target": 50}),
+        // Fargate does not scale to zero (nothing starts a task on a request); it scales on CPU.
+        Provider::Fargate => json!({"minInstances": 1, "maxInstances": 3, "metric": "cpu"}),
+        // Cloud Run scales on its own to keep instances within their concurrency: no target.
+        Provider::CloudRun => json!({"minInstances": 0, "maxInstances": 3}),
+    }
+}
+
+async fn create_ssv(
+    api: &Api<ServerlessService>,
+    i: usize,
+    provider: Provider,
+) -> Result<(), Error> {
+    let object: ServerlessService = serde_json::from_value(ssv(&ssv_name(i), provider))
+        .map_err(|e| Error::Other(e.to_string()))?;
     api.create(&PostParams::default(), &object).await?;
     Ok(())
 }
 
-/// Marks `name`'s container with `mark` and records when it was sent.
+/// Marks `name`'s container with `mark` (the provider must write its backend) and records
+/// when it was sent.
 async fn change(
     api: &Api<ServerlessService>,
-    pending: &knative::Pending,
+    pending: &Pending,
     name: &str,
     mark: &str,
+    provider: Provider,
 ) -> Result<(), Error> {
-    let patch = json!({"spec": {"containers": [{
-        "name": "app",
-        "image": "ghcr.io/knative/helloworld-go:latest",
-        "port": 8080,
-        "resources": {"cpu": "250m", "memory": "256Mi"},
-        "env": [{"name": knative::MARK, "value": mark}],
-    }]}});
+    let patch = json!({"spec": {"containers": [container(provider, Some(mark))]}});
     pending
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(name.to_owned(), (mark.to_owned(), Instant::now()));
+        .insert(name.to_owned(), (mark.to_owned(), SystemTime::now()));
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
     Ok(())
@@ -510,7 +748,7 @@ async fn change(
 /// `load_rate` changes per second to distinct objects for `load_duration`; the latencies seen.
 async fn load(
     api: &Api<ServerlessService>,
-    pending: &knative::Pending,
+    pending: &Pending,
     latencies: &mut mpsc::UnboundedReceiver<Duration>,
     args: &Args,
 ) -> Result<(Vec<Duration>, usize), Error> {
@@ -521,10 +759,10 @@ async fn load(
     let mut sends = Vec::new();
     for i in 0..total {
         tick.tick().await;
-        let (api, pending) = (api.clone(), pending.clone());
+        let (api, pending, provider) = (api.clone(), pending.clone(), args.provider);
         let name = ssv_name(i % args.count);
         sends.push(tokio::spawn(async move {
-            change(&api, &pending, &name, &format!("load-{i}")).await
+            change(&api, &pending, &name, &format!("load-{i}"), provider).await
         }));
     }
     for send in sends {
@@ -565,7 +803,8 @@ async fn write_capacity(cluster: &Cluster, args: &Args) -> Result<f64, Error> {
         .map(|i| {
             let api = api.clone();
             async move {
-                create_ssv(&api, i).await?;
+                // Knative objects whatever the provider: W is the API server's alone.
+                create_ssv(&api, i, Provider::Knative).await?;
                 let status = json!({"status": {"observedGeneration": 1, "conditions": []}});
                 api.patch_status(
                     &ssv_name(i),
@@ -670,14 +909,39 @@ fn read_memory(pid: u32) -> Option<(u64, u64)> {
 }
 
 fn print_table(r: &Report) {
-    let opt = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
     println!(
-        "ferry-bench: {} ServerlessServices (knative) on {} ({} CPUs, {:.0} GiB)",
-        r.count, r.cluster, r.machine.cpus, r.machine.memory_gib
+        "ferry-bench: {} ServerlessServices ({}) on {} ({} CPUs, {:.0} GiB)",
+        r.count, r.provider, r.cluster, r.machine.cpus, r.machine.memory_gib
     );
+    if let Some(cloud) = &r.cloud {
+        println!("cloud: {}", cloud.stand_in);
+    }
     println!("command: {}", r.command);
     println!("{:<52} {:>14}", "figure", "value");
-    let rows: Vec<(String, String)> = vec![
+    let rows = [
+        api_rows(r),
+        r.cloud
+            .as_ref()
+            .map(|c| cloud_rows(c, r))
+            .unwrap_or_default(),
+        process_rows(r),
+        latency_rows(r),
+    ];
+    for (k, v) in rows.iter().flatten() {
+        println!("{k:<52} {v:>14}");
+    }
+    if r.latency_idle_ms.lost + r.latency_load_ms.lost > 0 {
+        println!(
+            "changes not seen within the wait: {} idle, {} under load",
+            r.latency_idle_ms.lost, r.latency_load_ms.lost
+        );
+    }
+}
+
+type Rows = Vec<(String, String)>;
+
+fn api_rows(r: &Report) -> Rows {
+    vec![
         (
             "API write capacity W (writes/s)".into(),
             format!("{:.0}", r.write_capacity_per_second),
@@ -720,6 +984,46 @@ fn print_table(r: &Report) {
             format!("idle {:.0}s: operator reads per object", r.idle_seconds),
             format!("{:.3}", r.idle.reads_per_object),
         ),
+    ]
+}
+
+/// The cloud calls per object of each phase, and under each total its operations.
+fn cloud_rows(c: &cloud::CloudReport, r: &Report) -> Rows {
+    let n = u64::try_from(r.count).unwrap_or(u64::MAX);
+    let by_operation = |counts: &std::collections::BTreeMap<String, u64>| -> Rows {
+        counts
+            .iter()
+            .map(|(operation, count)| {
+                (format!("  {operation}"), format!("{:.3}", ratio(*count, n)))
+            })
+            .collect()
+    };
+    let idle = format!("idle {:.0}s", r.idle_seconds);
+    let mut rows = vec![(
+        "converging: cloud writes per object".into(),
+        format!("{:.2}", c.converging.writes_per_object),
+    )];
+    rows.extend(by_operation(&c.converging.calls.writes_by_operation));
+    rows.push((
+        "converging: cloud reads per object".into(),
+        format!("{:.2}", c.converging.reads_per_object),
+    ));
+    rows.extend(by_operation(&c.converging.calls.reads_by_operation));
+    rows.push((
+        format!("{idle}: cloud writes (target 0)"),
+        c.idle.calls.writes.to_string(),
+    ));
+    rows.extend(by_operation(&c.idle.calls.writes_by_operation));
+    rows.push((
+        format!("{idle}: cloud reads per object"),
+        format!("{:.3}", c.idle.reads_per_object),
+    ));
+    rows.extend(by_operation(&c.idle.calls.reads_by_operation));
+    rows
+}
+
+fn process_rows(r: &Report) -> Rows {
+    vec![
         (
             "RSS peak (MiB)".into(),
             format!("{:.1}", r.memory.peak_rss_mib),
@@ -735,33 +1039,113 @@ fn print_table(r: &Report) {
                 r.cpu_seconds.converging, r.cpu_seconds.idle
             ),
         ),
-        (
-            "change -> Knative write, idle p50 / p99 (ms)".into(),
-            format!(
-                "{} / {}",
-                opt(r.latency_idle_ms.p50),
-                opt(r.latency_idle_ms.p99)
+    ]
+}
+
+fn latency_rows(r: &Report) -> Rows {
+    let opt = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
+    let pair = |[p50, p99]: [Option<f64>; 2]| format!("{} / {}", opt(p50), opt(p99));
+    // The first backend write carrying the change.
+    let write = match r.provider {
+        Provider::Knative => "Knative write",
+        Provider::Fargate => "ECS write",
+        Provider::CloudRun => "Cloud Run write",
+    };
+    let mut rows = vec![(
+        format!("change -> {write}, idle p50 / p99 (ms)"),
+        pair([r.latency_idle_ms.p50, r.latency_idle_ms.p99]),
+    )];
+    if let Some(split) = &r.latency_idle_split_ms {
+        rows.extend([
+            (
+                "  Ferry: change stored -> Knative write (target p99 <= 50)".into(),
+                pair(split.stored_to_backend),
             ),
-        ),
-        (
-            format!(
-                "change -> Knative write, {}/s p50 / p99 (ms)",
-                r.load_rate_per_second
+            (
+                "  of which: the change, sent and stored".into(),
+                pair(split.send),
             ),
-            format!(
-                "{} / {}",
-                opt(r.latency_load_ms.p50),
-                opt(r.latency_load_ms.p99)
+            (
+                "  of which: to the operator's read of the Service".into(),
+                pair(split.to_reconcile),
             ),
-        ),
-    ];
-    for (k, v) in rows {
-        println!("{k:<52} {v:>14}");
+            (
+                "  of which: read to write (operator)".into(),
+                pair(split.reconcile),
+            ),
+            (
+                "  of which: the write at the server".into(),
+                pair(split.write),
+            ),
+            (
+                "  of which: the write's way to the watcher".into(),
+                pair(split.delivery),
+            ),
+        ]);
     }
-    if r.latency_idle_ms.lost + r.latency_load_ms.lost > 0 {
-        println!(
-            "changes not seen within the wait: {} idle, {} under load",
-            r.latency_idle_ms.lost, r.latency_load_ms.lost
+    rows.push((
+        format!(
+            "change -> {write}, {}/s p50 / p99 (ms)",
+            r.load_rate_per_second
+        ),
+        pair([r.latency_load_ms.p50, r.latency_load_ms.p99]),
+    ));
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(flags: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("ferry-bench").chain(flags.iter().copied()))
+    }
+
+    #[test]
+    fn providers_are_spelt_exactly_as_in_the_api() {
+        assert_eq!(parse(&[]).unwrap().provider, Provider::Knative);
+        for provider in Provider::ALL {
+            let args = parse(&["--provider", provider.as_str()]).unwrap();
+            assert_eq!(args.provider, provider);
+        }
+        for wrong in ["cloudrun", "CloudRun", "cloud-run", "Fargate", "aws"] {
+            assert!(parse(&["--provider", wrong]).is_err(), "{wrong}");
+        }
+    }
+
+    #[test]
+    fn cloud_providers_poll_progress_every_second_unless_told_otherwise() {
+        let interval = |flags: &[&str]| progress_interval(&parse(flags).unwrap());
+        assert_eq!(interval(&[]), None, "Knative keeps the operator's default");
+        assert_eq!(
+            interval(&["--provider", "fargate"]),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            interval(&["--provider", "cloudRun", "--progress-interval", "250ms"]),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            interval(&["--progress-interval", "2s"]),
+            Some(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn a_change_marks_the_container_the_provider_accepts() {
+        let fargate = ssv("svc-00001", Provider::Fargate);
+        assert_eq!(fargate["spec"]["provider"], "fargate");
+        assert_eq!(
+            fargate["spec"]["providerConfigRef"]["name"],
+            cloud::PROVIDER_CONFIG
+        );
+        assert_eq!(fargate["spec"]["scaling"]["minInstances"], 1);
+        let knative = ssv("svc-00001", Provider::Knative);
+        assert_eq!(knative["spec"].get("providerConfigRef"), None);
+        let marked = container(Provider::CloudRun, Some("idle-1"));
+        assert_eq!(
+            cloud::mark_in(&json!({"template": {"containers": [marked]}})).as_deref(),
+            Some("idle-1")
         );
     }
 }

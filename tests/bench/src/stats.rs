@@ -48,6 +48,88 @@ pub(crate) fn cpu_time(stat: &str) -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 10))
 }
 
+/// One timed change: the object, and when the benchmark sent it and saw it at the backend
+/// (microseconds since the Unix epoch; the stand-in's audit records use the same clock).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Timed {
+    pub(crate) name: String,
+    pub(crate) sent_us: u64,
+    pub(crate) seen_us: Option<u64>,
+}
+
+/// Where one timed change's time went, from the API server's audit records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Split {
+    /// From the benchmark sending the change to the server having stored it: the benchmark's
+    /// client and the write itself.
+    pub(crate) send: Duration,
+    /// From the change's write being done to the operator's first read of the backend object:
+    /// the watch event's way to the operator and its wait in the controller's queue.
+    pub(crate) to_reconcile: Duration,
+    /// From that read to the operator's write of the backend object arriving.
+    pub(crate) reconcile: Duration,
+    /// The backend write at the server.
+    pub(crate) write: Duration,
+    /// From that write being stored to the benchmark's watch seeing it.
+    pub(crate) delivery: Duration,
+}
+
+/// The split of each change in `changes` (in the order `user` made them) into [`Split`]s,
+/// reading how `operator` read and wrote the backend object of the same name in `backend`
+/// (`group`, `resource`). A change not seen, or whose records are missing, is left out.
+pub(crate) fn splits(
+    records: &[Record],
+    changes: &[Timed],
+    user: &str,
+    operator: &str,
+    backend: (&str, &str),
+) -> Vec<Split> {
+    let end = |r: &Record| r.at_us + r.took_us;
+    let first = |after: u64, pick: &dyn Fn(&Record) -> bool| {
+        records
+            .iter()
+            .filter(|r| r.at_us >= after && !r.implied && pick(r))
+            .min_by_key(|r| r.at_us)
+    };
+    let mut cursor = 0;
+    let mut out = Vec::new();
+    for Timed {
+        name,
+        sent_us,
+        seen_us,
+    } in changes
+    {
+        let of = |r: &Record, who: &str, resource: (&str, &str), verb: &str| {
+            let a = &r.attributes;
+            a.user == who
+                && (a.api_group.as_str(), a.resource.as_str()) == resource
+                && a.subresource.is_empty()
+                && a.name == *name
+                && a.verb == verb
+        };
+        let ssvs = ("ferry.dev", "serverlessservices");
+        let Some(change) = first(cursor, &|r| of(r, user, ssvs, "patch")) else {
+            continue;
+        };
+        cursor = change.at_us + 1;
+        let Some(read) = first(end(change), &|r| of(r, operator, backend, "get")) else {
+            continue;
+        };
+        let Some(write) = first(read.at_us, &|r| of(r, operator, backend, "patch")) else {
+            continue;
+        };
+        let Some(seen_us) = seen_us else { continue };
+        out.push(Split {
+            send: Duration::from_micros(end(change).saturating_sub(*sent_us)),
+            delivery: Duration::from_micros(seen_us.saturating_sub(end(write))),
+            to_reconcile: Duration::from_micros(read.at_us.saturating_sub(end(change))),
+            reconcile: Duration::from_micros(write.at_us - read.at_us),
+            write: Duration::from_micros(write.took_us),
+        });
+    }
+    out
+}
+
 /// API calls of one caller in one phase, by kind of call.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct Calls {
@@ -138,11 +220,76 @@ mod tests {
     }
 
     #[test]
+    fn a_change_is_split_at_the_operators_read_and_write_of_the_backend() {
+        let ssv = "/apis/ferry.dev/v1alpha1/namespaces/b/serverlessservices";
+        let ksvc = "/apis/serving.knative.dev/v1/namespaces/b/services";
+        let record = |user: &str, method: Method, path: String, at_us: u64, took_us: u64| Record {
+            attributes: attributes(user.to_owned(), &method, &path, false),
+            code: 200,
+            implied: false,
+            at_us,
+            took_us,
+        };
+        let records = [
+            // Before the change: not counted.
+            record("op", Method::GET, format!("{ksvc}/a"), 500, 10),
+            record("user", Method::PATCH, format!("{ssv}/a"), 1_000, 200),
+            record("op", Method::GET, format!("{ksvc}/other"), 1_500, 10),
+            record("op", Method::PATCH, format!("{ksvc}/a"), 9_000, 700),
+            record("op", Method::GET, format!("{ksvc}/a"), 5_200, 300),
+            // The second change of the same object: its own split.
+            record("user", Method::PATCH, format!("{ssv}/a"), 20_000, 100),
+            record("op", Method::GET, format!("{ksvc}/a"), 20_400, 100),
+            record("op", Method::PATCH, format!("{ksvc}/a"), 20_600, 50),
+            // A change the operator never acted on.
+            record("user", Method::PATCH, format!("{ssv}/z"), 30_000, 100),
+        ];
+        let timed = |name: &str, sent_us, seen_us| Timed {
+            name: name.to_owned(),
+            sent_us,
+            seen_us,
+        };
+        let changes = [
+            timed("a", 900, Some(9_800)),
+            timed("a", 19_990, Some(20_700)),
+            timed("z", 29_000, Some(31_000)),
+        ];
+        let us = Duration::from_micros;
+        assert_eq!(
+            splits(
+                &records,
+                &changes,
+                "user",
+                "op",
+                ("serving.knative.dev", "services")
+            ),
+            [
+                Split {
+                    send: us(300),
+                    to_reconcile: us(4_000),
+                    reconcile: us(3_800),
+                    write: us(700),
+                    delivery: us(100),
+                },
+                Split {
+                    send: us(110),
+                    to_reconcile: us(300),
+                    reconcile: us(200),
+                    write: us(50),
+                    delivery: us(50),
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn calls_are_counted_per_user_without_implied_creates() {
         let record = |user: &str, method: Method, path: &str, implied: bool| Record {
             attributes: attributes(user.to_owned(), &method, path, false),
             code: 200,
             implied,
+            at_us: 0,
+            took_us: 0,
         };
         let ssv = "/apis/ferry.dev/v1alpha1/namespaces/b/serverlessservices/a";
         let ksvc = "/apis/serving.knative.dev/v1/namespaces/b/services/a";

@@ -1,6 +1,7 @@
 //! The fake's admin API (`/fake/...`): the calls it received, faults to inject, resets.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 use http::Method;
 use serde::Deserialize;
@@ -42,6 +43,9 @@ pub struct Recorded {
     pub status: u16,
     /// The fault injected into it, if any.
     pub fault: Option<Fault>,
+    /// When it arrived (the fake's clock, the same machine's): benchmarks time a change to
+    /// the call it causes.
+    pub at: SystemTime,
 }
 
 impl Recorded {
@@ -99,7 +103,13 @@ impl<'a> Project<'a> {
 
     /// The calls it received, oldest first.
     pub async fn requests(&self) -> Result<Vec<Recorded>, Error> {
-        self.fake.requests_of(Some(self.id)).await
+        self.fake.requests_of(Some(self.id), 0).await
+    }
+
+    /// The calls it received after the first `skip`, oldest first: what a caller that follows
+    /// the calls as they come has not seen yet (the fake sends only those).
+    pub async fn requests_after(&self, skip: usize) -> Result<Vec<Recorded>, Error> {
+        self.fake.requests_of(Some(self.id), skip).await
     }
 
     /// Forgets its calls and its faults still pending; its services stay.
@@ -133,7 +143,7 @@ impl CloudRunFake {
 
     /// Every call the fake received, oldest first.
     pub async fn requests(&self) -> Result<Vec<Recorded>, Error> {
-        self.requests_of(None).await
+        self.requests_of(None, 0).await
     }
 
     /// Forgets every call received and every fault still pending; services stay.
@@ -155,16 +165,18 @@ impl CloudRunFake {
             .map(drop)
     }
 
-    async fn requests_of(&self, project: Option<&str>) -> Result<Vec<Recorded>, Error> {
+    async fn requests_of(
+        &self,
+        project: Option<&str>,
+        skip: usize,
+    ) -> Result<Vec<Recorded>, Error> {
         const WHAT: &str = "GET /fake/requests";
-        let answer = self
-            .admin(
-                WHAT,
-                Method::GET,
-                &with_project("/fake/requests", project),
-                None,
-            )
-            .await?;
+        let mut path = with_project("/fake/requests", project);
+        if skip > 0 {
+            let separator = if project.is_some() { '&' } else { '?' };
+            path = format!("{path}{separator}since={skip}");
+        }
+        let answer = self.admin(WHAT, Method::GET, &path, None).await?;
         let listed: Listed = serde_json::from_value(answer)
             .map_err(|error| self.failed(WHAT, format!("unexpected answer: {error}")))?;
         listed
@@ -237,6 +249,7 @@ struct Wire {
     body: Value,
     status: u16,
     fault: Value,
+    at_us: u64,
 }
 
 impl Wire {
@@ -261,6 +274,7 @@ impl Wire {
             body: self.body,
             status: self.status,
             fault,
+            at: SystemTime::UNIX_EPOCH + Duration::from_micros(self.at_us),
         })
     }
 }

@@ -9,6 +9,8 @@
 //! - [`TestNamespace`]: a namespace of one's own, deleted afterwards.
 //! - [`Ferry`]: the binary, to run a command or start a long-running process.
 //! - [`wait_for`]: polls an object until a condition holds.
+//! - [`put_aws_secret`], [`fargate_provider_config`], [`cloud_run_provider_config`],
+//!   [`put_provider_config`]: point the operator at the cloud stand-ins.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -486,6 +488,112 @@ pub fn knative_ready_conditions(now: &str) -> Value {
         {"type": "Ready", "status": "True", "lastTransitionTime": now},
         {"type": "RoutesReady", "status": "True", "lastTransitionTime": now},
     ])
+}
+
+/// The name of the Secret (and its key's content) that [`put_aws_secret`] writes and
+/// [`fargate_provider_config`] reads credentials from.
+pub const AWS_SECRET: &str = "aws";
+
+/// An AWS shared-credentials file for access key `key_id` (moto checks no signature, and the
+/// key id tells the proxy's records which credentials signed a call).
+pub fn aws_credentials(key_id: &str) -> String {
+    format!("[default]\naws_access_key_id = {key_id}\naws_secret_access_key = secret\n")
+}
+
+/// Puts the Secret [`AWS_SECRET`] with [`aws_credentials`] of `key_id` under key `credentials`
+/// in `namespace` (the operator's own: the only one it reads credential Secrets from).
+pub async fn put_aws_secret(client: &Client, namespace: &str, key_id: &str) -> Result<(), Error> {
+    let secret = json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": AWS_SECRET},
+        "stringData": {"credentials": aws_credentials(key_id)},
+    });
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), namespace)
+        .patch(
+            AWS_SECRET,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&secret),
+        )
+        .await?;
+    Ok(())
+}
+
+/// ProviderConfig `name` for Fargate: ECS cluster `cluster` in us-east-1 reached at
+/// `endpoint` (moto, or a proxy in front of it), credentials from the Secret
+/// [`AWS_SECRET`] in `secret_namespace`, and network defaults of the shape moto checks.
+pub fn fargate_provider_config(
+    name: &str,
+    cluster: &str,
+    endpoint: &str,
+    secret_namespace: &str,
+) -> Value {
+    json!({
+        "apiVersion": "ferry.dev/v1alpha1",
+        "kind": "ProviderConfig",
+        "metadata": {"name": name},
+        "spec": {
+            "fargate": {
+                "region": "us-east-1",
+                "cluster": cluster,
+                "endpoint": endpoint,
+                "credentials": {
+                    "source": "Secret",
+                    "secretRef": {
+                        "namespace": secret_namespace,
+                        "name": AWS_SECRET,
+                        "key": "credentials",
+                    },
+                },
+                "defaults": {
+                    "subnets": ["subnet-0a1b2c3d"],
+                    "securityGroups": ["sg-0123abcd"],
+                },
+            },
+        },
+    })
+}
+
+/// ProviderConfig `name` for Cloud Run: project `project` in europe-west1 reached at
+/// `endpoint` (the fake Cloud Run Admin API) without credentials.
+pub fn cloud_run_provider_config(name: &str, project: &str, endpoint: &str) -> Value {
+    json!({
+        "apiVersion": "ferry.dev/v1alpha1",
+        "kind": "ProviderConfig",
+        "metadata": {"name": name},
+        "spec": {
+            "cloudRun": {
+                "project": project,
+                "region": "europe-west1",
+                "endpoint": endpoint,
+                "credentials": {"source": "Anonymous"},
+            },
+        },
+    })
+}
+
+/// Applies ProviderConfig `config` (server-side, as [`MANAGER`]) with the fields of `access`
+/// (`allowedNamespaces`, `namespaceSelector`) added to its spec.
+pub async fn put_provider_config(
+    client: &Client,
+    mut config: Value,
+    access: &Value,
+) -> Result<(), Error> {
+    if let (Some(spec), Some(access)) = (config["spec"].as_object_mut(), access.as_object()) {
+        spec.extend(access.clone());
+    }
+    let name = config["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Api::<ferry_api::ProviderConfig>::all(client.clone())
+        .patch(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&config),
+        )
+        .await?;
+    Ok(())
 }
 
 /// Deletes a test's ProviderConfig when dropped: ProviderConfigs are cluster-scoped, so the

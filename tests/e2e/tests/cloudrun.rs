@@ -13,7 +13,7 @@ use e2e::{
     Cluster, Error, Ferry, MANAGER, Operator, ProviderConfigCleanup, TestNamespace, current_ready,
     wait_for, wait_gone,
 };
-use ferry_api::{ProviderConfig, ServerlessService};
+use ferry_api::ServerlessService;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -52,28 +52,15 @@ impl Scenario {
             config: config_name,
             namespace,
         };
-        let config = json!({
-            "apiVersion": "ferry.dev/v1alpha1",
-            "kind": "ProviderConfig",
-            "metadata": {"name": scenario.config},
-            "spec": {
-                "cloudRun": {
-                    "project": scenario.project,
-                    "region": "europe-west1",
-                    "endpoint": fake.endpoint(),
-                    "credentials": {"source": "Anonymous"},
-                },
-                "allowedNamespaces": [ns],
-            },
-        });
-        Api::<ProviderConfig>::all(scenario.client.clone())
-            .patch(
-                &scenario.config,
-                &PatchParams::apply(MANAGER).force(),
-                &Patch::Apply(&config),
-            )
-            .await
-            .unwrap();
+        let config =
+            e2e::cloud_run_provider_config(&scenario.config, &scenario.project, &fake.endpoint());
+        e2e::put_provider_config(
+            &scenario.client,
+            config,
+            &json!({"allowedNamespaces": [ns]}),
+        )
+        .await
+        .unwrap();
         scenario
     }
 

@@ -13,18 +13,14 @@ use e2e::{
     Cluster, Error, Ferry, MANAGER, Operator, ProviderConfigCleanup, TestNamespace, current_ready,
     wait_for, wait_gone,
 };
-use ferry_api::{ProviderConfig, ServerlessService};
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use ferry_api::ServerlessService;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use moto_standin::{Moto, Proxy};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn credentials(key_id: &str) -> String {
-    format!("[default]\naws_access_key_id = {key_id}\naws_secret_access_key = secret\n")
-}
 
 /// One test's namespace (also the operator's own, where the credentials Secret is), an ECS
 /// cluster in moto, a ProviderConfig pointing at moto through a counting proxy, and an operator.
@@ -89,18 +85,7 @@ impl Scenario {
     }
 
     async fn put_secret(&self, key_id: &str) {
-        let secret = json!({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "aws"},
-            "stringData": {"credentials": credentials(key_id)},
-        });
-        Api::<Secret>::namespaced(self.client.clone(), self.ns())
-            .patch(
-                "aws",
-                &PatchParams::apply(MANAGER).force(),
-                &Patch::Apply(&secret),
-            )
+        e2e::put_aws_secret(&self.client, self.ns(), key_id)
             .await
             .unwrap();
     }
@@ -108,36 +93,13 @@ impl Scenario {
     /// Puts the ProviderConfig, with `access` (its `allowedNamespaces` and
     /// `namespaceSelector`).
     async fn put_config(&self, access: Value) {
-        let config = json!({
-            "apiVersion": "ferry.dev/v1alpha1",
-            "kind": "ProviderConfig",
-            "metadata": {"name": self.config},
-            "spec": {
-                "fargate": {
-                    "region": "us-east-1",
-                    "cluster": self.cluster_name,
-                    "endpoint": self.proxy.endpoint(),
-                    "credentials": {
-                        "source": "Secret",
-                        "secretRef": {"namespace": self.ns(), "name": "aws", "key": "credentials"},
-                    },
-                    "defaults": {
-                        "subnets": ["subnet-0a1b2c3d"],
-                        "securityGroups": ["sg-0123abcd"],
-                    },
-                },
-            },
-        });
-        let mut config = config;
-        if let (Some(spec), Some(access)) = (config["spec"].as_object_mut(), access.as_object()) {
-            spec.extend(access.clone());
-        }
-        Api::<ProviderConfig>::all(self.client.clone())
-            .patch(
-                &self.config,
-                &PatchParams::apply(MANAGER).force(),
-                &Patch::Apply(&config),
-            )
+        let config = e2e::fargate_provider_config(
+            &self.config,
+            &self.cluster_name,
+            &self.proxy.endpoint(),
+            self.ns(),
+        );
+        e2e::put_provider_config(&self.client, config, &access)
             .await
             .unwrap();
     }

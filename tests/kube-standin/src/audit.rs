@@ -55,6 +55,20 @@ pub struct Record {
     /// creates the object (the request itself has its own record).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub implied: bool,
+    /// When the request's body had arrived, in microseconds since the Unix epoch: with
+    /// `took_us`, where a request's time went (a benchmark splits a change's latency by it).
+    #[serde(default)]
+    pub at_us: u64,
+    /// Microseconds from then until the answer was ready (for a watch, until it started):
+    /// waiting for the store's lock included.
+    #[serde(default)]
+    pub took_us: u64,
+}
+
+/// Microseconds since the Unix epoch.
+pub fn micros_since_epoch(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// The user a request's `Authorization` header names.
@@ -396,6 +410,8 @@ mod tests {
             ),
             code: 404,
             implied: false,
+            at_us: 1_795_000_000_000_000,
+            took_us: 250,
         };
         log.write(&record);
         log.write(&record);

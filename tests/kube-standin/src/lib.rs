@@ -245,6 +245,10 @@ async fn serve(
             accepted = listener.accept() => accepted,
         };
         let Ok((stream, _)) = accepted else { continue };
+        // As kube-apiserver's (Go sets TCP_NODELAY on every connection): with Nagle's
+        // algorithm a watch event written right after another waits for the client's delayed
+        // ACK, up to 200 ms.
+        let _ = stream.set_nodelay(true);
         let server = server.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| server.clone().handle(request));

@@ -89,6 +89,7 @@ impl Server {
             Ok(collected) => collected.to_bytes(),
             Err(e) => return Ok(error_response(&ApiError::bad_request(e.to_string()))),
         };
+        let (arrived, started) = (std::time::SystemTime::now(), std::time::Instant::now());
         let query: Query = parts
             .uri
             .query()
@@ -140,16 +141,22 @@ impl Server {
                     verb: "create".into(),
                     ..attributes.clone()
                 });
+            let at_us = crate::audit::micros_since_epoch(arrived);
+            let took_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             log.write(&crate::audit::Record {
                 attributes,
                 code,
                 implied: false,
+                at_us,
+                took_us,
             });
             if let Some(attributes) = created {
                 log.write(&crate::audit::Record {
                     attributes,
                     code,
                     implied: true,
+                    at_us,
+                    took_us,
                 });
             }
         }

@@ -9,7 +9,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
@@ -58,6 +58,9 @@ pub struct Recorded {
     /// The access key id the request was signed with (`Credential=` of its SigV4
     /// `Authorization` header), so tests can tell which credentials a client used.
     pub access_key: Option<String>,
+    /// When the proxy had received it (its body read, before it was forwarded): benchmarks
+    /// time a change to the AWS call it causes.
+    pub at: SystemTime,
 }
 
 impl Recorded {
@@ -144,6 +147,16 @@ impl Proxy {
         self.state().requests.clone()
     }
 
+    /// The requests received after the first `skip`, oldest first: what a caller that follows
+    /// the calls as they come has not seen yet (cheaper than [`Proxy::requests`] each time).
+    pub fn requests_after(&self, skip: usize) -> Vec<Recorded> {
+        let state = self.state();
+        state
+            .requests
+            .get(skip..)
+            .map_or_else(Vec::new, <[Recorded]>::to_vec)
+    }
+
     /// The bodies of the requests of one operation, oldest first.
     pub fn bodies(&self, operation: &str) -> Vec<Value> {
         let state = self.state();
@@ -212,6 +225,7 @@ impl State {
             body,
             fault,
             access_key,
+            at: SystemTime::now(),
         });
         fault
     }

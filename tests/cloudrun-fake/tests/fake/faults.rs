@@ -150,6 +150,13 @@ async fn requests_are_recorded_with_their_query_and_body_per_project() {
         ])
     );
 
+    // Each call carries when it arrived; a follower asks only for the calls it has not seen.
+    let started = std::time::SystemTime::now() - Duration::from_secs(60);
+    assert!(requests.iter().all(|r| r.at > started), "{requests:?}");
+    assert!(requests.windows(2).all(|w| w[0].at <= w[1].at));
+    assert_eq!(project.requests_after(1).await.unwrap(), requests[1..]);
+    assert_eq!(project.requests_after(requests.len()).await.unwrap(), []);
+
     project.clear().await.unwrap();
     assert_eq!(project.requests().await.unwrap(), []);
 }

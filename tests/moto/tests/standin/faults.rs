@@ -23,8 +23,13 @@ async fn throttled_call_is_retried_and_both_attempts_are_counted() {
         .unwrap();
 
     assert_eq!(aws.proxy.calls().get("CreateCluster"), Some(&2));
-    let faults: Vec<_> = aws.proxy.requests().iter().map(|r| r.fault).collect();
+    let requests = aws.proxy.requests();
+    let faults: Vec<_> = requests.iter().map(|r| r.fault).collect();
     assert_eq!(faults, [Some(Fault::Throttle), None]);
+    // Each request carries when it arrived; a follower asks only for those it has not seen.
+    assert!(requests[0].at <= requests[1].at);
+    assert_eq!(aws.proxy.requests_after(1), requests[1..]);
+    assert_eq!(aws.proxy.requests_after(2), []);
 }
 
 #[tokio::test]
