@@ -6,6 +6,7 @@
 //! [`operate`] is the whole operator: it waits to lead, runs the controller while it leads, and
 //! stops on shutdown or when it loses the lease.
 
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod prices;
@@ -119,7 +120,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
         let price_watch = match &ctx.settings.prices_config_map {
             Some(name) => {
                 let namespace = &ctx.settings.operator_namespace;
-                prices::load(&client, namespace, name, &ctx.pricing, &ctx.recorder).await;
+                prices::load(&client, namespace, name, &ctx.pricing, &ctx.events).await;
                 let (changed, reprice) = futures::channel::mpsc::channel(1);
                 controller = controller.reconcile_all_on(reprice);
                 Some(tokio::spawn(prices::watch(
@@ -127,7 +128,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
                     namespace.clone(),
                     name.clone(),
                     ctx.pricing.clone(),
-                    ctx.recorder.clone(),
+                    ctx.events.clone(),
                     changed,
                 )))
             }

@@ -12,8 +12,10 @@ use futures::StreamExt as _;
 use futures::channel::mpsc;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::{ObjectRef, Store};
+
+use crate::events::Events;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use tracing::{error, info, warn};
@@ -154,12 +156,12 @@ pub async fn load(
     namespace: &str,
     name: &str,
     pricing: &Pricing,
-    recorder: &Recorder,
+    events: &Events,
 ) {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     match api.get_opt(name).await {
         Ok(found) => {
-            apply(pricing, found.as_ref(), namespace, name, recorder).await;
+            apply(pricing, found.as_ref(), namespace, name, events).await;
         }
         Err(e) => warn!(
             error = %e,
@@ -176,15 +178,15 @@ pub async fn watch(
     namespace: String,
     name: String,
     pricing: Arc<Pricing>,
-    recorder: Recorder,
+    events: Events,
     mut changed: mpsc::Sender<()>,
 ) {
     let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut events = watcher(api, config).default_backoff().boxed();
+    let mut stream = watcher(api, config).default_backoff().boxed();
     // Whether the current list has shown the ConfigMap: a list without it means it is gone.
     let mut listed = false;
-    while let Some(event) = events.next().await {
+    while let Some(event) = stream.next().await {
         let found = match event {
             Ok(watcher::Event::Init) => {
                 listed = false;
@@ -201,7 +203,7 @@ pub async fn watch(
                 continue;
             }
         };
-        if apply(&pricing, found.as_ref(), &namespace, &name, &recorder).await {
+        if apply(&pricing, found.as_ref(), &namespace, &name, &events).await {
             // A full channel already holds a pending re-price: nothing is lost.
             let _ = changed.try_send(());
         }
@@ -215,7 +217,7 @@ async fn apply(
     config_map: Option<&ConfigMap>,
     namespace: &str,
     name: &str,
-    recorder: &Recorder,
+    events: &Events,
 ) -> bool {
     let (changed, problem) = pricing.take(config_map);
     if changed {
@@ -240,7 +242,7 @@ async fn apply(
             action: "LoadPrices".into(),
             secondary: None,
         };
-        if let Err(e) = recorder.publish(&event, &cm.object_ref(&())).await {
+        if let Err(e) = events.publish(&event, &cm.object_ref(&())).await {
             warn!(error = %e, "could not publish an event");
         }
     }

@@ -18,11 +18,12 @@ use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderE
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Reporter};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{Instrument, debug, info_span, warn};
 
+use crate::events::Events;
 use crate::metrics::{CallLabels, Metrics, ReconcileLabels};
 use crate::prices::Pricing;
 
@@ -94,10 +95,8 @@ pub struct Context {
     pub client: kube::Client,
     /// A backend per provider.
     pub connectors: HashMap<Provider, Arc<dyn Connector>>,
-    /// Publishes Events about other things than objects (the prices ConfigMap).
-    pub recorder: Recorder,
-    /// Who publishes Ferry's Events.
-    reporter: Reporter,
+    /// Publishes Events.
+    pub events: Events,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Tunables.
@@ -131,8 +130,7 @@ impl Context {
         settings: Settings,
     ) -> Self {
         Self {
-            recorder: Recorder::new(client.clone(), reporter.clone()),
-            reporter,
+            events: Events::new(client.clone(), reporter),
             client,
             connectors,
             metrics,
@@ -671,12 +669,7 @@ async fn publish(
         action: action.to_owned(),
         secondary: None,
     };
-    // A Recorder of its own: kube's Recorder keeps every Event it published for six minutes,
-    // to count repeats into a series, and scans them all at each publish. Ferry publishes
-    // state changes, which rarely repeat; at 10,000 objects that scan was a fifth of the
-    // operator's CPU (perf, docs/performance.md), and the kept Events its memory.
-    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
-    if let Err(e) = recorder.publish(&event, &svc.object_ref(&())).await {
+    if let Err(e) = ctx.events.publish(&event, &svc.object_ref(&())).await {
         warn!(error = %e, "could not publish an event");
     }
 }

@@ -5,12 +5,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferry_controller::events::Events;
 use ferry_controller::prices::{self, Pricing};
 use ferry_core::cost::PriceTable;
 use futures::StreamExt as _;
 use http::{Request, Response, StatusCode};
 use kube::client::Body;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use serde_json::{Value, json};
 
 const CONFIG_MAP: &str = "/api/v1/namespaces/ferry-system/configmaps";
@@ -91,7 +92,7 @@ fn api_server() -> (kube::Client, Sent) {
 #[tokio::test]
 async fn the_config_map_is_read_once_then_watched_and_a_bad_one_is_reported_and_ignored() {
     let (client, sent) = api_server();
-    let recorder = Recorder::new(
+    let events = Events::new(
         client.clone(),
         Reporter {
             controller: "ferry".into(),
@@ -101,7 +102,7 @@ async fn the_config_map_is_read_once_then_watched_and_a_bad_one_is_reported_and_
     let pricing = Arc::new(Pricing::new(PriceTable::embedded().unwrap()));
     let knative_price = |p: &Pricing| p.table().knative.first().and_then(|e| e.vcpu_hour);
 
-    prices::load(&client, "ferry-system", "ferry-prices", &pricing, &recorder).await;
+    prices::load(&client, "ferry-system", "ferry-prices", &pricing, &events).await;
     assert_eq!(knative_price(&pricing), Some(0.03));
 
     let (changed, mut reprice) = futures::channel::mpsc::channel(1);
@@ -110,7 +111,7 @@ async fn the_config_map_is_read_once_then_watched_and_a_bad_one_is_reported_and_
         "ferry-system".into(),
         "ferry-prices".into(),
         pricing.clone(),
-        recorder,
+        events,
         changed,
     ));
     tokio::time::timeout(Duration::from_secs(10), reprice.next())

@@ -440,6 +440,31 @@ async fn deleting_with_the_delete_policy_deletes_the_knative_service() {
     wait_gone(&s, &s.knative(), "doomed", "the Knative Service").await;
 }
 
+/// An object that got the finalizer under `Orphan` and went back to `Delete` keeps it, and
+/// Ferry deletes the Knative Service itself before letting the object go.
+#[tokio::test]
+async fn a_finalizer_kept_from_orphan_makes_ferry_delete_the_knative_service() {
+    let s = Scenario::start("refinal").await;
+    let mut spec = hello_spec();
+    spec["deletionPolicy"] = json!("Orphan");
+    s.apply("back", spec.clone()).await;
+    s.ssv("back", "the finalizer under Orphan", |svc| {
+        !svc.finalizers().is_empty()
+    })
+    .await;
+    spec["deletionPolicy"] = json!("Delete");
+    s.apply("back", spec).await;
+    s.knative_service("back", "the Knative Service", |_| true)
+        .await;
+    s.ssvs()
+        .delete("back", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&s, &s.ssvs(), "back", "the ServerlessService").await;
+    // The finalizer held the object until the Service was gone, so the Service went first.
+    assert!(s.knative().get_opt("back").await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn deleting_with_the_orphan_policy_leaves_the_knative_service_unowned() {
     let s = Scenario::start("orphan").await;
