@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 pub mod prices;
 pub mod reconcile;
+pub mod shutdown;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,18 +20,19 @@ use ferry_api::{
     Provider, ProviderConfig, ProviderConfigSpec, SecretKeySelector, ServerlessService,
 };
 use ferry_provider::provider_config;
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube_lease_manager::LeaseManagerBuilder;
+use kube_lease_manager::{LeaseManager, LeaseManagerBuilder, LeaseManagerError};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 pub use reconcile::{Context, Error, FINALIZER, MANAGER, Settings, error_policy, reconcile};
+use shutdown::{stopped, unless_stopped};
 
 /// Leader election settings.
 #[derive(Clone, Debug)]
@@ -78,18 +80,23 @@ async fn knative_changes(client: kube::Client, installed: bool) {
     }
 }
 
-async fn stopped(mut shutdown: watch::Receiver<bool>) {
-    // A dropped sender counts as a shutdown.
-    let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-/// Runs the controller until `stop` resolves. Knative Services are watched only while Knative
+/// Runs the controller until `stop` turns true. Knative Services are watched only while Knative
 /// Serving is installed: a watch on a resource the cluster does not serve would stall every
 /// other trigger of the controller behind its error backoff.
-pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Receiver<bool>) {
+///
+/// A stop is seen at every point: while discovering Knative and loading prices (those waits
+/// give way to it), and once the controller runs. There, kube-runtime's graceful shutdown
+/// stops new work and waits for reconciles in flight; but its runner holds all work until the
+/// watch cache of ServerlessServices has listed once, and after a stop that list never
+/// completes, so the graceful shutdown alone would wait forever when the stop came during
+/// the first list. The controller is therefore also dropped once no reconcile runs (or the
+/// grace has passed), which cancels whatever it still holds.
+pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiver<bool>) {
     let client = ctx.client.clone();
     loop {
-        let knative = knative_served(&client).await;
+        let Some(knative) = unless_stopped(&stop, knative_served(&client)).await else {
+            return;
+        };
         if knative {
             info!("watching ServerlessServices and the Knative Services Ferry owns");
         } else {
@@ -102,14 +109,15 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
         let mut controller = controller_for(services, ctx.clone())
             .with_config(controller::Config::default().concurrency(ctx.settings.concurrency));
         let configs = reflector::store::<ProviderConfig>();
-        let config_watch = tokio::spawn(
+        let mut tasks = Tasks::default();
+        tasks.0.push(tokio::spawn(
             reflector(
                 configs.1,
                 watcher(Api::all(client.clone()), watcher::Config::default()),
             )
             .default_backoff()
             .for_each(|_| async {}),
-        );
+        ));
         ctx.pricing.use_provider_configs(configs.0.clone());
         controller = watch_configuration(
             controller,
@@ -117,23 +125,23 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
             &ctx.settings.operator_namespace,
             configs.0,
         );
-        let price_watch = match &ctx.settings.prices_config_map {
-            Some(name) => {
-                let namespace = &ctx.settings.operator_namespace;
-                prices::load(&client, namespace, name, &ctx.pricing, &ctx.events).await;
-                let (changed, reprice) = futures::channel::mpsc::channel(1);
-                controller = controller.reconcile_all_on(reprice);
-                Some(tokio::spawn(prices::watch(
-                    client.clone(),
-                    namespace.clone(),
-                    name.clone(),
-                    ctx.pricing.clone(),
-                    ctx.events.clone(),
-                    changed,
-                )))
+        if let Some(name) = &ctx.settings.prices_config_map {
+            let namespace = &ctx.settings.operator_namespace;
+            let load = prices::load(&client, namespace, name, &ctx.pricing, &ctx.events);
+            if unless_stopped(&stop, load).await.is_none() {
+                return;
             }
-            None => None,
-        };
+            let (changed, reprice) = futures::channel::mpsc::channel(1);
+            controller = controller.reconcile_all_on(reprice);
+            tasks.0.push(tokio::spawn(prices::watch(
+                client.clone(),
+                namespace.clone(),
+                name.clone(),
+                ctx.pricing.clone(),
+                ctx.events.clone(),
+                changed,
+            )));
+        }
         if knative {
             let resource = ferry_provider_knative::client::api_resource();
             // Only the owner references matter here: metadata is a fraction of a Knative
@@ -152,23 +160,33 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
                 .touched_objects();
             controller = controller.owns_stream_with(owned, resource);
         }
-        let (restart_tx, restart_rx) = tokio::sync::oneshot::channel::<()>();
-        let change = tokio::spawn(knative_changes(client.clone(), knative));
+        let restart = knative_changes(client.clone(), knative);
         let shutdown = stopped(stop.clone());
         let end = async move {
             tokio::select! {
                 () = shutdown => {}
-                _ = restart_rx => {}
+                () = restart => {}
+            }
+        }
+        .shared();
+        let grace = ctx.settings.shutdown_grace;
+        let drained = {
+            let (end, ctx) = (end.clone(), ctx.clone());
+            async move {
+                end.await;
+                if ctx.in_flight.drain(grace).await {
+                    warn!(
+                        ?grace,
+                        in_flight = ctx.in_flight.count(),
+                        "reconciles still running after the shutdown grace: cancelling them"
+                    );
+                }
             }
         };
-        let watcher_task = tokio::spawn(async move {
-            if change.await.is_ok() {
-                let _ = restart_tx.send(());
-            }
-        });
         controller
             .graceful_shutdown_on(end)
             .run(reconcile, error_policy, ctx.clone())
+            .take_until(drained)
             .for_each(|result| async move {
                 match result {
                     Ok((object, _)) => debug!(%object, "reconciled"),
@@ -182,15 +200,23 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, mut stop: watch::Re
                 }
             })
             .await;
-        watcher_task.abort();
-        config_watch.abort();
-        if let Some(task) = price_watch {
-            task.abort();
-        }
-        if *stop.borrow_and_update() {
+        drop(tasks);
+        if *stop.borrow() {
             return;
         }
         info!("Knative Serving was installed or removed: restarting the controller");
+    }
+}
+
+/// Background tasks of one controller run, aborted when it ends.
+#[derive(Default)]
+struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -276,7 +302,8 @@ fn secret_refs(spec: &ProviderConfigSpec) -> impl Iterator<Item = &SecretKeySele
 
 /// The operator: leads (or runs without leader election), reconciles while leading, and returns
 /// when `shutdown` turns true, releasing the lease; or with [`Stop::LostLease`] when another
-/// replica took over.
+/// replica took over. A shutdown at any moment, even before leading, ends it within
+/// [`shutdown::bound`] of the grace.
 pub async fn operate(
     ctx: Arc<Context>,
     namespace: Option<String>,
@@ -294,25 +321,24 @@ pub async fn operate(
         .with_duration(lease.duration)
         .with_grace(lease.grace)
         .with_field_manager(format!("ferry-leader-election-{}", lease.identity))
-        .build()
-        .await
-        .map_err(|e| Stop::Lease(e.to_string()))?;
-    let (mut leading, election) = manager.watch().await;
+        .build();
+    let Some(manager) = unless_stopped(&shutdown, manager).await else {
+        return Ok(());
+    };
+    let (mut leading, election) = manager
+        .map_err(|e| Stop::Lease(e.to_string()))?
+        .watch()
+        .await;
     info!(lease = %lease.name, identity = %lease.identity, "waiting to lead");
-    let mut shutdown_wait = shutdown.clone();
     loop {
         if *leading.borrow_and_update() {
             break;
         }
-        tokio::select! {
-            changed = leading.changed() => {
-                if changed.is_err() {
-                    return Err(Stop::Lease("leader election ended".into()));
-                }
-            }
-            _ = shutdown_wait.wait_for(|stop| *stop) => {
-                drop(leading);
-                let _ = election.await;
+        match unless_stopped(&shutdown, leading.changed()).await {
+            Some(Ok(())) => {}
+            Some(Err(_)) => return Err(Stop::Lease("leader election ended".into())),
+            None => {
+                release(leading, election).await;
                 return Ok(());
             }
         }
@@ -321,25 +347,39 @@ pub async fn operate(
     ctx.metrics.leader.set(1);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut lease_watch = leading.clone();
-    let mut shutdown_watch = shutdown.clone();
+    let shutdown_watch = shutdown.clone();
     let lost = tokio::spawn(async move {
-        tokio::select! {
-            _ = lease_watch.wait_for(|leading| !*leading) => {
-                let _ = stop_tx.send(true);
-                true
-            }
-            _ = shutdown_watch.wait_for(|stop| *stop) => {
-                let _ = stop_tx.send(true);
-                false
-            }
-        }
+        let lost = tokio::select! {
+            _ = lease_watch.wait_for(|leading| !*leading) => true,
+            () = stopped(shutdown_watch) => false,
+        };
+        stop_tx.send_replace(true);
+        lost
     });
     run(ctx.clone(), namespace.as_deref(), stop_rx).await;
     let lost = lost.await.unwrap_or(false);
     ctx.metrics.leader.set(0);
-    // Dropping the channel makes the election release the lease, so another replica takes over
-    // at once instead of after the lease expires.
-    drop(leading);
-    let _ = election.await;
+    release(leading, election).await;
     if lost { Err(Stop::LostLease) } else { Ok(()) }
+}
+
+/// Gives the lease up: dropping the last receiver makes the election release it, so another
+/// replica takes over at once instead of after it expires. Bounded, so an unreachable API
+/// server cannot hold the process; the lease then expires on its own.
+async fn release(
+    leading: watch::Receiver<bool>,
+    election: tokio::task::JoinHandle<Result<LeaseManager, LeaseManagerError>>,
+) {
+    drop(leading);
+    match tokio::time::timeout(shutdown::LEASE_RELEASE_TIMEOUT, election).await {
+        Ok(Ok(Ok(_))) => debug!("released the leader lease"),
+        Ok(Ok(Err(e))) => {
+            warn!(error = %e, "could not release the leader lease; it expires on its own");
+        }
+        Ok(Err(e)) => warn!(error = %e, "leader election task failed"),
+        Err(_) => warn!(
+            timeout = ?shutdown::LEASE_RELEASE_TIMEOUT,
+            "releasing the leader lease took too long; it expires on its own"
+        ),
+    }
 }

@@ -26,6 +26,7 @@ use tracing::{Instrument, debug, info_span, warn};
 use crate::events::Events;
 use crate::metrics::{CallLabels, Metrics, ReconcileLabels};
 use crate::prices::Pricing;
+use crate::shutdown::InFlight;
 
 /// The finalizer that keeps an object until its provider resources are gone.
 pub const FINALIZER: &str = "ferry.dev/cleanup";
@@ -49,6 +50,8 @@ pub struct Settings {
     /// A ConfigMap in the operator's namespace whose key `prices.yaml` overlays Ferry's price
     /// table for `status.estimatedMonthlyCost`.
     pub prices_config_map: Option<String>,
+    /// How long a shutdown waits for reconciles in flight before it cancels them.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
             backoff: (Duration::from_secs(1), Duration::from_secs(300)),
             operator_namespace: "ferry-system".into(),
             prices_config_map: None,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -107,6 +111,8 @@ pub struct Context {
     pub jitter: fn() -> f64,
     /// The prices behind `status.estimatedMonthlyCost`.
     pub pricing: Arc<Pricing>,
+    /// Reconciles running now, which a shutdown waits for.
+    pub in_flight: InFlight,
     failures: Mutex<HashMap<(String, String), u32>>,
     /// What Ferry last wrote into each object's status (by UID; a fingerprint without the
     /// conditions' transition times). Under load the watch cache lags Ferry's own writes; a
@@ -131,6 +137,7 @@ impl Context {
     ) -> Self {
         Self {
             events: Events::new(client.clone(), reporter),
+            in_flight: InFlight::new(metrics.in_flight.clone()),
             client,
             connectors,
             metrics,
@@ -225,9 +232,9 @@ pub async fn reconcile(svc: Arc<ServerlessService>, ctx: Arc<Context>) -> Result
         provider = svc.spec.provider.as_str(),
     );
     let started = Instant::now();
-    ctx.metrics.in_flight.inc();
+    let in_flight = ctx.in_flight.enter();
     let result = reconcile_object(&svc, &ctx).instrument(span).await;
-    ctx.metrics.in_flight.dec();
+    drop(in_flight);
     ctx.metrics
         .reconcile_duration
         .observe(started.elapsed().as_secs_f64());

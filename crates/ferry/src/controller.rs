@@ -10,12 +10,14 @@ use clap::{Args, ValueEnum};
 use ferry_api::Provider;
 use ferry_controller::http::{Health, bind};
 use ferry_controller::metrics::Metrics;
+use ferry_controller::shutdown::{self, unless_stopped};
 use ferry_controller::{Context, Lease, Settings, Stop, operate};
 use ferry_provider::Connector;
 use ferry_provider_cloudrun::CloudRunConnector;
 use ferry_provider_fargate::FargateConnector;
 use ferry_provider_knative::client::KnativeConnector;
 use kube::runtime::events::Reporter;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
 use tracing::{error, info};
 
@@ -58,6 +60,11 @@ pub struct ControllerArgs {
     /// This replica's identity in the Lease and in Events (default: the host name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// On SIGTERM, how long reconciles in flight may finish before they are cancelled. The
+    /// whole shutdown (this, releasing the Lease, the runtime) takes at most 5 s more; a
+    /// second signal exits at once.
+    #[arg(long, env = "FERRY_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    shutdown_grace: Duration,
     /// A ConfigMap in Ferry's own namespace whose key `prices.yaml` replaces or adds price
     /// table entries for `status.estimatedMonthlyCost` (e.g. your Knative nodes' price);
     /// watched, so a change applies at once.
@@ -118,8 +125,15 @@ pub fn main(args: ControllerArgs) -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let result = runtime.block_on(run(args));
+    // Tasks still spawned (watches, the probe server) are dropped; a blocking one (a DNS
+    // lookup) gets a second before the process exits without it.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => {
+            info!("stopped");
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             error!(error = %e, "stopped");
             std::process::ExitCode::FAILURE
@@ -127,30 +141,53 @@ pub fn main(args: ControllerArgs) -> std::process::ExitCode {
     }
 }
 
-async fn signals(stop: watch::Sender<bool>) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = terminate => info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
+/// SIGTERM and SIGINT, caught from the moment this is made: a signal that arrives while the
+/// operator connects or starts is not lost, and does not kill it before it can let go of its
+/// Lease.
+struct Signals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
     }
-    let _ = stop.send(true);
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
+
+    /// Turns `stop` true at the first signal. The shutdown it starts is bounded by `bound`; a
+    /// second signal, or the bound passing, exits the process at once (without releasing the
+    /// Lease, which then expires).
+    async fn forward(mut self, stop: watch::Sender<bool>, bound: Duration) {
+        let first = self.next().await;
+        info!(?bound, "{first}: shutting down");
+        stop.send_replace(true);
+        tokio::select! {
+            second = self.next() => error!("{second} while shutting down: exiting at once"),
+            () = tokio::time::sleep(bound) => error!(?bound, "shutdown took longer than its bound: exiting"),
+        }
+        std::process::exit(1);
+    }
 }
 
 async fn run(args: ControllerArgs) -> Result<(), String> {
-    let client = kube::Client::try_default()
-        .await
-        .map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
-    let version = client
-        .apiserver_version()
-        .await
-        .map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
+    let signals =
+        Signals::install().map_err(|e| format!("cannot catch SIGTERM and SIGINT: {e}"))?;
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(signals.forward(stop_tx, shutdown::bound(args.shutdown_grace)));
+    let Some(client) = unless_stopped(&stop, connect()).await else {
+        return Ok(());
+    };
+    let (client, version) = client?;
     let identity = args.identity.clone().unwrap_or_else(host_name);
     info!(kubernetes = %version.git_version, %identity, "starting");
 
@@ -161,7 +198,6 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot serve metrics on {}: {e}", args.metrics_address))?;
     info!(%address, "serving /metrics, /healthz and /readyz");
     tokio::spawn(serve);
-
     let mut connectors: HashMap<Provider, Arc<dyn Connector>> = HashMap::new();
     connectors.insert(
         Provider::Knative,
@@ -200,6 +236,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         concurrency: args.max_concurrent_reconciles,
         operator_namespace: args.lease_namespace.clone(),
         prices_config_map: args.prices_configmap.clone(),
+        shutdown_grace: args.shutdown_grace,
         ..Settings::default()
     };
     let ctx = Arc::new(Context::new(
@@ -213,17 +250,24 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         grace: (args.lease_duration / 3).max(1),
     });
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(signals(stop_tx));
     health.set_ready(true);
-    match operate(ctx, args.namespace.clone(), lease, stop_rx).await {
-        Ok(()) => {
-            info!("stopped");
-            Ok(())
-        }
+    match operate(ctx, args.namespace.clone(), lease, stop).await {
+        Ok(()) => Ok(()),
         Err(Stop::LostLease) => Err("another replica took the leader lease".into()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+async fn connect() -> Result<(kube::Client, k8s_openapi::apimachinery::pkg::version::Info), String>
+{
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
+    let version = client
+        .apiserver_version()
+        .await
+        .map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
+    Ok((client, version))
 }
 
 #[cfg(test)]

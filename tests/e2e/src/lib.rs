@@ -715,6 +715,14 @@ impl Operator {
 
     /// Sends SIGTERM and waits up to `timeout` for it to exit; returns whether it exited 0.
     pub async fn terminate(&mut self, timeout: Duration) -> Result<bool, Error> {
+        Ok(self.terminate_status(timeout).await?.success())
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for it to exit; returns how it exited.
+    pub async fn terminate_status(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<std::process::ExitStatus, Error> {
         let pid = self.child.id().to_string();
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -722,7 +730,7 @@ impl Operator {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Ok(status.success());
+                return Ok(status);
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::Timeout(
@@ -730,7 +738,7 @@ impl Operator {
                     format!("ferry to exit after SIGTERM:\n{}", self.logs()),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
