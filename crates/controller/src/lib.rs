@@ -58,6 +58,9 @@ pub enum Stop {
     /// Leader election could not start.
     #[error("leader election: {0}")]
     Lease(String),
+    /// The namespace of the leader Lease does not exist.
+    #[error("namespace {0} does not exist")]
+    NoNamespace(String),
 }
 
 /// How often to look for Knative Serving when it is not installed, and whether it went away.
@@ -325,10 +328,14 @@ pub async fn operate(
     let Some(manager) = unless_stopped(&shutdown, manager).await else {
         return Ok(());
     };
-    let (mut leading, election) = manager
-        .map_err(|e| Stop::Lease(e.to_string()))?
-        .watch()
-        .await;
+    let manager = manager.map_err(|e| match e {
+        // Creating a Lease is refused with 404 only when its namespace is missing.
+        LeaseManagerError::KubeError(kube::Error::Api(status)) if status.code == 404 => {
+            Stop::NoNamespace(lease.namespace.clone())
+        }
+        other => Stop::Lease(other.to_string()),
+    })?;
+    let (mut leading, election) = manager.watch().await;
     info!(lease = %lease.name, identity = %lease.identity, "waiting to lead");
     loop {
         if *leading.borrow_and_update() {

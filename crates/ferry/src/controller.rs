@@ -48,9 +48,10 @@ pub struct ControllerArgs {
     #[arg(long, env = "FERRY_NO_LEADER_ELECTION")]
     no_leader_election: bool,
     /// Ferry's own namespace: where its leader Lease is, and the only namespace it reads
-    /// credential Secrets (and the prices ConfigMap) from.
-    #[arg(long, env = "POD_NAMESPACE", default_value = "ferry-system")]
-    lease_namespace: String,
+    /// credential Secrets (and the prices ConfigMap) from. Default: the namespace of the
+    /// kubeconfig's context, or the pod's own in a cluster.
+    #[arg(long, alias = "lease-namespace", env = "POD_NAMESPACE", value_name = "NAMESPACE")]
+    operator_namespace: Option<String>,
     /// Name of the leader Lease.
     #[arg(long, env = "FERRY_LEASE_NAME", default_value = "ferry-controller")]
     lease_name: String,
@@ -189,7 +190,11 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
     };
     let (client, version) = client?;
     let identity = args.identity.clone().unwrap_or_else(host_name);
-    info!(kubernetes = %version.git_version, %identity, "starting");
+    let operator_namespace = args
+        .operator_namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_owned());
+    info!(kubernetes = %version.git_version, %identity, %operator_namespace, "starting");
 
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::default());
@@ -208,7 +213,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         Arc::new(FargateConnector::new(
             client.clone(),
             ferry_provider_fargate::Settings {
-                operator_namespace: args.lease_namespace.clone(),
+                operator_namespace: operator_namespace.clone(),
                 // Objects that resync within a quarter of the interval of each other share one
                 // DescribeServices (see the Fargate client's directory).
                 snapshot_max_age: args.resync_interval / 4,
@@ -221,7 +226,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         Arc::new(CloudRunConnector::new(
             client.clone(),
             ferry_provider_cloudrun::Settings {
-                operator_namespace: args.lease_namespace.clone(),
+                operator_namespace: operator_namespace.clone(),
                 ..ferry_provider_cloudrun::Settings::default()
             },
         )),
@@ -234,7 +239,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         resync: args.resync_interval,
         progress_poll: args.progress_interval,
         concurrency: args.max_concurrent_reconciles,
-        operator_namespace: args.lease_namespace.clone(),
+        operator_namespace: operator_namespace.clone(),
         prices_config_map: args.prices_configmap.clone(),
         shutdown_grace: args.shutdown_grace,
         ..Settings::default()
@@ -243,7 +248,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         client, connectors, reporter, metrics, settings,
     ));
     let lease = (!args.no_leader_election).then(|| Lease {
-        namespace: args.lease_namespace.clone(),
+        namespace: operator_namespace.clone(),
         name: args.lease_name.clone(),
         identity,
         duration: args.lease_duration,
@@ -254,6 +259,10 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
     match operate(ctx, args.namespace.clone(), lease, stop).await {
         Ok(()) => Ok(()),
         Err(Stop::LostLease) => Err("another replica took the leader lease".into()),
+        Err(Stop::NoNamespace(namespace)) => Err(format!(
+            "the operator's namespace {namespace:?} does not exist: create it (kubectl create \
+             namespace {namespace}) or name another with --operator-namespace"
+        )),
         Err(e) => Err(e.to_string()),
     }
 }
