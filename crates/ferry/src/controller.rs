@@ -50,7 +50,12 @@ pub struct ControllerArgs {
     /// Ferry's own namespace: where its leader Lease is, and the only namespace it reads
     /// credential Secrets (and the prices ConfigMap) from. Default: the namespace of the
     /// kubeconfig's context, or the pod's own in a cluster.
-    #[arg(long, alias = "lease-namespace", env = "POD_NAMESPACE", value_name = "NAMESPACE")]
+    #[arg(
+        long,
+        alias = "lease-namespace",
+        env = "POD_NAMESPACE",
+        value_name = "NAMESPACE"
+    )]
     operator_namespace: Option<String>,
     /// Name of the leader Lease.
     #[arg(long, env = "FERRY_LEASE_NAME", default_value = "ferry-controller")]

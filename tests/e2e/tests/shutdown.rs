@@ -225,7 +225,10 @@ async fn sigterm_at_any_moment_of_the_start_exits_within_the_bound_and_frees_the
             Ok(_) => None,
         };
         if matches!(when, Moment::WhileAnotherLeads(_)) {
-            leases.delete(LEASE, &DeleteParams::default()).await.unwrap();
+            leases
+                .delete(LEASE, &DeleteParams::default())
+                .await
+                .unwrap();
         }
         println!("round {round}: SIGTERM {when:?}, led: {leading}, exit after {took:?}");
         if let Some(failure) = failure {

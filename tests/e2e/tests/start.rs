@@ -11,7 +11,10 @@ use e2e::{Cluster, Ferry};
 async fn an_operator_namespace_that_does_not_exist_is_named_with_what_to_do() {
     let cluster = Cluster::shared().unwrap();
     cluster.install_crds().await.unwrap();
-    let missing = format!("e2e-missing-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    let missing = format!(
+        "e2e-missing-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    );
     // The old spelling of --operator-namespace, which the harness reads to run the operator as
     // the service account of that namespace.
     let args = [
