@@ -1,10 +1,11 @@
 //! A fake Cloud Run Admin API v2, the Google Cloud stand-in of Ferry's Cloud Run tests.
 //!
-//! No Cloud Run emulator exists, so [`CloudRunFake`] starts `fake.py` on a free port: a small
-//! server that keeps services, long-running operations and IAM policies in memory, finishes
-//! operations after a few polls, and checks every request against Google's own definitions
-//! (the protos of PyPI `google-cloud-run`), answering 400 `INVALID_ARGUMENT` naming the field
-//! for anything Cloud Run would refuse to parse. Its admin API counts calls and injects
+//! No Cloud Run emulator exists, so [`CloudRunFake`] starts `fake.py` on a free port, with the
+//! project's virtualenv (`ferry_testkit::python`): a small server that keeps services,
+//! long-running operations and IAM policies in memory, finishes operations after a few polls,
+//! and checks every request against Google's own definitions (the protos of PyPI
+//! `google-cloud-run`), answering 400 `INVALID_ARGUMENT` naming the field for anything Cloud
+//! Run would refuse to parse. Its admin API counts calls and injects
 //! faults ([`Fault`]); see README.md for its behaviour.
 //!
 //! ```no_run
@@ -37,7 +38,6 @@
 mod admin;
 mod error;
 mod fake;
-mod http;
 
 pub use admin::{Fault, Project, Recorded, is_write};
 pub use error::Error;

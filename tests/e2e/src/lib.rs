@@ -9,6 +9,8 @@
 //! - [`TestNamespace`]: a namespace of one's own, deleted afterwards.
 //! - [`Ferry`]: the binary, to run a command or start a long-running process.
 //! - [`wait_for`]: polls an object until a condition holds.
+//! - [`Scene`]: a test's ServerlessServices and operator; its waits fail showing the operator's
+//!   log.
 //! - [`put_aws_secret`], [`fargate_provider_config`], [`cloud_run_provider_config`],
 //!   [`put_provider_config`]: point the operator at the cloud stand-ins.
 
@@ -642,6 +644,41 @@ pub fn current_ready(svc: &ferry_api::ServerlessService) -> Option<(&str, &str)>
     }
     let c = status.conditions.iter().find(|c| c.type_ == "Ready")?;
     Some((c.status.as_str(), c.reason.as_str()))
+}
+
+/// A test's scenario: ServerlessServices in a namespace of its own, reconciled by an operator
+/// the test started. Its waits fail the calling test showing what the operator logged, which is
+/// where the reason for a wait that never ends usually is.
+// Its callers are tests, each on a runtime of its own: no `Send` bound is wanted on the futures.
+#[allow(async_fn_in_trait)]
+pub trait Scene {
+    /// How long a wait may take.
+    const WAIT: Duration = Duration::from_secs(60);
+
+    /// The operator.
+    fn operator(&self) -> &Operator;
+
+    /// The ServerlessServices of the scenario's namespace.
+    fn ssvs(&self) -> Api<ferry_api::ServerlessService>;
+
+    /// The value of `result`; else the calling test fails with the error and the operator's log.
+    // Test support: the failure is the calling test's.
+    #[allow(clippy::panic)]
+    fn check<T>(&self, result: Result<T, Error>) -> T {
+        result.unwrap_or_else(|e| panic!("{e}\n--- ferry log ---\n{}", self.operator().logs()))
+    }
+
+    /// ServerlessService `name` once `ok` holds for it; else, after [`Scene::WAIT`], the
+    /// calling test fails naming `what`, with the operator's log.
+    async fn ssv(
+        &self,
+        name: &str,
+        what: &str,
+        ok: impl Fn(&ferry_api::ServerlessService) -> bool,
+    ) -> ferry_api::ServerlessService {
+        let found = wait_for(&self.ssvs(), name, Self::WAIT, what, ok).await;
+        self.check(found)
+    }
 }
 
 /// Polls until `name` is gone, or fails after `timeout` naming `what`.

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use cloudrun_fake::CloudRunFake;
 use e2e::{
-    Cluster, Error, Ferry, MANAGER, Operator, ProviderConfigCleanup, TestNamespace, current_ready,
-    wait_for, wait_gone,
+    Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace, current_ready,
+    wait_gone,
 };
 use ferry_api::ServerlessService;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -30,6 +30,18 @@ struct Scenario {
     fake: &'static CloudRunFake,
     project: String,
     config: String,
+}
+
+impl Scene for Scenario {
+    const WAIT: Duration = WAIT;
+
+    fn operator(&self) -> &Operator {
+        &self.operator
+    }
+
+    fn ssvs(&self) -> Api<ServerlessService> {
+        Api::namespaced(self.client.clone(), self.namespace.name())
+    }
 }
 
 impl Scenario {
@@ -64,14 +76,6 @@ impl Scenario {
         scenario
     }
 
-    fn ssvs(&self) -> Api<ServerlessService> {
-        Api::namespaced(self.client.clone(), self.namespace.name())
-    }
-
-    fn check<T>(&self, result: Result<T, Error>) -> T {
-        result.unwrap_or_else(|e| panic!("{e}\n--- ferry log ---\n{}", self.operator.logs()))
-    }
-
     async fn apply(&self, name: &str, image: &str) {
         let object = json!({
             "apiVersion": "ferry.dev/v1alpha1",
@@ -88,16 +92,6 @@ impl Scenario {
             .patch(name, &PatchParams::apply(MANAGER), &Patch::Apply(&object))
             .await
             .unwrap();
-    }
-
-    async fn ssv(
-        &self,
-        name: &str,
-        what: &str,
-        ok: impl Fn(&ServerlessService) -> bool,
-    ) -> ServerlessService {
-        let found = wait_for(&self.ssvs(), name, WAIT, what, ok).await;
-        self.check(found)
     }
 
     async fn writes(&self) -> BTreeMap<String, usize> {

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use e2e::{
-    Cluster, Error, Ferry, MANAGER, Operator, ProviderConfigCleanup, TestNamespace, current_ready,
-    wait_for, wait_gone,
+    Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace, current_ready,
+    wait_gone,
 };
 use ferry_api::ServerlessService;
 use k8s_openapi::api::core::v1::Namespace;
@@ -33,6 +33,18 @@ struct Scenario {
     ecs: aws_sdk_ecs::Client,
     cluster_name: String,
     config: String,
+}
+
+impl Scene for Scenario {
+    const WAIT: Duration = WAIT;
+
+    fn operator(&self) -> &Operator {
+        &self.operator
+    }
+
+    fn ssvs(&self) -> Api<ServerlessService> {
+        Api::namespaced(self.client.clone(), self.ns())
+    }
 }
 
 impl Scenario {
@@ -76,14 +88,6 @@ impl Scenario {
         self.namespace.name()
     }
 
-    fn ssvs(&self) -> Api<ServerlessService> {
-        Api::namespaced(self.client.clone(), self.ns())
-    }
-
-    fn check<T>(&self, result: Result<T, Error>) -> T {
-        result.unwrap_or_else(|e| panic!("{e}\n--- ferry log ---\n{}", self.operator.logs()))
-    }
-
     async fn put_secret(&self, key_id: &str) {
         e2e::put_aws_secret(&self.client, self.ns(), key_id)
             .await
@@ -125,16 +129,6 @@ impl Scenario {
             .patch(name, &PatchParams::apply(MANAGER), &Patch::Apply(&object))
             .await
             .unwrap();
-    }
-
-    async fn ssv(
-        &self,
-        name: &str,
-        what: &str,
-        ok: impl Fn(&ServerlessService) -> bool,
-    ) -> ServerlessService {
-        let found = wait_for(&self.ssvs(), name, WAIT, what, ok).await;
-        self.check(found)
     }
 
     async fn active_services(&self) -> Vec<String> {

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use e2e::{Cluster, Error, Ferry, MANAGER, Operator, TestNamespace, wait_for};
+use e2e::{Cluster, Ferry, MANAGER, Operator, Scene, TestNamespace, wait_for};
 use ferry_api::ServerlessService;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -66,6 +66,18 @@ fn spawn(cluster: &Cluster, namespace: &str, identity: &str) -> Operator {
     Ferry::spawn(cluster, &args).unwrap()
 }
 
+impl Scene for Scenario {
+    const WAIT: Duration = WAIT;
+
+    fn operator(&self) -> &Operator {
+        &self.operator
+    }
+
+    fn ssvs(&self) -> Api<ServerlessService> {
+        Api::namespaced(self.client.clone(), self.ns())
+    }
+}
+
 impl Scenario {
     async fn start(prefix: &str) -> Self {
         let cluster = Cluster::shared().unwrap();
@@ -84,17 +96,8 @@ impl Scenario {
         self.namespace.name()
     }
 
-    fn ssvs(&self) -> Api<ServerlessService> {
-        Api::namespaced(self.client.clone(), self.ns())
-    }
-
     fn knative(&self) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), self.ns(), &knative_services())
-    }
-
-    /// The result, or a failure that shows what the operator logged.
-    fn check<T>(&self, result: Result<T, Error>) -> T {
-        result.unwrap_or_else(|e| panic!("{e}\n--- ferry log ---\n{}", self.operator.logs()))
     }
 
     async fn apply(&self, name: &str, spec: Value) {
@@ -116,16 +119,6 @@ impl Scenario {
         })
         .await;
         serde_json::to_value(self.check(found)).unwrap()
-    }
-
-    async fn ssv(
-        &self,
-        name: &str,
-        what: &str,
-        ok: impl Fn(&ServerlessService) -> bool,
-    ) -> ServerlessService {
-        let found = wait_for(&self.ssvs(), name, WAIT, what, ok).await;
-        self.check(found)
     }
 
     /// Plays Knative's part on the stand-in: reports the Service's current generation with

@@ -1,8 +1,9 @@
 //! moto server, the AWS stand-in of Ferry's Fargate tests, and a proxy in front of it.
 //!
 //! [`Moto`] starts `launcher.py` (moto 5.2.5 patched so ECS rollouts progress, fail, and refuse
-//! duplicate services like ECS does; see README.md) on a free port and stops it when dropped or
-//! when the test process dies. [`Proxy`] forwards to it from a thread of its own, counts every
+//! duplicate services like ECS does; see README.md) on a free port, with the project's
+//! virtualenv (`ferry_testkit::python`), and stops it when dropped or when the test process
+//! dies. [`Proxy`] forwards to it from a thread of its own, counts every
 //! call by operation and injects the faults the AWS SDK must survive ([`Fault`]).
 //!
 //! ```no_run
@@ -24,7 +25,6 @@
 //! ```
 
 mod error;
-mod http;
 mod moto;
 mod proxy;
 mod sdk;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use ferry_testkit::http::send;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
@@ -24,7 +25,6 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::error::Error;
-use crate::http::send;
 
 /// What the proxy does instead of relaying moto's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,19 +1,19 @@
-//! Helpers: ServerlessServices and ProviderConfigs from inline YAML, validated as the controller
-//! validates them, their plans, and the Service Cloud Run would describe once it holds exactly
-//! a plan.
+//! Helpers: Cloud Run specs from inline YAML (validated by the testkit's `builders`, as the
+//! controller validates them), their plans, and the Service Cloud Run would describe once it
+//! holds exactly a plan.
 
 use std::path::PathBuf;
 
-use ferry_api::{CloudRunProviderConfig, ProviderConfig, ServerlessService};
+use ferry_api::CloudRunProviderConfig;
 use ferry_core::desired::Desired;
 use ferry_provider_cloudrun::build::{self, Plan};
+use ferry_testkit::builders::{self, simple_spec};
+// What every builder test shares, from the testkit, under the names the tests use.
+pub(crate) use ferry_testkit::builders::{UID, desired, desired_of, json, serverless_service};
 use google_cloud_run_v2::model::{self, Condition, condition};
 use google_cloud_wkt::{Duration, Timestamp};
-use serde::Serialize;
 use serde_json::Value;
 
-/// The UID the API server gave the test's object.
-pub(crate) const UID: &str = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
 /// The ProviderConfig of deploy/examples/providerconfig-gcp.yaml.
 pub(crate) const GCP_PROD: &str = "gcp-prod";
 /// The project's default compute service account, which Cloud Run runs revisions as unless
@@ -25,63 +25,20 @@ pub(crate) fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub(crate) fn examples_dir() -> PathBuf {
-    crate_dir().join("../../deploy/examples")
-}
-
-/// A ServerlessService `hello` in namespace `shop`, with [`UID`], and `spec` (YAML, usually a
-/// flow mapping).
-pub(crate) fn serverless_service(spec: &str) -> ServerlessService {
-    let yaml = format!(
-        "apiVersion: ferry.dev/v1alpha1\nkind: ServerlessService\n\
-         metadata: {{name: hello, namespace: shop, uid: {UID}}}\nspec: {spec}\n"
-    );
-    serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
-}
-
-/// The desired model of `svc`, which must be valid.
-pub(crate) fn desired_of(svc: &ServerlessService) -> Desired {
-    match ferry_core::validate(svc) {
-        Ok(valid) => valid.desired,
-        Err(invalid) => panic!("the test's spec is invalid: {invalid}"),
-    }
-}
-
-/// The desired model for `spec`.
-pub(crate) fn desired(spec: &str) -> Desired {
-    desired_of(&serverless_service(spec))
-}
-
 /// A single-container Cloud Run spec with `extra` spec fields (YAML, no braces) and the
 /// container fields `container` added to `name: app, image: ..., port: 8080`.
 pub(crate) fn simple(container: &str, extra: &str) -> String {
-    let container = if container.is_empty() {
-        String::new()
-    } else {
-        format!(", {container}")
-    };
-    let extra = if extra.is_empty() {
-        String::new()
-    } else {
-        format!(", {extra}")
-    };
-    format!(
-        "{{provider: cloudRun, containers: [{{name: app, \
-         image: 'europe-docker.pkg.dev/acme-prod/apps/hello:1.4.2', port: 8080{container}}}]{extra}}}"
+    simple_spec(
+        "cloudRun",
+        "europe-docker.pkg.dev/acme-prod/apps/hello:1.4.2",
+        container,
+        extra,
     )
 }
 
 /// `spec.cloudRun` of the ProviderConfig `gcp-prod` in deploy/examples/providerconfig-gcp.yaml.
 pub(crate) fn example_provider_config() -> CloudRunProviderConfig {
-    let path = examples_dir().join("providerconfig-gcp.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let config: ProviderConfig =
-        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(config.metadata.name.as_deref(), Some(GCP_PROD));
-    config
-        .spec
-        .cloud_run
-        .unwrap_or_else(|| panic!("{} has no spec.cloudRun", path.display()))
+    builders::example_provider_config("providerconfig-gcp.yaml", GCP_PROD, |spec| spec.cloud_run)
 }
 
 /// The plan for `desired` under the example ProviderConfig.
@@ -92,11 +49,6 @@ pub(crate) fn plan_of(desired: &Desired) -> Plan {
 /// The plan for `spec` under the example ProviderConfig.
 pub(crate) fn plan(spec: &str) -> Plan {
     plan_of(&desired(spec))
-}
-
-/// `value` as JSON.
-pub(crate) fn json<T: Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap()
 }
 
 /// The Service as sent, as JSON.

@@ -3,27 +3,23 @@
 //! output-only fields set, required fields missing, label and annotation namespaces v2
 //! rejects), both as the client sends it (enums as numbers) and as `ferry render` prints it.
 //!
-//! Needs the official `google-cloud-run` package for `python3` (or `FERRY_PYTHON`). The tests
-//! fail, never skip, without it.
+//! Needs the official `google-cloud-run` package, in the project's virtualenv (or the
+//! interpreter `FERRY_PYTHON` names). The tests fail, never skip, without it.
 
-use std::process::{Command, Stdio};
-
-use ferry_testkit::{Checker, Verdict};
+use ferry_testkit::Checker;
 use serde_json::{Value, json};
 
 use crate::common::{crate_dir, plan, sent, simple};
 use crate::snapshots;
 
-const INSTALL: &str = "python3 -m pip install 'google-cloud-run==0.16.1'";
-
-/// Runs the checker on `docs`.
-fn check(docs: &[Value]) -> Verdict {
+/// The checker, run by the project's virtualenv (which has Google's protos).
+fn checker() -> Checker {
     Checker {
-        script: &crate_dir().join("tests/proto_validate.py"),
+        script: crate_dir().join("tests/proto_validate.py"),
         with: "Google's protos",
-        install: INSTALL,
+        install: cloudrun_fake::INSTALL_HINT,
+        ok: " ok",
     }
-    .check(docs)
 }
 
 /// Specs that between them set every field the builder writes, beyond the snapshot cases.
@@ -57,7 +53,7 @@ fn every_built_service_matches_googles_protos() {
     let mut labelled: Vec<(String, Value)> = Vec::new();
     let plans = snapshots::cases()
         .into_iter()
-        .map(|case| (case.name.clone(), case.plan()))
+        .map(|case| (case.name.clone(), snapshots::plan_case(&case)))
         .chain(
             mapping_specs()
                 .into_iter()
@@ -70,30 +66,7 @@ fn every_built_service_matches_googles_protos() {
             plan.rendered()["createService"]["service"].clone(),
         ));
     }
-    let docs: Vec<Value> = labelled.iter().map(|(_, d)| d.clone()).collect();
-    let verdict = check(&docs);
-    let index: Vec<String> = labelled
-        .iter()
-        .enumerate()
-        .map(|(i, (label, _))| format!("[{i}] {label}"))
-        .collect();
-    assert_eq!(
-        verdict.code,
-        Some(0),
-        "Google's protos refuse Services Ferry builds:\n{}\n\nServices:\n{}",
-        verdict.stdout,
-        index.join("\n")
-    );
-    assert_eq!(
-        verdict
-            .stdout
-            .lines()
-            .filter(|l| l.ends_with(" ok"))
-            .count(),
-        docs.len(),
-        "each Service was checked:\n{}",
-        verdict.stdout
-    );
+    checker().assert_accepts(&labelled);
 }
 
 #[test]
@@ -180,46 +153,21 @@ fn the_checker_refuses_what_cloud_run_refuses() {
             "'serving.knative.dev/service' is in a namespace Cloud Run v2 rejects",
         ),
     ];
-    assert_eq!(
-        check(std::slice::from_ref(&good)).code,
-        Some(0),
-        "the unbroken Service passes"
-    );
-    let broken: Vec<Value> = cases.iter().map(|(_, d, _)| d.clone()).collect();
-    let verdict = check(&broken);
-    assert_eq!(verdict.code, Some(1), "{}", verdict.stdout);
-    for (i, (case, _, expected)) in cases.iter().enumerate() {
-        let said: Vec<&str> = verdict
-            .stdout
-            .lines()
-            .filter(|l| l.starts_with(&format!("[{i}] ")))
-            .collect();
-        assert!(
-            !said.is_empty() && said.iter().all(|l| !l.ends_with(" ok")),
-            "{case} passed the checker:\n{}",
-            verdict.stdout
-        );
-        assert!(
-            said.iter().any(|l| l.contains(expected)),
-            "{case}: {expected:?} not in\n{}",
-            said.join("\n")
-        );
-    }
+    checker().assert_refuses(std::slice::from_ref(&good), &cases);
 }
 
 #[test]
 fn the_checker_fails_loudly_on_input_it_cannot_read() {
-    let python = std::env::var("FERRY_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(python)
-        .arg(crate_dir().join("tests/proto_validate.py"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let verdict = checker().run(b"");
     assert_eq!(
-        out.status.code(),
+        verdict.code,
         Some(2),
-        "no documents is an error, not a pass: {stderr}"
+        "no documents is an error, not a pass: {}",
+        verdict.stderr
     );
-    assert!(stderr.contains("no documents on stdin"), "{stderr}");
+    assert!(
+        verdict.stderr.contains("no documents on stdin"),
+        "{}",
+        verdict.stderr
+    );
 }

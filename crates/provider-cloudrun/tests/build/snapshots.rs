@@ -2,89 +2,27 @@
 //! `tests/snapshots/`: every Cloud Run example in `deploy/examples/` (under the ProviderConfig
 //! it names there) and a few richer specs. `FERRY_BLESS=1` rewrites the files instead.
 
-use std::path::PathBuf;
-
-use ferry_testkit::Snapshots;
-
-use ferry_api::{CloudRunProviderConfig, ProviderConfig, ServerlessService};
+use ferry_api::CloudRunProviderConfig;
 use ferry_provider_cloudrun::build::{self, Plan};
-use serde_json::Value;
-
-use crate::common::{
-    GCP_PROD, crate_dir, desired_of, example_provider_config, examples_dir, serverless_service,
+use ferry_testkit::Snapshots;
+use ferry_testkit::builders::{
+    Example, example_provider_configs, examples_with_configs, named_service,
 };
 
-/// Every YAML document in `deploy/examples/`, with the file it came from.
-fn example_documents() -> Vec<(PathBuf, Value)> {
-    ferry_testkit::yaml_documents(&examples_dir())
-}
-
-/// The ProviderConfigs of `deploy/examples/` that configure Cloud Run, by name.
-fn example_provider_configs() -> Vec<(String, CloudRunProviderConfig)> {
-    example_documents()
-        .into_iter()
-        .filter(|(_, d)| d["kind"] == "ProviderConfig")
-        .filter_map(|(file, d)| {
-            let config: ProviderConfig =
-                serde_json::from_value(d).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-            Some((config.metadata.name.clone()?, config.spec.cloud_run?))
-        })
-        .collect()
-}
+use crate::common::{GCP_PROD, crate_dir, desired_of, example_provider_config};
 
 /// A snapshot: its file name, the object, and the ProviderConfig it is planned under.
-pub(crate) struct Case {
-    pub(crate) name: String,
-    pub(crate) svc: ServerlessService,
-    pub(crate) config: CloudRunProviderConfig,
+pub(crate) type Case = Example<CloudRunProviderConfig>;
+
+/// The plan of `case`.
+pub(crate) fn plan_case(case: &Case) -> Plan {
+    build::plan(&desired_of(&case.svc), &case.config)
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name))
 }
 
-impl Case {
-    pub(crate) fn plan(&self) -> Plan {
-        build::plan(&desired_of(&self.svc), &self.config)
-            .unwrap_or_else(|e| panic!("{}: {e}", self.name))
-    }
-}
-
-/// Every Cloud Run ServerlessService in `deploy/examples/`, named after its file (and its
-/// name, when a file holds several).
+/// Every Cloud Run ServerlessService in `deploy/examples/`, under the ProviderConfig it names.
 fn cloud_run_examples() -> Vec<Case> {
-    let configs = example_provider_configs();
-    let docs: Vec<(PathBuf, Value)> = example_documents()
-        .into_iter()
-        .filter(|(_, d)| d["kind"] == "ServerlessService" && d["spec"]["provider"] == "cloudRun")
-        .collect();
-    let mut out = Vec::new();
-    for (file, doc) in &docs {
-        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
-        let several = docs.iter().filter(|(f, _)| f == file).count() > 1;
-        let svc: ServerlessService = serde_json::from_value(doc.clone())
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let config_name = svc
-            .spec
-            .provider_config_ref
-            .as_ref()
-            .map_or("default", |r| r.name.as_str());
-        let config = configs
-            .iter()
-            .find(|(name, _)| name == config_name)
-            .map_or_else(
-                || {
-                    panic!(
-                        "{}: names ProviderConfig {config_name}, which deploy/examples/ lacks",
-                        file.display()
-                    )
-                },
-                |(_, config)| config.clone(),
-            );
-        let name = if several {
-            format!("{stem}-{}", svc.metadata.name.clone().unwrap_or_default())
-        } else {
-            stem
-        };
-        out.push(Case { name, svc, config });
-    }
-    out
+    examples_with_configs("cloudRun", |spec| spec.cloud_run)
 }
 
 /// Richer specs than the examples, each showing a part of the mapping.
@@ -146,16 +84,11 @@ fn inline_cases() -> Vec<Case> {
     ];
     cases
         .into_iter()
-        .map(|(snapshot, namespace, name, uid, spec)| {
-            let mut svc = serverless_service(spec);
-            svc.metadata.namespace = Some(namespace.to_owned());
-            svc.metadata.name = Some(name.to_owned());
-            svc.metadata.uid = uid.map(str::to_owned);
-            Case {
-                name: snapshot.to_owned(),
-                svc,
-                config: example_provider_config(),
-            }
+        .map(|(snapshot, namespace, name, uid, spec)| Case {
+            name: snapshot.to_owned(),
+            svc: named_service(Some(namespace), name, uid, spec),
+            config_name: GCP_PROD.to_owned(),
+            config: example_provider_config(),
         })
         .collect()
 }
@@ -168,7 +101,7 @@ pub(crate) fn cases() -> Vec<Case> {
         "deploy/examples/ holds fewer Cloud Run ServerlessServices than expected"
     );
     assert!(
-        example_provider_configs()
+        example_provider_configs(|spec| spec.cloud_run)
             .iter()
             .any(|(name, _)| name == GCP_PROD)
     );
@@ -176,7 +109,7 @@ pub(crate) fn cases() -> Vec<Case> {
 }
 
 fn render(case: &Case) -> String {
-    let mut json = serde_json::to_string_pretty(&case.plan().rendered()).unwrap();
+    let mut json = serde_json::to_string_pretty(&plan_case(case).rendered()).unwrap();
     json.push('\n');
     json
 }
@@ -209,7 +142,7 @@ fn planning_the_same_spec_twice_renders_the_same_bytes() {
 #[test]
 fn every_rendered_service_is_the_one_the_client_sends() {
     for case in cases() {
-        let plan = case.plan();
+        let plan = plan_case(&case);
         let rendered = plan.rendered()["createService"]["service"].clone();
         let back: google_cloud_run_v2::model::Service = serde_json::from_value(rendered).unwrap();
         assert_eq!(back, plan.service, "{}", case.name);

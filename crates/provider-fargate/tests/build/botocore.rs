@@ -2,12 +2,12 @@
 //! Scaling service models by `tests/botocore_validate.py` (unknown keys, required keys, types,
 //! enum values, lengths), since moto accepts much that AWS refuses.
 //!
-//! Needs botocore for `python3` (or `FERRY_PYTHON`); it comes with moto, which CI installs. The
-//! tests fail, never skip, without it.
+//! botocore comes with moto, in the project's virtualenv (or the interpreter `FERRY_PYTHON`
+//! names). The tests fail, never skip, without it.
 
 use ferry_api::ServerlessService;
 use ferry_provider_fargate::build::{self, Plan, update_service};
-use ferry_testkit::{Checker, Verdict};
+use ferry_testkit::Checker;
 use serde_json::{Value, json};
 
 use crate::common::{
@@ -15,16 +15,14 @@ use crate::common::{
     examples_dir, json, mirror, serverless_service, simple, task_definition_arn,
 };
 
-const INSTALL: &str = "python3 -m pip install 'moto[server]==5.2.5'";
-
-/// Runs the checker on `docs`.
-fn check(docs: &[Value]) -> Verdict {
+/// The checker, run by the project's virtualenv (which has botocore, from moto).
+fn checker() -> Checker {
     Checker {
-        script: &crate_dir().join("tests/botocore_validate.py"),
+        script: crate_dir().join("tests/botocore_validate.py"),
         with: "botocore",
-        install: INSTALL,
+        install: moto_standin::INSTALL_HINT,
+        ok: ": ok",
     }
-    .check(docs)
 }
 
 fn doc(service: &str, operation: &str, params: Value) -> Value {
@@ -159,31 +157,7 @@ fn every_request_matches_botocores_service_models() {
         ],
         "every operation is covered"
     );
-    let docs: Vec<Value> = labelled.iter().map(|(_, d)| d.clone()).collect();
-    let verdict = check(&docs);
-    let index: Vec<String> = labelled
-        .iter()
-        .enumerate()
-        .map(|(i, (label, _))| format!("[{i}] {label}"))
-        .collect();
-    assert_eq!(
-        verdict.code,
-        Some(0),
-        "botocore refuses requests Ferry builds:\n{}\n\nrequests:\n{}\n\n{}",
-        verdict.stdout,
-        index.join("\n"),
-        serde_json::to_string_pretty(&docs).unwrap()
-    );
-    assert_eq!(
-        verdict
-            .stdout
-            .lines()
-            .filter(|l| l.ends_with(": ok"))
-            .count(),
-        docs.len(),
-        "each request was checked:\n{}",
-        verdict.stdout
-    );
+    checker().assert_accepts(&labelled);
 }
 
 #[test]
@@ -266,25 +240,5 @@ fn the_checker_refuses_what_aws_refuses() {
             "is not one of",
         ),
     ];
-    assert_eq!(check(&docs).code, Some(0), "the unbroken requests pass");
-    let broken: Vec<Value> = cases.iter().map(|(_, d, _)| d.clone()).collect();
-    let verdict = check(&broken);
-    assert_eq!(verdict.code, Some(1), "{}", verdict.stdout);
-    for (i, (case, _, expected)) in cases.iter().enumerate() {
-        let said: Vec<&str> = verdict
-            .stdout
-            .lines()
-            .filter(|l| l.starts_with(&format!("[{i}] ")))
-            .collect();
-        assert!(
-            !said.is_empty() && said.iter().all(|l| !l.ends_with(": ok")),
-            "{case} passed the checker:\n{}",
-            verdict.stdout
-        );
-        assert!(
-            said.iter().any(|l| l.contains(expected)),
-            "{case}: {expected:?} not in\n{}",
-            said.join("\n")
-        );
-    }
+    checker().assert_refuses(&docs, &cases);
 }

@@ -1,20 +1,22 @@
-//! Helpers: ServerlessServices and ProviderConfigs from inline YAML, validated as the controller
-//! validates them, their plans, and what AWS would describe once it holds exactly a plan.
+//! Helpers: Fargate specs and ProviderConfigs from inline YAML (validated by the testkit's
+//! `builders`, as the controller validates them), their plans, and what AWS would describe once
+//! it holds exactly a plan.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use ferry_api::{FargateProviderConfig, ProviderConfig, ServerlessService};
+use ferry_api::FargateProviderConfig;
 use ferry_core::desired::Desired;
 use ferry_provider_fargate::build::{
     self, Observed, ObservedPolicy, ObservedScaling, ObservedService, ObservedTaskDefinition, Plan,
     Rollout, Tag,
 };
-use serde::Serialize;
-use serde_json::Value;
+use ferry_testkit::builders::{self, simple_spec};
+// What every builder test shares, from the testkit, under the names the tests use.
+pub(crate) use ferry_testkit::builders::{
+    UID, desired, desired_of, examples_dir, json, serverless_service,
+};
 
-/// The UID the API server gave the test's object.
-pub(crate) const UID: &str = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
 /// The ProviderConfig of deploy/examples/providerconfig-aws.yaml.
 pub(crate) const AWS_PROD: &str = "aws-prod";
 /// The account of that ProviderConfig.
@@ -29,63 +31,15 @@ pub(crate) fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub(crate) fn examples_dir() -> PathBuf {
-    crate_dir().join("../../deploy/examples")
-}
-
-/// A ServerlessService `hello` in namespace `shop`, with [`UID`], and `spec` (YAML, usually a
-/// flow mapping).
-pub(crate) fn serverless_service(spec: &str) -> ServerlessService {
-    let yaml = format!(
-        "apiVersion: ferry.dev/v1alpha1\nkind: ServerlessService\n\
-         metadata: {{name: hello, namespace: shop, uid: {UID}}}\nspec: {spec}\n"
-    );
-    serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
-}
-
-/// The desired model of `svc`, which must be valid.
-pub(crate) fn desired_of(svc: &ServerlessService) -> Desired {
-    match ferry_core::validate(svc) {
-        Ok(valid) => valid.desired,
-        Err(invalid) => panic!("the test's spec is invalid: {invalid}"),
-    }
-}
-
-/// The desired model for `spec`.
-pub(crate) fn desired(spec: &str) -> Desired {
-    desired_of(&serverless_service(spec))
-}
-
 /// A single-container Fargate spec with `extra` spec fields (YAML, no braces) and the container
 /// fields `container` added to `name: app, image: ..., port: 8080`.
 pub(crate) fn simple(container: &str, extra: &str) -> String {
-    let container = if container.is_empty() {
-        String::new()
-    } else {
-        format!(", {container}")
-    };
-    let extra = if extra.is_empty() {
-        String::new()
-    } else {
-        format!(", {extra}")
-    };
-    format!(
-        "{{provider: fargate, containers: [{{name: app, image: 'ghcr.io/acme/hello:1.4.2', \
-         port: 8080{container}}}]{extra}}}"
-    )
+    simple_spec("fargate", "ghcr.io/acme/hello:1.4.2", container, extra)
 }
 
 /// `spec.fargate` of the ProviderConfig `aws-prod` in deploy/examples/providerconfig-aws.yaml.
 pub(crate) fn example_provider_config() -> FargateProviderConfig {
-    let path = examples_dir().join("providerconfig-aws.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let config: ProviderConfig =
-        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(config.metadata.name.as_deref(), Some(AWS_PROD));
-    config
-        .spec
-        .fargate
-        .unwrap_or_else(|| panic!("{} has no spec.fargate", path.display()))
+    builders::example_provider_config("providerconfig-aws.yaml", AWS_PROD, |spec| spec.fargate)
 }
 
 /// A ProviderConfig's `spec.fargate` from YAML.
@@ -107,11 +61,6 @@ pub(crate) fn plan_of(desired: &Desired) -> Plan {
 /// The plan for `spec` under the example ProviderConfig.
 pub(crate) fn plan(spec: &str) -> Plan {
     plan_of(&desired(spec))
-}
-
-/// `value` as JSON.
-pub(crate) fn json<T: Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap()
 }
 
 /// Tags as the map AWS describes.

@@ -2,81 +2,21 @@
 //! `tests/snapshots/`: every Fargate example in `deploy/examples/` (under the ProviderConfig it
 //! names there) and a few richer specs. `FERRY_BLESS=1` rewrites the files instead.
 
-use std::path::PathBuf;
-
-use ferry_testkit::Snapshots;
-
-use ferry_api::{FargateProviderConfig, ProviderConfig, ServerlessService};
+use ferry_api::FargateProviderConfig;
 use ferry_provider_fargate::build;
-use serde_json::Value;
+use ferry_testkit::Snapshots;
+use ferry_testkit::builders::{Example, examples_with_configs, named_service};
 
 use crate::common::{
     AWS_PROD, LOAD_BALANCER, TARGET_GROUP, crate_dir, desired_of, example_provider_config,
-    examples_dir, serverless_service,
 };
 
-/// Every YAML document in `deploy/examples/`, with the file it came from.
-fn example_documents() -> Vec<(PathBuf, Value)> {
-    ferry_testkit::yaml_documents(&examples_dir())
-}
-
-/// The ProviderConfigs of `deploy/examples/` that configure Fargate, by name.
-fn example_provider_configs() -> Vec<(String, FargateProviderConfig)> {
-    example_documents()
-        .into_iter()
-        .filter(|(_, d)| d["kind"] == "ProviderConfig")
-        .filter_map(|(file, d)| {
-            let config: ProviderConfig =
-                serde_json::from_value(d).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-            Some((config.metadata.name.clone()?, config.spec.fargate?))
-        })
-        .collect()
-}
-
 /// A snapshot: its file name, the object, and the ProviderConfig it is planned under.
-struct Case {
-    name: String,
-    svc: ServerlessService,
-    config: (String, FargateProviderConfig),
-}
+type Case = Example<FargateProviderConfig>;
 
-/// Every Fargate ServerlessService in `deploy/examples/`, named after its file (and its name,
-/// when a file holds several).
+/// Every Fargate ServerlessService in `deploy/examples/`, under the ProviderConfig it names.
 fn fargate_examples() -> Vec<Case> {
-    let configs = example_provider_configs();
-    let docs: Vec<(PathBuf, Value)> = example_documents()
-        .into_iter()
-        .filter(|(_, d)| d["kind"] == "ServerlessService" && d["spec"]["provider"] == "fargate")
-        .collect();
-    let mut out = Vec::new();
-    for (file, doc) in &docs {
-        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
-        let several = docs.iter().filter(|(f, _)| f == file).count() > 1;
-        let svc: ServerlessService = serde_json::from_value(doc.clone())
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let config_name = svc
-            .spec
-            .provider_config_ref
-            .as_ref()
-            .map_or("default", |r| r.name.as_str());
-        let config = configs
-            .iter()
-            .find(|(name, _)| name == config_name)
-            .cloned()
-            .unwrap_or_else(|| {
-                panic!(
-                    "{}: names ProviderConfig {config_name}, which deploy/examples/ lacks",
-                    file.display()
-                )
-            });
-        let name = if several {
-            format!("{stem}-{}", svc.metadata.name.clone().unwrap_or_default())
-        } else {
-            stem
-        };
-        out.push(Case { name, svc, config });
-    }
-    out
+    examples_with_configs("fargate", |spec| spec.fargate)
 }
 
 /// Richer specs than the examples, each showing a part of the mapping.
@@ -143,15 +83,11 @@ fn inline_cases() -> Vec<Case> {
     ];
     cases
         .into_iter()
-        .map(|(snapshot, name, uid, spec)| {
-            let mut svc = serverless_service(&spec);
-            svc.metadata.name = Some(name.to_owned());
-            svc.metadata.uid = uid.map(str::to_owned);
-            Case {
-                name: snapshot.to_owned(),
-                svc,
-                config: (AWS_PROD.to_owned(), example_provider_config()),
-            }
+        .map(|(snapshot, name, uid, spec)| Case {
+            name: snapshot.to_owned(),
+            svc: named_service(None, name, uid, &spec),
+            config_name: AWS_PROD.to_owned(),
+            config: example_provider_config(),
         })
         .collect()
 }
@@ -166,8 +102,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn render(case: &Case) -> String {
-    let (config_name, config) = &case.config;
-    let plan = build::plan(&desired_of(&case.svc), config, config_name)
+    let plan = build::plan(&desired_of(&case.svc), &case.config, &case.config_name)
         .unwrap_or_else(|e| panic!("{}: {e}", case.name));
     let mut json = serde_json::to_string_pretty(&plan.rendered()).unwrap();
     json.push('\n');

@@ -8,6 +8,9 @@ use ferry_api::ServerlessService;
 use ferry_core::desired::Desired;
 use ferry_core::schema::CrdSchema;
 use ferry_provider_knative::build::knative_service;
+// What every builder test shares, from the testkit, under the names the tests use.
+pub(crate) use ferry_testkit::builders::desired_of;
+use ferry_testkit::builders::simple_spec;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
 
@@ -61,14 +64,6 @@ pub(crate) fn serverless_service(spec: &str) -> ServerlessService {
     serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
 }
 
-/// The desired model of `svc`, which must be valid.
-pub(crate) fn desired_of(svc: &ServerlessService) -> Desired {
-    match ferry_core::validate(svc) {
-        Ok(valid) => valid.desired,
-        Err(invalid) => panic!("the test's spec is invalid: {invalid}"),
-    }
-}
-
 /// The desired model for `spec`.
 pub(crate) fn desired(spec: &str) -> Desired {
     desired_of(&serverless_service(spec))
@@ -89,18 +84,5 @@ pub(crate) fn build(spec: &str) -> Value {
 /// A single-container Knative spec with `extra` spec fields (YAML, no braces) and the container
 /// fields `container` added to `name: app, image: ..., port: 8080`.
 pub(crate) fn simple(container: &str, extra: &str) -> String {
-    let container = if container.is_empty() {
-        String::new()
-    } else {
-        format!(", {container}")
-    };
-    let extra = if extra.is_empty() {
-        String::new()
-    } else {
-        format!(", {extra}")
-    };
-    format!(
-        "{{provider: knative, containers: [{{name: app, image: 'ghcr.io/acme/hello:1.4.2', \
-         port: 8080{container}}}]{extra}}}"
-    )
+    simple_spec("knative", "ghcr.io/acme/hello:1.4.2", container, extra)
 }

@@ -1,59 +1,21 @@
-//! Whole Services, compared with the committed YAML in `tests/snapshots/`: every Knative example
-//! in `deploy/examples/` and a few richer specs. `FERRY_BLESS=1` rewrites the files instead.
+//! Whole Services, compared with the committed YAML in `tests/snapshots/` (the testkit's
+//! `Snapshots`): every Knative example in `deploy/examples/` and a few richer specs.
+//! `FERRY_BLESS=1` rewrites the files instead.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ferry_api::ServerlessService;
-use serde_json::Value;
+use ferry_testkit::Snapshots;
+use ferry_testkit::builders::{example_services, named_service};
 
-use crate::common::{build_checked, desired_of, serverless_service};
+use crate::common::{build_checked, desired_of};
 
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn snapshot_dir() -> PathBuf {
-    crate_dir().join("tests/snapshots")
-}
-
-fn blessing() -> bool {
-    std::env::var_os("FERRY_BLESS").is_some_and(|v| v == "1")
-}
-
-/// Every Knative ServerlessService in `deploy/examples/`, named after its file (and its name,
-/// when a file holds several).
-fn knative_examples() -> Vec<(String, ServerlessService)> {
-    let dir = crate_dir().join("../../deploy/examples");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).unwrap();
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let knative: Vec<Value> = docs
-            .into_iter()
-            .filter(|d| d["kind"] == "ServerlessService" && d["spec"]["provider"] == "knative")
-            .collect();
-        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
-        let several = knative.len() > 1;
-        for doc in knative {
-            let svc: ServerlessService =
-                serde_json::from_value(doc).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-            let name = if several {
-                format!("{stem}-{}", svc.metadata.name.clone().unwrap_or_default())
-            } else {
-                stem.clone()
-            };
-            out.push((name, svc));
-        }
+fn snapshots() -> Snapshots {
+    Snapshots {
+        dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"),
+        extension: "yaml",
+        bless_command: "FERRY_BLESS=1 cargo test -p ferry-provider-knative",
     }
-    out
 }
 
 /// Richer specs than the examples, each showing a part of the mapping.
@@ -137,16 +99,13 @@ fn inline_cases() -> Vec<(String, ServerlessService)> {
     cases
         .into_iter()
         .map(|(snapshot, name, uid, spec)| {
-            let mut svc = serverless_service(spec);
-            svc.metadata.name = Some(name.to_owned());
-            svc.metadata.uid = uid.map(str::to_owned);
-            (snapshot.to_owned(), svc)
+            (snapshot.to_owned(), named_service(None, name, uid, spec))
         })
         .collect()
 }
 
 fn cases() -> Vec<(String, ServerlessService)> {
-    let examples = knative_examples();
+    let examples = example_services("knative");
     assert!(
         !examples.is_empty(),
         "deploy/examples/ holds no Knative ServerlessService"
@@ -162,57 +121,18 @@ fn render(svc: &ServerlessService) -> String {
     )
 }
 
-fn check(path: &Path, rendered: &str) -> Option<String> {
-    if blessing() {
-        std::fs::write(path, rendered).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        return None;
-    }
-    let committed = std::fs::read_to_string(path).unwrap_or_default();
-    (committed != rendered).then(|| {
-        format!(
-            "{} differs from what the builder makes now.\n--- committed\n{committed}\n--- built\n\
-             {rendered}",
-            path.display()
-        )
-    })
-}
-
 #[test]
 fn built_services_match_the_snapshots() {
-    let mut failures = Vec::new();
-    for (name, svc) in cases() {
-        let path = snapshot_dir().join(format!("{name}.yaml"));
-        failures.extend(check(&path, &render(&svc)));
-    }
-    assert!(
-        failures.is_empty(),
-        "{}\n\nIf the change is intended, rewrite the snapshots with \
-         FERRY_BLESS=1 cargo test -p ferry-provider-knative, and review the diff.",
-        failures.join("\n\n")
+    snapshots().compare(
+        cases()
+            .iter()
+            .map(|(name, svc)| (name.clone(), render(svc))),
     );
 }
 
 #[test]
 fn every_snapshot_belongs_to_a_case() {
-    let expected: BTreeSet<String> = cases()
-        .into_iter()
-        .map(|(name, _)| format!("{name}.yaml"))
-        .collect();
-    let present: BTreeSet<String> = std::fs::read_dir(snapshot_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    let stale: Vec<&String> = present.difference(&expected).collect();
-    if blessing() {
-        for file in stale {
-            std::fs::remove_file(snapshot_dir().join(file)).unwrap();
-        }
-        return;
-    }
-    assert!(
-        stale.is_empty(),
-        "snapshots no case renders: {stale:?}; delete them or run with FERRY_BLESS=1"
-    );
+    snapshots().no_stale(cases().into_iter().map(|(name, _)| name));
 }
 
 #[test]

@@ -51,14 +51,17 @@ async fn reset_forgets_everything_and_drop_stops_the_server() {
 #[tokio::test]
 async fn missing_interpreter_is_a_spawn_error() {
     let error = CloudRunFake::start_with(Options {
-        python: "/nonexistent/python3".to_owned(),
+        python: Some("/nonexistent/python3".to_owned()),
         ..Options::default()
     })
     .await
     .unwrap_err();
 
     assert!(
-        matches!(error, cloudrun_fake::Error::Spawn { .. }),
+        matches!(
+            error,
+            cloudrun_fake::Error::Launch(ferry_testkit::launch::Error::Spawn { .. })
+        ),
         "{error}"
     );
     assert!(

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use ferry_testkit::launch;
 use moto_standin::{Error, INSTALL_HINT, Moto, Options};
 
 use crate::support::{Aws, rollout};
@@ -32,12 +33,15 @@ async fn zero_rollout_describes_finish_rollouts_at_once_and_reset_forgets_everyt
 #[tokio::test]
 async fn missing_python_says_how_to_install_moto() {
     let error = Moto::start_with(Options {
-        python: "/nonexistent/python3".to_owned(),
+        python: Some("/nonexistent/python3".to_owned()),
         ..Options::default()
     })
     .await
     .unwrap_err();
-    assert!(matches!(error, Error::Spawn { .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Launch(launch::Error::Spawn { .. })),
+        "{error:?}"
+    );
     assert!(error.to_string().contains(INSTALL_HINT), "{error}");
 }
 
@@ -49,10 +53,16 @@ fn launcher_exits_when_its_parent_dies() {
         .local_addr()
         .unwrap()
         .port();
-    // The shell starts the launcher, says its pid, and dies a little later.
-    let script = format!("python3 {launcher} --port {port} 2>/dev/null & echo $!; sleep 1.5");
+    // The interpreter that has moto, so the launcher gets as far as serving.
+    let python = ferry_testkit::python::interpreter("FERRY_MOTO_PYTHON").unwrap();
+    // The shell starts the launcher, says its pid, and dies a little later. The launcher's
+    // output goes elsewhere, or reading the shell's would wait for the launcher to end.
+    let script = r#""$0" "$1" --port "$2" >/dev/null 2>&1 & echo $!; sleep 1.5"#;
     let output = Command::new("sh")
-        .args(["-c", &script])
+        .args(["-c", script])
+        .arg(&python)
+        .arg(launcher)
+        .arg(port.to_string())
         .stderr(Stdio::null())
         .output()
         .unwrap();

@@ -1,7 +1,9 @@
-//! One HTTP/1 exchange on a fresh connection.
+//! One HTTP/1 exchange on a fresh connection, for talking to the stand-ins' own APIs (readiness,
+//! admin and reset calls).
 //!
-//! moto closes every connection after answering, so a connection pool would gain nothing; and
-//! with nothing kept between calls, no call depends on a runtime that an earlier test owned.
+//! moto closes every connection after answering, and admin calls are few, so a connection pool
+//! would gain nothing; with nothing kept between calls, no call depends on a runtime that an
+//! earlier test owned.
 
 use std::io;
 
@@ -13,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 /// Sends `request` to `authority` (`host:port`) and reads the whole answer.
-pub(crate) async fn send(
+pub async fn send(
     authority: &str,
     mut request: Request<Full<Bytes>>,
 ) -> io::Result<Response<Bytes>> {

@@ -1,0 +1,186 @@
+//! What the backends' builder tests share: ServerlessServices from inline YAML, validated as the
+//! controller validates them, and the objects of `deploy/examples/` (the ServerlessServices of
+//! a provider, named as their snapshots are, and the ProviderConfigs they name).
+
+// Test support: a failure is the calling test's failure, reported by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use ferry_api::{ProviderConfig, ProviderConfigSpec, ServerlessService};
+use ferry_core::desired::Desired;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The UID the API server gave the test's object.
+pub const UID: &str = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+
+/// The repository's `deploy/examples/`.
+pub fn examples_dir() -> PathBuf {
+    // This crate is tests/testkit: the repository is two levels up.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples")
+}
+
+/// A ServerlessService `hello` in namespace `shop`, with [`UID`], and `spec` (YAML, usually a
+/// flow mapping).
+pub fn serverless_service(spec: &str) -> ServerlessService {
+    let yaml = format!(
+        "apiVersion: ferry.dev/v1alpha1\nkind: ServerlessService\n\
+         metadata: {{name: hello, namespace: shop, uid: {UID}}}\nspec: {spec}\n"
+    );
+    serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+/// [`serverless_service`] of `spec`, renamed `name` (in `namespace` when given), with `uid` as
+/// the API server would have given one (`None`: not stored yet): a named snapshot case.
+pub fn named_service(
+    namespace: Option<&str>,
+    name: &str,
+    uid: Option<&str>,
+    spec: &str,
+) -> ServerlessService {
+    let mut svc = serverless_service(spec);
+    if let Some(namespace) = namespace {
+        svc.metadata.namespace = Some(namespace.to_owned());
+    }
+    svc.metadata.name = Some(name.to_owned());
+    svc.metadata.uid = uid.map(str::to_owned);
+    svc
+}
+
+/// The desired model of `svc`, which must be valid.
+pub fn desired_of(svc: &ServerlessService) -> Desired {
+    match ferry_core::validate(svc) {
+        Ok(valid) => valid.desired,
+        Err(invalid) => panic!("the test's spec is invalid: {invalid}"),
+    }
+}
+
+/// The desired model for `spec`.
+pub fn desired(spec: &str) -> Desired {
+    desired_of(&serverless_service(spec))
+}
+
+/// A single-container spec for `provider` with `extra` spec fields (YAML, no braces) and the
+/// container fields `container` added to `name: app, image: IMAGE, port: 8080`.
+pub fn simple_spec(provider: &str, image: &str, container: &str, extra: &str) -> String {
+    let container = if container.is_empty() {
+        String::new()
+    } else {
+        format!(", {container}")
+    };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(", {extra}")
+    };
+    format!(
+        "{{provider: {provider}, containers: [{{name: app, image: '{image}', \
+         port: 8080{container}}}]{extra}}}"
+    )
+}
+
+/// `value` as JSON.
+pub fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
+}
+
+/// The section `section` picks from the spec of ProviderConfig `name` in
+/// `deploy/examples/FILE`.
+pub fn example_provider_config<C>(
+    file: &str,
+    name: &str,
+    section: impl FnOnce(ProviderConfigSpec) -> Option<C>,
+) -> C {
+    let path = examples_dir().join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let config: ProviderConfig =
+        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(config.metadata.name.as_deref(), Some(name));
+    section(config.spec)
+        .unwrap_or_else(|| panic!("{} lacks the provider's section", path.display()))
+}
+
+/// Every ServerlessService of `provider` (as `spec.provider` spells it) in `deploy/examples/`,
+/// named after its file (and its name, when a file holds several).
+pub fn example_services(provider: &str) -> Vec<(String, ServerlessService)> {
+    let docs: Vec<(PathBuf, Value)> = crate::yaml_documents(&examples_dir())
+        .into_iter()
+        .filter(|(_, d)| d["kind"] == "ServerlessService" && d["spec"]["provider"] == provider)
+        .collect();
+    let mut out = Vec::new();
+    for (file, doc) in &docs {
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let several = docs.iter().filter(|(f, _)| f == file).count() > 1;
+        let svc: ServerlessService = serde_json::from_value(doc.clone())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let name = if several {
+            format!("{stem}-{}", svc.metadata.name.clone().unwrap_or_default())
+        } else {
+            stem
+        };
+        out.push((name, svc));
+    }
+    out
+}
+
+/// The ProviderConfigs of `deploy/examples/` that have the section `section` picks, by name.
+pub fn example_provider_configs<C>(
+    section: impl Fn(ProviderConfigSpec) -> Option<C>,
+) -> Vec<(String, C)> {
+    crate::yaml_documents(&examples_dir())
+        .into_iter()
+        .filter(|(_, d)| d["kind"] == "ProviderConfig")
+        .filter_map(|(file, d)| {
+            let config: ProviderConfig =
+                serde_json::from_value(d).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            Some((config.metadata.name.clone()?, section(config.spec)?))
+        })
+        .collect()
+}
+
+/// An example of `deploy/examples/` and the ProviderConfig it names there.
+pub struct Example<C> {
+    /// Its snapshot's name (see [`example_services`]).
+    pub name: String,
+    /// The object.
+    pub svc: ServerlessService,
+    /// The name of the ProviderConfig it names (`default` when it names none).
+    pub config_name: String,
+    /// That ProviderConfig's section for the provider.
+    pub config: C,
+}
+
+/// [`example_services`] of `provider`, each with the section `section` picks from the
+/// ProviderConfig of `deploy/examples/` it names; fails when one names a ProviderConfig the
+/// examples lack.
+pub fn examples_with_configs<C: Clone>(
+    provider: &str,
+    section: impl Fn(ProviderConfigSpec) -> Option<C>,
+) -> Vec<Example<C>> {
+    let configs = example_provider_configs(section);
+    example_services(provider)
+        .into_iter()
+        .map(|(name, svc)| {
+            let config_name = svc
+                .spec
+                .provider_config_ref
+                .as_ref()
+                .map_or("default", |r| r.name.as_str())
+                .to_owned();
+            let Some((_, config)) = configs.iter().find(|(name, _)| *name == config_name) else {
+                panic!(
+                    "the example {name}: names ProviderConfig {config_name}, which \
+                     deploy/examples/ lacks"
+                )
+            };
+            let config = config.clone();
+            Example {
+                name,
+                svc,
+                config_name,
+                config,
+            }
+        })
+        .collect()
+}
