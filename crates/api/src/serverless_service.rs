@@ -132,8 +132,29 @@ pub struct ServerlessServiceSpec {
     pub cloud_run: Option<CloudRunSpec>,
 }
 
+impl ServerlessServiceSpec {
+    /// The provider sections this spec sets (`spec.fargate` ...), with their field paths.
+    pub fn provider_sections(&self) -> Vec<(Provider, &'static str)> {
+        [
+            (Provider::Knative, "spec.knative", self.knative.is_some()),
+            (Provider::Fargate, "spec.fargate", self.fargate.is_some()),
+            (
+                Provider::CloudRun,
+                "spec.cloudRun",
+                self.cloud_run.is_some(),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, _, set)| *set)
+        .map(|(provider, field, _)| (provider, field))
+        .collect()
+    }
+}
+
 /// Where a ServerlessService runs.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Provider {
     /// Knative Serving in this cluster.
@@ -154,6 +175,15 @@ impl Provider {
             Provider::Knative => "knative",
             Provider::Fargate => "fargate",
             Provider::CloudRun => "cloudRun",
+        }
+    }
+
+    /// Its place in [`Provider::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Provider::Knative => 0,
+            Provider::Fargate => 1,
+            Provider::CloudRun => 2,
         }
     }
 

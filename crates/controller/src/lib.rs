@@ -1,7 +1,8 @@
-//! The Ferry reconciler: a kube-runtime `Controller` over `ServerlessService`, owning Knative
-//! Services; the finalizer; the error policy; Events; Prometheus metrics and health probes;
-//! leader election through a Lease, so that of several replicas only one reconciles; graceful
-//! shutdown; the prices behind the status's cost estimate.
+//! The Ferry reconciler: a kube-runtime `Controller` over `ServerlessService`, owning what the
+//! backends create in the cluster; the finalizer; the error policy; Events; Prometheus metrics
+//! and health probes; leader election through a Lease, so that of several replicas only one
+//! reconciles; graceful shutdown; the prices behind the status's cost estimate. It knows the
+//! providers only through the backend registry it is given.
 //!
 //! [`operate`] is the whole operator: it waits to lead, runs the controller while it leads, and
 //! stops on shutdown or when it loses the lease.
@@ -16,9 +17,8 @@ pub mod shutdown;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_api::{
-    Provider, ProviderConfig, ProviderConfigSpec, SecretKeySelector, ServerlessService,
-};
+use ferry_api::{ProviderConfig, ServerlessService};
+use ferry_provider::backend::{Backend, Owned, Registry};
 use ferry_provider::provider_config;
 use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
@@ -63,29 +63,38 @@ pub enum Stop {
     NoNamespace(String),
 }
 
-/// How often to look for Knative Serving when it is not installed, and whether it went away.
-const KNATIVE_DISCOVERY_INTERVAL: Duration = Duration::from_secs(60);
+/// How often to look again whether the cluster serves the kinds the backends own (Knative
+/// Serving installed later, or removed).
+const DISCOVERY_INTERVAL: Duration = Duration::from_secs(60);
 
-async fn knative_served(client: &kube::Client) -> bool {
-    client
-        .list_api_group_resources("serving.knative.dev/v1")
-        .await
-        .is_ok_and(|list| list.resources.iter().any(|r| r.name == "services"))
+/// Whether the cluster serves each of `owned`.
+async fn served(client: &kube::Client, owned: &[Owned]) -> Vec<bool> {
+    let mut out = Vec::with_capacity(owned.len());
+    for kind in owned {
+        let resource = &kind.resource;
+        out.push(
+            client
+                .list_api_group_resources(&resource.api_version)
+                .await
+                .is_ok_and(|list| list.resources.iter().any(|r| r.name == resource.plural)),
+        );
+    }
+    out
 }
 
-/// Resolves when Knative Serving's installed state differs from `installed`.
-async fn knative_changes(client: kube::Client, installed: bool) {
+/// Resolves when what the cluster serves of `owned` differs from `before`.
+async fn serving_changes(client: kube::Client, owned: Vec<Owned>, before: Vec<bool>) {
     loop {
-        tokio::time::sleep(KNATIVE_DISCOVERY_INTERVAL).await;
-        if knative_served(&client).await != installed {
+        tokio::time::sleep(DISCOVERY_INTERVAL).await;
+        if served(&client, &owned).await != before {
             return;
         }
     }
 }
 
-/// Runs the controller until `stop` turns true. Knative Services are watched only while Knative
-/// Serving is installed: a watch on a resource the cluster does not serve would stall every
-/// other trigger of the controller behind its error backoff.
+/// Runs the controller until `stop` turns true. What the backends own (Knative Services) is
+/// watched only while the cluster serves it: a watch on a resource the cluster does not serve
+/// would stall every other trigger of the controller behind its error backoff.
 ///
 /// A stop is seen at every point: while discovering Knative and loading prices (those waits
 /// give way to it), and once the controller runs. There, kube-runtime's graceful shutdown
@@ -96,14 +105,30 @@ async fn knative_changes(client: kube::Client, installed: bool) {
 /// grace has passed), which cancels whatever it still holds.
 pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiver<bool>) {
     let client = ctx.client.clone();
+    let owned: Vec<Owned> = ctx.backends.iter().flat_map(Backend::owned).collect();
     loop {
-        let Some(knative) = unless_stopped(&stop, knative_served(&client)).await else {
+        let Some(serving) = unless_stopped(&stop, served(&client, &owned)).await else {
             return;
         };
-        if knative {
-            info!("watching ServerlessServices and the Knative Services Ferry owns");
+        let (watched, missing): (Vec<_>, Vec<_>) =
+            owned.iter().zip(&serving).partition(|(_, served)| **served);
+        for (kind, _) in &missing {
+            info!(
+                "{}: not watching {}s until it is",
+                kind.missing, kind.resource.kind
+            );
+        }
+        let kinds: Vec<String> = watched
+            .iter()
+            .map(|(o, _)| format!("{}s", o.resource.kind))
+            .collect();
+        if kinds.is_empty() {
+            info!("watching ServerlessServices");
         } else {
-            info!("Knative Serving is not installed: watching ServerlessServices only");
+            info!(
+                "watching ServerlessServices and the {} Ferry owns",
+                kinds.join(", ")
+            );
         }
         let services: Api<ServerlessService> = match namespace {
             Some(ns) => Api::namespaced(client.clone(), ns),
@@ -127,6 +152,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiv
             &client,
             &ctx.settings.operator_namespace,
             configs.0,
+            &ctx.backends,
         );
         if let Some(name) = &ctx.settings.prices_config_map {
             let namespace = &ctx.settings.operator_namespace;
@@ -145,25 +171,20 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiv
                 changed,
             )));
         }
-        if knative {
-            let resource = ferry_provider_knative::client::api_resource();
-            // Only the owner references matter here: metadata is a fraction of a Knative
-            // Service, and the reconcile reads the Service itself.
-            let owned: Api<PartialObjectMeta<DynamicObject>> = match namespace {
-                Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-                None => Api::all_with(client.clone(), &resource),
+        for (kind, _) in &watched {
+            let resource = &kind.resource;
+            // Only the owner references matter here: metadata is a fraction of an object, and
+            // the reconcile reads the object itself.
+            let api: Api<PartialObjectMeta<DynamicObject>> = match namespace {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+                None => Api::all_with(client.clone(), resource),
             };
-            let labels = format!(
-                "{}={}",
-                ferry_provider_knative::build::MANAGED_BY.0,
-                ferry_provider_knative::build::MANAGED_BY.1
-            );
-            let owned = watcher(owned, watcher::Config::default().labels(&labels))
+            let stream = watcher(api, watcher::Config::default().labels(&kind.labels))
                 .default_backoff()
                 .touched_objects();
-            controller = controller.owns_stream_with(owned, resource);
+            controller = controller.owns_stream_with(stream, resource.clone());
         }
-        let restart = knative_changes(client.clone(), knative);
+        let restart = serving_changes(client.clone(), owned.clone(), serving.clone());
         let shutdown = stopped(stop.clone());
         let end = async move {
             tokio::select! {
@@ -207,7 +228,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiv
         if *stop.borrow() {
             return;
         }
-        info!("Knative Serving was installed or removed: restarting the controller");
+        info!("a kind the backends own was installed or removed: restarting the controller");
     }
 }
 
@@ -247,15 +268,19 @@ fn controller_for(
     Controller::for_stream(stream, reader)
 }
 
-/// Objects of a cloud provider whose ProviderConfig is `name`.
+/// Objects whose backend uses a ProviderConfig and whose ProviderConfig is `name`.
 fn using_config(
     services: &Store<ServerlessService>,
+    backends: &Registry,
     name: &str,
 ) -> Vec<ObjectRef<ServerlessService>> {
     services
         .state()
         .iter()
-        .filter(|s| s.spec.provider != Provider::Knative && provider_config::name_for(s) == name)
+        .filter(|s| {
+            backends.get(s.spec.provider).uses_provider_config()
+                && provider_config::name_for(s) == name
+        })
         .map(|s| ObjectRef::from_obj(s.as_ref()))
         .collect()
 }
@@ -268,14 +293,16 @@ fn watch_configuration(
     client: &kube::Client,
     operator_namespace: &str,
     configs: Store<ProviderConfig>,
+    backends: &Registry,
 ) -> Controller<ServerlessService> {
     let services = controller.store();
-    let by_config = services.clone();
+    let (by_config, registry) = (services.clone(), backends.clone());
     let controller = controller.watches(
         Api::<ProviderConfig>::all(client.clone()),
         watcher::Config::default(),
-        move |config| using_config(&by_config, &config.name_any()),
+        move |config| using_config(&by_config, &registry, &config.name_any()),
     );
+    let backends = backends.clone();
     let namespace = operator_namespace.to_owned();
     controller.watches(
         Api::<Secret>::namespaced(client.clone(), operator_namespace),
@@ -286,21 +313,15 @@ fn watch_configuration(
                 .state()
                 .iter()
                 .filter(|c| {
-                    secret_refs(&c.spec).any(|r| r.namespace == namespace && r.name == secret_name)
+                    backends
+                        .iter()
+                        .flat_map(|b| b.secret_refs(&c.spec))
+                        .any(|r| r.namespace == namespace && r.name == secret_name)
                 })
-                .flat_map(|c| using_config(&services, &c.name_any()))
+                .flat_map(|c| using_config(&services, &backends, &c.name_any()))
                 .collect::<Vec<_>>()
         },
     )
-}
-
-fn secret_refs(spec: &ProviderConfigSpec) -> impl Iterator<Item = &SecretKeySelector> {
-    let fargate = spec.fargate.as_ref().and_then(|f| f.credentials.as_ref());
-    let cloud_run = spec.cloud_run.as_ref().and_then(|c| c.credentials.as_ref());
-    fargate
-        .into_iter()
-        .chain(cloud_run)
-        .filter_map(|c| c.secret_ref.as_ref())
 }
 
 /// The operator: leads (or runs without leader election), reconciles while leading, and returns

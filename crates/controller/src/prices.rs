@@ -7,7 +7,8 @@
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use ferry_api::{CostEstimate, ProviderConfig, ServerlessService};
-use ferry_core::cost::{self, PriceTable, Regions};
+use ferry_core::backend::Catalog;
+use ferry_core::cost::{self, PriceTable};
 use futures::StreamExt as _;
 use futures::channel::mpsc;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -25,6 +26,8 @@ pub const PRICES_KEY: &str = "prices.yaml";
 
 /// The price table in use, and the ProviderConfigs whose regions pick its entries.
 pub struct Pricing {
+    /// The backends whose prices these are (each prices its provider and checks its entries).
+    catalog: Catalog,
     /// Ferry's own table, what a ConfigMap overlays.
     base: PriceTable,
     current: RwLock<Arc<PriceTable>>,
@@ -33,23 +36,22 @@ pub struct Pricing {
     configs: RwLock<Option<Store<ProviderConfig>>>,
 }
 
-impl Default for Pricing {
-    /// The embedded table. It is checked by a test; should it still not parse, no estimate is
-    /// made rather than a wrong one.
-    fn default() -> Self {
-        let base = PriceTable::embedded().unwrap_or_else(|e| {
+impl Pricing {
+    /// The backends' embedded prices. A test checks they parse; should they still not, no
+    /// estimate is made rather than a wrong one.
+    pub fn embedded(catalog: Catalog) -> Self {
+        let base = PriceTable::embedded(&catalog).unwrap_or_else(|e| {
             error!(error = %e, "Ferry's own price table does not parse: no cost estimates");
             PriceTable::default()
         });
-        Self::new(base)
+        Self::new(catalog, base)
     }
-}
 
-impl Pricing {
     /// Prices from `base`, until a ConfigMap overlays it.
-    pub fn new(base: PriceTable) -> Self {
+    pub fn new(catalog: Catalog, base: PriceTable) -> Self {
         Self {
             current: RwLock::new(Arc::new(base.clone())),
+            catalog,
             base,
             problem: Mutex::default(),
             configs: RwLock::default(),
@@ -80,35 +82,32 @@ impl Pricing {
         *self.configs.write().unwrap_or_else(PoisonError::into_inner) = Some(store);
     }
 
-    /// The regions of the ProviderConfig `svc` names, as far as the cache holds it.
-    fn regions(&self, svc: &ServerlessService) -> Regions {
+    /// The ProviderConfig `svc` names, as far as the cache holds it (its regions pick the
+    /// prices).
+    fn provider_config(&self, svc: &ServerlessService) -> Option<Arc<ProviderConfig>> {
         let configs = self.configs.read().unwrap_or_else(PoisonError::into_inner);
         let name = ferry_provider::provider_config::name_for(svc);
-        let config = configs
+        configs
             .as_ref()
-            .and_then(|store| store.get(&ObjectRef::new(name)));
-        Regions {
-            fargate: config
-                .as_ref()
-                .and_then(|c| c.spec.fargate.as_ref())
-                .map(|f| f.region.clone()),
-            cloud_run: config
-                .as_ref()
-                .and_then(|c| c.spec.cloud_run.as_ref())
-                .map(|c| c.region.clone()),
-            knative: None,
-        }
+            .and_then(|store| store.get(&ObjectRef::new(name)))
     }
 
     /// `status.estimatedMonthlyCost` for `svc`: its spec at rest on its own provider.
     pub fn status_estimate(&self, svc: &ServerlessService) -> Option<CostEstimate> {
-        cost::baseline(&svc.spec, &self.table(), &self.regions(svc))
+        let rules = self.catalog.get(svc.spec.provider);
+        let config = self.provider_config(svc);
+        cost::baseline(
+            rules,
+            &svc.spec,
+            &self.table(),
+            config.as_ref().map(|c| &c.spec),
+        )
     }
 
     /// Takes what the ConfigMap now says (`None`: there is none); whether the table changed.
     /// A problem is returned the first time it is seen, to be reported once.
     fn take(&self, config_map: Option<&ConfigMap>) -> (bool, Option<String>) {
-        match table_from(&self.base, config_map) {
+        match table_from(&self.catalog, &self.base, config_map) {
             Ok(table) => {
                 *self.problem.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 (self.replace(table), None)
@@ -125,7 +124,11 @@ impl Pricing {
 
 /// The table a prices ConfigMap makes of `base`: its entries on top, or `base` itself when
 /// there is no ConfigMap; or why the ConfigMap cannot be used.
-pub fn table_from(base: &PriceTable, config_map: Option<&ConfigMap>) -> Result<PriceTable, String> {
+pub fn table_from(
+    catalog: &Catalog,
+    base: &PriceTable,
+    config_map: Option<&ConfigMap>,
+) -> Result<PriceTable, String> {
     let Some(cm) = config_map else {
         return Ok(base.clone());
     };
@@ -140,11 +143,11 @@ pub fn table_from(base: &PriceTable, config_map: Option<&ConfigMap>) -> Result<P
         .and_then(|d| d.get(PRICES_KEY))
         .ok_or_else(|| {
             format!(
-                "{origin}: missing; put a price table there (the shape of Ferry's \
-                 crates/core/prices.yaml)"
+                "{origin}: missing; put a price table there (one section per provider, as \
+                 docs/cost.md shows)"
             )
         })?;
-    PriceTable::parse(&origin, text)
+    PriceTable::parse(&origin, text, catalog)
         .map(|table| base.clone().overlay(table))
         .map_err(|e| e.to_string())
 }
@@ -266,16 +269,31 @@ mod tests {
         }
     }
 
+    fn catalog() -> Catalog {
+        ferry_provider::backend::Registry::new(vec![
+            Arc::new(ferry_provider_knative::Knative),
+            Arc::new(ferry_provider_fargate::Fargate),
+            Arc::new(ferry_provider_cloudrun::CloudRun),
+        ])
+        .unwrap()
+        .catalog()
+        .clone()
+    }
+
     const NODES: &str = "knative:\n- {region: prod, option: nodes, vcpuHour: 0.03, gbHour: 0.004, \
                          source: our invoice, read: 2026-11-01}\n";
 
     #[test]
     fn a_config_map_overlays_the_embedded_table_and_its_removal_restores_it() {
-        let base = PriceTable::embedded().unwrap();
-        let pricing = Pricing::new(base.clone());
+        let base = PriceTable::embedded(&catalog()).unwrap();
+        let pricing = Pricing::new(catalog(), base.clone());
         assert_eq!(pricing.take(Some(&config_map(Some(NODES)))), (true, None));
-        assert_eq!(pricing.table().knative.len(), 1);
-        assert_eq!(pricing.table().fargate, base.fargate, "the rest stays");
+        assert_eq!(pricing.table().section("knative").len(), 1);
+        assert_eq!(
+            pricing.table().section("fargate"),
+            base.section("fargate"),
+            "the rest stays"
+        );
         // The same again (a relist): nothing changed.
         assert_eq!(pricing.take(Some(&config_map(Some(NODES)))), (false, None));
         assert_eq!(pricing.take(None), (true, None));
@@ -284,7 +302,7 @@ mod tests {
 
     #[test]
     fn a_bad_config_map_is_reported_once_and_the_prices_in_use_stay() {
-        let pricing = Pricing::new(PriceTable::embedded().unwrap());
+        let pricing = Pricing::embedded(catalog());
         pricing.take(Some(&config_map(Some(NODES))));
         let bad = config_map(Some(
             "knative:\n- {region: prod, option: nodes, vcpuHour: -1}\n",
@@ -298,7 +316,7 @@ mod tests {
         );
         assert!(problem.contains("knative[0].vcpuHour"), "{problem}");
         assert_eq!(
-            pricing.table().knative.len(),
+            pricing.table().section("knative").len(),
             1,
             "the last good table stays"
         );
@@ -312,10 +330,10 @@ mod tests {
         let eu = "fargate:\n- {region: eu-west-1, option: linux-x86, vcpuHour: 0.04456, \
                   gbHour: 0.004865, source: https://aws.amazon.com/fargate/pricing/, \
                   read: 2026-11-24}\n";
-        let table = PriceTable::embedded()
+        let table = PriceTable::embedded(&catalog())
             .unwrap()
-            .overlay(PriceTable::parse("eu", eu).unwrap());
-        let pricing = Pricing::new(table);
+            .overlay(PriceTable::parse("eu", eu, &catalog()).unwrap());
+        let pricing = Pricing::new(catalog(), table);
         let svc: ServerlessService = serde_json::from_value(serde_json::json!({
             "apiVersion": "ferry.dev/v1alpha1",
             "kind": "ServerlessService",

@@ -8,13 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use ferry_api::conditions::reasons;
-use ferry_api::{
-    API_VERSION, DeletionPolicy, Provider, ServerlessService, ServerlessServiceStatus,
-};
+use ferry_api::{API_VERSION, DeletionPolicy, ServerlessService, ServerlessServiceStatus};
 use ferry_core::desired::{Desired, ObjectRef};
 use ferry_core::status::{self, Outcome, Outputs, Readiness};
-use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError, Started};
+use ferry_provider::backend::{Connectors, Registry};
+use ferry_provider::{Deletion, ExternalClient, Observation, ProviderError, Started};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -97,8 +95,10 @@ impl Error {
 pub struct Context {
     /// The API server.
     pub client: kube::Client,
-    /// A backend per provider.
-    pub connectors: HashMap<Provider, Arc<dyn Connector>>,
+    /// Every provider's backend: its rules and what it needs from the cluster.
+    pub backends: Registry,
+    /// Every provider's connector.
+    pub connectors: Connectors,
     /// Publishes Events.
     pub events: Events,
     /// Metrics.
@@ -127,10 +127,11 @@ pub fn wall_clock() -> Time {
 }
 
 impl Context {
-    /// A context; `connectors` decides which providers this build can run.
+    /// A context for the providers of `backends`, reconciled through `connectors`.
     pub fn new(
         client: kube::Client,
-        connectors: HashMap<Provider, Arc<dyn Connector>>,
+        backends: Registry,
+        connectors: Connectors,
         reporter: Reporter,
         metrics: Arc<Metrics>,
         settings: Settings,
@@ -138,13 +139,14 @@ impl Context {
         Self {
             events: Events::new(client.clone(), reporter),
             in_flight: InFlight::new(metrics.in_flight.clone()),
+            pricing: Arc::new(Pricing::embedded(backends.catalog().clone())),
             client,
+            backends,
             connectors,
             metrics,
             settings,
             now: wall_clock,
             jitter: rand::random::<f64>,
-            pricing: Arc::default(),
             failures: Mutex::default(),
             written: Mutex::default(),
         }
@@ -280,7 +282,8 @@ async fn reconcile_object(svc: &ServerlessService, ctx: &Context) -> Result<Acti
     if svc.metadata.deletion_timestamp.is_some() {
         return cleanup(svc, &api, ctx).await;
     }
-    if needs_finalizer(svc) && !svc.finalizers().iter().any(|f| f == FINALIZER) {
+    let backend = ctx.backends.get(svc.spec.provider);
+    if backend.needs_finalizer(&svc.spec) && !svc.finalizers().iter().any(|f| f == FINALIZER) {
         // The finalizer goes on before anything is created; its write brings the next
         // reconcile.
         add_finalizer(&api, svc).await?;
@@ -293,17 +296,6 @@ async fn reconcile_object(svc: &ServerlessService, ctx: &Context) -> Result<Acti
     }
     ctx.forget_failures(svc);
     Ok(step.action)
-}
-
-/// Whether deleting `svc` needs Ferry, and so a finalizer: a cloud service must be deleted or
-/// released at its provider, and a Knative Service kept by `deletionPolicy: Orphan` must lose
-/// its owner reference. A Knative Service to be deleted is owned by its object, so the
-/// garbage collector deletes it with the object; a finalizer would only add a write per
-/// object. An object that has the finalizer anyway (its policy changed, or an older Ferry put
-/// it there) is still cleaned up by Ferry.
-pub fn needs_finalizer(svc: &ServerlessService) -> bool {
-    svc.spec.provider != Provider::Knative
-        || svc.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Orphan
 }
 
 /// The result of bringing the provider to the desired state.
@@ -346,27 +338,13 @@ impl Step {
 
 async fn connect(svc: &ServerlessService, ctx: &Context) -> Result<Measured, ProviderError> {
     let provider = svc.spec.provider;
-    let Some(connector) = ctx.connectors.get(&provider) else {
-        return Err(no_backend(provider));
-    };
-    let result = connector.connect(svc).await;
+    let result = ctx.connectors.get(provider).connect(svc).await;
     count_call(&ctx.metrics, provider.as_str(), "connect", &result);
     Ok(Measured {
         inner: result?,
         backend: provider.as_str(),
         metrics: ctx.metrics.clone(),
     })
-}
-
-fn no_backend(provider: Provider) -> ProviderError {
-    ProviderError::Terminal {
-        reason: reasons::UNSUPPORTED,
-        message: format!(
-            "this Ferry build has no {} backend yet; use provider knative",
-            provider.display_name()
-        ),
-        recheck: None,
-    }
 }
 
 fn count_call<T>(
@@ -389,7 +367,7 @@ fn count_call<T>(
 }
 
 async fn sync(svc: &ServerlessService, ctx: &Context) -> Step {
-    let valid = match ferry_core::validate(svc) {
+    let valid = match ferry_core::validate(svc, ctx.backends.get(svc.spec.provider)) {
         Ok(valid) => valid,
         Err(invalid) => return Step::done(Outcome::Invalid(invalid), Action::await_change()),
     };
@@ -521,13 +499,6 @@ async fn cleanup(
             svc.spec.provider.display_name()
         )
     };
-    if !ctx.connectors.contains_key(&svc.spec.provider) {
-        // Without a backend nothing was ever created for this object.
-        warn!("no backend for this provider: removing the finalizer without cleaning up");
-        remove_finalizer(api, svc).await?;
-        ctx.note_written(svc, None);
-        return Ok(Action::await_change());
-    }
     write_status(api, svc, &Outcome::Deleting(message), ctx).await?;
     let backend = connect(svc, ctx).await.map_err(Error::Provider)?;
     if orphan {

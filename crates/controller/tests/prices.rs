@@ -2,12 +2,13 @@
 //! The prices ConfigMap against a mock API server: read once at start, then watched by name; a
 //! bad table is reported as an Event and ignored, a good change re-prices every object.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_controller::events::Events;
 use ferry_controller::prices::{self, Pricing};
-use ferry_core::cost::PriceTable;
 use futures::StreamExt as _;
 use http::{Request, Response, StatusCode};
 use kube::client::Body;
@@ -99,8 +100,8 @@ async fn the_config_map_is_read_once_then_watched_and_a_bad_one_is_reported_and_
             instance: Some("test".into()),
         },
     );
-    let pricing = Arc::new(Pricing::new(PriceTable::embedded().unwrap()));
-    let knative_price = |p: &Pricing| p.table().knative.first().and_then(|e| e.vcpu_hour);
+    let pricing = Arc::new(Pricing::embedded(common::registry().catalog().clone()));
+    let knative_price = |p: &Pricing| p.table().section("knative")[0]["vcpuHour"].as_f64();
 
     prices::load(&client, "ferry-system", "ferry-prices", &pricing, &events).await;
     assert_eq!(knative_price(&pricing), Some(0.03));

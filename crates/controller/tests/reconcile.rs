@@ -3,16 +3,18 @@
 //! API server (`tower_test::mock::pair` feeding a real `kube::Client`) records every request.
 //! Each case lists the exact requests one reconcile sends.
 
-use std::collections::HashMap;
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferry_api::{Provider, ServerlessService};
+use ferry_api::ServerlessService;
 use ferry_controller::metrics::Metrics;
 use ferry_controller::prices::Pricing;
 use ferry_controller::{Context, Error, FINALIZER, Settings, error_policy, reconcile};
 use ferry_core::cost::PriceTable;
 use ferry_core::status::{Outputs, Readiness};
+use ferry_provider::backend::Connectors;
 use ferry_provider::fake::{Call, FakeBackend, Operation};
 use ferry_provider::{Connector, ProviderError, Started};
 use http::{Request, Response, StatusCode};
@@ -124,14 +126,13 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
-        Self::with_pricing(Pricing::default())
+        Self::with_pricing(Pricing::embedded(common::registry().catalog().clone()))
     }
 
     fn with_pricing(pricing: Pricing) -> Self {
         let (api, client) = ApiServer::start();
         let fake = FakeBackend::new();
-        let mut connectors: HashMap<Provider, Arc<dyn Connector>> = HashMap::new();
-        connectors.insert(Provider::Knative, Arc::new(fake.clone()));
+        let connector: Arc<dyn Connector> = Arc::new(fake.clone());
         let reporter = Reporter {
             controller: "ferry".into(),
             instance: Some("test".into()),
@@ -144,7 +145,8 @@ impl Harness {
         };
         let mut ctx = Context::new(
             client,
-            connectors,
+            common::registry(),
+            Connectors::every(&connector),
             reporter,
             Arc::new(Metrics::default()),
             settings,
@@ -538,16 +540,20 @@ fn node_prices(vcpu_hour: f64) -> PriceTable {
         "knative:\n- {{region: prod, option: nodes, vcpuHour: {vcpu_hour}, gbHour: 0.004, \
          source: our invoice, read: 2026-11-01}}\n"
     );
-    PriceTable::embedded()
+    let catalog = common::registry().catalog().clone();
+    PriceTable::embedded(&catalog)
         .unwrap()
-        .overlay(PriceTable::parse("test", &nodes).unwrap())
+        .overlay(PriceTable::parse("test", &nodes, &catalog).unwrap())
 }
 
 /// Issue 10: the status carries what the spec costs at rest, and writes it only when it
 /// changes.
 #[tokio::test]
 async fn the_estimated_monthly_cost_is_written_with_the_status_and_again_only_when_it_changes() {
-    let h = Harness::with_pricing(Pricing::new(node_prices(0.03)));
+    let h = Harness::with_pricing(Pricing::new(
+        common::registry().catalog().clone(),
+        node_prices(0.03),
+    ));
     h.fake.set_readiness(Readiness::Ready, Outputs::default());
     let svc = object(&json!({
         "provider": "knative",
@@ -745,24 +751,6 @@ async fn knative_not_installed_is_stalled_and_rechecked_without_a_hot_loop() {
     );
 }
 
-#[tokio::test]
-async fn a_provider_this_build_cannot_run_is_unsupported() {
-    let h = Harness::new();
-    let svc = object(&json!({
-        "provider": "cloudRun",
-        "providerConfigRef": {"name": "gcp-prod"},
-        "containers": [{"name": "app", "image": "us-docker.pkg.dev/acme/hello:1", "port": 8080}],
-    }));
-    let (result, sent, calls) = h.reconcile(&svc).await;
-    assert_eq!(result.unwrap(), Action::await_change());
-    assert!(calls.is_empty());
-    assert_eq!(lines(&sent), [STATUS_APPLY, EVENT_POST]);
-    assert_eq!(
-        conditions(&sent[0].body)[0],
-        cond("Ready", "False", "Unsupported")
-    );
-}
-
 fn deleting(mut svc: ServerlessService) -> ServerlessService {
     svc.metadata.deletion_timestamp = Some(Time("2026-11-23T10:05:00Z".parse().unwrap()));
     svc
@@ -841,20 +829,6 @@ async fn an_invalid_object_can_still_be_deleted() {
     assert_eq!(result.unwrap(), Action::await_change());
     assert_eq!(calls, [Call::Connect("shop/hello".into()), Call::Delete]);
     assert_eq!(lines(&sent).last(), Some(&OBJECT_PATCH));
-}
-
-#[tokio::test]
-async fn an_unsupported_provider_is_let_go_on_deletion() {
-    let h = Harness::new();
-    let svc = deleting(object(&json!({
-        "provider": "cloudRun",
-        "providerConfigRef": {"name": "gcp-prod"},
-        "containers": [{"name": "app", "image": "us-docker.pkg.dev/acme/hello:1", "port": 8080}],
-    })));
-    let (result, sent, calls) = h.reconcile(&svc).await;
-    assert_eq!(result.unwrap(), Action::await_change());
-    assert!(calls.is_empty());
-    assert_eq!(lines(&sent), [OBJECT_PATCH]);
 }
 
 #[tokio::test]

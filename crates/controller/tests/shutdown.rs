@@ -4,14 +4,16 @@
 //! waits for that list forever), and a reconcile stuck at its provider is cancelled after the
 //! grace.
 
-use std::collections::HashMap;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferry_api::{Provider, ServerlessService};
+use ferry_api::ServerlessService;
 use ferry_controller::metrics::Metrics;
 use ferry_controller::{Context, Settings};
+use ferry_provider::backend::Connectors;
 use ferry_provider::{Connector, ExternalClient, ProviderError};
 use http::{Request, Response, StatusCode};
 use kube::client::Body;
@@ -99,8 +101,7 @@ impl Connector for Silent {
 }
 
 fn context(client: kube::Client, grace: Duration) -> Arc<Context> {
-    let connectors: HashMap<Provider, Arc<dyn Connector>> =
-        HashMap::from([(Provider::Fargate, Arc::new(Silent) as Arc<dyn Connector>)]);
+    let silent: Arc<dyn Connector> = Arc::new(Silent);
     let reporter = Reporter {
         controller: "ferry".into(),
         instance: None,
@@ -111,7 +112,8 @@ fn context(client: kube::Client, grace: Duration) -> Arc<Context> {
     };
     Arc::new(Context::new(
         client,
-        connectors,
+        common::registry(),
+        Connectors::every(&silent),
         reporter,
         Arc::new(Metrics::default()),
         settings,

@@ -1,12 +1,9 @@
 //! The provider-neutral desired model: a validated `ServerlessService` with every quantity parsed
 //! and every default applied, ready for a backend's pure builder.
 
-use std::collections::BTreeMap;
+use ferry_api::{DeletionPolicy, Ingress, Provider, ScalingMetric};
 
-use ferry_api::{
-    AutoscalerClass, CapacityProvider, CpuArchitecture, DeletionPolicy, ExecutionEnvironment,
-    FargateAccountSettings, Ingress, OperatingSystemFamily, Provider, ScalingMetric, VpcAccess,
-};
+use crate::backend::BackendModel;
 
 /// What a backend must make true.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,8 +28,9 @@ pub struct Desired {
     pub traffic: Vec<TrafficModel>,
     /// What happens to the provider's resources on delete.
     pub deletion_policy: DeletionPolicy,
-    /// Provider-specific settings.
-    pub backend: Backend,
+    /// The provider's own settings, which its backend built from `spec.<provider>` and reads
+    /// back ([`BackendModel::get`]).
+    pub backend: BackendModel,
 }
 
 impl Desired {
@@ -104,17 +102,14 @@ pub enum SecretSource {
         /// Key.
         key: String,
     },
-    /// ECS `valueFrom`: a Secrets Manager ARN (with an optional JSON key) or an SSM parameter.
-    Aws {
-        /// The `valueFrom` string ECS reads.
-        value_from: String,
-    },
-    /// A Secret Manager secret version.
-    GoogleSecretManager {
-        /// `my-secret` or `projects/PROJECT/secrets/my-secret`.
-        secret: String,
-        /// `latest` or a version number.
-        version: String,
+    /// A secret in the provider's own secret store, named as that provider reads it: an ECS
+    /// `valueFrom` (a Secrets Manager ARN with an optional JSON key, or an SSM parameter), a
+    /// Google Secret Manager secret and its version.
+    Store {
+        /// The reference the provider reads.
+        name: String,
+        /// Which version, where the store has versions (`latest` or a number).
+        version: Option<String>,
     },
 }
 
@@ -221,79 +216,33 @@ pub struct TrafficModel {
     pub tag: Option<String>,
 }
 
-/// Provider-specific desired settings.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Backend {
-    /// Knative Serving.
-    Knative(KnativeModel),
-    /// AWS Fargate.
-    Fargate(FargateModel),
-    /// Google Cloud Run.
-    CloudRun(CloudRunModel),
+/// Sum of one resource over all containers, with the containers that set it (`None` for the
+/// sum when none does, or when it overflows).
+pub fn resource_total(
+    containers: &[ContainerModel],
+    pick: fn(&ResourcesModel) -> Option<u64>,
+) -> (Option<u64>, Vec<usize>) {
+    let setters: Vec<usize> = containers
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| pick(&c.resources).is_some())
+        .map(|(i, _)| i)
+        .collect();
+    if setters.is_empty() {
+        return (None, setters);
+    }
+    let total = containers
+        .iter()
+        .filter_map(|c| pick(&c.resources))
+        .try_fold(0u64, u64::checked_add);
+    (total, setters)
 }
 
-/// Knative settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KnativeModel {
-    /// The autoscaler class, chosen from the metric unless set.
-    pub autoscaler_class: AutoscalerClass,
-    /// Ingress class override.
-    pub ingress_class: Option<String>,
-    /// Pod service account.
-    pub service_account_name: Option<String>,
-    /// Node selector.
-    pub node_selector: BTreeMap<String, String>,
-    /// Extra revision-template annotations.
-    pub annotations: BTreeMap<String, String>,
-}
-
-/// Fargate settings. Values the ProviderConfig supplies (cluster, subnets, roles...) are
-/// resolved when the backend connects; here they are the service's own overrides.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FargateModel {
-    /// Task CPU in ECS units (1024 per vCPU).
-    pub task_cpu_units: u32,
-    /// Task memory in MiB.
-    pub task_memory_mib: u32,
-    /// Task ephemeral storage in GiB, when more than the included 20 GiB.
-    pub ephemeral_storage_gib: Option<u32>,
-    /// Whether tasks get a public IP.
-    pub assign_public_ip: bool,
-    /// Capacity provider.
-    pub capacity_provider: CapacityProvider,
-    /// CPU architecture.
-    pub cpu_architecture: CpuArchitecture,
-    /// Operating system.
-    pub operating_system_family: OperatingSystemFamily,
-    /// Platform version.
-    pub platform_version: String,
-    /// ECS cluster override.
-    pub cluster: Option<String>,
-    /// Networking, roles and logs the service sets itself (over the ProviderConfig's defaults).
-    pub account: FargateAccountSettings,
-    /// Load balancer target group.
-    pub target_group_arn: Option<String>,
-    /// Load balancer ARN (for rps scaling).
-    pub load_balancer_arn: Option<String>,
-}
-
-/// Cloud Run settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CloudRunModel {
-    /// Project override.
-    pub project: Option<String>,
-    /// Region override.
-    pub region: Option<String>,
-    /// Service account.
-    pub service_account: Option<String>,
-    /// VPC egress.
-    pub vpc_access: Option<VpcAccess>,
-    /// Execution environment, when it must be (or was asked to be) a given one.
-    pub execution_environment: Option<ExecutionEnvironment>,
-    /// CPU only during requests.
-    pub cpu_idle: bool,
-    /// Startup CPU boost.
-    pub startup_cpu_boost: bool,
-    /// Grant `allUsers` the invoker role.
-    pub allow_unauthenticated: bool,
+/// The field to blame for an instance-level total: the one container that set it, or all of
+/// them.
+pub fn total_field(setters: &[usize], leaf: &str) -> String {
+    match setters {
+        [one] => format!("spec.containers[{one}].resources.{leaf}"),
+        _ => "spec.containers".to_owned(),
+    }
 }

@@ -78,15 +78,17 @@ fn summary(errors: &[Finding]) -> String {
         .join("; ")
 }
 
-/// Collects findings while validation walks a spec.
+/// Collects findings while validation walks a spec (the portable rules in core, then the
+/// provider's own through [`Rules`](crate::backend::Rules)).
 #[derive(Debug, Default)]
-pub(crate) struct Findings {
+pub struct Findings {
     errors: Vec<Finding>,
     warnings: Vec<Finding>,
 }
 
 impl Findings {
-    pub(crate) fn invalid(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    /// `field` is wrong whatever the provider.
+    pub fn invalid(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.errors.push(Finding {
             field: field.into(),
             severity: Severity::Invalid,
@@ -94,7 +96,8 @@ impl Findings {
         });
     }
 
-    pub(crate) fn unsupported(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    /// `field` asks for what the provider does not offer.
+    pub fn unsupported(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.errors.push(Finding {
             field: field.into(),
             severity: Severity::Unsupported,
@@ -102,7 +105,8 @@ impl Findings {
         });
     }
 
-    pub(crate) fn warn(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    /// `field` is accepted but worth a look.
+    pub fn warn(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.warnings.push(Finding {
             field: field.into(),
             severity: Severity::Warning,
@@ -110,11 +114,13 @@ impl Findings {
         });
     }
 
-    pub(crate) fn has_errors(&self) -> bool {
+    /// Whether any error was recorded.
+    pub fn has_errors(&self) -> bool {
         !self.errors.is_empty()
     }
 
-    pub(crate) fn error_count(&self) -> usize {
+    /// How many errors were recorded (a check compares counts to see whether it added one).
+    pub fn error_count(&self) -> usize {
         self.errors.len()
     }
 

@@ -2,6 +2,7 @@
 //! provider-neutral desired model, the capability table, deterministic external names, the
 //! CRD schema check `ferry validate` runs offline, and monthly cost estimates. No I/O.
 
+pub mod backend;
 pub mod capabilities;
 pub mod cost;
 pub mod desired;
@@ -13,5 +14,5 @@ pub mod schema;
 pub mod status;
 mod validate;
 
-pub use findings::{Finding, Invalid, Severity};
+pub use findings::{Finding, Findings, Invalid, Severity};
 pub use validate::{Valid, validate, validate_spec};

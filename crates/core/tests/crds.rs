@@ -1,14 +1,12 @@
 //! The CRDs as a real API server would take them: structural schemas, CEL rules that compile and
-//! fit the cost budget, and admission rules that agree with the capability table. Also checks
-//! the schema checker itself against Knative Serving's real CRDs (`../shared/data`).
+//! fit the cost budget, rules whose field paths exist. Also checks the schema checker itself
+//! against Knative Serving's real CRDs (`../shared/data`). That the CEL rules agree with the
+//! backends' capability cells is checked with the registry, in `crates/ferry/tests`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
 use std::path::PathBuf;
 
-use ferry_api::Provider;
-use ferry_core::capabilities::{Feature, Level, occurrences, table};
-use ferry_core::desired::ObjectRef;
 use ferry_core::schema::CrdSchema;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::core::cel::estimate_rule_cost;
@@ -223,151 +221,6 @@ fn assert_iterated_lists_are_bounded(node: &Value, rule: &str, at: &str) {
         }
     }
     visit(node, "self", true, rule, at);
-}
-
-fn serverless_service_schema() -> CrdSchema {
-    CrdSchema::new(
-        &<ferry_api::ServerlessService as kube::CustomResourceExt>::crd(),
-        "v1alpha1",
-    )
-    .unwrap()
-}
-
-#[allow(clippy::needless_pass_by_value)] // `object(json!({..}))` reads best at the call sites
-fn object(spec: Value) -> Value {
-    json!({
-        "apiVersion": "ferry.dev/v1alpha1",
-        "kind": "ServerlessService",
-        "metadata": {"name": "hello", "namespace": "shop"},
-        "spec": spec,
-    })
-}
-
-/// A spec for `provider` that uses `feature`, for the features some provider refuses (or once
-/// refused: a sample stays, so a CEL rule left behind when the table changes is caught).
-fn using(feature: Feature, provider: Provider) -> Option<Value> {
-    let mut spec = json!({
-        "provider": provider.as_str(),
-        "containers": [{"name": "app", "image": "ghcr.io/acme/hello:1", "port": 8080}],
-    });
-    let container = &mut spec["containers"][0];
-    match feature {
-        Feature::EphemeralStorage => container["resources"] = json!({"ephemeralStorage": "30Gi"}),
-        Feature::Gpu => container["resources"] = json!({"gpu": {"count": 1}}),
-        Feature::GpuType => {
-            container["resources"] = json!({"gpu": {"count": 1, "type": "nvidia-l4"}});
-        }
-        Feature::StartupProbe => container["probes"] = json!({"startup": {"httpGet": {}}}),
-        Feature::ReadinessProbe => container["probes"] = json!({"readiness": {"httpGet": {}}}),
-        Feature::Concurrency => spec["concurrency"] = json!(10),
-        Feature::TimeoutSeconds => spec["timeoutSeconds"] = json!(60),
-        Feature::ScaleToZero => spec["scaling"] = json!({"minInstances": 0}),
-        Feature::InitialInstances => {
-            spec["scaling"] = json!({"minInstances": 1, "initialInstances": 2});
-        }
-        Feature::MetricConcurrency => spec["scaling"] = json!({"metric": "concurrency"}),
-        Feature::MetricRps => spec["scaling"] = json!({"metric": "rps"}),
-        Feature::MetricCpu => spec["scaling"] = json!({"minInstances": 1, "metric": "cpu"}),
-        Feature::MetricMemory => spec["scaling"] = json!({"minInstances": 1, "metric": "memory"}),
-        Feature::ScalingTarget => spec["scaling"] = json!({"minInstances": 1, "target": 50}),
-        Feature::ScaleDownDelay => {
-            spec["scaling"] = json!({"minInstances": 1, "scaleDownDelaySeconds": 60});
-        }
-        Feature::TrafficSplit => {
-            spec["traffic"] = json!([
-                {"latestRevision": true, "percent": 50},
-                {"revisionName": "hello-00001", "percent": 50, "tag": "old"},
-            ]);
-        }
-        Feature::ProviderConfigRef => spec["providerConfigRef"] = json!({"name": "default"}),
-        Feature::Sidecars
-        | Feature::Port
-        | Feature::EnvSecret
-        | Feature::Cpu
-        | Feature::Memory
-        | Feature::LivenessProbe
-        | Feature::MaxInstances
-        | Feature::Ingress
-        | Feature::TrafficTags
-        | Feature::DeletionPolicy => return None,
-    }
-    Some(spec)
-}
-
-/// Every `no` cell of the capability table is refused at admission by the CRD's CEL rules and by
-/// Ferry's validation with the table's note; every other cell's sample passes admission.
-#[test]
-fn the_crd_and_ferry_refuse_exactly_what_the_capability_table_says() {
-    let schema = serverless_service_schema();
-    let mut refusals = 0;
-    for row in table() {
-        for provider in Provider::ALL {
-            let cell = row.support(provider);
-            let Some(spec) = using(row.feature, provider) else {
-                assert!(
-                    cell.level != Level::No,
-                    "{:?} is refused: give it a sample",
-                    row.feature
-                );
-                continue;
-            };
-            let violations = schema.check(&object(spec.clone()));
-            let typed = serde_json::from_value(spec.clone()).unwrap();
-            let used = occurrences(row.feature, &typed);
-            assert!(
-                !used.is_empty(),
-                "{:?}: the sample does not use the feature",
-                row.feature
-            );
-            let ferry = ferry_core::validate_spec(
-                ObjectRef {
-                    namespace: "shop".into(),
-                    name: "hello".into(),
-                    ..ObjectRef::default()
-                },
-                &typed,
-            );
-            let ferry_refusal = ferry.as_ref().err().and_then(|e| {
-                e.errors
-                    .iter()
-                    .find(|f| used.contains(&f.field) && f.message.contains(&cell.note))
-            });
-            match cell.level {
-                Level::No => {
-                    refusals += 1;
-                    assert!(
-                        violations
-                            .iter()
-                            .any(|v| used.iter().any(|u| u.starts_with(&v.field))),
-                        "{provider} {:?}: the CRD admits it: {violations:?}",
-                        row.feature
-                    );
-                    assert!(
-                        ferry_refusal.is_some(),
-                        "{provider} {:?}: Ferry admits it: {ferry:?}",
-                        row.feature
-                    );
-                }
-                Level::NotApplicable => {}
-                Level::Yes | Level::Partial => {
-                    assert!(
-                        violations.is_empty(),
-                        "{provider} {:?}: the CRD refuses what the table allows: {violations:?}",
-                        row.feature
-                    );
-                    assert!(
-                        ferry_refusal.is_none(),
-                        "{provider} {:?}: refused as unsupported",
-                        row.feature
-                    );
-                }
-            }
-        }
-    }
-    assert!(
-        refusals >= 15,
-        "the table refuses {refusals} provider/field pairs"
-    );
 }
 
 /// The API server refuses a CRD whose rule names a `fieldPath` its schema does not have.

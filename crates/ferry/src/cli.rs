@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ferry_api::Provider;
+use ferry_core::backend::Catalog;
 use ferry_core::cost::{self, PriceTable, Traffic};
 
 use crate::Error;
@@ -42,8 +43,8 @@ enum Command {
     /// Print what each portable field means on each provider.
     Capabilities {
         /// Only this provider.
-        #[arg(long, value_enum)]
-        provider: Option<ProviderArg>,
+        #[arg(long, value_parser = parse_provider)]
+        provider: Option<Provider>,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = TableFormat::Text)]
         output: TableFormat,
@@ -54,16 +55,16 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = TableFormat::Text)]
         output: TableFormat,
     },
-    /// Print, offline, what Ferry would create for each ServerlessService (Knative: the Service
-    /// YAML; Fargate: the ECS and Application Auto Scaling requests as JSON, with the values of
-    /// a ProviderConfig given in the files); exit 1 when one cannot be rendered.
+    /// Print, offline, what Ferry would create for each ServerlessService (in-cluster objects
+    /// as YAML, a cloud's requests as JSON, with the values of a ProviderConfig given in the
+    /// files); exit 1 when one cannot be rendered.
     Render {
         /// Files or directories of YAML manifests (`-` reads standard input).
         #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
     },
-    /// Estimate, offline, what each ServerlessService would cost per month on Knative, Fargate
-    /// and Cloud Run, side by side, whatever its own provider; exit 1 when one cannot be read.
+    /// Estimate, offline, what each ServerlessService would cost per month on every provider,
+    /// side by side, whatever its own; exit 1 when one cannot be read.
     Cost {
         /// Files or directories of YAML manifests (`-` reads standard input). ProviderConfigs
         /// among them give the regions to price in.
@@ -84,8 +85,8 @@ enum Command {
         /// shared by everything in it).
         #[arg(long)]
         no_free_tier: bool,
-        /// A price table (YAML, as crates/core/prices.yaml) whose entries replace or add to
-        /// Ferry's own; Knative needs one with your nodes' price.
+        /// A price table (YAML, one section per provider: docs/cost.md) whose entries replace
+        /// or add to Ferry's own; Knative needs one with your nodes' price.
         #[arg(long, value_name = "FILE")]
         prices: Option<PathBuf>,
         /// Output format.
@@ -118,22 +119,18 @@ enum TableFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ProviderArg {
-    Knative,
-    Fargate,
-    #[value(name = "cloudRun", alias = "cloudrun")]
-    CloudRun,
-}
-
-impl From<ProviderArg> for Provider {
-    fn from(p: ProviderArg) -> Self {
-        match p {
-            ProviderArg::Knative => Provider::Knative,
-            ProviderArg::Fargate => Provider::Fargate,
-            ProviderArg::CloudRun => Provider::CloudRun,
-        }
-    }
+/// A provider as `spec.provider` names it (any case).
+fn parse_provider(text: &str) -> Result<Provider, String> {
+    Provider::ALL
+        .into_iter()
+        .find(|p| p.as_str().eq_ignore_ascii_case(text.trim()))
+        .ok_or_else(|| {
+            let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+            format!(
+                "{text:?} is not a provider; the providers are {}",
+                names.join(", ")
+            )
+        })
 }
 
 /// Parses the command line, runs the command and reports errors on stderr.
@@ -193,11 +190,14 @@ fn run(command: Command) -> Result<ExitCode, Error> {
         Command::Crd { dir: None } => print(&render::all_crds_yaml()?)?,
         Command::Crd { dir: Some(dir) } => write_crds(&dir)?,
         Command::Validate { files, output } => return validate(&files, output),
-        Command::Capabilities { provider, output } => print(&match output {
-            TableFormat::Text => render::capabilities_text(provider.map(Provider::from)),
-            TableFormat::Markdown => render::capabilities_markdown(),
-            TableFormat::Json => json(&ferry_core::capabilities::table())?,
-        })?,
+        Command::Capabilities { provider, output } => {
+            let catalog = crate::backends::registry()?.catalog();
+            print(&match output {
+                TableFormat::Text => render::capabilities_text(catalog, provider),
+                TableFormat::Markdown => render::capabilities_markdown(catalog),
+                TableFormat::Json => json(&ferry_core::capabilities::table(catalog))?,
+            })?;
+        }
         Command::Reasons { output } => print(&match output {
             TableFormat::Text => render::reasons_text(),
             TableFormat::Markdown => render::reasons_markdown(),
@@ -280,11 +280,12 @@ fn read_files(files: &[PathBuf]) -> (Vec<(String, String)>, bool) {
 }
 
 fn render_files(files: &[PathBuf]) -> Result<ExitCode, Error> {
+    let registry = crate::backends::registry()?;
     let (texts, mut failed) = read_files(files);
     // A service may name a ProviderConfig from another of the files given.
     let configs = render::provider_configs(texts.iter().map(|(_, text)| text.as_str()));
     for (name, text) in &texts {
-        match render::provider_objects(name, text, &configs) {
+        match render::provider_objects(name, text, &configs, registry) {
             Ok(yaml) => print(&yaml)?,
             Err(problems) => {
                 eprint!("{problems}");
@@ -300,8 +301,8 @@ fn render_files(files: &[PathBuf]) -> Result<ExitCode, Error> {
 }
 
 /// Ferry's price table, with the entries of `file` on top.
-fn price_table(file: Option<&Path>) -> Result<PriceTable, Error> {
-    let table = PriceTable::embedded()?;
+fn price_table(file: Option<&Path>, catalog: &Catalog) -> Result<PriceTable, Error> {
+    let table = PriceTable::embedded(catalog)?;
     let Some(path) = file else {
         return Ok(table);
     };
@@ -310,7 +311,7 @@ fn price_table(file: Option<&Path>) -> Result<PriceTable, Error> {
         path: name.clone(),
         source,
     })?;
-    Ok(table.overlay(PriceTable::parse(&name, &text)?))
+    Ok(table.overlay(PriceTable::parse(&name, &text, catalog)?))
 }
 
 fn cost_files(
@@ -319,12 +320,13 @@ fn cost_files(
     prices: Option<&Path>,
     output: Format,
 ) -> Result<ExitCode, Error> {
-    let prices = price_table(prices)?;
+    let catalog = crate::backends::registry()?.catalog();
+    let prices = price_table(prices, catalog)?;
     let (texts, mut failed) = read_files(files);
     let configs = render::provider_configs(texts.iter().map(|(_, text)| text.as_str()));
     let mut costs = Vec::new();
     for (name, text) in &texts {
-        match crate::cost::service_costs(name, text, &configs, traffic, &prices) {
+        match crate::cost::service_costs(name, text, &configs, traffic, &prices, catalog) {
             Ok(found) => costs.extend(found),
             Err(problems) => {
                 eprint!("{problems}");
@@ -348,12 +350,13 @@ fn cost_files(
 }
 
 fn validate(files: &[PathBuf], output: Format) -> Result<ExitCode, Error> {
+    let catalog = crate::backends::registry()?.catalog();
     let reports: Vec<FileReport> = expand(files)
         .iter()
         .map(|path| {
             let name = path.display().to_string();
             match read(path) {
-                Ok(text) => validate_text(&name, &text),
+                Ok(text) => validate_text(&name, &text, catalog),
                 Err(e) => FileReport {
                     file: name.clone(),
                     error: Some(format!("{name}: cannot read: {e}")),

@@ -1,21 +1,16 @@
 //! `ferry controller`: the operator process. Flags and environment, logging, the metrics and
 //! probe server, signals, and leader election around the reconciler.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use ferry_api::Provider;
 use ferry_controller::http::{Health, bind};
 use ferry_controller::metrics::Metrics;
 use ferry_controller::shutdown::{self, unless_stopped};
 use ferry_controller::{Context, Lease, Settings, Stop, operate};
-use ferry_provider::Connector;
-use ferry_provider_cloudrun::CloudRunConnector;
-use ferry_provider_fargate::FargateConnector;
-use ferry_provider_knative::client::KnativeConnector;
+use ferry_provider::backend::Environment;
 use kube::runtime::events::Reporter;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
@@ -208,34 +203,12 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot serve metrics on {}: {e}", args.metrics_address))?;
     info!(%address, "serving /metrics, /healthz and /readyz");
     tokio::spawn(serve);
-    let mut connectors: HashMap<Provider, Arc<dyn Connector>> = HashMap::new();
-    connectors.insert(
-        Provider::Knative,
-        Arc::new(KnativeConnector::new(client.clone())),
-    );
-    connectors.insert(
-        Provider::Fargate,
-        Arc::new(FargateConnector::new(
-            client.clone(),
-            ferry_provider_fargate::Settings {
-                operator_namespace: operator_namespace.clone(),
-                // Objects that resync within a quarter of the interval of each other share one
-                // DescribeServices (see the Fargate client's directory).
-                snapshot_max_age: args.resync_interval / 4,
-                calls: ferry_provider_fargate::CallSettings::default(),
-            },
-        )),
-    );
-    connectors.insert(
-        Provider::CloudRun,
-        Arc::new(CloudRunConnector::new(
-            client.clone(),
-            ferry_provider_cloudrun::Settings {
-                operator_namespace: operator_namespace.clone(),
-                ..ferry_provider_cloudrun::Settings::default()
-            },
-        )),
-    );
+    let backends = crate::backends::registry().map_err(|e| e.to_string())?;
+    let connectors = backends.connectors(&Environment {
+        client: client.clone(),
+        operator_namespace: operator_namespace.clone(),
+        resync: args.resync_interval,
+    });
     let reporter = Reporter {
         controller: "ferry".into(),
         instance: Some(identity.clone()),
@@ -250,7 +223,12 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         ..Settings::default()
     };
     let ctx = Arc::new(Context::new(
-        client, connectors, reporter, metrics, settings,
+        client,
+        backends.clone(),
+        connectors,
+        reporter,
+        metrics,
+        settings,
     ));
     let lease = (!args.no_leader_election).then(|| Lease {
         namespace: operator_namespace.clone(),

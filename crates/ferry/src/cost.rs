@@ -1,14 +1,15 @@
-//! `ferry cost`: what each ServerlessService in the files would cost per month on Knative,
-//! Fargate and Cloud Run, side by side, offline. The figures come from `ferry_core::cost`; this
-//! module reads the inputs and lays the answer out.
+//! `ferry cost`: what each ServerlessService in the files would cost per month on every
+//! provider, side by side, offline. The figures come from `ferry_core::cost` and each backend's
+//! model; this module reads the inputs and lays the answer out.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use ferry_api::{Provider, ProviderConfig, ServerlessService};
+use ferry_core::backend::Catalog;
 use ferry_core::cost::{
     self, Comparison, DEFAULT_AVG_DURATION_MS, DEFAULT_REQUESTS_PER_MONTH, Estimate, Figure,
-    PriceTable, Regions, Traffic, Usd,
+    PriceTable, Traffic, Usd,
 };
 use serde::Serialize;
 
@@ -40,8 +41,9 @@ pub fn service_costs(
     configs: &BTreeMap<String, ProviderConfig>,
     traffic: &Traffic,
     prices: &PriceTable,
+    catalog: &Catalog,
 ) -> Result<Vec<ServiceCost>, String> {
-    let report = crate::validate::validate_text(file, text);
+    let report = crate::validate::validate_text(file, text, catalog);
     if report.has_errors() {
         return Err(crate::validate::render_text(&report));
     }
@@ -53,7 +55,7 @@ pub fn service_costs(
     {
         let svc: ServerlessService =
             serde_json::from_value(doc.value.clone()).map_err(|e| format!("{file}: {e}\n"))?;
-        let regions = regions(&svc, configs);
+        let config = configs.get(ferry_provider::provider_config::name_for(&svc));
         out.push(ServiceCost {
             file: file.to_owned(),
             object: format!(
@@ -62,24 +64,10 @@ pub fn service_costs(
                 svc.metadata.name.as_deref().unwrap_or_default()
             ),
             provider: svc.spec.provider,
-            comparison: cost::compare(&svc.spec, traffic, prices, &regions),
+            comparison: cost::compare(&svc.spec, traffic, prices, config.map(|c| &c.spec), catalog),
         });
     }
     Ok(out)
-}
-
-/// The regions of the ProviderConfig the service names, when it is among the files.
-fn regions(svc: &ServerlessService, configs: &BTreeMap<String, ProviderConfig>) -> Regions {
-    let config = configs.get(ferry_provider::provider_config::name_for(svc));
-    Regions {
-        fargate: config
-            .and_then(|c| c.spec.fargate.as_ref())
-            .map(|f| f.region.clone()),
-        cloud_run: config
-            .and_then(|c| c.spec.cloud_run.as_ref())
-            .map(|c| c.region.clone()),
-        knative: None,
-    }
 }
 
 const COLUMNS: [&str; 8] = [
@@ -108,9 +96,11 @@ pub fn render_text(costs: &[ServiceCost]) -> String {
         );
         table(&mut out, &service.comparison.estimates);
         out.push('\n');
-        let width = Provider::ALL
+        let width = service
+            .comparison
+            .estimates
             .iter()
-            .map(|p| p.display_name().len())
+            .map(|e| e.provider.display_name().len())
             .max()
             .unwrap_or(0)
             + 1;

@@ -2,6 +2,7 @@
 //! command-line parsing lives in [`cli`]; everything it prints is built by pure functions in
 //! [`render`], [`validate`] and [`cost`], so tests call them directly.
 
+pub mod backends;
 pub mod cli;
 pub mod controller;
 pub mod cost;
@@ -26,4 +27,7 @@ pub enum Error {
     /// A price table given with `--prices` cannot be used.
     #[error("{0}")]
     Prices(#[from] ferry_core::cost::PriceError),
+    /// This build's list of backends is broken (a test keeps it whole).
+    #[error("{0}")]
+    Registry(#[from] ferry_provider::backend::RegistryError),
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use ferry_api::{API_VERSION, ProviderConfig, ServerlessService};
+use ferry_core::backend::Catalog;
 use ferry_core::schema::{CrdSchema, SchemaError, Violation};
 use ferry_core::{Finding, Severity};
 use serde::Serialize;
@@ -88,8 +89,9 @@ fn schemas() -> Result<&'static [CrdSchema], &'static SchemaError> {
         .map(Vec::as_slice)
 }
 
-/// Validates every document of `text`, read from `file`.
-pub fn validate_text(file: &str, text: &str) -> FileReport {
+/// Validates every document of `text`, read from `file`, with the rules of the backends of
+/// `catalog`.
+pub fn validate_text(file: &str, text: &str, catalog: &Catalog) -> FileReport {
     let documents = match manifest::parse(text) {
         Ok(documents) => documents,
         Err(e) => {
@@ -113,7 +115,10 @@ pub fn validate_text(file: &str, text: &str) -> FileReport {
     FileReport {
         file: file.to_owned(),
         error: None,
-        documents: documents.iter().map(validate_document).collect(),
+        documents: documents
+            .iter()
+            .map(|doc| validate_document(doc, catalog))
+            .collect(),
     }
 }
 
@@ -129,7 +134,7 @@ fn object_name(value: &Value) -> String {
     }
 }
 
-fn validate_document(doc: &Document) -> DocumentReport {
+fn validate_document(doc: &Document, catalog: &Catalog) -> DocumentReport {
     let object = object_name(&doc.value);
     let api_version = doc.value["apiVersion"].as_str().unwrap_or_default();
     let kind = doc.value["kind"].as_str().unwrap_or_default();
@@ -189,7 +194,7 @@ fn validate_document(doc: &Document) -> DocumentReport {
             .messages
             .push(message(doc, &v.field, &v.message, "error", Source::Schema));
     }
-    for finding in ferry_findings(kind, &doc.value, &violations) {
+    for finding in ferry_findings(kind, &doc.value, &violations, catalog) {
         let severity = if finding.severity == Severity::Warning {
             "warning"
         } else {
@@ -210,7 +215,12 @@ fn validate_document(doc: &Document) -> DocumentReport {
 }
 
 /// Ferry's own findings, minus those on fields the schema already refuses.
-fn ferry_findings(kind: &str, value: &Value, violations: &[Violation]) -> Vec<Finding> {
+fn ferry_findings(
+    kind: &str,
+    value: &Value,
+    violations: &[Violation],
+    catalog: &Catalog,
+) -> Vec<Finding> {
     let refused = |field: &str| {
         violations.iter().any(|v| {
             v.field.is_empty()
@@ -235,7 +245,7 @@ fn ferry_findings(kind: &str, value: &Value, violations: &[Violation]) -> Vec<Fi
     };
     let findings = match kind {
         "ServerlessService" => match serde_json::from_value::<ServerlessService>(value.clone()) {
-            Ok(svc) => match ferry_core::validate(&svc) {
+            Ok(svc) => match ferry_core::validate(&svc, catalog.get(svc.spec.provider)) {
                 Ok(valid) => valid.warnings,
                 Err(invalid) => invalid.errors.into_iter().chain(invalid.warnings).collect(),
             },

@@ -176,7 +176,7 @@ fn generated_docs_are_current() {
     for (file, generated, command) in [
         (
             "docs/capabilities.md",
-            ferry::render::capabilities_markdown(),
+            ferry::render::capabilities_markdown(ferry::backends::registry().unwrap().catalog()),
             "ferry capabilities --output markdown",
         ),
         (
@@ -287,7 +287,7 @@ fn capabilities_prints_the_table() {
         serde_json::from_slice(&ferry(&["capabilities", "-o", "json"]).stdout).unwrap();
     assert_eq!(
         json.as_array().unwrap().len(),
-        ferry_core::capabilities::table().len()
+        ferry_core::capabilities::table(ferry::backends::registry().unwrap().catalog()).len()
     );
 }
 

@@ -348,12 +348,16 @@ fn plausible(c: &mut Choices) -> Value {
     })
 }
 
+fn catalog() -> &'static ferry_core::backend::Catalog {
+    ferry::backends::registry().unwrap().catalog()
+}
+
 fn check(doc: &Value) {
     for text in [
         serde_json::to_string(doc).unwrap(),
         serde_saphyr::to_string(doc).unwrap(),
     ] {
-        let report = validate_text("random.yaml", &text);
+        let report = validate_text("random.yaml", &text, catalog());
         assert!(
             report.error.is_none(),
             "generated YAML must parse: {:?}\n{text}",
@@ -374,7 +378,8 @@ fn check(doc: &Value) {
         }
         if d.outcome == "valid" && doc["kind"] == "ServerlessService" {
             let svc: ferry_api::ServerlessService = serde_json::from_value(doc.clone()).unwrap();
-            let valid = ferry_core::validate(&svc).expect("a valid report means a valid spec");
+            let valid = ferry_core::validate(&svc, catalog().get(svc.spec.provider))
+                .expect("a valid report means a valid spec");
             assert!(valid.desired.serving_container < valid.desired.containers.len());
         }
     }
@@ -388,10 +393,10 @@ fn check(doc: &Value) {
 /// Any spec the types can read gets an estimate or a reason, never a panic, and a figure is
 /// the sum of its lines.
 fn check_cost(spec: &ferry_api::ServerlessServiceSpec) {
-    use ferry_core::cost::{self, Figure, PriceTable, Regions, Traffic};
-    let prices = PriceTable::embedded().unwrap();
+    use ferry_core::cost::{self, Figure, PriceTable, Traffic};
+    let prices = PriceTable::embedded(catalog()).unwrap();
     for traffic in [Traffic::default(), Traffic::none()] {
-        let c = cost::compare(spec, &traffic, &prices, &Regions::default());
+        let c = cost::compare(spec, &traffic, &prices, None, catalog());
         for e in &c.estimates {
             if let Figure::Priced {
                 monthly_usd,
@@ -402,7 +407,7 @@ fn check_cost(spec: &ferry_api::ServerlessServiceSpec) {
             }
         }
     }
-    let _ = cost::baseline(spec, &prices, &Regions::default());
+    let _ = cost::baseline(catalog().get(spec.provider), spec, &prices, None);
 }
 
 proptest! {
@@ -427,7 +432,7 @@ proptest! {
 
     #[test]
     fn arbitrary_text_never_panics(text in "(\\PC|\n| {2}|- |: |---\n|\\[|\\]|\\{|\\}|&a|\\*a|!!str ){0,200}") {
-        let _ = validate_text("random.yaml", &text);
+        let _ = validate_text("random.yaml", &text, catalog());
     }
 
     #[test]
@@ -436,7 +441,7 @@ proptest! {
         let cut = cut.min(example.len());
         let cut = (0..=cut).rev().find(|&i| example.is_char_boundary(i)).unwrap_or(0);
         let text = format!("{}{insert}{}", &example[..cut], &example[cut..]);
-        let _ = validate_text("mangled.yaml", &text);
+        let _ = validate_text("mangled.yaml", &text, catalog());
     }
 }
 
@@ -453,7 +458,11 @@ fn the_generators_reach_the_provider_rules() {
             choices: &choices,
             next: 0,
         });
-        let report = validate_text("random.yaml", &serde_json::to_string(&doc).unwrap());
+        let report = validate_text(
+            "random.yaml",
+            &serde_json::to_string(&doc).unwrap(),
+            catalog(),
+        );
         let d = &report.documents[0];
         valid += usize::from(d.outcome == "valid");
         ferry_refusals += usize::from(

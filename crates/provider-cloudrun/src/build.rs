@@ -17,11 +17,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::CloudRunModel;
 use ferry_api::conditions::reasons;
 use ferry_api::{CloudRunProviderConfig, ExecutionEnvironment, Ingress, VpcEgress};
 use ferry_core::desired::{
-    Backend, CloudRunModel, ContainerModel, Desired, EnvModel, EnvValue, ObjectRef, ProbeAction,
-    ProbeModel, ResourcesModel, ScalingModel, SecretSource, TrafficModel,
+    ContainerModel, Desired, EnvModel, EnvValue, ObjectRef, ProbeAction, ProbeModel,
+    ResourcesModel, ScalingModel, SecretSource, TrafficModel,
 };
 use ferry_core::names;
 use ferry_core::status::{Outputs, Readiness};
@@ -116,7 +117,7 @@ pub struct Plan {
     pub account: Account,
     /// `projects/P/locations/R`.
     pub parent: String,
-    /// The service ID ([`names::cloud_run_service`]).
+    /// The service ID ([`crate::names::service_name`]).
     pub service_id: String,
     /// `projects/P/locations/R/services/ID`.
     pub name: String,
@@ -149,10 +150,9 @@ impl Plan {
 
 /// The Cloud Run settings of `want`.
 fn cloud_run(want: &Desired) -> Result<&CloudRunModel, BuildError> {
-    match &want.backend {
-        Backend::CloudRun(model) => Ok(model),
-        _ => Err(BuildError::NotCloudRun),
-    }
+    want.backend
+        .get::<CloudRunModel>()
+        .ok_or(BuildError::NotCloudRun)
 }
 
 /// The project and region `want` runs in under `config`.
@@ -172,7 +172,7 @@ pub fn account(want: &Desired, config: &CloudRunProviderConfig) -> Result<Accoun
 
 /// The Cloud Run service ID of `want`.
 pub fn service_id(want: &Desired) -> String {
-    names::cloud_run_service(&want.object.namespace, &want.object.name)
+    crate::names::service_name(&want.object.namespace, &want.object.name)
 }
 
 /// Everything Ferry sends for `want`, in the project and region its own `spec.cloudRun` and
@@ -361,20 +361,17 @@ fn env_var(container: &str, env: &EnvModel) -> Result<model::EnvVar, BuildError>
     let var = model::EnvVar::new().set_name(env.name.clone());
     match &env.value {
         EnvValue::Literal(value) => Ok(var.set_value(value.clone())),
-        EnvValue::Secret(SecretSource::GoogleSecretManager { secret, version }) => Ok(var
-            .set_value_source(
-                model::EnvVarSource::new().set_secret_key_ref(
-                    model::SecretKeySelector::new()
-                        .set_secret(secret.clone())
-                        .set_version(version.clone()),
-                ),
-            )),
-        EnvValue::Secret(SecretSource::Kubernetes { .. } | SecretSource::Aws { .. }) => {
-            Err(BuildError::Secret {
-                container: container.to_owned(),
-                env: env.name.clone(),
-            })
-        }
+        EnvValue::Secret(SecretSource::Store { name, version }) => Ok(var.set_value_source(
+            model::EnvVarSource::new().set_secret_key_ref(
+                model::SecretKeySelector::new()
+                    .set_secret(name.clone())
+                    .set_version(version.clone().unwrap_or_else(|| "latest".to_owned())),
+            ),
+        )),
+        EnvValue::Secret(SecretSource::Kubernetes { .. }) => Err(BuildError::Secret {
+            container: container.to_owned(),
+            env: env.name.clone(),
+        }),
     }
 }
 

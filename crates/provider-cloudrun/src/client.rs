@@ -475,7 +475,7 @@ impl ExternalClient for CloudRunClient {
         let name = format!(
             "{}/services/{}",
             self.location,
-            ferry_core::names::cloud_run_service(&object.namespace, &object.name)
+            crate::names::service_name(&object.namespace, &object.name)
         );
         let Some(service) = self.get(&name).await? else {
             return Ok(Deletion::Gone);
@@ -509,7 +509,7 @@ impl ExternalClient for CloudRunClient {
         let name = format!(
             "{}/services/{}",
             self.location,
-            ferry_core::names::cloud_run_service(&object.namespace, &object.name)
+            crate::names::service_name(&object.namespace, &object.name)
         );
         let Some(mut service) = self.get(&name).await? else {
             return Ok(());

@@ -150,7 +150,7 @@ fn service(name: &str, image: &str, extra: &str) -> ServerlessService {
 }
 
 fn desired(svc: &ServerlessService) -> Desired {
-    ferry_core::validate(svc)
+    ferry_core::validate(svc, &ferry_provider_cloudrun::CloudRun)
         .unwrap_or_else(|e| panic!("the test's spec is invalid: {e}"))
         .desired
 }

@@ -13,10 +13,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::FargateModel;
 use ferry_api::conditions::reasons;
 use ferry_api::{CapacityProvider, FargateProviderConfig, ScalingMetric};
 use ferry_core::desired::{
-    Backend, ContainerModel, Desired, EnvValue, FargateModel, ProbeAction, ProbeModel, SecretSource,
+    ContainerModel, Desired, EnvValue, ProbeAction, ProbeModel, SecretSource,
 };
 use ferry_core::names;
 use ferry_core::status::{Outputs, Readiness};
@@ -89,10 +90,9 @@ pub struct Account {
 
 /// The Fargate settings of `want`.
 fn fargate(want: &Desired) -> Result<&FargateModel, AccountError> {
-    match &want.backend {
-        Backend::Fargate(f) => Ok(f),
-        _ => Err(AccountError::NotFargate),
-    }
+    want.backend
+        .get::<FargateModel>()
+        .ok_or(AccountError::NotFargate)
 }
 
 /// The account settings for `want` under ProviderConfig `config_name`.
@@ -561,7 +561,7 @@ impl Plan {
 
 /// The ECS service name (and task definition family) of `want`.
 pub fn service_name(want: &Desired) -> String {
-    names::ecs_service(&want.object.namespace, &want.object.name)
+    crate::names::service_name(&want.object.namespace, &want.object.name)
 }
 
 /// Application Auto Scaling's id of a service.
@@ -724,9 +724,9 @@ fn container_definition(
                 name: env.name.clone(),
                 value: value.clone(),
             }),
-            EnvValue::Secret(SecretSource::Aws { value_from }) => secrets.push(SecretEnv {
+            EnvValue::Secret(SecretSource::Store { name, .. }) => secrets.push(SecretEnv {
                 name: env.name.clone(),
-                value_from: value_from.clone(),
+                value_from: name.clone(),
             }),
             // Validation resolves every secret of a Fargate service to an ARN.
             EnvValue::Secret(_) => {}

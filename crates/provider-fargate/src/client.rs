@@ -438,7 +438,7 @@ impl ExternalClient for FargateClient {
     }
 
     async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {
-        let name = ferry_core::names::ecs_service(&object.namespace, &object.name);
+        let name = crate::names::service_name(&object.namespace, &object.name);
         self.aws.directory.invalidate(&self.cluster, &name).await;
         let snapshot = self.aws.directory.service(&self.cluster, &name).await?;
         let resource_id = build::scaling_resource_id(&self.cluster, &name);
@@ -470,7 +470,7 @@ impl ExternalClient for FargateClient {
     }
 
     async fn release(&self, object: &ObjectRef) -> Result<(), ProviderError> {
-        let name = ferry_core::names::ecs_service(&object.namespace, &object.name);
+        let name = crate::names::service_name(&object.namespace, &object.name);
         self.aws.directory.invalidate(&self.cluster, &name).await;
         let snapshot = self.aws.directory.service(&self.cluster, &name).await?;
         if let Some(service) = snapshot.service

@@ -260,7 +260,7 @@ fn svc_name(svc: &ServerlessService) -> String {
 }
 
 fn desired(svc: &ServerlessService) -> Desired {
-    ferry_core::validate(svc)
+    ferry_core::validate(svc, &ferry_provider_fargate::Fargate)
         .unwrap_or_else(|e| panic!("the test's spec is invalid: {e}"))
         .desired
 }

@@ -5,11 +5,12 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::model::KnativeModel;
 use ferry_api::conditions::reasons;
 use ferry_api::{AutoscalerClass, Ingress, ScalingMetric};
 use ferry_core::desired::{
-    Backend, ContainerModel, Desired, EnvValue, KnativeModel, ProbeAction, ProbeModel,
-    ResourcesModel, SecretSource, TrafficModel,
+    ContainerModel, Desired, EnvValue, ProbeAction, ProbeModel, ResourcesModel, SecretSource,
+    TrafficModel,
 };
 use ferry_core::status::{Outputs, Readiness};
 use serde_json::{Map, Value, json};
@@ -95,9 +96,9 @@ fn stamp_fingerprint(service: &mut Value) {
 /// backend; anything else is rendered with the class its metric implies rather than refused,
 /// since building has no way to fail.
 fn knative_settings(desired: &Desired) -> Cow<'_, KnativeModel> {
-    match &desired.backend {
-        Backend::Knative(k) => Cow::Borrowed(k),
-        Backend::Fargate(_) | Backend::CloudRun(_) => Cow::Owned(KnativeModel {
+    match desired.backend.get::<KnativeModel>() {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(KnativeModel {
             autoscaler_class: match desired.scaling.metric {
                 ScalingMetric::Cpu | ScalingMetric::Memory => AutoscalerClass::Hpa,
                 ScalingMetric::Concurrency | ScalingMetric::Rps => AutoscalerClass::Kpa,
@@ -278,7 +279,7 @@ fn value_from(secret: &SecretSource) -> Value {
         // Validation resolves every Knative secret to a Kubernetes one. Should another kind
         // reach here, an empty source makes Kubernetes refuse the revision with a message,
         // where leaving the variable out would start the container without it.
-        SecretSource::Aws { .. } | SecretSource::GoogleSecretManager { .. } => json!({}),
+        SecretSource::Store { .. } => json!({}),
     }
 }
 

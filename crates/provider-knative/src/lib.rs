@@ -1,6 +1,15 @@
-//! Ferry's Knative Serving backend: [`build`] turns the desired model into a
-//! `serving.knative.dev/v1` Service and reads one back (pure); the client applies and observes
-//! it.
+//! Ferry's Knative Serving backend, everything Ferry knows about the provider: [`Knative`] is
+//! its descriptor; [`validate`] and [`limits`] its rules, [`capabilities`] its column of the
+//! capability table; [`build`] turns the desired model into a `serving.knative.dev/v1` Service
+//! and reads one back (pure); the client applies and observes it.
 
+mod backend;
 pub mod build;
+mod capabilities;
 pub mod client;
+pub mod cost;
+pub mod limits;
+pub mod model;
+mod validate;
+
+pub use backend::Knative;

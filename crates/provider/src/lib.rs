@@ -7,8 +7,10 @@
 //! [`Readiness::Progressing`] and the controller polls. Errors are classified so the controller
 //! knows whether to retry soon, back off, or wait for a change.
 //!
-//! [`fake`] is an in-memory backend for controller tests.
+//! [`backend`] is the descriptor each backend crate implements and the [`backend::Registry`]
+//! the binary lists them in; [`fake`] is an in-memory backend for controller tests.
 
+pub mod backend;
 pub mod fake;
 pub mod provider_config;
 

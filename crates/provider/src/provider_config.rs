@@ -115,7 +115,7 @@ pub async fn resolve(
 
 /// The credentials file a ProviderConfig's `credentials` name, with its Secret's
 /// `resourceVersion`, when their source is `Secret`; `None` for the other sources. `field` is
-/// the ProviderConfig's section (`spec.fargate`), for messages.
+/// the ProviderConfig's section for the provider (`spec.<provider>`), for messages.
 pub async fn credentials_secret(
     client: &kube::Client,
     operator_namespace: &str,

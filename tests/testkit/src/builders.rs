@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use ferry_api::{ProviderConfig, ProviderConfigSpec, ServerlessService};
+use ferry_core::backend::Rules;
 use ferry_core::desired::Desired;
 use serde::Serialize;
 use serde_json::Value;
@@ -48,17 +49,17 @@ pub fn named_service(
     svc
 }
 
-/// The desired model of `svc`, which must be valid.
-pub fn desired_of(svc: &ServerlessService) -> Desired {
-    match ferry_core::validate(svc) {
+/// The desired model of `svc` by its provider's `rules`; `svc` must be valid.
+pub fn desired_of(svc: &ServerlessService, rules: &dyn Rules) -> Desired {
+    match ferry_core::validate(svc, rules) {
         Ok(valid) => valid.desired,
         Err(invalid) => panic!("the test's spec is invalid: {invalid}"),
     }
 }
 
-/// The desired model for `spec`.
-pub fn desired(spec: &str) -> Desired {
-    desired_of(&serverless_service(spec))
+/// The desired model for `spec` by its provider's `rules`.
+pub fn desired(spec: &str, rules: &dyn Rules) -> Desired {
+    desired_of(&serverless_service(spec), rules)
 }
 
 /// A single-container spec for `provider` with `extra` spec fields (YAML, no braces) and the

@@ -1,7 +1,9 @@
 //! Cost estimates: what a `ServerlessService` costs per month on each provider, as a pure
-//! function of its spec, a traffic profile and the price table ([`prices`]).
+//! function of its spec, a traffic profile and the price table ([`prices`]). This module is the
+//! framework (money, the load a traffic profile means, the comparison); each backend crate
+//! prices its own provider ([`Rules::estimate`](crate::backend::Rules::estimate)).
 //!
-//! The model, in short (docs/cost.md says it at length):
+//! The models, in short (docs/cost.md says them at length):
 //! - Load: `requests x mean duration` is the month's request-seconds; divided by the requests in
 //!   flight per busy instance it gives **busy instance-seconds**. Requests in flight per busy
 //!   instance is the profile's mean concurrency, or else the month's average load (Little's
@@ -21,17 +23,19 @@
 //! micro-dollars, so float noise never decides a half cent); totals are sums of rounded lines,
 //! so what is shown always adds up.
 
-mod model;
+pub mod model;
 pub mod prices;
 
 use std::fmt;
 use std::iter::Sum;
 use std::ops::Add;
 
-use ferry_api::{CostEstimate, Provider, ServerlessServiceSpec};
+use ferry_api::{CostEstimate, Provider, ProviderConfigSpec, ServerlessServiceSpec};
 use serde::{Serialize, Serializer};
 
-pub use model::thousands;
+use crate::backend::{Catalog, EstimateInput, Rules};
+
+pub use model::{Load, Priced, Shape, thousands};
 pub use prices::{PriceError, PriceTable};
 
 /// Hours in a month, as AWS and Google price pages count them.
@@ -42,11 +46,6 @@ pub const SECONDS_PER_MONTH: f64 = 730.0 * 3600.0;
 pub const DEFAULT_REQUESTS_PER_MONTH: u64 = 10_000_000;
 /// Mean request duration, milliseconds, when the profile gives none.
 pub const DEFAULT_AVG_DURATION_MS: u32 = 100;
-/// Requests a Fargate task is taken to serve at once when the spec sets no `concurrency`
-/// (Fargate itself has no such limit): Cloud Run's default.
-pub const FARGATE_ASSUMED_CONCURRENCY: u32 = 80;
-/// Knative's default concurrency target per pod (`container-concurrency-target-default`).
-pub const KNATIVE_DEFAULT_TARGET: u32 = 100;
 
 /// The traffic an estimate assumes.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,7 +107,7 @@ impl Usd {
     /// Rounds dollars to cents, half away from zero, after snapping to whole micro-dollars so
     /// that `14.774999999999` (float noise for 14.775) rounds like 14.775.
     #[allow(clippy::cast_possible_truncation)] // clamped to a range i64 holds exactly
-    pub(crate) fn from_dollars(dollars: f64) -> Self {
+    pub fn from_dollars(dollars: f64) -> Self {
         if !dollars.is_finite() {
             return Self::ZERO;
         }
@@ -209,7 +208,8 @@ impl Figure {
         }
     }
 
-    fn priced(breakdown: Breakdown) -> Self {
+    /// Priced at `breakdown`'s total.
+    pub fn priced(breakdown: Breakdown) -> Self {
         Figure::Priced {
             monthly_usd: breakdown.total(),
             breakdown,
@@ -283,50 +283,26 @@ pub struct Comparison {
     pub estimates: Vec<Estimate>,
 }
 
-/// Regions to price in, per provider (from ProviderConfigs); `None`: the table's first region
-/// for that provider. A Cloud Run spec's own `spec.cloudRun.region` wins.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Regions {
-    /// AWS region.
-    pub fargate: Option<String>,
-    /// Google Cloud region.
-    pub cloud_run: Option<String>,
-    /// Label of the cluster's Knative entry.
-    pub knative: Option<String>,
-}
-
-impl Regions {
-    fn of<'a>(&'a self, provider: Provider, spec: &'a ServerlessServiceSpec) -> Option<&'a str> {
-        match provider {
-            Provider::Knative => self.knative.as_deref(),
-            Provider::Fargate => self.fargate.as_deref(),
-            Provider::CloudRun => spec
-                .cloud_run
-                .as_ref()
-                .and_then(|c| c.region.as_deref())
-                .or(self.cloud_run.as_deref()),
-        }
-    }
-}
-
-/// What `spec` would cost per month on every provider, whatever its own, with the cheapest
-/// marked. Fields of another provider's section do not apply; each provider gets its own
+/// What `spec` would cost per month on every provider of `catalog`, whatever its own, with the
+/// cheapest marked. `config` is the ProviderConfig the spec names, when known (its regions are
+/// priced). Fields of another provider's section do not apply; each provider gets its own
 /// defaults and sizes (the assumptions say which).
 pub fn compare(
     spec: &ServerlessServiceSpec,
     traffic: &Traffic,
     prices: &PriceTable,
-    regions: &Regions,
+    config: Option<&ProviderConfigSpec>,
+    catalog: &Catalog,
 ) -> Comparison {
-    let mut estimates: Vec<Estimate> = Provider::ALL
+    let mut estimates: Vec<Estimate> = catalog
         .iter()
-        .map(|&p| estimate(p, spec, traffic, prices, regions.of(p, spec)))
+        .map(|rules| estimate(rules, spec, traffic, prices, config))
         .collect();
     let cheapest = estimates.iter().filter_map(|e| e.figure.monthly()).min();
     for e in &mut estimates {
         e.cheapest = cheapest.is_some() && e.figure.monthly() == cheapest;
     }
-    let load = model::Load::of(traffic);
+    let load = Load::of(traffic);
     Comparison {
         traffic: TrafficReport {
             requests_per_month: traffic.requests_per_month,
@@ -340,16 +316,17 @@ pub fn compare(
     }
 }
 
-/// What `spec` would cost per month on `provider` under `traffic`, priced in `region` (or the
-/// table's first region for the provider).
+/// What `spec` would cost per month on the provider of `rules` under `traffic`, priced in the
+/// region the spec or `config` gives (or the table's first region for the provider).
 pub fn estimate(
-    provider: Provider,
+    rules: &dyn Rules,
     spec: &ServerlessServiceSpec,
     traffic: &Traffic,
     prices: &PriceTable,
-    region: Option<&str>,
+    config: Option<&ProviderConfigSpec>,
 ) -> Estimate {
-    let shape = match model::Shape::of(spec) {
+    let provider = rules.provider();
+    let shape = match Shape::of(spec) {
         Ok(shape) => shape,
         Err(problem) => {
             return Estimate {
@@ -364,13 +341,15 @@ pub fn estimate(
             };
         }
     };
-    let own = provider == spec.provider;
-    let mut out = match provider {
-        Provider::Knative => model::knative(&shape, traffic, prices, region),
-        Provider::Fargate => model::fargate(&shape, spec, traffic, prices, region),
-        Provider::CloudRun => model::cloud_run(&shape, spec, traffic, prices, region),
-    };
-    if !own {
+    let region = rules.region(spec, config);
+    let mut out = rules.estimate(&EstimateInput {
+        spec,
+        shape: &shape,
+        traffic,
+        prices,
+        region: region.as_deref(),
+    });
+    if provider != spec.provider {
         out.assumptions.insert(
             0,
             format!(
@@ -391,27 +370,19 @@ pub fn estimate(
 }
 
 /// `status.estimatedMonthlyCost`: what the spec itself costs per month on its own provider
-/// with no traffic (minimum instances or tasks all month; a service that scales to zero costs
-/// nothing at rest). `None` when it cannot be priced (a GPU, Knative without a node price).
+/// (whose `rules` these are) with no traffic (minimum instances or tasks all month; a service
+/// that scales to zero costs nothing at rest). `None` when it cannot be priced (a GPU, Knative
+/// without a node price).
 pub fn baseline(
+    rules: &dyn Rules,
     spec: &ServerlessServiceSpec,
     prices: &PriceTable,
-    regions: &Regions,
+    config: Option<&ProviderConfigSpec>,
 ) -> Option<CostEstimate> {
-    let provider = spec.provider;
-    let e = estimate(
-        provider,
-        spec,
-        &Traffic::none(),
-        prices,
-        regions.of(provider, spec),
-    );
+    let e = estimate(rules, spec, &Traffic::none(), prices, config);
     let usd = e.figure.monthly()?;
     Some(CostEstimate {
         usd: usd.to_string(),
         basis: e.note,
     })
 }
-
-#[cfg(test)]
-mod tests;

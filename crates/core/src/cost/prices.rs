@@ -1,19 +1,26 @@
-//! The price table as data: `crates/core/prices.yaml`, embedded in the binary, overlaid entry by
-//! entry by a user's file (`ferry cost --prices`) or ConfigMap (`ferry controller
-//! --prices-configmap`). Every entry names its source and the date it was read, and the table
-//! is checked when it is loaded, so an estimate never multiplies by a negative or missing price.
+//! The price table as data. Each backend crate ships its provider's entries (its
+//! `prices.yaml`, with sources and read dates), the registry gathers them into the table Ferry
+//! embeds, and a user's file (`ferry cost --prices`) or ConfigMap (`ferry controller
+//! --prices-configmap`) overlays it entry by entry. A table is checked when it is loaded, by
+//! each provider's own rules, so an estimate never multiplies by a negative or missing price.
+//!
+//! The shape: one section per provider (`fargate:`, `cloudRun:`, `knative:` ...), each a list of
+//! entries that name at least a `region`, an `option`, a `source` and the date it was `read`;
+//! the figures are the provider's own ([`Rules::check_prices`] says which).
+//!
+//! [`Rules::check_prices`]: crate::backend::Rules::check_prices
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-/// The table shipped with Ferry.
-pub const EMBEDDED_YAML: &str = include_str!("../../prices.yaml");
+use crate::backend::{Catalog, Rules};
 
 /// Why a price table cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PriceError {
-    /// Not YAML, or not shaped like a price table (an unknown field, a word for a number).
+    /// Not YAML, or not shaped like a price table (sections of entries).
     #[error("{origin}: not a price table: {message}")]
     Syntax {
         /// Where the table came from (a file, a ConfigMap).
@@ -21,7 +28,7 @@ pub enum PriceError {
         /// What the parser said.
         message: String,
     },
-    /// Shaped like a table, but a field is missing or out of range.
+    /// Shaped like a table, but a section, field or figure is wrong.
     #[error("{origin}: {}", .problems.join("; "))]
     Invalid {
         /// Where the table came from.
@@ -31,184 +38,10 @@ pub enum PriceError {
     },
 }
 
-/// Every price Ferry knows, per provider, region and option.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// Every price Ferry knows, per provider section, region and option.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PriceTable {
-    /// AWS Fargate.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fargate: Vec<FargatePrice>,
-    /// Google Cloud Run.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cloud_run: Vec<CloudRunPrice>,
-    /// Knative: the cluster's own nodes, as the user prices them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub knative: Vec<KnativePrice>,
-}
-
-/// A Fargate price option.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FargateOption {
-    /// Linux on x86_64, on-demand.
-    LinuxX86,
-    /// Linux on ARM64 (Graviton), on-demand.
-    LinuxArm,
-    /// Windows on x86_64, on-demand (vCPU price including the OS licence).
-    WindowsX86,
-    /// Fargate Spot: a discount on the on-demand price.
-    Spot,
-}
-
-impl FargateOption {
-    /// The name written in the table.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FargateOption::LinuxX86 => "linux-x86",
-            FargateOption::LinuxArm => "linux-arm",
-            FargateOption::WindowsX86 => "windows-x86",
-            FargateOption::Spot => "spot",
-        }
-    }
-}
-
-/// One Fargate entry.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FargatePrice {
-    /// AWS region, e.g. `us-east-1`.
-    #[serde(default)]
-    pub region: String,
-    /// Which option this entry prices.
-    pub option: FargateOption,
-    /// USD per vCPU-hour (on-demand options).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vcpu_hour: Option<f64>,
-    /// USD per GB-hour of memory (on-demand options).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gb_hour: Option<f64>,
-    /// USD per GB-hour of ephemeral storage above the included 20 GB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ephemeral_storage_gb_hour: Option<f64>,
-    /// Fraction off the on-demand vCPU and memory price (`spot`), 0 to below 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discount: Option<f64>,
-    /// The page (or invoice, or reasoning) the figures come from.
-    #[serde(default)]
-    pub source: String,
-    /// When they were read from it, `YYYY-MM-DD`.
-    #[serde(default)]
-    pub read: String,
-    /// Anything a reader of an estimate should know about these figures.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// A Cloud Run billing option.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CloudRunOption {
-    /// CPU only while serving requests (`cpuIdle: true`), plus a fee per request.
-    RequestBased,
-    /// CPU always allocated (`cpuIdle: false`): every instance's whole life, no request fee.
-    InstanceBased,
-}
-
-impl CloudRunOption {
-    /// The name written in the table.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloudRunOption::RequestBased => "request-based",
-            CloudRunOption::InstanceBased => "instance-based",
-        }
-    }
-}
-
-/// A monthly free tier, per billing account.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FreeTier {
-    /// Free vCPU-seconds per month.
-    #[serde(default)]
-    pub vcpu_seconds: f64,
-    /// Free GiB-seconds per month.
-    #[serde(default)]
-    pub gib_seconds: f64,
-    /// Free requests per month (request-based billing only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests: Option<f64>,
-}
-
-/// One Cloud Run entry.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CloudRunPrice {
-    /// Google Cloud region, e.g. `us-central1`.
-    #[serde(default)]
-    pub region: String,
-    /// Which billing this entry prices.
-    pub option: CloudRunOption,
-    /// USD per vCPU-second while billed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vcpu_second: Option<f64>,
-    /// USD per GiB-second while billed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gib_second: Option<f64>,
-    /// USD per million requests (request-based).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub per_million_requests: Option<f64>,
-    /// USD per vCPU-second of an idle minimum instance (request-based).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idle_vcpu_second: Option<f64>,
-    /// USD per GiB-second of an idle minimum instance (request-based).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idle_gib_second: Option<f64>,
-    /// The monthly free tier of this billing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub free_tier: Option<FreeTier>,
-    /// The page (or invoice, or reasoning) the figures come from.
-    #[serde(default)]
-    pub source: String,
-    /// When they were read from it, `YYYY-MM-DD`.
-    #[serde(default)]
-    pub read: String,
-    /// Anything a reader of an estimate should know about these figures.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// A Knative price option.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KnativeOption {
-    /// The cluster's nodes, priced per vCPU-hour and GB-hour of what pods request.
-    Nodes,
-}
-
-/// One Knative entry: the user's own node price.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct KnativePrice {
-    /// A label for the cluster, e.g. `prod-eks`.
-    #[serde(default)]
-    pub region: String,
-    /// Always `nodes`.
-    pub option: KnativeOption,
-    /// USD per vCPU-hour a pod requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vcpu_hour: Option<f64>,
-    /// USD per GB-hour (GiB) of memory a pod requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gb_hour: Option<f64>,
-    /// The page (or invoice, or reasoning) the figures come from.
-    #[serde(default)]
-    pub source: String,
-    /// When they were read from it, `YYYY-MM-DD`.
-    #[serde(default)]
-    pub read: String,
-    /// Anything a reader of an estimate should know about these figures.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    sections: BTreeMap<String, Vec<Value>>,
 }
 
 /// An entry chosen for an estimate, with whether it stands in for a region the table lacks.
@@ -221,176 +54,100 @@ pub struct Chosen<'a, T> {
 }
 
 impl PriceTable {
-    /// Parses and checks a table; `origin` names it in errors (a file, a ConfigMap).
-    pub fn parse(origin: &str, text: &str) -> Result<Self, PriceError> {
-        let table: PriceTable = serde_saphyr::from_str(text).map_err(|e| PriceError::Syntax {
-            origin: origin.to_owned(),
-            message: e.to_string().lines().next().unwrap_or_default().to_owned(),
-        })?;
-        table.check(origin)?;
+    /// Parses and checks a table; `origin` names it in errors (a file, a ConfigMap). Every
+    /// section must belong to a provider of `catalog`, which checks its entries.
+    pub fn parse(origin: &str, text: &str, catalog: &Catalog) -> Result<Self, PriceError> {
+        let sections: Option<BTreeMap<String, Vec<Value>>> =
+            serde_saphyr::from_str(text).map_err(|e| PriceError::Syntax {
+                origin: origin.to_owned(),
+                message: e.to_string().lines().next().unwrap_or_default().to_owned(),
+            })?;
+        let table = Self {
+            sections: sections.unwrap_or_default(),
+        };
+        table.check(origin, catalog)?;
         Ok(table)
     }
 
-    /// The table shipped with Ferry (`crates/core/prices.yaml`), parsed once.
-    pub fn embedded() -> Result<Self, PriceError> {
-        static EMBEDDED: OnceLock<Result<PriceTable, PriceError>> = OnceLock::new();
-        EMBEDDED
-            .get_or_init(|| PriceTable::parse("prices.yaml (embedded)", EMBEDDED_YAML))
-            .clone()
+    /// The table shipped with Ferry: each backend's own entries.
+    pub fn embedded(catalog: &Catalog) -> Result<Self, PriceError> {
+        let mut table = Self::default();
+        for rules in catalog.iter() {
+            let origin = format!("{}'s prices.yaml (embedded)", rules.provider().as_str());
+            let entries: Option<Vec<Value>> = serde_saphyr::from_str(rules.embedded_prices())
+                .map_err(|e| PriceError::Syntax {
+                    origin: origin.clone(),
+                    message: e.to_string().lines().next().unwrap_or_default().to_owned(),
+                })?;
+            let part = Self {
+                sections: BTreeMap::from([(
+                    rules.price_section().to_owned(),
+                    entries.unwrap_or_default(),
+                )]),
+            };
+            part.check(&origin, catalog)?;
+            table = table.overlay(part);
+        }
+        Ok(table)
     }
 
     /// This table with `other`'s entries on top: an entry of `other` replaces the one with the
-    /// same provider, region and option, and the rest are added.
+    /// same section, region and option, and the rest are added.
     #[must_use]
     pub fn overlay(mut self, other: PriceTable) -> Self {
-        fn merge<T>(base: &mut Vec<T>, new: Vec<T>, same: impl Fn(&T, &T) -> bool) {
-            for entry in new {
-                match base.iter_mut().find(|e| same(e, &entry)) {
+        for (section, entries) in other.sections {
+            let base = self.sections.entry(section).or_default();
+            for entry in entries {
+                match base.iter_mut().find(|e| key(e) == key(&entry)) {
                     Some(existing) => *existing = entry,
                     None => base.push(entry),
                 }
             }
         }
-        merge(&mut self.fargate, other.fargate, |a, b| {
-            a.region == b.region && a.option == b.option
-        });
-        merge(&mut self.cloud_run, other.cloud_run, |a, b| {
-            a.region == b.region && a.option == b.option
-        });
-        merge(&mut self.knative, other.knative, |a, b| {
-            a.region == b.region && a.option == b.option
-        });
         self
     }
 
-    /// The Fargate entry for `option` in `region`, or in the table's first Fargate region when
-    /// it has none for `region`.
-    pub fn fargate<'a>(
-        &'a self,
-        region: Option<&'a str>,
-        option: FargateOption,
-    ) -> Option<Chosen<'a, FargatePrice>> {
-        choose(&self.fargate, region, |e| (&e.region, e.option == option))
+    /// The entries of `section` as the provider's own type. The table was checked when it was
+    /// loaded; an entry that still does not read as `T` is left out.
+    pub fn entries<T: DeserializeOwned>(&self, section: &str) -> Vec<T> {
+        self.sections
+            .get(section)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| serde_json::from_value(e.clone()).ok())
+            .collect()
     }
 
-    /// The Cloud Run entry for `option`, chosen by region as [`Self::fargate`] does.
-    pub fn cloud_run<'a>(
-        &'a self,
-        region: Option<&'a str>,
-        option: CloudRunOption,
-    ) -> Option<Chosen<'a, CloudRunPrice>> {
-        choose(&self.cloud_run, region, |e| (&e.region, e.option == option))
+    /// The raw entries of `section`, as written.
+    pub fn section(&self, section: &str) -> &[Value] {
+        self.sections.get(section).map_or(&[], Vec::as_slice)
     }
 
-    /// The Knative entry for `region` (a cluster label), or the first one.
-    pub fn knative<'a>(&'a self, region: Option<&'a str>) -> Option<Chosen<'a, KnativePrice>> {
-        choose(&self.knative, region, |e| (&e.region, true))
-    }
-
-    fn check(&self, origin: &str) -> Result<(), PriceError> {
+    fn check(&self, origin: &str, catalog: &Catalog) -> Result<(), PriceError> {
         let mut problems = Vec::new();
-        for (i, e) in self.fargate.iter().enumerate() {
-            let at = format!("fargate[{i}]");
-            common(&mut problems, &at, &e.region, &e.source, &e.read);
-            let fields = [
-                ("vcpuHour", e.vcpu_hour),
-                ("gbHour", e.gb_hour),
-                ("ephemeralStorageGbHour", e.ephemeral_storage_gb_hour),
-                ("discount", e.discount),
-            ];
-            let (required, allowed): (&[&str], &[&str]) = match e.option {
-                FargateOption::Spot => (&["discount"], &["discount"]),
-                _ => (
-                    &["vcpuHour", "gbHour"],
-                    &["vcpuHour", "gbHour", "ephemeralStorageGbHour"],
-                ),
-            };
-            amounts(
-                &mut problems,
-                &at,
-                e.option.as_str(),
-                &fields,
-                required,
-                allowed,
-            );
-            if let Some(d) = e.discount
-                && d.is_finite()
-                && d >= 1.0
-            {
+        for (section, entries) in &self.sections {
+            let Some(rules) = catalog.iter().find(|r| r.price_section() == section) else {
+                let known: Vec<&str> = catalog.iter().map(Rules::price_section).collect();
                 problems.push(format!(
-                    "{at}.discount: a fraction off the on-demand price, below 1 (0.7 is 70 % \
-                     off); got {d}"
+                    "{section}: no provider has this section; the sections are {}",
+                    crate::capabilities::list(known)
                 ));
-            }
-        }
-        for (i, e) in self.cloud_run.iter().enumerate() {
-            let at = format!("cloudRun[{i}]");
-            common(&mut problems, &at, &e.region, &e.source, &e.read);
-            let fields = [
-                ("vcpuSecond", e.vcpu_second),
-                ("gibSecond", e.gib_second),
-                ("perMillionRequests", e.per_million_requests),
-                ("idleVcpuSecond", e.idle_vcpu_second),
-                ("idleGibSecond", e.idle_gib_second),
-            ];
-            let request_based: &[&str] = &[
-                "vcpuSecond",
-                "gibSecond",
-                "perMillionRequests",
-                "idleVcpuSecond",
-                "idleGibSecond",
-            ];
-            let instance_based: &[&str] = &["vcpuSecond", "gibSecond"];
-            let listed = match e.option {
-                CloudRunOption::RequestBased => request_based,
-                CloudRunOption::InstanceBased => instance_based,
+                continue;
             };
-            amounts(
-                &mut problems,
-                &at,
-                e.option.as_str(),
-                &fields,
-                listed,
-                listed,
-            );
-            if let Some(free) = &e.free_tier {
-                let at = format!("{at}.freeTier");
-                let fields = [
-                    ("vcpuSeconds", Some(free.vcpu_seconds)),
-                    ("gibSeconds", Some(free.gib_seconds)),
-                    ("requests", free.requests),
-                ];
-                let allowed: &[&str] = match e.option {
-                    CloudRunOption::RequestBased => &["vcpuSeconds", "gibSeconds", "requests"],
-                    CloudRunOption::InstanceBased => &["vcpuSeconds", "gibSeconds"],
-                };
-                amounts(&mut problems, &at, e.option.as_str(), &fields, &[], allowed);
+            for (i, entry) in entries.iter().enumerate() {
+                let text = |field: &str| entry[field].as_str().unwrap_or_default();
+                let at = format!("{section}[{i}]");
+                common(
+                    &mut problems,
+                    &at,
+                    text("region"),
+                    text("source"),
+                    text("read"),
+                );
             }
+            problems.extend(rules.check_prices(entries));
+            duplicates(&mut problems, section, entries);
         }
-        for (i, e) in self.knative.iter().enumerate() {
-            let at = format!("knative[{i}]");
-            common(&mut problems, &at, &e.region, &e.source, &e.read);
-            let fields = [("vcpuHour", e.vcpu_hour), ("gbHour", e.gb_hour)];
-            let listed: &[&str] = &["vcpuHour", "gbHour"];
-            amounts(&mut problems, &at, "nodes", &fields, listed, listed);
-        }
-        duplicates(
-            &mut problems,
-            "fargate",
-            self.fargate.iter().map(|e| (&e.region, e.option.as_str())),
-        );
-        duplicates(
-            &mut problems,
-            "cloudRun",
-            self.cloud_run
-                .iter()
-                .map(|e| (&e.region, e.option.as_str())),
-        );
-        duplicates(
-            &mut problems,
-            "knative",
-            self.knative.iter().map(|e| (&e.region, "nodes")),
-        );
         if problems.is_empty() {
             Ok(())
         } else {
@@ -402,9 +159,33 @@ impl PriceTable {
     }
 }
 
+/// `(region, option)` of an entry, which an overlay replaces by.
+fn key(entry: &Value) -> (Option<&str>, Option<&str>) {
+    (entry["region"].as_str(), entry["option"].as_str())
+}
+
+/// The entries of `section` as `T`, with a `section[i]: ...` problem for each that is not one
+/// (an unknown field, a word for a number).
+pub fn typed<T: DeserializeOwned>(
+    section: &str,
+    entries: &[Value],
+    problems: &mut Vec<String>,
+) -> Vec<(String, T)> {
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let at = format!("{section}[{i}]");
+        match serde_json::from_value(entry.clone()) {
+            Ok(typed) => out.push((at, typed)),
+            Err(e) => problems.push(format!("{at}: {e}")),
+        }
+    }
+    out
+}
+
 /// The entry `matches` accepts in `region` when the table has any entry for that region,
-/// otherwise in the first region listed.
-fn choose<'a, T>(
+/// otherwise in the first region listed. `matches` gives an entry's region and whether it is
+/// of the option wanted.
+pub fn choose<'a, T>(
     entries: &'a [T],
     region: Option<&'a str>,
     matches: impl Fn(&T) -> (&String, bool),
@@ -423,6 +204,8 @@ fn choose<'a, T>(
         .map(|entry| Chosen { entry, instead_of })
 }
 
+/// The fields every entry has: a region (for Knative, a label for the cluster), where the
+/// figures come from and the date they were read.
 fn common(problems: &mut Vec<String>, at: &str, region: &str, source: &str, read: &str) {
     if region.trim().is_empty() {
         problems.push(format!(
@@ -443,7 +226,7 @@ fn common(problems: &mut Vec<String>, at: &str, region: &str, source: &str, read
 
 /// Each listed amount present, finite and not negative; `required` ones present; none outside
 /// `allowed`.
-fn amounts(
+pub fn amounts(
     problems: &mut Vec<String>,
     at: &str,
     option: &str,
@@ -467,17 +250,15 @@ fn amounts(
     }
 }
 
-fn duplicates<'a>(
-    problems: &mut Vec<String>,
-    provider: &str,
-    keys: impl Iterator<Item = (&'a String, &'static str)>,
-) {
-    let keys: Vec<_> = keys.collect();
-    for (i, key) in keys.iter().enumerate() {
-        if let Some(first) = keys[..i].iter().position(|k| k == key) {
+fn duplicates(problems: &mut Vec<String>, section: &str, entries: &[Value]) {
+    let keys: Vec<_> = entries.iter().map(key).collect();
+    for (i, k) in keys.iter().enumerate() {
+        if let (Some(first), (Some(region), Some(option))) =
+            (keys[..i].iter().position(|other| other == k), k)
+        {
             problems.push(format!(
-                "{provider}[{i}]: region {} option {} is already priced by {provider}[{first}]",
-                key.0, key.1
+                "{section}[{i}]: region {region} option {option} is already priced by \
+                 {section}[{first}]"
             ));
         }
     }

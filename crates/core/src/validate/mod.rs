@@ -1,23 +1,20 @@
 //! Validation: a `ServerlessService` becomes either the provider-neutral [`Desired`] model or a
 //! list of field-level findings. Everything that can be known without calling a cloud is checked
-//! here, for every provider; the CRD schema refuses the static subset earlier, at admission.
-
-mod cloud_run;
-mod fargate;
-mod knative;
+//! here: the portable rules by core, the provider's own by its backend's [`Rules`]. The CRD
+//! schema refuses the static subset earlier, at admission.
 
 use std::collections::BTreeSet;
 
 use ferry_api::{
-    Container, EnvVar, Probe, Provider, RESERVED_ENV_VARS, ScalingMetric, SecretRef,
-    ServerlessService, ServerlessServiceSpec,
+    Container, EnvVar, Probe, RESERVED_ENV_VARS, ServerlessService, ServerlessServiceSpec,
 };
 use kube::ResourceExt;
 
-use crate::capabilities::{self, Level};
+use crate::backend::{Parts, Rules};
+use crate::capabilities::{self, Feature, Level};
 use crate::desired::{
-    Backend, ContainerModel, Desired, EnvModel, EnvValue, GpuModel, ObjectRef, ProbeAction,
-    ProbeModel, ProbesModel, ResourcesModel, ScalingModel, SecretSource, TrafficModel,
+    ContainerModel, Desired, EnvModel, EnvValue, GpuModel, ObjectRef, ProbeAction, ProbeModel,
+    ProbesModel, ResourcesModel, ScalingModel, TrafficModel,
 };
 use crate::findings::{Finding, Findings, Invalid};
 use crate::limits;
@@ -33,25 +30,32 @@ pub struct Valid {
     pub warnings: Vec<Finding>,
 }
 
-/// Validates a `ServerlessService` as its provider will see it.
-pub fn validate(svc: &ServerlessService) -> Result<Valid, Invalid> {
+/// Validates a `ServerlessService` as its provider (whose `rules` these are) will see it.
+pub fn validate(svc: &ServerlessService, rules: &dyn Rules) -> Result<Valid, Invalid> {
     let object = ObjectRef {
         namespace: svc.namespace().unwrap_or_default(),
         name: svc.name_any(),
         uid: svc.uid(),
         generation: svc.metadata.generation,
     };
-    validate_spec(object, &svc.spec)
+    validate_spec(object, &svc.spec, rules)
 }
 
-/// Validates a spec for the object `object`.
-pub fn validate_spec(object: ObjectRef, spec: &ServerlessServiceSpec) -> Result<Valid, Invalid> {
+/// Validates a spec for the object `object` with its provider's `rules`.
+pub fn validate_spec(
+    object: ObjectRef,
+    spec: &ServerlessServiceSpec,
+    rules: &dyn Rules,
+) -> Result<Valid, Invalid> {
+    let provider = spec.provider;
+    if rules.provider() != provider {
+        return Err(internal_inconsistency());
+    }
     let mut f = Findings::default();
     check_name(&mut f, &object.name);
-    refuse_unsupported(&mut f, spec);
+    refuse_unsupported(&mut f, spec, rules);
     check_sections(&mut f, spec);
 
-    let provider = spec.provider;
     check_container_names(&mut f, &spec.containers);
     // Provider rules on resources and probes need every container parsed; when one is not,
     // its own errors come first and those rules wait for the next validation. Collecting into
@@ -61,12 +65,12 @@ pub fn validate_spec(object: ObjectRef, spec: &ServerlessServiceSpec) -> Result<
         .containers
         .iter()
         .enumerate()
-        .map(|(i, c)| container(&mut f, &format!("spec.containers[{i}]"), c, provider, spec))
+        .map(|(i, c)| container(&mut f, &format!("spec.containers[{i}]"), c, rules, spec))
         .collect::<Vec<_>>()
         .into_iter()
         .collect();
     let serving = serving_container(&mut f, &spec.containers);
-    let scaling = scaling(&mut f, spec);
+    let scaling = scaling(&mut f, spec, rules);
     let traffic = traffic(&mut f, spec);
     let concurrency = positive(&mut f, "spec.concurrency", spec.concurrency);
     let timeout_seconds = positive(&mut f, "spec.timeoutSeconds", spec.timeout_seconds);
@@ -77,11 +81,7 @@ pub fn validate_spec(object: ObjectRef, spec: &ServerlessServiceSpec) -> Result<
         scaling: scaling.as_ref(),
         concurrency,
     };
-    let backend = match provider {
-        Provider::Knative => knative::check(&mut f, &object, &parts).map(Backend::Knative),
-        Provider::Fargate => fargate::check(&mut f, &parts).map(Backend::Fargate),
-        Provider::CloudRun => cloud_run::check(&mut f, &parts).map(Backend::CloudRun),
-    };
+    let backend = rules.check(&mut f, &object, &parts);
 
     let (Some(containers), Some(serving_container), Some(backend), Some(scaling), false) =
         (containers, serving, backend, scaling, f.has_errors())
@@ -103,15 +103,6 @@ pub fn validate_spec(object: ObjectRef, spec: &ServerlessServiceSpec) -> Result<
     };
     f.finish(desired)
         .map(|(desired, warnings)| Valid { desired, warnings })
-}
-
-/// What the provider checks read: the spec and the parts already parsed (`None` when parsing
-/// them failed and was reported).
-pub(crate) struct Parts<'a> {
-    pub(crate) spec: &'a ServerlessServiceSpec,
-    pub(crate) containers: Option<&'a [ContainerModel]>,
-    pub(crate) scaling: Option<&'a ScalingModel>,
-    pub(crate) concurrency: Option<u32>,
 }
 
 /// Each check that returns `None` also records an error, so a missing part with no error would
@@ -142,21 +133,20 @@ fn check_name(f: &mut Findings, name: &str) {
     }
 }
 
-/// Refuses, with the capability table's note, every field the provider does not support.
-fn refuse_unsupported(f: &mut Findings, spec: &ServerlessServiceSpec) {
-    let provider = spec.provider;
-    for row in capabilities::table() {
-        let support = row.support(provider);
+/// Refuses, with the provider's note in the capability table, every field it does not support.
+fn refuse_unsupported(f: &mut Findings, spec: &ServerlessServiceSpec, rules: &dyn Rules) {
+    for feature in Feature::ALL {
+        let support = rules.support(feature);
         if support.level != Level::No {
             continue;
         }
-        for field in capabilities::occurrences(row.feature, spec) {
+        for field in capabilities::occurrences(feature, spec) {
             f.unsupported(
                 field,
                 format!(
                     "{} does not support {}: {}",
-                    provider.display_name(),
-                    row.field,
+                    spec.provider.display_name(),
+                    feature.field(),
                     support.note
                 ),
             );
@@ -165,17 +155,8 @@ fn refuse_unsupported(f: &mut Findings, spec: &ServerlessServiceSpec) {
 }
 
 fn check_sections(f: &mut Findings, spec: &ServerlessServiceSpec) {
-    let sections = [
-        ("spec.knative", spec.knative.is_some(), Provider::Knative),
-        ("spec.fargate", spec.fargate.is_some(), Provider::Fargate),
-        (
-            "spec.cloudRun",
-            spec.cloud_run.is_some(),
-            Provider::CloudRun,
-        ),
-    ];
-    for (field, present, owner) in sections {
-        if present && spec.provider != owner {
+    for (owner, field) in spec.provider_sections() {
+        if spec.provider != owner {
             f.invalid(
                 field,
                 format!(
@@ -257,7 +238,7 @@ fn container(
     f: &mut Findings,
     path: &str,
     c: &Container,
-    provider: Provider,
+    rules: &dyn Rules,
     spec: &ServerlessServiceSpec,
 ) -> Option<ContainerModel> {
     if c.image.trim().is_empty() {
@@ -269,13 +250,7 @@ fn container(
     let port = c
         .port
         .and_then(|p| port_number(f, &format!("{path}.port"), p));
-    let env = env(
-        f,
-        path,
-        c.env.as_deref().unwrap_or_default(),
-        provider,
-        spec,
-    );
+    let env = env(f, path, c.env.as_deref().unwrap_or_default(), rules, spec);
     let resources = resources(f, path, c);
     let probes = probes(f, path, c, port);
     let (env, resources, probes) = (env?, resources?, probes?);
@@ -305,7 +280,7 @@ fn env(
     f: &mut Findings,
     path: &str,
     vars: &[EnvVar],
-    provider: Provider,
+    rules: &dyn Rules,
     spec: &ServerlessServiceSpec,
 ) -> Option<Vec<EnvModel>> {
     let errors_before = f.error_count();
@@ -339,10 +314,9 @@ fn env(
         }
         let value = match (&var.value, &var.secret) {
             (Some(v), None) => Some(EnvValue::Literal(v.clone())),
-            (None, Some(secret)) => {
-                secret_source(f, &format!("{var_path}.secret"), secret, provider, spec)
-                    .map(EnvValue::Secret)
-            }
+            (None, Some(secret)) => rules
+                .secret(f, &format!("{var_path}.secret"), secret, spec)
+                .map(EnvValue::Secret),
             _ => {
                 f.invalid(var_path.clone(), "set exactly one of value or secret");
                 None
@@ -364,20 +338,6 @@ fn is_env_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
-
-fn secret_source(
-    f: &mut Findings,
-    path: &str,
-    secret: &SecretRef,
-    provider: Provider,
-    spec: &ServerlessServiceSpec,
-) -> Option<SecretSource> {
-    match provider {
-        Provider::Knative => knative::secret(f, path, secret),
-        Provider::Fargate => fargate::secret(f, path, secret, spec.fargate.as_ref()),
-        Provider::CloudRun => cloud_run::secret(f, path, secret),
-    }
 }
 
 /// A quantity that must be a positive amount, in the unit `to_unit` picks.
@@ -559,7 +519,12 @@ fn positive(f: &mut Findings, field: &str, value: Option<i32>) -> Option<u32> {
     }
 }
 
-fn scaling(f: &mut Findings, spec: &ServerlessServiceSpec) -> Option<ScalingModel> {
+fn scaling(
+    f: &mut Findings,
+    spec: &ServerlessServiceSpec,
+    rules: &dyn Rules,
+) -> Option<ScalingModel> {
+    let defaults = rules.scaling_defaults();
     let s = spec.scaling.clone().unwrap_or_default();
     let min = non_negative(f, "spec.scaling.minInstances", s.min_instances);
     let max = non_negative(f, "spec.scaling.maxInstances", s.max_instances);
@@ -576,12 +541,7 @@ fn scaling(f: &mut Findings, spec: &ServerlessServiceSpec) -> Option<ScalingMode
     if max == Some(0) {
         f.invalid("spec.scaling.maxInstances", "must be 1 or more");
     }
-    let is_fargate = spec.provider == Provider::Fargate;
-    let min_instances = min.unwrap_or(if is_fargate {
-        limits::fargate::MIN_INSTANCES
-    } else {
-        0
-    });
+    let min_instances = min.unwrap_or(defaults.min_instances);
     if let (Some(min), Some(max)) = (min, max)
         && min > max
     {
@@ -598,13 +558,12 @@ fn scaling(f: &mut Findings, spec: &ServerlessServiceSpec) -> Option<ScalingMode
             format!("must not be greater than maxInstances ({initial} > {max})"),
         );
     }
-    let metric = s.metric.unwrap_or(if is_fargate {
-        ScalingMetric::Cpu
-    } else {
-        ScalingMetric::Concurrency
-    });
+    let metric = s.metric.unwrap_or(defaults.metric);
     if let Some(t) = target
-        && matches!(metric, ScalingMetric::Cpu | ScalingMetric::Memory)
+        && matches!(
+            metric,
+            ferry_api::ScalingMetric::Cpu | ferry_api::ScalingMetric::Memory
+        )
         && t > 100
     {
         f.invalid(
@@ -615,7 +574,7 @@ fn scaling(f: &mut Findings, spec: &ServerlessServiceSpec) -> Option<ScalingMode
             ),
         );
     }
-    let max_instances = if is_fargate {
+    let max_instances = if defaults.max_is_min {
         Some(max.unwrap_or(min_instances))
     } else {
         max
@@ -681,35 +640,3 @@ fn traffic(f: &mut Findings, spec: &ServerlessServiceSpec) -> Vec<TrafficModel> 
     }
     out
 }
-
-/// Sum of one resource over all containers, with the containers that set it.
-pub(crate) fn resource_total(
-    containers: &[ContainerModel],
-    pick: fn(&ResourcesModel) -> Option<u64>,
-) -> (Option<u64>, Vec<usize>) {
-    let setters: Vec<usize> = containers
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| pick(&c.resources).is_some())
-        .map(|(i, _)| i)
-        .collect();
-    if setters.is_empty() {
-        return (None, setters);
-    }
-    let total = containers
-        .iter()
-        .filter_map(|c| pick(&c.resources))
-        .try_fold(0u64, u64::checked_add);
-    (total, setters)
-}
-
-/// The field to blame for a task-level total: the one container that set it, or all of them.
-pub(crate) fn total_field(setters: &[usize], leaf: &str) -> String {
-    match setters {
-        [one] => format!("spec.containers[{one}].resources.{leaf}"),
-        _ => "spec.containers".to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests;

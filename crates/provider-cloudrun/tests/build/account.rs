@@ -2,8 +2,8 @@
 //! and what it is called there.
 
 use ferry_api::CloudRunProviderConfig;
-use ferry_core::names::CLOUD_RUN_MAX;
 use ferry_provider_cloudrun::build::{self, Account, BuildError};
+use ferry_provider_cloudrun::names::MAX_SERVICE_NAME as CLOUD_RUN_MAX;
 
 use crate::common::{desired, example_provider_config, plan, serverless_service, simple};
 
@@ -82,9 +82,9 @@ fn the_service_id_is_namespace_name_and_hash_within_49_characters() {
 
 #[test]
 fn a_desired_model_for_another_provider_is_refused() {
-    let knative = desired(
-        "{provider: knative, containers: [{name: app, image: 'ghcr.io/acme/hello:1', port: 8080}]}",
-    );
+    // Another backend's settings, as a desired model for another provider carries them.
+    let mut knative = desired(&simple("", ""));
+    knative.backend = ferry_core::backend::BackendModel::new("another backend's settings");
     let config = example_provider_config();
     assert_eq!(
         build::plan(&knative, &config).unwrap_err(),

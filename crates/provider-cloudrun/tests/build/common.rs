@@ -9,7 +9,17 @@ use ferry_core::desired::Desired;
 use ferry_provider_cloudrun::build::{self, Plan};
 use ferry_testkit::builders::{self, simple_spec};
 // What every builder test shares, from the testkit, under the names the tests use.
-pub(crate) use ferry_testkit::builders::{UID, desired, desired_of, json, serverless_service};
+pub(crate) use ferry_testkit::builders::{UID, json, serverless_service};
+
+/// The desired model of `svc`, validated by this backend's rules.
+pub(crate) fn desired_of(svc: &ferry_api::ServerlessService) -> ferry_core::desired::Desired {
+    ferry_testkit::builders::desired_of(svc, &ferry_provider_cloudrun::CloudRun)
+}
+
+/// The desired model for `spec` (YAML), validated by this backend's rules.
+pub(crate) fn desired(spec: &str) -> ferry_core::desired::Desired {
+    ferry_testkit::builders::desired(spec, &ferry_provider_cloudrun::CloudRun)
+}
 use google_cloud_run_v2::model::{self, Condition, condition};
 use google_cloud_wkt::{Duration, Timestamp};
 use serde_json::Value;

@@ -13,9 +13,17 @@ use ferry_provider_fargate::build::{
 };
 use ferry_testkit::builders::{self, simple_spec};
 // What every builder test shares, from the testkit, under the names the tests use.
-pub(crate) use ferry_testkit::builders::{
-    UID, desired, desired_of, examples_dir, json, serverless_service,
-};
+pub(crate) use ferry_testkit::builders::{UID, examples_dir, json, serverless_service};
+
+/// The desired model of `svc`, validated by this backend's rules.
+pub(crate) fn desired_of(svc: &ferry_api::ServerlessService) -> ferry_core::desired::Desired {
+    ferry_testkit::builders::desired_of(svc, &ferry_provider_fargate::Fargate)
+}
+
+/// The desired model for `spec` (YAML), validated by this backend's rules.
+pub(crate) fn desired(spec: &str) -> ferry_core::desired::Desired {
+    ferry_testkit::builders::desired(spec, &ferry_provider_fargate::Fargate)
+}
 
 /// The ProviderConfig of deploy/examples/providerconfig-aws.yaml.
 pub(crate) const AWS_PROD: &str = "aws-prod";

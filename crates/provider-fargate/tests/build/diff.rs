@@ -2,11 +2,11 @@
 //! each single difference exactly the change that fixes it. A rolled-back deployment of the
 //! planned revision is not retried. A property test covers random valid specs.
 
-use ferry_core::limits::fargate::TASK_SIZES;
 use ferry_core::status::Readiness;
 use ferry_provider_fargate::build::{
     Change, Observed, ObservedPolicy, ObservedService, Plan, Rollout, diff, readiness,
 };
+use ferry_provider_fargate::limits::TASK_SIZES;
 use proptest::prelude::*;
 
 use crate::common::{

@@ -480,9 +480,9 @@ fn tags_name_the_object_and_carry_the_fingerprint() {
 
 #[test]
 fn a_service_that_is_not_for_fargate_has_no_plan() {
-    let knative = desired(
-        "{provider: knative, containers: [{name: app, image: 'ghcr.io/acme/hello:1', port: 8080}]}",
-    );
+    // Another backend's settings, as a desired model for another provider carries them.
+    let mut knative = desired(&simple("", ""));
+    knative.backend = ferry_core::backend::BackendModel::new("another backend's settings");
     assert_eq!(
         build::plan(&knative, &bare_provider_config(), "bare"),
         Err(build::AccountError::NotFargate)

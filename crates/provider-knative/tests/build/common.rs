@@ -9,7 +9,10 @@ use ferry_core::desired::Desired;
 use ferry_core::schema::CrdSchema;
 use ferry_provider_knative::build::knative_service;
 // What every builder test shares, from the testkit, under the names the tests use.
-pub(crate) use ferry_testkit::builders::desired_of;
+/// The desired model of `svc`, validated by this backend's rules.
+pub(crate) fn desired_of(svc: &ferry_api::ServerlessService) -> Desired {
+    ferry_testkit::builders::desired_of(svc, &ferry_provider_knative::Knative)
+}
 use ferry_testkit::builders::simple_spec;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;

@@ -3,16 +3,18 @@
 
 use ferry_api::{AutoscalerClass, KNATIVE_MANAGED_ANNOTATIONS, ScalingMetric, SecretRef};
 
-use super::Parts;
-use crate::desired::{ContainerModel, KnativeModel, ObjectRef, ProbesModel, SecretSource};
-use crate::findings::Findings;
-use crate::limits::knative::{
+use ferry_core::backend::Parts;
+use ferry_core::desired::{ContainerModel, ObjectRef, ProbesModel, SecretSource};
+
+use crate::limits::{
     MAX_CONCURRENCY, MAX_TAG_ROUTE_LENGTH, MAX_TIMEOUT_SECONDS, RESERVED_CONTAINER_NAME,
     RESERVED_PORTS,
 };
-use crate::names::is_dns_subdomain;
+use crate::model::KnativeModel;
+use ferry_core::Findings;
+use ferry_core::names::is_dns_subdomain;
 
-pub(super) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option<SecretSource> {
+pub(crate) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option<SecretSource> {
     let Some(key) = &secret.key else {
         f.invalid(
             format!("{path}.key"),
@@ -37,7 +39,7 @@ pub(super) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option
     })
 }
 
-pub(super) fn check(
+pub(crate) fn check(
     f: &mut Findings,
     object: &ObjectRef,
     parts: &Parts<'_>,
@@ -148,7 +150,7 @@ fn autoscaler(
     f: &mut Findings,
     parts: &Parts<'_>,
     explicit: Option<AutoscalerClass>,
-    scaling: &crate::desired::ScalingModel,
+    scaling: &ferry_core::desired::ScalingModel,
 ) -> Option<AutoscalerClass> {
     let needs_hpa = matches!(scaling.metric, ScalingMetric::Cpu | ScalingMetric::Memory);
     let class = explicit.unwrap_or(if needs_hpa {

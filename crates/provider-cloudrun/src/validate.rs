@@ -3,11 +3,11 @@
 
 use ferry_api::{ExecutionEnvironment, Ingress, SecretRef};
 
-use super::Parts;
-use crate::capabilities::list;
-use crate::desired::{CloudRunModel, ContainerModel, ProbeAction, ProbeModel, SecretSource};
-use crate::findings::Findings;
-use crate::limits::cloud_run::{
+use ferry_core::backend::Parts;
+use ferry_core::capabilities::list;
+use ferry_core::desired::{ContainerModel, ProbeAction, ProbeModel, SecretSource};
+
+use crate::limits::{
     CONCURRENCY, DEFAULT_CPU_MILLIS, DEFAULT_MAX_INSTANCES, DEFAULT_MEMORY_MIB,
     FRACTIONAL_CPU_MAX_MEMORY_MIB, GPU_TYPES, GpuType, HALF_CPU_MILLIS, MAX_CPU_MILLIS,
     MAX_MEMORY_MIB, MIN_FRACTIONAL_CPU_MILLIS, MIN_MEMORY_MIB, MIN_MEMORY_MIB_GEN2,
@@ -15,11 +15,13 @@ use crate::limits::cloud_run::{
     QUOTA_INSTANCES_AT_ONE_CPU, SMALL_CPU_MAX_MEMORY_MIB, STARTUP_PROBE_MAX_SECONDS,
     TIMEOUT_SECONDS, WHOLE_CPU_SIZES,
 };
-use crate::quantity::{format_bytes, format_cores};
+use crate::model::CloudRunModel;
+use ferry_core::Findings;
+use ferry_core::quantity::{format_bytes, format_cores};
 
 const MIB: u64 = 1 << 20;
 
-pub(super) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option<SecretSource> {
+pub(crate) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option<SecretSource> {
     let id = secret
         .name
         .strip_prefix("projects/")
@@ -54,13 +56,13 @@ pub(super) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option
         );
         return None;
     }
-    Some(SecretSource::GoogleSecretManager {
-        secret: secret.name.clone(),
-        version,
+    Some(SecretSource::Store {
+        name: secret.name.clone(),
+        version: Some(version),
     })
 }
 
-pub(super) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<CloudRunModel> {
+pub(crate) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<CloudRunModel> {
     let spec = parts.spec;
     let section = spec.cloud_run.clone().unwrap_or_default();
     if let Some(c) = parts.concurrency {

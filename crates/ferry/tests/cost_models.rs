@@ -1,12 +1,69 @@
-//! Hand-computed estimates: every expected figure is worked out in the comment above it, from
-//! the embedded price table (us-east-1 and Cloud Run Tier 1 prices) and a month of 730 h =
-//! 2,628,000 s.
+//! Hand-computed estimates by the registered backends' cost models: every expected figure is
+//! worked out in the comment above it, from the embedded price table (us-east-1 and Cloud Run
+//! Tier 1 prices) and a month of 730 h = 2,628,000 s.
 
-use ferry_api::{Provider, ServerlessServiceSpec};
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use ferry_api::{CostEstimate, Provider, ProviderConfigSpec, ServerlessServiceSpec};
+use ferry_core::backend::Catalog;
+use ferry_core::cost::prices::{Chosen, choose};
+use ferry_core::cost::{
+    self, Breakdown, Comparison, Estimate, Figure, PriceError, PriceTable, Traffic, Usd,
+};
+use ferry_provider_cloudrun::cost::{CloudRunOption, CloudRunPrice};
+use ferry_provider_fargate::cost::{FargateOption, FargatePrice};
 use serde_json::{Value, json};
 
-use super::prices::{CloudRunOption, FargateOption};
-use super::*;
+fn catalog() -> &'static Catalog {
+    ferry::backends::registry().unwrap().catalog()
+}
+
+fn parse(origin: &str, text: &str) -> Result<PriceTable, PriceError> {
+    PriceTable::parse(origin, text, catalog())
+}
+
+/// A ProviderConfig whose cloud sections are in `region`.
+fn config_in(region: &str) -> ProviderConfigSpec {
+    serde_json::from_value(json!({
+        "fargate": {"region": region, "cluster": "c"},
+        "cloudRun": {"project": "p", "region": region},
+    }))
+    .unwrap()
+}
+
+/// `provider`'s estimate of `spec`, priced in `region` (a ProviderConfig's) when given.
+fn estimate(
+    provider: Provider,
+    spec: &ServerlessServiceSpec,
+    traffic: &Traffic,
+    prices: &PriceTable,
+    region: Option<&str>,
+) -> Estimate {
+    let config = region.map(config_in);
+    cost::estimate(
+        catalog().get(provider),
+        spec,
+        traffic,
+        prices,
+        config.as_ref(),
+    )
+}
+
+fn compare(spec: &ServerlessServiceSpec, traffic: &Traffic, prices: &PriceTable) -> Comparison {
+    cost::compare(spec, traffic, prices, None, catalog())
+}
+
+fn baseline(spec: &ServerlessServiceSpec, prices: &PriceTable) -> Option<CostEstimate> {
+    cost::baseline(catalog().get(spec.provider), spec, prices, None)
+}
+
+fn fargate_price<'a>(
+    entries: &'a [FargatePrice],
+    region: &'a str,
+    option: FargateOption,
+) -> Option<Chosen<'a, FargatePrice>> {
+    choose(entries, Some(region), |e| (&e.region, e.option == option))
+}
 
 fn spec(value: &Value) -> ServerlessServiceSpec {
     serde_json::from_value(value.clone()).unwrap()
@@ -17,7 +74,7 @@ fn container(resources: &Value) -> Value {
 }
 
 fn prices() -> PriceTable {
-    PriceTable::embedded().unwrap()
+    PriceTable::embedded(catalog()).unwrap()
 }
 
 fn cents(e: &Estimate) -> i64 {
@@ -47,27 +104,27 @@ fn usd(cents: i64) -> Usd {
 #[test]
 fn the_embedded_table_is_valid_and_every_entry_names_its_source_and_date() {
     let table = prices();
-    assert!(!table.fargate.is_empty() && !table.cloud_run.is_empty());
+    let fargate: Vec<FargatePrice> = table.entries("fargate");
+    let cloud_run: Vec<CloudRunPrice> = table.entries("cloudRun");
+    assert!(!fargate.is_empty() && !cloud_run.is_empty());
     assert!(
-        table.knative.is_empty(),
+        table.section("knative").is_empty(),
         "no default pretends to know a cluster's node price"
     );
-    let sources = table
-        .fargate
+    let sources = fargate
         .iter()
         .map(|e| (&e.source, &e.read))
-        .chain(table.cloud_run.iter().map(|e| (&e.source, &e.read)));
+        .chain(cloud_run.iter().map(|e| (&e.source, &e.read)));
     for (source, read) in sources {
         assert!(source.starts_with("https://"), "{source}");
         assert_eq!(read.len(), 10, "{read}");
     }
-    let x86 = table
-        .fargate(Some("us-east-1"), FargateOption::LinuxX86)
-        .unwrap();
+    let x86 = fargate_price(&fargate, "us-east-1", FargateOption::LinuxX86).unwrap();
     assert_eq!(x86.entry.vcpu_hour, Some(0.04048));
-    let run = table
-        .cloud_run(Some("us-central1"), CloudRunOption::RequestBased)
-        .unwrap();
+    let run = choose(&cloud_run, Some("us-central1"), |e| {
+        (&e.region, e.option == CloudRunOption::RequestBased)
+    })
+    .unwrap();
     // The seed's bug: this price is per vCPU-second, 0.000024, not 0.0000024.
     assert_eq!(run.entry.vcpu_second, Some(0.000_024));
 }
@@ -83,7 +140,7 @@ cloudRun:
 knative:
 - {region: prod, option: nodes, vcpuHour: 0.03, source: invoice, read: yesterday}
 ";
-    let error = PriceTable::parse("prices.yaml", text).unwrap_err();
+    let error = parse("prices.yaml", text).unwrap_err();
     let PriceError::Invalid { origin, problems } = &error else {
         panic!("{error}");
     };
@@ -105,13 +162,21 @@ knative:
 }
 
 #[test]
-fn a_typo_or_a_word_for_a_number_is_a_syntax_error_naming_the_field() {
+fn a_typo_or_a_word_for_a_number_is_refused_naming_the_entry_and_the_field() {
     let typo = "fargate:\n- {region: us-east-1, option: linux-x86, vcpuHours: 0.04}\n";
-    let error = PriceTable::parse("f.yaml", typo).unwrap_err().to_string();
-    assert!(error.starts_with("f.yaml: not a price table:"), "{error}");
-    assert!(error.contains("vcpuHours"), "{error}");
+    let error = parse("f.yaml", typo).unwrap_err().to_string();
+    assert!(error.starts_with("f.yaml: "), "{error}");
+    assert!(
+        error.contains("fargate[0]: unknown field `vcpuHours`"),
+        "{error}"
+    );
+    let not_a_table = parse("f.yaml", "- just a list\n").unwrap_err().to_string();
+    assert!(
+        not_a_table.starts_with("f.yaml: not a price table:"),
+        "{not_a_table}"
+    );
     let option = "cloudRun:\n- {region: r, option: cpu-always}\n";
-    let error = PriceTable::parse("f.yaml", option).unwrap_err().to_string();
+    let error = parse("f.yaml", option).unwrap_err().to_string();
     assert!(error.contains("cpu-always"), "{error}");
 }
 
@@ -122,7 +187,7 @@ knative:
 - {region: prod, option: nodes, vcpuHour: 0.03, gbHour: 0.004, source: a, read: 2026-01-02}
 - {region: prod, option: nodes, vcpuHour: 0.02, gbHour: 0.004, source: a, read: 2026-01-02}
 ";
-    let error = PriceTable::parse("f", text).unwrap_err().to_string();
+    let error = parse("f", text).unwrap_err().to_string();
     assert!(
         error.contains("knative[1]: region prod option nodes is already priced by knative[0]"),
         "{error}"
@@ -131,7 +196,7 @@ knative:
 
 #[test]
 fn an_override_replaces_the_same_entry_and_adds_new_ones() {
-    let user = PriceTable::parse(
+    let user = parse(
         "user.yaml",
         "\
 fargate:
@@ -143,9 +208,9 @@ knative:
     )
     .unwrap();
     let merged = prices().overlay(user);
+    let fargate: Vec<FargatePrice> = merged.entries("fargate");
     let x86 = |r| {
-        merged
-            .fargate(Some(r), FargateOption::LinuxX86)
+        fargate_price(&fargate, r, FargateOption::LinuxX86)
             .unwrap()
             .entry
             .vcpu_hour
@@ -153,24 +218,19 @@ knative:
     assert_eq!(x86("us-east-1"), Some(0.05));
     assert_eq!(x86("eu-west-1"), Some(0.04456));
     assert_eq!(
-        merged.fargate.len(),
-        prices().fargate.len() + 1,
+        fargate.len(),
+        prices().section("fargate").len() + 1,
         "one replaced, one added"
     );
-    assert!(
-        merged
-            .fargate(Some("us-east-1"), FargateOption::LinuxArm)
-            .is_some()
-    );
-    assert_eq!(merged.knative.len(), 1);
+    assert!(fargate_price(&fargate, "us-east-1", FargateOption::LinuxArm).is_some());
+    assert_eq!(merged.section("knative").len(), 1);
 }
 
 #[test]
 fn a_region_the_table_lacks_falls_back_to_its_first_and_says_so() {
     let table = prices();
-    let chosen = table
-        .fargate(Some("ap-south-1"), FargateOption::LinuxX86)
-        .unwrap();
+    let fargate: Vec<FargatePrice> = table.entries("fargate");
+    let chosen = fargate_price(&fargate, "ap-south-1", FargateOption::LinuxX86).unwrap();
     assert_eq!(chosen.entry.region, "us-east-1");
     assert_eq!(chosen.instead_of, Some("ap-south-1"));
     let s = spec(&json!({
@@ -571,7 +631,7 @@ fn knative(rest: &Value) -> ServerlessServiceSpec {
 
 fn with_node_price() -> PriceTable {
     prices().overlay(
-        PriceTable::parse(
+        parse(
             "user.yaml",
             "knative:\n- {region: prod, option: nodes, vcpuHour: 0.03, gbHour: 0.004, \
              source: our invoice, read: 2026-11-01}\n",
@@ -650,7 +710,7 @@ fn the_seeds_comparison_with_correct_prices() {
         mean_concurrency: Some(1.0),
         free_tier: false,
     };
-    let c = compare(&s, &traffic, &prices(), &Regions::default());
+    let c = compare(&s, &traffic, &prices());
     let by = |p| c.estimates.iter().find(|e| e.provider == p).unwrap();
     // Cloud Run: 5,000,000 x 0.2 s / 1 = 1,000,000 busy instance-s.
     //   compute  1,000,000 x 1 vCPU x $0.000024   = $24.00
@@ -673,12 +733,15 @@ fn the_seeds_comparison_with_correct_prices() {
 
     // The seed's price, ten times too low, makes the CPU part ten times too small ($2.40) and
     // Cloud Run look four times cheaper than Fargate ($9.40 against $36.04) instead of 14 %.
-    let mut seed = prices();
-    for e in &mut seed.cloud_run {
-        if e.option == CloudRunOption::RequestBased {
-            e.vcpu_second = Some(0.000_002_4);
-        }
-    }
+    let mut entry = prices()
+        .section("cloudRun")
+        .iter()
+        .find(|e| e["option"] == "request-based" && e["region"] == "us-central1")
+        .unwrap()
+        .clone();
+    entry["vcpuSecond"] = json!(0.000_002_4);
+    let seed_prices = json!({"cloudRun": [entry]}).to_string();
+    let seed = prices().overlay(parse("seed", &seed_prices).unwrap());
     let wrong = estimate(Provider::CloudRun, &s, &traffic, &seed, None);
     assert_eq!(
         breakdown(&wrong).compute.cents() * 10,
@@ -694,12 +757,7 @@ fn every_provider_is_compared_and_only_the_cheapest_is_marked() {
         &json!({"minInstances": 2, "maxInstances": 10}),
         &json!({}),
     );
-    let c = compare(
-        &s,
-        &Traffic::default(),
-        &with_node_price(),
-        &Regions::default(),
-    );
+    let c = compare(&s, &Traffic::default(), &with_node_price());
     let providers: Vec<Provider> = c.estimates.iter().map(|e| e.provider).collect();
     assert_eq!(providers, Provider::ALL);
     assert_eq!(c.estimates.iter().filter(|e| e.cheapest).count(), 1);
@@ -768,7 +826,7 @@ fn the_status_estimate_is_the_spec_at_rest_on_its_own_provider() {
         &json!({"minInstances": 2, "maxInstances": 10}),
         &json!({"cpuArchitecture": "ARM64", "capacityProvider": "FARGATE_SPOT"}),
     );
-    let status = baseline(&s, &prices(), &Regions::default()).unwrap();
+    let status = baseline(&s, &prices()).unwrap();
     assert_eq!(status.usd, "17.30");
     assert_eq!(
         status.basis,
@@ -776,15 +834,15 @@ fn the_status_estimate_is_the_spec_at_rest_on_its_own_provider() {
          70% off (varies), us-east-1 prices"
     );
     // The same spec, the same figure: nothing to write.
-    assert_eq!(baseline(&s, &prices(), &Regions::default()), Some(status));
+    assert_eq!(baseline(&s, &prices()), Some(status));
     let zero = cloud_run(&json!({}), &json!({}));
     assert_eq!(
-        baseline(&zero, &prices(), &Regions::default()).map(|c| c.usd),
+        baseline(&zero, &prices()).map(|c| c.usd),
         Some("0.00".into())
     );
     // Knative with minimum pods and no node price: no figure rather than a made-up one.
     let pods = knative(&json!({"scaling": {"minInstances": 1}}));
-    assert_eq!(baseline(&pods, &prices(), &Regions::default()), None);
+    assert_eq!(baseline(&pods, &prices()), None);
 }
 
 #[test]
@@ -802,7 +860,7 @@ fn absurd_sizes_and_traffic_get_a_figure_or_a_reason_never_a_panic() {
         mean_concurrency: Some(f64::MIN_POSITIVE),
         free_tier: true,
     };
-    let c = compare(&s, &traffic, &with_node_price(), &Regions::default());
+    let c = compare(&s, &traffic, &with_node_price());
     assert!(
         c.estimates[1].figure.monthly().is_none(),
         "no Fargate task is that large"

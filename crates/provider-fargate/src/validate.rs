@@ -6,20 +6,23 @@ use ferry_api::{
     SecretRef,
 };
 
-use super::{Parts, resource_total, total_field};
 use crate::capabilities::{fargate_cpu_sizes, fargate_memory_sizes};
-use crate::desired::{ContainerModel, FargateModel, ProbeAction, ProbeModel, SecretSource};
-use crate::findings::Findings;
-use crate::limits::fargate::{
+use ferry_core::backend::Parts;
+use ferry_core::desired::{ContainerModel, ProbeAction, ProbeModel, SecretSource};
+use ferry_core::desired::{resource_total, total_field};
+
+use crate::limits::{
     HEALTH_CHECK_INTERVAL, HEALTH_CHECK_RETRIES, HEALTH_CHECK_START_PERIOD, HEALTH_CHECK_TIMEOUT,
     INCLUDED_EPHEMERAL_GIB, MAX_EPHEMERAL_GIB, TASK_SIZES, TaskSize,
 };
-use crate::quantity::{format_bytes, format_cores};
+use crate::model::FargateModel;
+use ferry_core::Findings;
+use ferry_core::quantity::{format_bytes, format_cores};
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
-pub(super) fn secret(
+pub(crate) fn secret(
     f: &mut Findings,
     path: &str,
     secret: &SecretRef,
@@ -56,10 +59,13 @@ pub(super) fn secret(
             return None;
         }
     };
-    Some(SecretSource::Aws { value_from })
+    Some(SecretSource::Store {
+        name: value_from,
+        version: None,
+    })
 }
 
-pub(super) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<FargateModel> {
+pub(crate) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<FargateModel> {
     let spec = parts.spec;
     let section = spec.fargate.clone().unwrap_or_default();
     let os = section.operating_system_family.unwrap_or_default();
@@ -283,7 +289,7 @@ fn health_check(f: &mut Findings, index: usize, c: &ContainerModel) {
 }
 
 /// Target tracking needs room to move and a signal ECS can measure.
-fn scaling(f: &mut Findings, s: &crate::desired::ScalingModel, section: &FargateSpec) -> bool {
+fn scaling(f: &mut Findings, s: &ferry_core::desired::ScalingModel, section: &FargateSpec) -> bool {
     let before = f.error_count();
     let autoscaled = s.max_instances.is_some_and(|max| max > s.min_instances);
     if s.metric == ScalingMetric::Rps {

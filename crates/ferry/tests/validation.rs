@@ -1,5 +1,8 @@
-//! Validation examples: what valid specs become, and the reasons and paths of what is refused.
-//! (The CLI tests cover the invalid fixtures end to end.)
+//! Validation examples, with the backends this build registers: what valid specs become, and
+//! the reasons and paths of what is refused. (The CLI tests cover the invalid fixtures end to
+//! end.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ferry_api::{
     AutoscalerClass, CapacityProvider, ExecutionEnvironment, OperatingSystemFamily, Provider,
@@ -7,9 +10,11 @@ use ferry_api::{
 };
 use serde_json::{Value, json};
 
-use super::{Valid, validate_spec};
-use crate::desired::{Backend, EnvValue, ObjectRef, SecretSource};
-use crate::findings::{Invalid, Severity};
+use ferry_core::desired::{EnvValue, ObjectRef, SecretSource};
+use ferry_core::{Invalid, Severity, Valid, validate_spec};
+use ferry_provider_cloudrun::model::CloudRunModel;
+use ferry_provider_fargate::model::FargateModel;
+use ferry_provider_knative::model::KnativeModel;
 
 fn object() -> ObjectRef {
     ObjectRef {
@@ -24,15 +29,21 @@ fn spec(value: Value) -> ServerlessServiceSpec {
     serde_json::from_value(value).expect("test spec deserializes")
 }
 
+/// Validates `spec` with its provider's rules, as the operator and `ferry validate` do.
+fn check(spec: &ServerlessServiceSpec) -> Result<Valid, Invalid> {
+    let registry = ferry::backends::registry().unwrap();
+    validate_spec(object(), spec, registry.get(spec.provider))
+}
+
 fn valid(value: Value) -> Valid {
-    match validate_spec(object(), &spec(value)) {
+    match check(&spec(value)) {
         Ok(v) => v,
         Err(e) => panic!("expected valid, got: {e}"),
     }
 }
 
 fn invalid(value: Value) -> Invalid {
-    match validate_spec(object(), &spec(value)) {
+    match check(&spec(value)) {
         Ok(v) => panic!("expected invalid, got {v:?}"),
         Err(e) => e,
     }
@@ -52,7 +63,7 @@ fn fargate_task_size_is_the_sum_of_the_containers() {
             {"name": "proxy", "image": "envoy:1", "resources": {"cpu": "250m", "memory": "512Mi"}},
         ],
     }));
-    let Backend::Fargate(f) = &v.desired.backend else {
+    let Some(f) = v.desired.backend.get::<FargateModel>() else {
         panic!("fargate")
     };
     assert_eq!((f.task_cpu_units, f.task_memory_mib), (1024, 2048));
@@ -64,7 +75,7 @@ fn fargate_task_size_is_the_sum_of_the_containers() {
 #[test]
 fn fargate_defaults_to_the_smallest_task_the_os_can_use() {
     let v = valid(json!({"provider": "fargate", "containers": app(json!({}))}));
-    let Backend::Fargate(f) = &v.desired.backend else {
+    let Some(f) = v.desired.backend.get::<FargateModel>() else {
         panic!("fargate")
     };
     assert_eq!((f.task_cpu_units, f.task_memory_mib), (256, 512));
@@ -73,7 +84,7 @@ fn fargate_defaults_to_the_smallest_task_the_os_can_use() {
         "provider": "fargate", "containers": app(json!({})),
         "fargate": {"operatingSystemFamily": "WINDOWS_SERVER_2022_CORE"},
     }));
-    let Backend::Fargate(f) = &v.desired.backend else {
+    let Some(f) = v.desired.backend.get::<FargateModel>() else {
         panic!("fargate")
     };
     assert_eq!((f.task_cpu_units, f.task_memory_mib), (1024, 2048));
@@ -87,7 +98,7 @@ fn fargate_defaults_to_the_smallest_task_the_os_can_use() {
 fn fargate_memory_alone_takes_the_smallest_cpu_that_sells_it() {
     // No CPU asked for: 0.25 vCPU, which sells 2 GiB.
     let v = valid(json!({"provider": "fargate", "containers": app(json!({"memory": "2Gi"}))}));
-    let Backend::Fargate(f) = &v.desired.backend else {
+    let Some(f) = v.desired.backend.get::<FargateModel>() else {
         panic!("fargate")
     };
     assert_eq!((f.task_cpu_units, f.task_memory_mib), (256, 2048));
@@ -107,14 +118,14 @@ fn fargate_ephemeral_storage_up_to_the_included_20_gib_needs_no_setting() {
     let v = valid(
         json!({"provider": "fargate", "containers": app(json!({"ephemeralStorage": "10Gi"}))}),
     );
-    let Backend::Fargate(f) = &v.desired.backend else {
+    let Some(f) = v.desired.backend.get::<FargateModel>() else {
         panic!("fargate")
     };
     assert_eq!(f.ephemeral_storage_gib, None);
     let v = valid(
         json!({"provider": "fargate", "containers": app(json!({"ephemeralStorage": "100Gi"}))}),
     );
-    let Backend::Fargate(f) = &v.desired.backend else {
+    let Some(f) = v.desired.backend.get::<FargateModel>() else {
         panic!("fargate")
     };
     assert_eq!(f.ephemeral_storage_gib, Some(100));
@@ -161,15 +172,17 @@ fn fargate_secrets_become_value_from_arns() {
     let env = &v.desired.containers[0].env;
     assert_eq!(
         env[0].value,
-        EnvValue::Secret(SecretSource::Aws {
-            value_from: "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::"
-                .into()
+        EnvValue::Secret(SecretSource::Store {
+            name: "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::"
+                .into(),
+            version: None,
         })
     );
     assert_eq!(
         env[1].value,
-        EnvValue::Secret(SecretSource::Aws {
-            value_from: "arn:aws:ssm:us-east-1:123456789012:parameter/token".into()
+        EnvValue::Secret(SecretSource::Store {
+            name: "arn:aws:ssm:us-east-1:123456789012:parameter/token".into(),
+            version: None,
         })
     );
 }
@@ -180,7 +193,7 @@ fn cloud_run_fractional_cpu_runs_on_gen1_with_cpu_only_during_requests() {
         "provider": "cloudRun", "containers": app(json!({"cpu": "0.5", "memory": "1Gi"})),
         "concurrency": 1,
     }));
-    let Backend::CloudRun(c) = &v.desired.backend else {
+    let Some(c) = v.desired.backend.get::<CloudRunModel>() else {
         panic!("cloud run")
     };
     assert_eq!(c.execution_environment, Some(ExecutionEnvironment::Gen1));
@@ -200,7 +213,7 @@ fn cloud_run_with_a_gpu_keeps_cpu_allocated() {
         "provider": "cloudRun",
         "containers": app(json!({"cpu": "4", "memory": "16Gi", "gpu": {"count": 1, "type": "nvidia-l4"}})),
     }));
-    let Backend::CloudRun(c) = &v.desired.backend else {
+    let Some(c) = v.desired.backend.get::<CloudRunModel>() else {
         panic!("cloud run")
     };
     assert!(!c.cpu_idle);
@@ -261,17 +274,17 @@ fn cloud_run_secret_versions_default_to_latest() {
         .env
         .iter()
         .map(|e| match &e.value {
-            EnvValue::Secret(SecretSource::GoogleSecretManager { version, .. }) => version.clone(),
+            EnvValue::Secret(SecretSource::Store { version, .. }) => version.clone(),
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(versions, ["latest", "3"]);
+    assert_eq!(versions, [Some("latest".to_owned()), Some("3".to_owned())]);
 }
 
 #[test]
 fn knative_picks_the_autoscaler_from_the_metric() {
     let v = valid(json!({"provider": "knative", "containers": app(json!({}))}));
-    let Backend::Knative(k) = &v.desired.backend else {
+    let Some(k) = v.desired.backend.get::<KnativeModel>() else {
         panic!("knative")
     };
     assert_eq!(k.autoscaler_class, AutoscalerClass::Kpa);
@@ -281,7 +294,7 @@ fn knative_picks_the_autoscaler_from_the_metric() {
         "provider": "knative", "containers": app(json!({"memory": "256Mi"})),
         "scaling": {"minInstances": 1, "metric": "memory", "target": 80},
     }));
-    let Backend::Knative(k) = &v.desired.backend else {
+    let Some(k) = v.desired.backend.get::<KnativeModel>() else {
         panic!("knative")
     };
     assert_eq!(k.autoscaler_class, AutoscalerClass::Hpa);
@@ -323,7 +336,7 @@ fn probes_resolve_their_port_and_keep_unset_timing_unset() {
     let probe = v.desired.containers[0].probes.liveness.as_ref().unwrap();
     assert_eq!(
         probe.action,
-        crate::desired::ProbeAction::HttpGet {
+        ferry_core::desired::ProbeAction::HttpGet {
             path: "/health".into(),
             port: 8080,
             headers: vec![]
@@ -410,7 +423,7 @@ fn cloud_run_unauthenticated_calls_need_a_public_service() {
         "provider": "cloudRun", "containers": app(json!({})),
         "cloudRun": {"allowUnauthenticated": true},
     }));
-    let Backend::CloudRun(c) = &v.desired.backend else {
+    let Some(c) = v.desired.backend.get::<CloudRunModel>() else {
         panic!("cloud run")
     };
     assert!(c.allow_unauthenticated, "public is the default ingress");

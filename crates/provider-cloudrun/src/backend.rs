@@ -1,0 +1,122 @@
+//! Google Cloud Run's descriptor: what Ferry knows about the provider, in one value.
+
+use std::sync::Arc;
+
+use ferry_api::{
+    CloudRunProviderConfig, Provider, ProviderConfigSpec, SecretKeySelector, SecretRef,
+    ServerlessServiceSpec,
+};
+use ferry_core::Findings;
+use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules};
+use ferry_core::capabilities::{Feature, Support};
+use ferry_core::cost::Priced;
+use ferry_core::desired::{Desired, ObjectRef, SecretSource};
+use ferry_provider::Connector;
+use ferry_provider::backend::{Backend, Environment, Rendered, placeholder, placeholder_note};
+
+use crate::{CloudRunConnector, Settings, build, capabilities, cost, validate};
+
+/// Google Cloud Run (Admin API v2).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CloudRun;
+
+impl Rules for CloudRun {
+    fn provider(&self) -> Provider {
+        Provider::CloudRun
+    }
+
+    fn support(&self, feature: Feature) -> Support {
+        capabilities::support(feature)
+    }
+
+    fn secret(
+        &self,
+        findings: &mut Findings,
+        path: &str,
+        secret: &SecretRef,
+        _spec: &ServerlessServiceSpec,
+    ) -> Option<SecretSource> {
+        validate::secret(findings, path, secret)
+    }
+
+    fn check(
+        &self,
+        findings: &mut Findings,
+        _object: &ObjectRef,
+        parts: &Parts<'_>,
+    ) -> Option<BackendModel> {
+        validate::check(findings, parts).map(BackendModel::new)
+    }
+
+    fn embedded_prices(&self) -> &'static str {
+        cost::EMBEDDED
+    }
+
+    fn check_prices(&self, entries: &[serde_json::Value]) -> Vec<String> {
+        cost::check_prices(entries)
+    }
+
+    fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
+        cost::estimate(input)
+    }
+
+    /// The spec's own `cloudRun.region`, else the ProviderConfig's.
+    fn region(
+        &self,
+        spec: &ServerlessServiceSpec,
+        config: Option<&ProviderConfigSpec>,
+    ) -> Option<String> {
+        spec.cloud_run
+            .as_ref()
+            .and_then(|c| c.region.clone())
+            .or_else(|| Some(config?.cloud_run.as_ref()?.region.clone()))
+    }
+}
+
+impl Backend for CloudRun {
+    fn connector(&self, env: &Environment) -> Arc<dyn Connector> {
+        Arc::new(CloudRunConnector::new(
+            env.client.clone(),
+            Settings {
+                operator_namespace: env.operator_namespace.clone(),
+                ..Settings::default()
+            },
+        ))
+    }
+
+    fn secret_refs<'a>(&self, config: &'a ProviderConfigSpec) -> Vec<&'a SecretKeySelector> {
+        config
+            .cloud_run
+            .iter()
+            .filter_map(|c| c.credentials.as_ref()?.secret_ref.as_ref())
+            .collect()
+    }
+
+    fn render(
+        &self,
+        desired: &Desired,
+        config_name: &str,
+        config: Option<&ProviderConfigSpec>,
+    ) -> Result<Rendered, String> {
+        let (section, note) = match config.and_then(|c| c.cloud_run.clone()) {
+            Some(section) => (section, String::new()),
+            None => (
+                CloudRunProviderConfig {
+                    project: placeholder("project", config_name),
+                    region: placeholder("region", config_name),
+                    credentials: None,
+                    endpoint: None,
+                },
+                placeholder_note(config_name),
+            ),
+        };
+        let plan = build::plan(desired, &section).map_err(|e| e.to_string())?;
+        Ok(Rendered {
+            comment: format!(
+                "The Cloud Run service Ferry creates for ServerlessService {}{note}",
+                desired.object.name
+            ),
+            body: serde_json::to_string_pretty(&plan.rendered()).map_err(|e| e.to_string())?,
+        })
+    }
+}

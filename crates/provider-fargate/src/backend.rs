@@ -1,0 +1,144 @@
+//! AWS Fargate's descriptor: what Ferry knows about the provider, in one value.
+
+use std::sync::Arc;
+
+use ferry_api::{
+    FargateAccountSettings, FargateProviderConfig, Provider, ProviderConfigSpec, ScalingMetric,
+    SecretKeySelector, SecretRef, ServerlessServiceSpec,
+};
+use ferry_core::Findings;
+use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules, ScalingDefaults};
+use ferry_core::capabilities::{Feature, Support};
+use ferry_core::cost::Priced;
+use ferry_core::desired::{Desired, ObjectRef, SecretSource};
+use ferry_provider::Connector;
+use ferry_provider::backend::{Backend, Environment, Rendered, placeholder, placeholder_note};
+
+use crate::{
+    CallSettings, FargateConnector, Settings, build, capabilities, cost, limits, validate,
+};
+
+/// AWS ECS on Fargate, with Application Auto Scaling.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fargate;
+
+impl Rules for Fargate {
+    fn provider(&self) -> Provider {
+        Provider::Fargate
+    }
+
+    fn support(&self, feature: Feature) -> Support {
+        capabilities::support(feature)
+    }
+
+    /// Tasks run whether or not requests come, so a service has a fixed count unless it asks
+    /// for target tracking, which scales on CPU by default.
+    fn scaling_defaults(&self) -> ScalingDefaults {
+        ScalingDefaults {
+            min_instances: limits::MIN_INSTANCES,
+            metric: ScalingMetric::Cpu,
+            max_is_min: true,
+        }
+    }
+
+    fn secret(
+        &self,
+        findings: &mut Findings,
+        path: &str,
+        secret: &SecretRef,
+        spec: &ServerlessServiceSpec,
+    ) -> Option<SecretSource> {
+        validate::secret(findings, path, secret, spec.fargate.as_ref())
+    }
+
+    fn check(
+        &self,
+        findings: &mut Findings,
+        _object: &ObjectRef,
+        parts: &Parts<'_>,
+    ) -> Option<BackendModel> {
+        validate::check(findings, parts).map(BackendModel::new)
+    }
+
+    fn embedded_prices(&self) -> &'static str {
+        cost::EMBEDDED
+    }
+
+    fn check_prices(&self, entries: &[serde_json::Value]) -> Vec<String> {
+        cost::check_prices(entries)
+    }
+
+    fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
+        cost::estimate(input)
+    }
+
+    fn region(
+        &self,
+        _spec: &ServerlessServiceSpec,
+        config: Option<&ProviderConfigSpec>,
+    ) -> Option<String> {
+        Some(config?.fargate.as_ref()?.region.clone())
+    }
+}
+
+impl Backend for Fargate {
+    fn connector(&self, env: &Environment) -> Arc<dyn Connector> {
+        Arc::new(FargateConnector::new(
+            env.client.clone(),
+            Settings {
+                operator_namespace: env.operator_namespace.clone(),
+                // Objects that resync within a quarter of the interval of each other share one
+                // DescribeServices (see the client's directory).
+                snapshot_max_age: env.resync / 4,
+                calls: CallSettings::default(),
+            },
+        ))
+    }
+
+    fn secret_refs<'a>(&self, config: &'a ProviderConfigSpec) -> Vec<&'a SecretKeySelector> {
+        config
+            .fargate
+            .iter()
+            .filter_map(|f| f.credentials.as_ref()?.secret_ref.as_ref())
+            .collect()
+    }
+
+    fn render(
+        &self,
+        desired: &Desired,
+        config_name: &str,
+        config: Option<&ProviderConfigSpec>,
+    ) -> Result<Rendered, String> {
+        let (section, note) = match config.and_then(|c| c.fargate.clone()) {
+            Some(section) => (section, String::new()),
+            None => (placeholders(config_name), placeholder_note(config_name)),
+        };
+        let plan = build::plan(desired, &section, config_name).map_err(|e| e.to_string())?;
+        Ok(Rendered {
+            comment: format!(
+                "The AWS requests Ferry sends for ServerlessService {} (createService also \
+                 carries the registered taskDefinition ARN and a clientToken){note}",
+                desired.object.name
+            ),
+            body: serde_json::to_string_pretty(&plan.rendered()).map_err(|e| e.to_string())?,
+        })
+    }
+}
+
+/// A ProviderConfig's Fargate section made of placeholders, for a render without it.
+fn placeholders(config_name: &str) -> FargateProviderConfig {
+    let of = |what: &str| placeholder(what, config_name);
+    FargateProviderConfig {
+        region: of("region"),
+        cluster: of("cluster"),
+        credentials: None,
+        endpoint: None,
+        defaults: Some(FargateAccountSettings {
+            subnets: Some(vec![of("subnets")]),
+            security_groups: Some(vec![of("securityGroups")]),
+            execution_role_arn: Some(of("executionRoleArn")),
+            task_role_arn: None,
+            log_group: None,
+        }),
+    }
+}

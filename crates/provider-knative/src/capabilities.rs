@@ -1,0 +1,65 @@
+//! Knative Serving's column of the capability table.
+
+use ferry_core::capabilities::{Feature, Support, list, no, partial, yes};
+
+use crate::limits;
+
+/// This provider's cell of the capability table's row for `feature`.
+pub(crate) fn support(feature: Feature) -> Support {
+    match feature {
+        Feature::Sidecars => yes("1-10; the one with a port serves, the others are sidecars"),
+        Feature::Port => partial(format!(
+            "any port except {} (used by Knative's queue-proxy)",
+            list(limits::RESERVED_PORTS)
+        )),
+        Feature::EnvSecret => yes("key of a Kubernetes Secret in the namespace (name and key)"),
+        Feature::Cpu | Feature::Memory => yes("requests and limits"),
+        Feature::EphemeralStorage => yes("the ephemeral-storage resource"),
+        Feature::Gpu => partial("nvidia.com/gpu by count; the cluster needs GPU nodes"),
+        Feature::GpuType => no(
+            "Knative schedules GPUs by count (nvidia.com/gpu); pick GPU nodes with \
+                 spec.knative.nodeSelector instead",
+        ),
+        Feature::StartupProbe => yes("startupProbe"),
+        Feature::ReadinessProbe => yes("readinessProbe"),
+        Feature::LivenessProbe => yes("livenessProbe"),
+        Feature::Concurrency => yes(format!(
+            "containerConcurrency, up to {} unless the cluster raised \
+                 container-concurrency-max-limit; default unlimited",
+            limits::MAX_CONCURRENCY
+        )),
+        Feature::TimeoutSeconds => partial(format!(
+            "timeoutSeconds, up to max-revision-timeout-seconds ({} s unless the cluster \
+                 raised it)",
+            limits::MAX_TIMEOUT_SECONDS
+        )),
+        Feature::ScaleToZero => partial("with the kpa autoscaler (metric concurrency or rps)"),
+        Feature::MaxInstances => yes("max-scale; default unlimited"),
+        Feature::InitialInstances => yes("initial-scale"),
+        Feature::MetricConcurrency => yes("kpa autoscaler (the default)"),
+        Feature::MetricRps => yes("kpa autoscaler"),
+        Feature::MetricCpu => {
+            partial("hpa autoscaler: every container sets resources.cpu; cannot scale to zero")
+        }
+        Feature::MetricMemory => {
+            partial("hpa autoscaler: every container sets resources.memory; cannot scale to zero")
+        }
+        Feature::ScalingTarget => {
+            yes("autoscaling target (for cpu and memory: percent of what is asked for)")
+        }
+        Feature::ScaleDownDelay => yes("scale-down-delay"),
+        Feature::Ingress => yes("internal: cluster-local visibility"),
+        Feature::TrafficSplit => yes("traffic targets"),
+        Feature::TrafficTags => partial(format!(
+            "TAG-NAME is one DNS label: tag and service name together at most {} \
+                 characters",
+            limits::MAX_TAG_ROUTE_LENGTH - 1
+        )),
+        Feature::DeletionPolicy => {
+            yes("Orphan removes Ferry's owner reference and leaves the Knative Service")
+        }
+        Feature::ProviderConfigRef => {
+            no("Knative runs in this cluster and needs no ProviderConfig")
+        }
+    }
+}
