@@ -1,0 +1,269 @@
+//! The ServerlessService's schema rules: the CEL `x-kubernetes-validations` the API server
+//! checks, and the schema transforms that attach them and the list types to the spec's types.
+
+use schemars::Schema;
+
+use crate::schema::{
+    CelRule, add_rule, add_rules, cel_string_list, list_atomic, list_map, list_set,
+};
+
+pub(super) fn list_map_by_name(schema: &mut Schema) {
+    list_map(schema, &["name"]);
+}
+
+pub(super) fn list_map_by_type(schema: &mut Schema) {
+    list_map(schema, &["type"]);
+}
+
+pub(super) fn set_list(schema: &mut Schema) {
+    list_set(schema);
+}
+
+pub(super) fn atomic_list(schema: &mut Schema) {
+    list_atomic(schema);
+}
+
+/// Rules over the whole spec: sections that must match the provider, the one serving
+/// container, and the fields a provider can never honour (the capability table in `ferry-core`
+/// lists the same refusals, and a test there checks the two agree).
+pub const SPEC_RULES: &[CelRule] = &[
+    CelRule {
+        rule: "!has(self.knative) || self.provider == 'knative'",
+        message: "applies only to provider knative: remove it or set spec.provider to knative",
+        field_path: Some(".knative"),
+    },
+    CelRule {
+        rule: "!has(self.fargate) || self.provider == 'fargate'",
+        message: "applies only to provider fargate: remove it or set spec.provider to fargate",
+        field_path: Some(".fargate"),
+    },
+    CelRule {
+        rule: "!has(self.cloudRun) || self.provider == 'cloudRun'",
+        message: "applies only to provider cloudRun: remove it or set spec.provider to cloudRun",
+        field_path: Some(".cloudRun"),
+    },
+    CelRule {
+        rule: "!has(self.providerConfigRef) || self.provider != 'knative'",
+        message: "Knative runs in this cluster and needs no ProviderConfig: remove spec.providerConfigRef",
+        field_path: Some(".providerConfigRef"),
+    },
+    CelRule {
+        rule: "self.containers.exists_one(c, has(c.port))",
+        message: "exactly one container must set port: the one that receives the traffic",
+        field_path: Some(".containers"),
+    },
+    CelRule {
+        rule: "self.provider != 'fargate' || !has(self.concurrency)",
+        message: "Fargate does not support spec.concurrency: ECS does not limit requests per task; remove it, or use provider knative or cloudRun",
+        field_path: Some(".concurrency"),
+    },
+    CelRule {
+        rule: "self.provider != 'fargate' || !has(self.timeoutSeconds)",
+        message: "Fargate does not support spec.timeoutSeconds: ECS does not proxy requests (set the load balancer's idle timeout instead); remove it",
+        field_path: Some(".timeoutSeconds"),
+    },
+    CelRule {
+        rule: "self.provider != 'fargate' || !self.containers.exists(c, has(c.resources) && has(c.resources.gpu))",
+        message: "Fargate does not support resources.gpu: Fargate has no GPUs; remove it, or use provider cloudRun or knative",
+        field_path: Some(".containers"),
+    },
+    CelRule {
+        rule: "self.provider != 'fargate' || !self.containers.exists(c, has(c.probes) && has(c.probes.readiness))",
+        message: "Fargate does not support probes.readiness: ECS routes by the load balancer's target-group health check; remove it (probes.liveness becomes the ECS container health check)",
+        field_path: Some(".containers"),
+    },
+    CelRule {
+        rule: "self.provider != 'fargate' || !self.containers.exists(c, has(c.probes) && has(c.probes.startup))",
+        message: "Fargate does not support probes.startup: remove it and give probes.liveness an initialDelaySeconds (the ECS health check's startPeriod)",
+        field_path: Some(".containers"),
+    },
+    CelRule {
+        rule: "self.provider != 'fargate' || !has(self.traffic) || self.traffic.all(t, has(t.latestRevision) && t.latestRevision && !has(t.tag))",
+        message: "Fargate does not support revision traffic splits or tags: every request goes to the latest task definition; spec.traffic may only send all traffic to latestRevision",
+        field_path: Some(".traffic"),
+    },
+    CelRule {
+        rule: "self.provider != 'fargate' || !has(self.scaling) || !has(self.scaling.minInstances) || self.scaling.minInstances >= 1",
+        message: "Fargate does not support scaling to zero: nothing starts a task when a request arrives; set spec.scaling.minInstances to 1 or more",
+        field_path: Some(".scaling.minInstances"),
+    },
+    CelRule {
+        rule: "self.provider != 'fargate' || !has(self.scaling) || !has(self.scaling.metric) || self.scaling.metric != 'concurrency'",
+        message: "Fargate does not support scaling on concurrency: ECS scales on cpu, memory or rps (load balancer requests per target)",
+        field_path: Some(".scaling.metric"),
+    },
+    CelRule {
+        rule: "self.provider != 'cloudRun' || !self.containers.exists(c, has(c.resources) && has(c.resources.ephemeralStorage))",
+        message: "Cloud Run does not support resources.ephemeralStorage: its writable filesystem is in memory and counts against resources.memory; remove it",
+        field_path: Some(".containers"),
+    },
+    CelRule {
+        rule: "self.provider != 'cloudRun' || !has(self.scaling) || !has(self.scaling.initialInstances)",
+        message: "Cloud Run does not support spec.scaling.initialInstances; remove it (minInstances keeps instances warm)",
+        field_path: Some(".scaling.initialInstances"),
+    },
+    CelRule {
+        rule: "self.provider != 'cloudRun' || !has(self.scaling) || !has(self.scaling.target)",
+        message: "Cloud Run does not support spec.scaling.target: it scales by itself to keep each instance within spec.concurrency; remove it and set spec.concurrency",
+        field_path: Some(".scaling.target"),
+    },
+    CelRule {
+        rule: "self.provider != 'cloudRun' || !has(self.scaling) || !has(self.scaling.metric) || self.scaling.metric == 'concurrency'",
+        message: "Cloud Run scales on concurrency only: remove spec.scaling.metric or set it to concurrency",
+        field_path: Some(".scaling.metric"),
+    },
+    CelRule {
+        rule: "self.provider != 'cloudRun' || !has(self.scaling) || !has(self.scaling.scaleDownDelaySeconds)",
+        message: "Cloud Run does not support spec.scaling.scaleDownDelaySeconds; remove it",
+        field_path: Some(".scaling.scaleDownDelaySeconds"),
+    },
+    CelRule {
+        rule: "self.provider != 'knative' || !self.containers.exists(c, has(c.resources) && has(c.resources.gpu) && has(c.resources.gpu.type))",
+        message: "Knative does not support resources.gpu.type: it schedules GPUs by count (nvidia.com/gpu); remove the type and pick GPU nodes with spec.knative.nodeSelector",
+        field_path: Some(".containers"),
+    },
+];
+
+pub(super) fn spec_rules(schema: &mut Schema) {
+    add_rules(schema, SPEC_RULES);
+}
+
+/// Environment variable names every provider reserves.
+pub const RESERVED_ENV_VARS: [&str; 4] = ["PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"];
+
+pub(super) fn env_var_rules(schema: &mut Schema) {
+    add_rule(
+        schema,
+        "has(self.value) != has(self.secret)",
+        "set exactly one of value or secret",
+        None,
+    );
+    add_rule(
+        schema,
+        &format!("!(self.name in {})", cel_string_list(&RESERVED_ENV_VARS)),
+        "PORT, K_SERVICE, K_CONFIGURATION and K_REVISION are set by the platform; choose another name",
+        Some(".name"),
+    );
+}
+
+pub(super) fn probe_rules(schema: &mut Schema) {
+    add_rules(
+        schema,
+        &[CelRule {
+            rule: "(has(self.httpGet) ? 1 : 0) + (has(self.tcpSocket) ? 1 : 0) + (has(self.grpc) ? 1 : 0) == 1",
+            message: "set exactly one of httpGet, tcpSocket or grpc",
+            field_path: None,
+        }],
+    );
+}
+
+pub(super) fn scaling_rules(schema: &mut Schema) {
+    add_rules(
+        schema,
+        &[
+            CelRule {
+                rule: "!has(self.minInstances) || !has(self.maxInstances) || self.minInstances <= self.maxInstances",
+                message: "minInstances must not be greater than maxInstances",
+                field_path: Some(".minInstances"),
+            },
+            CelRule {
+                rule: "!has(self.initialInstances) || !has(self.maxInstances) || self.initialInstances <= self.maxInstances",
+                message: "initialInstances must not be greater than maxInstances",
+                field_path: Some(".initialInstances"),
+            },
+            CelRule {
+                rule: "!has(self.target) || !has(self.metric) || !(self.metric in ['cpu', 'memory']) || self.target <= 100",
+                message: "a cpu or memory target is a utilization percentage: 1 to 100",
+                field_path: Some(".target"),
+            },
+        ],
+    );
+}
+
+pub(super) fn traffic_rules(schema: &mut Schema) {
+    list_atomic(schema);
+    add_rules(
+        schema,
+        &[
+            CelRule {
+                rule: "self.map(t, has(t.percent) ? t.percent : 0).sum() == 100",
+                message: "traffic percentages must add up to 100",
+                field_path: None,
+            },
+            CelRule {
+                rule: "self.all(t, !has(t.tag) || self.exists_one(u, has(u.tag) && u.tag == t.tag))",
+                message: "traffic tags must be unique",
+                field_path: None,
+            },
+        ],
+    );
+}
+
+pub(super) fn traffic_target_rules(schema: &mut Schema) {
+    add_rules(
+        schema,
+        &[CelRule {
+            rule: "has(self.revisionName) != (has(self.latestRevision) && self.latestRevision)",
+            message: "set exactly one of revisionName or latestRevision: true",
+            field_path: None,
+        }],
+    );
+}
+
+/// Revision-template annotations Ferry derives from `spec.scaling`, refused in
+/// `spec.knative.annotations`.
+pub const KNATIVE_MANAGED_ANNOTATIONS: [&str; 9] = [
+    "autoscaling.knative.dev/class",
+    "autoscaling.knative.dev/metric",
+    "autoscaling.knative.dev/target",
+    "autoscaling.knative.dev/min-scale",
+    "autoscaling.knative.dev/max-scale",
+    "autoscaling.knative.dev/initial-scale",
+    "autoscaling.knative.dev/scale-down-delay",
+    "autoscaling.knative.dev/minScale",
+    "autoscaling.knative.dev/maxScale",
+];
+
+pub(super) fn knative_rules(schema: &mut Schema) {
+    // Iterate the constant list and look keys up in the map: iterating the map's keys instead
+    // would cost (number of keys x key length) in the API server's CEL cost estimate.
+    add_rule(
+        schema,
+        &format!(
+            "!has(self.annotations) || !{}.exists(k, k in self.annotations)",
+            cel_string_list(&KNATIVE_MANAGED_ANNOTATIONS)
+        ),
+        "spec.knative.annotations may not set the autoscaling class, metric, target, \
+         min/max/initial scale or scale-down delay: set them through spec.scaling",
+        Some(".annotations"),
+    );
+}
+
+pub(super) fn fargate_rules(schema: &mut Schema) {
+    add_rules(
+        schema,
+        &[
+            CelRule {
+                rule: "!has(self.capacityProvider) || self.capacityProvider != 'FARGATE_SPOT' || !has(self.operatingSystemFamily) || self.operatingSystemFamily == 'LINUX'",
+                message: "Fargate Spot runs Linux tasks only: use capacityProvider FARGATE for Windows",
+                field_path: Some(".capacityProvider"),
+            },
+            CelRule {
+                rule: "!has(self.cpuArchitecture) || self.cpuArchitecture != 'ARM64' || !has(self.operatingSystemFamily) || self.operatingSystemFamily == 'LINUX'",
+                message: "Fargate runs ARM64 tasks on Linux only: use cpuArchitecture X86_64 for Windows",
+                field_path: Some(".cpuArchitecture"),
+            },
+        ],
+    );
+}
+
+pub(super) fn vpc_access_rules(schema: &mut Schema) {
+    add_rules(
+        schema,
+        &[CelRule {
+            rule: "!(has(self.connector) && has(self.networkInterfaces))",
+            message: "use either a connector or networkInterfaces (Direct VPC egress), not both",
+            field_path: None,
+        }],
+    );
+}
