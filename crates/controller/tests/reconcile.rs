@@ -326,6 +326,49 @@ async fn a_knative_service_the_garbage_collector_deletes_gets_no_finalizer() {
     assert!(sent.is_empty() && calls.is_empty(), "{sent:?} {calls:?}");
 }
 
+/// Issue 15: when the provider answers a write with the resource (the API server does), the
+/// status written after the create is what the next observation finds, so the object reaches
+/// Ready in two status writes, not three.
+#[tokio::test]
+async fn the_status_written_after_a_create_is_complete_so_ready_takes_two_writes() {
+    let h = Harness::new();
+    let pending = Readiness::Progressing("Knative has not yet processed generation 1".into());
+    let outputs = Outputs {
+        resource_id: Some("serving.knative.dev/v1/services/shop/hello".into()),
+        ..Outputs::default()
+    };
+    h.fake.set_started(Started {
+        operation: None,
+        state: Some((pending.clone(), outputs.clone())),
+    });
+    h.fake.set_readiness(pending, outputs.clone());
+
+    let (result, sent, calls) = h.reconcile(&knative()).await;
+    assert_eq!(result.unwrap(), Action::requeue(PROGRESS));
+    assert!(calls.contains(&Call::Create), "{calls:?}");
+    assert_eq!(lines(&sent), [EVENT_POST, STATUS_APPLY]);
+    let status = &sent[1].body["status"];
+    assert_eq!(
+        status["resourceRef"]["id"],
+        "serving.knative.dev/v1/services/shop/hello"
+    );
+    assert_eq!(
+        status["conditions"][0]["message"],
+        "Knative has not yet processed generation 1"
+    );
+
+    // The watch brings a reconcile before Knative has looked at the Service: nothing new.
+    let (_, sent, _) = h.reconcile(&h.stored()).await;
+    assert!(sent.is_empty(), "a second write: {sent:#?}");
+
+    // Ready: the second and last write (and its Event).
+    h.fake.set_readiness(Readiness::Ready, outputs);
+    let (_, sent, _) = h.reconcile(&h.stored()).await;
+    assert_eq!(lines(&sent), [STATUS_APPLY, EVENT_POST]);
+    let (_, sent, _) = h.reconcile(&h.stored()).await;
+    assert!(sent.is_empty(), "{sent:#?}");
+}
+
 #[tokio::test]
 async fn an_absent_service_is_created_then_reported_progressing() {
     let h = Harness::new();
@@ -373,6 +416,7 @@ async fn a_long_running_operation_a_write_started_is_recorded_in_status_until_it
     let operation = "projects/p/locations/r/operations/op-1";
     h.fake.set_started(Started {
         operation: Some(operation.into()),
+        state: None,
     });
     let (result, sent, calls) = h.reconcile(&knative()).await;
     assert_eq!(result.unwrap(), Action::requeue(PROGRESS));
@@ -847,7 +891,7 @@ async fn a_failed_status_write_fails_the_reconcile() {
 
 #[test]
 fn backoff_doubles_up_to_the_limit_with_twenty_percent_jitter() {
-    use ferry_controller::reconcile::backoff;
+    use ferry_controller::plan::backoff;
     let limits = (Duration::from_secs(1), Duration::from_secs(300));
     let at = |n, unit| backoff(n, limits, unit);
     assert_eq!(at(1, 0.5), Duration::from_secs(1));

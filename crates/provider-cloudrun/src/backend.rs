@@ -110,13 +110,13 @@ impl Backend for CloudRun {
                 placeholder_note(config_name),
             ),
         };
-        let plan = build::plan(desired, &section).map_err(|e| e.to_string())?;
+        let requests = build::requests(desired, &section).map_err(|e| e.to_string())?;
         Ok(Rendered {
             comment: format!(
                 "The Cloud Run service Ferry creates for ServerlessService {}{note}",
                 desired.object.name
             ),
-            body: serde_json::to_string_pretty(&plan.rendered()).map_err(|e| e.to_string())?,
+            body: serde_json::to_string_pretty(&requests.rendered()).map_err(|e| e.to_string())?,
         })
     }
 }

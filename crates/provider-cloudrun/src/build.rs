@@ -5,8 +5,8 @@
 //!
 //! The Service is built from the official client's own model types
 //! (`google_cloud_run_v2::model`), so the client sends exactly what was built. They serialise
-//! to the REST JSON (enums as numbers); [`Plan::rendered`] prints the same request with enums by
-//! name, and `tests/proto_validate.py` checks both against Google's protos.
+//! to the REST JSON (enums as numbers); [`Requests::rendered`] prints the same request with
+//! enums by name, and `tests/proto_validate.py` checks both against Google's protos.
 //!
 //! Change detection: Cloud Run echoes a Service back with its defaults filled in and some
 //! values rewritten (CPU `"1"` comes back as `"1000m"`, a default startup probe appears), so
@@ -112,7 +112,7 @@ impl Account {
 
 /// Everything Ferry sends for one object.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Plan {
+pub struct Requests {
     /// Where it runs.
     pub account: Account,
     /// `projects/P/locations/R`.
@@ -130,7 +130,7 @@ pub struct Plan {
     pub invoker: Option<Binding>,
 }
 
-impl Plan {
+impl Requests {
     /// The requests as `ferry render` prints them: `CreateService`'s parameters and the IAM
     /// binding, with enums by name (`INGRESS_TRAFFIC_ALL`), as the REST API also accepts them.
     pub fn rendered(&self) -> Value {
@@ -177,7 +177,7 @@ pub fn service_id(want: &Desired) -> String {
 
 /// Everything Ferry sends for `want`, in the project and region its own `spec.cloudRun` and
 /// its ProviderConfig's `spec.cloudRun` give.
-pub fn plan(want: &Desired, config: &CloudRunProviderConfig) -> Result<Plan, BuildError> {
+pub fn requests(want: &Desired, config: &CloudRunProviderConfig) -> Result<Requests, BuildError> {
     let model = cloud_run(want)?;
     let account = account(want, config)?;
     let parent = account.parent();
@@ -202,7 +202,7 @@ pub fn plan(want: &Desired, config: &CloudRunProviderConfig) -> Result<Plan, Bui
         .set_client_version(env!("CARGO_PKG_VERSION"));
     let invoker =
         (want.ingress == Ingress::Public && model.allow_unauthenticated).then(public_invoker);
-    Ok(Plan {
+    Ok(Requests {
         account,
         parent,
         service_id,
@@ -497,7 +497,7 @@ fn to_i32(n: u32) -> i32 {
 /// `service` as JSON with its enums by name instead of number. Both are proto3 JSON for the
 /// same message; names are what people read (and what `gcloud` prints).
 fn readable(service: &model::Service) -> Value {
-    // Cannot fail: `plan` serialised the same Service for its fingerprint.
+    // Cannot fail: `requests` serialised the same Service for its fingerprint.
     let mut json = serde_json::to_value(service).unwrap_or(Value::Null);
     let mut name = |pointer: String, text: Option<&str>| {
         if let (Some(slot), Some(text)) = (json.pointer_mut(&pointer), text) {
@@ -521,7 +521,7 @@ fn readable(service: &model::Service) -> Value {
     json
 }
 
-/// One reason Cloud Run's Service differs from the plan.
+/// One reason Cloud Run's Service differs from the requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
     /// Ferry builds something else than the Service was last written from (its fingerprint
@@ -534,19 +534,19 @@ pub enum Change {
     Labels,
 }
 
-/// What differs between Cloud Run's Service and `plan`; empty when nothing. Any change is made
-/// with one `UpdateService` of `plan.service`.
-pub fn diff(plan: &Plan, observed: &model::Service) -> Vec<Change> {
+/// What differs between Cloud Run's Service and `requests`; empty when nothing. Any change is
+/// made with one `UpdateService` of `requests.service`.
+pub fn diff(requests: &Requests, observed: &model::Service) -> Vec<Change> {
     let mut changes = Vec::new();
-    if observed.annotations.get(FINGERPRINT_ANNOTATION) != Some(&plan.fingerprint) {
+    if observed.annotations.get(FINGERPRINT_ANNOTATION) != Some(&requests.fingerprint) {
         changes.push(Change::Spec);
     }
     changes.extend(
-        drift(&plan.service, observed)
+        drift(&requests.service, observed)
             .into_iter()
             .map(Change::Drift),
     );
-    if plan
+    if requests
         .service
         .labels
         .iter()
@@ -760,12 +760,12 @@ pub fn public_invoker() -> Binding {
         .set_members([ALL_USERS])
 }
 
-/// The policy to set on the service so that `allUsers` may invoke it exactly when `plan`
-/// says; `None` when `observed` already agrees. Other bindings, other members and conditional
-/// bindings are kept, and so is the etag, so a concurrent change makes `SetIamPolicy` fail
-/// instead of being overwritten.
-pub fn invoker_policy(plan: &Plan, observed: &Policy) -> Option<Policy> {
-    match &plan.invoker {
+/// The policy to set on the service so that `allUsers` may invoke it exactly when
+/// `requests.invoker` says; `None` when `observed` already agrees. Other bindings, other
+/// members and conditional bindings are kept, and so is the etag, so a concurrent change makes
+/// `SetIamPolicy` fail instead of being overwritten.
+pub fn invoker_policy(requests: &Requests, observed: &Policy) -> Option<Policy> {
+    match &requests.invoker {
         Some(binding) if !grants(observed, binding) => Some(with_binding(observed, binding)),
         None if grants(observed, &public_invoker()) => {
             Some(without_binding(observed, &public_invoker()))

@@ -28,7 +28,7 @@ use google_cloud_run_v2::model;
 use kube::ResourceExt;
 use tracing::{debug, info};
 
-use crate::build::{self, Plan};
+use crate::build::{self, Requests};
 use errors::{classify, code_of};
 
 /// Tunables of the Cloud Run backend.
@@ -262,8 +262,12 @@ struct CloudRunClient {
     last: Mutex<Option<model::Service>>,
 }
 
-fn planned(want: &Desired, config: &CloudRunProviderConfig) -> Result<Plan, ProviderError> {
-    build::plan(want, config).map_err(|e| ProviderError::Terminal {
+/// The requests for `want`, or why there can be none.
+fn requests_for(
+    want: &Desired,
+    config: &CloudRunProviderConfig,
+) -> Result<Requests, ProviderError> {
+    build::requests(want, config).map_err(|e| ProviderError::Terminal {
         reason: reasons::INVALID_SPEC,
         message: e.to_string(),
         recheck: None,
@@ -339,24 +343,28 @@ impl CloudRunClient {
         })
     }
 
-    /// Grants or revokes `allUsers` the invoker role as the plan says.
-    async fn sync_invoker(&self, plan: &Plan) -> Result<(), ProviderError> {
+    /// Grants or revokes `allUsers` the invoker role as `requests.invoker` says.
+    async fn sync_invoker(&self, requests: &Requests) -> Result<(), ProviderError> {
         let policy = self
             .services
             .get_iam_policy()
-            .set_resource(&plan.name)
+            .set_resource(&requests.name)
             .send()
             .await
             .map_err(|e| classify("GetIamPolicy", &e))?;
-        if let Some(policy) = build::invoker_policy(plan, &policy) {
+        if let Some(policy) = build::invoker_policy(requests, &policy) {
             self.services
                 .set_iam_policy()
-                .set_resource(&plan.name)
+                .set_resource(&requests.name)
                 .set_policy(policy)
                 .send()
                 .await
                 .map_err(|e| classify("SetIamPolicy", &e))?;
-            info!(service = %plan.name, public = plan.invoker.is_some(), "set the invoker policy");
+            info!(
+                service = %requests.name,
+                public = requests.invoker.is_some(),
+                "set the invoker policy"
+            );
         }
         Ok(())
     }
@@ -365,7 +373,7 @@ impl CloudRunClient {
 #[async_trait]
 impl ExternalClient for CloudRunClient {
     async fn observe(&self, want: &Desired) -> Result<Observation, ProviderError> {
-        let plan = planned(want, &self.config)?;
+        let requests = requests_for(want, &self.config)?;
         let mut failed_operation = None;
         if let Some(operation) = &self.operation {
             match self.poll(operation).await? {
@@ -385,7 +393,7 @@ impl ExternalClient for CloudRunClient {
                 Polled::Done => {}
             }
         }
-        let Some(service) = self.get(&plan.name).await? else {
+        let Some(service) = self.get(&requests.name).await? else {
             self.remember(None);
             if let Some(message) = failed_operation {
                 // The create itself failed: retrying it unchanged would fail the same way.
@@ -401,18 +409,18 @@ impl ExternalClient for CloudRunClient {
             return Ok(Observation::Absent);
         };
         if !build::is_ours(&service, want.object.uid.as_deref()) {
-            return Err(name_taken(&plan.name));
+            return Err(name_taken(&requests.name));
         }
-        let changes = build::diff(&plan, &service);
+        let changes = build::diff(&requests, &service);
         let up_to_date = changes.is_empty();
         // A public service's invoker binding is checked at every look (one read); a private
         // one's is revoked when the spec changes (see `update`), not polled.
-        if up_to_date && plan.invoker.is_some() {
-            self.sync_invoker(&plan).await?;
+        if up_to_date && requests.invoker.is_some() {
+            self.sync_invoker(&requests).await?;
         }
         let (readiness, outputs) = build::readiness(&service);
         if !up_to_date {
-            debug!(service = %plan.name, ?changes, "Cloud Run differs from the spec");
+            debug!(service = %requests.name, ?changes, "Cloud Run differs from the spec");
         }
         self.remember(Some(service));
         Ok(Observation::Present {
@@ -423,20 +431,25 @@ impl ExternalClient for CloudRunClient {
     }
 
     async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
-        let plan = planned(want, &self.config)?;
+        let requests = requests_for(want, &self.config)?;
         let started = self
             .services
             .create_service()
-            .set_parent(&plan.parent)
-            .set_service_id(&plan.service_id)
-            .set_service(plan.service.clone())
+            .set_parent(&requests.parent)
+            .set_service_id(&requests.service_id)
+            .set_service(requests.service.clone())
             .send()
             .await;
         match started {
             Ok(op) => {
-                info!(service = %plan.name, operation = %op.name, "creating the Cloud Run service");
+                info!(
+                    service = %requests.name,
+                    operation = %op.name,
+                    "creating the Cloud Run service"
+                );
                 Ok(Started {
                     operation: Some(op.name),
+                    state: None,
                 })
             }
             // An earlier create whose answer was lost: observe finds it next time.
@@ -448,12 +461,12 @@ impl ExternalClient for CloudRunClient {
     }
 
     async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
-        let plan = planned(want, &self.config)?;
+        let requests = requests_for(want, &self.config)?;
         let Some(observed) = self.recall() else {
             return Ok(Started::default());
         };
-        let mut service = plan.service.clone();
-        service.name.clone_from(&plan.name);
+        let mut service = requests.service.clone();
+        service.name.clone_from(&requests.name);
         // Only a change to what Ferry last saw goes through; another writer's change makes
         // this fail with ABORTED, and the next reconcile looks again.
         service.etag.clone_from(&observed.etag);
@@ -464,10 +477,11 @@ impl ExternalClient for CloudRunClient {
             .send()
             .await
             .map_err(|e| classify("UpdateService", &e))?;
-        info!(service = %plan.name, operation = %op.name, "updating the Cloud Run service");
-        self.sync_invoker(&plan).await?;
+        info!(service = %requests.name, operation = %op.name, "updating the Cloud Run service");
+        self.sync_invoker(&requests).await?;
         Ok(Started {
             operation: Some(op.name),
+            state: None,
         })
     }
 

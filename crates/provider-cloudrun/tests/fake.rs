@@ -400,7 +400,7 @@ async fn a_public_unauthenticated_service_grants_all_users_the_invoker_role() {
 async fn a_service_someone_else_made_is_name_taken_and_left_alone() {
     let h = Harness::start("ferry-taken").await;
     let svc = service("taken", "ghcr.io/acme/taken:1", "");
-    let plan = ferry_provider_cloudrun::build::plan(
+    let requests = ferry_provider_cloudrun::build::requests(
         &desired(&svc),
         h.config.spec.cloud_run.as_ref().unwrap(),
     )
@@ -409,7 +409,10 @@ async fn a_service_someone_else_made_is_name_taken_and_left_alone() {
         .fake
         .send_raw(
             http::Method::POST,
-            &format!("/v2/{}/services?serviceId={}", plan.parent, plan.service_id),
+            &format!(
+                "/v2/{}/services?serviceId={}",
+                requests.parent, requests.service_id
+            ),
             Some(&serde_json::json!({"template": {"containers": [{"image": "nginx"}]}})),
         )
         .await

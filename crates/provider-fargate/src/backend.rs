@@ -113,14 +113,15 @@ impl Backend for Fargate {
             Some(section) => (section, String::new()),
             None => (placeholders(config_name), placeholder_note(config_name)),
         };
-        let plan = build::plan(desired, &section, config_name).map_err(|e| e.to_string())?;
+        let requests =
+            build::requests(desired, &section, config_name).map_err(|e| e.to_string())?;
         Ok(Rendered {
             comment: format!(
                 "The AWS requests Ferry sends for ServerlessService {} (createService also \
                  carries the registered taskDefinition ARN and a clientToken){note}",
                 desired.object.name
             ),
-            body: serde_json::to_string_pretty(&plan.rendered()).map_err(|e| e.to_string())?,
+            body: serde_json::to_string_pretty(&requests.rendered()).map_err(|e| e.to_string())?,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The I/O half of the Fargate backend: resolves the ProviderConfig and its credentials,
 //! observes what ECS and Application Auto Scaling hold (in batches, see [`directory`]), and
-//! sends the requests [`crate::build`] plans.
+//! sends the requests [`crate::build`] makes.
 //!
 //! Idempotency: the service and task definition family have deterministic names and carry the
 //! object's UID as a tag; `create` looks before it writes, reuses the newest task definition
@@ -29,7 +29,7 @@ pub use aws::CallSettings;
 use aws::{Credentials, classify};
 use directory::Directory;
 
-use crate::build::{self, Change, Observed, Plan, TAG_UID};
+use crate::build::{self, Change, Observed, Requests, TAG_UID};
 
 /// Tunables of the Fargate backend.
 #[derive(Clone, Debug)]
@@ -198,13 +198,13 @@ struct FargateClient {
     last: Mutex<Option<Observed>>,
 }
 
-/// A plan for `want`, or why there can be none.
-fn planned(
+/// The requests for `want`, or why there can be none.
+fn requests_for(
     want: &Desired,
     config: &FargateProviderConfig,
     config_name: &str,
-) -> Result<Plan, ProviderError> {
-    build::plan(want, config, config_name).map_err(|e| ProviderError::Terminal {
+) -> Result<Requests, ProviderError> {
+    build::requests(want, config, config_name).map_err(|e| ProviderError::Terminal {
         reason: reasons::INVALID_SPEC,
         message: e.to_string(),
         recheck: None,
@@ -258,10 +258,13 @@ impl FargateClient {
         Ok(Some(self.aws.directory.task_definition(arn).await?))
     }
 
-    /// The newest revision of the family when it already is `plan`'s task definition, so an
-    /// interrupted create or update does not register it twice.
-    async fn existing_revision(&self, plan: &Plan) -> Result<Option<String>, ProviderError> {
-        let family = &plan.task_definition.family;
+    /// The newest revision of the family when it already is the task definition of `outgoing`,
+    /// so an interrupted create or update does not register it twice.
+    async fn existing_revision(
+        &self,
+        outgoing: &Requests,
+    ) -> Result<Option<String>, ProviderError> {
+        let family = &outgoing.task_definition.family;
         let listed = self
             .aws
             .ecs
@@ -277,17 +280,19 @@ impl FargateClient {
             return Ok(None);
         };
         let newest = self.aws.directory.task_definition(arn).await?;
-        let planned = newest.is_planned(plan);
-        Ok(planned.then_some(newest.arn))
+        let requested = newest.is_requested(outgoing);
+        Ok(requested.then_some(newest.arn))
     }
 
-    /// The ARN of `plan`'s task definition, registering it unless it is already the newest.
-    async fn task_definition(&self, plan: &Plan) -> Result<String, ProviderError> {
-        if let Some(arn) = self.existing_revision(plan).await? {
+    /// The ARN of the task definition of `outgoing`, registering it unless it is already the
+    /// newest.
+    async fn task_definition(&self, outgoing: &Requests) -> Result<String, ProviderError> {
+        if let Some(arn) = self.existing_revision(outgoing).await? {
             debug!(%arn, "the task definition is registered already");
             return Ok(arn);
         }
-        let arn = requests::register_task_definition(&self.aws.ecs, &plan.task_definition).await?;
+        let arn =
+            requests::register_task_definition(&self.aws.ecs, &outgoing.task_definition).await?;
         info!(%arn, "registered a task definition");
         Ok(arn)
     }
@@ -307,20 +312,25 @@ impl FargateClient {
         Ok(())
     }
 
-    async fn apply_scaling(&self, plan: &Plan, changes: &[Change]) -> Result<(), ProviderError> {
+    async fn apply_scaling(
+        &self,
+        outgoing: &Requests,
+        changes: &[Change],
+    ) -> Result<(), ProviderError> {
         if changes.contains(&Change::ScalableTarget) {
-            requests::register_scalable_target(&self.aws.scaling, &plan.scalable_target).await?;
+            requests::register_scalable_target(&self.aws.scaling, &outgoing.scalable_target)
+                .await?;
         }
         if changes.contains(&Change::ScalingPolicy)
-            && let Some(policy) = &plan.scaling_policy
+            && let Some(policy) = &outgoing.scaling_policy
         {
             requests::put_scaling_policy(&self.aws.scaling, policy).await?;
         }
         if changes.contains(&Change::RemoveScalingPolicy) {
-            let id = &plan.scalable_target.resource_id;
+            let id = &outgoing.scalable_target.resource_id;
             requests::delete_scaling_policy(
                 &self.aws.scaling,
-                &build::policy_name(&plan.service.service_name),
+                &build::policy_name(&outgoing.service.service_name),
                 id,
             )
             .await?;
@@ -332,8 +342,8 @@ impl FargateClient {
 #[async_trait]
 impl ExternalClient for FargateClient {
     async fn observe(&self, want: &Desired) -> Result<Observation, ProviderError> {
-        let plan = planned(want, &self.config, &self.config_name)?;
-        let account = &plan.account;
+        let outgoing = requests_for(want, &self.config, &self.config_name)?;
+        let account = &outgoing.account;
         let name = build::service_name(want);
         let snapshot = self.aws.directory.service(&account.cluster, &name).await?;
         let Some(service) = snapshot.service else {
@@ -366,8 +376,8 @@ impl ExternalClient for FargateClient {
             failed_task_definition,
             scaling: snapshot.scaling,
         };
-        let changes = build::diff(&plan, &observed);
-        let (readiness, outputs) = build::readiness(&plan, &observed);
+        let changes = build::diff(&outgoing, &observed);
+        let (readiness, outputs) = build::readiness(&outgoing, &observed);
         if !changes.is_empty() {
             debug!(?changes, "AWS differs from the spec");
         }
@@ -380,39 +390,44 @@ impl ExternalClient for FargateClient {
     }
 
     async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
-        let plan = planned(want, &self.config, &self.config_name)?;
-        let account = &plan.account;
-        let arn = self.task_definition(&plan).await?;
-        let token = build::client_token(want, &plan);
-        let created = requests::create_service(&self.aws.ecs, &plan.service, &arn, &token).await;
+        let outgoing = requests_for(want, &self.config, &self.config_name)?;
+        let account = &outgoing.account;
+        let arn = self.task_definition(&outgoing).await?;
+        let token = build::client_token(want, &outgoing);
+        let created =
+            requests::create_service(&self.aws.ecs, &outgoing.service, &arn, &token).await;
         self.aws
             .directory
-            .invalidate(&account.cluster, &plan.service.service_name)
+            .invalidate(&account.cluster, &outgoing.service.service_name)
             .await;
         created?;
-        info!(service = %plan.service.service_name, cluster = %account.cluster, "created the ECS service");
+        info!(
+            service = %outgoing.service.service_name,
+            cluster = %account.cluster,
+            "created the ECS service"
+        );
         let all = [Change::ScalableTarget, Change::ScalingPolicy];
-        self.apply_scaling(&plan, &all).await?;
+        self.apply_scaling(&outgoing, &all).await?;
         // ECS deployments are observed through DescribeServices: nothing else to poll.
         Ok(Started::default())
     }
 
     async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
-        let plan = planned(want, &self.config, &self.config_name)?;
-        let account = &plan.account;
+        let outgoing = requests_for(want, &self.config, &self.config_name)?;
+        let account = &outgoing.account;
         let Some(observed) = self.recall() else {
             // Nothing observed to compare with: observe decides next time.
             return Ok(Started::default());
         };
-        let changes = build::diff(&plan, &observed);
-        let service = &plan.service.service_name;
+        let changes = build::diff(&outgoing, &observed);
+        let service = &outgoing.service.service_name;
         if changes.contains(&Change::TaskDefinition) || changes.contains(&Change::Service) {
             let arn = if changes.contains(&Change::TaskDefinition) {
-                self.task_definition(&plan).await?
+                self.task_definition(&outgoing).await?
             } else {
                 observed.service.task_definition.clone()
             };
-            let request = build::update_service(&plan, &observed.service, &arn);
+            let request = build::update_service(&outgoing, &observed.service, &arn);
             let updated = requests::update_service(&self.aws.ecs, &request).await;
             self.aws
                 .directory
@@ -421,15 +436,15 @@ impl ExternalClient for FargateClient {
             updated?;
             if changes.contains(&Change::Service) {
                 // The new fingerprint tag records what the service now is.
-                requests::tag(&self.aws.ecs, &observed.service.arn, &plan.service.tags).await?;
+                requests::tag(&self.aws.ecs, &observed.service.arn, &outgoing.service.tags).await?;
             }
             info!(%service, task_definition = %arn, "updated the ECS service");
         }
         if changes.contains(&Change::Tags) {
-            requests::tag(&self.aws.ecs, &observed.service.arn, &plan.service.tags).await?;
+            requests::tag(&self.aws.ecs, &observed.service.arn, &outgoing.service.tags).await?;
             info!(%service, "adopted the ECS service");
         }
-        self.apply_scaling(&plan, &changes).await?;
+        self.apply_scaling(&outgoing, &changes).await?;
         self.aws
             .directory
             .invalidate(&account.cluster, service)

@@ -127,16 +127,24 @@ impl KnativeClient {
             .map_err(|e| classify("get", e))
     }
 
-    async fn apply(&self, want: &Desired) -> Result<(), ProviderError> {
+    /// Applies the Service `want` describes; how it stands by the API server's answer (the
+    /// applied object), as the next observation would read it.
+    async fn apply(&self, want: &Desired) -> Result<Started, ProviderError> {
         let service = build::knative_service(want);
         let params = PatchParams::apply(FIELD_MANAGER)
             .force()
             .validation_strict();
-        self.api(&want.object.namespace)
+        let applied = self
+            .api(&want.object.namespace)
             .patch(&want.object.name, &params, &Patch::Apply(&service))
             .await
-            .map(|_| ())
-            .map_err(|e| classify("apply", e))
+            .map_err(|e| classify("apply", e))?;
+        Ok(Started {
+            operation: None,
+            state: serde_json::to_value(&applied)
+                .ok()
+                .map(|live| build::readiness(&live)),
+        })
     }
 }
 
@@ -186,11 +194,11 @@ impl ExternalClient for KnativeClient {
     }
 
     async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
-        self.apply(want).await.map(|()| Started::default())
+        self.apply(want).await
     }
 
     async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
-        self.apply(want).await.map(|()| Started::default())
+        self.apply(want).await
     }
 
     async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {

@@ -45,6 +45,11 @@ pub struct Started {
     /// A long-running operation to poll (Cloud Run): recorded in `status.operation`, and
     /// handed back to the backend by the next reconcile, which polls it instead of waiting.
     pub operation: Option<String>,
+    /// How the resource stands by the write's own answer, when the provider answers a write
+    /// with the resource (as the API server does): the status written after the write is then
+    /// what the next observation will find, where otherwise the next reconcile would write it
+    /// again only to add the resource's identifier and the provider's own progress message.
+    pub state: Option<(Readiness, Outputs)>,
 }
 
 /// Where a deletion stands.

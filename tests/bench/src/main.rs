@@ -207,6 +207,8 @@ struct Machine {
 struct PhaseCalls {
     operator: Calls,
     writes_per_object: f64,
+    /// Writes of `serverlessservices/status`: two per object suffice to reach Ready.
+    status_writes_per_object: f64,
     object_writes_per_object: f64,
     reads_per_object: f64,
 }
@@ -547,6 +549,14 @@ async fn one_at_a_time(
 fn phase(operator: Calls, n: u64) -> PhaseCalls {
     PhaseCalls {
         writes_per_object: ratio(operator.writes, n),
+        status_writes_per_object: ratio(
+            operator
+                .writes_by_resource
+                .get("serverlessservices/status")
+                .copied()
+                .unwrap_or(0),
+            n,
+        ),
         object_writes_per_object: ratio(operator.object_writes(), n),
         reads_per_object: ratio(operator.reads, n),
         operator,
@@ -958,6 +968,10 @@ fn api_rows(r: &Report) -> Rows {
         (
             "converging: operator writes per object".into(),
             format!("{:.2}", r.converging.writes_per_object),
+        ),
+        (
+            "converging: operator status writes per object (2 suffice)".into(),
+            format!("{:.2}", r.converging.status_writes_per_object),
         ),
         (
             "converging: operator reads per object".into(),

@@ -85,7 +85,7 @@ impl Snapshots {
 }
 
 /// Every YAML document of the `.yaml` files in `dir`, with the file it came from, files in name
-/// order (the backends' builder tests plan `deploy/examples/` with it).
+/// order (the backends' builder tests build `deploy/examples/` with it).
 pub fn yaml_documents(dir: &Path) -> Vec<(PathBuf, Value)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

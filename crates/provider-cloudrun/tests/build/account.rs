@@ -5,7 +5,7 @@ use ferry_api::CloudRunProviderConfig;
 use ferry_provider_cloudrun::build::{self, Account, BuildError};
 use ferry_provider_cloudrun::names::MAX_SERVICE_NAME as CLOUD_RUN_MAX;
 
-use crate::common::{desired, example_provider_config, plan, serverless_service, simple};
+use crate::common::{desired, example_provider_config, requests, serverless_service, simple};
 
 #[test]
 fn project_and_region_come_from_the_provider_config_unless_the_service_sets_them() {
@@ -36,7 +36,7 @@ fn project_and_region_come_from_the_provider_config_unless_the_service_sets_them
 
 #[test]
 fn parent_and_name_follow_the_account() {
-    let p = plan(&simple(
+    let p = requests(&simple(
         "",
         "cloudRun: {project: acme-ml, region: us-central1}",
     ));
@@ -45,13 +45,13 @@ fn parent_and_name_follow_the_account() {
     assert_eq!(p.service.name, p.name);
     let other: CloudRunProviderConfig =
         serde_saphyr::from_str("{project: acme-test, region: asia-east1}").unwrap();
-    let p = build::plan(&desired(&simple("", "")), &other).unwrap();
+    let p = build::requests(&desired(&simple("", "")), &other).unwrap();
     assert_eq!(p.parent, "projects/acme-test/locations/asia-east1");
 }
 
 #[test]
 fn the_service_id_is_namespace_name_and_hash_within_49_characters() {
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     assert_eq!(p.service_id, "shop-hello-cd5cea3a");
 
     let mut svc = serverless_service(&simple("", ""));
@@ -87,7 +87,7 @@ fn a_desired_model_for_another_provider_is_refused() {
     knative.backend = ferry_core::backend::BackendModel::new("another backend's settings");
     let config = example_provider_config();
     assert_eq!(
-        build::plan(&knative, &config).unwrap_err(),
+        build::requests(&knative, &config).unwrap_err(),
         BuildError::NotCloudRun
     );
     assert_eq!(
@@ -104,7 +104,7 @@ fn a_secret_that_is_not_a_secret_manager_reference_is_refused_not_dropped() {
             name: "token".into(),
             key: "value".into(),
         });
-    let err = build::plan(&want, &example_provider_config()).unwrap_err();
+    let err = build::requests(&want, &example_provider_config()).unwrap_err();
     assert_eq!(
         err,
         BuildError::Secret {

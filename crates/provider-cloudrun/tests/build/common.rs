@@ -1,12 +1,12 @@
 //! Helpers: Cloud Run specs from inline YAML (validated by the testkit's `builders`, as the
-//! controller validates them), their plans, and the Service Cloud Run would describe once it
-//! holds exactly a plan.
+//! controller validates them), their requests, and the Service Cloud Run would describe once it
+//! holds exactly those.
 
 use std::path::PathBuf;
 
 use ferry_api::CloudRunProviderConfig;
 use ferry_core::desired::Desired;
-use ferry_provider_cloudrun::build::{self, Plan};
+use ferry_provider_cloudrun::build::{self, Requests};
 use ferry_testkit::builders::{self, simple_spec};
 // What every builder test shares, from the testkit, under the names the tests use.
 pub(crate) use ferry_testkit::builders::{UID, json, serverless_service};
@@ -51,19 +51,20 @@ pub(crate) fn example_provider_config() -> CloudRunProviderConfig {
     builders::example_provider_config("providerconfig-gcp.yaml", GCP_PROD, |spec| spec.cloud_run)
 }
 
-/// The plan for `desired` under the example ProviderConfig.
-pub(crate) fn plan_of(desired: &Desired) -> Plan {
-    build::plan(desired, &example_provider_config()).unwrap_or_else(|e| panic!("no plan: {e}"))
+/// The requests for `desired` under the example ProviderConfig.
+pub(crate) fn requests_for(desired: &Desired) -> Requests {
+    build::requests(desired, &example_provider_config())
+        .unwrap_or_else(|e| panic!("no requests: {e}"))
 }
 
-/// The plan for `spec` under the example ProviderConfig.
-pub(crate) fn plan(spec: &str) -> Plan {
-    plan_of(&desired(spec))
+/// The requests for `spec` under the example ProviderConfig.
+pub(crate) fn requests(spec: &str) -> Requests {
+    requests_for(&desired(spec))
 }
 
 /// The Service as sent, as JSON.
-pub(crate) fn sent(plan: &Plan) -> Value {
-    json(&plan.service)
+pub(crate) fn sent(requests: &Requests) -> Value {
+    json(&requests.service)
 }
 
 fn timestamp(seconds: i64) -> Timestamp {
@@ -77,18 +78,18 @@ fn succeeded(type_: &str) -> Condition {
         .set_last_transition_time(timestamp(1_760_000_300))
 }
 
-/// The revision Cloud Run made from `plan`'s template.
-pub(crate) fn revision_id(plan: &Plan) -> String {
-    format!("{}-00003-xk2", plan.service_id)
+/// The revision Cloud Run made from the template in `requests`.
+pub(crate) fn revision_id(requests: &Requests) -> String {
+    format!("{}-00003-xk2", requests.service_id)
 }
 
-/// What Cloud Run describes once it holds exactly `plan` and has finished rolling out its
+/// What Cloud Run describes once it holds exactly `requests` and has finished rolling out its
 /// third generation: every output-only field filled in, and Cloud Run's defaults written into
 /// what Ferry left out (CPU in millicores, 512Mi, a TCP startup probe, 100 instances at most,
 /// a 300 s timeout, concurrency 80, the default service account, launch stage GA).
-pub(crate) fn mirror(plan: &Plan) -> model::Service {
-    let mut s = plan.service.clone();
-    let revision = revision_id(plan);
+pub(crate) fn mirror(requests: &Requests) -> model::Service {
+    let mut s = requests.service.clone();
+    let revision = revision_id(requests);
     s.uid = "0d3c5b4e-8a1f-4f7e-9c2b-6a5d4e3f2a1b".into();
     s.generation = 3;
     s.observed_generation = 3;
@@ -97,15 +98,15 @@ pub(crate) fn mirror(plan: &Plan) -> model::Service {
     s.update_time = Some(timestamp(1_760_000_200));
     s.creator = "ferry@acme-prod.iam.gserviceaccount.com".into();
     s.last_modifier = s.creator.clone();
-    s.uri = format!("https://{}-4xkq2mzvda-ew.a.run.app", plan.service_id);
+    s.uri = format!("https://{}-4xkq2mzvda-ew.a.run.app", requests.service_id);
     s.urls = vec![
         s.uri.clone(),
         format!(
             "https://{}-123456789012.europe-west1.run.app",
-            plan.service_id
+            requests.service_id
         ),
     ];
-    s.latest_ready_revision = format!("{}/revisions/{revision}", plan.name);
+    s.latest_ready_revision = format!("{}/revisions/{revision}", requests.name);
     s.latest_created_revision = s.latest_ready_revision.clone();
     s.reconciling = false;
     s.terminal_condition = Some(succeeded("Ready"));

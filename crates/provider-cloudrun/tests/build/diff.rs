@@ -1,6 +1,6 @@
-//! `diff` against what Cloud Run describes: nothing to do when Cloud Run holds exactly the plan
-//! (with every output-only field and default filled in), and for each single difference
-//! exactly the change that names it. Property tests cover random valid specs.
+//! `diff` against what Cloud Run describes: nothing to do when Cloud Run holds exactly the
+//! requests (with every output-only field and default filled in), and for each single
+//! difference exactly the change that names it. Property tests cover random valid specs.
 
 use ferry_core::status::Readiness;
 use ferry_provider_cloudrun::build::{
@@ -9,7 +9,7 @@ use ferry_provider_cloudrun::build::{
 use google_cloud_run_v2::model::{self, IngressTraffic, TrafficTargetAllocationType};
 use proptest::prelude::*;
 
-use crate::common::{desired, mirror, plan, plan_of, simple};
+use crate::common::{desired, mirror, requests, requests_for, simple};
 
 /// A named change to what Cloud Run describes.
 type Edit = (&'static str, fn(&mut model::Service));
@@ -29,7 +29,7 @@ const RICH: &str = "ingress: internal, concurrency: 40, timeoutSeconds: 120, \
                vpcAccess: {connector: projects/acme-prod/locations/europe-west1/connectors/shop}}";
 
 #[test]
-fn cloud_run_holding_exactly_the_plan_needs_no_change() {
+fn cloud_run_holding_exactly_the_requests_needs_no_change() {
     let specs = [
         simple("", ""),
         simple(
@@ -45,14 +45,14 @@ fn cloud_run_holding_exactly_the_plan_needs_no_change() {
         ),
     ];
     for spec in specs {
-        let p = plan(&spec);
+        let p = requests(&spec);
         assert_eq!(diff(&p, &mirror(&p)), [], "{spec}");
     }
 }
 
 #[test]
 fn fields_cloud_run_sets_or_rewrites_are_no_change() {
-    let p = plan(&simple(
+    let p = requests(&simple(
         "resources: {cpu: '1'}",
         "scaling: {minInstances: 1}",
     ));
@@ -116,7 +116,7 @@ fn fields_cloud_run_sets_or_rewrites_are_no_change() {
 
 #[test]
 fn fields_changed_behind_ferrys_back_are_put_back() {
-    let p = plan(&simple("", RICH));
+    let p = requests(&simple("", RICH));
     let edits: &[Drift] = &[
         (
             "gcloud run deploy --image",
@@ -165,7 +165,7 @@ fn fields_changed_behind_ferrys_back_are_put_back() {
 
 #[test]
 fn a_maximum_left_to_cloud_run_is_not_compared() {
-    let p = plan(&simple("", "scaling: {minInstances: 1}"));
+    let p = requests(&simple("", "scaling: {minInstances: 1}"));
     let mut observed = mirror(&p);
     template(&mut observed)
         .scaling
@@ -177,7 +177,7 @@ fn a_maximum_left_to_cloud_run_is_not_compared() {
 
 #[test]
 fn a_new_spec_is_a_spec_change() {
-    let before = plan(&simple("", ""));
+    let before = requests(&simple("", ""));
     for after in [
         simple("env: [{name: MODE, value: debug}]", ""),
         simple("resources: {memory: 1Gi}", ""),
@@ -186,14 +186,14 @@ fn a_new_spec_is_a_spec_change() {
         simple("probes: {liveness: {httpGet: {path: /live}}}", ""),
     ] {
         assert_eq!(
-            diff(&plan(&after), &mirror(&before)),
+            diff(&requests(&after), &mirror(&before)),
             [Change::Spec],
             "{after}"
         );
     }
     assert_eq!(
         diff(
-            &plan(&simple("", "").replace("hello:1.4.2", "hello:1.5.0")),
+            &requests(&simple("", "").replace("hello:1.4.2", "hello:1.5.0")),
             &mirror(&before)
         ),
         [Change::Spec, Change::Drift("template.containers[].image")]
@@ -202,7 +202,7 @@ fn a_new_spec_is_a_spec_change() {
 
 #[test]
 fn a_missing_or_foreign_fingerprint_is_a_spec_change() {
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     let mut observed = mirror(&p);
     observed.annotations.clear();
     assert_eq!(diff(&p, &observed), [Change::Spec]);
@@ -214,7 +214,7 @@ fn a_missing_or_foreign_fingerprint_is_a_spec_change() {
 
 #[test]
 fn a_service_released_by_an_earlier_object_is_relabelled() {
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     let mut observed = mirror(&p);
     observed.labels.remove(LABEL_UID);
     assert_eq!(diff(&p, &observed), [Change::Labels]);
@@ -433,14 +433,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn cloud_run_holding_any_plan_diffs_empty_and_plans_are_deterministic(spec in spec_strategy()) {
+    fn cloud_run_holding_any_requests_diffs_empty_and_requests_are_deterministic(
+        spec in spec_strategy(),
+    ) {
         let yaml = spec.yaml();
         let want = desired(&yaml);
-        let p = plan_of(&want);
-        prop_assert_eq!(&p, &plan_of(&desired(&yaml)), "{}", yaml);
+        let p = requests_for(&want);
+        prop_assert_eq!(&p, &requests_for(&desired(&yaml)), "{}", yaml);
         prop_assert_eq!(
             serde_json::to_string(&p.rendered()).unwrap(),
-            serde_json::to_string(&plan_of(&desired(&yaml)).rendered()).unwrap()
+            serde_json::to_string(&requests_for(&desired(&yaml)).rendered()).unwrap()
         );
         prop_assert_eq!(diff(&p, &mirror(&p)), Vec::<Change>::new(), "{}", yaml);
         prop_assert_eq!(readiness(&mirror(&p)).0, Readiness::Ready, "{}", yaml);
@@ -453,14 +455,14 @@ proptest! {
     }
 
     #[test]
-    fn diff_asks_for_an_update_exactly_when_the_plan_changed(
+    fn diff_asks_for_an_update_exactly_when_the_requests_changed(
         a in spec_strategy(),
         b in spec_strategy(),
         take in any::<[bool; 6]>(),
     ) {
         let b = a.mixed(&b, take);
         let (yaml_a, yaml_b) = (a.yaml(), b.yaml());
-        let (old, new) = (plan(&yaml_a), plan(&yaml_b));
+        let (old, new) = (requests(&yaml_a), requests(&yaml_b));
         let changes = diff(&new, &mirror(&old));
         let context = format!("{yaml_a}\n-> {yaml_b}\n{changes:?}");
         prop_assert_eq!(

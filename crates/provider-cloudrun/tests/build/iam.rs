@@ -6,7 +6,7 @@ use ferry_provider_cloudrun::build::{
 };
 use google_cloud_iam_v1::model::{Binding, Policy};
 
-use crate::common::{plan, simple};
+use crate::common::{requests, simple};
 
 const PUBLIC: &str = "cloudRun: {allowUnauthenticated: true}";
 
@@ -33,7 +33,7 @@ fn bytes_of(text: &str) -> Vec<u8> {
 
 #[test]
 fn a_public_service_adds_all_users_to_the_invoker_binding_and_keeps_the_rest() {
-    let p = plan(&simple("", PUBLIC));
+    let p = requests(&simple("", PUBLIC));
     let policy = invoker_policy(&p, &observed()).expect("a change");
     assert_eq!(
         policy.bindings,
@@ -53,14 +53,14 @@ fn a_public_service_adds_all_users_to_the_invoker_binding_and_keeps_the_rest() {
 
 #[test]
 fn an_empty_policy_gets_its_first_binding() {
-    let p = plan(&simple("", PUBLIC));
+    let p = requests(&simple("", PUBLIC));
     let policy = invoker_policy(&p, &Policy::new()).unwrap();
     assert_eq!(policy.bindings, [public_invoker()]);
 }
 
 #[test]
 fn a_private_service_removes_all_users_and_only_them() {
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     assert_eq!(
         invoker_policy(&p, &observed()),
         None,
@@ -81,8 +81,8 @@ fn a_private_service_removes_all_users_and_only_them() {
 
 #[test]
 fn switching_allow_unauthenticated_off_makes_the_service_private_again() {
-    let public = plan(&simple("", PUBLIC));
-    let private = plan(&simple("", "cloudRun: {allowUnauthenticated: false}"));
+    let public = requests(&simple("", PUBLIC));
+    let private = requests(&simple("", "cloudRun: {allowUnauthenticated: false}"));
     let granted = invoker_policy(&public, &observed()).unwrap();
     let revoked = invoker_policy(&private, &granted).unwrap();
     assert!(!grants(&revoked, &public_invoker()));
@@ -107,12 +107,12 @@ fn conditional_bindings_are_neither_counted_nor_touched() {
         .set_bindings([conditional.clone()]);
     assert!(!grants(&policy, &public_invoker()));
 
-    let public = invoker_policy(&plan(&simple("", PUBLIC)), &policy).unwrap();
+    let public = invoker_policy(&requests(&simple("", PUBLIC)), &policy).unwrap();
     assert_eq!(public.bindings, [conditional.clone(), public_invoker()]);
     assert_eq!(public.version, 3);
 
     assert_eq!(
-        invoker_policy(&plan(&simple("", "")), &policy),
+        invoker_policy(&requests(&simple("", "")), &policy),
         None,
         "a conditional grant is someone's deliberate choice"
     );

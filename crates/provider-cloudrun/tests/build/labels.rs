@@ -7,7 +7,9 @@ use ferry_provider_cloudrun::build::{
 };
 use google_cloud_run_v2::model;
 
-use crate::common::{UID, desired, desired_of, mirror, plan, plan_of, serverless_service, simple};
+use crate::common::{
+    UID, desired, desired_of, mirror, requests, requests_for, serverless_service, simple,
+};
 
 /// Google Cloud's label rules: keys start with a lower-case letter; keys and values are
 /// lower-case letters, digits, `_` and `-`, at most 63 characters.
@@ -37,7 +39,7 @@ fn keys(service: &model::Service) -> Vec<String> {
 
 #[test]
 fn every_service_carries_its_owners_identity() {
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     let labels: std::collections::BTreeMap<_, _> = p.service.labels.clone().into_iter().collect();
     assert_eq!(
         labels,
@@ -61,7 +63,7 @@ fn every_service_carries_its_owners_identity() {
 fn an_object_without_a_uid_yet_renders_without_the_uid_label() {
     let mut svc = serverless_service(&simple("", ""));
     svc.metadata.uid = None;
-    let p = plan_of(&desired_of(&svc));
+    let p = requests_for(&desired_of(&svc));
     assert!(!p.service.labels.contains_key(LABEL_UID));
     assert_eq!(p.service.labels[LABEL_MANAGED_BY], "ferry");
 }
@@ -76,7 +78,7 @@ fn label_values_are_mapped_into_googles_alphabet() {
 
 #[test]
 fn the_fingerprint_is_an_annotation_outside_cloud_runs_namespaces() {
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     assert_eq!(
         p.service.annotations.get(FINGERPRINT_ANNOTATION),
         Some(&p.fingerprint)
@@ -99,7 +101,7 @@ fn no_built_service_carries_a_label_or_annotation_cloud_run_v2_rejects() {
         simple("resources: {cpu: 250m, memory: 256Mi}", "concurrency: 1"),
     ];
     for spec in specs {
-        let p = plan(&spec);
+        let p = requests(&spec);
         for key in keys(&p.service) {
             assert!(
                 !RESERVED_KEY_PREFIXES.iter().any(|p| key.starts_with(p)),
@@ -113,8 +115,8 @@ fn no_built_service_carries_a_label_or_annotation_cloud_run_v2_rejects() {
 fn labels_and_the_client_are_not_part_of_the_fingerprint() {
     let mut other = serverless_service(&simple("", ""));
     other.metadata.uid = Some("11111111-2222-4333-8444-555555555555".into());
-    let a = plan(&simple("", ""));
-    let b = plan_of(&desired_of(&other));
+    let a = requests(&simple("", ""));
+    let b = requests_for(&desired_of(&other));
     assert_ne!(a.service.labels, b.service.labels);
     assert_eq!(
         a.fingerprint, b.fingerprint,
@@ -124,7 +126,7 @@ fn labels_and_the_client_are_not_part_of_the_fingerprint() {
 
 #[test]
 fn a_service_is_ours_when_labelled_with_our_uid_or_released_by_an_earlier_object() {
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     let observed = mirror(&p);
     assert!(is_ours(&observed, Some(UID)));
     assert!(!is_ours(
@@ -156,14 +158,14 @@ fn different_specs_have_different_fingerprints_and_the_same_spec_the_same() {
         simple("", "cloudRun: {startupCpuBoost: true}"),
         simple("", "cloudRun: {region: europe-west4}"),
     ];
-    let fingerprints: Vec<String> = specs.iter().map(|s| plan(s).fingerprint).collect();
+    let fingerprints: Vec<String> = specs.iter().map(|s| requests(s).fingerprint).collect();
     let unique: std::collections::BTreeSet<&String> = fingerprints.iter().collect();
     assert_eq!(unique.len(), specs.len(), "{fingerprints:?}");
     for spec in &specs {
-        assert_eq!(plan_of(&desired(spec)), plan(spec));
+        assert_eq!(requests_for(&desired(spec)), requests(spec));
     }
     assert_eq!(
-        build::plan(
+        build::requests(
             &desired(&specs[0]),
             &crate::common::example_provider_config()
         )

@@ -1,8 +1,8 @@
-//! The Cloud Run builder: the Admin API v2 Service it plans for each part of a spec (table
+//! The Cloud Run builder: the Admin API v2 Service it builds for each part of a spec (table
 //! tests on the Service JSON), the project and region, names, labels and annotations, the
 //! fingerprint, `diff` against what Cloud Run describes (with property tests), `readiness`,
-//! the invoker IAM binding, snapshots of whole plans, and every built Service checked against
-//! Google's own protos.
+//! the invoker IAM binding, snapshots of every object's requests, and every built Service
+//! checked against Google's own protos.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 

@@ -1,4 +1,4 @@
-//! Every Service the plans build, checked offline against Google's own protos by
+//! Every Service Ferry builds, checked offline against Google's own protos by
 //! `tests/proto_validate.py` (unknown or misspelled fields, types, enum values, durations,
 //! output-only fields set, required fields missing, label and annotation namespaces v2
 //! rejects), both as the client sends it (enums as numbers) and as `ferry render` prints it.
@@ -9,7 +9,7 @@
 use ferry_testkit::Checker;
 use serde_json::{Value, json};
 
-use crate::common::{crate_dir, plan, sent, simple};
+use crate::common::{crate_dir, requests, sent, simple};
 use crate::snapshots;
 
 /// The checker, run by the project's virtualenv (which has Google's protos).
@@ -51,19 +51,19 @@ fn mapping_specs() -> Vec<String> {
 #[test]
 fn every_built_service_matches_googles_protos() {
     let mut labelled: Vec<(String, Value)> = Vec::new();
-    let plans = snapshots::cases()
+    let built = snapshots::cases()
         .into_iter()
-        .map(|case| (case.name.clone(), snapshots::plan_case(&case)))
+        .map(|case| (case.name.clone(), snapshots::case_requests(&case)))
         .chain(
             mapping_specs()
                 .into_iter()
-                .map(|spec| (spec.clone(), plan(&spec))),
+                .map(|spec| (spec.clone(), requests(&spec))),
         );
-    for (name, plan) in plans {
-        labelled.push((format!("{name}: as sent"), sent(&plan)));
+    for (name, requests) in built {
+        labelled.push((format!("{name}: as sent"), sent(&requests)));
         labelled.push((
             format!("{name}: as rendered"),
-            plan.rendered()["createService"]["service"].clone(),
+            requests.rendered()["createService"]["service"].clone(),
         ));
     }
     checker().assert_accepts(&labelled);
@@ -71,7 +71,7 @@ fn every_built_service_matches_googles_protos() {
 
 #[test]
 fn the_checker_refuses_what_cloud_run_refuses() {
-    let good = sent(&plan(&simple(
+    let good = sent(&requests(&simple(
         "env: [{name: TOKEN, secret: {name: token}}], \
          probes: {liveness: {httpGet: {path: /live}}}",
         "timeoutSeconds: 30",

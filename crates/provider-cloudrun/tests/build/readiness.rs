@@ -5,10 +5,10 @@ use ferry_core::status::{Outputs, Readiness};
 use ferry_provider_cloudrun::build::readiness;
 use google_cloud_run_v2::model::{self, Condition, condition};
 
-use crate::common::{mirror, plan, revision_id, simple};
+use crate::common::{mirror, requests, revision_id, simple};
 
 fn hello() -> model::Service {
-    mirror(&plan(&simple("", "")))
+    mirror(&requests(&simple("", "")))
 }
 
 fn condition(type_: &str, state: condition::State, message: &str) -> Condition {
@@ -39,7 +39,7 @@ fn failed(reason: &'static str, message: &str) -> Readiness {
 #[test]
 fn a_service_cloud_run_finished_rolling_out_is_ready_with_its_url_and_revision() {
     let observed = hello();
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     let (state, outputs) = readiness(&observed);
     assert_eq!(state, Readiness::Ready);
     assert_eq!(

@@ -1,4 +1,4 @@
-//! The Service Ferry plans for each part of a spec, field by field, as the capability table's
+//! The Service Ferry builds for each part of a spec, field by field, as the capability table's
 //! Cloud Run column says; read from the rendered JSON (enums by name) and checked once against
 //! the JSON the client sends.
 
@@ -6,11 +6,11 @@ use ferry_provider_cloudrun::build::{self, FINGERPRINT_ANNOTATION};
 use google_cloud_run_v2::model;
 use serde_json::{Value, json};
 
-use crate::common::{UID, plan, sent, simple};
+use crate::common::{UID, requests, sent, simple};
 
-/// The Service planned for `spec`, as `ferry render` prints it.
+/// The Service built for `spec`, as `ferry render` prints it.
 fn service(spec: &str) -> Value {
-    plan(spec).rendered()["createService"]["service"].clone()
+    requests(spec).rendered()["createService"]["service"].clone()
 }
 
 fn template(spec: &str) -> Value {
@@ -22,8 +22,8 @@ fn app(spec: &str) -> Value {
 }
 
 #[test]
-fn a_minimal_spec_plans_one_container_all_traffic_to_latest_and_nothing_else() {
-    let p = plan(&simple("", ""));
+fn a_minimal_spec_gets_one_container_all_traffic_to_latest_and_nothing_else() {
+    let p = requests(&simple("", ""));
     assert_eq!(p.parent, "projects/acme-prod/locations/europe-west1");
     assert_eq!(p.service_id, "shop-hello-cd5cea3a");
     assert_eq!(
@@ -66,7 +66,7 @@ fn a_minimal_spec_plans_one_container_all_traffic_to_latest_and_nothing_else() {
 
 #[test]
 fn the_client_sends_the_same_service_with_enums_as_numbers() {
-    let p = plan(&simple(
+    let p = requests(&simple(
         "",
         "ingress: internal, cloudRun: {executionEnvironment: gen2, \
          vpcAccess: {connector: projects/acme-prod/locations/europe-west1/connectors/shop, \
@@ -386,8 +386,8 @@ fn traffic_splits_between_latest_and_named_revisions_with_tags() {
 }
 
 #[test]
-fn a_public_service_that_allows_unauthenticated_calls_plans_the_invoker_binding() {
-    let invoker = |extra: &str| plan(&simple("", extra)).invoker;
+fn a_public_service_that_allows_unauthenticated_calls_gets_the_invoker_binding() {
+    let invoker = |extra: &str| requests(&simple("", extra)).invoker;
     let public = Some(build::public_invoker());
     assert_eq!(invoker("cloudRun: {allowUnauthenticated: true}"), public);
     assert_eq!(
@@ -397,12 +397,13 @@ fn a_public_service_that_allows_unauthenticated_calls_plans_the_invoker_binding(
     // An internal service with allowUnauthenticated is refused by validation.
     assert_eq!(invoker("ingress: internal"), None);
     assert_eq!(invoker("cloudRun: {allowUnauthenticated: false}"), None);
+    let public = requests(&simple("", "cloudRun: {allowUnauthenticated: true}"));
     assert_eq!(
-        plan(&simple("", "cloudRun: {allowUnauthenticated: true}")).rendered()["invokerBinding"],
+        public.rendered()["invokerBinding"],
         json!({"role": "roles/run.invoker", "members": ["allUsers"]})
     );
     assert!(
-        plan(&simple("", ""))
+        requests(&simple("", ""))
             .rendered()
             .get("invokerBinding")
             .is_none()
@@ -434,7 +435,7 @@ const OUTPUT_ONLY: [&str; 19] = [
 
 #[test]
 fn no_output_only_field_is_ever_set() {
-    let p = plan(&simple(
+    let p = requests(&simple(
         "probes: {readiness: {httpGet: {path: /ready}}}",
         "scaling: {minInstances: 1, maxInstances: 3}, cloudRun: {allowUnauthenticated: true}",
     ));

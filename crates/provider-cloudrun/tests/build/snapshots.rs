@@ -1,9 +1,9 @@
-//! Whole plans as `ferry render` prints them, compared with the committed JSON in
+//! Every object's requests as `ferry render` prints them, compared with the committed JSON in
 //! `tests/snapshots/`: every Cloud Run example in `deploy/examples/` (under the ProviderConfig
 //! it names there) and a few richer specs. `FERRY_BLESS=1` rewrites the files instead.
 
 use ferry_api::CloudRunProviderConfig;
-use ferry_provider_cloudrun::build::{self, Plan};
+use ferry_provider_cloudrun::build::{self, Requests};
 use ferry_testkit::Snapshots;
 use ferry_testkit::builders::{
     Example, example_provider_configs, examples_with_configs, named_service,
@@ -11,12 +11,12 @@ use ferry_testkit::builders::{
 
 use crate::common::{GCP_PROD, crate_dir, desired_of, example_provider_config};
 
-/// A snapshot: its file name, the object, and the ProviderConfig it is planned under.
+/// A snapshot: its file name, the object, and the ProviderConfig its requests are built under.
 pub(crate) type Case = Example<CloudRunProviderConfig>;
 
-/// The plan of `case`.
-pub(crate) fn plan_case(case: &Case) -> Plan {
-    build::plan(&desired_of(&case.svc), &case.config)
+/// The requests of `case`.
+pub(crate) fn case_requests(case: &Case) -> Requests {
+    build::requests(&desired_of(&case.svc), &case.config)
         .unwrap_or_else(|e| panic!("{}: {e}", case.name))
 }
 
@@ -109,7 +109,7 @@ pub(crate) fn cases() -> Vec<Case> {
 }
 
 fn render(case: &Case) -> String {
-    let mut json = serde_json::to_string_pretty(&plan_case(case).rendered()).unwrap();
+    let mut json = serde_json::to_string_pretty(&case_requests(case).rendered()).unwrap();
     json.push('\n');
     json
 }
@@ -123,7 +123,7 @@ fn snapshots() -> Snapshots {
 }
 
 #[test]
-fn planned_services_match_the_snapshots() {
+fn built_services_match_the_snapshots() {
     snapshots().compare(cases().iter().map(|case| (case.name.clone(), render(case))));
 }
 
@@ -133,7 +133,7 @@ fn every_snapshot_belongs_to_a_case() {
 }
 
 #[test]
-fn planning_the_same_spec_twice_renders_the_same_bytes() {
+fn building_the_same_spec_twice_renders_the_same_bytes() {
     for case in cases() {
         assert_eq!(render(&case), render(&case), "{}", case.name);
     }
@@ -142,9 +142,9 @@ fn planning_the_same_spec_twice_renders_the_same_bytes() {
 #[test]
 fn every_rendered_service_is_the_one_the_client_sends() {
     for case in cases() {
-        let plan = plan_case(&case);
-        let rendered = plan.rendered()["createService"]["service"].clone();
+        let requests = case_requests(&case);
+        let rendered = requests.rendered()["createService"]["service"].clone();
         let back: google_cloud_run_v2::model::Service = serde_json::from_value(rendered).unwrap();
-        assert_eq!(back, plan.service, "{}", case.name);
+        assert_eq!(back, requests.service, "{}", case.name);
     }
 }

@@ -1,4 +1,4 @@
-//! The requests [`crate::build`] plans, sent with the AWS SDK. Each function is one AWS call
+//! The requests [`crate::build`] makes, sent with the AWS SDK. Each function is one AWS call
 //! (or a short fixed sequence), translates Ferry's request types into the SDK's builders, and
 //! classifies what went wrong. Removals treat "already gone" as success, so a retried delete
 //! is harmless.

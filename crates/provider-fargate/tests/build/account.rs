@@ -4,10 +4,10 @@ use ferry_provider_fargate::build::{self, AccountError};
 
 use crate::common::{bare_provider_config, desired, provider_config, simple};
 
-/// The error `build::plan` gives for `spec` under a ProviderConfig `bare` that has only a region
-/// and a cluster.
+/// The error `build::requests` gives for `spec` under a ProviderConfig `bare` that has only a
+/// region and a cluster.
 fn error(spec: &str) -> AccountError {
-    build::plan(&desired(spec), &bare_provider_config(), "bare").unwrap_err()
+    build::requests(&desired(spec), &bare_provider_config(), "bare").unwrap_err()
 }
 
 #[test]
@@ -29,7 +29,7 @@ fn no_subnets_anywhere_names_both_places_to_give_them() {
 
 #[test]
 fn subnets_from_either_place_are_enough() {
-    let own = build::plan(
+    let own = build::requests(
         &desired(&simple("", "fargate: {subnets: [subnet-0aaa]}")),
         &bare_provider_config(),
         "bare",
@@ -42,7 +42,7 @@ fn subnets_from_either_place_are_enough() {
 
     let config =
         provider_config("{region: eu-west-1, cluster: bare, defaults: {subnets: [subnet-0bbb]}}");
-    let defaults = build::plan(&desired(&simple("", "")), &config, "bare").unwrap();
+    let defaults = build::requests(&desired(&simple("", "")), &config, "bare").unwrap();
     assert_eq!(defaults.account.subnets, ["subnet-0bbb"]);
 }
 
@@ -98,7 +98,7 @@ fn an_execution_role_from_either_place_is_enough() {
         "fargate: {subnets: [subnet-0aaa], logGroup: /shop/hello, \
                    executionRoleArn: 'arn:aws:iam::123456789012:role/shop-exec'}",
     );
-    let p = build::plan(&desired(&spec), &bare_provider_config(), "bare").unwrap();
+    let p = build::requests(&desired(&spec), &bare_provider_config(), "bare").unwrap();
     assert_eq!(
         p.task_definition.execution_role_arn.as_deref(),
         Some("arn:aws:iam::123456789012:role/shop-exec")
@@ -112,7 +112,7 @@ fn an_execution_role_from_either_place_is_enough() {
         "",
         "fargate: {subnets: [subnet-0aaa], logGroup: /shop/hello}",
     );
-    let p = build::plan(&desired(&spec), &config, "bare").unwrap();
+    let p = build::requests(&desired(&spec), &config, "bare").unwrap();
     assert_eq!(
         p.task_definition.execution_role_arn.as_deref(),
         Some("arn:aws:iam::123456789012:role/default-exec")

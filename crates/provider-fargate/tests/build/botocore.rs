@@ -1,4 +1,4 @@
-//! Every request the plans make, checked offline against botocore's own ECS and Application Auto
+//! Every request Ferry builds, checked offline against botocore's own ECS and Application Auto
 //! Scaling service models by `tests/botocore_validate.py` (unknown keys, required keys, types,
 //! enum values, lengths), since moto accepts much that AWS refuses.
 //!
@@ -6,7 +6,7 @@
 //! names). The tests fail, never skip, without it.
 
 use ferry_api::ServerlessService;
-use ferry_provider_fargate::build::{self, Plan, update_service};
+use ferry_provider_fargate::build::{self, Requests, update_service};
 use ferry_testkit::Checker;
 use serde_json::{Value, json};
 
@@ -31,22 +31,30 @@ fn doc(service: &str, operation: &str, params: Value) -> Value {
     doc
 }
 
-/// Every request Ferry sends for `plan`: register, create (with the ARN and token the client
+/// Every request Ferry sends for `requests`: register, create (with the ARN and token the client
 /// adds), both kinds of update, and the scaling calls.
-fn requests(name: &str, want: &ferry_core::desired::Desired, plan: &Plan) -> Vec<(String, Value)> {
-    let arn = task_definition_arn(&plan.task_definition.family, 1);
-    let mut create = json(&plan.service);
+fn request_documents(
+    name: &str,
+    want: &ferry_core::desired::Desired,
+    requests: &Requests,
+) -> Vec<(String, Value)> {
+    let arn = task_definition_arn(&requests.task_definition.family, 1);
+    let mut create = json(&requests.service);
     create["taskDefinition"] = json!(arn);
     // As the client does (client.rs `create`).
-    create["clientToken"] = json!(build::client_token(want, plan));
-    let on_launch_type = mirror(plan).service;
+    create["clientToken"] = json!(build::client_token(want, requests));
+    let on_launch_type = mirror(requests).service;
     let mut on_strategy = on_launch_type.clone();
     on_strategy.launch_type = None;
     on_strategy.capacity_providers = vec!["FARGATE_SPOT".into()];
     let mut out = vec![
         (
             format!("{name}: RegisterTaskDefinition"),
-            doc("ecs", "RegisterTaskDefinition", json(&plan.task_definition)),
+            doc(
+                "ecs",
+                "RegisterTaskDefinition",
+                json(&requests.task_definition),
+            ),
         ),
         (
             format!("{name}: CreateService"),
@@ -57,7 +65,7 @@ fn requests(name: &str, want: &ferry_core::desired::Desired, plan: &Plan) -> Vec
             doc(
                 "ecs",
                 "UpdateService",
-                json(&update_service(plan, &on_launch_type, &arn)),
+                json(&update_service(requests, &on_launch_type, &arn)),
             ),
         ),
         (
@@ -65,7 +73,7 @@ fn requests(name: &str, want: &ferry_core::desired::Desired, plan: &Plan) -> Vec
             doc(
                 "ecs",
                 "UpdateService",
-                json(&update_service(plan, &on_strategy, &arn)),
+                json(&update_service(requests, &on_strategy, &arn)),
             ),
         ),
         (
@@ -73,11 +81,11 @@ fn requests(name: &str, want: &ferry_core::desired::Desired, plan: &Plan) -> Vec
             doc(
                 "application-autoscaling",
                 "RegisterScalableTarget",
-                json(&plan.scalable_target),
+                json(&requests.scalable_target),
             ),
         ),
     ];
-    if let Some(policy) = &plan.scaling_policy {
+    if let Some(policy) = &requests.scaling_policy {
         out.push((
             format!("{name}: PutScalingPolicy"),
             doc("application-autoscaling", "PutScalingPolicy", json(policy)),
@@ -139,8 +147,9 @@ fn every_request_matches_botocores_service_models() {
     let mut labelled = Vec::new();
     for (name, svc) in cases() {
         let want = desired_of(&svc);
-        let plan = build::plan(&want, &config, AWS_PROD).unwrap_or_else(|e| panic!("{name}: {e}"));
-        labelled.extend(requests(name, &want, &plan));
+        let requests =
+            build::requests(&want, &config, AWS_PROD).unwrap_or_else(|e| panic!("{name}: {e}"));
+        labelled.extend(request_documents(name, &want, &requests));
     }
     let operations: std::collections::BTreeSet<String> = labelled
         .iter()
@@ -166,8 +175,8 @@ fn the_checker_refuses_what_aws_refuses() {
         "",
         "scaling: {minInstances: 1, maxInstances: 3}",
     )));
-    let plan = build::plan(&want, &example_provider_config(), AWS_PROD).unwrap();
-    let docs: Vec<Value> = requests("broken", &want, &plan)
+    let requests = build::requests(&want, &example_provider_config(), AWS_PROD).unwrap();
+    let docs: Vec<Value> = request_documents("broken", &want, &requests)
         .into_iter()
         .map(|(_, d)| d)
         .collect();

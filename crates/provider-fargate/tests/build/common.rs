@@ -1,6 +1,6 @@
 //! Helpers: Fargate specs and ProviderConfigs from inline YAML (validated by the testkit's
-//! `builders`, as the controller validates them), their plans, and what AWS would describe once
-//! it holds exactly a plan.
+//! `builders`, as the controller validates them), their requests, and what AWS would describe
+//! once it holds exactly those.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use ferry_api::FargateProviderConfig;
 use ferry_core::desired::Desired;
 use ferry_provider_fargate::build::{
-    self, Observed, ObservedPolicy, ObservedScaling, ObservedService, ObservedTaskDefinition, Plan,
-    Rollout, Tag,
+    self, Observed, ObservedPolicy, ObservedScaling, ObservedService, ObservedTaskDefinition,
+    Requests, Rollout, Tag,
 };
 use ferry_testkit::builders::{self, simple_spec};
 // What every builder test shares, from the testkit, under the names the tests use.
@@ -60,15 +60,15 @@ pub(crate) fn bare_provider_config() -> FargateProviderConfig {
     provider_config("{region: eu-west-1, cluster: bare}")
 }
 
-/// The plan for `desired` under the example ProviderConfig.
-pub(crate) fn plan_of(desired: &Desired) -> Plan {
-    build::plan(desired, &example_provider_config(), AWS_PROD)
-        .unwrap_or_else(|e| panic!("no plan: {e}"))
+/// The requests for `desired` under the example ProviderConfig.
+pub(crate) fn requests_for(desired: &Desired) -> Requests {
+    build::requests(desired, &example_provider_config(), AWS_PROD)
+        .unwrap_or_else(|e| panic!("no requests: {e}"))
 }
 
-/// The plan for `spec` under the example ProviderConfig.
-pub(crate) fn plan(spec: &str) -> Plan {
-    plan_of(&desired(spec))
+/// The requests for `spec` under the example ProviderConfig.
+pub(crate) fn requests(spec: &str) -> Requests {
+    requests_for(&desired(spec))
 }
 
 /// Tags as the map AWS describes.
@@ -83,24 +83,24 @@ pub(crate) fn task_definition_arn(family: &str, revision: i32) -> String {
     format!("arn:aws:ecs:us-east-1:{ACCOUNT_ID}:task-definition/{family}:{revision}")
 }
 
-/// The task definition revision `revision` registered from `plan`.
-pub(crate) fn registered(plan: &Plan, revision: i32) -> ObservedTaskDefinition {
-    let family = &plan.task_definition.family;
+/// The task definition revision `revision` registered from `requests`.
+pub(crate) fn registered(requests: &Requests, revision: i32) -> ObservedTaskDefinition {
+    let family = &requests.task_definition.family;
     ObservedTaskDefinition {
         arn: task_definition_arn(family, revision),
         family: family.clone(),
         revision,
-        tags: tag_map(&plan.task_definition.tags),
+        tags: tag_map(&requests.task_definition.tags),
     }
 }
 
-/// What AWS describes once it holds exactly `plan`, with revision 3 of the task definition
+/// What AWS describes once it holds exactly `requests`, with revision 3 of the task definition
 /// deployed and every task running. Lists come back in another order than they were sent, and
 /// ECS reports the platform version it resolved `LATEST` to.
-pub(crate) fn mirror(plan: &Plan) -> Observed {
-    let s = &plan.service;
+pub(crate) fn mirror(requests: &Requests) -> Observed {
+    let s = &requests.service;
     let vpc = &s.network_configuration.awsvpc_configuration;
-    let task_definition = registered(plan, 3);
+    let task_definition = registered(requests, 3);
     let reversed = |list: &[String]| list.iter().rev().cloned().collect::<Vec<_>>();
     let service = ObservedService {
         arn: format!(
@@ -141,9 +141,9 @@ pub(crate) fn mirror(plan: &Plan) -> Observed {
         )],
     };
     let scaling = ObservedScaling {
-        min: plan.scalable_target.min_capacity,
-        max: plan.scalable_target.max_capacity,
-        policy: plan.scaling_policy.as_ref().map(|p| {
+        min: requests.scalable_target.min_capacity,
+        max: requests.scalable_target.max_capacity,
+        policy: requests.scaling_policy.as_ref().map(|p| {
             let tracking = &p.target_tracking_scaling_policy_configuration;
             ObservedPolicy {
                 name: p.policy_name.clone(),

@@ -1,16 +1,16 @@
-//! `diff` against what AWS describes: nothing to do when AWS holds exactly the plan, and for
+//! `diff` against what AWS describes: nothing to do when AWS holds exactly the requests, and for
 //! each single difference exactly the change that fixes it. A rolled-back deployment of the
-//! planned revision is not retried. A property test covers random valid specs.
+//! requested revision is not retried. A property test covers random valid specs.
 
 use ferry_core::status::Readiness;
 use ferry_provider_fargate::build::{
-    Change, Observed, ObservedPolicy, ObservedService, Plan, Rollout, diff, readiness,
+    Change, Observed, ObservedPolicy, ObservedService, Requests, Rollout, diff, readiness,
 };
 use ferry_provider_fargate::limits::TASK_SIZES;
 use proptest::prelude::*;
 
 use crate::common::{
-    LOAD_BALANCER, TARGET_GROUP, desired, mirror, plan, plan_of, registered, simple,
+    LOAD_BALANCER, TARGET_GROUP, desired, mirror, registered, requests, requests_for, simple,
 };
 
 const AUTOSCALED: &str = "scaling: {minInstances: 2, maxInstances: 10}";
@@ -19,7 +19,7 @@ const AUTOSCALED: &str = "scaling: {minInstances: 2, maxInstances: 10}";
 type Edit<T> = (&'static str, fn(&mut T));
 
 #[test]
-fn aws_holding_exactly_the_plan_needs_no_change() {
+fn aws_holding_exactly_the_requests_needs_no_change() {
     let specs = [
         simple("", ""),
         simple("", AUTOSCALED),
@@ -34,14 +34,14 @@ fn aws_holding_exactly_the_plan_needs_no_change() {
         ),
     ];
     for spec in specs {
-        let p = plan(&spec);
+        let p = requests(&spec);
         assert_eq!(diff(&p, &mirror(&p)), [], "{spec}");
     }
 }
 
 #[test]
 fn ecs_describing_lists_in_another_order_or_without_optional_facts_is_no_change() {
-    let p = plan(&simple(
+    let p = requests(&simple(
         "",
         "fargate: {subnets: [subnet-0aaa, subnet-0bbb, subnet-0ccc], \
                    securityGroups: [sg-0aaa, sg-0bbb]}",
@@ -56,7 +56,7 @@ fn ecs_describing_lists_in_another_order_or_without_optional_facts_is_no_change(
     observed.service.platform_version = None;
     assert_eq!(diff(&p, &observed), []);
 
-    let mut observed = mirror(&plan(&simple("", AUTOSCALED)));
+    let mut observed = mirror(&requests(&simple("", AUTOSCALED)));
     observed
         .scaling
         .as_mut()
@@ -66,7 +66,7 @@ fn ecs_describing_lists_in_another_order_or_without_optional_facts_is_no_change(
         .unwrap()
         .scale_in_cooldown = None;
     assert_eq!(
-        diff(&plan(&simple("", AUTOSCALED)), &observed),
+        diff(&requests(&simple("", AUTOSCALED)), &observed),
         [],
         "a policy described without a cooldown"
     );
@@ -74,14 +74,14 @@ fn ecs_describing_lists_in_another_order_or_without_optional_facts_is_no_change(
 
 #[test]
 fn a_new_image_registers_a_task_definition_only() {
-    let before = plan(&simple("", AUTOSCALED));
-    let after = plan(&simple("", AUTOSCALED).replace("hello:1.4.2", "hello:1.5.0"));
+    let before = requests(&simple("", AUTOSCALED));
+    let after = requests(&simple("", AUTOSCALED).replace("hello:1.4.2", "hello:1.5.0"));
     assert_eq!(diff(&after, &mirror(&before)), [Change::TaskDefinition]);
 }
 
 #[test]
 fn a_task_definition_ferry_did_not_tag_is_replaced() {
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     let mut observed = mirror(&p);
     observed.task_definition.as_mut().unwrap().tags.clear();
     assert_eq!(diff(&p, &observed), [Change::TaskDefinition]);
@@ -101,7 +101,7 @@ fn a_task_definition_ferry_did_not_tag_is_replaced() {
 
 #[test]
 fn service_settings_changed_behind_ferrys_back_are_put_back() {
-    let p = plan(&simple(
+    let p = requests(&simple(
         "",
         &format!("fargate: {{loadBalancer: {{targetGroupArn: '{TARGET_GROUP}'}}}}"),
     ));
@@ -137,7 +137,7 @@ fn service_settings_changed_behind_ferrys_back_are_put_back() {
 
 #[test]
 fn spot_wanted_while_ecs_runs_on_demand_updates_the_service() {
-    let spot = plan(&simple("", "fargate: {capacityProvider: FARGATE_SPOT}"));
+    let spot = requests(&simple("", "fargate: {capacityProvider: FARGATE_SPOT}"));
     let mut observed = mirror(&spot);
     observed.service.capacity_providers.clear();
     observed.service.launch_type = Some("FARGATE".into());
@@ -147,7 +147,7 @@ fn spot_wanted_while_ecs_runs_on_demand_updates_the_service() {
         "even with the fingerprint tag matching"
     );
 
-    let on_demand = plan(&simple("", ""));
+    let on_demand = requests(&simple("", ""));
     assert_eq!(diff(&spot, &mirror(&on_demand)), [Change::Service]);
     assert_eq!(diff(&on_demand, &mirror(&spot)), [Change::Service]);
 }
@@ -155,7 +155,7 @@ fn spot_wanted_while_ecs_runs_on_demand_updates_the_service() {
 #[test]
 fn on_demand_as_a_fargate_strategy_is_on_demand() {
     // After a Spot service went back to on-demand, ECS keeps a strategy: [FARGATE].
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     let mut observed = mirror(&p);
     observed.service.launch_type = None;
     observed.service.capacity_providers = vec!["FARGATE".into()];
@@ -164,11 +164,11 @@ fn on_demand_as_a_fargate_strategy_is_on_demand() {
 
 #[test]
 fn new_bounds_register_the_scalable_target_again() {
-    let before = plan(&simple("", AUTOSCALED));
-    let after = plan(&simple("", "scaling: {minInstances: 2, maxInstances: 20}"));
+    let before = requests(&simple("", AUTOSCALED));
+    let after = requests(&simple("", "scaling: {minInstances: 2, maxInstances: 20}"));
     assert_eq!(diff(&after, &mirror(&before)), [Change::ScalableTarget]);
 
-    let fixed = plan(&simple("", "scaling: {minInstances: 2}"));
+    let fixed = requests(&simple("", "scaling: {minInstances: 2}"));
     assert_eq!(
         diff(&before, &mirror(&fixed)),
         [Change::ScalableTarget, Change::ScalingPolicy],
@@ -185,7 +185,7 @@ fn new_bounds_register_the_scalable_target_again() {
 
 #[test]
 fn a_changed_policy_is_put_again() {
-    let p = plan(&simple("", AUTOSCALED));
+    let p = requests(&simple("", AUTOSCALED));
     let edits: &[Edit<ObservedPolicy>] = &[
         ("target", |p| p.target_value = 50.0),
         ("metric", |p| {
@@ -202,7 +202,7 @@ fn a_changed_policy_is_put_again() {
         assert_eq!(diff(&p, &observed), [Change::ScalingPolicy], "{case}");
     }
 
-    let target_60 = plan(&simple(
+    let target_60 = requests(&simple(
         "",
         "scaling: {minInstances: 2, maxInstances: 10, target: 60}",
     ));
@@ -215,8 +215,8 @@ fn a_changed_policy_is_put_again() {
 
 #[test]
 fn a_fixed_count_removes_ferrys_policy() {
-    let fixed = plan(&simple("", "scaling: {minInstances: 2}"));
-    let autoscaled = plan(&simple("", AUTOSCALED));
+    let fixed = requests(&simple("", "scaling: {minInstances: 2}"));
+    let autoscaled = requests(&simple("", AUTOSCALED));
     let mut observed = mirror(&fixed);
     observed.scaling.as_mut().unwrap().policy = mirror(&autoscaled).scaling.unwrap().policy;
     assert_eq!(diff(&fixed, &observed), [Change::RemoveScalingPolicy]);
@@ -228,7 +228,7 @@ fn a_fixed_count_removes_ferrys_policy() {
 }
 
 /// AWS after ECS tried to deploy `bad` over `good` and the circuit breaker rolled it back.
-fn rolled_back(good: &Plan, bad: &Plan) -> Observed {
+fn rolled_back(good: &Requests, bad: &Requests) -> Observed {
     let mut observed = mirror(good);
     let failed = registered(bad, 4);
     observed.service.failed_rollout = Some(Rollout {
@@ -252,8 +252,8 @@ fn rolled_back(good: &Plan, bad: &Plan) -> Observed {
 
 #[test]
 fn a_rolled_back_revision_is_not_deployed_again_until_the_spec_changes() {
-    let good = plan(&simple("", AUTOSCALED));
-    let bad = plan(&simple("", AUTOSCALED).replace("hello:1.4.2", "hello:broken"));
+    let good = requests(&simple("", AUTOSCALED));
+    let bad = requests(&simple("", AUTOSCALED).replace("hello:1.4.2", "hello:broken"));
     let observed = rolled_back(&good, &bad);
     assert_eq!(diff(&bad, &observed), [], "no redeploy loop");
     let (state, outputs) = readiness(&bad, &observed);
@@ -273,7 +273,7 @@ fn a_rolled_back_revision_is_not_deployed_again_until_the_spec_changes() {
         "the good revision still serves"
     );
 
-    let fixed = plan(&simple("", AUTOSCALED).replace("hello:1.4.2", "hello:fixed"));
+    let fixed = requests(&simple("", AUTOSCALED).replace("hello:1.4.2", "hello:fixed"));
     assert_eq!(diff(&fixed, &observed), [Change::TaskDefinition]);
     assert_eq!(
         readiness(&fixed, &observed).0,
@@ -467,14 +467,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn aws_holding_any_plan_diffs_empty_and_plans_are_deterministic(spec in spec_strategy()) {
+    fn aws_holding_any_requests_diffs_empty_and_requests_are_deterministic(
+        spec in spec_strategy(),
+    ) {
         let yaml = spec.yaml();
         let want = desired(&yaml);
-        let p = plan_of(&want);
-        prop_assert_eq!(&p, &plan_of(&want), "{}", yaml);
+        let p = requests_for(&want);
+        prop_assert_eq!(&p, &requests_for(&want), "{}", yaml);
         prop_assert_eq!(
             serde_json::to_string(&p.rendered()).unwrap(),
-            serde_json::to_string(&plan_of(&desired(&yaml)).rendered()).unwrap()
+            serde_json::to_string(&requests_for(&desired(&yaml)).rendered()).unwrap()
         );
         prop_assert_eq!(diff(&p, &mirror(&p)), Vec::<Change>::new(), "{}", yaml);
         prop_assert_eq!(readiness(&p, &mirror(&p)).0, Readiness::Ready, "{}", yaml);
@@ -488,7 +490,7 @@ proptest! {
     ) {
         let b = a.mixed(&b, take);
         let (yaml_a, yaml_b) = (a.yaml(), b.yaml());
-        let (old, new) = (plan(&yaml_a), plan(&yaml_b));
+        let (old, new) = (requests(&yaml_a), requests(&yaml_b));
         let changes = diff(&new, &mirror(&old));
         let context = format!("{yaml_a}\n-> {yaml_b}\n{changes:?}");
         prop_assert_eq!(
@@ -521,7 +523,7 @@ proptest! {
 
 #[test]
 fn a_released_service_is_adopted_by_tagging_it_only() {
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     let mut observed = mirror(&p);
     // Released by an earlier object of the same name: Ferry's tags, no UID.
     observed.service.tags.remove("ferry.dev/uid");

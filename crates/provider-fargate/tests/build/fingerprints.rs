@@ -4,15 +4,15 @@
 
 use ferry_provider_fargate::build;
 
-use crate::common::{desired, plan, plan_of, simple};
+use crate::common::{desired, requests, requests_for, simple};
 
 #[test]
-fn the_same_spec_twice_plans_the_same_requests() {
+fn the_same_spec_twice_builds_the_same_requests() {
     let spec = simple(
         "resources: {cpu: '1', memory: 2Gi}, env: [{name: MODE, value: prod}]",
         "scaling: {minInstances: 2, maxInstances: 5}",
     );
-    let (a, b) = (plan(&spec), plan(&spec));
+    let (a, b) = (requests(&spec), requests(&spec));
     assert_eq!(a, b);
     assert_eq!(
         serde_json::to_string(&a.rendered()).unwrap(),
@@ -117,7 +117,7 @@ fn a_change_moves_only_the_fingerprint_of_the_request_it_is_part_of() {
         ),
     ];
     for (case, before, after, td_moves, service_moves) in cases {
-        let (before, after) = (plan(&before), plan(&after));
+        let (before, after) = (requests(&before), requests(&after));
         assert_eq!(
             before.task_definition_fingerprint != after.task_definition_fingerprint,
             td_moves,
@@ -138,7 +138,7 @@ fn the_uid_changes_no_fingerprint_but_the_client_token() {
     let mut second = first.clone();
     first.object.uid = Some("11111111-1111-4111-8111-111111111111".into());
     second.object.uid = Some("22222222-2222-4222-8222-222222222222".into());
-    let (a, b) = (plan_of(&first), plan_of(&second));
+    let (a, b) = (requests_for(&first), requests_for(&second));
     assert_eq!(a.task_definition_fingerprint, b.task_definition_fingerprint);
     assert_eq!(a.service_fingerprint, b.service_fingerprint);
     assert_ne!(a.service.tags, b.service.tags, "the UID tag differs");
@@ -182,8 +182,8 @@ fn task_count_bounds_do_not_change_the_service_fingerprint() {
         ),
     ] {
         assert_eq!(
-            plan(&simple("", before)).service_fingerprint,
-            plan(&simple("", after)).service_fingerprint,
+            requests(&simple("", before)).service_fingerprint,
+            requests(&simple("", after)).service_fingerprint,
             "{before} -> {after}"
         );
     }

@@ -1,7 +1,7 @@
-//! The Fargate builder: the ECS and Application Auto Scaling requests it plans for each part of a
+//! The Fargate builder: the ECS and Application Auto Scaling requests it builds for each part of a
 //! spec (table tests on the request JSON), the account errors, fingerprints, `diff` against
 //! what AWS describes (with a property test), `readiness`, `update_service`, every request
-//! checked against botocore's service models, and snapshots of whole plans.
+//! checked against botocore's service models, and snapshots of every object's requests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 

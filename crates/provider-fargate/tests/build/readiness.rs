@@ -2,24 +2,24 @@
 //! in Ferry's documented reasons with ECS's own words kept.
 
 use ferry_core::status::{Outputs, Readiness};
-use ferry_provider_fargate::build::{Observed, Plan, Rollout, readiness};
+use ferry_provider_fargate::build::{Observed, Requests, Rollout, readiness};
 
-use crate::common::{mirror, plan, simple};
+use crate::common::{mirror, requests, simple};
 
-fn hello() -> Plan {
-    plan(&simple("", "scaling: {minInstances: 2, maxInstances: 10}"))
+fn hello() -> Requests {
+    requests(&simple("", "scaling: {minInstances: 2, maxInstances: 10}"))
 }
 
-/// AWS holding `plan` with its PRIMARY deployment in `state`, `running` of `desired` tasks
+/// AWS holding `requests` with its PRIMARY deployment in `state`, `running` of `desired` tasks
 /// up, and `events` newest first.
 fn deployment(
-    plan: &Plan,
+    requests: &Requests,
     state: &str,
     reason: Option<&str>,
     (desired, running): (i32, i32),
     events: &[&str],
 ) -> Observed {
-    let mut observed = mirror(plan);
+    let mut observed = mirror(requests);
     let service = &mut observed.service;
     service.rollout = Some(Rollout {
         state: state.into(),

@@ -4,15 +4,15 @@
 use ferry_provider_fargate::build::{SCALABLE_DIMENSION, SCALING_NAMESPACE};
 use serde_json::{Value, json};
 
-use crate::common::{LOAD_BALANCER, TARGET_GROUP, json, plan, simple};
+use crate::common::{LOAD_BALANCER, TARGET_GROUP, json, requests, simple};
 
 fn policy(spec: &str) -> Value {
-    json(&plan(spec).scaling_policy)
+    json(&requests(spec).scaling_policy)
 }
 
 #[test]
 fn the_scalable_target_is_the_services_desired_count_between_min_and_max() {
-    let p = plan(&simple("", "scaling: {minInstances: 2, maxInstances: 10}"));
+    let p = requests(&simple("", "scaling: {minInstances: 2, maxInstances: 10}"));
     assert_eq!(
         json(&p.scalable_target),
         json!({
@@ -26,7 +26,7 @@ fn the_scalable_target_is_the_services_desired_count_between_min_and_max() {
     assert_eq!(SCALING_NAMESPACE, "ecs");
     assert_eq!(SCALABLE_DIMENSION, "ecs:service:DesiredCount");
 
-    let p = plan(&simple("", "fargate: {cluster: shop-cluster}"));
+    let p = requests(&simple("", "fargate: {cluster: shop-cluster}"));
     assert_eq!(
         p.scalable_target.resource_id,
         "service/shop-cluster/shop_hello"
@@ -40,7 +40,7 @@ fn a_fixed_task_count_has_no_policy() {
         "scaling: {minInstances: 3}",
         "scaling: {minInstances: 3, maxInstances: 3, target: 50}",
     ] {
-        let p = plan(&simple("", extra));
+        let p = requests(&simple("", extra));
         assert_eq!(
             p.scalable_target.min_capacity, p.scalable_target.max_capacity,
             "{extra}"

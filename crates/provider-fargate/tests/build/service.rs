@@ -5,19 +5,19 @@ use ferry_provider_fargate::build::{self, TAG_FINGERPRINT, TAG_UID};
 use serde_json::{Value, json};
 
 use crate::common::{
-    AWS_PROD, LOAD_BALANCER, TARGET_GROUP, UID, desired, json, plan, provider_config, simple,
+    AWS_PROD, LOAD_BALANCER, TARGET_GROUP, UID, desired, json, provider_config, requests, simple,
 };
 
 /// The `CreateService` request for `spec` under the example ProviderConfig.
 fn service(spec: &str) -> Value {
-    json(&plan(spec).service)
+    json(&requests(spec).service)
 }
 
 #[test]
 fn a_minimal_service_is_exactly_this() {
-    let plan = plan(&simple("", ""));
+    let requests = requests(&simple("", ""));
     assert_eq!(
-        json(&plan.service),
+        json(&requests.service),
         json!({
             "cluster": "prod",
             "serviceName": "shop_hello",
@@ -44,17 +44,20 @@ fn a_minimal_service_is_exactly_this() {
                 {"key": "ferry.dev/namespace", "value": "shop"},
                 {"key": "ferry.dev/name", "value": "hello"},
                 {"key": TAG_UID, "value": UID},
-                {"key": TAG_FINGERPRINT, "value": plan.service_fingerprint},
+                {"key": TAG_FINGERPRINT, "value": requests.service_fingerprint},
             ],
         })
     );
-    assert_ne!(plan.service_fingerprint, plan.task_definition_fingerprint);
+    assert_ne!(
+        requests.service_fingerprint,
+        requests.task_definition_fingerprint
+    );
 }
 
 #[test]
 fn the_cluster_is_the_services_own_over_the_provider_configs() {
     assert_eq!(service(&simple("", ""))["cluster"], "prod");
-    let p = plan(&simple("", "fargate: {cluster: shop-cluster}"));
+    let p = requests(&simple("", "fargate: {cluster: shop-cluster}"));
     assert_eq!(json(&p.service)["cluster"], "shop-cluster");
     assert_eq!(p.account.cluster, "shop-cluster");
 }
@@ -113,7 +116,7 @@ fn networking_is_the_services_own_over_the_defaults() {
 
     let config =
         provider_config("{region: us-east-1, cluster: prod, defaults: {subnets: [subnet-0a1]}}");
-    let p = build::plan(&desired(&simple("", "")), &config, AWS_PROD).unwrap();
+    let p = build::requests(&desired(&simple("", "")), &config, AWS_PROD).unwrap();
     let vpc = &json(&p.service)["networkConfiguration"]["awsvpcConfiguration"];
     assert_eq!(vpc["subnets"], json!(["subnet-0a1"]));
     assert!(
@@ -243,7 +246,7 @@ fn the_first_desired_count_is_initial_instances_else_min_instances() {
 
 #[test]
 fn service_and_task_definition_carry_different_fingerprints_in_the_same_tags() {
-    let p = plan(&simple("", ""));
+    let p = requests(&simple("", ""));
     let keys = |tags: &[build::Tag]| tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>();
     assert_eq!(keys(&p.service.tags), keys(&p.task_definition.tags));
     let fingerprint = |tags: &[build::Tag]| {

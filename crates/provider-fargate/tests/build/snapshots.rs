@@ -1,4 +1,4 @@
-//! Whole plans as `ferry render` prints them, compared with the committed JSON in
+//! Every object's requests as `ferry render` prints them, compared with the committed JSON in
 //! `tests/snapshots/`: every Fargate example in `deploy/examples/` (under the ProviderConfig it
 //! names there) and a few richer specs. `FERRY_BLESS=1` rewrites the files instead.
 
@@ -11,7 +11,7 @@ use crate::common::{
     AWS_PROD, LOAD_BALANCER, TARGET_GROUP, crate_dir, desired_of, example_provider_config,
 };
 
-/// A snapshot: its file name, the object, and the ProviderConfig it is planned under.
+/// A snapshot: its file name, the object, and the ProviderConfig its requests are built under.
 type Case = Example<FargateProviderConfig>;
 
 /// Every Fargate ServerlessService in `deploy/examples/`, under the ProviderConfig it names.
@@ -102,9 +102,9 @@ fn cases() -> Vec<Case> {
 }
 
 fn render(case: &Case) -> String {
-    let plan = build::plan(&desired_of(&case.svc), &case.config, &case.config_name)
+    let requests = build::requests(&desired_of(&case.svc), &case.config, &case.config_name)
         .unwrap_or_else(|e| panic!("{}: {e}", case.name));
-    let mut json = serde_json::to_string_pretty(&plan.rendered()).unwrap();
+    let mut json = serde_json::to_string_pretty(&requests.rendered()).unwrap();
     json.push('\n');
     json
 }
@@ -118,7 +118,7 @@ fn snapshots() -> Snapshots {
 }
 
 #[test]
-fn planned_requests_match_the_snapshots() {
+fn built_requests_match_the_snapshots() {
     snapshots().compare(cases().iter().map(|case| (case.name.clone(), render(case))));
 }
 
@@ -128,7 +128,7 @@ fn every_snapshot_belongs_to_a_case() {
 }
 
 #[test]
-fn planning_the_same_spec_twice_renders_the_same_bytes() {
+fn building_the_same_spec_twice_renders_the_same_bytes() {
     for case in cases() {
         assert_eq!(render(&case), render(&case), "{}", case.name);
     }

@@ -6,12 +6,13 @@ use ferry_provider_fargate::build::{self, TAG_FINGERPRINT, TAG_MANAGED_BY, TAG_U
 use serde_json::{Value, json};
 
 use crate::common::{
-    AWS_PROD, UID, bare_provider_config, desired, json, plan, plan_of, provider_config, simple,
+    AWS_PROD, UID, bare_provider_config, desired, json, provider_config, requests, requests_for,
+    simple,
 };
 
 /// The task definition request for `spec` under the example ProviderConfig.
 fn task_definition(spec: &str) -> Value {
-    json(&plan(spec).task_definition)
+    json(&requests(spec).task_definition)
 }
 
 /// The task definition request for `spec` under a ProviderConfig with subnets only: no roles,
@@ -20,7 +21,7 @@ fn task_definition_without_logs(spec: &str) -> Value {
     let config =
         provider_config("{region: eu-west-1, cluster: bare, defaults: {subnets: [subnet-0a1]}}");
     json(
-        &build::plan(&desired(spec), &config, "subnets-only")
+        &build::requests(&desired(spec), &config, "subnets-only")
             .unwrap()
             .task_definition,
     )
@@ -75,7 +76,7 @@ fn roles_come_from_the_service_over_the_provider_config() {
           taskRoleArn: 'arn:aws:iam::123456789012:role/default-app'}}",
     );
     let td = json(
-        &build::plan(&desired(&simple("", "")), &config, AWS_PROD)
+        &build::requests(&desired(&simple("", "")), &config, AWS_PROD)
             .unwrap()
             .task_definition,
     );
@@ -207,7 +208,7 @@ fn a_port_variable_already_in_the_model_is_not_added_twice() {
         name: "PORT".into(),
         value: EnvValue::Literal("8081".into()),
     });
-    let td = json(&plan_of(&want).task_definition);
+    let td = json(&requests_for(&want).task_definition);
     assert_eq!(
         td["containerDefinitions"][0]["environment"],
         json!([{"name": "PORT", "value": "8081"}])
@@ -447,8 +448,8 @@ fn ephemeral_storage_is_set_only_above_the_included_20_gib() {
 
 #[test]
 fn tags_name_the_object_and_carry_the_fingerprint() {
-    let plan = plan(&simple("", ""));
-    let td = json(&plan.task_definition);
+    let requests = requests(&simple("", ""));
+    let td = json(&requests.task_definition);
     assert_eq!(
         td["tags"],
         json!([
@@ -456,10 +457,10 @@ fn tags_name_the_object_and_carry_the_fingerprint() {
             {"key": "ferry.dev/namespace", "value": "shop"},
             {"key": "ferry.dev/name", "value": "hello"},
             {"key": TAG_UID, "value": UID},
-            {"key": TAG_FINGERPRINT, "value": plan.task_definition_fingerprint},
+            {"key": TAG_FINGERPRINT, "value": requests.task_definition_fingerprint},
         ])
     );
-    let fingerprint = &plan.task_definition_fingerprint;
+    let fingerprint = &requests.task_definition_fingerprint;
     assert!(
         fingerprint.len() == 16 && fingerprint.bytes().all(|b| b.is_ascii_hexdigit()),
         "{fingerprint}"
@@ -467,7 +468,7 @@ fn tags_name_the_object_and_carry_the_fingerprint() {
 
     let mut anonymous = desired(&simple("", ""));
     anonymous.object.uid = None;
-    let td = json(&plan_of(&anonymous).task_definition);
+    let td = json(&requests_for(&anonymous).task_definition);
     assert!(
         td["tags"]
             .as_array()
@@ -479,12 +480,12 @@ fn tags_name_the_object_and_carry_the_fingerprint() {
 }
 
 #[test]
-fn a_service_that_is_not_for_fargate_has_no_plan() {
+fn a_service_that_is_not_for_fargate_has_no_requests() {
     // Another backend's settings, as a desired model for another provider carries them.
     let mut knative = desired(&simple("", ""));
     knative.backend = ferry_core::backend::BackendModel::new("another backend's settings");
     assert_eq!(
-        build::plan(&knative, &bare_provider_config(), "bare"),
+        build::requests(&knative, &bare_provider_config(), "bare"),
         Err(build::AccountError::NotFargate)
     );
 }

@@ -1,24 +1,24 @@
-//! `update_service`: the `UpdateService` that brings an observed service to a plan, in
+//! `update_service`: the `UpdateService` that brings an observed service to its requests, in
 //! particular across capacity providers (ECS cannot go back from a strategy to a launch type).
 
 use ferry_provider_fargate::build::update_service;
 use serde_json::{Value, json};
 
-use crate::common::{TARGET_GROUP, json, mirror, plan, simple, task_definition_arn};
+use crate::common::{TARGET_GROUP, json, mirror, requests, simple, task_definition_arn};
 
 const SPOT: &str = "fargate: {capacityProvider: FARGATE_SPOT}";
 
-fn update(plan_spec: &str, observed_spec: &str) -> Value {
-    let observed = mirror(&plan(observed_spec)).service;
+fn update(spec: &str, observed_spec: &str) -> Value {
+    let observed = mirror(&requests(observed_spec)).service;
     json(&update_service(
-        &plan(plan_spec),
+        &requests(spec),
         &observed,
         &task_definition_arn("shop_hello", 4),
     ))
 }
 
 #[test]
-fn an_update_carries_the_plans_settings_and_the_new_revision_but_no_task_count() {
+fn an_update_carries_the_requested_settings_and_the_new_revision_but_no_task_count() {
     let spec = simple(
         "",
         &format!(
@@ -26,7 +26,7 @@ fn an_update_carries_the_plans_settings_and_the_new_revision_but_no_task_count()
              fargate: {{loadBalancer: {{targetGroupArn: '{TARGET_GROUP}'}}}}"
         ),
     );
-    let p = plan(&spec);
+    let p = requests(&spec);
     let request = update(&spec, &spec);
     let create = json(&p.service);
     assert_eq!(
@@ -120,11 +120,11 @@ fn on_demand_on_a_strategy_service_is_the_fargate_strategy() {
     );
     assert_eq!(request["forceNewDeployment"], true);
 
-    let mut observed = mirror(&plan(&simple("", ""))).service;
+    let mut observed = mirror(&requests(&simple("", ""))).service;
     observed.launch_type = None;
     observed.capacity_providers = vec!["FARGATE".into()];
     let request = json(&update_service(
-        &plan(&simple("", "")),
+        &requests(&simple("", "")),
         &observed,
         &task_definition_arn("shop_hello", 4),
     ));
