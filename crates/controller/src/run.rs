@@ -11,7 +11,7 @@ use ferry_provider::provider_config;
 use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::{Api, DynamicObject, PartialObjectMeta};
+use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -131,16 +131,22 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiv
                 changed,
             )));
         }
+        let caches = ctx.connectors.caches().clone();
         for (kind, _) in &watched {
             let resource = &kind.resource;
-            // Only the owner references matter here: metadata is a fraction of an object, and
-            // the reconcile reads the object itself.
-            let api: Api<PartialObjectMeta<DynamicObject>> = match namespace {
+            let api: Api<DynamicObject> = match namespace {
                 Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
                 None => Api::all_with(client.clone(), resource),
             };
+            // A change to one reconciles its owner; the backend reads it from this cache
+            // rather than asking the API server on every reconcile. Without managedFields, as
+            // for ServerlessServices: nothing reads them.
+            let writer = reflector::store::Writer::new(resource.clone());
+            caches.set(resource, Some(writer.as_reader()));
             let stream = watcher(api, watcher::Config::default().labels(&kind.labels))
                 .default_backoff()
+                .modify(|o| o.managed_fields_mut().clear())
+                .reflect(writer)
                 .touched_objects();
             controller = controller.owns_stream_with(stream, resource.clone());
         }
@@ -185,6 +191,9 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiv
             })
             .await;
         drop(tasks);
+        for (kind, _) in &watched {
+            caches.set(&kind.resource, None);
+        }
         if *stop.borrow() {
             return;
         }

@@ -334,7 +334,7 @@ async fn the_status_written_after_a_create_is_complete_so_ready_takes_two_writes
     let h = Harness::new();
     let pending = Readiness::Progressing("Knative has not yet processed generation 1".into());
     let outputs = Outputs {
-        resource_id: Some("serving.knative.dev/v1/services/shop/hello".into()),
+        resource_id: Some("services.serving.knative.dev/shop/hello".into()),
         ..Outputs::default()
     };
     h.fake.set_started(Started {
@@ -350,7 +350,7 @@ async fn the_status_written_after_a_create_is_complete_so_ready_takes_two_writes
     let status = &sent[1].body["status"];
     assert_eq!(
         status["resourceRef"]["id"],
-        "serving.knative.dev/v1/services/shop/hello"
+        "services.serving.knative.dev/shop/hello"
     );
     assert_eq!(
         status["conditions"][0]["message"],

@@ -10,7 +10,7 @@ use ferry_controller::http::{Health, bind};
 use ferry_controller::metrics::Metrics;
 use ferry_controller::shutdown::{self, unless_stopped};
 use ferry_controller::{Context, Lease, Settings, Stop, operate};
-use ferry_provider::backend::Environment;
+use ferry_provider::backend::{Caches, Environment};
 use kube::runtime::events::Reporter;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
@@ -208,6 +208,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         client: client.clone(),
         operator_namespace: operator_namespace.clone(),
         resync: args.resync_interval,
+        caches: Caches::default(),
     });
     let reporter = Reporter {
         controller: "ferry".into(),

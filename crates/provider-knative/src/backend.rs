@@ -62,7 +62,10 @@ impl Rules for Knative {
 
 impl Backend for Knative {
     fn connector(&self, env: &Environment) -> Arc<dyn Connector> {
-        Arc::new(KnativeConnector::new(env.client.clone()))
+        Arc::new(KnativeConnector::new(
+            env.client.clone(),
+            env.caches.clone(),
+        ))
     }
 
     /// Knative Services, as metadata, with Ferry's label.

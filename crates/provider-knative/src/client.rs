@@ -2,13 +2,15 @@
 //! describes (field manager `ferry`, strict field validation so an unknown field fails instead of
 //! being dropped), reading it back, deleting it, and releasing it on `deletionPolicy: Orphan`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry_api::ServerlessService;
 use ferry_api::conditions::reasons;
 use ferry_core::desired::{Desired, ObjectRef};
+use ferry_provider::backend::Caches;
 use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError, Started};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
@@ -28,16 +30,27 @@ pub fn api_resource() -> ApiResource {
     )
 }
 
+/// The fingerprint of the spec Ferry last applied to each Knative Service (by namespace and
+/// name), which tells a cached copy made before that write from one made after.
+type Applied = Arc<Mutex<HashMap<(String, String), String>>>;
+
 /// Connects every `provider: knative` object to the cluster Ferry runs in.
 #[derive(Clone)]
 pub struct KnativeConnector {
     client: Client,
+    caches: Caches,
+    applied: Applied,
 }
 
 impl KnativeConnector {
-    /// A connector that uses `client` (Knative runs in Ferry's own cluster).
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    /// A connector that uses `client` (Knative runs in Ferry's own cluster) and reads Knative
+    /// Services from `caches` where the controller keeps them.
+    pub fn new(client: Client, caches: Caches) -> Self {
+        Self {
+            client,
+            caches,
+            applied: Applied::default(),
+        }
     }
 }
 
@@ -49,6 +62,8 @@ impl Connector for KnativeConnector {
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
         Ok(Arc::new(KnativeClient {
             client: self.client.clone(),
+            caches: self.caches.clone(),
+            applied: self.applied.clone(),
         }))
     }
 }
@@ -56,6 +71,24 @@ impl Connector for KnativeConnector {
 /// The Knative Services of one cluster.
 pub struct KnativeClient {
     client: Client,
+    caches: Caches,
+    applied: Applied,
+}
+
+fn key(object: &ObjectRef) -> (String, String) {
+    (object.namespace.clone(), object.name.clone())
+}
+
+/// A poisoned lock only means another reconcile panicked holding it; the map stays usable.
+fn lock(applied: &Applied) -> std::sync::MutexGuard<'_, HashMap<(String, String), String>> {
+    applied.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn fingerprint_of(service: &Value) -> Option<&str> {
+    service
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(build::FINGERPRINT_ANNOTATION))
+        .and_then(Value::as_str)
 }
 
 fn not_installed() -> ProviderError {
@@ -116,6 +149,20 @@ impl KnativeClient {
         Api::namespaced_with(self.client.clone(), namespace, &api_resource())
     }
 
+    /// The Service as the controller's watch cache holds it, when that copy is at least as new
+    /// as Ferry's last write to it (it carries the fingerprint Ferry applied); otherwise, or
+    /// without a cache, `None` and the API server is asked.
+    fn cached(&self, object: &ObjectRef) -> Option<DynamicObject> {
+        let live = self
+            .caches
+            .get(&api_resource(), &object.namespace, &object.name)?;
+        let fresh = match lock(&self.applied).get(&key(object)) {
+            Some(applied) => live.annotations().get(build::FINGERPRINT_ANNOTATION) == Some(applied),
+            None => true,
+        };
+        fresh.then(|| live.as_ref().clone())
+    }
+
     async fn get(
         &self,
         namespace: &str,
@@ -139,6 +186,9 @@ impl KnativeClient {
             .patch(&want.object.name, &params, &Patch::Apply(&service))
             .await
             .map_err(|e| classify("apply", e))?;
+        if let Some(fingerprint) = fingerprint_of(&service) {
+            lock(&self.applied).insert(key(&want.object), fingerprint.to_owned());
+        }
         Ok(Started {
             operation: None,
             state: serde_json::to_value(&applied)
@@ -175,7 +225,11 @@ fn name_taken(object: &ObjectRef) -> ProviderError {
 #[async_trait]
 impl ExternalClient for KnativeClient {
     async fn observe(&self, want: &Desired) -> Result<Observation, ProviderError> {
-        let Some(live) = self.get(&want.object.namespace, &want.object.name).await? else {
+        let live = match self.cached(&want.object) {
+            Some(live) => Some(live),
+            None => self.get(&want.object.namespace, &want.object.name).await?,
+        };
+        let Some(live) = live else {
             return Ok(Observation::Absent);
         };
         if !is_ours(&live, &want.object) {
@@ -213,6 +267,7 @@ impl ExternalClient for KnativeClient {
             Err(e) => return Err(e),
         };
         let Some(live) = live else {
+            lock(&self.applied).remove(&key(object));
             return Ok(Deletion::Gone);
         };
         if !is_ours(&live, object) {

@@ -4,16 +4,53 @@
 //! ProviderConfig holds for it, and its offline render. The binary lists every backend once in a
 //! [`Registry`]; the controller and the commands iterate it and name no provider.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use ferry_api::{Provider, ProviderConfigSpec, SecretKeySelector, ServerlessServiceSpec};
 use ferry_core::backend::{Catalog, CatalogError, Rules};
 use ferry_core::desired::Desired;
-use kube::api::ApiResource;
+use kube::api::{ApiResource, DynamicObject};
+use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::Connector;
+
+/// The watch caches of the kinds backends own ([`Backend::owned`]), kept by the controller's
+/// watches: a backend reads an object from here instead of asking the API server when the
+/// copy is fresh enough. Empty until the controller's watches have started (and after they
+/// stop), where a backend asks the API server.
+#[derive(Clone, Default)]
+pub struct Caches(Arc<RwLock<HashMap<String, Store<DynamicObject>>>>);
+
+impl Caches {
+    fn key(resource: &ApiResource) -> String {
+        format!("{}/{}", resource.api_version, resource.plural)
+    }
+
+    /// Keeps `store` as the cache of `resource`, or forgets it (`None`: its watch stopped).
+    pub fn set(&self, resource: &ApiResource, store: Option<Store<DynamicObject>>) {
+        let mut caches = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        match store {
+            Some(store) => caches.insert(Self::key(resource), store),
+            None => caches.remove(&Self::key(resource)),
+        };
+    }
+
+    /// The cached `namespace/name` of `resource`, when its cache holds it.
+    pub fn get(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Arc<DynamicObject>> {
+        let caches = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        caches
+            .get(&Self::key(resource))?
+            .get(&ObjectRef::new_with(name, resource.clone()).within(namespace))
+    }
+}
 
 /// What a backend's connector is built with.
 #[derive(Clone)]
@@ -25,6 +62,8 @@ pub struct Environment {
     /// How often an up-to-date object is observed again (backends that share reads between
     /// objects size their caches by it).
     pub resync: Duration,
+    /// The controller's caches of what the backends own in the cluster.
+    pub caches: Caches,
 }
 
 /// A kind of object a backend creates in the cluster and owns (owner references), watched as
@@ -141,9 +180,13 @@ impl Registry {
         &self.catalog
     }
 
-    /// A connector for every provider, built with `env`.
+    /// A connector for every provider, built with `env`; they read `env.caches`, which the
+    /// controller fills.
     pub fn connectors(&self, env: &Environment) -> Connectors {
-        Connectors(self.iter().map(|b| b.connector(env)).collect())
+        Connectors {
+            connectors: self.iter().map(|b| b.connector(env)).collect(),
+            caches: env.caches.clone(),
+        }
     }
 }
 
@@ -155,30 +198,40 @@ impl fmt::Debug for Registry {
     }
 }
 
-/// The connector of every provider ([`Registry::connectors`]), indexed by [`Provider::index`].
+/// The connector of every provider ([`Registry::connectors`]), and the caches they read.
 #[derive(Clone)]
-pub struct Connectors(Vec<Arc<dyn Connector>>);
+pub struct Connectors {
+    /// Indexed by [`Provider::index`].
+    connectors: Vec<Arc<dyn Connector>>,
+    caches: Caches,
+}
 
 impl Connectors {
     /// `connector` for every provider (tests: a fake stands for them all).
     pub fn every(connector: &Arc<dyn Connector>) -> Self {
-        Self(
-            Provider::ALL
+        Self {
+            connectors: Provider::ALL
                 .iter()
                 .map(|_| Arc::clone(connector))
                 .collect(),
-        )
+            caches: Caches::default(),
+        }
     }
 
     /// The connector of `provider`.
     pub fn get(&self, provider: Provider) -> &dyn Connector {
-        self.0[provider.index()].as_ref()
+        self.connectors[provider.index()].as_ref()
+    }
+
+    /// The caches the connectors read, for the controller to fill.
+    pub fn caches(&self) -> &Caches {
+        &self.caches
     }
 
     /// These connectors with `provider`'s replaced by `connector` (tests put a fake in).
     #[must_use]
     pub fn with(mut self, provider: Provider, connector: Arc<dyn Connector>) -> Self {
-        self.0[provider.index()] = connector;
+        self.connectors[provider.index()] = connector;
         self
     }
 }

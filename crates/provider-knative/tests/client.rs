@@ -1,0 +1,148 @@
+//! The Knative client against the Kubernetes API stand-in serving Knative Serving's real CRDs:
+//! a write answers with how the Service stands, and an observation reads the controller's watch
+//! cache when its copy is at least as new as Ferry's own last write, asking the API server
+//! otherwise. The stand-in's audit log counts the client's reads; the test feeds the cache by
+//! hand, so which copy it holds is certain.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use ferry_core::status::Readiness;
+use ferry_provider::backend::Caches;
+use ferry_provider::{Connector, Observation};
+use ferry_provider_knative::Knative;
+use ferry_provider_knative::client::{KnativeConnector, api_resource};
+use ferry_testkit::builders::{desired_of, serverless_service};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher;
+use serde_json::json;
+
+/// Who the client under test is, in the audit log.
+const FERRY: &str = "ferry";
+
+fn shared_data() -> PathBuf {
+    std::env::var_os("FERRY_SHARED_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+        PathBuf::from,
+    )
+}
+
+async fn client_as(standin: &kube_standin::StandIn, user: &str) -> kube::Client {
+    let kubeconfig = Kubeconfig::from_yaml(&standin.kubeconfig_as(Some(user))).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// The client's GETs of Knative Services so far.
+fn gets(log: &Path) -> usize {
+    kube_standin::audit::read(log)
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let a = &r.attributes;
+            a.user == FERRY && a.verb == "get" && a.resource == "services"
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn observe_reads_the_watch_cache_when_it_holds_what_ferry_last_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let config = kube_standin::Config {
+        audit_log: Some(log.clone()),
+        ..kube_standin::Config::default()
+    }
+    .with_crds_from(&shared_data().join("data/knative-serving-crds"))
+    .unwrap();
+    let standin = kube_standin::StandIn::start(config).await.unwrap();
+    let test = client_as(&standin, "test").await;
+    Api::<k8s_openapi::api::core::v1::Namespace>::all(test.clone())
+        .patch(
+            "shop",
+            &PatchParams::apply("test"),
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace",
+                                 "metadata": {"name": "shop"}})),
+        )
+        .await
+        .unwrap();
+    let services: Api<DynamicObject> = Api::namespaced_with(test, "shop", &api_resource());
+
+    // The cache the controller's watch of Knative Services would keep, fed by hand here.
+    let caches = Caches::default();
+    let mut writer = Writer::new(api_resource());
+    caches.set(&api_resource(), Some(writer.as_reader()));
+    let mut cache = |service: DynamicObject| {
+        writer.apply_watcher_event(&watcher::Event::Apply(service));
+    };
+
+    let svc = serverless_service(
+        "{provider: knative, containers: [{name: app, image: 'ghcr.io/acme/hello:1', port: 8080}]}",
+    );
+    let want = desired_of(&svc, &Knative);
+    let connector = KnativeConnector::new(client_as(&standin, FERRY).await, caches);
+    let knative = connector.connect(&svc).await.unwrap();
+
+    // Nothing cached: the API server is asked, and has nothing.
+    assert_eq!(knative.observe(&want).await.unwrap(), Observation::Absent);
+    assert_eq!(gets(&log), 1);
+
+    // The write answers with the Service as the next observation will see it.
+    let started = knative.create(&want).await.unwrap();
+    let (readiness, outputs) = started.state.expect("the apply's answer");
+    assert_eq!(
+        readiness,
+        Readiness::Progressing("Knative has not yet processed generation 1".into())
+    );
+    assert_eq!(
+        outputs.resource_id.as_deref(),
+        Some("services.serving.knative.dev/shop/hello")
+    );
+
+    // With the created Service in the cache, observations read it there.
+    let first = services.get("hello").await.unwrap();
+    cache(first.clone());
+    for _ in 0..3 {
+        let seen = knative.observe(&want).await.unwrap();
+        assert!(
+            matches!(
+                seen,
+                Observation::Present {
+                    up_to_date: true,
+                    ..
+                }
+            ),
+            "{seen:?}"
+        );
+    }
+    assert_eq!(gets(&log), 1, "served from the cache");
+
+    // After an update the cache still holds the copy from before it: not trusted, the API
+    // server is asked, and its copy is the new one.
+    let mut changed = svc.clone();
+    changed.spec.containers[0].image = "ghcr.io/acme/hello:2".into();
+    let want = desired_of(&changed, &Knative);
+    knative.update(&want).await.unwrap();
+    let seen = knative.observe(&want).await.unwrap();
+    assert!(
+        matches!(
+            seen,
+            Observation::Present {
+                up_to_date: true,
+                ..
+            }
+        ),
+        "the API server's copy is the updated one: {seen:?}"
+    );
+    assert_eq!(gets(&log), 2, "the stale copy sent it to the API server");
+
+    // Once the watch brings the updated copy, the cache serves again.
+    cache(services.get("hello").await.unwrap());
+    knative.observe(&want).await.unwrap();
+    assert_eq!(gets(&log), 2, "served from the cache");
+}
