@@ -139,13 +139,17 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiv
                 None => Api::all_with(client.clone(), resource),
             };
             // A change to one reconciles its owner; the backend reads it from this cache
-            // rather than asking the API server on every reconcile. Without managedFields, as
-            // for ServerlessServices: nothing reads them.
+            // rather than asking the API server on every reconcile. Each is kept trimmed to
+            // what the backend reads, without managedFields (nothing reads them).
             let writer = reflector::store::Writer::new(resource.clone());
             caches.set(resource, Some(writer.as_reader()));
+            let keep = kind.keep;
             let stream = watcher(api, watcher::Config::default().labels(&kind.labels))
                 .default_backoff()
-                .modify(|o| o.managed_fields_mut().clear())
+                .modify(move |o| {
+                    o.managed_fields_mut().clear();
+                    keep(o);
+                })
                 .reflect(writer)
                 .touched_objects();
             controller = controller.owns_stream_with(stream, resource.clone());

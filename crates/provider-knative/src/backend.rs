@@ -12,7 +12,7 @@ use ferry_provider::Connector;
 use ferry_provider::backend::{Backend, Environment, Owned, Rendered};
 
 use crate::build::{self, MANAGED_BY};
-use crate::client::{KnativeConnector, api_resource};
+use crate::client::{self, KnativeConnector, api_resource};
 use crate::{capabilities, cost, validate};
 
 /// Knative Serving in this cluster.
@@ -74,6 +74,7 @@ impl Backend for Knative {
             resource: api_resource(),
             labels: format!("{}={}", MANAGED_BY.0, MANAGED_BY.1),
             missing: "Knative Serving is not installed",
+            keep: client::keep_in_cache,
         }]
     }
 

@@ -447,6 +447,16 @@ pub fn is_up_to_date(want: &Value, live: &Value) -> bool {
     }
 }
 
+/// Whether `live`'s metadata has everything `want`'s has: for a copy whose spec is known to be
+/// the one wanted (its fingerprint and generation say so), what [`is_up_to_date`] still needs.
+pub fn metadata_up_to_date(want: &Value, live: &Value) -> bool {
+    match (want.get("metadata"), live.get("metadata")) {
+        (Some(want), Some(live)) => metadata_contains(want, live),
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
 /// [`contains`] for `metadata`, where owner references are a set keyed by UID.
 fn metadata_contains(want: &Value, live: &Value) -> bool {
     match (want, live) {

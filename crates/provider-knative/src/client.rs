@@ -30,16 +30,51 @@ pub fn api_resource() -> ApiResource {
     )
 }
 
-/// The fingerprint of the spec Ferry last applied to each Knative Service (by namespace and
-/// name), which tells a cached copy made before that write from one made after.
-type Applied = Arc<Mutex<HashMap<(String, String), String>>>;
+/// What Ferry knows each Knative Service (by namespace and name) to hold: the fingerprint of
+/// the Service it applied and the generation that made, from its own apply's answer or from a
+/// read of the API server that found it up to date. A cached copy with both is the Service as
+/// Ferry wants it, unless its metadata has changed since; any other copy predates Ferry's last
+/// write or was changed by someone else, and the API server is asked.
+type Verified = Arc<Mutex<HashMap<(String, String), (String, i64)>>>;
+
+/// What the controller's watch cache keeps of each Knative Service: its metadata and the
+/// status fields [`build::readiness`] reads, without the spec (the fingerprint and generation
+/// say whether that is Ferry's) or the rest of the status (traffic, revisions' details).
+pub fn keep_in_cache(service: &mut DynamicObject) {
+    let status = &service.data["status"];
+    let mut kept = serde_json::Map::new();
+    for field in [
+        "observedGeneration",
+        "url",
+        "address",
+        "latestReadyRevisionName",
+    ] {
+        if let Some(value) = status.get(field) {
+            kept.insert(field.to_owned(), value.clone());
+        }
+    }
+    if let Some(conditions) = status.get("conditions").and_then(Value::as_array) {
+        let trimmed = conditions
+            .iter()
+            .map(|c| {
+                ["type", "status", "reason", "message"]
+                    .into_iter()
+                    .filter_map(|f| Some((f.to_owned(), c.get(f)?.clone())))
+                    .collect::<serde_json::Map<_, _>>()
+            })
+            .map(Value::Object)
+            .collect();
+        kept.insert("conditions".to_owned(), Value::Array(trimmed));
+    }
+    service.data = json!({ "status": kept });
+}
 
 /// Connects every `provider: knative` object to the cluster Ferry runs in.
 #[derive(Clone)]
 pub struct KnativeConnector {
     client: Client,
     caches: Caches,
-    applied: Applied,
+    verified: Verified,
 }
 
 impl KnativeConnector {
@@ -49,7 +84,7 @@ impl KnativeConnector {
         Self {
             client,
             caches,
-            applied: Applied::default(),
+            verified: Verified::default(),
         }
     }
 }
@@ -63,7 +98,7 @@ impl Connector for KnativeConnector {
         Ok(Arc::new(KnativeClient {
             client: self.client.clone(),
             caches: self.caches.clone(),
-            applied: self.applied.clone(),
+            verified: self.verified.clone(),
         }))
     }
 }
@@ -72,7 +107,7 @@ impl Connector for KnativeConnector {
 pub struct KnativeClient {
     client: Client,
     caches: Caches,
-    applied: Applied,
+    verified: Verified,
 }
 
 fn key(object: &ObjectRef) -> (String, String) {
@@ -80,8 +115,10 @@ fn key(object: &ObjectRef) -> (String, String) {
 }
 
 /// A poisoned lock only means another reconcile panicked holding it; the map stays usable.
-fn lock(applied: &Applied) -> std::sync::MutexGuard<'_, HashMap<(String, String), String>> {
-    applied.lock().unwrap_or_else(PoisonError::into_inner)
+fn lock(
+    verified: &Verified,
+) -> std::sync::MutexGuard<'_, HashMap<(String, String), (String, i64)>> {
+    verified.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn fingerprint_of(service: &Value) -> Option<&str> {
@@ -149,18 +186,26 @@ impl KnativeClient {
         Api::namespaced_with(self.client.clone(), namespace, &api_resource())
     }
 
-    /// The Service as the controller's watch cache holds it, when that copy is at least as new
-    /// as Ferry's last write to it (it carries the fingerprint Ferry applied); otherwise, or
-    /// without a cache, `None` and the API server is asked.
-    fn cached(&self, object: &ObjectRef) -> Option<DynamicObject> {
+    /// The Service as the controller's watch cache holds it (metadata and status), when that
+    /// copy has the fingerprint and generation Ferry knows it to hold ([`Verified`]);
+    /// otherwise, or without a cache, `None` and the API server is asked.
+    fn cached(&self, object: &ObjectRef) -> Option<Arc<DynamicObject>> {
         let live = self
             .caches
             .get(&api_resource(), &object.namespace, &object.name)?;
-        let fresh = match lock(&self.applied).get(&key(object)) {
-            Some(applied) => live.annotations().get(build::FINGERPRINT_ANNOTATION) == Some(applied),
-            None => true,
-        };
-        fresh.then(|| live.as_ref().clone())
+        let fingerprint = live.annotations().get(build::FINGERPRINT_ANNOTATION)?;
+        let generation = live.metadata.generation?;
+        let known = lock(&self.verified).get(&key(object)).cloned()?;
+        (known == (fingerprint.clone(), generation)).then_some(live)
+    }
+
+    /// Remembers that `live` holds what Ferry wants (its fingerprint, at its generation).
+    fn verify(&self, object: &ObjectRef, live: &Value) {
+        let fingerprint = fingerprint_of(live).map(str::to_owned);
+        let generation = live.pointer("/metadata/generation").and_then(Value::as_i64);
+        if let (Some(fingerprint), Some(generation)) = (fingerprint, generation) {
+            lock(&self.verified).insert(key(object), (fingerprint, generation));
+        }
     }
 
     async fn get(
@@ -186,14 +231,13 @@ impl KnativeClient {
             .patch(&want.object.name, &params, &Patch::Apply(&service))
             .await
             .map_err(|e| classify("apply", e))?;
-        if let Some(fingerprint) = fingerprint_of(&service) {
-            lock(&self.applied).insert(key(&want.object), fingerprint.to_owned());
+        let applied = serde_json::to_value(&applied).ok();
+        if let Some(live) = &applied {
+            self.verify(&want.object, live);
         }
         Ok(Started {
             operation: None,
-            state: serde_json::to_value(&applied)
-                .ok()
-                .map(|live| build::readiness(&live)),
+            state: applied.map(|live| build::readiness(&live)),
         })
     }
 }
@@ -208,6 +252,13 @@ fn is_ours(live: &DynamicObject, object: &ObjectRef) -> bool {
         .is_some_and(|uid| owners.iter().any(|o| o.uid == uid));
     let labelled = live.labels().get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1);
     owned_by_us || (labelled && !owners.iter().any(|o| o.controller == Some(true)))
+}
+
+fn to_value(live: &DynamicObject) -> Result<Value, ProviderError> {
+    serde_json::to_value(live).map_err(|e| ProviderError::Transient {
+        operation: "observe",
+        message: e.to_string(),
+    })
 }
 
 fn name_taken(object: &ObjectRef) -> ProviderError {
@@ -225,23 +276,36 @@ fn name_taken(object: &ObjectRef) -> ProviderError {
 #[async_trait]
 impl ExternalClient for KnativeClient {
     async fn observe(&self, want: &Desired) -> Result<Observation, ProviderError> {
-        let live = match self.cached(&want.object) {
-            Some(live) => Some(live),
-            None => self.get(&want.object.namespace, &want.object.name).await?,
-        };
-        let Some(live) = live else {
+        let service = build::knative_service(want);
+        if let Some(live) = self.cached(&want.object) {
+            // Ferry's own spec at the generation it made: up to date when it is the spec
+            // wanted now and the metadata still carries what Ferry set.
+            if !is_ours(&live, &want.object) {
+                return Err(name_taken(&want.object));
+            }
+            let live = to_value(&live)?;
+            let (readiness, outputs) = build::readiness(&live);
+            return Ok(Observation::Present {
+                up_to_date: fingerprint_of(&live) == fingerprint_of(&service)
+                    && build::metadata_up_to_date(&service, &live),
+                readiness,
+                outputs,
+            });
+        }
+        let Some(live) = self.get(&want.object.namespace, &want.object.name).await? else {
             return Ok(Observation::Absent);
         };
         if !is_ours(&live, &want.object) {
             return Err(name_taken(&want.object));
         }
-        let live = serde_json::to_value(&live).map_err(|e| ProviderError::Transient {
-            operation: "observe",
-            message: e.to_string(),
-        })?;
+        let live = to_value(&live)?;
         let (readiness, outputs) = build::readiness(&live);
+        let up_to_date = build::is_up_to_date(&service, &live);
+        if up_to_date {
+            self.verify(&want.object, &live);
+        }
         Ok(Observation::Present {
-            up_to_date: build::is_up_to_date(&build::knative_service(want), &live),
+            up_to_date,
             readiness,
             outputs,
         })
@@ -267,7 +331,7 @@ impl ExternalClient for KnativeClient {
             Err(e) => return Err(e),
         };
         let Some(live) = live else {
-            lock(&self.applied).remove(&key(object));
+            lock(&self.verified).remove(&key(object));
             return Ok(Deletion::Gone);
         };
         if !is_ours(&live, object) {

@@ -1,8 +1,9 @@
 //! The Knative client against the Kubernetes API stand-in serving Knative Serving's real CRDs:
 //! a write answers with how the Service stands, and an observation reads the controller's watch
-//! cache when its copy is at least as new as Ferry's own last write, asking the API server
-//! otherwise. The stand-in's audit log counts the client's reads; the test feeds the cache by
-//! hand, so which copy it holds is certain.
+//! cache (metadata and status, no spec) when the copy has the fingerprint and generation Ferry
+//! knows the Service to hold, asking the API server otherwise. The stand-in's audit log counts
+//! the client's reads; the test feeds the cache by hand, trimmed as the controller keeps it, so
+//! which copy it holds is certain.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,8 +13,9 @@ use ferry_core::status::Readiness;
 use ferry_provider::backend::Caches;
 use ferry_provider::{Connector, Observation};
 use ferry_provider_knative::Knative;
-use ferry_provider_knative::client::{KnativeConnector, api_resource};
+use ferry_provider_knative::client::{KnativeConnector, api_resource, keep_in_cache};
 use ferry_testkit::builders::{desired_of, serverless_service};
+use kube::ResourceExt as _;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::reflector::store::Writer;
@@ -77,7 +79,8 @@ async fn observe_reads_the_watch_cache_when_it_holds_what_ferry_last_applied() {
     let caches = Caches::default();
     let mut writer = Writer::new(api_resource());
     caches.set(&api_resource(), Some(writer.as_reader()));
-    let mut cache = |service: DynamicObject| {
+    let mut cache = |mut service: DynamicObject| {
+        keep_in_cache(&mut service);
         writer.apply_watcher_event(&watcher::Event::Apply(service));
     };
 
@@ -85,7 +88,8 @@ async fn observe_reads_the_watch_cache_when_it_holds_what_ferry_last_applied() {
         "{provider: knative, containers: [{name: app, image: 'ghcr.io/acme/hello:1', port: 8080}]}",
     );
     let want = desired_of(&svc, &Knative);
-    let connector = KnativeConnector::new(client_as(&standin, FERRY).await, caches);
+    let ferry = client_as(&standin, FERRY).await;
+    let connector = KnativeConnector::new(ferry.clone(), caches.clone());
     let knative = connector.connect(&svc).await.unwrap();
 
     // Nothing cached: the API server is asked, and has nothing.
@@ -145,4 +149,42 @@ async fn observe_reads_the_watch_cache_when_it_holds_what_ferry_last_applied() {
     cache(services.get("hello").await.unwrap());
     knative.observe(&want).await.unwrap();
     assert_eq!(gets(&log), 2, "served from the cache");
+
+    // Someone took Ferry's label off: the cached metadata says so, and it is put back.
+    let mut edited = services.get("hello").await.unwrap();
+    edited.labels_mut().remove("app.kubernetes.io/name");
+    cache(edited);
+    let seen = knative.observe(&want).await.unwrap();
+    assert!(
+        matches!(
+            seen,
+            Observation::Present {
+                up_to_date: false,
+                ..
+            }
+        ),
+        "{seen:?}"
+    );
+
+    // A new operator process (a restart) knows nothing yet: it asks the API server once,
+    // then trusts the cache.
+    cache(services.get("hello").await.unwrap());
+    let restarted = KnativeConnector::new(ferry, caches)
+        .connect(&svc)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let seen = restarted.observe(&want).await.unwrap();
+        assert!(
+            matches!(
+                seen,
+                Observation::Present {
+                    up_to_date: true,
+                    ..
+                }
+            ),
+            "{seen:?}"
+        );
+    }
+    assert_eq!(gets(&log), 3, "one read after the restart, then the cache");
 }

@@ -76,6 +76,10 @@ pub struct Owned {
     pub labels: String,
     /// What the operator logs while the cluster does not serve the kind (what is missing).
     pub missing: &'static str,
+    /// Trims a watched object to what the backend reads from [`Caches`] (its watch cache
+    /// holds every one Ferry made, so what it keeps of each is what the operator's memory
+    /// grows by).
+    pub keep: fn(&mut DynamicObject),
 }
 
 /// What `ferry render` prints for one object: the backend's native objects or requests.

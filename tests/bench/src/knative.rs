@@ -24,11 +24,12 @@ pub(crate) fn services() -> ApiResource {
     )
 }
 
-/// Watches the Knative Services of `api`: reports lagging ones Ready (when `play_knative`),
-/// and sends the latency of every pending change it sees arrive on `latencies`.
+/// Watches the Knative Services of `api`: reports lagging ones Ready `play_knative` after it
+/// sees them (when it plays Knative at all), and sends the latency of every pending change it
+/// sees arrive on `latencies`.
 pub(crate) async fn run(
     api: Api<DynamicObject>,
-    play_knative: bool,
+    play_knative: Option<Duration>,
     pending: Pending,
     latencies: mpsc::UnboundedSender<Duration>,
 ) {
@@ -65,9 +66,19 @@ pub(crate) async fn run(
         }
         let generation = object.metadata.generation.unwrap_or(0);
         let observed = object.data["status"]["observedGeneration"].as_i64();
-        if play_knative && observed != Some(generation) {
+        if let Some(delay) = play_knative
+            && observed != Some(generation)
+        {
             let ns = object.metadata.namespace.clone().unwrap_or_default();
-            let _ = lagging.send((name, ns, generation));
+            if delay.is_zero() {
+                let _ = lagging.send((name, ns, generation));
+            } else {
+                let lagging = lagging.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = lagging.send((name, ns, generation));
+                });
+            }
         }
     }
     reporter.abort();
