@@ -15,6 +15,8 @@ pub mod types {
     pub const RECONCILING: &str = "Reconciling";
     /// kstatus: True when Ferry has given up until the spec (or a ProviderConfig) changes.
     pub const STALLED: &str = "Stalled";
+    /// Present during a move between providers (True) and after one rolled back (False).
+    pub const MIGRATING: &str = "Migrating";
 }
 
 /// Reasons: CamelCase words, each documented in [`REASONS`].
@@ -43,6 +45,8 @@ pub mod reasons {
     pub const DELETING: &str = "Deleting";
     /// `spec.provider` changed; the new backend is coming up before the old one goes.
     pub const MIGRATING: &str = "Migrating";
+    /// A move between providers failed; the new side was removed and the old one serves.
+    pub const ROLLED_BACK: &str = "RolledBack";
     /// The last write of the desired state to the provider succeeded.
     pub const RECONCILE_SUCCESS: &str = "ReconcileSuccess";
     /// The image cannot be found or pulled.
@@ -148,10 +152,20 @@ pub const REASONS: &[ReasonDoc] = &[
     },
     ReasonDoc {
         reason: reasons::MIGRATING,
-        appears_as: "Ready=Unknown, Reconciling=True",
-        meaning: "`spec.provider` changed: the new backend is created and must become Ready \
-                  before the old one is deleted.",
-        action: "Wait; `status` shows both backends during the move.",
+        appears_as: "Migrating=True, Reconciling=True (Ready stays as the serving side reports)",
+        meaning: "`spec.provider` (or `spec.providerConfigRef`, to another account or region) \
+                  changed: the new side is created beside the old one, `status.url` moves to it \
+                  once it is Ready, and the old one goes `spec.migration.drainSeconds` later. \
+                  `status.migration` shows the phase and the old side.",
+        action: "Wait; point DNS or clients at the new `status.url` within the drain.",
+    },
+    ReasonDoc {
+        reason: reasons::ROLLED_BACK,
+        appears_as: "Migrating=False, Synced=False, Stalled=True (Ready stays as the old side reports)",
+        meaning: "The new side of a move failed (the message says why): it was removed, and the \
+                  old side keeps serving.",
+        action: "Fix what the message names (or change `spec.provider` back); the next change \
+                 of the spec tries again.",
     },
     ReasonDoc {
         reason: reasons::RECONCILE_SUCCESS,

@@ -12,6 +12,7 @@ pub mod events;
 pub mod http;
 mod leader;
 pub mod metrics;
+pub mod migration;
 pub mod plan;
 pub mod prices;
 pub mod reconcile;

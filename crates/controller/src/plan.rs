@@ -157,8 +157,9 @@ pub struct StatusInput<'a> {
     pub now: &'a Time,
 }
 
-/// The status to write, or `None` when the object already says it.
-pub fn status_to_write(input: &StatusInput<'_>) -> Option<ServerlessServiceStatus> {
+/// The status for what a reconcile found (the caller writes it when it differs from the
+/// object's).
+pub fn desired_status(input: &StatusInput<'_>) -> ServerlessServiceStatus {
     let mut new = status::compute(
         input.old,
         input.provider,
@@ -171,7 +172,7 @@ pub fn status_to_write(input: &StatusInput<'_>) -> Option<ServerlessServiceStatu
         Outcome::Invalid(_) => None,
         _ => input.estimate.clone(),
     };
-    (input.old != Some(&new)).then_some(new)
+    new
 }
 
 /// A status's fingerprint, leaving out the conditions' transition times: a status computed
@@ -360,7 +361,7 @@ mod tests {
     }
 
     #[test]
-    fn the_status_is_written_only_when_it_differs_and_ready_changes_are_announced_once() {
+    fn the_same_outcome_gives_the_same_status_and_ready_changes_are_announced_once() {
         let at = now();
         let ready = Outcome::Observed {
             readiness: Readiness::Ready,
@@ -377,8 +378,8 @@ mod tests {
             estimate: None,
             now: &at,
         };
-        let first = status_to_write(&input(None, &ready)).expect("a first status");
-        assert_eq!(status_to_write(&input(Some(&first), &ready)), None);
+        let first = desired_status(&input(None, &ready));
+        assert_eq!(desired_status(&input(Some(&first), &ready)), first);
         assert_eq!(
             ready_change(None, &first),
             Some(Announcement {
@@ -392,7 +393,8 @@ mod tests {
             readiness: progressing("rolling"),
             outputs: outputs("a"),
         };
-        let second = status_to_write(&input(Some(&first), &rolling)).expect("a change");
+        let second = desired_status(&input(Some(&first), &rolling));
+        assert_ne!(second, first);
         assert_eq!(
             ready_change(Some(&first), &second),
             None,
@@ -400,7 +402,7 @@ mod tests {
         );
         assert_eq!(
             status_fingerprint(&second),
-            status_fingerprint(&status_to_write(&input(None, &rolling)).expect("a status")),
+            status_fingerprint(&desired_status(&input(None, &rolling))),
             "transition times do not count"
         );
     }

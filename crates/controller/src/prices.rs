@@ -82,11 +82,9 @@ impl Pricing {
         *self.configs.write().unwrap_or_else(PoisonError::into_inner) = Some(store);
     }
 
-    /// The ProviderConfig `svc` names, as far as the cache holds it (its regions pick the
-    /// prices).
-    fn provider_config(&self, svc: &ServerlessService) -> Option<Arc<ProviderConfig>> {
+    /// ProviderConfig `name`, as far as the controller's cache holds it.
+    pub fn provider_config(&self, name: &str) -> Option<Arc<ProviderConfig>> {
         let configs = self.configs.read().unwrap_or_else(PoisonError::into_inner);
-        let name = ferry_provider::provider_config::name_for(svc);
         configs
             .as_ref()
             .and_then(|store| store.get(&ObjectRef::new(name)))
@@ -95,7 +93,7 @@ impl Pricing {
     /// `status.estimatedMonthlyCost` for `svc`: its spec at rest on its own provider.
     pub fn status_estimate(&self, svc: &ServerlessService) -> Option<CostEstimate> {
         let rules = self.catalog.get(svc.spec.provider);
-        let config = self.provider_config(svc);
+        let config = self.provider_config(ferry_provider::provider_config::name_for(svc));
         cost::baseline(
             rules,
             &svc.spec,

@@ -1,17 +1,23 @@
 //! One reconcile, the I/O around [`crate::plan`]: validate, connect, observe, then create,
-//! update or report as `plan::next` decides; write the status `plan::status_to_write` gives,
-//! only when it changed; requeue. Deletion: release or delete at the provider, then drop the
+//! update or report as `plan::next` decides (during a move between providers, as
+//! `migration::plan` says); write the status `plan::desired_status` gives, only when it
+//! changed; requeue. Deletion: release or delete at the provider, then drop the
 //! finalizer. Only the provider calls, the finalizer patches, the status write and Events do
 //! I/O here.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use ferry_api::{API_VERSION, DeletionPolicy, ServerlessService};
+use ferry_api::{
+    API_VERSION, DeletionPolicy, MigrationPhase, MigrationSettings, MigrationStatus,
+    ProviderConfigReference, ServerlessService,
+};
 use ferry_core::desired::{Desired, ObjectRef};
 use ferry_core::status::{Outcome, Outputs};
+use ferry_provider::provider_config;
 use ferry_provider::{Deletion, ExternalClient, Observation, ProviderError, Started};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -21,6 +27,7 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use crate::context::Context;
 use crate::metrics::{CallLabels, Metrics, ReconcileLabels};
+use crate::migration::{self, Facts, NewSide, Plan, Side};
 use crate::plan::{self, Next, StatusInput, Step};
 
 /// The finalizer that keeps an object until its provider resources are gone.
@@ -103,20 +110,269 @@ async fn reconcile_object(svc: &ServerlessService, ctx: &Context) -> Result<Acti
     if svc.metadata.deletion_timestamp.is_some() {
         return cleanup(svc, &api, ctx).await;
     }
-    let backend = ctx.backends.get(svc.spec.provider);
-    if backend.needs_finalizer(&svc.spec) && !svc.finalizers().iter().any(|f| f == FINALIZER) {
-        // The finalizer goes on before anything is created; its write brings the next
-        // reconcile.
+    let now = (ctx.now)();
+    let wanted = wanted_side(svc, ctx);
+    let plan = migration::plan(&Facts {
+        status: svc.status.as_ref(),
+        wanted: &wanted,
+        same_location: same_location(svc, ctx, &wanted),
+        generation: svc.metadata.generation,
+        drain: drain_of(svc),
+        now: &now,
+    });
+    // The finalizer goes on before anything is created (its write brings the next reconcile)
+    // when deleting any side this object has or wants needs Ferry.
+    let needs_finalizer = sides_of(svc, &wanted)
+        .iter()
+        .any(|side| ctx.backends.get(side.provider).needs_finalizer(&svc.spec));
+    if needs_finalizer && !svc.finalizers().iter().any(|f| f == FINALIZER) {
         add_finalizer(&api, svc).await?;
         return Ok(Action::await_change());
     }
-    let step = sync(svc, ctx).await;
-    write_status(&api, svc, &step.outcome, ctx).await?;
+    let (step, migration) = match plan {
+        Plan::Steady => (sync(svc, ctx).await, None),
+        Plan::Create(migration) => create_side(svc, ctx, migration, &now).await,
+        Plan::Drain {
+            migration,
+            remaining,
+        } => drain(svc, ctx, migration, remaining).await,
+        Plan::Remove { side, migration } => remove(svc, ctx, &side, migration, &wanted, &now).await,
+        Plan::Hold(migration) => (
+            Step::done(Outcome::Kept, Action::await_change()),
+            Some(migration),
+        ),
+    };
+    write_status(&api, svc, &step.outcome, migration.as_ref(), &wanted, ctx).await?;
     if let Some(error) = step.error {
         return Err(error);
     }
     ctx.forget_failures(svc);
     Ok(step.action)
+}
+
+/// Where the spec wants `svc` to run.
+fn wanted_side(svc: &ServerlessService, ctx: &Context) -> Side {
+    let uses_config = ctx.backends.get(svc.spec.provider).uses_provider_config();
+    Side {
+        provider: svc.spec.provider,
+        config: uses_config.then(|| provider_config::name_for(svc).to_owned()),
+    }
+}
+
+/// Every side `svc` has or wants: the wanted one, the serving one, and both of a move's.
+fn sides_of(svc: &ServerlessService, wanted: &Side) -> Vec<Side> {
+    let status = svc.status.as_ref();
+    let mut sides = vec![wanted.clone()];
+    sides.extend(Side::serving(status));
+    if let Some(m) = status.and_then(|s| s.migration.as_ref()) {
+        sides.push(Side::from_of(m));
+        sides.push(Side::to_of(m));
+    }
+    let mut unique: Vec<Side> = Vec::with_capacity(sides.len());
+    for side in sides {
+        if !unique.iter().any(|u| u.same_as(&side, false)) {
+            unique.push(side);
+        }
+    }
+    unique
+}
+
+/// Whether the serving side's ProviderConfig and the wanted one name the same account and
+/// region, so that switching between them is a rename, not a move.
+fn same_location(svc: &ServerlessService, ctx: &Context, wanted: &Side) -> bool {
+    let Some(serving) = Side::serving(svc.status.as_ref()) else {
+        return true;
+    };
+    let (Some(old), Some(new)) = (&serving.config, &wanted.config) else {
+        return true;
+    };
+    if serving.provider != wanted.provider {
+        return false;
+    }
+    let rules = ctx.backends.get(wanted.provider);
+    let location = |name: &str| {
+        ctx.pricing
+            .provider_config(name)
+            .and_then(|c| rules.location(&c.spec))
+    };
+    match (location(old), location(new)) {
+        (Some(a), Some(b)) => a == b,
+        // Without both ProviderConfigs Ferry cannot tell; moving would risk deleting what the
+        // new name still points at, so it does not move.
+        _ => true,
+    }
+}
+
+fn drain_of(svc: &ServerlessService) -> Duration {
+    let seconds = svc
+        .spec
+        .migration
+        .as_ref()
+        .and_then(|m| m.drain_seconds)
+        .unwrap_or(MigrationSettings::DEFAULT_DRAIN_SECONDS);
+    Duration::from_secs(u64::try_from(seconds).unwrap_or_default())
+}
+
+/// Creating: reconciles the wanted side; switches to it once Ready, or rolls back if it failed.
+async fn create_side(
+    svc: &ServerlessService,
+    ctx: &Context,
+    migration: MigrationStatus,
+    now: &Time,
+) -> (Step, Option<MigrationStatus>) {
+    let (from, to) = (
+        migration::describe(&Side::from_of(&migration)),
+        migration::describe(&Side::to_of(&migration)),
+    );
+    if svc.status.as_ref().and_then(|s| s.migration.as_ref()) != Some(&migration) {
+        let note = format!("Moving from {from} to {to}: {to} is created beside it");
+        publish(ctx, svc, EventType::Normal, "Migrating", "Migrate", &note).await;
+    }
+    let mut step = sync(svc, ctx).await;
+    let after = migration::after_creating(migration, &NewSide::of(&step.outcome), now);
+    match after.phase {
+        MigrationPhase::Draining => {
+            let note = format!(
+                "{to} is Ready and status.url names it; {from} keeps serving {} s, then goes",
+                drain_of(svc).as_secs()
+            );
+            publish(ctx, svc, EventType::Normal, "Switched", "Migrate", &note).await;
+            step.action = Action::requeue(drain_of(svc).min(ctx.settings.progress_poll));
+        }
+        MigrationPhase::RollingBack => {
+            let why = after.message.clone().unwrap_or_default();
+            let note = format!("{to} failed ({why}): removing it; {from} keeps serving");
+            publish(
+                ctx,
+                svc,
+                EventType::Warning,
+                "RollingBack",
+                "Migrate",
+                &note,
+            )
+            .await;
+            step = Step::done(step.outcome, Action::requeue(Duration::ZERO));
+        }
+        _ => {}
+    }
+    (step, Some(after))
+}
+
+/// Draining: the wanted side serves and is reconciled as always; the old one goes when due.
+async fn drain(
+    svc: &ServerlessService,
+    ctx: &Context,
+    migration: MigrationStatus,
+    remaining: Duration,
+) -> (Step, Option<MigrationStatus>) {
+    let mut step = sync(svc, ctx).await;
+    if !remaining.is_zero() {
+        step.action = Action::requeue(remaining.min(ctx.settings.resync));
+        return (step, Some(migration));
+    }
+    let old = Side::from_of(&migration);
+    match remove_side(svc, ctx, &old).await {
+        Ok(Deletion::Gone) => {
+            let note = format!(
+                "{} is gone; the move is complete",
+                migration::describe(&old)
+            );
+            publish(ctx, svc, EventType::Normal, "Migrated", "Migrate", &note).await;
+            (step, None)
+        }
+        Ok(Deletion::InProgress) => {
+            step.action = Action::requeue(ctx.settings.progress_poll);
+            (step, Some(migration))
+        }
+        Err(e) => {
+            step.error = Some(Error::Provider(e));
+            (step, Some(migration))
+        }
+    }
+}
+
+/// RollingBack: removes the side the spec no longer wants (or that failed); the old side
+/// serves throughout.
+async fn remove(
+    svc: &ServerlessService,
+    ctx: &Context,
+    side: &Side,
+    migration: MigrationStatus,
+    wanted: &Side,
+    now: &Time,
+) -> (Step, Option<MigrationStatus>) {
+    match remove_side(svc, ctx, side).await {
+        Ok(Deletion::Gone) => {
+            let gone = migration::describe(side);
+            let serving = migration::describe(&Side::from_of(&migration));
+            let drained = migration.phase == MigrationPhase::Draining;
+            let after = migration::after_removal(migration, wanted, now);
+            let (kind, reason, note) = match (&after, drained) {
+                (Some(_), _) => (
+                    EventType::Warning,
+                    "RolledBack",
+                    format!("{gone} is gone; {serving} serves; change the spec to try again"),
+                ),
+                (None, true) => (
+                    EventType::Normal,
+                    "Migrated",
+                    format!("{gone} is gone; the move is complete"),
+                ),
+                (None, false) => (
+                    EventType::Normal,
+                    "MoveCancelled",
+                    format!("{gone} is gone: the spec no longer asks for it; {serving} serves"),
+                ),
+            };
+            publish(ctx, svc, kind, reason, "Migrate", &note).await;
+            let action = if after.is_some() {
+                Action::await_change()
+            } else {
+                // The spec wants another side now: the next reconcile starts towards it.
+                Action::requeue(Duration::ZERO)
+            };
+            (Step::done(Outcome::Kept, action), after)
+        }
+        Ok(Deletion::InProgress) => (
+            Step::done(Outcome::Kept, Action::requeue(ctx.settings.progress_poll)),
+            Some(migration),
+        ),
+        Err(e) => (
+            Step {
+                outcome: Outcome::Kept,
+                action: Action::await_change(),
+                error: Some(Error::Provider(e)),
+            },
+            Some(migration),
+        ),
+    }
+}
+
+/// `svc` as it would be on `side`: the same object, that provider and ProviderConfig.
+fn on_side(svc: &ServerlessService, side: &Side) -> ServerlessService {
+    let mut on = svc.clone();
+    on.spec.provider = side.provider;
+    on.spec.provider_config_ref = side
+        .config
+        .as_ref()
+        .map(|name| ProviderConfigReference { name: name.clone() });
+    on
+}
+
+/// Deletes what Ferry made for `svc` on `side`, or lets it go (`deletionPolicy: Orphan`).
+async fn remove_side(
+    svc: &ServerlessService,
+    ctx: &Context,
+    side: &Side,
+) -> Result<Deletion, ProviderError> {
+    let object = object_ref(svc);
+    let backend = connect(&on_side(svc, side), ctx).await?;
+    if svc.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Orphan {
+        backend.release(&object).await?;
+        Ok(Deletion::Gone)
+    } else {
+        backend.delete(&object).await
+    }
 }
 
 async fn connect(svc: &ServerlessService, ctx: &Context) -> Result<Measured, ProviderError> {
@@ -226,24 +482,35 @@ async fn cleanup(
     if !svc.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(Action::await_change());
     }
-    let object = object_ref(svc);
     let orphan = svc.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Orphan;
+    let wanted = wanted_side(svc, ctx);
+    // Every side the object has or wants goes (a move's both sides, mid-move).
+    let sides = sides_of(svc, &wanted);
+    let names: Vec<&str> = sides.iter().map(|s| s.provider.display_name()).collect();
     let message = if orphan {
         format!(
             "leaving the {} service in place (deletionPolicy: Orphan)",
-            svc.spec.provider.display_name()
+            names.join(" and ")
         )
     } else {
-        format!(
-            "waiting for {} to delete the service",
-            svc.spec.provider.display_name()
-        )
+        format!("waiting for {} to delete the service", names.join(" and "))
     };
-    write_status(api, svc, &Outcome::Deleting(message), ctx).await?;
-    let backend = connect(svc, ctx).await.map_err(Error::Provider)?;
-    if orphan {
-        backend.release(&object).await.map_err(Error::Provider)?;
-    } else if backend.delete(&object).await.map_err(Error::Provider)? == Deletion::InProgress {
+    write_status(
+        api,
+        svc,
+        &Outcome::Deleting(message),
+        svc.status.as_ref().and_then(|s| s.migration.as_ref()),
+        &wanted,
+        ctx,
+    )
+    .await?;
+    let mut pending = false;
+    for side in &sides {
+        if remove_side(svc, ctx, side).await.map_err(Error::Provider)? == Deletion::InProgress {
+            pending = true;
+        }
+    }
+    if pending {
         return Err(Error::DeletionInProgress);
     }
     remove_finalizer(api, svc).await?;
@@ -301,13 +568,15 @@ fn json_patch(ops: serde_json::Value) -> Result<json_patch::Patch, Error> {
     serde_json::from_value(ops).map_err(|e| Error::Kube(kube::Error::SerdeError(e)))
 }
 
-/// Writes the status for `outcome` with server-side apply, only when it differs from what the
-/// object already says (or from what Ferry last wrote, which a lagging cache may not show yet),
-/// and publishes an Event when `Ready` changes.
+/// Writes the status for `outcome` (during a move, `migration`'s) with server-side apply, only
+/// when it differs from what the object already says (or from what Ferry last wrote, which a
+/// lagging cache may not show yet), and publishes an Event when `Ready` changes.
 async fn write_status(
     api: &Api<ServerlessService>,
     svc: &ServerlessService,
     outcome: &Outcome,
+    migration: Option<&MigrationStatus>,
+    wanted: &Side,
     ctx: &Context,
 ) -> Result<(), Error> {
     let now = (ctx.now)();
@@ -315,16 +584,28 @@ async fn write_status(
         Outcome::Invalid(_) => None,
         _ => ctx.pricing.status_estimate(svc),
     };
-    let Some(new) = plan::status_to_write(&StatusInput {
-        old: svc.status.as_ref(),
+    let old = svc.status.as_ref();
+    let mut computed = plan::desired_status(&StatusInput {
+        old,
         provider: svc.spec.provider,
         generation: svc.metadata.generation,
         outcome,
         estimate,
         now: &now,
-    }) else {
+    });
+    if matches!(outcome, Outcome::Kept) {
+        // Nothing was learnt of the wanted side: the status still names the side that serves.
+        if let Some(old) = old {
+            computed.provider = old.provider;
+            computed.provider_config.clone_from(&old.provider_config);
+        }
+    } else {
+        computed.provider_config.clone_from(&wanted.config);
+    }
+    let new = migration::status_during(old, computed, migration, &now);
+    if old == Some(&new) {
         return Ok(());
-    };
+    }
     let fingerprint = plan::status_fingerprint(&new);
     if ctx.wrote(svc, fingerprint) {
         return Ok(());
@@ -338,7 +619,7 @@ async fn write_status(
     .await?;
     ctx.metrics.status_writes.inc();
     ctx.note_written(svc, Some(fingerprint));
-    if let Some(event) = plan::ready_change(svc.status.as_ref(), &new) {
+    if let Some(event) = plan::ready_change(old, &new) {
         publish(
             ctx,
             svc,

@@ -8,7 +8,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferry_api::ServerlessService;
+use ferry_api::{Provider, ServerlessService};
 use ferry_controller::metrics::Metrics;
 use ferry_controller::prices::Pricing;
 use ferry_controller::{Context, Error, FINALIZER, Settings, error_policy, reconcile};
@@ -18,7 +18,7 @@ use ferry_provider::backend::Connectors;
 use ferry_provider::fake::{Call, FakeBackend, Operation};
 use ferry_provider::{Connector, ProviderError, Started};
 use http::{Request, Response, StatusCode};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::client::Body;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
@@ -117,10 +117,13 @@ fn status(code: u16, message: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "message": message})
 }
 
-/// A reconciler wired to the fake backend (for Knative) and the mock API server.
+/// A reconciler wired to the fake backends and the mock API server: `cloud` stands for Cloud
+/// Run, `aws` for Fargate, `fake` for Knative.
 struct Harness {
     api: ApiServer,
     fake: FakeBackend,
+    cloud: FakeBackend,
+    aws: FakeBackend,
     ctx: Arc<Context>,
 }
 
@@ -132,7 +135,11 @@ impl Harness {
     fn with_pricing(pricing: Pricing) -> Self {
         let (api, client) = ApiServer::start();
         let fake = FakeBackend::new();
+        let (cloud, aws) = (FakeBackend::new(), FakeBackend::new());
         let connector: Arc<dyn Connector> = Arc::new(fake.clone());
+        let connectors = Connectors::every(&connector)
+            .with(Provider::CloudRun, Arc::new(cloud.clone()))
+            .with(Provider::Fargate, Arc::new(aws.clone()));
         let reporter = Reporter {
             controller: "ferry".into(),
             instance: Some("test".into()),
@@ -146,7 +153,7 @@ impl Harness {
         let mut ctx = Context::new(
             client,
             common::registry(),
-            Connectors::every(&connector),
+            connectors,
             reporter,
             Arc::new(Metrics::default()),
             settings,
@@ -157,6 +164,8 @@ impl Harness {
         Self {
             api,
             fake,
+            cloud,
+            aws,
             ctx: Arc::new(ctx),
         }
     }
@@ -901,4 +910,354 @@ fn backoff_doubles_up_to_the_limit_with_twenty_percent_jitter() {
     assert_eq!(at(u32::MAX, 0.5), Duration::from_secs(300));
     assert_eq!(at(3, 0.0), Duration::from_millis(3200));
     assert_eq!(at(3, 1.0), Duration::from_millis(4800));
+}
+
+/// The ServerlessService `svc` moved to Cloud Run (ProviderConfig `gcp`), draining `drain`
+/// seconds.
+fn moved_to_cloud_run(mut svc: ServerlessService, drain: i32) -> ServerlessService {
+    svc.spec.provider = Provider::CloudRun;
+    svc.spec.provider_config_ref = Some(ferry_api::ProviderConfigReference { name: "gcp".into() });
+    svc.spec.migration = Some(ferry_api::MigrationSettings {
+        drain_seconds: Some(drain),
+    });
+    svc.metadata.generation = Some(2);
+    svc
+}
+
+fn condition_of<'a>(svc: &'a ServerlessService, type_: &str) -> Option<&'a Condition> {
+    svc.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+}
+
+fn ready_true(svc: &ServerlessService) -> bool {
+    condition_of(svc, "Ready").is_some_and(|c| c.status == "True")
+}
+
+/// Issue 16: expand (Cloud Run is created while Knative serves and the status still names
+/// Knative, Ready), switch (the status names Cloud Run once it is Ready), contract (Knative is
+/// deleted after the drain); Ready is True in every status written.
+#[tokio::test]
+async fn a_move_creates_the_new_side_switches_when_it_is_ready_then_deletes_the_old_one() {
+    let h = Harness::new();
+    h.fake.set_readiness(
+        Readiness::Ready,
+        Outputs {
+            url: Some("https://hello.shop.example".into()),
+            ..Outputs::default()
+        },
+    );
+    let on_knative = settle(&h, knative()).await;
+    assert!(ready_true(&on_knative));
+    h.fake.clear_calls();
+
+    // Expand: Cloud Run is created; the status keeps Knative's URL and Ready.
+    let (result, _, calls) = h.reconcile(&moved_to_cloud_run(on_knative, 0)).await;
+    assert_eq!(result.unwrap(), Action::requeue(PROGRESS));
+    assert!(calls.is_empty(), "Knative is left alone: {calls:?}");
+    assert_eq!(
+        h.cloud.calls(),
+        [
+            Call::Connect("shop/hello".into()),
+            Call::Observe,
+            Call::Create
+        ]
+    );
+    let creating = h.stored();
+    let status = creating.status.as_ref().unwrap();
+    assert!(ready_true(&creating));
+    assert_eq!(status.url.as_deref(), Some("https://hello.shop.example"));
+    assert_eq!(status.provider, Some(Provider::Knative));
+    let migration = status.migration.as_ref().unwrap();
+    assert_eq!(
+        (migration.from, migration.to, migration.phase),
+        (
+            Provider::Knative,
+            Provider::CloudRun,
+            ferry_api::MigrationPhase::Creating
+        )
+    );
+    assert_eq!(condition_of(&creating, "Migrating").unwrap().status, "True");
+
+    // Switch: Cloud Run is Ready; the status names it.
+    h.cloud.clear_calls();
+    h.cloud.set_readiness(
+        Readiness::Ready,
+        Outputs {
+            url: Some("https://hello-abc.a.run.app".into()),
+            ..Outputs::default()
+        },
+    );
+    let (result, _, calls) = h.reconcile(&creating).await;
+    result.unwrap();
+    assert!(calls.is_empty(), "Knative keeps serving: {calls:?}");
+    let switched = h.stored();
+    let status = switched.status.as_ref().unwrap();
+    assert!(ready_true(&switched));
+    assert_eq!(status.url.as_deref(), Some("https://hello-abc.a.run.app"));
+    assert_eq!(status.provider, Some(Provider::CloudRun));
+    assert_eq!(status.provider_config.as_deref(), Some("gcp"));
+    assert_eq!(
+        status.migration.as_ref().unwrap().phase,
+        ferry_api::MigrationPhase::Draining
+    );
+
+    // Contract: with no drain, the old side goes at once and the move is over.
+    let (result, _, calls) = h.reconcile(&switched).await;
+    result.unwrap();
+    assert_eq!(
+        calls,
+        [Call::Connect("shop/hello".into()), Call::Delete],
+        "Knative's side deleted"
+    );
+    let done = h.stored();
+    assert!(ready_true(&done));
+    assert_eq!(done.status.as_ref().unwrap().migration, None);
+    assert!(condition_of(&done, "Migrating").is_none());
+    let (_, sent, calls) = h.reconcile(&done).await;
+    assert!(sent.is_empty() && calls.is_empty(), "{sent:#?} {calls:?}");
+}
+
+/// Issue 16: a new side that fails is removed; the old one keeps serving, and the status says
+/// why until the spec changes.
+#[tokio::test]
+async fn a_new_side_that_fails_is_rolled_back_and_the_old_one_keeps_serving() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let on_knative = settle(&h, knative()).await;
+    h.fake.clear_calls();
+    h.cloud.set_readiness(
+        Readiness::Failed {
+            reason: "ImageNotFound",
+            message: "no such image".into(),
+        },
+        Outputs::default(),
+    );
+    let moved = moved_to_cloud_run(on_knative, 300);
+    h.reconcile(&moved).await.0.unwrap(); // creates
+    let (_, _, _) = h.reconcile(&h.stored()).await; // observes the failure: rolling back
+    let rolling = h.stored();
+    assert!(ready_true(&rolling));
+    assert_eq!(
+        rolling
+            .status
+            .as_ref()
+            .unwrap()
+            .migration
+            .as_ref()
+            .unwrap()
+            .phase,
+        ferry_api::MigrationPhase::RollingBack
+    );
+    h.cloud.clear_calls();
+    let (result, _, calls) = h.reconcile(&rolling).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert!(calls.is_empty(), "Knative untouched: {calls:?}");
+    assert_eq!(
+        h.cloud.calls(),
+        [Call::Connect("shop/hello".into()), Call::Delete]
+    );
+    let held = h.stored();
+    assert!(ready_true(&held), "the old side serves");
+    for (type_, status) in [
+        ("Migrating", "False"),
+        ("Synced", "False"),
+        ("Stalled", "True"),
+    ] {
+        let c = condition_of(&held, type_).unwrap();
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            (status, "RolledBack")
+        );
+    }
+    assert!(
+        condition_of(&held, "Migrating")
+            .unwrap()
+            .message
+            .contains("no such image")
+    );
+    // Nothing more until the spec changes.
+    h.cloud.clear_calls();
+    let (_, sent, calls) = h.reconcile(&held).await;
+    assert!(sent.is_empty() && calls.is_empty() && h.cloud.calls().is_empty());
+}
+
+/// Issue 16: deleting the object mid-move removes both sides.
+#[tokio::test]
+async fn deleting_mid_move_deletes_both_sides() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let on_knative = settle(&h, knative()).await;
+    h.reconcile(&moved_to_cloud_run(on_knative, 300))
+        .await
+        .0
+        .unwrap();
+    h.fake.clear_calls();
+    h.cloud.clear_calls();
+    let (result, _, calls) = h.reconcile(&deleting(h.stored())).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert_eq!(calls, [Call::Connect("shop/hello".into()), Call::Delete]);
+    assert_eq!(
+        h.cloud.calls(),
+        [Call::Connect("shop/hello".into()), Call::Delete]
+    );
+    assert_eq!(h.stored().metadata.finalizers, Some(vec![]));
+}
+
+/// Issue 16: the spec changed back before the switch: the side under construction is deleted,
+/// the old one is never touched and the status never stops naming it, Ready.
+#[tokio::test]
+async fn a_change_back_before_the_switch_removes_the_new_side_and_keeps_the_old() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let on_knative = settle(&h, knative()).await;
+    h.reconcile(&moved_to_cloud_run(on_knative.clone(), 300))
+        .await
+        .0
+        .unwrap();
+    let creating = h.stored();
+    let mut back = creating.clone();
+    back.spec = on_knative.spec.clone();
+    back.metadata.generation = Some(3);
+    h.cloud.clear_calls();
+    let (result, sent, calls) = h.reconcile(&back).await;
+    assert_eq!(result.unwrap(), Action::requeue(Duration::ZERO));
+    assert!(calls.is_empty(), "Knative untouched: {calls:?}");
+    assert_eq!(
+        h.cloud.calls(),
+        [Call::Connect("shop/hello".into()), Call::Delete]
+    );
+    assert_eq!(lines(&sent), [EVENT_POST, STATUS_APPLY]);
+    assert_eq!(event(&sent[0]).1, "MoveCancelled");
+    let removed = h.stored();
+    assert!(ready_true(&removed));
+    let status = removed.status.as_ref().unwrap();
+    assert_eq!(status.provider, Some(Provider::Knative));
+    assert_eq!(status.migration, None);
+    assert!(condition_of(&removed, "Migrating").is_none());
+    // Back to the steady state: Knative is reconciled as always, Cloud Run no more.
+    h.cloud.clear_calls();
+    let (result, _, calls) = h.reconcile(&removed).await;
+    result.unwrap();
+    assert_eq!(
+        calls[..2],
+        [Call::Connect("shop/hello".into()), Call::Observe]
+    );
+    assert!(h.cloud.calls().is_empty());
+}
+
+/// Issue 16: with `deletionPolicy: Orphan` the drained side is released, not deleted.
+#[tokio::test]
+async fn with_orphan_the_old_side_is_released_after_the_drain() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    h.cloud.set_readiness(Readiness::Ready, Outputs::default());
+    let on_knative = settle(&h, knative_orphan()).await;
+    let mut moved = moved_to_cloud_run(on_knative, 0);
+    moved.spec.deletion_policy = Some(ferry_api::DeletionPolicy::Orphan);
+    h.reconcile(&moved).await.0.unwrap(); // Creating
+    h.reconcile(&h.stored()).await.0.unwrap(); // Ready: Draining
+    assert_eq!(
+        h.stored().status.unwrap().migration.unwrap().phase,
+        ferry_api::MigrationPhase::Draining
+    );
+    let (result, _, calls) = h.reconcile(&h.stored()).await;
+    result.unwrap();
+    assert_eq!(calls, [Call::Connect("shop/hello".into()), Call::Release]);
+    assert_eq!(h.stored().status.unwrap().migration, None);
+}
+
+/// Issue 16, crash safety: when the status that recorded the move's start was never written
+/// (the operator died first), the next reconcile finds the new side by the object's identity
+/// and does not create a second one.
+#[tokio::test]
+async fn a_lost_status_write_does_not_create_a_second_new_side() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let on_knative = settle(&h, knative()).await;
+    let moved = moved_to_cloud_run(on_knative, 300);
+    h.reconcile(&moved).await.0.unwrap();
+    // The same object again, as if the status write above had been lost.
+    h.reconcile(&moved).await.0.unwrap();
+    let creates = h
+        .cloud
+        .calls()
+        .into_iter()
+        .filter(|c| *c == Call::Create)
+        .count();
+    assert_eq!(creates, 1, "{:?}", h.cloud.calls());
+}
+
+/// Issue 16: each step of a move is announced by an Event.
+#[tokio::test]
+async fn each_step_of_a_move_is_an_event() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    h.cloud.set_readiness(Readiness::Ready, Outputs::default());
+    let on_knative = settle(&h, knative()).await;
+    let mut svc = moved_to_cloud_run(on_knative, 0);
+    let mut reasons = Vec::new();
+    for _ in 0..3 {
+        let (result, sent, _) = h.reconcile(&svc).await;
+        result.unwrap();
+        reasons.extend(
+            sent.iter()
+                .filter(|s| s.line == EVENT_POST)
+                .map(|s| event(s).1.to_owned()),
+        );
+        svc = h.stored();
+    }
+    // `Created` is the new side's own, as for any object.
+    assert_eq!(reasons, ["Migrating", "Created", "Switched", "Migrated"]);
+}
+
+/// Issue 16: a third provider asked for mid-move: the half-made side goes first, then the move
+/// starts again from the side that serves; nothing is left behind and readers see Knative,
+/// Ready, until Fargate is.
+#[tokio::test]
+async fn a_third_provider_mid_move_leaves_nothing_behind() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    h.aws.set_readiness(Readiness::Ready, Outputs::default());
+    let on_knative = settle(&h, knative()).await;
+    h.reconcile(&moved_to_cloud_run(on_knative, 0))
+        .await
+        .0
+        .unwrap();
+    let mut svc = h.stored();
+    svc.spec.provider = Provider::Fargate;
+    svc.spec.provider_config_ref = Some(ferry_api::ProviderConfigReference { name: "aws".into() });
+    svc.spec.scaling = Some(serde_json::from_value(json!({"minInstances": 1})).unwrap());
+    svc.metadata.generation = Some(3);
+    let mut providers = Vec::new();
+    for _ in 0..4 {
+        h.reconcile(&svc).await.0.unwrap();
+        svc = h.stored();
+        assert!(ready_true(&svc), "{:?}", svc.status);
+        let status = svc.status.as_ref().unwrap();
+        providers.push((
+            status.provider.unwrap(),
+            status.migration.as_ref().map(|m| m.phase),
+        ));
+    }
+    assert_eq!(
+        providers,
+        [
+            (Provider::Knative, None),
+            (Provider::Knative, Some(ferry_api::MigrationPhase::Creating)),
+            (Provider::Fargate, Some(ferry_api::MigrationPhase::Draining)),
+            (Provider::Fargate, None),
+        ]
+    );
+    let writes = |fake: &FakeBackend| {
+        fake.calls()
+            .into_iter()
+            .filter(|c| matches!(c, Call::Create | Call::Delete))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(writes(&h.cloud), [Call::Create, Call::Delete]);
+    assert_eq!(writes(&h.aws), [Call::Create]);
+    assert_eq!(h.fake.resource(), None, "Knative's side is gone");
 }

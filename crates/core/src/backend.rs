@@ -69,6 +69,14 @@ pub trait Rules: Send + Sync {
     /// What a spec costs a month on this provider under a traffic profile.
     fn estimate(&self, input: &EstimateInput<'_>) -> Priced;
 
+    /// Where a ProviderConfig makes objects run (its account, region and endpoint), for this
+    /// provider: two ProviderConfigs with the same location are one place, so switching an
+    /// object between them is a rename rather than a move. `None` when it has no section for
+    /// this provider (or the provider needs none).
+    fn location(&self, _config: &ProviderConfigSpec) -> Option<String> {
+        None
+    }
+
     /// The region an estimate prices in: the spec's own, else the ProviderConfig's (`config`,
     /// the one the service names, when known); `None` takes the price table's first region.
     fn region(

@@ -65,6 +65,9 @@ pub enum Outcome {
     },
     /// The object is being deleted and Ferry waits for the provider.
     Deleting(String),
+    /// Nothing new was learnt of the provider (a move removes a side, or waits for a change):
+    /// the status stays as it was.
+    Kept,
 }
 
 fn condition(
@@ -161,6 +164,7 @@ pub fn compute(
                 conditions.push(c(types::RECONCILING, "True", reason, message));
             }
         }
+        Outcome::Kept => conditions.extend(old_conditions.iter().cloned()),
         Outcome::Deleting(message) => {
             conditions.push(c(types::READY, "False", reasons::DELETING, message));
             conditions.push(c(types::RECONCILING, "True", reasons::DELETING, message));

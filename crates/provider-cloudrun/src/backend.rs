@@ -60,6 +60,17 @@ impl Rules for CloudRun {
         cost::estimate(input)
     }
 
+    /// The project, region and endpoint: the Cloud Run services one object's name maps to.
+    fn location(&self, config: &ProviderConfigSpec) -> Option<String> {
+        let c = config.cloud_run.as_ref()?;
+        Some(format!(
+            "{}/{}/{}",
+            c.project,
+            c.region,
+            c.endpoint.as_deref().unwrap_or_default()
+        ))
+    }
+
     /// The spec's own `cloudRun.region`, else the ProviderConfig's.
     fn region(
         &self,

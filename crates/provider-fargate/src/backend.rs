@@ -72,6 +72,17 @@ impl Rules for Fargate {
         cost::estimate(input)
     }
 
+    /// The region, cluster and endpoint: the ECS services one object's name maps to.
+    fn location(&self, config: &ProviderConfigSpec) -> Option<String> {
+        let f = config.fargate.as_ref()?;
+        Some(format!(
+            "{}/{}/{}",
+            f.region,
+            f.cluster,
+            f.endpoint.as_deref().unwrap_or_default()
+        ))
+    }
+
     fn region(
         &self,
         _spec: &ServerlessServiceSpec,

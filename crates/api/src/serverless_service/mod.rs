@@ -128,9 +128,17 @@ pub struct ServerlessServiceSpec {
     pub traffic: Option<Vec<TrafficTarget>>,
 
     /// What happens to the provider's resources when this object is deleted: `Delete` them, or
-    /// `Orphan` them (leave them running). Default: `Delete`.
+    /// `Orphan` them (leave them running). Default: `Delete`. A move to another provider treats
+    /// the side it leaves the same way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
+
+    /// How a move to another provider (a change of `provider`, or of `providerConfigRef` to
+    /// another account or region) goes: the new side is created beside the old one, `status.url`
+    /// moves to it once it is Ready, and the old side keeps serving `drainSeconds` longer
+    /// before it is deleted (or left, with `deletionPolicy: Orphan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<MigrationSettings>,
 
     /// Knative-only settings; allowed only with `provider: knative`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

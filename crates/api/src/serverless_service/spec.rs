@@ -411,6 +411,22 @@ pub struct TrafficTarget {
     pub tag: Option<String>,
 }
 
+/// How a move between providers goes.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationSettings {
+    /// How long the old side keeps serving once the new one is Ready and `status.url` names
+    /// it, in seconds: long enough for clients and DNS (its TTL) to follow. Default: 300.
+    #[schemars(range(min = 0, max = 86400))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_seconds: Option<i32>,
+}
+
+impl MigrationSettings {
+    /// `drainSeconds` when set.
+    pub const DEFAULT_DRAIN_SECONDS: i32 = 300;
+}
+
 /// What happens to the provider's resources when the ServerlessService is deleted.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Hash)]
 pub enum DeletionPolicy {

@@ -1,6 +1,6 @@
 //! The ServerlessService status: what Ferry observed on the provider.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +15,17 @@ pub struct ServerlessServiceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 
-    /// The provider this status describes.
+    /// The provider this status describes: the side that serves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<Provider>,
+
+    /// The ProviderConfig of the side that serves (none for an in-cluster provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_config: Option<String>,
+
+    /// A move between providers under way, or one that failed and was rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<MigrationStatus>,
 
     /// Where the service answers, when the provider gives a URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,6 +64,63 @@ pub struct ServerlessServiceStatus {
     /// to zero), from Ferry's price table. `ferry cost` compares providers under traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_monthly_cost: Option<CostEstimate>,
+}
+
+/// A move between providers: where from, where to, how far.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationStatus {
+    /// The provider it leaves.
+    pub from: Provider,
+    /// The ProviderConfig it leaves, for a cloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_provider_config: Option<String>,
+    /// The provider it moves to.
+    pub to: Provider,
+    /// The ProviderConfig it moves to, for a cloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_provider_config: Option<String>,
+    /// `Creating` (the new side is being created; the old one serves), `Draining` (the new
+    /// side serves; the old one keeps serving until `since` + `drainSeconds`), `RollingBack`
+    /// (the new side is being removed; the old one serves), `RolledBack` (the move failed: the
+    /// old side serves until the spec changes).
+    pub phase: MigrationPhase,
+    /// When the phase began.
+    pub since: Time,
+    /// The spec generation the move is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// The old side, as it served when the move began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousSide>,
+    /// Why it was rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The phase of a move between providers.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Hash)]
+pub enum MigrationPhase {
+    /// The new side is being created; the old one serves.
+    Creating,
+    /// The new side serves; the old one serves too until the drain ends, then goes.
+    Draining,
+    /// The new side failed or is no longer wanted: it is being removed; the old one serves.
+    RollingBack,
+    /// The move failed; the old side serves until the spec changes.
+    RolledBack,
+}
+
+/// What the side a move leaves served.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousSide {
+    /// Its URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Its provider's identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_ref: Option<ResourceRef>,
 }
 
 /// An address in Knative's Addressable shape.
