@@ -69,11 +69,13 @@ pub enum Feature {
     DeletionPolicy,
     /// `spec.providerConfigRef`.
     ProviderConfigRef,
+    /// A change of `spec.provider` (or of the account or region) to or from this provider.
+    Migration,
 }
 
 impl Feature {
     /// Every row, in the order documentation lists them.
-    pub const ALL: [Feature; 27] = [
+    pub const ALL: [Feature; 28] = [
         Feature::Sidecars,
         Feature::Port,
         Feature::EnvSecret,
@@ -101,6 +103,7 @@ impl Feature {
         Feature::TrafficTags,
         Feature::DeletionPolicy,
         Feature::ProviderConfigRef,
+        Feature::Migration,
     ];
 
     /// The field, as `kubectl explain` spells it.
@@ -133,6 +136,7 @@ impl Feature {
             Feature::TrafficTags => "spec.traffic[].tag",
             Feature::DeletionPolicy => "spec.deletionPolicy",
             Feature::ProviderConfigRef => "spec.providerConfigRef",
+            Feature::Migration => "spec.migration",
         }
     }
 
@@ -166,6 +170,7 @@ impl Feature {
             Feature::TrafficTags => "Tagged URLs",
             Feature::DeletionPolicy => "Delete or orphan on delete",
             Feature::ProviderConfigRef => "Cloud account and region",
+            Feature::Migration => "Moving to or from another provider without downtime",
         }
     }
 }
@@ -387,6 +392,7 @@ pub fn occurrences(feature: Feature, spec: &ServerlessServiceSpec) -> Vec<String
         | Feature::MaxInstances
         | Feature::Ingress
         | Feature::TrafficTags
-        | Feature::DeletionPolicy => Vec::new(),
+        | Feature::DeletionPolicy
+        | Feature::Migration => Vec::new(),
     }
 }

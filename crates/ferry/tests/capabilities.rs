@@ -74,7 +74,8 @@ fn using(feature: Feature, provider: Provider) -> Option<Value> {
         | Feature::MaxInstances
         | Feature::Ingress
         | Feature::TrafficTags
-        | Feature::DeletionPolicy => return None,
+        | Feature::DeletionPolicy
+        | Feature::Migration => return None,
     }
     Some(spec)
 }

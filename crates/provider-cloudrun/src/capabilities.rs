@@ -91,6 +91,10 @@ pub(crate) fn support(feature: Feature) -> Support {
         Feature::TrafficTags => yes("revision tags"),
         Feature::DeletionPolicy => yes("Orphan leaves the Cloud Run service"),
         Feature::ProviderConfigRef => yes("default: the ProviderConfig named default"),
+        Feature::Migration => yes(
+            "the Cloud Run service is created beside the old side; status.url names its run.app \
+             URL once it is Ready; moving away deletes it after drainSeconds",
+        ),
     }
 }
 

@@ -99,6 +99,11 @@ pub(crate) fn support(feature: Feature) -> Support {
             yes("Orphan leaves the ECS service, task definitions and scaling")
         }
         Feature::ProviderConfigRef => yes("default: the ProviderConfig named default"),
+        Feature::Migration => yes(
+            "the ECS service is created beside the old side and the switch waits for its \
+             tasks; Fargate gives no URL, so status.url is empty after a move to it: point \
+             clients at the load balancer (spec.fargate.loadBalancer) before drainSeconds end",
+        ),
     }
 }
 

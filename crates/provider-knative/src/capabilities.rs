@@ -61,5 +61,9 @@ pub(crate) fn support(feature: Feature) -> Support {
         Feature::ProviderConfigRef => {
             no("Knative runs in this cluster and needs no ProviderConfig")
         }
+        Feature::Migration => yes(
+            "the Knative Service is created beside the old side; status.url names its URL once \
+             it is Ready; moving away deletes it after drainSeconds",
+        ),
     }
 }
