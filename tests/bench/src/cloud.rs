@@ -23,8 +23,15 @@ use tokio::task::JoinHandle;
 use crate::stats::ratio;
 use crate::{Error, MARK, NAMESPACE, Pending};
 
-/// The ProviderConfig the benchmark's objects name.
-pub(crate) const PROVIDER_CONFIG: &str = "ferry-bench";
+/// The ProviderConfig the benchmark's objects of `provider` name (one per cloud: a move
+/// between clouds needs both).
+pub(crate) fn provider_config(provider: Provider) -> Option<&'static str> {
+    match provider {
+        Provider::Knative => None,
+        Provider::Fargate => Some("ferry-bench-aws"),
+        Provider::CloudRun => Some("ferry-bench-gcp"),
+    }
+}
 /// The ECS cluster (Fargate) or Google project (Cloud Run) the services go to.
 const ACCOUNT: &str = "ferry-bench";
 /// The access key the operator's AWS calls are signed with.
@@ -110,6 +117,11 @@ impl Cloud {
         lock(&self.calls).iter().filter(|c| c.write).count()
     }
 
+    /// The calls of the phase `[from, to)` and what they make per object, for `n` objects.
+    pub(crate) fn phase(&self, (from, to): (SystemTime, SystemTime), n: u64) -> CloudPhase {
+        CloudPhase::of(count(&lock(&self.calls), from, to), n)
+    }
+
     /// The figures of the phases `converging` and `idle` (each `[from, to)`) for `n` objects.
     pub(crate) fn report(
         &self,
@@ -117,12 +129,10 @@ impl Cloud {
         idle: (SystemTime, SystemTime),
         n: u64,
     ) -> CloudReport {
-        let calls = lock(&self.calls);
-        let phase = |(from, to)| CloudPhase::of(count(&calls, from, to), n);
         CloudReport {
             stand_in: self.stand_in.describe(),
-            converging: phase(converging),
-            idle: phase(idle),
+            converging: self.phase(converging, n),
+            idle: self.phase(idle, n),
         }
     }
 }
@@ -147,15 +157,16 @@ impl StandIn {
                 Error::Other(format!("CreateCluster on moto: {}", DisplayErrorContext(e)))
             })?;
         e2e::put_aws_secret(admin, NAMESPACE, ACCESS_KEY).await?;
-        let config =
-            e2e::fargate_provider_config(PROVIDER_CONFIG, ACCOUNT, &proxy.endpoint(), NAMESPACE);
+        let name = provider_config(Provider::Fargate).unwrap_or_default();
+        let config = e2e::fargate_provider_config(name, ACCOUNT, &proxy.endpoint(), NAMESPACE);
         e2e::put_provider_config(admin, config, &allowed()).await?;
         Ok(Self::Fargate { _moto: moto, proxy })
     }
 
     async fn cloud_run(admin: &Client) -> Result<Self, Error> {
         let fake = CloudRunFake::start().await?;
-        let config = e2e::cloud_run_provider_config(PROVIDER_CONFIG, ACCOUNT, &fake.endpoint());
+        let name = provider_config(Provider::CloudRun).unwrap_or_default();
+        let config = e2e::cloud_run_provider_config(name, ACCOUNT, &fake.endpoint());
         e2e::put_provider_config(admin, config, &allowed()).await?;
         Ok(Self::CloudRun(fake))
     }

@@ -9,6 +9,7 @@
 
 mod cloud;
 mod knative;
+mod migrate;
 mod stats;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::migrate::MigrationReport;
 use crate::stats::{Calls, calls_of, percentile, ratio};
 
 /// Measure Ferry at scale.
@@ -84,6 +86,13 @@ struct Args {
     /// backend (properties, not speeds: CI's smoke run uses it).
     #[arg(long)]
     strict: bool,
+    /// After the other phases, move every object to this provider at once (spelt as in
+    /// `spec.provider`) and report how long the move took and what it cost in calls.
+    #[arg(long, value_parser = provider_parser())]
+    migrate_to: Option<Provider>,
+    /// The objects' `spec.migration.drainSeconds` for `--migrate-to`.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    migrate_drain: Duration,
     /// One more argument to `ferry controller` (repeat for several), e.g.
     /// `--operator-arg=--max-concurrent-reconciles=8`.
     #[arg(long = "operator-arg", value_name = "ARG", allow_hyphen_values = true)]
@@ -118,10 +127,13 @@ fn provider_parser() -> impl TypedValueParser<Value = Provider> {
 /// The operator's `--progress-interval`, if the benchmark sets one (see
 /// [`Args::progress_interval`]).
 fn progress_interval(args: &Args) -> Option<Duration> {
-    match (args.progress_interval, args.provider) {
-        (Some(interval), _) => Some(interval),
-        (None, Provider::Knative) => None,
-        (None, Provider::Fargate | Provider::CloudRun) => Some(Duration::from_secs(1)),
+    let cloud = [Some(args.provider), args.migrate_to]
+        .into_iter()
+        .flatten()
+        .any(|p| p != Provider::Knative);
+    match args.progress_interval {
+        Some(interval) => Some(interval),
+        None => cloud.then_some(Duration::from_secs(1)),
     }
 }
 
@@ -199,6 +211,8 @@ struct Report {
     load_rate_per_second: u32,
     /// The operator's calls to the cloud (Fargate, Cloud Run).
     cloud: Option<cloud::CloudReport>,
+    /// `--migrate-to`: the move of every object to another provider.
+    migration: Option<MigrationReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -246,13 +260,15 @@ struct Latency {
 struct LatencySplit {
     samples: usize,
     /// From the change stored to the Knative write stored, both by the server's clock: the
-    /// operator's whole part (`to_reconcile + reconcile + write`).
+    /// operator's whole part (`to_write + write`).
     stored_to_backend: [Option<f64>; 2],
     send: [Option<f64>; 2],
-    to_reconcile: [Option<f64>; 2],
-    reconcile: [Option<f64>; 2],
+    to_write: [Option<f64>; 2],
     write: [Option<f64>; 2],
     delivery: [Option<f64>; 2],
+    /// Changes for which the operator read the Knative Service from the server before writing
+    /// it (its watch cache answers the others).
+    read_from_server: usize,
 }
 
 #[allow(clippy::cast_precision_loss)]
@@ -263,12 +279,12 @@ fn latency_split(splits: &[stats::Split]) -> LatencySplit {
     };
     LatencySplit {
         samples: splits.len(),
-        stored_to_backend: part(|s| s.to_reconcile + s.reconcile + s.write),
+        stored_to_backend: part(|s| s.to_write + s.write),
         send: part(|s| s.send),
-        to_reconcile: part(|s| s.to_reconcile),
-        reconcile: part(|s| s.reconcile),
+        to_write: part(|s| s.to_write),
         write: part(|s| s.write),
         delivery: part(|s| s.delivery),
+        read_from_server: splits.iter().filter(|s| s.read.is_some()).count(),
     }
 }
 
@@ -292,7 +308,15 @@ async fn run(args: &Args) -> Result<(), Error> {
     let pending: Pending = Arc::default();
     let (latency_tx, mut latency_rx) = mpsc::unbounded_channel();
     eprintln!("starting the {} backend...", args.provider.display_name());
-    let backend = Backend::start(args, cluster, &admin, pending.clone(), latency_tx).await?;
+    let backend = Backend::start(
+        args.provider,
+        args,
+        cluster,
+        &admin,
+        pending.clone(),
+        latency_tx.clone(),
+    )
+    .await?;
     let mut operator = start_operator(cluster, args)?;
     let pid = operator.pid();
     let sampler = Sampler::start(pid);
@@ -345,6 +369,18 @@ async fn run(args: &Args) -> Result<(), Error> {
     );
     while latency_rx.try_recv().is_ok() {}
     let (load_latencies, lost_load) = load(&ssvs, &pending, &mut latency_rx, args).await?;
+
+    let moved = match args.migrate_to.filter(|to| *to != args.provider) {
+        Some(to) => {
+            eprintln!("moving all {} to {}...", args.count, to.display_name());
+            let clients = (&admin, &ssvs);
+            let moved =
+                migrate::run(args, to, cluster, clients, audit, pending, latency_tx).await?;
+            eprintln!("moved in {:.1}s", moved.seconds);
+            Some(moved)
+        }
+        None => None,
+    };
 
     let records =
         kube_standin::audit::read(audit).map_err(|e| Error::Other(format!("audit log: {e}")))?;
@@ -404,7 +440,24 @@ async fn run(args: &Args) -> Result<(), Error> {
                 n,
             )
         }),
+        migration: moved.as_ref().map(|moved| {
+            let from_cloud = backend.cloud().map(|c| c.phase(moved.window, n));
+            MigrationReport {
+                from: args.provider,
+                to: moved.to,
+                drain_seconds: args.migrate_drain.as_secs(),
+                seconds: moved.seconds,
+                operator: phase(
+                    calls_of(slice(&records, moved.audit.0, moved.audit.1), OPERATOR),
+                    n,
+                ),
+                to_cloud: moved.backend.cloud().map(|c| c.phase(moved.window, n)),
+                left_behind: migrate::left_behind(moved, from_cloud.as_ref(), n),
+                from_cloud,
+            }
+        }),
     };
+    drop(moved);
     sampler.stop();
     let _ = operator.terminate(Duration::from_secs(10)).await;
     drop(backend);
@@ -422,16 +475,18 @@ async fn run(args: &Args) -> Result<(), Error> {
     Ok(())
 }
 
-/// `--strict`: the idle operator wrote to no object (nor to the cloud), and every timed change
-/// reached the backend.
+/// `--strict`: the idle operator wrote to no object (nor to the cloud), every timed change
+/// reached the backend, and a move left no old side behind.
 fn strict(report: &Report) -> Result<(), Error> {
     let lost = report.latency_idle_ms.lost + report.latency_load_ms.lost;
     let idle_writes = report.idle.operator.object_writes();
     let cloud_writes = report.cloud.as_ref().map_or(0, |c| c.idle.calls.writes);
-    if lost > 0 || idle_writes > 0 || cloud_writes > 0 {
+    let left_behind = report.migration.as_ref().map_or(0, |m| m.left_behind);
+    if lost > 0 || idle_writes > 0 || cloud_writes > 0 || left_behind > 0 {
         return Err(Error::Other(format!(
             "--strict: {idle_writes} object writes and {cloud_writes} cloud writes while idle, \
-             {lost} changes never reached the backend"
+             {lost} changes never reached the backend, {left_behind} old sides left after \
+             the move"
         )));
     }
     Ok(())
@@ -446,17 +501,18 @@ enum Backend {
 }
 
 impl Backend {
-    /// Starts it; the latency of each change in `pending` that reaches the backend goes to
-    /// `latencies`.
+    /// Starts `provider`'s; the latency of each change in `pending` that reaches the backend
+    /// goes to `latencies`.
     async fn start(
+        provider: Provider,
         args: &Args,
         cluster: &Cluster,
         admin: &Client,
         pending: Pending,
         latencies: mpsc::UnboundedSender<Duration>,
     ) -> Result<Self, Error> {
-        if args.provider != Provider::Knative {
-            let cloud = cloud::Cloud::start(args.provider, admin, pending, latencies).await?;
+        if provider != Provider::Knative {
+            let cloud = cloud::Cloud::start(provider, admin, pending, latencies).await?;
             return Ok(Self::Cloud(cloud));
         }
         let api = Api::namespaced_with(
@@ -689,8 +745,8 @@ fn ssv(name: &str, provider: Provider) -> Value {
         "containers": [container(provider, None)],
         "scaling": scaling(provider),
     });
-    if provider != Provider::Knative {
-        spec["providerConfigRef"] = json!({"name": cloud::PROVIDER_CONFIG});
+    if let Some(config) = cloud::provider_config(provider) {
+        spec["providerConfigRef"] = json!({"name": config});
     }
     json!({
         "apiVersion": "ferry.dev/v1alpha1",
@@ -854,6 +910,23 @@ async fn write_capacity(cluster: &Cluster, args: &Args) -> Result<f64, Error> {
 
 /// Waits until `count` ServerlessServices are Ready for their current generation.
 async fn count_ready(api: Api<ServerlessService>, count: usize) -> Result<(), Error> {
+    count_where(api, count, |svc| {
+        svc.status.as_ref().is_some_and(|s| {
+            s.observed_generation == svc.metadata.generation
+                && s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
+    })
+    .await
+}
+
+/// Waits until `count` ServerlessServices are as `is_done` wants.
+async fn count_where(
+    api: Api<ServerlessService>,
+    count: usize,
+    is_done: impl Fn(&ServerlessService) -> bool,
+) -> Result<(), Error> {
     let mut ready: HashMap<String, bool> = HashMap::new();
     let events = watcher(api, watcher::Config::default()).applied_objects();
     futures::pin_mut!(events);
@@ -862,13 +935,7 @@ async fn count_ready(api: Api<ServerlessService>, count: usize) -> Result<(), Er
         .await
         .map_err(|e| Error::Other(e.to_string()))?
     {
-        let is_ready = svc.status.as_ref().is_some_and(|s| {
-            s.observed_generation == svc.metadata.generation
-                && s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-        });
-        ready.insert(svc.name_any(), is_ready);
+        ready.insert(svc.name_any(), is_done(&svc));
         if ready.values().filter(|r| **r).count() >= count {
             return Ok(());
         }
@@ -951,6 +1018,10 @@ fn print_table(r: &Report) {
             .unwrap_or_default(),
         process_rows(r),
         latency_rows(r),
+        r.migration
+            .as_ref()
+            .map(|m| migration_rows(m, r.count))
+            .unwrap_or_default(),
     ];
     for (k, v) in rows.iter().flatten() {
         println!("{k:<52} {v:>14}");
@@ -1014,6 +1085,52 @@ fn api_rows(r: &Report) -> Rows {
             format!("{:.3}", r.idle.reads_per_object),
         ),
     ]
+}
+
+/// The move of every object (`--migrate-to`): how long, and the calls per object.
+fn migration_rows(m: &MigrationReport, count: usize) -> Rows {
+    let n = u64::try_from(count).unwrap_or(u64::MAX);
+    let mut rows = vec![
+        (
+            format!(
+                "move {} -> {}, drain {}s: time (s)",
+                m.from, m.to, m.drain_seconds
+            ),
+            format!("{:.1}", m.seconds),
+        ),
+        (
+            "move: operator writes per object".into(),
+            format!("{:.2}", m.operator.writes_per_object),
+        ),
+        (
+            "move: operator status writes per object".into(),
+            format!("{:.2}", m.operator.status_writes_per_object),
+        ),
+        (
+            "move: operator reads per object".into(),
+            format!("{:.2}", m.operator.reads_per_object),
+        ),
+    ];
+    for (side, cloud) in [("old", &m.from_cloud), ("new", &m.to_cloud)] {
+        let Some(cloud) = cloud else { continue };
+        for (kind, counts) in [
+            ("writes", &cloud.calls.writes_by_operation),
+            ("reads", &cloud.calls.reads_by_operation),
+        ] {
+            rows.push((
+                format!("move: {side} cloud's {kind} per object"),
+                format!("{:.2}", ratio(counts.values().sum(), n)),
+            ));
+            rows.extend(counts.iter().map(|(operation, calls)| {
+                (format!("  {operation}"), format!("{:.3}", ratio(*calls, n)))
+            }));
+        }
+    }
+    rows.push((
+        "move: old sides left behind (target 0)".into(),
+        m.left_behind.to_string(),
+    ));
+    rows
 }
 
 /// The cloud calls per object of each phase, and under each total its operations.
@@ -1095,12 +1212,8 @@ fn latency_rows(r: &Report) -> Rows {
                 pair(split.send),
             ),
             (
-                "  of which: to the operator's read of the Service".into(),
-                pair(split.to_reconcile),
-            ),
-            (
-                "  of which: read to write (operator)".into(),
-                pair(split.reconcile),
+                "  of which: to the operator's write (watch, queue, reconcile)".into(),
+                pair(split.to_write),
             ),
             (
                 "  of which: the write at the server".into(),
@@ -1109,6 +1222,10 @@ fn latency_rows(r: &Report) -> Rows {
             (
                 "  of which: the write's way to the watcher".into(),
                 pair(split.delivery),
+            ),
+            (
+                "  changes whose Service the operator read from the server".into(),
+                format!("{} of {}", split.read_from_server, split.samples),
             ),
         ]);
     }
@@ -1166,7 +1283,7 @@ mod tests {
         assert_eq!(fargate["spec"]["provider"], "fargate");
         assert_eq!(
             fargate["spec"]["providerConfigRef"]["name"],
-            cloud::PROVIDER_CONFIG
+            "ferry-bench-aws"
         );
         assert_eq!(fargate["spec"]["scaling"]["minInstances"], 1);
         let knative = ssv("svc-00001", Provider::Knative);

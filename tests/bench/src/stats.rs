@@ -63,11 +63,13 @@ pub(crate) struct Split {
     /// From the benchmark sending the change to the server having stored it: the benchmark's
     /// client and the write itself.
     pub(crate) send: Duration,
-    /// From the change's write being done to the operator's first read of the backend object:
-    /// the watch event's way to the operator and its wait in the controller's queue.
-    pub(crate) to_reconcile: Duration,
-    /// From that read to the operator's write of the backend object arriving.
-    pub(crate) reconcile: Duration,
+    /// From the change's write being done to the operator's write of the backend object
+    /// arriving: the watch event's way to the operator, its wait in the controller's queue and
+    /// the reconcile.
+    pub(crate) to_write: Duration,
+    /// From the change's write being done to the operator's read of the backend object from
+    /// the server, when it read it there at all (its watch cache usually answers).
+    pub(crate) read: Option<Duration>,
     /// The backend write at the server.
     pub(crate) write: Duration,
     /// From that write being stored to the benchmark's watch seeing it.
@@ -75,8 +77,9 @@ pub(crate) struct Split {
 }
 
 /// The split of each change in `changes` (in the order `user` made them) into [`Split`]s,
-/// reading how `operator` read and wrote the backend object of the same name in `backend`
-/// (`group`, `resource`). A change not seen, or whose records are missing, is left out.
+/// reading how `operator` wrote (and perhaps first read) the backend object of the same name in
+/// `backend` (`group`, `resource`). A change not seen, or whose records are missing, is left
+/// out.
 pub(crate) fn splits(
     records: &[Record],
     changes: &[Timed],
@@ -112,18 +115,18 @@ pub(crate) fn splits(
             continue;
         };
         cursor = change.at_us + 1;
-        let Some(read) = first(end(change), &|r| of(r, operator, backend, "get")) else {
+        let Some(write) = first(end(change), &|r| of(r, operator, backend, "patch")) else {
             continue;
         };
-        let Some(write) = first(read.at_us, &|r| of(r, operator, backend, "patch")) else {
-            continue;
-        };
+        let read = first(end(change), &|r| of(r, operator, backend, "get"))
+            .filter(|read| read.at_us < write.at_us);
         let Some(seen_us) = seen_us else { continue };
+        let since_stored = |at_us: u64| Duration::from_micros(at_us.saturating_sub(end(change)));
         out.push(Split {
             send: Duration::from_micros(end(change).saturating_sub(*sent_us)),
             delivery: Duration::from_micros(seen_us.saturating_sub(end(write))),
-            to_reconcile: Duration::from_micros(read.at_us.saturating_sub(end(change))),
-            reconcile: Duration::from_micros(write.at_us - read.at_us),
+            to_write: since_stored(write.at_us),
+            read: read.map(|r| since_stored(r.at_us)),
             write: Duration::from_micros(write.took_us),
         });
     }
@@ -220,7 +223,7 @@ mod tests {
     }
 
     #[test]
-    fn a_change_is_split_at_the_operators_read_and_write_of_the_backend() {
+    fn a_change_is_split_at_the_operators_write_of_the_backend_and_any_read_before() {
         let ssv = "/apis/ferry.dev/v1alpha1/namespaces/b/serverlessservices";
         let ksvc = "/apis/serving.knative.dev/v1/namespaces/b/services";
         let record = |user: &str, method: Method, path: String, at_us: u64, took_us: u64| Record {
@@ -243,6 +246,10 @@ mod tests {
             record("op", Method::PATCH, format!("{ksvc}/a"), 20_600, 50),
             // A change the operator never acted on.
             record("user", Method::PATCH, format!("{ssv}/z"), 30_000, 100),
+            // One the operator wrote without reading the object from the server.
+            record("user", Method::PATCH, format!("{ssv}/c"), 40_000, 100),
+            record("op", Method::PATCH, format!("{ksvc}/c"), 40_500, 50),
+            record("op", Method::GET, format!("{ksvc}/c"), 41_000, 10),
         ];
         let timed = |name: &str, sent_us, seen_us| Timed {
             name: name.to_owned(),
@@ -253,6 +260,7 @@ mod tests {
             timed("a", 900, Some(9_800)),
             timed("a", 19_990, Some(20_700)),
             timed("z", 29_000, Some(31_000)),
+            timed("c", 39_990, Some(40_600)),
         ];
         let us = Duration::from_micros;
         assert_eq!(
@@ -266,15 +274,22 @@ mod tests {
             [
                 Split {
                     send: us(300),
-                    to_reconcile: us(4_000),
-                    reconcile: us(3_800),
+                    to_write: us(7_800),
+                    read: Some(us(4_000)),
                     write: us(700),
                     delivery: us(100),
                 },
                 Split {
                     send: us(110),
-                    to_reconcile: us(300),
-                    reconcile: us(200),
+                    to_write: us(500),
+                    read: Some(us(300)),
+                    write: us(50),
+                    delivery: us(50),
+                },
+                Split {
+                    send: us(110),
+                    to_write: us(400),
+                    read: None,
                     write: us(50),
                     delivery: us(50),
                 },
