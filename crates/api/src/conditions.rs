@@ -59,6 +59,8 @@ pub mod reasons {
     pub const REVISION_FAILED: &str = "RevisionFailed";
     /// A resource of the name Ferry would use exists and is not Ferry's.
     pub const NAME_TAKEN: &str = "NameTaken";
+    /// A ProviderConfig is being deleted while objects still use it.
+    pub const IN_USE: &str = "InUse";
 }
 
 /// One entry of the documented reason list.
@@ -206,6 +208,17 @@ pub const REASONS: &[ReasonDoc] = &[
         meaning: "A resource with the name Ferry would use exists and was not created by Ferry, \
                   so Ferry leaves it alone.",
         action: "Rename the ServerlessService, or delete or rename the other resource.",
+    },
+    ReasonDoc {
+        reason: reasons::IN_USE,
+        appears_as: "a ProviderConfig's Ready=False",
+        meaning: "The ProviderConfig is being deleted, but ServerlessServices still use it: it \
+                  keeps its finalizer `ferry.dev/in-use` until the last of them is gone, so \
+                  their cloud resources are deleted through it rather than orphaned. \
+                  `status.users` counts them. (Its Ready is otherwise `Available`, \
+                  `CredentialsInvalid`, `ProviderError` or `Throttled`, from a check of each \
+                  cloud it configures.)",
+        action: "Wait, or delete or move the objects that use it (`kubectl get ssvc -A`).",
     },
 ];
 

@@ -35,6 +35,12 @@ use crate::schema::{DNS_LABEL, DNS_SUBDOMAIN, add_rule, list_map, list_set};
         type_ = "string",
         json_path = ".spec.cloudRun.region"
     ),
+    printcolumn(name = "Users", type_ = "integer", json_path = ".status.users"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     printcolumn(
         name = "Age",
         type_ = "date",
@@ -206,7 +212,16 @@ pub struct ProviderConfigStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 
-    /// `Ready`: whether Ferry could load the credentials.
+    /// How many ServerlessServices use it (name it, or still have a side on it during a move
+    /// or a deletion). While any does, it keeps the finalizer `ferry.dev/in-use`, so deleting
+    /// it waits for them: their cloud resources are deleted through it, not orphaned.
+    #[schemars(range(min = 0))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<i32>,
+
+    /// `Ready`: whether the credentials of each cloud it configures load and its API answers
+    /// (`Available`, `CredentialsInvalid`, `ProviderError`, `Throttled`), or, while it is
+    /// deleted and still used, `InUse`.
     #[schemars(transform = list_map_by_type)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,

@@ -29,6 +29,8 @@ pub struct Settings {
     pub concurrency: u16,
     /// First and longest delay between retries after an error.
     pub backoff: (Duration, Duration),
+    /// Watch only this namespace's ServerlessServices (default: every namespace).
+    pub namespace: Option<String>,
     /// The operator's own namespace, the only one whose Secrets hold cloud credentials.
     pub operator_namespace: String,
     /// A ConfigMap in the operator's namespace whose key `prices.yaml` overlays Ferry's price
@@ -38,6 +40,19 @@ pub struct Settings {
     pub shutdown_grace: Duration,
 }
 
+impl Settings {
+    /// The finalizer that keeps a ProviderConfig while this operator's objects use it. An
+    /// operator confined to one namespace sees only that namespace's users, so it holds a
+    /// finalizer of its own (`in-use.ferry.dev/<namespace>`): it never lets go of a
+    /// ProviderConfig that objects elsewhere, served by another Ferry, still use.
+    pub fn in_use_finalizer(&self) -> String {
+        match &self.namespace {
+            None => crate::provider_configs::IN_USE_FINALIZER.to_owned(),
+            Some(namespace) => format!("in-use.ferry.dev/{namespace}"),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -45,6 +60,7 @@ impl Default for Settings {
             progress_poll: Duration::from_secs(5),
             concurrency: 32,
             backoff: (Duration::from_secs(1), Duration::from_secs(300)),
+            namespace: None,
             operator_namespace: "ferry-system".into(),
             prices_config_map: None,
             shutdown_grace: Duration::from_secs(10),
@@ -123,6 +139,14 @@ impl Context {
         let n = failures.entry(Self::key(svc)).or_insert(0);
         *n = n.saturating_add(1);
         *n
+    }
+
+    /// How many failures of `svc` there have been in a row.
+    pub(crate) fn failures(&self, svc: &ServerlessService) -> u32 {
+        lock(&self.failures)
+            .get(&Self::key(svc))
+            .copied()
+            .unwrap_or_default()
     }
 
     pub(crate) fn forget_failures(&self, svc: &ServerlessService) {

@@ -47,13 +47,12 @@ pub enum Stop {
 /// [`shutdown::bound`] of the grace.
 pub async fn operate(
     ctx: Arc<Context>,
-    namespace: Option<String>,
     lease: Option<Lease>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Stop> {
     let Some(lease) = lease else {
         ctx.metrics.leader.set(1);
-        run(ctx, namespace.as_deref(), shutdown).await;
+        run(ctx, shutdown).await;
         return Ok(());
     };
     let manager = LeaseManagerBuilder::new(ctx.client.clone(), &lease.name)
@@ -101,7 +100,7 @@ pub async fn operate(
         stop_tx.send_replace(true);
         lost
     });
-    run(ctx.clone(), namespace.as_deref(), stop_rx).await;
+    run(ctx.clone(), stop_rx).await;
     let lost = lost.await.unwrap_or(false);
     ctx.metrics.leader.set(0);
     release(leading, election).await;

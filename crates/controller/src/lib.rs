@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod migration;
 pub mod plan;
 pub mod prices;
+pub mod provider_configs;
 pub mod reconcile;
 mod run;
 pub mod shutdown;

@@ -17,8 +17,13 @@
 use std::time::Duration;
 
 use ferry_api::conditions::{reasons, types};
-use ferry_api::{MigrationPhase, MigrationStatus, PreviousSide, Provider, ServerlessServiceStatus};
+use ferry_api::{
+    MigrationPhase, MigrationStatus, PreviousSide, Provider, ServerlessService,
+    ServerlessServiceStatus,
+};
 use ferry_core::status::Outcome;
+use ferry_provider::backend::Registry;
+use ferry_provider::provider_config;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 /// Where a service runs: a provider and, for a cloud, the ProviderConfig it uses.
@@ -66,6 +71,33 @@ impl Side {
                 _ => true,
             }
     }
+}
+
+/// Where the spec wants `svc` to run.
+pub fn wanted_side(svc: &ServerlessService, backends: &Registry) -> Side {
+    let uses_config = backends.get(svc.spec.provider).uses_provider_config();
+    Side {
+        provider: svc.spec.provider,
+        config: uses_config.then(|| provider_config::name_for(svc).to_owned()),
+    }
+}
+
+/// Every side `svc` has or wants: the wanted one, the serving one, and both of a move's.
+pub fn sides_of(svc: &ServerlessService, wanted: &Side) -> Vec<Side> {
+    let status = svc.status.as_ref();
+    let mut sides = vec![wanted.clone()];
+    sides.extend(Side::serving(status));
+    if let Some(m) = status.and_then(|s| s.migration.as_ref()) {
+        sides.push(Side::from_of(m));
+        sides.push(Side::to_of(m));
+    }
+    let mut unique: Vec<Side> = Vec::with_capacity(sides.len());
+    for side in sides {
+        if !unique.iter().any(|u| u.same_as(&side, false)) {
+            unique.push(side);
+        }
+    }
+    unique
 }
 
 /// What a reconcile does about the sides.

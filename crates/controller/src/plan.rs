@@ -141,6 +141,24 @@ pub fn backoff(failures: u32, (first, max): (Duration, Duration), unit: f64) -> 
     base.mul_f64(0.8 + 0.4 * unit.clamp(0.0, 1.0))
 }
 
+/// How many failures in a row to reach a provider `deletionPolicy: Orphan` waits through
+/// before it lets the object go anyway (with the default backoff, about half a minute).
+pub const ORPHAN_ATTEMPTS: u32 = 5;
+
+/// Whether a deletion with `deletionPolicy: Orphan` lets the object go although `error` kept
+/// Ferry from untagging what it made, after `failures` earlier failures in a row. What only a
+/// change can fix (the ProviderConfig or its credentials gone, a refusal) lets go at once;
+/// throttling and outages get a few retries first, as the untagging is worth a short wait but
+/// not a stranded object.
+pub fn release_anyway(error: &ProviderError, failures: u32) -> bool {
+    match error {
+        ProviderError::Terminal { .. } | ProviderError::Auth(_) => true,
+        ProviderError::Transient { .. } | ProviderError::Throttled { .. } => {
+            failures + 1 >= ORPHAN_ATTEMPTS
+        }
+    }
+}
+
 /// What a status write is about.
 pub struct StatusInput<'a> {
     /// The status the object has now.
@@ -354,6 +372,30 @@ mod tests {
         assert_eq!(backoff(4, bounds, 0.5), Duration::from_secs(8));
         assert_eq!(backoff(40, bounds, 0.5), Duration::from_secs(300));
         assert_eq!(backoff(1, bounds, 0.0), Duration::from_millis(800));
+    }
+
+    #[test]
+    fn orphan_lets_go_at_once_when_only_a_change_helps_and_after_a_few_tries_otherwise() {
+        let gone = ProviderError::Terminal {
+            reason: ferry_api::conditions::reasons::PROVIDER_CONFIG_NOT_FOUND,
+            message: "ProviderConfig aws does not exist".into(),
+            recheck: None,
+        };
+        assert!(release_anyway(&gone, 0));
+        assert!(release_anyway(&ProviderError::Auth("refused".into()), 0));
+        let down = ProviderError::Transient {
+            operation: "UntagResource",
+            message: "connection refused".into(),
+        };
+        let throttled = ProviderError::Throttled {
+            retry_after: None,
+            message: "slow down".into(),
+        };
+        for error in [&down, &throttled] {
+            assert!(!release_anyway(error, 0));
+            assert!(!release_anyway(error, ORPHAN_ATTEMPTS - 2));
+            assert!(release_anyway(error, ORPHAN_ATTEMPTS - 1));
+        }
     }
 
     fn now() -> Time {

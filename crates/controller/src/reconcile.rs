@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use ferry_api::{
     API_VERSION, DeletionPolicy, MigrationPhase, MigrationSettings, MigrationStatus,
-    ProviderConfigReference, ServerlessService,
+    ProviderConfig, ProviderConfigReference, ServerlessService,
 };
 use ferry_core::desired::{Desired, ObjectRef};
 use ferry_core::status::{Outcome, Outputs};
-use ferry_provider::provider_config;
 use ferry_provider::{Deletion, ExternalClient, Observation, ProviderError, Started};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
@@ -27,8 +26,9 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use crate::context::Context;
 use crate::metrics::{CallLabels, Metrics, ReconcileLabels};
-use crate::migration::{self, Facts, NewSide, Plan, Side};
+use crate::migration::{self, Facts, NewSide, Plan, Side, sides_of, wanted_side};
 use crate::plan::{self, Next, StatusInput, Step};
+use crate::provider_configs::add_in_use;
 
 /// The finalizer that keeps an object until its provider resources are gone.
 pub const FINALIZER: &str = "ferry.dev/cleanup";
@@ -88,6 +88,9 @@ pub async fn reconcile(svc: Arc<ServerlessService>, ctx: Arc<Context>) -> Result
 /// object with jitter, or the provider's own hint when it throttles.
 #[allow(clippy::needless_pass_by_value)] // kube-runtime's error-policy signature
 pub fn error_policy(svc: Arc<ServerlessService>, error: &Error, ctx: Arc<Context>) -> Action {
+    // Counted even when the provider's hint sets the delay: how long a failure has lasted
+    // decides when `deletionPolicy: Orphan` lets an object go anyway.
+    let failures = ctx.note_failure(&svc);
     if let Error::Provider(ProviderError::Throttled {
         retry_after: Some(after),
         ..
@@ -95,7 +98,6 @@ pub fn error_policy(svc: Arc<ServerlessService>, error: &Error, ctx: Arc<Context
     {
         return Action::requeue(*after);
     }
-    let failures = ctx.note_failure(&svc);
     let delay = plan::backoff(failures, ctx.settings.backoff, (ctx.jitter)());
     match error {
         Error::DeletionInProgress => debug!(?delay, "waiting for the provider to delete"),
@@ -111,7 +113,7 @@ async fn reconcile_object(svc: &ServerlessService, ctx: &Context) -> Result<Acti
         return cleanup(svc, &api, ctx).await;
     }
     let now = (ctx.now)();
-    let wanted = wanted_side(svc, ctx);
+    let wanted = wanted_side(svc, &ctx.backends);
     let plan = migration::plan(&Facts {
         status: svc.status.as_ref(),
         wanted: &wanted,
@@ -126,6 +128,7 @@ async fn reconcile_object(svc: &ServerlessService, ctx: &Context) -> Result<Acti
         .iter()
         .any(|side| ctx.backends.get(side.provider).needs_finalizer(&svc.spec));
     if needs_finalizer && !svc.finalizers().iter().any(|f| f == FINALIZER) {
+        hold_provider_configs(svc, &wanted, ctx).await?;
         add_finalizer(&api, svc).await?;
         return Ok(Action::await_change());
     }
@@ -148,33 +151,6 @@ async fn reconcile_object(svc: &ServerlessService, ctx: &Context) -> Result<Acti
     }
     ctx.forget_failures(svc);
     Ok(step.action)
-}
-
-/// Where the spec wants `svc` to run.
-fn wanted_side(svc: &ServerlessService, ctx: &Context) -> Side {
-    let uses_config = ctx.backends.get(svc.spec.provider).uses_provider_config();
-    Side {
-        provider: svc.spec.provider,
-        config: uses_config.then(|| provider_config::name_for(svc).to_owned()),
-    }
-}
-
-/// Every side `svc` has or wants: the wanted one, the serving one, and both of a move's.
-fn sides_of(svc: &ServerlessService, wanted: &Side) -> Vec<Side> {
-    let status = svc.status.as_ref();
-    let mut sides = vec![wanted.clone()];
-    sides.extend(Side::serving(status));
-    if let Some(m) = status.and_then(|s| s.migration.as_ref()) {
-        sides.push(Side::from_of(m));
-        sides.push(Side::to_of(m));
-    }
-    let mut unique: Vec<Side> = Vec::with_capacity(sides.len());
-    for side in sides {
-        if !unique.iter().any(|u| u.same_as(&side, false)) {
-            unique.push(side);
-        }
-    }
-    unique
 }
 
 /// Whether the serving side's ProviderConfig and the wanted one name the same account and
@@ -483,7 +459,7 @@ async fn cleanup(
         return Ok(Action::await_change());
     }
     let orphan = svc.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Orphan;
-    let wanted = wanted_side(svc, ctx);
+    let wanted = wanted_side(svc, &ctx.backends);
     // Every side the object has or wants goes (a move's both sides, mid-move).
     let sides = sides_of(svc, &wanted);
     let names: Vec<&str> = sides.iter().map(|s| s.provider.display_name()).collect();
@@ -506,8 +482,16 @@ async fn cleanup(
     .await?;
     let mut pending = false;
     for side in &sides {
-        if remove_side(svc, ctx, side).await.map_err(Error::Provider)? == Deletion::InProgress {
-            pending = true;
+        match remove_side(svc, ctx, side).await {
+            Ok(Deletion::Gone) => {}
+            Ok(Deletion::InProgress) => pending = true,
+            Err(e) if orphan && plan::release_anyway(&e, ctx.failures(svc)) => {
+                let note = left_in_cloud(svc, side, &e);
+                warn!(provider = side.provider.as_str(), error = %e, "{note}");
+                let reason = "ReleasedUnreachable";
+                publish(ctx, svc, EventType::Warning, reason, "Release", &note).await;
+            }
+            Err(e) => return Err(Error::Provider(e)),
         }
     }
     if pending {
@@ -517,6 +501,58 @@ async fn cleanup(
     ctx.forget_failures(svc);
     ctx.note_written(svc, None);
     Ok(Action::await_change())
+}
+
+/// What a Warning says when `deletionPolicy: Orphan` lets `svc` go without reaching `side`'s
+/// provider: what stays in the cloud, and how to find it.
+fn left_in_cloud(svc: &ServerlessService, side: &Side, error: &ProviderError) -> String {
+    let status = svc.status.as_ref();
+    let serving = Side::serving(status).is_some_and(|s| s.same_as(side, false));
+    let id = if serving {
+        status.and_then(|s| s.resource_ref.as_ref())
+    } else {
+        status
+            .and_then(|s| s.migration.as_ref())
+            .filter(|m| Side::from_of(m).same_as(side, false))
+            .and_then(|m| m.previous.as_ref())
+            .and_then(|p| p.resource_ref.as_ref())
+    };
+    let what = id.map_or_else(
+        || "what Ferry made for it (named after the object)".to_owned(),
+        |r| r.id.clone(),
+    );
+    format!(
+        "deletionPolicy: Orphan: released without reaching {} ({error}). {what} stays in the \
+         cloud, still tagged with this object's UID {}: remove the tag or delete it there",
+        migration::describe(side),
+        svc.uid().unwrap_or_default()
+    )
+}
+
+/// Puts the in-use finalizer on the ProviderConfigs `svc` will use before anything is created
+/// through them, where the controller's cache shows it missing: the ProviderConfig controller
+/// would add it too, but only after its debounce, and a ProviderConfig deleted in between would
+/// strand the object.
+async fn hold_provider_configs(
+    svc: &ServerlessService,
+    wanted: &Side,
+    ctx: &Context,
+) -> Result<(), Error> {
+    let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
+    let finalizer = ctx.settings.in_use_finalizer();
+    for side in sides_of(svc, wanted) {
+        let Some(config) = side
+            .config
+            .and_then(|name| ctx.pricing.provider_config(&name))
+        else {
+            continue;
+        };
+        let held = config.finalizers().contains(&finalizer);
+        if !held && config.metadata.deletion_timestamp.is_none() {
+            add_in_use(&api, &config, &finalizer).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Adds the finalizer with a JSON patch that fails if the finalizers changed meanwhile, as

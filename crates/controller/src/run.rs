@@ -12,14 +12,16 @@ use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::context::Context;
 use crate::prices;
+use crate::provider_configs::{self, UsageContext, UsageTriggers};
 use crate::reconcile::{error_policy, reconcile};
 use crate::shutdown::{stopped, unless_stopped};
 
@@ -63,8 +65,9 @@ async fn serving_changes(client: kube::Client, owned: Vec<Owned>, before: Vec<bo
 /// completes, so the graceful shutdown alone would wait forever when the stop came during
 /// the first list. The controller is therefore also dropped once no reconcile runs (or the
 /// grace has passed), which cancels whatever it still holds.
-pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiver<bool>) {
+pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
     let client = ctx.client.clone();
+    let namespace = ctx.settings.namespace.as_deref();
     let owned: Vec<Owned> = ctx.backends.iter().flat_map(Backend::owned).collect();
     loop {
         let Some(serving) = unless_stopped(&stop, served(&client, &owned)).await else {
@@ -94,26 +97,29 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiv
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
-        let mut controller = controller_for(services, ctx.clone())
+        let (triggers, usage_changes) = UsageTriggers::new(ctx.backends.clone());
+        let mut controller = controller_for(services, ctx.clone(), triggers)
             .with_config(controller::Config::default().concurrency(ctx.settings.concurrency));
-        let configs = reflector::store::<ProviderConfig>();
-        let mut tasks = Tasks::default();
-        tasks.0.push(tokio::spawn(
-            reflector(
-                configs.1,
-                watcher(Api::all(client.clone()), watcher::Config::default()),
-            )
+        let (configs, configs_writer) = reflector::store::<ProviderConfig>();
+        let config_changes = watcher(Api::all(client.clone()), watcher::Config::default())
             .default_backoff()
-            .for_each(|_| async {}),
-        ));
-        ctx.pricing.use_provider_configs(configs.0.clone());
+            .reflect(configs_writer)
+            .applied_objects();
+        ctx.pricing.use_provider_configs(configs.clone());
+        let (usage, usage_ctx) = usage_controller(
+            &ctx,
+            controller.store(),
+            (configs.clone(), config_changes),
+            usage_changes,
+        );
         controller = watch_configuration(
             controller,
             &client,
             &ctx.settings.operator_namespace,
-            configs.0,
+            configs,
             &ctx.backends,
         );
+        let mut tasks = Tasks::default();
         if let Some(name) = &ctx.settings.prices_config_map {
             let namespace = &ctx.settings.operator_namespace;
             let load = prices::load(&client, namespace, name, &ctx.pricing, &ctx.events);
@@ -176,8 +182,23 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiv
                     );
                 }
             }
-        };
-        controller
+        }
+        .shared();
+        let usage = usage
+            .graceful_shutdown_on(end.clone())
+            .run(
+                provider_configs::reconcile,
+                provider_configs::error_policy,
+                usage_ctx,
+            )
+            .take_until(drained.clone())
+            .for_each(|result| async move {
+                match result {
+                    Ok((config, _)) => debug!(%config, "ProviderConfig reconciled"),
+                    Err(e) => debug!(error = %e, "ProviderConfig reconcile"),
+                }
+            });
+        let services = controller
             .graceful_shutdown_on(end)
             .run(reconcile, error_policy, ctx.clone())
             .take_until(drained)
@@ -192,8 +213,8 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>, stop: watch::Receiv
                     }
                     Err(e) => warn!(error = %e, "controller"),
                 }
-            })
-            .await;
+            });
+        futures::future::join(services, usage).await;
         drop(tasks);
         for (kind, _) in &watched {
             caches.set(&kind.resource, None);
@@ -221,9 +242,13 @@ impl Drop for Tasks {
 /// managers' records are often the larger part of an object, and nothing in a reconcile reads
 /// them. What the context remembers per object goes when the object does (most objects go
 /// without a finalizer, so no reconcile sees them leave).
+///
+/// Every change also tells `triggers`, which reconciles the ProviderConfigs whose users it
+/// changed.
 fn controller_for(
     services: Api<ServerlessService>,
     ctx: Arc<Context>,
+    triggers: UsageTriggers,
 ) -> Controller<ServerlessService> {
     let (reader, writer) = reflector::store();
     let cached = reader.clone();
@@ -232,13 +257,57 @@ fn controller_for(
         .modify(|svc| svc.managed_fields_mut().clear())
         .reflect(writer)
         .inspect_ok(move |event| match event {
-            watcher::Event::Delete(svc) => ctx.forget(svc),
+            watcher::Event::Apply(svc) | watcher::Event::InitApply(svc) => triggers.applied(svc),
+            watcher::Event::Delete(svc) => {
+                ctx.forget(svc);
+                triggers.deleted(svc);
+            }
             // A relisting may have missed deletions.
-            watcher::Event::InitDone => ctx.forget_all_but(&cached.state()),
-            _ => {}
+            watcher::Event::InitDone => {
+                let objects = cached.state();
+                ctx.forget_all_but(&objects);
+                triggers.relisted(&objects);
+            }
+            watcher::Event::Init => {}
         })
         .applied_objects();
     Controller::for_stream(stream, reader)
+}
+
+/// The controller over ProviderConfigs ([`provider_configs`]): reconciles one when it changes,
+/// when a ServerlessService starts or stops using it (`usage_changes`), and when a Secret in the
+/// operator's namespace that it names changes (watched as metadata: only the version matters).
+/// Bursts of changes (a fleet converging) are taken together.
+fn usage_controller(
+    ctx: &Context,
+    services: Store<ServerlessService>,
+    (configs, config_changes): (
+        Store<ProviderConfig>,
+        impl futures::Stream<Item = Result<ProviderConfig, watcher::Error>> + Send + 'static,
+    ),
+    usage_changes: impl futures::Stream<Item = ObjectRef<ProviderConfig>> + Send + 'static,
+) -> (Controller<ProviderConfig>, Arc<UsageContext>) {
+    let namespace = &ctx.settings.operator_namespace;
+    let (secrets, secrets_writer) = reflector::store();
+    let secret_changes = watcher(
+        Api::<PartialObjectMeta<Secret>>::namespaced(ctx.client.clone(), namespace),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(secrets_writer)
+    .touched_objects();
+    let usage = Arc::new(UsageContext::new(ctx, services, secrets));
+    let (naming, all) = (usage.clone(), configs.clone());
+    let controller = Controller::for_stream(config_changes, configs)
+        .with_config(controller::Config::default().debounce(Duration::from_secs(1)))
+        .watches_stream(secret_changes, move |secret| {
+            naming
+                .naming_secret(&all.state(), &secret.name_any())
+                .into_iter()
+                .map(|name| ObjectRef::new(&name))
+        })
+        .reconcile_on(usage_changes);
+    (controller, usage)
 }
 
 /// Objects whose backend uses a ProviderConfig and whose ProviderConfig is `name`.

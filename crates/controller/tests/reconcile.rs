@@ -1261,3 +1261,107 @@ async fn a_third_provider_mid_move_leaves_nothing_behind() {
     assert_eq!(writes(&h.aws), [Call::Create]);
     assert_eq!(h.fake.resource(), None, "Knative's side is gone");
 }
+
+fn events_with_reason<'a>(sent: &'a [Sent], reason: &str) -> Vec<&'a Sent> {
+    sent.iter()
+        .filter(|s| s.line == EVENT_POST && s.body["reason"] == reason)
+        .collect()
+}
+
+/// Issue 17: with `deletionPolicy: Orphan`, a provider Ferry cannot reach (its ProviderConfig
+/// deleted first) does not keep the object: it goes at once, and a Warning names what stays.
+#[tokio::test]
+async fn orphan_lets_go_at_once_when_the_provider_config_is_gone() {
+    let h = Harness::new();
+    h.fake.set_readiness(
+        Readiness::Ready,
+        Outputs {
+            resource_id: Some("projects/p/locations/r/services/hello".into()),
+            ..Outputs::default()
+        },
+    );
+    let mut ready = settle(&h, knative()).await;
+    ready.spec.deletion_policy = Some(ferry_api::DeletionPolicy::Orphan);
+    h.fake.fail_next(
+        Operation::Connect,
+        ProviderError::Terminal {
+            reason: ferry_api::conditions::reasons::PROVIDER_CONFIG_NOT_FOUND,
+            message: "ProviderConfig gcp does not exist".into(),
+            recheck: None,
+        },
+    );
+    let (result, sent, calls) = h.reconcile(&deleting(ready)).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert_eq!(calls, [Call::Connect("shop/hello".into())]);
+    let warnings = events_with_reason(&sent, "ReleasedUnreachable");
+    assert_eq!(warnings.len(), 1, "{:?}", lines(&sent));
+    assert_eq!(warnings[0].body["type"], "Warning");
+    let note = warnings[0].body["note"].as_str().unwrap();
+    for part in [
+        "ProviderConfig gcp does not exist",
+        "projects/p/locations/r/services/hello stays",
+        "6f1c1e0e-8b0a-4d7e-9a51-0c1d2e3f4a5b",
+    ] {
+        assert!(note.contains(part), "{part:?} not in {note:?}");
+    }
+    assert_eq!(
+        lines(&sent).last(),
+        Some(&OBJECT_PATCH),
+        "the finalizer goes last"
+    );
+    assert_eq!(h.stored().metadata.finalizers, Some(vec![]));
+}
+
+/// An outage gets a few retries first (the untagging is worth a short wait), then the object
+/// goes all the same; with `deletionPolicy: Delete` it stays until the provider answers.
+#[tokio::test]
+async fn orphan_retries_an_outage_a_few_times_then_lets_go() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let mut ready = settle(&h, knative()).await;
+    ready.spec.deletion_policy = Some(ferry_api::DeletionPolicy::Orphan);
+    let gone = deleting(ready);
+    let outage = || ProviderError::Transient {
+        operation: "release",
+        message: "connection refused".into(),
+    };
+    for attempt in 1..ferry_controller::plan::ORPHAN_ATTEMPTS {
+        h.fake.fail_next(Operation::Release, outage());
+        let (result, sent, _) = h.reconcile(&gone).await;
+        let error = result.expect_err("retried while the outage is young");
+        assert!(
+            events_with_reason(&sent, "ReleasedUnreachable").is_empty(),
+            "attempt {attempt}"
+        );
+        error_policy(Arc::new(gone.clone()), &error, h.ctx.clone());
+    }
+    assert_eq!(h.stored().metadata.finalizers, Some(vec![FINALIZER.into()]));
+    h.fake.fail_next(Operation::Release, outage());
+    let (result, sent, _) = h.reconcile(&gone).await;
+    assert_eq!(result.unwrap(), Action::await_change());
+    assert_eq!(events_with_reason(&sent, "ReleasedUnreachable").len(), 1);
+    assert_eq!(h.stored().metadata.finalizers, Some(vec![]));
+}
+
+#[tokio::test]
+async fn delete_policy_keeps_the_object_while_the_provider_config_is_gone() {
+    let h = Harness::new();
+    h.fake.set_readiness(Readiness::Ready, Outputs::default());
+    let ready = settle(&h, knative()).await;
+    let gone = deleting(ready);
+    for _ in 0..=ferry_controller::plan::ORPHAN_ATTEMPTS {
+        h.fake.fail_next(
+            Operation::Connect,
+            ProviderError::Terminal {
+                reason: ferry_api::conditions::reasons::PROVIDER_CONFIG_NOT_FOUND,
+                message: "ProviderConfig gcp does not exist".into(),
+                recheck: None,
+            },
+        );
+        let (result, sent, _) = h.reconcile(&gone).await;
+        let error = result.expect_err("the cloud resources must be deleted first");
+        assert!(events_with_reason(&sent, "ReleasedUnreachable").is_empty());
+        error_policy(Arc::new(gone.clone()), &error, h.ctx.clone());
+    }
+    assert_eq!(h.stored().metadata.finalizers, Some(vec![FINALIZER.into()]));
+}

@@ -126,7 +126,7 @@ async fn stop_when(
     ready: impl Future<Output = ()>,
 ) -> Result<Duration, tokio::time::error::Elapsed> {
     let (stop, stopped) = watch::channel(false);
-    let run = tokio::spawn(ferry_controller::run(ctx, None, stopped));
+    let run = tokio::spawn(ferry_controller::run(ctx, stopped));
     tokio::time::timeout(Duration::from_secs(10), ready)
         .await
         .expect("the moment to stop came");

@@ -218,6 +218,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
         resync: args.resync_interval,
         progress_poll: args.progress_interval,
         concurrency: args.max_concurrent_reconciles,
+        namespace: args.namespace.clone(),
         operator_namespace: operator_namespace.clone(),
         prices_config_map: args.prices_configmap.clone(),
         shutdown_grace: args.shutdown_grace,
@@ -240,7 +241,7 @@ async fn run(args: ControllerArgs) -> Result<(), String> {
     });
 
     health.set_ready(true);
-    match operate(ctx, args.namespace.clone(), lease, stop).await {
+    match operate(ctx, lease, stop).await {
         Ok(()) => Ok(()),
         Err(Stop::LostLease) => Err("another replica took the leader lease".into()),
         Err(Stop::NoNamespace(namespace)) => Err(format!(

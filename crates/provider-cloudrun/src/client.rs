@@ -156,16 +156,57 @@ impl Connector for CloudRunConnector {
         svc: &ServerlessService,
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
         let config = provider_config::resolve(&self.kube, svc).await?;
-        let section = cloud_run_section(&config)?;
-        let secret = provider_config::credentials_secret(
+        let secret = self.secret(&config).await?;
+        self.connect_with(svc, &config, secret).await
+    }
+
+    async fn check(&self, config: &ProviderConfig) -> Option<Result<String, ProviderError>> {
+        let section = config.spec.cloud_run.as_ref()?;
+        Some(self.check_location(config, section).await)
+    }
+}
+
+impl CloudRunConnector {
+    /// The service-account key `config` names and its Secret's resourceVersion, when it names
+    /// one.
+    async fn secret(
+        &self,
+        config: &ProviderConfig,
+    ) -> Result<Option<(String, String)>, ProviderError> {
+        provider_config::credentials_secret(
             &self.kube,
             &self.settings.operator_namespace,
             &config.name_any(),
-            section.credentials.as_ref(),
+            cloud_run_section(config)?.credentials.as_ref(),
             "spec.cloudRun",
         )
-        .await?;
-        self.connect_with(svc, &config, secret).await
+        .await
+    }
+
+    /// Whether the Admin API answers for the ProviderConfig's project and region with its
+    /// credentials: one `ListServices` of at most one service.
+    async fn check_location(
+        &self,
+        config: &ProviderConfig,
+        section: &CloudRunProviderConfig,
+    ) -> Result<String, ProviderError> {
+        let (key, version) = self.secret(config).await?.unzip();
+        let version = Version {
+            config: config.resource_version().unwrap_or_default(),
+            secret: version,
+        };
+        let services = self
+            .services(&config.name_any(), section, version, key)
+            .await?;
+        let parent = format!("projects/{}/locations/{}", section.project, section.region);
+        services
+            .list_services()
+            .set_parent(&parent)
+            .set_page_size(1)
+            .send()
+            .await
+            .map_err(|e| classify("ListServices", &e))?;
+        Ok(format!("Cloud Run answers for {parent}"))
     }
 }
 

@@ -110,16 +110,13 @@ impl Connector for FargateConnector {
         svc: &ServerlessService,
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
         let config = provider_config::resolve(&self.kube, svc).await?;
-        let fargate = fargate_section(&config)?;
-        let secret = provider_config::credentials_secret(
-            &self.kube,
-            &self.settings.operator_namespace,
-            &config.name_any(),
-            fargate.credentials.as_ref(),
-            "spec.fargate",
-        )
-        .await?;
+        let secret = self.secret(&config).await?;
         self.connect_with(svc, &config, secret).await
+    }
+
+    async fn check(&self, config: &ProviderConfig) -> Option<Result<String, ProviderError>> {
+        let fargate = config.spec.fargate.as_ref()?;
+        Some(self.check_cluster(config, fargate).await)
     }
 }
 
@@ -149,6 +146,82 @@ impl FargateConnector {
         config: &ProviderConfig,
         secret: Option<(String, String)>,
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
+        let fargate = fargate_section(config)?;
+        let account = self.account_for(config, secret).await?;
+        // Deletion must work for a spec that no longer validates, so the cluster is read
+        // from the raw spec here rather than from the desired model.
+        let cluster = svc
+            .spec
+            .fargate
+            .as_ref()
+            .and_then(|f| f.cluster.clone())
+            .unwrap_or_else(|| fargate.cluster.clone());
+        Ok(Arc::new(FargateClient {
+            aws: account,
+            config: fargate.clone(),
+            config_name: config.name_any(),
+            cluster,
+            last: Mutex::default(),
+        }))
+    }
+
+    /// The credentials file `config` names and its Secret's resourceVersion, when it names one.
+    async fn secret(
+        &self,
+        config: &ProviderConfig,
+    ) -> Result<Option<(String, String)>, ProviderError> {
+        provider_config::credentials_secret(
+            &self.kube,
+            &self.settings.operator_namespace,
+            &config.name_any(),
+            fargate_section(config)?.credentials.as_ref(),
+            "spec.fargate",
+        )
+        .await
+    }
+
+    /// Whether the ProviderConfig's default cluster answers with its credentials: one
+    /// `DescribeClusters`.
+    async fn check_cluster(
+        &self,
+        config: &ProviderConfig,
+        fargate: &FargateProviderConfig,
+    ) -> Result<String, ProviderError> {
+        let secret = self.secret(config).await?;
+        let account = self.account_for(config, secret).await?;
+        let answer = account
+            .ecs
+            .describe_clusters()
+            .clusters(&fargate.cluster)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeClusters", &e))?;
+        let (cluster, region) = (&fargate.cluster, &fargate.region);
+        let status = answer
+            .clusters()
+            .iter()
+            .find(|c| c.cluster_name() == Some(cluster.as_str()))
+            .and_then(|c| c.status());
+        match status {
+            Some("ACTIVE") => Ok(format!("ECS cluster {cluster} in {region} is ACTIVE")),
+            other => Err(ProviderError::Terminal {
+                reason: reasons::PROVIDER_ERROR,
+                message: format!(
+                    "ECS cluster {cluster} in {region} is {}: create it, or name another in \
+                     spec.fargate.cluster",
+                    other.map_or_else(|| "missing".to_owned(), str::to_lowercase)
+                ),
+                recheck: None,
+            }),
+        }
+    }
+
+    /// The AWS clients for `config` with `secret`, built once per version of both.
+    async fn account_for(
+        &self,
+        config: &ProviderConfig,
+        secret: Option<(String, String)>,
+    ) -> Result<Arc<AwsAccount>, ProviderError> {
         let name = config.name_any();
         let fargate = fargate_section(config)?;
         let (credentials, secret_version) = match (Credentials::source(fargate), secret) {
@@ -169,22 +242,7 @@ impl FargateConnector {
             config: config.resource_version().unwrap_or_default(),
             secret: secret_version,
         };
-        let account = self.account(&name, fargate, version, credentials).await;
-        // Deletion must work for a spec that no longer validates, so the cluster is read
-        // from the raw spec here rather than from the desired model.
-        let cluster = svc
-            .spec
-            .fargate
-            .as_ref()
-            .and_then(|f| f.cluster.clone())
-            .unwrap_or_else(|| fargate.cluster.clone());
-        Ok(Arc::new(FargateClient {
-            aws: account,
-            config: fargate.clone(),
-            config_name: name,
-            cluster,
-            last: Mutex::default(),
-        }))
+        Ok(self.account(&name, fargate, version, credentials).await)
     }
 }
 

@@ -42,6 +42,8 @@ pub enum Operation {
     Update,
     /// `delete`.
     Delete,
+    /// `release`.
+    Release,
 }
 
 #[derive(Debug, Default)]
@@ -190,7 +192,6 @@ impl ExternalClient for FakeBackend {
     }
 
     async fn release(&self, _object: &ObjectRef) -> Result<(), ProviderError> {
-        self.lock().calls.push(Call::Release);
-        Ok(())
+        self.record(Call::Release, Operation::Release)
     }
 }

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferry_api::ServerlessService;
 use ferry_api::conditions::reasons;
+use ferry_api::{ProviderConfig, ServerlessService};
 use ferry_core::desired::{Desired, ObjectRef};
 pub use ferry_core::status::{Outputs, Readiness};
 
@@ -133,6 +133,13 @@ pub trait Connector: Send + Sync {
         &self,
         svc: &ServerlessService,
     ) -> Result<Arc<dyn ExternalClient>, ProviderError>;
+
+    /// Whether `config` reaches this provider: its credentials load and the provider's API
+    /// answers a cheap read with them. `Ok` says what answered, for the ProviderConfig's
+    /// `Ready` condition; `None` when `config` has nothing for this provider.
+    async fn check(&self, _config: &ProviderConfig) -> Option<Result<String, ProviderError>> {
+        None
+    }
 }
 
 /// One backend, for one object.
