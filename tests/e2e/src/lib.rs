@@ -2,6 +2,10 @@
 //! (`kube-standin`, started once per test process with Knative Serving's CRDs, as a cluster
 //! with Knative installed) or against a real cluster when `FERRY_E2E_KUBECONFIG` names a
 //! kubeconfig. The operator runs as a subprocess: the real `ferry` binary, built by cargo.
+//! Nothing runs Knative on the stand-in, so the tests play its part (they write the Knative
+//! Service's status); on a real cluster they leave that to Knative Serving, unless
+//! `FERRY_E2E_PLAY_KNATIVE=1` says the cluster has only Knative's CRDs
+//! ([`Cluster::plays_knative`]).
 //!
 //! - [`Cluster::shared`]: the cluster of this test process, and clients for it.
 //! - [`Cluster::install_crds`]: applies what `ferry crd` prints, once per process, and waits
@@ -29,6 +33,9 @@ use tokio::sync::OnceCell;
 
 /// The environment variable that points the suite at a real cluster.
 pub const KUBECONFIG_ENV: &str = "FERRY_E2E_KUBECONFIG";
+/// The environment variable (`1`) that makes the suite play Knative Serving's part on a real
+/// cluster that has Knative's CRDs but no Knative controller, as it does on the stand-in.
+pub const PLAY_KNATIVE_ENV: &str = "FERRY_E2E_PLAY_KNATIVE";
 /// The field manager the suite writes with.
 pub const MANAGER: &str = "ferry-e2e";
 /// A directory where each stand-in records the requests it serves (see `rbac-check`).
@@ -57,6 +64,9 @@ pub enum Error {
     /// Something did not happen in time.
     #[error("timed out after {0:?} waiting for {1}")]
     Timeout(Duration, String),
+    /// An environment variable of the suite holds a value it does not take.
+    #[error("{0}={1:?}: {2}")]
+    Env(&'static str, String, &'static str),
 }
 
 /// The cluster the suite runs against.
@@ -66,6 +76,7 @@ pub struct Cluster {
     standin: Option<kube_standin::StandIn>,
     _dir: Option<tempfile::TempDir>,
     crds: OnceCell<()>,
+    plays_knative: bool,
 }
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
@@ -94,6 +105,7 @@ impl Cluster {
                 standin: None,
                 _dir: None,
                 crds: OnceCell::new(),
+                plays_knative: play_knative_requested()?,
             });
         }
         let knative = shared_data().join("data/knative-serving-crds");
@@ -163,6 +175,7 @@ impl Cluster {
             standin: Some(standin),
             _dir: Some(dir),
             crds: OnceCell::new(),
+            plays_knative: true,
         })
     }
 
@@ -183,6 +196,14 @@ impl Cluster {
     /// Whether this is the stand-in (some checks only make sense on one or the other).
     pub fn is_standin(&self) -> bool {
         self.standin.is_some()
+    }
+
+    /// Whether the tests play Knative Serving's part, writing the status of the Knative
+    /// Services the operator creates: always on the stand-in, where nothing runs Knative; on a
+    /// real cluster with `FERRY_E2E_PLAY_KNATIVE=1`, for a cluster with Knative's CRDs but no
+    /// Knative controller. Otherwise a real cluster's Knative Serving does it.
+    pub fn plays_knative(&self) -> bool {
+        self.plays_knative
     }
 
     /// The kubeconfig file, for subprocesses.
@@ -248,6 +269,26 @@ impl Cluster {
             })
             .await
             .copied()
+    }
+}
+
+/// `FERRY_E2E_PLAY_KNATIVE`: `1` plays Knative's part, unset, empty or `0` leaves it to the
+/// cluster; anything else is refused rather than read as either.
+fn play_knative_requested() -> Result<bool, Error> {
+    match std::env::var(PLAY_KNATIVE_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(false),
+        Ok(value) if value.is_empty() || value == "0" => Ok(false),
+        Ok(value) if value == "1" => Ok(true),
+        Ok(value) => Err(Error::Env(
+            PLAY_KNATIVE_ENV,
+            value,
+            "set it to 1 to play Knative's part, or leave it unset",
+        )),
+        Err(std::env::VarError::NotUnicode(value)) => Err(Error::Env(
+            PLAY_KNATIVE_ENV,
+            value.to_string_lossy().into_owned(),
+            "set it to 1 to play Knative's part, or leave it unset",
+        )),
     }
 }
 
@@ -467,7 +508,8 @@ impl Ferry {
 }
 
 /// The status Knative Serving writes on a Service once it has served `generation` with
-/// `conditions` (for playing Knative's part on the stand-in, where nothing runs it).
+/// `conditions` (for playing Knative's part where nothing runs it, see
+/// [`Cluster::plays_knative`]).
 pub fn knative_status(name: &str, namespace: &str, generation: i64, conditions: &Value) -> Value {
     json!({
         "apiVersion": "serving.knative.dev/v1",

@@ -1,7 +1,9 @@
 //! The operator with its Knative backend, end to end: the real `ferry controller` process
 //! against the stand-in API server that serves Knative Serving's real CRDs (or a real cluster
 //! with `FERRY_E2E_KUBECONFIG`). On the stand-in nothing runs Knative, so the tests play its
-//! part and write the Knative Service's status themselves.
+//! part and write the Knative Service's status themselves; on a real cluster Knative Serving
+//! does, unless `FERRY_E2E_PLAY_KNATIVE=1` says the cluster has only Knative's CRDs and the tests
+//! play its part there too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 #![allow(clippy::float_cmp)] // the metrics compared are whole counts, exact in an f64
@@ -121,10 +123,11 @@ impl Scenario {
         serde_json::to_value(self.check(found)).unwrap()
     }
 
-    /// Plays Knative's part on the stand-in: reports the Service's current generation with
-    /// `conditions` and the addresses Knative would give it. A real cluster has Knative do it.
+    /// Plays Knative's part where the suite does (the stand-in, or a cluster with
+    /// `FERRY_E2E_PLAY_KNATIVE=1`): reports the Service's current generation with `conditions`
+    /// and the addresses Knative would give it. Otherwise the cluster's Knative does it.
     async fn report_knative_status(&self, name: &str, conditions: Value) {
-        if !self.cluster.is_standin() {
+        if !self.cluster.plays_knative() {
             return;
         }
         let live = self.knative().get(name).await.unwrap();
@@ -244,7 +247,7 @@ async fn a_service_is_created_becomes_ready_idles_without_writes_and_follows_spe
         condition(&ready, "Synced").is_some_and(|c| c.status == "True"),
         "{status:?}"
     );
-    if s.cluster.is_standin() {
+    if s.cluster.plays_knative() {
         assert_eq!(
             status.url.as_deref(),
             Some(format!("http://hello.{}.example.com", s.ns()).as_str())
@@ -306,7 +309,7 @@ async fn a_service_is_created_becomes_ready_idles_without_writes_and_follows_spe
 #[tokio::test]
 async fn a_failing_revision_is_reported_with_knatives_message() {
     let s = Scenario::start("failing").await;
-    if !s.cluster.is_standin() {
+    if !s.cluster.plays_knative() {
         return; // Needs an image that does not exist; covered by Knative itself on a cluster.
     }
     s.apply("broken", hello_spec()).await;

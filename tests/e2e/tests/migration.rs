@@ -114,10 +114,11 @@ impl Scenario {
         Api::namespaced_with(self.client.clone(), self.ns(), &knative_services())
     }
 
-    /// Plays Knative Serving on the stand-in: every Knative Service of the namespace whose
-    /// status lags its generation is reported Ready for it. A real cluster runs Knative.
+    /// Plays Knative Serving where the suite does (the stand-in, or a cluster with
+    /// `FERRY_E2E_PLAY_KNATIVE=1`): every Knative Service of the namespace whose status lags its
+    /// generation is reported Ready for it. Otherwise the cluster's Knative does it.
     fn play_knative(&self) -> Option<tokio::task::JoinHandle<()>> {
-        if !self.cluster.is_standin() {
+        if !self.cluster.plays_knative() {
             return None;
         }
         let (api, ns) = (self.knative(), self.ns().to_owned());

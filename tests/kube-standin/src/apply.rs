@@ -12,6 +12,9 @@
 //! * [`record_update`] keeps ownership in step with non-apply writes: the writer's `Update` entry
 //!   gains every field the write added or changed, every other entry loses those fields, and
 //!   removed fields leave every entry.
+//! * [`validate`] finds what structured-merge-diff refuses when it types an applied
+//!   configuration (duplicate keys, list-map items without their keys, undeclared fields); the
+//!   apiserver answers those with a 500 before it merges anything, so callers check first.
 //!
 //! What is simplified compared to structured-merge-diff and the apiserver:
 //!
@@ -19,10 +22,13 @@
 //!   for path with the current object, and the object's `apiVersion` is never rewritten.
 //! * No reconciliation of existing entries after a schema change between atomic and granular.
 //! * No `retainKeys`, unions/discriminators, strategic-merge-patch directives, schema defaults
-//!   for list-map key fields, or typing of `x-kubernetes-embedded-resource` metadata.
-//! * No validation errors: the only error is a conflict. Duplicate list-map keys or set values
-//!   are merged first-wins instead of rejected, a list-map item missing a key field is keyed by
-//!   the key fields it has, and a configuration that is not a JSON object changes nothing.
+//!   for list-map key fields when merging (only [`validate`] keys items by them), or typing of
+//!   `x-kubernetes-embedded-resource` metadata.
+//! * [`apply`] itself reports no errors but conflicts: given a configuration [`validate`]
+//!   refuses, it merges duplicate list-map keys or set values first-wins, keys a list-map item
+//!   missing a key field by the key fields it has, and a configuration that is not a JSON object
+//!   changes nothing. [`validate`] checks no scalar types (`expected string, got ...`) and knows
+//!   no undeclared fields of [`Types::untyped`] kinds.
 //! * [`Types::untyped`] treats every object as a struct whose fields are declared, which is how
 //!   typed built-in kinds look (no `"."` on non-empty structs), but it knows no built-in list
 //!   types besides `metadata`: a built-in kind's list-maps (containers, env, ports...) merge
@@ -41,6 +47,7 @@
 //!   `<`, `>` and `&` as `\u003c`, `\u003e`, `\u0026`.
 
 use std::collections::{BTreeMap, BTreeSet, btree_map};
+use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
@@ -82,6 +89,7 @@ impl Types {
         // CRD schemas never describe metadata, but the apiserver types it as ObjectMeta.
         root.fields
             .insert("metadata".to_owned(), Node::object_meta());
+        root.declare_type_meta();
         Types { root }
     }
 
@@ -104,6 +112,14 @@ impl Types {
     #[must_use]
     pub fn map_type(&self, path: &[&str]) -> MapType {
         self.node_at(path).map_type
+    }
+
+    /// Whether `key` of the object at `path` is a map entry (`additionalProperties`) rather
+    /// than a declared field.
+    #[must_use]
+    pub fn is_map_entry(&self, path: &[&str], key: &str) -> bool {
+        let node = self.node_at(path);
+        !node.fields.contains_key(key) && node.elements.is_some()
     }
 
     fn node_at(&self, path: &[&str]) -> &Node {
@@ -268,6 +284,12 @@ struct Node {
     /// Inside `x-kubernetes-preserve-unknown-fields`, undeclared keys get structured-merge-diff's
     /// deduced type: map entries, themselves deduced, with atomic lists.
     deduced: bool,
+    /// An object schema that declares every key it takes (`properties` or `type: object`,
+    /// without `additionalProperties` or `x-kubernetes-preserve-unknown-fields`): any other key
+    /// is "not declared in schema" to structured-merge-diff.
+    closed: bool,
+    /// The schema's `default`, which keys a list-map item that omits that key field.
+    default: Option<Value>,
 }
 
 static PLAIN: Node = Node::plain(false);
@@ -281,6 +303,8 @@ impl Node {
             fields: BTreeMap::new(),
             elements: None,
             deduced,
+            closed: false,
+            default: None,
         }
     }
 
@@ -309,7 +333,27 @@ impl Node {
             Some(Value::Bool(true)) => Some(Box::new(Node::plain(true))),
             _ => None,
         };
+        let object = schema.contains_key("properties")
+            || schema.get("type").and_then(Value::as_str) == Some("object");
+        node.closed = object && node.elements.is_none() && !node.deduced;
+        if node.closed && schema.get("x-kubernetes-embedded-resource") == Some(&Value::Bool(true)) {
+            node.declare_type_meta();
+            node.fields
+                .entry("metadata".to_owned())
+                .or_insert_with(|| Node::plain(false));
+        }
+        node.default = schema.get("default").cloned();
         node
+    }
+
+    /// `apiVersion` and `kind`, which the apiserver declares on every object whatever its
+    /// schema says.
+    fn declare_type_meta(&mut self) {
+        for key in ["apiVersion", "kind"] {
+            self.fields
+                .entry(key.to_owned())
+                .or_insert_with(|| Node::plain(false));
+        }
     }
 
     /// `ObjectMeta` as the apiserver types it.
@@ -387,6 +431,165 @@ fn list_type_of(schema: &Map<String, Value>) -> ListType {
             }
         }
         _ => ListType::Atomic,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of an applied configuration
+
+/// One error of structured-merge-diff's typed conversion (`typed.ValidationError`): `path` is
+/// written as structured-merge-diff writes it (`.spec.containers[name="app"].env`), empty for
+/// the root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidationError {
+    /// Where, e.g. `.spec.containers`.
+    pub path: String,
+    /// What, e.g. `duplicate entries for key [name="app"]`.
+    pub message: String,
+}
+
+impl std::fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// What structured-merge-diff refuses when it types an applied configuration
+/// (`typed/validate.go`, `ObjectToTyped` without `AllowDuplicates`, as the apiserver's
+/// `structuredMergeManager.Apply` calls it): a list-map or set item repeating a key, a list-map
+/// item that is not an object or omits a key field without a default, a set item that is an
+/// object, a list or null (each of those ends the list's walk), and a key an object schema does
+/// not declare (which ends that object's walk). Scalar types are not checked.
+#[must_use]
+pub fn validate(types: &Types, config: &Value) -> Vec<ValidationError> {
+    let mut out = Vec::new();
+    validate_value(&types.root, config, "", &mut out);
+    out
+}
+
+fn validate_value(node: &Node, value: &Value, path: &str, out: &mut Vec<ValidationError>) {
+    match value {
+        Value::Object(map) => validate_map(node, map, path, out),
+        Value::Array(items) => validate_list(node, items, path, out),
+        _ => {}
+    }
+}
+
+fn validation_error(path: &str, message: String) -> ValidationError {
+    ValidationError {
+        path: path.to_owned(),
+        message,
+    }
+}
+
+fn validate_map(node: &Node, map: &Map<String, Value>, path: &str, out: &mut Vec<ValidationError>) {
+    for (key, child) in map {
+        let child_path = format!("{path}.{key}");
+        let child_node = if let Some(declared) = node.fields.get(key) {
+            declared
+        } else if let Some(elements) = &node.elements {
+            elements
+        } else if node.deduced {
+            &DEDUCED
+        } else if node.closed {
+            out.push(validation_error(
+                &child_path,
+                "field not declared in schema".to_owned(),
+            ));
+            return;
+        } else {
+            &PLAIN
+        };
+        validate_value(child_node, child, &child_path, out);
+    }
+}
+
+fn validate_list(node: &Node, items: &[Value], path: &str, out: &mut Vec<ValidationError>) {
+    let item_node = node.item();
+    let mut seen = BTreeSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let element = match &node.list_type {
+            ListType::Atomic => format!("[{i}]"),
+            ListType::Set => match set_item_element(item) {
+                Ok(element) => element,
+                Err(why) => {
+                    out.push(validation_error(path, format!("element {i}: {why}")));
+                    return;
+                }
+            },
+            ListType::Map(keys) => match map_item_element(item_node, keys, item) {
+                Ok(element) => element,
+                Err(why) => {
+                    out.push(validation_error(path, format!("element {i}: {why}")));
+                    return;
+                }
+            },
+        };
+        if node.list_type != ListType::Atomic && !seen.insert(element.clone()) {
+            out.push(validation_error(
+                path,
+                format!("duplicate entries for key {element}"),
+            ));
+        }
+        validate_value(item_node, item, &format!("{path}{element}"), out);
+    }
+}
+
+/// structured-merge-diff's path element of a set item, `[="a"]`.
+fn set_item_element(item: &Value) -> Result<String, &'static str> {
+    match item {
+        Value::Object(_) => Err("associative list without keys has an element that's a map type"),
+        Value::Array(_) => Err("not supported: associative list with lists as elements"),
+        Value::Null => Err("associative list without keys has an element that's an explicit null"),
+        scalar => Ok(format!("[={}]", smd_string(scalar))),
+    }
+}
+
+/// structured-merge-diff's path element of a list-map item, its key fields sorted by name:
+/// `[name="app"]`, `[containerPort=80,protocol="TCP"]`.
+fn map_item_element(item_node: &Node, keys: &[String], item: &Value) -> Result<String, String> {
+    let fields = match item {
+        Value::Object(fields) => fields,
+        Value::Null => return Err("associative list with keys may not have a null element".into()),
+        _ => return Err("associative list with keys may not have non-map elements".into()),
+    };
+    let mut key = BTreeMap::new();
+    for name in keys {
+        let value = fields
+            .get(name)
+            .or_else(|| item_node.fields.get(name).and_then(|f| f.default.as_ref()))
+            .ok_or_else(|| {
+                format!(
+                    "associative list with keys has an element that omits key field {name:?} (and doesn't have default value)"
+                )
+            })?;
+        key.insert(name.as_str(), value);
+    }
+    let fields: Vec<String> = key
+        .iter()
+        .map(|(name, value)| format!("{name}={}", smd_string(value)))
+        .collect();
+    Ok(format!("[{}]", fields.join(",")))
+}
+
+/// structured-merge-diff's `value.ToString`: strings quoted, numbers and booleans bare, lists
+/// in brackets. (Go quotes with `%q`, which differs from JSON only for control characters.)
+fn smd_string(value: &Value) -> String {
+    match value {
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(smd_string).collect();
+            format!("[{}]", items.join(","))
+        }
+        // Go joins a map's fields with nothing between them.
+        Value::Object(fields) => fields.iter().fold(String::new(), |mut out, (name, value)| {
+            let _ = write!(out, "{name}={}", smd_string(value));
+            out
+        }),
+        other => other.to_string(),
     }
 }
 
@@ -1982,6 +2185,119 @@ mod tests {
         for (types, path, expected) in map_cases {
             assert_eq!(types.map_type(&path), expected, "{path:?}");
         }
+    }
+
+    /// What structured-merge-diff's `typed/validate.go` (`visitListItems`, `visitMapItems`) and
+    /// `typed/helpers.go` (`keyedAssociativeListItemToPathElement`, `setItemToPathElement`)
+    /// refuse in an applied configuration, with `fieldpath.PathElement.String()` paths.
+    #[test]
+    fn validate_refuses_what_structured_merge_diff_refuses_when_typing_a_configuration() {
+        let app = json!({"name": "app", "image": "a"});
+        let cases = [
+            (object(&json!({"replicas": 1, "tags": ["a", "b"]})), vec![]),
+            (
+                containers(&json!([app, {"name": "app", "image": "b"}])),
+                vec![(
+                    ".spec.template.spec.containers",
+                    r#"duplicate entries for key [name="app"]"#,
+                )],
+            ),
+            (
+                containers(&json!([{"name": "app", "ports": [
+                    {"protocol": "TCP", "containerPort": 80},
+                    {"containerPort": 80, "protocol": "TCP"},
+                    {"containerPort": 80, "protocol": "UDP"}]}])),
+                vec![(
+                    r#".spec.template.spec.containers[name="app"].ports"#,
+                    r#"duplicate entries for key [containerPort=80,protocol="TCP"]"#,
+                )],
+            ),
+            (
+                object(&json!({"tags": ["a", "b", "a", "a"]})),
+                vec![
+                    (".spec.tags", r#"duplicate entries for key [="a"]"#),
+                    (".spec.tags", r#"duplicate entries for key [="a"]"#),
+                ],
+            ),
+            (
+                containers(&json!([app, {"image": "b"}, {"name": "app"}])),
+                vec![(
+                    ".spec.template.spec.containers",
+                    r#"element 1: associative list with keys has an element that omits key field "name" (and doesn't have default value)"#,
+                )],
+            ),
+            (
+                containers(&json!(["app"])),
+                vec![(
+                    ".spec.template.spec.containers",
+                    "element 0: associative list with keys may not have non-map elements",
+                )],
+            ),
+            (
+                object(&json!({"tags": ["a", {"b": 1}]})),
+                vec![(
+                    ".spec.tags",
+                    "element 1: associative list without keys has an element that's a map type",
+                )],
+            ),
+            (
+                object(&json!({"replica": 2, "strategy": {"typ": "Recreate"}})),
+                // The first undeclared key ends the walk of its object.
+                vec![(".spec.replica", "field not declared in schema")],
+            ),
+            (
+                object(&json!({"strategy": {"typ": "Recreate"}})),
+                vec![(".spec.strategy.typ", "field not declared in schema")],
+            ),
+            (
+                containers(&json!([{"name": "app", "imag": "x"}])),
+                vec![(
+                    r#".spec.template.spec.containers[name="app"].imag"#,
+                    "field not declared in schema",
+                )],
+            ),
+            // Map entries, preserved unknown fields, metadata and the type fields are declared.
+            (
+                object(&json!({"limits": {"small": {"cpu": "1"}}, "extra": {"any": {"thing": 1}}})),
+                vec![],
+            ),
+            (
+                json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                       "metadata": {"name": "web", "labels": {"a": "b"}, "finalizers": ["x"]},
+                       "status": {"phase": "Up", "reason": "?"}}),
+                vec![(".status.reason", "field not declared in schema")],
+            ),
+        ];
+        for (config, expected) in cases {
+            let found: Vec<(String, String)> = validate(&types(), &config)
+                .into_iter()
+                .map(|e| (e.path, e.message))
+                .collect();
+            let expected: Vec<(String, String)> = expected
+                .into_iter()
+                .map(|(path, message)| (path.to_owned(), message.to_owned()))
+                .collect();
+            assert_eq!(found, expected, "{config}");
+        }
+        // Kinds without a schema declare every field.
+        let untyped = containers(&json!([app, app]));
+        assert_eq!(validate(&Types::untyped(), &untyped), vec![]);
+    }
+
+    #[test]
+    fn validate_keys_a_list_map_item_by_the_default_of_a_key_field_it_omits() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"ports": {"type": "array", "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["port", "protocol"],
+                "items": {"type": "object", "properties": {
+                    "port": {"type": "integer"},
+                    "protocol": {"type": "string", "default": "TCP"}}}}}}}});
+        let config = object(&json!({"ports": [{"port": 80}, {"port": 80, "protocol": "TCP"}]}));
+        let errors = validate(&Types::from_schema(&schema), &config);
+        assert_eq!(
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [r#".spec.ports: duplicate entries for key [port=80,protocol="TCP"]"#]
+        );
     }
 
     #[test]

@@ -167,6 +167,44 @@ impl ApiError {
         e
     }
 
+    /// 500, no `reason` and no details: what the apiserver answers when structured-merge-diff
+    /// cannot type an applied configuration. `structuredMergeManager.Apply`
+    /// (`k8s.io/apimachinery/pkg/util/managedfields/internal/structuredmerge.go`) wraps the
+    /// errors as `failed to create typed patch object (NAMESPACE/NAME; GROUP/VERSION,
+    /// Kind=KIND): ...` with the namespace, name, apiVersion and kind the configuration itself
+    /// carries; the error is no `Status`, so `responsewriters.ErrorToAPIStatus` makes it a 500
+    /// with `StatusReasonUnknown` (`""`). Several errors read `errors:\n  PATH: MESSAGE\n  ...`
+    /// (structured-merge-diff's `ValidationErrors.Error`).
+    pub fn typed_patch_object(
+        rt: &ResourceType,
+        config: &Value,
+        errors: &[crate::apply::ValidationError],
+    ) -> Self {
+        let text = |pointer: &str| config.pointer(pointer).and_then(Value::as_str);
+        let namespace = text("/metadata/namespace").unwrap_or("");
+        let name = text("/metadata/name").unwrap_or("");
+        let api_version = text("/apiVersion").map_or_else(|| rt.api_version(), str::to_owned);
+        let kind = text("/kind").unwrap_or(&rt.kind);
+        // Go's `GroupVersionKind.String()`: `/v1, Kind=Secret` for the core group.
+        let (group, version) = api_version
+            .split_once('/')
+            .unwrap_or(("", api_version.as_str()));
+        let detail = match errors {
+            [one] => one.to_string(),
+            many => std::iter::once("errors:".to_owned())
+                .chain(many.iter().map(|e| format!("  {e}")))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        Self::new(
+            500,
+            "",
+            format!(
+                "failed to create typed patch object ({namespace}/{name}; {group}/{version}, Kind={kind}): {detail}"
+            ),
+        )
+    }
+
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
@@ -210,11 +248,16 @@ impl ApiError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         });
-        if let (Some(details), Some(obj)) = (&self.details, status.as_object_mut()) {
-            obj.insert("details".into(), details.clone());
+        if let Some(obj) = status.as_object_mut() {
+            // `reason` is `omitempty`: an unknown reason is left out.
+            if !self.reason.is_empty() {
+                obj.insert("reason".into(), self.reason.into());
+            }
+            if let Some(details) = &self.details {
+                obj.insert("details".into(), details.clone());
+            }
         }
         status
     }

@@ -610,9 +610,16 @@ impl Store {
                 ));
             };
             check_kind(rt, body)?;
-            let duplicates = duplicate_keys(&rt.types, body);
-            if !duplicates.is_empty() {
-                return Err(ApiError::invalid(rt, name, &duplicates));
+            // A subresource is never created: the store answers 404 before the patch is looked
+            // at.
+            if subresource.is_some() && old.is_none() {
+                return Err(ApiError::not_found(rt, name));
+            }
+            // Typing the configuration comes first, on create and on update alike (the
+            // apiserver's `applyPatcher.createNewObject` applies to an empty object).
+            let errors = apply::validate(&rt.types, body);
+            if !errors.is_empty() {
+                return Err(ApiError::typed_patch_object(rt, body, &errors));
             }
             if str_at(body, "/metadata/name").is_some_and(|n| n != name) {
                 return Err(ApiError::bad_request(format!(
@@ -621,9 +628,6 @@ impl Store {
                 )));
             }
             let Some(old) = old else {
-                if subresource.is_some() {
-                    return Err(ApiError::not_found(rt, name));
-                }
                 let mut config = body.clone();
                 set_meta(&mut config, "name", name);
                 let created = apply::apply(
@@ -854,18 +858,22 @@ impl Store {
         }
         warnings.extend(pruned.iter().map(|p| format!("unknown field \"{p}\"")));
         *object = schema.with_defaults(object);
-        let violations = schema.check(object);
-        if violations.is_empty() {
-            return Ok(());
-        }
-        let causes: Vec<Cause> = violations
+        // The schema's checker words duplicates its own way; the apiserver finds them after the
+        // schema's validation and prints them as Go does.
+        let mut causes: Vec<Cause> = schema
+            .check(object)
             .into_iter()
+            .filter(|v| !v.message.starts_with("Duplicate value"))
             .map(|v| Cause {
                 reason: cause_reason(&v.message),
                 field: v.field,
                 message: v.message,
             })
             .collect();
+        causes.extend(list_type_duplicates(&rt.types, object));
+        if causes.is_empty() {
+            return Ok(());
+        }
         Err(ApiError::invalid(rt, name, &causes))
     }
 
@@ -1138,9 +1146,15 @@ impl Store {
     }
 }
 
-/// Items of list-maps and sets that repeat a key in an applied configuration, which the API
-/// server refuses rather than merging.
-fn duplicate_keys(types: &apply::Types, config: &Value) -> Vec<Cause> {
+/// The list-type invariants the apiserver checks on every write of a custom resource (create,
+/// update, merge or JSON patch; an apply is refused earlier, see
+/// [`ApiError::typed_patch_object`]), as `ValidateListSetsAndMaps` in
+/// `k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype/validation.go` does after the
+/// schema's own validation: the first repeat of each set value or list-map key is a
+/// `field.Duplicate` at its index, its value printed as Go prints it
+/// (`Duplicate value: map[string]interface {}{"name":"app"}` for a list-map keyed by `name`).
+/// `metadata` is the apiserver's, not the schema's, and is not walked.
+fn list_type_duplicates(types: &apply::Types, object: &Value) -> Vec<Cause> {
     fn walk(
         types: &apply::Types,
         value: &Value,
@@ -1151,38 +1165,58 @@ fn duplicate_keys(types: &apply::Types, config: &Value) -> Vec<Cause> {
         match value {
             Value::Object(fields) => {
                 for (name, child) in fields {
-                    path.push(name.clone());
-                    let child_field = if field.is_empty() {
+                    if path.is_empty()
+                        && matches!(name.as_str(), "metadata" | "apiVersion" | "kind")
+                    {
+                        continue;
+                    }
+                    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+                    let child_field = if types.is_map_entry(&segments, name) {
+                        format!("{field}[{name}]")
+                    } else if field.is_empty() {
                         name.clone()
                     } else {
                         format!("{field}.{name}")
                     };
+                    path.push(name.clone());
                     walk(types, child, path, &child_field, out);
                     path.pop();
                 }
             }
             Value::Array(items) => {
                 let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-                let key = |item: &Value| match types.list_type(&segments) {
-                    apply::ListType::Map(keys) => Some(
-                        keys.iter()
-                            .map(|k| item.get(k).cloned().unwrap_or(Value::Null))
-                            .collect::<Vec<_>>(),
-                    ),
-                    apply::ListType::Set => Some(vec![item.clone()]),
-                    apply::ListType::Atomic => None,
-                };
-                let mut seen = Vec::new();
-                for (i, item) in items.iter().enumerate() {
-                    if let Some(k) = key(item) {
-                        if seen.contains(&k) {
-                            out.push(Cause {
-                                reason: "FieldValueDuplicate",
-                                field: format!("{field}[{i}]"),
-                                message: format!("Duplicate value: {}", Value::Array(k.clone())),
-                            });
+                let shown: Vec<Option<Value>> = match types.list_type(&segments) {
+                    apply::ListType::Set => items.iter().cloned().map(Some).collect(),
+                    apply::ListType::Map(keys) => {
+                        // Not an object: a type error the schema reports; no keys to compare.
+                        if items.iter().any(|i| !i.is_object() && !i.is_null()) {
+                            Vec::new()
+                        } else {
+                            items
+                                .iter()
+                                .map(|item| {
+                                    let key: serde_json::Map<String, Value> = keys
+                                        .iter()
+                                        .filter_map(|k| Some((k.clone(), item.get(k)?.clone())))
+                                        .collect();
+                                    Some(Value::Object(key))
+                                })
+                                .collect()
                         }
-                        seen.push(k);
+                    }
+                    apply::ListType::Atomic => Vec::new(),
+                };
+                let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+                for (i, value) in shown.iter().enumerate() {
+                    let Some(value) = value else { continue };
+                    let times = seen.entry(value.to_string()).or_default();
+                    *times += 1;
+                    if *times == 2 {
+                        out.push(Cause {
+                            reason: "FieldValueDuplicate",
+                            field: format!("{field}[{i}]"),
+                            message: format!("Duplicate value: {}", go_error_value(value)),
+                        });
                     }
                 }
                 path.push("[]".into());
@@ -1195,8 +1229,39 @@ fn duplicate_keys(types: &apply::Types, config: &Value) -> Vec<Cause> {
         }
     }
     let mut out = Vec::new();
-    walk(types, config, &mut Vec::new(), "", &mut out);
+    walk(types, object, &mut Vec::new(), "", &mut out);
     out
+}
+
+/// A `field.Error`'s bad value as `ErrorBody` prints it: `null`, strings quoted, numbers and
+/// booleans bare, anything else in Go syntax (`%#v`).
+fn go_error_value(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Object(_) | Value::Array(_) => go_syntax(value),
+        scalar => scalar.to_string(),
+    }
+}
+
+/// Go's `%#v` of a value decoded from JSON into `interface{}`. (Go quotes strings with `%q`,
+/// which differs from JSON only for control characters.)
+fn go_syntax(value: &Value) -> String {
+    match value {
+        Value::Null => "interface {}(nil)".to_owned(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(go_syntax).collect();
+            format!("[]interface {{}}{{{}}}", items.join(", "))
+        }
+        Value::Object(fields) => {
+            let sorted: BTreeMap<&String, &Value> = fields.iter().collect();
+            let fields: Vec<String> = sorted
+                .into_iter()
+                .map(|(name, value)| format!("{}:{}", Value::from(name.as_str()), go_syntax(value)))
+                .collect();
+            format!("map[string]interface {{}}{{{}}}", fields.join(", "))
+        }
+        scalar => scalar.to_string(),
+    }
 }
 
 /// Applies a JSON patch as the API server does, where a `test` for `null` passes on a path that

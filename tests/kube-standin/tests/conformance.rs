@@ -1009,23 +1009,195 @@ async fn custom_resources_are_validated_pruned_and_strictly_checked() {
     );
 
     let widgets: Api<DynamicObject> = Api::namespaced_with(
-        client,
+        client.clone(),
         "default",
         &kube::discovery::ApiResource::erase::<Widget>(&()),
     );
     let unknown: DynamicObject = serde_json::from_value(json!({"apiVersion": "test.ferry.dev/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1, "shape": "round"}})).unwrap();
-    let strict = PatchParams::apply("test").validation_strict();
+    // kube's PostParams cannot ask for strict field validation; kubectl's create does.
+    let request = http::Request::post(
+        "/apis/test.ferry.dev/v1/namespaces/default/widgets?fieldValidation=Strict",
+    )
+    .header("content-type", "application/json")
+    .body(serde_json::to_vec(&unknown).unwrap())
+    .unwrap();
+    let e = api_error(client.request::<DynamicObject>(request).await.unwrap_err());
+    assert_eq!((e.code, e.reason.as_str()), (400, "BadRequest"));
+    assert_eq!(
+        e.message, "strict decoding error: unknown field \"spec.shape\"",
+        "{e:?}"
+    );
+    // Server-side apply refuses an undeclared field whatever the field validation: typing the
+    // configuration fails before the strict check (`applyPatcher.applyPatchToCurrentObject`
+    // in k8s.io/apiserver/pkg/endpoints/handlers/patch.go), a 500.
+    for params in [
+        PatchParams::apply("test"),
+        PatchParams::apply("test").validation_strict(),
+    ] {
+        let e = api_error(
+            widgets
+                .patch("w", &params, &Patch::Apply(&unknown))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(
+            (e.code, e.reason.as_str(), e.message.as_str()),
+            (
+                500,
+                "",
+                "failed to create typed patch object (/w; test.ferry.dev/v1, Kind=Widget): .spec.shape: field not declared in schema"
+            ),
+            "{e:?}"
+        );
+    }
+}
+
+/// Duplicate list-map keys, answered on each path as kube-apiserver answers them (a 1.35
+/// server answered the apply of two containers named `app` with this 500):
+/// - server-side apply, creating or updating, of the object or its status:
+///   `structuredMergeManager.Apply` (k8s.io/apimachinery/pkg/util/managedfields/internal/
+///   structuredmerge.go) cannot type the configuration (structured-merge-diff
+///   `typed/validate.go`: `duplicate entries for key ...`) and returns a plain error, which
+///   `ErrorToAPIStatus` (k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/status.go)
+///   makes a 500 with no reason and no details;
+/// - create, update and merge patch: the CRD's list-type validation
+///   (`ValidateListSetsAndMaps` in k8s.io/apiextensions-apiserver/pkg/apiserver/schema/
+///   listtype/validation.go), a 422 `Invalid` with a `FieldValueDuplicate` cause per repeat;
+/// - the status of an object that does not exist: 404 before the patch is read.
+#[tokio::test]
+async fn duplicate_list_map_keys_are_refused_as_the_real_server_refuses_them() {
+    let (_s, client) = start(config()).await;
+    let services: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        "default",
+        &kube::discovery::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk("ferry.dev", "v1alpha1", "ServerlessService"),
+            "serverlessservices",
+        ),
+    );
+    let service = |containers: serde_json::Value| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "ferry.dev/v1alpha1", "kind": "ServerlessService",
+            "metadata": {"name": "hello", "namespace": "default"},
+            "spec": {"provider": "knative", "containers": containers},
+        }))
+        .unwrap()
+    };
+    let app = json!({"name": "app", "image": "ghcr.io/acme/hello:1", "port": 8080});
+    let twice = service(json!([app, {"name": "app", "image": "envoy:1.30"}]));
+    let apply = PatchParams::apply("test");
+    let typed_500 = (
+        500,
+        String::new(),
+        "failed to create typed patch object (default/hello; ferry.dev/v1alpha1, Kind=ServerlessService): .spec.containers: duplicate entries for key [name=\"app\"]".to_owned(),
+    );
+    let shape = |e: &Status| (e.code, e.reason.clone(), e.message.clone());
+
+    // Apply, creating.
     let e = api_error(
-        widgets
-            .patch("w", &strict, &Patch::Apply(&unknown))
+        services
+            .patch("hello", &apply, &Patch::Apply(&twice))
             .await
             .unwrap_err(),
     );
-    assert_eq!((e.code, e.reason.as_str()), (400, "BadRequest"));
+    assert_eq!(shape(&e), typed_500);
+    assert!(e.details.is_none(), "{e:?}");
+    assert!(services.get_opt("hello").await.unwrap().is_none());
+
+    // Status of an object that does not exist.
+    let e = api_error(
+        services
+            .patch_status("hello", &apply, &Patch::Apply(&twice))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (404, "NotFound"), "{e:?}");
+
+    // Create.
+    let e = api_error(
+        services
+            .create(&PostParams::default(), &twice)
+            .await
+            .unwrap_err(),
+    );
+    let duplicate = "Duplicate value: map[string]interface {}{\"name\":\"app\"}";
+    assert_eq!(
+        shape(&e),
+        (
+            422,
+            "Invalid".to_owned(),
+            format!(
+                "ServerlessService.ferry.dev \"hello\" is invalid: spec.containers[1]: {duplicate}"
+            )
+        )
+    );
+    let causes: Vec<(String, String, String)> = e
+        .details
+        .unwrap()
+        .causes
+        .into_iter()
+        .map(|c| (c.reason, c.field, c.message))
+        .collect();
+    assert_eq!(
+        causes,
+        [(
+            "FieldValueDuplicate".to_owned(),
+            "spec.containers[1]".to_owned(),
+            duplicate.to_owned()
+        )]
+    );
+
+    // Apply, updating (object and status), update and merge patch of a stored object.
+    let stored = services
+        .patch("hello", &apply, &Patch::Apply(&service(json!([app]))))
+        .await
+        .unwrap();
+    let e = api_error(
+        services
+            .patch("hello", &apply, &Patch::Apply(&twice))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(shape(&e), typed_500);
+    let e = api_error(
+        services
+            .patch_status("hello", &apply, &Patch::Apply(&twice))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(shape(&e), typed_500);
+    let mut replaced = twice.clone();
+    replaced.metadata.resource_version = stored.metadata.resource_version.clone();
+    let e = api_error(
+        services
+            .replace("hello", &PostParams::default(), &replaced)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"), "{e:?}");
     assert!(
-        e.message.contains("unknown field \"spec.shape\""),
-        "{}",
         e.message
+            .ends_with(&format!("spec.containers[1]: {duplicate}")),
+        "{e:?}"
+    );
+    let three = json!({"spec": {"containers": [app, app, app]}});
+    let e = api_error(
+        services
+            .patch("hello", &PatchParams::default(), &Patch::Merge(&three))
+            .await
+            .unwrap_err(),
+    );
+    // One cause per repeated key, at its first repeat.
+    assert!(
+        e.message
+            .ends_with(&format!("spec.containers[1]: {duplicate}")),
+        "{e:?}"
+    );
+    assert_eq!(e.details.unwrap().causes.len(), 1);
+    let kept = services.get("hello").await.unwrap();
+    assert_eq!(
+        kept.metadata.resource_version,
+        stored.metadata.resource_version
     );
 }
 
