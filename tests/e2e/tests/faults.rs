@@ -1,0 +1,667 @@
+//! The crash-and-fault suite (issue 17): rounds of changes to a few ServerlessServices on
+//! Fargate (moto, behind a proxy that injects faults) and Cloud Run (the fake Admin API, which
+//! injects its own), while the operator is SIGKILLed at random moments and restarted, and the
+//! clouds throttle, fail with 5xx, answer slowly or past the SDK's timeout, or apply a call and
+//! lose its answer. After each round the invariants are checked:
+//!
+//! - exactly one cloud resource per live object, found by the object's UID tag or label, and
+//!   none for an object that is gone or moved away;
+//! - every object Ready for its current generation, on the provider its spec names, its status
+//!   naming the resource that exists and the image it runs;
+//! - deleted objects gone (no finalizer left);
+//! - no panic in the operator's log.
+//!
+//! `FERRY_E2E_FAULT_ROUNDS` sets the number of rounds (default 6, the short mode CI runs; the
+//! long mode of docs/reliability.md runs 200 or more), `FERRY_E2E_FAULT_SEED` the random seed
+//! (default: random, printed, so a failing run can be repeated). Figures go to standard output.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use cloudrun_fake::CloudRunFake;
+use e2e::{
+    Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace, current_ready,
+};
+use ferry_api::{Provider, ServerlessService};
+use http::Method;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::{Client, ResourceExt as _};
+use moto_standin::{Fault as AwsFault, Moto, Proxy};
+use rand::rngs::StdRng;
+use rand::{RngExt as _, SeedableRng as _};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(120);
+const OBJECTS: usize = 3;
+const REGION: &str = "europe-west1";
+const UID_TAG: &str = "ferry.dev/uid";
+const UID_LABEL: &str = "ferry-uid";
+
+/// The faults one round may inject, by cloud: the call, and what happens to it.
+const AWS_CALLS: &[&str] = &[
+    "CreateService",
+    "UpdateService",
+    "DeleteService",
+    "DescribeServices",
+    "RegisterTaskDefinition",
+    "DeregisterTaskDefinition",
+    "RegisterScalableTarget",
+    "PutScalingPolicy",
+    "DeregisterScalableTarget",
+    "TagResource",
+    "UntagResource",
+];
+const RUN_CALLS: &[&str] = &[
+    "CreateService",
+    "UpdateService",
+    "DeleteService",
+    "GetService",
+    "GetOperation",
+];
+
+#[derive(Default)]
+struct Figures {
+    rounds: usize,
+    kills: usize,
+    faults: BTreeMap<String, usize>,
+    actions: BTreeMap<&'static str, usize>,
+    violations: Vec<String>,
+    converge: Vec<Duration>,
+}
+
+struct Suite {
+    _configs: [ProviderConfigCleanup; 2],
+    namespace: TestNamespace,
+    cluster: &'static Cluster,
+    client: Client,
+    operator: Operator,
+    proxy: Proxy,
+    ecs: aws_sdk_ecs::Client,
+    ecs_cluster: String,
+    cloud_run: &'static CloudRunFake,
+    project: String,
+    rng: StdRng,
+    /// Each object's provider and image while it should exist.
+    live: BTreeMap<String, (Provider, u32)>,
+    /// Every UID an object had, with its name: each must own exactly what its object should.
+    uids: BTreeMap<String, String>,
+    figures: Figures,
+    /// What this round did, for its line of output.
+    round: Vec<String>,
+    /// Everything the operators logged, across restarts.
+    logs: String,
+}
+
+impl Scene for Suite {
+    const WAIT: Duration = WAIT;
+
+    fn operator(&self) -> &Operator {
+        &self.operator
+    }
+
+    fn ssvs(&self) -> Api<ServerlessService> {
+        Api::namespaced(self.client.clone(), self.namespace.name())
+    }
+}
+
+impl Suite {
+    async fn start(seed: u64) -> Self {
+        let cluster = Cluster::shared().unwrap();
+        cluster.install_crds().await.unwrap();
+        let namespace = TestNamespace::create(cluster, "faults").await.unwrap();
+        let ns = namespace.name().to_owned();
+        let client = cluster.client().await.unwrap();
+        let cloud_run = CloudRunFake::shared().await.unwrap();
+        let moto = Moto::shared().await.unwrap();
+        let proxy = Proxy::start(&moto.endpoint()).unwrap();
+        let ecs = aws_sdk_ecs::Client::new(&moto_standin::sdk_config(&moto.endpoint()).await);
+        let ecs_cluster = format!("ecs-{ns}");
+        ecs.create_cluster()
+            .cluster_name(&ecs_cluster)
+            .send()
+            .await
+            .unwrap();
+        let suffix = ns.rsplit('-').next().unwrap_or_default().to_owned();
+        let project = format!("ferry-faults-{suffix}");
+        let (gcp, aws) = (format!("gcp-{ns}"), format!("aws-{ns}"));
+        let access = json!({"allowedNamespaces": [ns]});
+        e2e::put_provider_config(
+            &client,
+            e2e::cloud_run_provider_config(&gcp, &project, &cloud_run.endpoint()),
+            &access,
+        )
+        .await
+        .unwrap();
+        e2e::put_aws_secret(&client, &ns, "AKIDFAULTS")
+            .await
+            .unwrap();
+        e2e::put_provider_config(
+            &client,
+            e2e::fargate_provider_config(&aws, &ecs_cluster, &proxy.endpoint(), &ns),
+            &access,
+        )
+        .await
+        .unwrap();
+        Self {
+            _configs: [
+                ProviderConfigCleanup::new(cluster, &gcp),
+                ProviderConfigCleanup::new(cluster, &aws),
+            ],
+            operator: Ferry::spawn_confined(cluster, &ns).unwrap(),
+            namespace,
+            cluster,
+            client,
+            proxy,
+            ecs,
+            ecs_cluster,
+            cloud_run,
+            project,
+            rng: StdRng::seed_from_u64(seed),
+            live: BTreeMap::new(),
+            uids: BTreeMap::new(),
+            figures: Figures::default(),
+            round: Vec::new(),
+            logs: String::new(),
+        }
+    }
+
+    fn ns(&self) -> &str {
+        self.namespace.name()
+    }
+
+    /// Kills the operator (SIGKILL, as a node would) and starts another.
+    fn kill(&mut self) {
+        self.logs.push_str(&self.operator.logs());
+        self.logs.push_str(&format!(
+            "--- killed in round {} ---\n",
+            self.figures.rounds
+        ));
+        self.operator = Ferry::spawn_confined(self.cluster, self.ns()).unwrap();
+        self.figures.kills += 1;
+    }
+
+    async fn apply(&self, name: &str, provider: Provider, image: u32) {
+        let mut spec = json!({
+            "provider": provider.as_str(),
+            "containers": [{"name": "app", "image": format!("ghcr.io/acme/hello:{image}"),
+                            "port": 8080, "resources": {"cpu": "250m", "memory": "512Mi"}}],
+            "migration": {"drainSeconds": 0},
+        });
+        match provider {
+            Provider::CloudRun => {
+                spec["providerConfigRef"] = json!({"name": format!("gcp-{}", self.ns())});
+            }
+            Provider::Fargate => {
+                spec["providerConfigRef"] = json!({"name": format!("aws-{}", self.ns())});
+                spec["scaling"] = json!({"minInstances": 1, "maxInstances": 2, "metric": "cpu"});
+            }
+            Provider::Knative => unreachable!("the suite runs the cloud backends"),
+        }
+        let object = json!({
+            "apiVersion": "ferry.dev/v1alpha1",
+            "kind": "ServerlessService",
+            "metadata": {"name": name},
+            "spec": spec,
+        });
+        self.ssvs()
+            .patch(
+                name,
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&object),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Injects up to two faults into the clouds' next calls.
+    async fn inject_faults(&mut self) {
+        for _ in 0..self.rng.random_range(0..=2) {
+            let times = self.rng.random_range(1..=2);
+            if self.rng.random_bool(0.5) {
+                let call = AWS_CALLS[self.rng.random_range(0..AWS_CALLS.len())];
+                let (fault, kind) = match self.rng.random_range(0..10) {
+                    0..=2 => (AwsFault::Throttle, "throttle"),
+                    3..=4 => (AwsFault::ServerError, "5xx"),
+                    5..=7 => (AwsFault::LostResponse, "lost response"),
+                    8 => (AwsFault::Timeout(Duration::from_secs(2)), "slow answer"),
+                    // Past the SDK's attempt timeout (10 s): the call is retried.
+                    _ => (AwsFault::Timeout(Duration::from_secs(11)), "timeout"),
+                };
+                self.proxy.fail(call, fault, times);
+                self.round.push(format!("AWS {call} {kind} x{times}"));
+                *self
+                    .figures
+                    .faults
+                    .entry(format!("AWS {call}: {kind}"))
+                    .or_default() += times;
+            } else {
+                let call = RUN_CALLS[self.rng.random_range(0..RUN_CALLS.len())];
+                let (fault, kind) = match self.rng.random_range(0..8) {
+                    0..=1 => (cloudrun_fake::Fault::Status(429), "throttle"),
+                    2 => (cloudrun_fake::Fault::Status(500), "5xx"),
+                    3 => (cloudrun_fake::Fault::Status(503), "5xx"),
+                    4 => (cloudrun_fake::Fault::Status(504), "timeout"),
+                    _ => (cloudrun_fake::Fault::LostResponse, "lost response"),
+                };
+                self.cloud_run
+                    .project(&self.project)
+                    .fail(call, fault, times)
+                    .await
+                    .unwrap();
+                self.round.push(format!("Cloud Run {call} {kind} x{times}"));
+                *self
+                    .figures
+                    .faults
+                    .entry(format!("Cloud Run {call}: {kind}"))
+                    .or_default() += times;
+            }
+        }
+    }
+
+    /// One change: create, change the image, move to the other cloud, or delete.
+    async fn act(&mut self) {
+        let name = format!("svc-{}", self.rng.random_range(0..OBJECTS));
+        let other = |p: Provider| match p {
+            Provider::Fargate => Provider::CloudRun,
+            _ => Provider::Fargate,
+        };
+        let (action, provider, image) = match self.live.get(&name).copied() {
+            None => {
+                let provider = if self.rng.random_bool(0.5) {
+                    Provider::Fargate
+                } else {
+                    Provider::CloudRun
+                };
+                ("create", Some(provider), 1)
+            }
+            Some((provider, image)) => match self.rng.random_range(0..4) {
+                0 | 1 => ("update", Some(provider), image + 1),
+                2 => ("move", Some(other(provider)), image),
+                _ => ("delete", None, image),
+            },
+        };
+        *self.figures.actions.entry(action).or_default() += 1;
+        self.round
+            .insert(0, format!("{action} {name} -> {provider:?} image {image}"));
+        match provider {
+            Some(provider) => {
+                self.apply(&name, provider, image).await;
+                self.live.insert(name.clone(), (provider, image));
+                let svc = self.ssvs().get(&name).await.unwrap();
+                self.uids.insert(svc.uid().unwrap(), name);
+            }
+            None => {
+                self.ssvs()
+                    .delete(&name, &DeleteParams::default())
+                    .await
+                    .unwrap();
+                self.live.remove(&name);
+            }
+        }
+    }
+
+    /// Waits until every object is as its spec says and every deleted one is gone; each that
+    /// is not within the wait is a violation.
+    async fn converge(&mut self) {
+        let started = Instant::now();
+        loop {
+            let lagging = self.lagging().await;
+            if lagging.is_empty() {
+                self.figures.converge.push(started.elapsed());
+                return;
+            }
+            if started.elapsed() > WAIT {
+                for what in lagging {
+                    self.violations(format!("stuck after {WAIT:?}: {what}"));
+                }
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn violations(&mut self, what: String) {
+        println!("round {}: VIOLATION {what}", self.figures.rounds);
+        self.figures.violations.push(what);
+    }
+
+    /// What is not yet as the specs say.
+    async fn lagging(&self) -> Vec<String> {
+        let mut lagging = Vec::new();
+        let objects = self.ssvs().list(&Default::default()).await.unwrap().items;
+        for svc in &objects {
+            let name = svc.name_any();
+            let Some((provider, _)) = self.live.get(&name) else {
+                lagging.push(format!("{name} still exists: {:?}", svc.status));
+                continue;
+            };
+            let status = svc.status.as_ref();
+            let settled = current_ready(svc) == Some(("True", "Available"))
+                && status.and_then(|s| s.provider) == Some(*provider)
+                && status.is_some_and(|s| s.migration.is_none() && s.operation.is_none())
+                && settled_for(svc);
+            if !settled {
+                lagging.push(format!("{name}: {:?}", svc.status));
+            }
+        }
+        for name in self.live.keys() {
+            if !objects.iter().any(|o| o.name_any() == *name) {
+                lagging.push(format!("{name} is missing"));
+            }
+        }
+        lagging
+    }
+
+    /// ECS services not INACTIVE, by the UID they are tagged with: (ARN, task definition).
+    async fn ecs_services(&self) -> BTreeMap<String, Vec<(String, String)>> {
+        let mut by_uid: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        let arns = self
+            .ecs
+            .list_services()
+            .cluster(&self.ecs_cluster)
+            .max_results(100)
+            .send()
+            .await
+            .unwrap()
+            .service_arns
+            .unwrap_or_default();
+        for chunk in arns.chunks(10) {
+            let described = self
+                .ecs
+                .describe_services()
+                .cluster(&self.ecs_cluster)
+                .set_services(Some(chunk.to_vec()))
+                .include(aws_sdk_ecs::types::ServiceField::Tags)
+                .send()
+                .await
+                .unwrap();
+            for service in described.services() {
+                if service.status() != Some("ACTIVE") {
+                    continue;
+                }
+                let uid = service
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some(UID_TAG))
+                    .and_then(|t| t.value())
+                    .unwrap_or("<untagged>")
+                    .to_owned();
+                by_uid.entry(uid).or_default().push((
+                    service.service_arn().unwrap_or_default().to_owned(),
+                    service.task_definition().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+        by_uid
+    }
+
+    async fn ecs_image(&self, task_definition: &str) -> String {
+        self.ecs
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .send()
+            .await
+            .unwrap()
+            .task_definition()
+            .and_then(|t| t.container_definitions().first())
+            .and_then(|c| c.image())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Cloud Run services of the project, by the UID label: (name, image).
+    async fn run_services(&self) -> BTreeMap<String, Vec<(String, String)>> {
+        let path = format!(
+            "/v2/projects/{}/locations/{REGION}/services?pageSize=100",
+            self.project
+        );
+        let answer = self
+            .cloud_run
+            .send_raw(Method::GET, &path, None)
+            .await
+            .unwrap();
+        let mut by_uid: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for service in answer.body["services"].as_array().into_iter().flatten() {
+            let uid = service["labels"][UID_LABEL]
+                .as_str()
+                .unwrap_or("<unlabelled>")
+                .to_owned();
+            by_uid.entry(uid).or_default().push((
+                service["name"].as_str().unwrap_or_default().to_owned(),
+                service["template"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ));
+        }
+        by_uid
+    }
+
+    /// The invariants, after a round has converged.
+    async fn verify(&mut self) {
+        let ecs = self.ecs_services().await;
+        let run = self.run_services().await;
+        let objects: BTreeMap<String, ServerlessService> = self
+            .ssvs()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|s| (s.name_any(), s))
+            .collect();
+        let mut found = Vec::new();
+        for (uid, name) in self.uids.clone() {
+            // The object's current incarnation, if this UID is it.
+            let live = objects
+                .get(&name)
+                .filter(|o| o.uid().as_deref() == Some(uid.as_str()))
+                .and_then(|o| self.live.get(&name).map(|l| (o, *l)));
+            let on_ecs = ecs.get(&uid).cloned().unwrap_or_default();
+            let on_run = run.get(&label_value(&uid)).cloned().unwrap_or_default();
+            let (want_ecs, want_run) = match live {
+                Some((_, (Provider::Fargate, _))) => (1, 0),
+                Some((_, (Provider::CloudRun, _))) => (0, 1),
+                _ => (0, 0),
+            };
+            if on_ecs.len() != want_ecs || on_run.len() != want_run {
+                found.push(format!(
+                    "{name} (uid {uid}): ECS {on_ecs:?} (want {want_ecs}), Cloud Run {on_run:?} \
+                     (want {want_run})"
+                ));
+                continue;
+            }
+            let Some((svc, (provider, image))) = live else {
+                continue;
+            };
+            let image = format!("ghcr.io/acme/hello:{image}");
+            let id = svc
+                .status
+                .as_ref()
+                .and_then(|s| s.resource_ref.as_ref())
+                .map(|r| r.id.clone())
+                .unwrap_or_default();
+            let (resource, running) = if provider == Provider::Fargate {
+                let (arn, task) = &on_ecs[0];
+                (arn.clone(), self.ecs_image(task).await)
+            } else {
+                on_run[0].clone()
+            };
+            if !id.ends_with(&resource) && !resource.ends_with(&id) || id.is_empty() {
+                found.push(format!(
+                    "{name}: status.resourceRef {id:?}, but {resource} exists"
+                ));
+            }
+            if running != image {
+                found.push(format!(
+                    "{name}: the cloud runs {running}, the spec {image}"
+                ));
+            }
+        }
+        for stray in ecs.keys().chain(run.keys()) {
+            if stray.starts_with('<') {
+                found.push(format!("a cloud resource without Ferry's UID: {stray}"));
+            }
+        }
+        let log = self.operator.logs();
+        if log.contains("panicked") {
+            found.push("the operator panicked".into());
+        }
+        for violation in found {
+            self.violations(violation);
+        }
+    }
+
+    fn report(&self, seed: u64) -> String {
+        let f = &self.figures;
+        let mut out = String::new();
+        let converge: Vec<f64> = f.converge.iter().map(Duration::as_secs_f64).collect();
+        let max = converge.iter().copied().fold(0.0, f64::max);
+        let mean = converge.iter().sum::<f64>() / converge.len().max(1) as f64;
+        let _ = writeln!(out, "crash-and-fault suite, seed {seed}");
+        let _ = writeln!(
+            out,
+            "rounds {}, operator kills (SIGKILL) {}",
+            f.rounds, f.kills
+        );
+        let _ = writeln!(out, "changes: {:?}", f.actions);
+        let faults: usize = f.faults.values().sum();
+        let _ = writeln!(out, "faults injected: {faults}");
+        for (kind, n) in &f.faults {
+            let _ = writeln!(out, "  {kind}: {n}");
+        }
+        let _ = writeln!(
+            out,
+            "convergence after a round: mean {mean:.1} s, max {max:.1} s"
+        );
+        let _ = writeln!(out, "violations: {}", f.violations.len());
+        for v in &f.violations {
+            let _ = writeln!(out, "  {v}");
+        }
+        out
+    }
+}
+
+/// Cloud Run label values are lower case.
+fn label_value(uid: &str) -> String {
+    uid.to_ascii_lowercase()
+}
+
+/// Whether every condition speaks of the current generation and says the work is done: after
+/// a failed write Ferry keeps the provider's last word on `Ready` (for the generation it was
+/// given about) beside `Synced=False` and `Reconciling=True`, which is not done.
+fn settled_for(svc: &ServerlessService) -> bool {
+    let generation = svc.metadata.generation;
+    let conditions = svc
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let is = |type_: &str, status: &str| {
+        conditions
+            .iter()
+            .any(|c| c.type_ == type_ && c.status == status && c.observed_generation == generation)
+    };
+    is("Ready", "True")
+        && is("Synced", "True")
+        && !conditions
+            .iter()
+            .any(|c| c.type_ == "Reconciling" && c.status == "True")
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn no_duplicate_no_orphan_no_stuck_object_under_crashes_and_cloud_faults() {
+    let rounds = env_number("FERRY_E2E_FAULT_ROUNDS").unwrap_or(6);
+    let seed = env_number("FERRY_E2E_FAULT_SEED").unwrap_or_else(rand::random);
+    println!("FERRY_E2E_FAULT_SEED={seed}");
+    let mut suite = Suite::start(seed).await;
+    for round in 1..=rounds {
+        suite.figures.rounds = usize::try_from(round).unwrap();
+        suite.inject_faults().await;
+        suite.act().await;
+        // Killed at a random moment of the change's reconciles: before the first cloud call,
+        // between a create and its status write, during a rollout, a deletion or a move.
+        for _ in 0..suite.rng.random_range(1..=2) {
+            let delay = suite.rng.random_range(0..1500);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            suite.kill();
+            suite.round.push(format!("killed after {delay} ms"));
+        }
+        suite.converge().await;
+        println!(
+            "round {round}: {} (settled in {:.1} s)",
+            std::mem::take(&mut suite.round).join(", "),
+            suite
+                .figures
+                .converge
+                .last()
+                .map_or(0.0, Duration::as_secs_f64)
+        );
+        suite.verify().await;
+    }
+    // Everything goes at the end: nothing may be left in either cloud.
+    for name in suite.live.keys().cloned().collect::<Vec<_>>() {
+        suite
+            .ssvs()
+            .delete(&name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    suite.live.clear();
+    tokio::time::sleep(Duration::from_millis(suite.rng.random_range(0..1000))).await;
+    suite.kill();
+    suite.converge().await;
+    suite.verify().await;
+    let report = suite.report(seed);
+    println!("{report}");
+    assert!(
+        suite.figures.violations.is_empty(),
+        "{report}\n--- ferry log ---\n{}{}",
+        suite.logs,
+        suite.operator.logs()
+    );
+}
+
+/// The faults one at a time, without kills: each must leave the cloud as the spec says.
+#[tokio::test]
+async fn each_lost_answer_alone_leaves_the_cloud_as_the_spec_says() {
+    let mut suite = Suite::start(1).await;
+    for (provider, call) in [
+        (Provider::CloudRun, "UpdateService"),
+        (Provider::Fargate, "UpdateService"),
+    ] {
+        let name = format!("lost-{}", provider.as_str().to_ascii_lowercase());
+        suite.apply(&name, provider, 1).await;
+        suite.live.insert(name.clone(), (provider, 1));
+        let svc = suite.ssvs().get(&name).await.unwrap();
+        suite.uids.insert(svc.uid().unwrap(), name.clone());
+        suite.converge().await;
+        if provider == Provider::CloudRun {
+            suite
+                .cloud_run
+                .project(&suite.project)
+                .fail(call, cloudrun_fake::Fault::LostResponse, 1)
+                .await
+                .unwrap();
+        } else {
+            suite.proxy.fail(call, AwsFault::LostResponse, 1);
+        }
+        suite.apply(&name, provider, 2).await;
+        suite.live.insert(name.clone(), (provider, 2));
+        suite.converge().await;
+        suite.verify().await;
+    }
+    assert!(
+        suite.figures.violations.is_empty(),
+        "{:?}\n--- ferry log ---\n{}",
+        suite.figures.violations,
+        suite.operator.logs()
+    );
+}
