@@ -1,6 +1,6 @@
 //! The crash-and-fault suite (issue 17): rounds of changes to a few ServerlessServices on
-//! Fargate (moto, behind a proxy that injects faults) and Cloud Run (the fake Admin API, which
-//! injects its own), while the operator is SIGKILLed at random moments and restarted, and the
+//! Knative (the suite plays Knative Serving on the stand-in), Fargate (moto, behind a proxy
+//! that injects faults) and Cloud Run (the fake Admin API, which injects its own), while the operator is SIGKILLed at random moments and restarted, and the
 //! clouds throttle, fail with 5xx, answer slowly or past the SDK's timeout, or apply a call and
 //! lose its answer. After each round the invariants are checked:
 //!
@@ -26,8 +26,12 @@ use e2e::{
     Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace, current_ready,
 };
 use ferry_api::{Provider, ServerlessService};
+use futures::StreamExt as _;
 use http::Method;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+};
+use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, ResourceExt as _};
 use moto_standin::{Fault as AwsFault, Moto, Proxy};
 use rand::rngs::StdRng;
@@ -74,6 +78,7 @@ struct Figures {
 
 struct Suite {
     _configs: [ProviderConfigCleanup; 2],
+    _knative: Option<Player>,
     namespace: TestNamespace,
     cluster: &'static Cluster,
     client: Client,
@@ -105,6 +110,52 @@ impl Scene for Suite {
     fn ssvs(&self) -> Api<ServerlessService> {
         Api::namespaced(self.client.clone(), self.namespace.name())
     }
+}
+
+/// The task playing Knative Serving, stopped with the suite.
+struct Player(tokio::task::JoinHandle<()>);
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn knative_services() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("serving.knative.dev", "v1", "Service"),
+        "services",
+    )
+}
+
+/// Plays Knative Serving where the suite does (the stand-in, or a cluster with
+/// `FERRY_E2E_PLAY_KNATIVE=1`): every Knative Service of `api`'s namespace whose status lags its
+/// generation is reported Ready for it.
+fn play_knative(cluster: &Cluster, api: Api<DynamicObject>, ns: String) -> Option<Player> {
+    if !cluster.plays_knative() {
+        return None;
+    }
+    Some(Player(tokio::spawn(async move {
+        let events = watcher(api.clone(), watcher::Config::default())
+            .default_backoff()
+            .applied_objects();
+        futures::pin_mut!(events);
+        while let Some(Ok(service)) = events.next().await {
+            let generation = service.metadata.generation.unwrap_or_default();
+            if service.data["status"]["observedGeneration"].as_i64() == Some(generation) {
+                continue;
+            }
+            let conditions = e2e::knative_ready_conditions("2026-12-07T10:00:00Z");
+            let status = e2e::knative_status(&service.name_any(), &ns, generation, &conditions);
+            let _ = api
+                .patch_status(
+                    &service.name_any(),
+                    &PatchParams::apply("knative-serving").force(),
+                    &Patch::Apply(&status),
+                )
+                .await;
+        }
+    })))
 }
 
 impl Suite {
@@ -145,11 +196,13 @@ impl Suite {
         )
         .await
         .unwrap();
+        let knative = Api::namespaced_with(client.clone(), &ns, &knative_services());
         Self {
             _configs: [
                 ProviderConfigCleanup::new(cluster, &gcp),
                 ProviderConfigCleanup::new(cluster, &aws),
             ],
+            _knative: play_knative(cluster, knative, ns.clone()),
             operator: Ferry::spawn_confined(cluster, &ns).unwrap(),
             namespace,
             cluster,
@@ -198,7 +251,7 @@ impl Suite {
                 spec["providerConfigRef"] = json!({"name": format!("aws-{}", self.ns())});
                 spec["scaling"] = json!({"minInstances": 1, "maxInstances": 2, "metric": "cpu"});
             }
-            Provider::Knative => unreachable!("the suite runs the cloud backends"),
+            Provider::Knative => {}
         }
         let object = json!({
             "apiVersion": "ferry.dev/v1alpha1",
@@ -264,22 +317,18 @@ impl Suite {
     /// One change: create, change the image, move to the other cloud, or delete.
     async fn act(&mut self) {
         let name = format!("svc-{}", self.rng.random_range(0..OBJECTS));
-        let other = |p: Provider| match p {
-            Provider::Fargate => Provider::CloudRun,
-            _ => Provider::Fargate,
-        };
+        let any = |rng: &mut StdRng| Provider::ALL[rng.random_range(0..Provider::ALL.len())];
         let (action, provider, image) = match self.live.get(&name).copied() {
-            None => {
-                let provider = if self.rng.random_bool(0.5) {
-                    Provider::Fargate
-                } else {
-                    Provider::CloudRun
-                };
-                ("create", Some(provider), 1)
-            }
+            None => ("create", Some(any(&mut self.rng)), 1),
             Some((provider, image)) => match self.rng.random_range(0..4) {
                 0 | 1 => ("update", Some(provider), image + 1),
-                2 => ("move", Some(other(provider)), image),
+                2 => {
+                    let mut to = any(&mut self.rng);
+                    while to == provider {
+                        to = any(&mut self.rng);
+                    }
+                    ("move", Some(to), image)
+                }
                 _ => ("delete", None, image),
             },
         };
@@ -440,10 +489,37 @@ impl Suite {
         by_uid
     }
 
+    /// Knative Services of the namespace, by the UID of the object owning them: (resource
+    /// id as Ferry writes it, image).
+    async fn knative_services(&self) -> BTreeMap<String, Vec<(String, String)>> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), self.ns(), &knative_services());
+        let mut by_uid: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for service in api.list(&Default::default()).await.unwrap() {
+            let uid = service
+                .owner_references()
+                .iter()
+                .find(|o| o.kind == "ServerlessService")
+                .map_or_else(|| "<unowned>".to_owned(), |o| o.uid.clone());
+            let image = service.data["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let id = format!(
+                "services.serving.knative.dev/{}/{}",
+                self.ns(),
+                service.name_any()
+            );
+            by_uid.entry(uid).or_default().push((id, image));
+        }
+        by_uid
+    }
+
     /// The invariants, after a round has converged.
     async fn verify(&mut self) {
         let ecs = self.ecs_services().await;
         let run = self.run_services().await;
+        let knative = self.knative_services().await;
         let objects: BTreeMap<String, ServerlessService> = self
             .ssvs()
             .list(&Default::default())
@@ -462,15 +538,20 @@ impl Suite {
                 .and_then(|o| self.live.get(&name).map(|l| (o, *l)));
             let on_ecs = ecs.get(&uid).cloned().unwrap_or_default();
             let on_run = run.get(&label_value(&uid)).cloned().unwrap_or_default();
-            let (want_ecs, want_run) = match live {
-                Some((_, (Provider::Fargate, _))) => (1, 0),
-                Some((_, (Provider::CloudRun, _))) => (0, 1),
-                _ => (0, 0),
-            };
-            if on_ecs.len() != want_ecs || on_run.len() != want_run {
+            let on_knative = knative.get(&uid).cloned().unwrap_or_default();
+            let want = |p: Provider| usize::from(live.is_some_and(|(_, (on, _))| on == p));
+            let (want_ecs, want_run, want_knative) = (
+                want(Provider::Fargate),
+                want(Provider::CloudRun),
+                want(Provider::Knative),
+            );
+            if on_ecs.len() != want_ecs
+                || on_run.len() != want_run
+                || on_knative.len() != want_knative
+            {
                 found.push(format!(
                     "{name} (uid {uid}): ECS {on_ecs:?} (want {want_ecs}), Cloud Run {on_run:?} \
-                     (want {want_run})"
+                     (want {want_run}), Knative {on_knative:?} (want {want_knative})"
                 ));
                 continue;
             }
@@ -484,11 +565,13 @@ impl Suite {
                 .and_then(|s| s.resource_ref.as_ref())
                 .map(|r| r.id.clone())
                 .unwrap_or_default();
-            let (resource, running) = if provider == Provider::Fargate {
-                let (arn, task) = &on_ecs[0];
-                (arn.clone(), self.ecs_image(task).await)
-            } else {
-                on_run[0].clone()
+            let (resource, running) = match provider {
+                Provider::Fargate => {
+                    let (arn, task) = &on_ecs[0];
+                    (arn.clone(), self.ecs_image(task).await)
+                }
+                Provider::CloudRun => on_run[0].clone(),
+                Provider::Knative => on_knative[0].clone(),
             };
             if !id.ends_with(&resource) && !resource.ends_with(&id) || id.is_empty() {
                 found.push(format!(
@@ -501,7 +584,7 @@ impl Suite {
                 ));
             }
         }
-        for stray in ecs.keys().chain(run.keys()) {
+        for stray in ecs.keys().chain(run.keys()).chain(knative.keys()) {
             if stray.starts_with('<') {
                 found.push(format!("a cloud resource without Ferry's UID: {stray}"));
             }
