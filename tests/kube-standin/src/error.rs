@@ -6,6 +6,11 @@ use serde_json::{Value, json};
 
 use crate::registry::ResourceType;
 
+/// The optimistic-lock message (`OptimisticLockErrorMsg` in the apiserver's
+/// `registry/generic/registry/store.go`).
+pub const OPTIMISTIC_LOCK: &str =
+    "the object has been modified; please apply your changes to the latest version and try again";
+
 /// A refused request.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{code} {reason}: {message}")]
@@ -41,8 +46,18 @@ impl ApiError {
         }
     }
 
-    fn with_details(mut self, rt: &ResourceType, name: &str) -> Self {
-        self.details = Some(json!({"name": name, "group": rt.group, "kind": rt.plural}));
+    fn with_details(self, rt: &ResourceType, name: &str) -> Self {
+        self.with_resource_details(&rt.group, &rt.plural, name)
+    }
+
+    /// `StatusDetails` naming an object: `group` is `omitempty` in Go, so the core group's is
+    /// left out.
+    fn with_resource_details(mut self, group: &str, resource: &str, name: &str) -> Self {
+        let mut details = json!({"name": name, "kind": resource});
+        if !group.is_empty() {
+            details["group"] = json!(group);
+        }
+        self.details = Some(details);
         self
     }
 
@@ -88,25 +103,34 @@ impl ApiError {
 
     /// 409 on a stale `resourceVersion` or a failed precondition.
     pub fn conflict(rt: &ResourceType, name: &str, why: &str) -> Self {
+        Self::conflict_on(&rt.group, &rt.plural, name, why)
+    }
+
+    /// 409 `Conflict` for `resource` of `group` (the core group: empty), as apimachinery's
+    /// `NewConflict` words it.
+    pub fn conflict_on(group: &str, resource: &str, name: &str, why: &str) -> Self {
+        let group_resource = if group.is_empty() {
+            resource.to_owned()
+        } else {
+            format!("{resource}.{group}")
+        };
         Self::new(
             409,
             "Conflict",
-            format!(
-                "Operation cannot be fulfilled on {} \"{name}\": {why}",
-                rt.group_resource()
-            ),
+            format!("Operation cannot be fulfilled on {group_resource} \"{name}\": {why}"),
         )
-        .with_details(rt, name)
+        .with_resource_details(group, resource, name)
     }
 
     /// 409 when the object changed since the client read it.
     pub fn stale(rt: &ResourceType, name: &str) -> Self {
-        Self::conflict(
-            rt,
-            name,
-            "the object has been modified; please apply your changes to the latest version and \
-             try again",
-        )
+        Self::conflict(rt, name, OPTIMISTIC_LOCK)
+    }
+
+    /// 409 when the object changed since the client read it, for a resource named by its group
+    /// and plural.
+    pub fn stale_on(group: &str, resource: &str, name: &str) -> Self {
+        Self::conflict_on(group, resource, name, OPTIMISTIC_LOCK)
     }
 
     /// 409 for server-side apply conflicts, with one cause per field.
@@ -220,13 +244,59 @@ impl ApiError {
         Self::new(405, "MethodNotAllowed", message)
     }
 
-    /// 410: the `resourceVersion` a watch asked for is older than the history kept.
-    pub fn expired(requested: u64, oldest: u64) -> Self {
+    /// 410: the `resourceVersion` a watch asked for is older than the history kept, in the
+    /// watch cache's words (`too old resource version: %d (%d)`, with the requested version and
+    /// the one before the oldest event kept: `cacher/watch_cache.go`).
+    pub fn expired(requested: u64, oldest_kept_minus_one: u64) -> Self {
         Self::new(
             410,
             "Expired",
-            format!("too old resource version: {requested} ({oldest})"),
+            format!("too old resource version: {requested} ({oldest_kept_minus_one})"),
         )
+    }
+
+    /// 410 sent to an open watch whose history was compacted under it, in etcd3's watcher's
+    /// words (`interpretWatchError` for `ErrCompacted`).
+    pub fn watch_compacted() -> Self {
+        Self::new(
+            410,
+            "Expired",
+            "The resourceVersion for the provided watch is too old.",
+        )
+    }
+
+    /// 429 `TooManyRequests` with `details.retryAfterSeconds` (apimachinery's
+    /// `NewTooManyRequests`); the answer also carries a `Retry-After` header.
+    pub fn too_many_requests(message: impl Into<String>, retry_after_seconds: u32) -> Self {
+        let mut e = Self::new(429, "TooManyRequests", message);
+        e.details = Some(json!({"retryAfterSeconds": retry_after_seconds}));
+        e
+    }
+
+    /// 500 `InternalError` (apimachinery's `NewInternalError`): `Internal error occurred: ERR`,
+    /// with the error as the one cause.
+    pub fn internal(error: &str) -> Self {
+        let mut e = Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {error}"),
+        );
+        e.details = Some(json!({"causes": [{"message": error}]}));
+        e
+    }
+
+    /// 503 `ServiceUnavailable` (apimachinery's `NewServiceUnavailable`).
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, "ServiceUnavailable", message)
+    }
+
+    /// `details.retryAfterSeconds`, which the real server also sends as a `Retry-After` header
+    /// (`responsewriters.ErrorNegotiated`).
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        self.details
+            .as_ref()
+            .and_then(|d| d["retryAfterSeconds"].as_u64())
+            .filter(|s| *s > 0)
     }
 
     /// 415: a patch type the resource does not take.

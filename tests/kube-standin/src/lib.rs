@@ -5,14 +5,18 @@
 //! kube-rs and the operator depend on it. What it does, and what it leaves out, is in its
 //! README. Start one with [`StandIn::start`] (on the current Tokio runtime) or
 //! [`StandIn::start_in_background`] (on a thread of its own, for tests that share it), point a
-//! `kube::Client` at [`StandIn::kubeconfig`], and drop it to stop it.
+//! `kube::Client` at [`StandIn::kubeconfig`], and drop it to stop it. [`StandIn::faults`] makes
+//! chosen requests meet the faults a real API server shows (conflicts, throttling, server
+//! errors, dropped and expired watches); [`Remote`] does the same over HTTP.
 
 pub mod apply;
 pub mod audit;
 pub mod builtin;
 pub mod error;
+pub mod faults;
 pub mod rbac;
 pub mod registry;
+pub mod remote;
 pub mod selectors;
 pub mod server;
 pub mod store;
@@ -29,6 +33,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use faults::{Counts, Fault, FaultKind, Faults, Matcher, Rule};
+pub use remote::Remote;
 pub use store::Limits;
 
 /// Why a stand-in could not start.
@@ -111,6 +117,7 @@ impl Config {
 pub struct StandIn {
     addr: SocketAddr,
     store: Arc<store::Store>,
+    faults: Faults,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -130,6 +137,7 @@ impl StandIn {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
+        let faults = Faults::default();
         let server = Arc::new(server::Server {
             store: store.clone(),
             bookmark_interval: config.bookmark_interval,
@@ -140,12 +148,14 @@ impl StandIn {
                     audit::Log::open(path).map_err(|e| Error::Audit(path.display().to_string(), e))
                 })
                 .transpose()?,
+            faults: faults.clone(),
         });
         tokio::spawn(serve(listener, server, stopped));
         tokio::spawn(collect_garbage(Arc::downgrade(&store)));
         Ok(Self {
             addr,
             store,
+            faults,
             stop: Some(stop),
             thread: None,
         })
@@ -197,6 +207,17 @@ impl StandIn {
     /// The objects, for tests that look behind the API.
     pub fn store(&self) -> &store::Store {
         &self.store
+    }
+
+    /// The faults injected into its requests: rules, open watches, counts (see [`faults`]).
+    /// The same are served over HTTP at `URL/standin/faults`, which [`Remote`] calls.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// A client for its fault endpoint over HTTP, as a test that has only its URL makes one.
+    pub fn remote(&self) -> Remote {
+        Remote::at(self.addr)
     }
 
     /// A kubeconfig for this server (no TLS, no credentials).

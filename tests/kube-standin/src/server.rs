@@ -1,6 +1,7 @@
 //! HTTP: the Kubernetes REST paths, verbs, query parameters and content types, over plain
 //! HTTP/1.1 (no TLS, no authentication), answering with JSON objects, lists, watch streams,
-//! discovery documents and `Status` errors.
+//! discovery documents and `Status` errors; the faults a test injects (see [`crate::faults`]),
+//! and the endpoint that injects them, `/standin/faults`.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -15,13 +16,20 @@ use hyper::body::{Frame, Incoming};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::faults::{Fault, Faults, RequestInfo, WatchAction};
 use crate::registry::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::store::{DeleteOptions, ListOptions, PatchType, Store, WriteOptions, Written};
-use crate::watch::{self, WatchRequest};
+use crate::watch::{self, Chunk, WatchRequest};
 
 /// The response body type: whole JSON documents, or a watch stream.
-pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+pub type Body = UnsyncBoxBody<Bytes, BodyError>;
+
+/// Why a response body ends early: only a watch whose connection a test drops.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where the fault endpoint is served.
+pub const FAULTS_PATH: &str = "/standin/faults";
 
 /// Shared by every connection.
 pub struct Server {
@@ -31,6 +39,8 @@ pub struct Server {
     pub bookmark_interval: Duration,
     /// Where each request's authorization attributes are recorded, if anywhere.
     pub audit: Option<crate::audit::Log>,
+    /// The faults injected into requests.
+    pub faults: Faults,
 }
 
 type Query = BTreeMap<String, String>;
@@ -56,9 +66,15 @@ enum Route {
     },
 }
 
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed_unsync()
+}
+
 fn json_response(code: StatusCode, value: &Value, warnings: &[String]) -> Response<Body> {
     let body = serde_json::to_vec(value).unwrap_or_default();
-    let mut response = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
+    let mut response = Response::new(full(body));
     *response.status_mut() = code;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -75,7 +91,46 @@ fn json_response(code: StatusCode, value: &Value, warnings: &[String]) -> Respon
 
 fn error_response(e: &ApiError) -> Response<Body> {
     let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(code, &e.to_status(), &[])
+    let mut response = json_response(code, &e.to_status(), &[]);
+    // As `responsewriters.ErrorNegotiated` does for any `Status` asking for a wait.
+    if let Some(seconds) = e.retry_after_seconds() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// API Priority and Fairness's rejection: Go's `http.Error` writes the text with a newline,
+/// `text/plain; charset=utf-8` and `nosniff`, after the filter set `Retry-After`.
+fn too_many_requests(retry_after_seconds: u32) -> Response<Body> {
+    let mut response = Response::new(full(crate::faults::TOO_MANY_REQUESTS));
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(retry_after_seconds),
+    );
+    response
+}
+
+/// A watch answered with one `ERROR` event and its end, as the watch cache answers a watch it
+/// cannot serve once the request is accepted (`newErrWatcher`): `200`, then the `Status`.
+fn error_event_response(e: &ApiError) -> Response<Body> {
+    let mut response = Response::new(full(watch::line("ERROR", &e.to_status())));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 impl Server {
@@ -102,37 +157,76 @@ impl Server {
                 .and_then(|v: &header::HeaderValue| v.to_str().ok())
                 .map(str::to_owned)
         };
+        if let Some(rest) = parts.uri.path().strip_prefix(FAULTS_PATH)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            let (code, answer) = crate::faults::admin(&self.faults, &parts.method, rest, &body);
+            let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Ok(json_response(code, &answer, &[]));
+        }
+        let watch = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
+        let user = crate::audit::user(header_value(header::AUTHORIZATION).as_deref());
+        let attributes = crate::audit::with_selected_name(
+            crate::audit::attributes(user, &parts.method, parts.uri.path(), watch),
+            query.get("fieldSelector").map(String::as_str),
+        );
+        let request_info = RequestInfo {
+            attributes,
+            user_agent: header_value(header::USER_AGENT).unwrap_or_default(),
+            resume_from: resume_from(&query),
+        };
         let content_type =
             header_value(header::CONTENT_TYPE).unwrap_or_else(|| "application/json".into());
         // kube-runtime's metadata watchers ask for PartialObjectMetadata this way.
         let partial =
             header_value(header::ACCEPT).is_some_and(|a| a.contains("as=PartialObjectMetadata"));
-        // Protobuf is the one encoding real clients may send that this server does not speak;
-        // say so as the real server says it of an encoding it lacks.
-        let response = if content_type.starts_with("application/vnd.kubernetes.protobuf") {
-            Err(ApiError::unsupported_media_type(&content_type))
-        } else {
-            Ok(())
+        // Faults come first, as API Priority and Fairness and storage errors come before the
+        // request is carried out: a faulted request changes nothing.
+        let fault = self.faults.choose(&request_info, std::time::Instant::now());
+        let armed = match &fault {
+            Some(Fault::DropWatch) => Some(WatchAction::Drop),
+            _ => None,
         };
-        let response = response
+        let status = fault.as_ref().and_then(|f| f.status(&request_info));
+        let response = match (status, fault) {
+            (Some(e), _) => error_response(&e),
+            (
+                None,
+                Some(Fault::TooManyRequests {
+                    retry_after_seconds,
+                }),
+            ) => too_many_requests(retry_after_seconds),
+            (None, Some(Fault::ExpireWatch)) => {
+                // As if the history began after the store's current version.
+                let requested = request_info.resume_from.unwrap_or_default();
+                let current = self.store.resource_version().max(requested + 1);
+                error_event_response(&ApiError::expired(requested, current))
+            }
+            // Protobuf is the one encoding real clients may send that this server does not
+            // speak; say so as the real server says it of an encoding it lacks.
+            (None, _) => if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+                Err(ApiError::unsupported_media_type(&content_type))
+            } else {
+                Ok(())
+            }
             .and_then(|()| {
                 self.respond(
-                    &parts.method,
-                    parts.uri.path(),
-                    &query,
-                    &content_type,
-                    &body,
-                    partial,
+                    &Asked {
+                        method: &parts.method,
+                        path: parts.uri.path(),
+                        query: &query,
+                        content_type: &content_type,
+                        body: &body,
+                        partial,
+                    },
+                    &request_info,
+                    armed,
                 )
             })
-            .unwrap_or_else(|e| error_response(&e));
+            .unwrap_or_else(|e| error_response(&e)),
+        };
         if let Some(log) = &self.audit {
-            let watch = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
-            let user = crate::audit::user(header_value(header::AUTHORIZATION).as_deref());
-            let attributes = crate::audit::with_selected_name(
-                crate::audit::attributes(user, &parts.method, parts.uri.path(), watch),
-                query.get("fieldSelector").map(String::as_str),
-            );
+            let attributes = request_info.attributes;
             let code = response.status().as_u16();
             // A PUT or an apply PATCH that creates the object is also authorized as a create
             // by the real API server (its create-on-update check).
@@ -165,13 +259,18 @@ impl Server {
 
     fn respond(
         &self,
-        method: &Method,
-        path: &str,
-        query: &Query,
-        content_type: &str,
-        body: &[u8],
-        partial: bool,
+        asked: &Asked<'_>,
+        request_info: &RequestInfo,
+        armed: Option<WatchAction>,
     ) -> Result<Response<Body>, ApiError> {
+        let Asked {
+            method,
+            path,
+            query,
+            content_type,
+            body,
+            partial,
+        } = *asked;
         let ok = |v: &Value| Ok(json_response(StatusCode::OK, v, &[]));
         match (self.route(path)?, method.clone()) {
             (Route::Version, Method::GET) => ok(&json!({
@@ -203,7 +302,8 @@ impl Server {
             }
             (Route::Collection { rt, namespace }, Method::GET) => {
                 if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) {
-                    self.watch(rt, namespace, query, partial)
+                    let guard = self.faults.watch_opened(request_info.clone(), armed);
+                    self.watch(rt, namespace, query, partial, guard)
                 } else {
                     ok(&self.list(&rt, namespace.as_deref(), query, partial)?)
                 }
@@ -552,6 +652,7 @@ impl Server {
         namespace: Option<String>,
         query: &Query,
         partial: bool,
+        guard: crate::faults::WatchGuard,
     ) -> Result<Response<Body>, ApiError> {
         let flag = |k: &str| matches!(query.get(k).map(String::as_str), Some("true" | "1"));
         let send_initial_events = flag("sendInitialEvents");
@@ -581,11 +682,20 @@ impl Server {
                 .and_then(|t| t.parse().ok())
                 .map(Duration::from_secs),
         };
-        let events = watch::start(&self.store, request, self.bookmark_interval)?;
+        let events = match watch::start(&self.store, request, self.bookmark_interval, guard) {
+            Ok(events) => events,
+            // Too old a resourceVersion: the watch cache accepts the watch and sends the 410
+            // as its one event.
+            Err(e) if e.code == 410 => return Ok(error_event_response(&e)),
+            Err(e) => return Err(e),
+        };
         let stream = futures::stream::unfold(events, |mut rx| async move {
-            rx.recv()
-                .await
-                .map(|bytes| (Ok::<_, Infallible>(Frame::data(bytes)), rx))
+            match rx.recv().await? {
+                Chunk::Data(bytes) => Some((Ok(Frame::data(bytes)), rx)),
+                // An error from the body makes hyper close the connection without the last
+                // chunk: the client sees the stream cut short.
+                Chunk::Cut => Some((Err(BodyError::from("the watch was dropped")), rx)),
+            }
         });
         let mut response = Response::new(StreamBody::new(stream).boxed_unsync());
         response.headers_mut().insert(
@@ -610,6 +720,30 @@ pub fn metadata_only(object: Value, partial: bool) -> Value {
         "kind": "PartialObjectMetadata",
         "metadata": object.get("metadata").cloned().unwrap_or_else(|| json!({})),
     })
+}
+
+/// What a request asked, as [`Server::respond`] takes it.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a Query,
+    content_type: &'a str,
+    body: &'a [u8],
+    partial: bool,
+}
+
+/// For a watch that resumes from a `resourceVersion` (not `0`, not a streaming list), that
+/// version.
+fn resume_from(query: &Query) -> Option<u64> {
+    let flag = |k: &str| matches!(query.get(k).map(String::as_str), Some("true" | "1"));
+    if !flag("watch") || flag("sendInitialEvents") {
+        return None;
+    }
+    query
+        .get("resourceVersion")
+        .and_then(|rv| rv.parse().ok())
+        .filter(|rv| *rv != 0)
 }
 
 fn written_response(written: &Written) -> Response<Body> {

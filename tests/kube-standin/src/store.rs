@@ -388,7 +388,7 @@ impl Store {
     pub fn changes_since(&self, since: u64) -> Result<Replay, ApiError> {
         let state = self.lock();
         if since < state.compacted {
-            return Err(ApiError::expired(since, state.compacted + 1));
+            return Err(ApiError::expired(since, state.compacted));
         }
         let replay = state
             .history

@@ -1,6 +1,7 @@
 //! Watches: newline-delimited JSON events, starting with the current objects, replaying
 //! history from a `resourceVersion`, or streaming the initial list (`sendInitialEvents`);
-//! bookmarks; selectors that turn an object leaving the selection into `DELETED`; timeouts.
+//! bookmarks; selectors that turn an object leaving the selection into `DELETED`; timeouts;
+//! and the faults a test injects into open watches (dropped connections, 410 `Expired`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::error::ApiError;
+use crate::faults::{WatchAction, WatchGuard};
 use crate::registry::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::store::{Change, ChangeKind, Store};
@@ -74,7 +76,17 @@ impl WatchRequest {
     }
 }
 
-fn line(kind: &str, object: &Value) -> Bytes {
+/// What a watch sends down its response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Chunk {
+    /// Bytes of the stream: one event.
+    Data(Bytes),
+    /// Close the connection without ending the response, as a connection lost mid-stream.
+    Cut,
+}
+
+/// A watch event line.
+pub fn line(kind: &str, object: &Value) -> Bytes {
     let mut bytes =
         serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
     bytes.push(b'\n');
@@ -93,12 +105,14 @@ fn bookmark(rt: &ResourceType, rv: u64, initial_events_end: bool) -> Bytes {
 }
 
 /// Starts a watch; its events arrive on the returned channel until the timeout, the client
-/// leaving, or the watcher falling too far behind (the client then watches again).
+/// leaving, the watcher falling too far behind (the client then watches again), or a fault
+/// arriving on `guard`.
 pub fn start(
     store: &Arc<Store>,
     request: WatchRequest,
     bookmark_interval: Duration,
-) -> Result<mpsc::Receiver<Bytes>, ApiError> {
+    guard: WatchGuard,
+) -> Result<mpsc::Receiver<Chunk>, ApiError> {
     let rt = request.resource.clone();
     let wanted = request
         .resource_version
@@ -130,14 +144,28 @@ pub fn start(
     let store = store.clone();
     tokio::spawn(async move {
         for event in initial {
-            if tx.send(event).await.is_err() {
+            if tx.send(Chunk::Data(event)).await.is_err() {
                 return;
             }
         }
-        if end_bookmark && tx.send(bookmark(&rt, start_rv, true)).await.is_err() {
+        if end_bookmark
+            && tx
+                .send(Chunk::Data(bookmark(&rt, start_rv, true)))
+                .await
+                .is_err()
+        {
             return;
         }
-        stream(&store, &request, receiver, start_rv, &tx, bookmark_interval).await;
+        stream(
+            &store,
+            &request,
+            receiver,
+            start_rv,
+            &tx,
+            bookmark_interval,
+            guard,
+        )
+        .await;
     });
     Ok(rx)
 }
@@ -147,12 +175,14 @@ async fn stream(
     request: &WatchRequest,
     mut receiver: broadcast::Receiver<Arc<Change>>,
     mut last_rv: u64,
-    tx: &mpsc::Sender<Bytes>,
+    tx: &mpsc::Sender<Chunk>,
     bookmark_interval: Duration,
+    mut guard: WatchGuard,
 ) {
     let deadline = request.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut ticker = tokio::time::interval(bookmark_interval);
     ticker.tick().await;
+    let mut faults_gone = false;
     loop {
         let timeout = async {
             match deadline {
@@ -163,6 +193,18 @@ async fn stream(
         tokio::select! {
             () = timeout => return,
             () = tx.closed() => return,
+            action = &mut guard.action, if !faults_gone => match action {
+                Ok(WatchAction::Drop) => {
+                    let _ = tx.send(Chunk::Cut).await;
+                    return;
+                }
+                Ok(WatchAction::Expire) => {
+                    let status = ApiError::watch_compacted().to_status();
+                    let _ = tx.send(Chunk::Data(line("ERROR", &status))).await;
+                    return;
+                }
+                Err(_) => faults_gone = true,
+            },
             next = receiver.recv() => match next {
                 Ok(change) => {
                     if !forward(request, &change, &mut last_rv, tx).await {
@@ -183,7 +225,11 @@ async fn stream(
                     }
                 }
                 let rv = current.max(last_rv);
-                if tx.send(bookmark(&request.resource, rv, false)).await.is_err() {
+                if tx
+                    .send(Chunk::Data(bookmark(&request.resource, rv, false)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 last_rv = rv;
@@ -198,14 +244,14 @@ async fn forward(
     request: &WatchRequest,
     change: &Change,
     last_rv: &mut u64,
-    tx: &mpsc::Sender<Bytes>,
+    tx: &mpsc::Sender<Chunk>,
 ) -> bool {
     if change.rv <= *last_rv {
         return true;
     }
     *last_rv = change.rv;
     match request.event(change) {
-        Some((kind, object)) => tx.send(line(kind, &object)).await.is_ok(),
+        Some((kind, object)) => tx.send(Chunk::Data(line(kind, &object))).await.is_ok(),
         None => true,
     }
 }

@@ -729,17 +729,25 @@ async fn a_too_old_resource_version_is_410_gone() {
             .await
             .unwrap();
     }
-    let e = match widgets
-        .watch(&WatchParams::default(), &first.resource_version().unwrap())
+    // As the watch cache answers: the watch is accepted and its one event is the 410.
+    let first_rv = first.resource_version().unwrap();
+    let mut stream = widgets
+        .watch(&WatchParams::default(), &first_rv)
         .await
-    {
-        Err(e) => api_error(e),
-        Ok(stream) => match stream.boxed().next().await {
-            Some(Ok(WatchEvent::Error(e))) => *e,
-            other => panic!("expected 410, got {other:?}"),
-        },
+        .unwrap()
+        .boxed();
+    let e = match stream.next().await {
+        Some(Ok(WatchEvent::Error(e))) => *e,
+        other => panic!("expected 410, got {other:?}"),
     };
     assert_eq!((e.code, e.reason.as_str()), (410, "Expired"));
+    assert!(
+        e.message
+            .starts_with(&format!("too old resource version: {first_rv} (")),
+        "{}",
+        e.message
+    );
+    assert!(stream.next().await.is_none());
 }
 
 #[tokio::test]
