@@ -10,6 +10,7 @@
 mod cloud;
 mod knative;
 mod migrate;
+mod restart;
 mod stats;
 
 use std::collections::HashMap;
@@ -86,6 +87,11 @@ struct Args {
     /// backend (properties, not speeds: CI's smoke run uses it).
     #[arg(long)]
     strict: bool,
+    /// After the timed changes, restart the operator (SIGTERM, then a new one at once) and
+    /// report how long the new one took to reconcile every object and what it wrote (goal:
+    /// nothing, to the API server or the cloud).
+    #[arg(long)]
+    restart: bool,
     /// After the other phases, move every object to this provider at once (spelt as in
     /// `spec.provider`) and report how long the move took and what it cost in calls.
     #[arg(long, value_parser = provider_parser())]
@@ -213,6 +219,7 @@ struct Report {
     cloud: Option<cloud::CloudReport>,
     /// `--migrate-to`: the move of every object to another provider.
     migration: Option<MigrationReport>,
+    restart: Option<restart::RestartReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -370,6 +377,20 @@ async fn run(args: &Args) -> Result<(), Error> {
     while latency_rx.try_recv().is_ok() {}
     let (load_latencies, lost_load) = load(&ssvs, &pending, &mut latency_rx, args).await?;
 
+    let restarted = if args.restart {
+        eprintln!("restarting the operator...");
+        let start = || start_operator(cluster, args);
+        let restarted =
+            restart::run(&mut operator, start, audit, backend.cloud(), args.count).await?;
+        eprintln!(
+            "every object reconciled again {:.1}s after the restart",
+            restarted.steady_seconds
+        );
+        Some(restarted)
+    } else {
+        None
+    };
+
     let moved = match args.migrate_to.filter(|to| *to != args.provider) {
         Some(to) => {
             eprintln!("moving all {} to {}...", args.count, to.display_name());
@@ -456,6 +477,7 @@ async fn run(args: &Args) -> Result<(), Error> {
                 from_cloud,
             }
         }),
+        restart: restarted,
     };
     drop(moved);
     sampler.stop();
@@ -476,17 +498,21 @@ async fn run(args: &Args) -> Result<(), Error> {
 }
 
 /// `--strict`: the idle operator wrote to no object (nor to the cloud), every timed change
-/// reached the backend, and a move left no old side behind.
+/// reached the backend, a move left no old side behind, and a restart wrote nothing.
 fn strict(report: &Report) -> Result<(), Error> {
     let lost = report.latency_idle_ms.lost + report.latency_load_ms.lost;
     let idle_writes = report.idle.operator.object_writes();
     let cloud_writes = report.cloud.as_ref().map_or(0, |c| c.idle.calls.writes);
     let left_behind = report.migration.as_ref().map_or(0, |m| m.left_behind);
-    if lost > 0 || idle_writes > 0 || cloud_writes > 0 || left_behind > 0 {
+    let restart_writes = report
+        .restart
+        .as_ref()
+        .map_or(0, restart::RestartReport::writes);
+    if lost > 0 || idle_writes > 0 || cloud_writes > 0 || left_behind > 0 || restart_writes > 0 {
         return Err(Error::Other(format!(
             "--strict: {idle_writes} object writes and {cloud_writes} cloud writes while idle, \
              {lost} changes never reached the backend, {left_behind} old sides left after \
-             the move"
+             the move, {restart_writes} writes after a restart"
         )));
     }
     Ok(())
@@ -562,7 +588,12 @@ fn start_operator(cluster: &Cluster, args: &Args) -> Result<e2e::Operator, Error
     }
     operator_args.extend(args.operator_arg.iter().cloned());
     let operator_args: Vec<&str> = operator_args.iter().map(String::as_str).collect();
-    Ok(Ferry::spawn_logging(cluster, &operator_args, "warn")?)
+    // `ferry::controller` says where it serves metrics, which `--restart` reads.
+    Ok(Ferry::spawn_logging(
+        cluster,
+        &operator_args,
+        "warn,ferry::controller=info",
+    )?)
 }
 
 /// The changes timed one at a time on the idle operator.
@@ -1018,6 +1049,7 @@ fn print_table(r: &Report) {
             .unwrap_or_default(),
         process_rows(r),
         latency_rows(r),
+        r.restart.as_ref().map(restart_rows).unwrap_or_default(),
         r.migration
             .as_ref()
             .map(|m| migration_rows(m, r.count))
@@ -1088,6 +1120,38 @@ fn api_rows(r: &Report) -> Rows {
 }
 
 /// The move of every object (`--migrate-to`): how long, and the calls per object.
+fn restart_rows(r: &restart::RestartReport) -> Rows {
+    let mut rows = vec![
+        (
+            "restart: old operator stopped (s)".into(),
+            format!("{:.1}", r.stop_seconds),
+        ),
+        (
+            "restart: new one reconciled every object (s)".into(),
+            format!("{:.1}", r.steady_seconds),
+        ),
+        (
+            "restart: operator object writes (target 0)".into(),
+            r.operator.operator.object_writes().to_string(),
+        ),
+        (
+            "restart: operator reads per object".into(),
+            format!("{:.2}", r.operator.reads_per_object),
+        ),
+    ];
+    if let Some(cloud) = &r.cloud {
+        rows.push((
+            "restart: cloud writes (target 0)".into(),
+            cloud.calls.writes.to_string(),
+        ));
+        rows.push((
+            "restart: cloud reads per object".into(),
+            format!("{:.2}", cloud.reads_per_object),
+        ));
+    }
+    rows
+}
+
 fn migration_rows(m: &MigrationReport, count: usize) -> Rows {
     let n = u64::try_from(count).unwrap_or(u64::MAX);
     let mut rows = vec![

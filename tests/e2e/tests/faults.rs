@@ -2,7 +2,8 @@
 //! Knative (the suite plays Knative Serving on the stand-in), Fargate (moto, behind a proxy
 //! that injects faults) and Cloud Run (the fake Admin API, which injects its own), while the operator is SIGKILLed at random moments and restarted, and the
 //! clouds throttle, fail with 5xx, answer slowly or past the SDK's timeout, or apply a call and
-//! lose its answer. After each round the invariants are checked:
+//! lose its answer, and the API stand-in answers the operator's requests with 409 conflicts,
+//! 429s, 500s and 503s, and drops or expires (410 Gone) its watches. After each round the invariants are checked:
 //!
 //! - exactly one cloud resource per live object, found by the object's UID tag or label, and
 //!   none for an object that is gone or moved away;
@@ -29,10 +30,11 @@ use ferry_api::{Provider, ServerlessService};
 use futures::StreamExt as _;
 use http::Method;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
 };
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, ResourceExt as _};
+use kube_standin::{Fault as ApiFault, Matcher, Remote, Rule};
 use moto_standin::{Fault as AwsFault, Moto, Proxy};
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
@@ -88,6 +90,8 @@ struct Suite {
     ecs_cluster: String,
     cloud_run: &'static CloudRunFake,
     project: String,
+    /// The API stand-in's fault injection (`None` on a real cluster).
+    api: Option<Remote>,
     rng: StdRng,
     /// Each object's provider and image while it should exist.
     live: BTreeMap<String, (Provider, u32)>,
@@ -197,6 +201,9 @@ impl Suite {
         .await
         .unwrap();
         let knative = Api::namespaced_with(client.clone(), &ns, &knative_services());
+        let api = cluster
+            .is_standin()
+            .then(|| Remote::from_kubeconfig(cluster.kubeconfig()).unwrap());
         Self {
             _configs: [
                 ProviderConfigCleanup::new(cluster, &gcp),
@@ -212,6 +219,7 @@ impl Suite {
             ecs_cluster,
             cloud_run,
             project,
+            api,
             rng: StdRng::seed_from_u64(seed),
             live: BTreeMap::new(),
             uids: BTreeMap::new(),
@@ -228,10 +236,7 @@ impl Suite {
     /// Kills the operator (SIGKILL, as a node would) and starts another.
     fn kill(&mut self) {
         self.logs.push_str(&self.operator.logs());
-        self.logs.push_str(&format!(
-            "--- killed in round {} ---\n",
-            self.figures.rounds
-        ));
+        let _ = writeln!(self.logs, "--- killed in round {} ---", self.figures.rounds);
         self.operator = Ferry::spawn_confined(self.cluster, self.ns()).unwrap();
         self.figures.kills += 1;
     }
@@ -314,6 +319,87 @@ impl Suite {
         }
     }
 
+    /// Injects up to two faults into the operator's next API requests (on the stand-in), or
+    /// cuts its open watches now.
+    async fn inject_api_faults(&mut self) {
+        let Some(api) = &self.api else {
+            return;
+        };
+        let operator = format!("system:serviceaccount:{}:ferry", self.namespace.name());
+        let knative = |m: Matcher| m.group("serving.knative.dev");
+        for _ in 0..self.rng.random_range(0..=2) {
+            let times = self.rng.random_range(1..=3);
+            let (fault, matcher, what) = match self.rng.random_range(0..10) {
+                0 => (
+                    ApiFault::Conflict,
+                    Matcher::writes("serverlessservices"),
+                    "409 on ServerlessService writes",
+                ),
+                1 => (
+                    ApiFault::Conflict,
+                    Matcher::writes("providerconfigs"),
+                    "409 on ProviderConfig writes",
+                ),
+                2 => (
+                    ApiFault::InternalError,
+                    Matcher::writes("serverlessservices").subresource("status"),
+                    "500 on status writes",
+                ),
+                3 => (
+                    ApiFault::InternalError,
+                    knative(Matcher::writes("services")),
+                    "500 on Knative Service writes",
+                ),
+                4 => (
+                    ApiFault::ServiceUnavailable,
+                    Matcher::reads("providerconfigs"),
+                    "503 on ProviderConfig reads",
+                ),
+                5 => (
+                    ApiFault::TooManyRequests {
+                        retry_after_seconds: 1,
+                    },
+                    Matcher::any(),
+                    "429 on any request",
+                ),
+                6 => (
+                    ApiFault::DropWatch,
+                    Matcher::watches("serverlessservices"),
+                    "dropped ServerlessService watch",
+                ),
+                7 => (
+                    ApiFault::DropWatch,
+                    knative(Matcher::watches("services")),
+                    "dropped Knative Service watch",
+                ),
+                8 => (
+                    ApiFault::ExpireWatch,
+                    Matcher::watches("serverlessservices"),
+                    "410 Gone on a ServerlessService watch",
+                ),
+                _ => {
+                    // The watches open now, cut at once.
+                    let matcher = Matcher::any().user(&operator);
+                    let dropped = if self.rng.random_bool(0.5) {
+                        api.drop_watches(&matcher).await.unwrap()
+                    } else {
+                        api.expire_watches(&matcher).await.unwrap()
+                    };
+                    *self
+                        .figures
+                        .faults
+                        .entry("API: open watches cut".into())
+                        .or_default() += dropped;
+                    self.round.push(format!("API: {dropped} open watches cut"));
+                    continue;
+                }
+            };
+            let rule = Rule::times(fault, matcher.user(&operator), times);
+            api.add(&rule).await.unwrap();
+            self.round.push(format!("API {what} x{times}"));
+        }
+    }
+
     /// One change: create, change the image, move to the other cloud, or delete.
     async fn act(&mut self) {
         let name = format!("svc-{}", self.rng.random_range(0..OBJECTS));
@@ -335,20 +421,17 @@ impl Suite {
         *self.figures.actions.entry(action).or_default() += 1;
         self.round
             .insert(0, format!("{action} {name} -> {provider:?} image {image}"));
-        match provider {
-            Some(provider) => {
-                self.apply(&name, provider, image).await;
-                self.live.insert(name.clone(), (provider, image));
-                let svc = self.ssvs().get(&name).await.unwrap();
-                self.uids.insert(svc.uid().unwrap(), name);
-            }
-            None => {
-                self.ssvs()
-                    .delete(&name, &DeleteParams::default())
-                    .await
-                    .unwrap();
-                self.live.remove(&name);
-            }
+        if let Some(provider) = provider {
+            self.apply(&name, provider, image).await;
+            self.live.insert(name.clone(), (provider, image));
+            let svc = self.ssvs().get(&name).await.unwrap();
+            self.uids.insert(svc.uid().unwrap(), name);
+        } else {
+            self.ssvs()
+                .delete(&name, &DeleteParams::default())
+                .await
+                .unwrap();
+            self.live.remove(&name);
         }
     }
 
@@ -380,7 +463,12 @@ impl Suite {
     /// What is not yet as the specs say.
     async fn lagging(&self) -> Vec<String> {
         let mut lagging = Vec::new();
-        let objects = self.ssvs().list(&Default::default()).await.unwrap().items;
+        let objects = self
+            .ssvs()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items;
         for svc in &objects {
             let name = svc.name_any();
             let Some((provider, _)) = self.live.get(&name) else {
@@ -495,7 +583,7 @@ impl Suite {
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), self.ns(), &knative_services());
         let mut by_uid: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-        for service in api.list(&Default::default()).await.unwrap() {
+        for service in api.list(&ListParams::default()).await.unwrap() {
             let uid = service
                 .owner_references()
                 .iter()
@@ -522,7 +610,7 @@ impl Suite {
         let knative = self.knative_services().await;
         let objects: BTreeMap<String, ServerlessService> = self
             .ssvs()
-            .list(&Default::default())
+            .list(&ListParams::default())
             .await
             .unwrap()
             .items
@@ -598,12 +686,44 @@ impl Suite {
         }
     }
 
-    fn report(&self, seed: u64) -> String {
+    /// The faults that met a request, by cloud, call and kind (the scheduled ones are in
+    /// `faults`: one scheduled for a call that never came does not count).
+    async fn met_faults(&self) -> BTreeMap<String, usize> {
+        let mut met: BTreeMap<String, usize> = BTreeMap::new();
+        for call in self.proxy.requests() {
+            if let Some(fault) = call.fault {
+                *met.entry(format!("AWS {}: {fault:?}", call.operation))
+                    .or_default() += 1;
+            }
+        }
+        let run = self
+            .cloud_run
+            .project(&self.project)
+            .requests()
+            .await
+            .unwrap();
+        for call in run {
+            if let Some(fault) = call.fault {
+                *met.entry(format!("Cloud Run {}: {fault:?}", call.method))
+                    .or_default() += 1;
+            }
+        }
+        if let Some(api) = &self.api {
+            for (kind, n) in api.counts().await.unwrap().0 {
+                met.insert(format!("API: {kind:?}"), usize::try_from(n).unwrap());
+            }
+            api.clear().await.unwrap();
+        }
+        met
+    }
+
+    fn report(&self, seed: u64, met: &BTreeMap<String, usize>) -> String {
         let f = &self.figures;
         let mut out = String::new();
         let converge: Vec<f64> = f.converge.iter().map(Duration::as_secs_f64).collect();
         let max = converge.iter().copied().fold(0.0, f64::max);
-        let mean = converge.iter().sum::<f64>() / converge.len().max(1) as f64;
+        let rounds = f64::from(u32::try_from(converge.len().max(1)).unwrap_or(u32::MAX));
+        let mean = converge.iter().sum::<f64>() / rounds;
         let _ = writeln!(out, "crash-and-fault suite, seed {seed}");
         let _ = writeln!(
             out,
@@ -611,9 +731,17 @@ impl Suite {
             f.rounds, f.kills
         );
         let _ = writeln!(out, "changes: {:?}", f.actions);
-        let faults: usize = f.faults.values().sum();
-        let _ = writeln!(out, "faults injected: {faults}");
+        let scheduled: usize = f.faults.values().sum();
+        let _ = writeln!(out, "faults scheduled: {scheduled}");
         for (kind, n) in &f.faults {
+            let _ = writeln!(out, "  {kind}: {n}");
+        }
+        let _ = writeln!(
+            out,
+            "faults that met a request: {}",
+            met.values().sum::<usize>()
+        );
+        for (kind, n) in met {
             let _ = writeln!(out, "  {kind}: {n}");
         }
         let _ = writeln!(
@@ -668,6 +796,7 @@ async fn no_duplicate_no_orphan_no_stuck_object_under_crashes_and_cloud_faults()
     for round in 1..=rounds {
         suite.figures.rounds = usize::try_from(round).unwrap();
         suite.inject_faults().await;
+        suite.inject_api_faults().await;
         suite.act().await;
         // Killed at a random moment of the change's reconciles: before the first cloud call,
         // between a create and its status write, during a rollout, a deletion or a move.
@@ -702,7 +831,8 @@ async fn no_duplicate_no_orphan_no_stuck_object_under_crashes_and_cloud_faults()
     suite.kill();
     suite.converge().await;
     suite.verify().await;
-    let report = suite.report(seed);
+    let met = suite.met_faults().await;
+    let report = suite.report(seed, &met);
     println!("{report}");
     assert!(
         suite.figures.violations.is_empty(),
