@@ -72,6 +72,8 @@ const RUN_CALLS: &[&str] = &[
 struct Figures {
     rounds: usize,
     kills: usize,
+    /// Kills by the provider(s) the round's change was on (a move counts for both).
+    kills_by_provider: BTreeMap<&'static str, usize>,
     faults: BTreeMap<String, usize>,
     actions: BTreeMap<&'static str, usize>,
     violations: Vec<String>,
@@ -100,6 +102,8 @@ struct Suite {
     figures: Figures,
     /// What this round did, for its line of output.
     round: Vec<String>,
+    /// The providers this round's change touches.
+    touched: Vec<Provider>,
     /// Everything the operators logged, across restarts.
     logs: String,
 }
@@ -225,6 +229,7 @@ impl Suite {
             uids: BTreeMap::new(),
             figures: Figures::default(),
             round: Vec::new(),
+            touched: Vec::new(),
             logs: String::new(),
         }
     }
@@ -239,6 +244,13 @@ impl Suite {
         let _ = writeln!(self.logs, "--- killed in round {} ---", self.figures.rounds);
         self.operator = Ferry::spawn_confined(self.cluster, self.ns()).unwrap();
         self.figures.kills += 1;
+        for provider in &self.touched {
+            *self
+                .figures
+                .kills_by_provider
+                .entry(provider.as_str())
+                .or_default() += 1;
+        }
     }
 
     async fn apply(&self, name: &str, provider: Provider, image: u32) {
@@ -419,6 +431,14 @@ impl Suite {
             },
         };
         *self.figures.actions.entry(action).or_default() += 1;
+        self.touched = self
+            .live
+            .get(&name)
+            .map(|(p, _)| *p)
+            .into_iter()
+            .chain(provider)
+            .collect();
+        self.touched.dedup();
         self.round
             .insert(0, format!("{action} {name} -> {provider:?} image {image}"));
         if let Some(provider) = provider {
@@ -727,8 +747,8 @@ impl Suite {
         let _ = writeln!(out, "crash-and-fault suite, seed {seed}");
         let _ = writeln!(
             out,
-            "rounds {}, operator kills (SIGKILL) {}",
-            f.rounds, f.kills
+            "rounds {}, operator kills (SIGKILL) {}, by the provider of the round's change {:?}",
+            f.rounds, f.kills, f.kills_by_provider
         );
         let _ = writeln!(out, "changes: {:?}", f.actions);
         let scheduled: usize = f.faults.values().sum();
