@@ -337,6 +337,10 @@ impl Suite {
         let Some(api) = &self.api else {
             return;
         };
+        // Faults a round did not meet do not pile up into the next: seven 500s in a row would
+        // put the eighth attempt two minutes away (the backoff doubles from 1 s), which is the
+        // backoff working, not a stuck object.
+        api.clear().await.unwrap();
         let operator = format!("system:serviceaccount:{}:ferry", self.namespace.name());
         let knative = |m: Matcher| m.group("serving.knative.dev");
         for _ in 0..self.rng.random_range(0..=2) {
@@ -507,6 +511,19 @@ impl Suite {
         for name in self.live.keys() {
             if !objects.iter().any(|o| o.name_any() == *name) {
                 lagging.push(format!("{name} is missing"));
+            }
+        }
+        // A deleted Knative object's Knative Service goes with it by garbage collection, which
+        // runs after the object is gone.
+        for (uid, services) in self.knative_services().await {
+            let live = objects.iter().any(|o| {
+                o.uid().as_deref() == Some(uid.as_str())
+                    && self.live.get(&o.name_any()).map(|l| l.0) == Some(Provider::Knative)
+            });
+            if !live {
+                lagging.push(format!(
+                    "Knative Services of {uid} not yet collected: {services:?}"
+                ));
             }
         }
         lagging
