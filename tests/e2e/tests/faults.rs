@@ -27,12 +27,10 @@ use e2e::{
     Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace, current_ready,
 };
 use ferry_api::{Provider, ServerlessService};
-use futures::StreamExt as _;
 use http::Method;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
 };
-use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, ResourceExt as _};
 use kube_standin::{Fault as ApiFault, Matcher, Remote, Rule};
 use moto_standin::{Fault as AwsFault, Moto, Proxy};
@@ -136,36 +134,6 @@ fn knative_services() -> ApiResource {
     )
 }
 
-/// Plays Knative Serving where the suite does (the stand-in, or a cluster with
-/// `FERRY_E2E_PLAY_KNATIVE=1`): every Knative Service of `api`'s namespace whose status lags its
-/// generation is reported Ready for it.
-fn play_knative(cluster: &Cluster, api: Api<DynamicObject>, ns: String) -> Option<Player> {
-    if !cluster.plays_knative() {
-        return None;
-    }
-    Some(Player(tokio::spawn(async move {
-        let events = watcher(api.clone(), watcher::Config::default())
-            .default_backoff()
-            .applied_objects();
-        futures::pin_mut!(events);
-        while let Some(Ok(service)) = events.next().await {
-            let generation = service.metadata.generation.unwrap_or_default();
-            if service.data["status"]["observedGeneration"].as_i64() == Some(generation) {
-                continue;
-            }
-            let conditions = e2e::knative_ready_conditions("2026-12-07T10:00:00Z");
-            let status = e2e::knative_status(&service.name_any(), &ns, generation, &conditions);
-            let _ = api
-                .patch_status(
-                    &service.name_any(),
-                    &PatchParams::apply("knative-serving").force(),
-                    &Patch::Apply(&status),
-                )
-                .await;
-        }
-    })))
-}
-
 impl Suite {
     async fn start(seed: u64) -> Self {
         let cluster = Cluster::shared().unwrap();
@@ -213,7 +181,7 @@ impl Suite {
                 ProviderConfigCleanup::new(cluster, &gcp),
                 ProviderConfigCleanup::new(cluster, &aws),
             ],
-            _knative: play_knative(cluster, knative, ns.clone()),
+            _knative: e2e::play_knative(cluster, knative, &ns).map(Player),
             operator: Ferry::spawn_confined(cluster, &ns).unwrap(),
             namespace,
             cluster,

@@ -14,10 +14,8 @@ use std::time::Duration;
 use cloudrun_fake::CloudRunFake;
 use e2e::{Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace};
 use ferry_api::{MigrationPhase, Provider, ServerlessService};
-use futures::StreamExt as _;
+use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
-use kube::runtime::{WatchStreamExt as _, watcher};
-use kube::{Client, ResourceExt as _};
 use moto_standin::Moto;
 use serde_json::json;
 
@@ -114,33 +112,8 @@ impl Scenario {
         Api::namespaced_with(self.client.clone(), self.ns(), &knative_services())
     }
 
-    /// Plays Knative Serving where the suite does (the stand-in, or a cluster with
-    /// `FERRY_E2E_PLAY_KNATIVE=1`): every Knative Service of the namespace whose status lags its
-    /// generation is reported Ready for it. Otherwise the cluster's Knative does it.
     fn play_knative(&self) -> Option<tokio::task::JoinHandle<()>> {
-        if !self.cluster.plays_knative() {
-            return None;
-        }
-        let (api, ns) = (self.knative(), self.ns().to_owned());
-        Some(tokio::spawn(async move {
-            let events = watcher(api.clone(), watcher::Config::default()).applied_objects();
-            futures::pin_mut!(events);
-            while let Some(Ok(service)) = events.next().await {
-                let generation = service.metadata.generation.unwrap_or_default();
-                if service.data["status"]["observedGeneration"].as_i64() == Some(generation) {
-                    continue;
-                }
-                let conditions = e2e::knative_ready_conditions("2026-12-07T10:00:00Z");
-                let status = e2e::knative_status(&service.name_any(), &ns, generation, &conditions);
-                let _ = api
-                    .patch_status(
-                        &service.name_any(),
-                        &PatchParams::apply("knative-serving").force(),
-                        &Patch::Apply(&status),
-                    )
-                    .await;
-            }
-        }))
+        e2e::play_knative(self.cluster, self.knative(), self.ns())
     }
 
     /// Applies the spec on `provider`, draining two seconds.
