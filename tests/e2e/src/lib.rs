@@ -357,6 +357,9 @@ impl Drop for TestNamespace {
     }
 }
 
+/// What the operators of the tests log (`RUST_LOG`).
+pub const TEST_LOG: &str = "info,ferry=debug,ferry_controller=debug,kube=warn";
+
 /// The `ferry` binary.
 pub struct Ferry;
 
@@ -438,11 +441,7 @@ impl Ferry {
     /// Starts `ferry ARGS` against `cluster` (for `controller`: add `--metrics-address
     /// 127.0.0.1:0` and read the port with [`Operator::metrics_address`]).
     pub fn spawn(cluster: &Cluster, args: &[&str]) -> Result<Operator, Error> {
-        Self::spawn_logging(
-            cluster,
-            args,
-            "info,ferry=debug,ferry_controller=debug,kube=warn",
-        )
+        Self::spawn_logging(cluster, args, TEST_LOG)
     }
 
     /// [`Ferry::spawn`] with `RUST_LOG=filter` (benchmarks log less than tests).
@@ -488,14 +487,25 @@ impl Ferry {
     /// without leader election, and its credential Secrets), with fast resyncs: how the cloud
     /// backends' scenarios run it.
     pub fn spawn_confined(cluster: &Cluster, namespace: &str) -> Result<Operator, Error> {
-        Self::spawn(
+        Self::spawn_confined_with(cluster, namespace, namespace, TEST_LOG)
+    }
+
+    /// [`Ferry::spawn_confined`] with its own namespace `own` apart from the one it watches,
+    /// logging at `filter`.
+    pub fn spawn_confined_with(
+        cluster: &Cluster,
+        namespace: &str,
+        own: &str,
+        filter: &str,
+    ) -> Result<Operator, Error> {
+        Self::spawn_logging(
             cluster,
             &[
                 "controller",
                 "--namespace",
                 namespace,
                 "--lease-namespace",
-                namespace,
+                own,
                 "--no-leader-election",
                 "--metrics-address",
                 "127.0.0.1:0",
@@ -504,6 +514,7 @@ impl Ferry {
                 "--progress-interval",
                 "200ms",
             ],
+            filter,
         )
     }
 }

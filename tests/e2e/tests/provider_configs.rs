@@ -88,24 +88,7 @@ impl Scenario {
         e2e::put_provider_config(&client, run, &access)
             .await
             .unwrap();
-        let operator = Ferry::spawn(
-            cluster,
-            &[
-                "controller",
-                "--namespace",
-                &ns,
-                "--lease-namespace",
-                &own,
-                "--no-leader-election",
-                "--metrics-address",
-                "127.0.0.1:0",
-                "--resync-interval",
-                "1s",
-                "--progress-interval",
-                "200ms",
-            ],
-        )
-        .unwrap();
+        let operator = Ferry::spawn_confined_with(cluster, &ns, &own, e2e::TEST_LOG).unwrap();
         Self {
             _configs: [
                 ProviderConfigCleanup::new(cluster, &aws),

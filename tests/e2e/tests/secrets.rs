@@ -127,25 +127,7 @@ impl Scenario {
         e2e::put_provider_config(&client, run, &access)
             .await
             .unwrap();
-        let operator = Ferry::spawn_logging(
-            cluster,
-            &[
-                "controller",
-                "--namespace",
-                &ns,
-                "--lease-namespace",
-                &ns,
-                "--no-leader-election",
-                "--metrics-address",
-                "127.0.0.1:0",
-                "--resync-interval",
-                "1s",
-                "--progress-interval",
-                "200ms",
-            ],
-            "trace",
-        )
-        .unwrap();
+        let operator = Ferry::spawn_confined_with(cluster, &ns, &ns, "trace").unwrap();
         Self {
             _configs: [
                 ProviderConfigCleanup::new(cluster, &aws),
