@@ -799,6 +799,13 @@ class Fake:
             app.revisions[revision_name] = Revision(revision_name, template)
             app.latest = revision_name
             app.pending_revision = revision_name
+        elif not current.ready:
+            # The same template again: the service tries the revision that never got ready
+            # once more (an image pushed since, a crash fixed by configuration).
+            retried = Revision(current.name, current.template)
+            retried.created = current.created
+            app.revisions[current.name] = retried
+            app.pending_revision = current.name
         self.store(app)
         operation = self.start_operation(app, "put", body["location"])
         status = 201 if existing is None else 200

@@ -533,3 +533,31 @@ async fn patch_merges_into_the_app() {
     assert_eq!(read.body["tags"], json!({"tier": "gold"}));
     assert_eq!(read.body["properties"]["latestRevisionName"], "web--v1");
 }
+
+#[tokio::test]
+async fn the_same_template_again_retries_a_revision_that_never_got_ready() {
+    let fake = fake().await;
+    let subscription = fake.subscription("app-retry");
+    let image = "registry.example/web:later";
+    subscription
+        .set_image(image, ImageBehaviour::Missing)
+        .await
+        .unwrap();
+    let url = subscription.container_app_url(GROUP, "web");
+    let (status, _) = wait(fake, &put(fake, &url, &app(image, "v1")).await).await;
+    assert_eq!(status["status"], "Failed");
+
+    subscription
+        .set_image(image, ImageBehaviour::Runs)
+        .await
+        .unwrap();
+    let (status, _) = wait(fake, &put(fake, &url, &app(image, "v1")).await).await;
+
+    assert_eq!(status["status"], "Succeeded");
+    let read = get(fake, &url).await;
+    assert_eq!(read.body["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(
+        read.body["properties"]["latestReadyRevisionName"],
+        "web--v1"
+    );
+}
