@@ -18,8 +18,8 @@ use crate::schema::{DNS_LABEL, DNS_SUBDOMAIN, add_rule, list_map, list_set};
     status = "ProviderConfigStatus",
     derive = "PartialEq",
     category = "ferry",
-    doc = "A ProviderConfig says which AWS and Google Cloud accounts, regions and credentials \
-           ServerlessServices may use, and which namespaces may use them.",
+    doc = "A ProviderConfig says which AWS, Google Cloud and Azure accounts, regions and \
+           credentials ServerlessServices may use, and which namespaces may use them.",
     printcolumn(
         name = "Fargate-Region",
         type_ = "string",
@@ -34,6 +34,11 @@ use crate::schema::{DNS_LABEL, DNS_SUBDOMAIN, add_rule, list_map, list_set};
         name = "CloudRun-Region",
         type_ = "string",
         json_path = ".spec.cloudRun.region"
+    ),
+    printcolumn(
+        name = "Azure-Location",
+        type_ = "string",
+        json_path = ".spec.azure.location"
     ),
     printcolumn(name = "Users", type_ = "integer", json_path = ".status.users"),
     printcolumn(
@@ -58,6 +63,10 @@ pub struct ProviderConfigSpec {
     /// Google Cloud Run (Admin API v2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_run: Option<CloudRunProviderConfig>,
+
+    /// Azure Container Apps and Container Instances (Azure Resource Manager).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<AzureProviderConfig>,
 
     /// Namespaces whose ServerlessServices may use this ProviderConfig. A namespace is allowed
     /// when it is listed here or matches `namespaceSelector`; with neither set, every namespace
@@ -160,12 +169,56 @@ pub struct CloudRunProviderConfig {
     pub endpoint: Option<String>,
 }
 
+/// How to reach Azure: one subscription, resource group and region, for both Container Apps
+/// and Container Instances.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = anonymous_needs_endpoint)]
+pub struct AzureProviderConfig {
+    /// The subscription id (a GUID).
+    #[schemars(regex(
+        pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ))]
+    pub subscription_id: String,
+
+    /// The resource group apps and container groups are created in, unless a service names
+    /// its own.
+    #[schemars(regex(pattern = crate::RESOURCE_GROUP), length(min = 1, max = 90))]
+    pub resource_group: String,
+
+    /// The region, as ARM writes it: `westeurope`, `eastus2`.
+    #[schemars(regex(pattern = crate::AZURE_LOCATION))]
+    pub location: String,
+
+    /// The Container Apps environment apps join
+    /// (`/subscriptions/.../resourceGroups/.../providers/Microsoft.App/managedEnvironments/NAME`);
+    /// needed for `containerApps` unless a service names its own.
+    #[schemars(regex(pattern = crate::ARM_ID), length(max = 1024))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_apps_environment: Option<String>,
+
+    /// Where credentials come from. Default: the default chain (AKS Workload Identity, then the
+    /// managed identity). With `source: Secret`, the key holds JSON with `tenantId`, `clientId`
+    /// and `clientSecret` (or `clientCertificate`, PEM, with an optional
+    /// `clientCertificatePassword`), as `az ad sp create-for-rbac --sdk-auth` prints it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Credentials>,
+
+    /// An Azure Resource Manager endpoint to use instead of `https://management.azure.com`,
+    /// for tests. With `source: Secret`, tokens are asked from the same host (Microsoft Entra
+    /// ID's path under it) instead of `https://login.microsoftonline.com`.
+    #[schemars(regex(pattern = "^https?://[^\\s]+$"), length(max = 2048))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
 /// Where credentials come from.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = secret_ref_iff_secret)]
 pub struct Credentials {
-    /// `InjectedIdentity` (the default chain: IRSA / EKS Pod Identity, GKE Workload Identity),
+    /// `InjectedIdentity` (the default chain: IRSA / EKS Pod Identity, GKE Workload Identity,
+    /// AKS Workload Identity or managed identity),
     /// `Secret` (a Secret in the operator's own namespace), or `Anonymous` (no credentials; only
     /// with an `endpoint`, for emulators, fakes and tests).
     pub source: CredentialsSource,
@@ -173,7 +226,8 @@ pub struct Credentials {
     /// The Secret with the credentials, required with `source: Secret`. Fargate: the key holds
     /// an AWS shared credentials file (`[default]` with `aws_access_key_id`,
     /// `aws_secret_access_key`, optionally `aws_session_token`); Cloud Run: a service account
-    /// key (JSON). Ferry reads Secrets only from its own namespace.
+    /// key (JSON); Azure: a service principal's JSON (see `azure.credentials`). Ferry reads
+    /// Secrets only from its own namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretKeySelector>,
 }
@@ -181,7 +235,8 @@ pub struct Credentials {
 /// Where credentials come from.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Hash)]
 pub enum CredentialsSource {
-    /// The cloud's default chain for workloads (IRSA, EKS Pod Identity, GKE Workload Identity).
+    /// The cloud's default chain for workloads (IRSA, EKS Pod Identity, GKE Workload Identity,
+    /// AKS Workload Identity, managed identity).
     InjectedIdentity,
     /// A Kubernetes Secret in the operator's namespace.
     Secret,
@@ -238,8 +293,9 @@ fn list_map_by_type(schema: &mut Schema) {
 fn provider_config_rules(schema: &mut Schema) {
     add_rule(
         schema,
-        "has(self.fargate) || has(self.cloudRun)",
-        "a ProviderConfig configures at least one cloud: set spec.fargate or spec.cloudRun",
+        "has(self.fargate) || has(self.cloudRun) || has(self.azure)",
+        "a ProviderConfig configures at least one cloud: set spec.fargate, spec.cloudRun or \
+         spec.azure",
         None,
     );
 }

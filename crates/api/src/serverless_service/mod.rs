@@ -1,14 +1,15 @@
-//! `ServerlessService`: one portable service that Ferry runs on Knative, AWS Fargate or Google
-//! Cloud Run.
+//! `ServerlessService`: one portable service that Ferry runs on Knative, AWS Fargate, Google
+//! Cloud Run, Azure Container Apps or Azure Container Instances.
 //!
 //! This module holds the kind itself (its spec's top level, printer columns and name rule); the
 //! submodules hold the rest:
 //! - `spec`: the portable core of the spec (provider choice, containers, scaling, ingress,
 //!   traffic) that means the same on every provider;
-//! - `knative`, `fargate`, `cloud_run`: each provider's own section of the spec;
+//! - `knative`, `fargate`, `cloud_run`, `azure`: each provider's own section of the spec;
 //! - `status`: what Ferry observed;
 //! - `rules`: the CEL rules and list types the generated schema carries.
 
+mod azure;
 mod cloud_run;
 mod fargate;
 mod knative;
@@ -20,6 +21,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use azure::*;
 pub use cloud_run::*;
 pub use fargate::*;
 pub use knative::*;
@@ -44,7 +46,8 @@ use rules::{list_map_by_name, spec_rules, traffic_rules};
     shortname = "ssvc",
     category = "ferry",
     doc = "A ServerlessService runs one container workload on Knative Serving (in this cluster), \
-           AWS Fargate or Google Cloud Run, and reports what happened in status.",
+           AWS Fargate, Google Cloud Run, Azure Container Apps or Azure Container Instances, and \
+           reports what happened in status.",
     printcolumn(name = "Provider", type_ = "string", json_path = ".spec.provider"),
     printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
     printcolumn(
@@ -84,8 +87,9 @@ use rules::{list_map_by_name, spec_rules, traffic_rules};
 #[schemars(transform = spec_rules)]
 pub struct ServerlessServiceSpec {
     /// Where the service runs: `knative` (Knative Serving in this cluster), `fargate` (AWS ECS on
-    /// Fargate) or `cloudRun` (Google Cloud Run). Changing it migrates the service: the new
-    /// backend is created and must become Ready before the old one is deleted.
+    /// Fargate), `cloudRun` (Google Cloud Run), `containerApps` (Azure Container Apps) or
+    /// `containerInstances` (Azure Container Instances). Changing it migrates the service: the
+    /// new backend is created and must become Ready before the old one is deleted.
     pub provider: Provider,
 
     /// The cluster-scoped ProviderConfig that says which cloud account, region and credentials to
@@ -153,6 +157,16 @@ pub struct ServerlessServiceSpec {
     /// default to the ProviderConfig's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_run: Option<CloudRunSpec>,
+
+    /// Azure Container Apps-only settings; allowed only with `provider: containerApps`. The
+    /// environment and resource group default to the ProviderConfig's `azure` ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_apps: Option<ContainerAppsSpec>,
+
+    /// Azure Container Instances-only settings; allowed only with
+    /// `provider: containerInstances`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_instances: Option<ContainerInstancesSpec>,
 }
 
 impl ServerlessServiceSpec {
@@ -165,6 +179,16 @@ impl ServerlessServiceSpec {
                 Provider::CloudRun,
                 "spec.cloudRun",
                 self.cloud_run.is_some(),
+            ),
+            (
+                Provider::ContainerApps,
+                "spec.containerApps",
+                self.container_apps.is_some(),
+            ),
+            (
+                Provider::ContainerInstances,
+                "spec.containerInstances",
+                self.container_instances.is_some(),
             ),
         ]
         .into_iter()

@@ -43,6 +43,16 @@ pub const SPEC_RULES: &[CelRule] = &[
         field_path: Some(".cloudRun"),
     },
     CelRule {
+        rule: "!has(self.containerApps) || self.provider == 'containerApps'",
+        message: "applies only to provider containerApps: remove it or set spec.provider to containerApps",
+        field_path: Some(".containerApps"),
+    },
+    CelRule {
+        rule: "!has(self.containerInstances) || self.provider == 'containerInstances'",
+        message: "applies only to provider containerInstances: remove it or set spec.provider to containerInstances",
+        field_path: Some(".containerInstances"),
+    },
+    CelRule {
         rule: "!has(self.providerConfigRef) || self.provider != 'knative'",
         message: "Knative runs in this cluster and needs no ProviderConfig: remove spec.providerConfigRef",
         field_path: Some(".providerConfigRef"),
@@ -118,6 +128,71 @@ pub const SPEC_RULES: &[CelRule] = &[
         field_path: Some(".scaling.scaleDownDelaySeconds"),
     },
     CelRule {
+        rule: "self.provider != 'containerApps' || !has(self.timeoutSeconds)",
+        message: "Container Apps does not support spec.timeoutSeconds: its ingress ends a request after 240 seconds and has no setting; remove it",
+        field_path: Some(".timeoutSeconds"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerApps' || !has(self.scaling) || !has(self.scaling.initialInstances)",
+        message: "Container Apps does not support spec.scaling.initialInstances; remove it (minInstances keeps replicas warm)",
+        field_path: Some(".scaling.initialInstances"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerApps' || !has(self.scaling) || !has(self.scaling.metric) || self.scaling.metric != 'rps'",
+        message: "Container Apps does not support scaling on rps: it scales on concurrency (concurrent HTTP requests), cpu or memory",
+        field_path: Some(".scaling.metric"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerApps' || !self.containers.exists(c, has(c.resources) && has(c.resources.ephemeralStorage))",
+        message: "Container Apps does not support resources.ephemeralStorage: the platform sizes it from the CPU (2 GiB per 0.5 vCPU on Consumption); remove it",
+        field_path: Some(".containers"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerApps' || !self.containers.exists(c, has(c.probes) && ((has(c.probes.startup) && has(c.probes.startup.grpc)) || (has(c.probes.readiness) && has(c.probes.readiness.grpc)) || (has(c.probes.liveness) && has(c.probes.liveness.grpc))))",
+        message: "Container Apps does not support grpc probes: use httpGet or tcpSocket",
+        field_path: Some(".containers"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerInstances' || !has(self.concurrency)",
+        message: "Container Instances does not support spec.concurrency: a container group takes every request sent to it; remove it, or use provider containerApps",
+        field_path: Some(".concurrency"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerInstances' || !has(self.timeoutSeconds)",
+        message: "Container Instances does not support spec.timeoutSeconds: nothing proxies the requests; remove it",
+        field_path: Some(".timeoutSeconds"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerInstances' || !has(self.traffic)",
+        message: "Container Instances does not support spec.traffic: a container group has no revisions; remove it, or use provider containerApps",
+        field_path: Some(".traffic"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerInstances' || !has(self.scaling) || ((!has(self.scaling.minInstances) || self.scaling.minInstances == 1) && (!has(self.scaling.maxInstances) || self.scaling.maxInstances == 1))",
+        message: "Container Instances runs exactly one container group: no autoscaling and no scale to zero; set minInstances and maxInstances to 1 or remove them, or use provider containerApps",
+        field_path: Some(".scaling"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerInstances' || !has(self.scaling) || (!has(self.scaling.metric) && !has(self.scaling.target) && !has(self.scaling.initialInstances) && !has(self.scaling.scaleDownDelaySeconds))",
+        message: "Container Instances has no autoscaling: remove spec.scaling.metric, target, initialInstances and scaleDownDelaySeconds",
+        field_path: Some(".scaling"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerInstances' || !self.containers.exists(c, has(c.resources) && has(c.resources.ephemeralStorage))",
+        message: "Container Instances does not support resources.ephemeralStorage: mount a volume instead; remove it",
+        field_path: Some(".containers"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerInstances' || !self.containers.exists(c, has(c.probes) && has(c.probes.startup))",
+        message: "Container Instances does not support probes.startup: give probes.liveness an initialDelaySeconds instead",
+        field_path: Some(".containers"),
+    },
+    CelRule {
+        rule: "self.provider != 'containerInstances' || !self.containers.exists(c, has(c.probes) && ((has(c.probes.readiness) && !has(c.probes.readiness.httpGet)) || (has(c.probes.liveness) && !has(c.probes.liveness.httpGet))))",
+        message: "Container Instances probes are httpGet only (no tcpSocket or grpc)",
+        field_path: Some(".containers"),
+    },
+    CelRule {
         rule: "self.provider != 'knative' || !self.containers.exists(c, has(c.resources) && has(c.resources.gpu) && has(c.resources.gpu.type))",
         message: "Knative does not support resources.gpu.type: it schedules GPUs by count (nvidia.com/gpu); remove the type and pick GPU nodes with spec.knative.nodeSelector",
         field_path: Some(".containers"),
@@ -143,6 +218,15 @@ pub(super) fn env_var_rules(schema: &mut Schema) {
         &format!("!(self.name in {})", cel_string_list(&RESERVED_ENV_VARS)),
         "PORT, K_SERVICE, K_CONFIGURATION and K_REVISION are set by the platform; choose another name",
         Some(".name"),
+    );
+}
+
+pub(super) fn azure_secret_rules(schema: &mut Schema) {
+    add_rule(
+        schema,
+        "has(self.keyVaultUrl) != has(self.fromSecret)",
+        "set exactly one of keyVaultUrl or fromSecret",
+        None,
     );
 }
 

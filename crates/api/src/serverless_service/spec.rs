@@ -23,11 +23,22 @@ pub enum Provider {
     Fargate,
     /// Google Cloud Run (Admin API v2).
     CloudRun,
+    /// Azure Container Apps: revisions, traffic weights, HTTP-concurrency scaling, scale to zero.
+    ContainerApps,
+    /// Azure Container Instances: one container group (1..N containers on one VM, Linux or
+    /// Windows), with no autoscaling and no revisions.
+    ContainerInstances,
 }
 
 impl Provider {
     /// Every provider, in the order tables list them.
-    pub const ALL: [Provider; 3] = [Provider::Knative, Provider::Fargate, Provider::CloudRun];
+    pub const ALL: [Provider; 5] = [
+        Provider::Knative,
+        Provider::Fargate,
+        Provider::CloudRun,
+        Provider::ContainerApps,
+        Provider::ContainerInstances,
+    ];
 
     /// The value written in `spec.provider`.
     pub fn as_str(self) -> &'static str {
@@ -35,6 +46,8 @@ impl Provider {
             Provider::Knative => "knative",
             Provider::Fargate => "fargate",
             Provider::CloudRun => "cloudRun",
+            Provider::ContainerApps => "containerApps",
+            Provider::ContainerInstances => "containerInstances",
         }
     }
 
@@ -44,6 +57,8 @@ impl Provider {
             Provider::Knative => 0,
             Provider::Fargate => 1,
             Provider::CloudRun => 2,
+            Provider::ContainerApps => 3,
+            Provider::ContainerInstances => 4,
         }
     }
 
@@ -53,6 +68,8 @@ impl Provider {
             Provider::Knative => "Knative",
             Provider::Fargate => "Fargate",
             Provider::CloudRun => "Cloud Run",
+            Provider::ContainerApps => "Container Apps",
+            Provider::ContainerInstances => "Container Instances",
         }
     }
 }

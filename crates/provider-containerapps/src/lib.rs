@@ -1,0 +1,1 @@
+//! Ferry's Azure Container Apps backend (`Microsoft.App/containerApps`).

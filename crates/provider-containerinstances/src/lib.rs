@@ -1,0 +1,1 @@
+//! Ferry's Azure Container Instances backend (`Microsoft.ContainerInstance/containerGroups`).
