@@ -153,6 +153,11 @@ pub const SPEC_RULES: &[CelRule] = &[
         field_path: Some(".containers"),
     },
     CelRule {
+        rule: "self.provider != 'containerApps' || !self.containers.exists(c, has(c.resources) && has(c.resources.gpu))",
+        message: "Container Apps does not support resources.gpu yet: its GPUs come with GPU workload profiles (Consumption-GPU-NC8as-T4, NC24-A100 ...), which Ferry does not manage; remove it, or use provider cloudRun or knative",
+        field_path: Some(".containers"),
+    },
+    CelRule {
         rule: "self.provider != 'containerInstances' || !has(self.concurrency)",
         message: "Container Instances does not support spec.concurrency: a container group takes every request sent to it; remove it, or use provider containerApps",
         field_path: Some(".concurrency"),

@@ -1,0 +1,169 @@
+//! Azure Container Apps' descriptor: what Ferry knows about the provider, in one value.
+
+use std::sync::Arc;
+
+use ferry_api::{
+    AzureProviderConfig, Provider, ProviderConfigSpec, SecretKeySelector, SecretRef,
+    ServerlessServiceSpec,
+};
+use ferry_core::Findings;
+use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules};
+use ferry_core::capabilities::{Feature, Support};
+use ferry_core::cost::Priced;
+use ferry_core::desired::{Desired, ObjectRef, SecretSource};
+use ferry_provider::Connector;
+use ferry_provider::backend::{Backend, Environment, Rendered, placeholder, placeholder_note};
+
+use crate::build::{self, SecretValue, SecretValues};
+use crate::model::AppSecretSource;
+use crate::{ContainerAppsConnector, Settings, capabilities, cost, validate};
+
+/// Azure Container Apps (`Microsoft.App/containerApps`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ContainerApps;
+
+impl Rules for ContainerApps {
+    fn provider(&self) -> Provider {
+        Provider::ContainerApps
+    }
+
+    fn support(&self, feature: Feature) -> Support {
+        capabilities::support(feature)
+    }
+
+    fn secret(
+        &self,
+        findings: &mut Findings,
+        path: &str,
+        secret: &SecretRef,
+        spec: &ServerlessServiceSpec,
+    ) -> Option<SecretSource> {
+        validate::secret(findings, path, secret, spec)
+    }
+
+    fn check(
+        &self,
+        findings: &mut Findings,
+        _object: &ObjectRef,
+        parts: &Parts<'_>,
+    ) -> Option<BackendModel> {
+        validate::check(findings, parts).map(BackendModel::new)
+    }
+
+    fn embedded_prices(&self) -> &'static str {
+        cost::EMBEDDED
+    }
+
+    fn check_prices(&self, entries: &[serde_json::Value]) -> Vec<String> {
+        cost::check_prices(entries)
+    }
+
+    fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
+        cost::estimate(input)
+    }
+
+    /// The subscription, resource group, environment and endpoint: the apps one object's name
+    /// maps to.
+    fn location(&self, config: &ProviderConfigSpec) -> Option<String> {
+        let c = config.azure.as_ref()?;
+        Some(format!(
+            "{}/{}/{}/{}",
+            c.subscription_id,
+            c.resource_group,
+            c.container_apps_environment.as_deref().unwrap_or_default(),
+            c.endpoint.as_deref().unwrap_or_default()
+        ))
+    }
+
+    /// The ProviderConfig's `azure.location` (an app runs in its environment's region).
+    fn region(
+        &self,
+        _spec: &ServerlessServiceSpec,
+        config: Option<&ProviderConfigSpec>,
+    ) -> Option<String> {
+        Some(config?.azure.as_ref()?.location.clone())
+    }
+}
+
+impl Backend for ContainerApps {
+    fn connector(&self, env: &Environment) -> Arc<dyn Connector> {
+        Arc::new(ContainerAppsConnector::new(
+            env.client.clone(),
+            Settings {
+                operator_namespace: env.operator_namespace.clone(),
+                ..Settings::default()
+            },
+        ))
+    }
+
+    fn secret_refs<'a>(&self, config: &'a ProviderConfigSpec) -> Vec<&'a SecretKeySelector> {
+        config
+            .azure
+            .iter()
+            .filter_map(|c| c.credentials.as_ref()?.secret_ref.as_ref())
+            .collect()
+    }
+
+    fn render(
+        &self,
+        desired: &Desired,
+        config_name: &str,
+        config: Option<&ProviderConfigSpec>,
+    ) -> Result<Rendered, String> {
+        let (section, note) = match config.and_then(|c| c.azure.clone()) {
+            Some(section) => (section, String::new()),
+            None => (
+                AzureProviderConfig {
+                    subscription_id: placeholder("subscriptionId", config_name),
+                    resource_group: placeholder("resourceGroup", config_name),
+                    location: placeholder("location", config_name),
+                    container_apps_environment: Some(placeholder(
+                        "containerAppsEnvironment",
+                        config_name,
+                    )),
+                    credentials: None,
+                    endpoint: None,
+                },
+                placeholder_note(config_name),
+            ),
+        };
+        let values = rendered_secret_values(desired)?;
+        let requests = build::requests(desired, &section, &values).map_err(|e| e.to_string())?;
+        let copied = if values.is_empty() {
+            String::new()
+        } else {
+            ";\n# app secrets copied from Kubernetes Secrets show where their values come from"
+                .to_owned()
+        };
+        Ok(Rendered {
+            comment: format!(
+                "The request Ferry sends to create or update the container app of \
+                 ServerlessService {}{copied}{note}",
+                desired.object.name
+            ),
+            body: serde_json::to_string_pretty(&requests.rendered()).map_err(|e| e.to_string())?,
+        })
+    }
+}
+
+/// Placeholders for the values of copied secrets, which `ferry render` does not read.
+fn rendered_secret_values(desired: &Desired) -> Result<SecretValues, String> {
+    let model = build::model(desired).map_err(|e| e.to_string())?;
+    Ok(model
+        .secrets
+        .iter()
+        .filter_map(|s| match &s.source {
+            AppSecretSource::Kubernetes { secret, key } => Some((
+                s.name.clone(),
+                SecretValue {
+                    value: format!(
+                        "<key {key} of Secret {}/{secret}, copied when Ferry sends it>",
+                        desired.object.namespace
+                    ),
+                    version: String::new(),
+                },
+            )),
+            AppSecretSource::KeyVault { .. } => None,
+        })
+        .collect())
+}

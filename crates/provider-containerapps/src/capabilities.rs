@@ -1,0 +1,117 @@
+//! Azure Container Apps' column of the capability table.
+
+use ferry_core::capabilities::{Feature, Support, no, not_applicable, partial, yes};
+use ferry_core::quantity::format_cores;
+
+use crate::limits;
+use crate::validate::format_centi_gib;
+
+/// This provider's cell of the capability table's row for `feature`.
+pub(crate) fn support(feature: Feature) -> Support {
+    match feature {
+        Feature::Sidecars => yes(
+            "containers of one replica, sharing its CPU and memory; the one with a port takes \
+             the ingress traffic",
+        ),
+        Feature::Port => yes("ingress.targetPort"),
+        Feature::EnvSecret => partial(
+            "name is an entry of spec.containerApps.secrets (a Key Vault secret read with \
+             spec.containerApps.identity, or a key of a Kubernetes Secret copied as an app \
+             secret); no key",
+        ),
+        Feature::Cpu => partial(format!(
+            "per container; on the Consumption profile the app's containers together take {} to \
+             {} vCPU in steps of {}; default {} per container",
+            format_cores(limits::MIN_CPU_MILLIS),
+            format_cores(limits::MAX_CPU_MILLIS),
+            format_cores(limits::CPU_STEP_MILLIS),
+            format_cores(limits::DEFAULT_CPU_MILLIS),
+        )),
+        Feature::Memory => partial(format!(
+            "in Gi with at most two decimals; on the Consumption profile {} GiB per vCPU over \
+             the app's containers ({} to {}); default twice the CPU",
+            limits::GIB_PER_CPU,
+            format_centi_gib(limits::paired_memory_centi_gib(limits::MIN_CPU_MILLIS)),
+            format_centi_gib(limits::paired_memory_centi_gib(limits::MAX_CPU_MILLIS)),
+        )),
+        Feature::EphemeralStorage => no(
+            "the platform sizes a replica's ephemeral storage from its CPU (2 GiB per 0.5 vCPU \
+             on Consumption); remove it",
+        ),
+        Feature::Gpu => no(
+            "its GPUs come with GPU workload profiles (serverless or dedicated), which Ferry \
+             does not manage yet; use provider cloudRun or knative",
+        ),
+        Feature::GpuType => not_applicable("no GPUs yet"),
+        Feature::StartupProbe | Feature::ReadinessProbe | Feature::LivenessProbe => {
+            partial(format!(
+                "httpGet or tcpSocket; initialDelaySeconds {}-{}, periodSeconds {}-{}, \
+                 timeoutSeconds {}-{}, failureThreshold {}-{}",
+                limits::PROBE_INITIAL_DELAY.0,
+                limits::PROBE_INITIAL_DELAY.1,
+                limits::PROBE_PERIOD.0,
+                limits::PROBE_PERIOD.1,
+                limits::PROBE_TIMEOUT.0,
+                limits::PROBE_TIMEOUT.1,
+                limits::PROBE_FAILURE_THRESHOLD.0,
+                limits::PROBE_FAILURE_THRESHOLD.1,
+            ))
+        }
+        Feature::Concurrency => partial(format!(
+            "the HTTP scale rule's concurrentRequests (concurrentConnections over tcp): a \
+             replica is added per that many requests in flight, none is refused; default {}",
+            limits::DEFAULT_CONCURRENT_REQUESTS
+        )),
+        Feature::TimeoutSeconds => no(format!(
+            "its ingress ends a request after {} seconds and has no setting; remove it",
+            limits::REQUEST_TIMEOUT_SECONDS
+        )),
+        Feature::ScaleToZero => {
+            partial("the default (minReplicas 0); not with metric cpu or memory")
+        }
+        Feature::MaxInstances => partial(format!(
+            "maxReplicas {}-{}; default {}",
+            limits::MAX_REPLICAS.0,
+            limits::MAX_REPLICAS.1,
+            limits::DEFAULT_MAX_REPLICAS
+        )),
+        Feature::InitialInstances => {
+            no("Container Apps has no initial scale; minInstances keeps replicas warm")
+        }
+        Feature::MetricConcurrency => yes("an HTTP scale rule (a tcp one with transport tcp)"),
+        Feature::MetricRps => no(
+            "Container Apps scales on concurrent requests, cpu or memory; use metric concurrency",
+        ),
+        Feature::MetricCpu | Feature::MetricMemory => partial(format!(
+            "a custom scale rule on utilization (default target {} %); cannot scale to zero, so \
+             minInstances must be 1 or more",
+            limits::DEFAULT_UTILIZATION_TARGET
+        )),
+        Feature::ScalingTarget => partial(
+            "concurrentRequests with metric concurrency (the same as spec.concurrency when both \
+             are set); the utilization percent with cpu or memory",
+        ),
+        Feature::ScaleDownDelay => partial(format!(
+            "the scale rules' cooldownPeriod: how long after the last event replicas scale in \
+             to zero; default {} s",
+            limits::DEFAULT_COOLDOWN_SECONDS
+        )),
+        Feature::Ingress => yes(
+            "ingress external (public) or not (internal: reachable inside the Container Apps \
+             environment and its virtual network)",
+        ),
+        Feature::TrafficSplit => {
+            partial("activeRevisionsMode Multiple with revision weights; not with transport tcp")
+        }
+        Feature::TrafficTags => yes("revision labels, each with its own URL (APP---LABEL...)"),
+        Feature::DeletionPolicy => yes("Orphan leaves the container app, untagged"),
+        Feature::ProviderConfigRef => yes(
+            "the ProviderConfig's azure section: subscription, resource group, location and \
+             Container Apps environment",
+        ),
+        Feature::Migration => yes(
+            "the container app is created beside the old side; status.url names its ingress \
+             FQDN once it is Ready; moving away deletes it after drainSeconds",
+        ),
+    }
+}

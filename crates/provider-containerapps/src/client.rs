@@ -1,0 +1,537 @@
+//! The I/O half of the Container Apps backend: resolves the ProviderConfig's `azure` section and
+//! its credentials, reads the copied app secrets from the service's namespace, reads the app
+//! (and its latest revision when that tells how it stands) with GET, and starts creates,
+//! updates and deletes as ARM long-running operations that it never waits for: the operation
+//! goes into `status.operation`, and the next reconcile polls it once.
+//!
+//! Idempotency: the app name is deterministic and the app carries the object's UID as a tag;
+//! a PUT creates or replaces the app of that name, so a PUT whose answer was lost and is sent
+//! again makes no second app, and the next GET finds the first. An app of the name with another
+//! UID is `NameTaken`; one Ferry released (its `managed-by` tag without a UID) is adopted.
+//! Ferry writes only when the fingerprint of what it builds, or a field people change behind its
+//! back, differs: an idle reconcile is reads only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferry_api::conditions::reasons;
+use ferry_api::{AzureProviderConfig, ProviderConfig, ServerlessService};
+use ferry_azure::{Arm, ArmSettings, Operation, OperationStatus, arm_error_of};
+use ferry_core::desired::{Desired, ObjectRef};
+use ferry_provider::provider_config;
+use ferry_provider::{
+    Connector, Deletion, ExternalClient, Observation, Outputs, ProviderError, Readiness, Started,
+};
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::Api;
+use tracing::{debug, info};
+
+use crate::build::{self, API_VERSION, Place, Requests, SecretValue, SecretValues};
+
+/// How long to wait before reading a missing Kubernetes Secret again (nothing watches the
+/// Secrets `fromSecret` names).
+const SECRET_RECHECK: Duration = Duration::from_secs(60);
+
+/// Tunables of the Container Apps backend.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The operator's namespace: the only one credential Secrets are read from.
+    pub operator_namespace: String,
+    /// Attempts per ARM call, the first included.
+    pub attempts: u32,
+    /// How long the attempts of one call may take together.
+    pub call_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let arm = ArmSettings::default();
+        Self {
+            operator_namespace: "ferry-system".into(),
+            attempts: arm.attempts,
+            call_timeout: arm.call_timeout,
+        }
+    }
+}
+
+impl Settings {
+    fn arm(&self) -> ArmSettings {
+        ArmSettings {
+            attempts: self.attempts,
+            call_timeout: self.call_timeout,
+            ..ArmSettings::default()
+        }
+    }
+}
+
+/// Which version of a ProviderConfig (and of its credentials Secret) a client was built from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Version {
+    config: String,
+    secret: Option<String>,
+}
+
+/// Connects `provider: containerApps` objects to the subscription their ProviderConfig names.
+pub struct ContainerAppsConnector {
+    kube: kube::Client,
+    settings: Settings,
+    clients: tokio::sync::Mutex<HashMap<String, (Version, Arm)>>,
+}
+
+impl ContainerAppsConnector {
+    /// A connector reading ProviderConfigs and Secrets with `kube`.
+    pub fn new(kube: kube::Client, settings: Settings) -> Self {
+        Self {
+            kube,
+            settings,
+            clients: tokio::sync::Mutex::default(),
+        }
+    }
+
+    /// The ARM client for one ProviderConfig version, built once.
+    async fn arm(
+        &self,
+        name: &str,
+        config: &AzureProviderConfig,
+        version: Version,
+        key: Option<&str>,
+    ) -> Result<Arm, ProviderError> {
+        let mut clients = self.clients.lock().await;
+        if let Some((known, arm)) = clients.get(name)
+            && *known == version
+        {
+            return Ok(arm.clone());
+        }
+        info!(
+            provider_config = name,
+            "connecting to Azure Resource Manager for Container Apps"
+        );
+        let arm = Arm::new(config, key.map(str::as_bytes), &self.settings.arm())?;
+        clients.insert(name.to_owned(), (version, arm.clone()));
+        Ok(arm)
+    }
+
+    /// The client for `svc` under `config` (already resolved and allowed), with `credentials`
+    /// the credentials Secret's key and resourceVersion when the ProviderConfig names one, and
+    /// `values` the copied app secrets (or why they could not be read). [`Connector::connect`]
+    /// reads them from the cluster; tests pass them in.
+    pub async fn connect_with(
+        &self,
+        svc: &ServerlessService,
+        config: &ProviderConfig,
+        credentials: Option<(String, String)>,
+        values: Result<SecretValues, ProviderError>,
+    ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
+        let name = config.name_any();
+        let section = azure_section(config)?;
+        let (key, secret_version) = credentials.unzip();
+        let version = Version {
+            config: config.resource_version().unwrap_or_default(),
+            secret: secret_version,
+        };
+        let arm = self.arm(&name, section, version, key.as_deref()).await?;
+        Ok(Arc::new(ContainerAppsClient {
+            arm,
+            config: section.clone(),
+            resource_group: svc
+                .spec
+                .container_apps
+                .as_ref()
+                .and_then(|c| c.resource_group.clone()),
+            operation: svc.status.as_ref().and_then(|s| s.operation.clone()),
+            values,
+        }))
+    }
+
+    /// The credentials Secret's key and resourceVersion, when the ProviderConfig names one.
+    async fn credentials(
+        &self,
+        config: &ProviderConfig,
+    ) -> Result<Option<(String, String)>, ProviderError> {
+        provider_config::credentials_secret(
+            &self.kube,
+            &self.settings.operator_namespace,
+            &config.name_any(),
+            azure_section(config)?.credentials.as_ref(),
+            "spec.azure",
+        )
+        .await
+    }
+
+    /// The values of the app secrets `svc` copies from Kubernetes Secrets in its namespace
+    /// (only the entries some `env[].secret` reads), with each Secret's resourceVersion.
+    async fn secret_values(&self, svc: &ServerlessService) -> Result<SecretValues, ProviderError> {
+        let namespace = svc.namespace().unwrap_or_default();
+        let wanted = copied_secrets(svc);
+        let mut values = BTreeMap::new();
+        if wanted.is_empty() {
+            return Ok(values);
+        }
+        let secrets: Api<Secret> = Api::namespaced(self.kube.clone(), &namespace);
+        let mut read: HashMap<&str, Option<Secret>> = HashMap::new();
+        for (app_secret, secret, key) in &wanted {
+            if !read.contains_key(secret.as_str()) {
+                let found =
+                    secrets
+                        .get_opt(secret)
+                        .await
+                        .map_err(|e| ProviderError::Transient {
+                            operation: "read Secret",
+                            message: format!("cannot read Secret {namespace}/{secret}: {e}"),
+                        })?;
+                read.insert(secret.as_str(), found);
+            }
+            let found = read.get(secret.as_str()).and_then(Option::as_ref);
+            let value = found.and_then(|s| secret_key(s, key));
+            let Some(value) = value else {
+                let what = if found.is_some() {
+                    format!("Secret {namespace}/{secret} has no key {key}")
+                } else {
+                    format!("Secret {namespace}/{secret} does not exist")
+                };
+                return Err(ProviderError::Terminal {
+                    reason: reasons::INVALID_SPEC,
+                    message: format!(
+                        "spec.containerApps.secrets {app_secret}: {what} (fromSecret): create it, \
+                         or change the entry"
+                    ),
+                    recheck: Some(SECRET_RECHECK),
+                });
+            };
+            let version = found
+                .and_then(ResourceExt::resource_version)
+                .unwrap_or_default();
+            values.insert(
+                app_secret.clone(),
+                SecretValue {
+                    value,
+                    version: format!("{secret}/{key}@{version}"),
+                },
+            );
+        }
+        Ok(values)
+    }
+}
+
+/// `(app secret, Kubernetes Secret, key)` of every `fromSecret` entry some env reads.
+fn copied_secrets(svc: &ServerlessService) -> Vec<(String, String, String)> {
+    let read: Vec<&str> = svc
+        .spec
+        .containers
+        .iter()
+        .flat_map(|c| c.env.iter().flatten())
+        .filter_map(|e| e.secret.as_ref().map(|s| s.name.as_str()))
+        .collect();
+    svc.spec
+        .container_apps
+        .iter()
+        .flat_map(|c| c.secrets.iter().flatten())
+        .filter(|s| read.contains(&s.name.as_str()))
+        .filter_map(|s| {
+            let from = s.from_secret.as_ref()?;
+            Some((s.name.clone(), from.name.clone(), from.key.clone()))
+        })
+        .collect()
+}
+
+/// The text of `key` in `secret`.
+fn secret_key(secret: &Secret, key: &str) -> Option<String> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .and_then(|b| String::from_utf8(b.0.clone()).ok())
+        .or_else(|| secret.string_data.as_ref()?.get(key).cloned())
+}
+
+#[async_trait]
+impl Connector for ContainerAppsConnector {
+    async fn connect(
+        &self,
+        svc: &ServerlessService,
+    ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
+        let config = provider_config::resolve(&self.kube, svc).await?;
+        let credentials = self.credentials(&config).await?;
+        // Deleting needs no secret, and a namespace being deleted loses its Secrets first.
+        let values = if svc.metadata.deletion_timestamp.is_some() {
+            Ok(SecretValues::new())
+        } else {
+            self.secret_values(svc).await
+        };
+        self.connect_with(svc, &config, credentials, values).await
+    }
+
+    async fn check(&self, config: &ProviderConfig) -> Option<Result<String, ProviderError>> {
+        let section = config.spec.azure.as_ref()?;
+        Some(self.check_config(config, section).await)
+    }
+}
+
+impl ContainerAppsConnector {
+    async fn check_config(
+        &self,
+        config: &ProviderConfig,
+        section: &AzureProviderConfig,
+    ) -> Result<String, ProviderError> {
+        let (key, version) = self.credentials(config).await?.unzip();
+        let version = Version {
+            config: config.resource_version().unwrap_or_default(),
+            secret: version,
+        };
+        let arm = self
+            .arm(&config.name_any(), section, version, key.as_deref())
+            .await?;
+        arm.check().await
+    }
+}
+
+fn azure_section(config: &ProviderConfig) -> Result<&AzureProviderConfig, ProviderError> {
+    config
+        .spec
+        .azure
+        .as_ref()
+        .ok_or_else(|| ProviderError::Terminal {
+            reason: reasons::PROVIDER_CONFIG_NOT_FOUND,
+            message: format!(
+                "ProviderConfig {} has no spec.azure: add one, or name a ProviderConfig for Azure \
+                 in spec.providerConfigRef",
+                config.name_any()
+            ),
+            recheck: None,
+        })
+}
+
+/// The container app of one object.
+struct ContainerAppsClient {
+    arm: Arm,
+    config: AzureProviderConfig,
+    /// The raw spec's `containerApps.resourceGroup`, so that an object whose spec no longer
+    /// validates can still be deleted.
+    resource_group: Option<String>,
+    /// The operation `status.operation` recorded: polled before anything else.
+    operation: Option<String>,
+    /// The copied app secrets, or why they could not be read (which only a write needs).
+    values: Result<SecretValues, ProviderError>,
+}
+
+fn name_taken(place: &Place) -> ProviderError {
+    ProviderError::Terminal {
+        reason: reasons::NAME_TAKEN,
+        message: format!(
+            "the container app {} in resource group {} exists and was not created by Ferry for \
+             this object (its {} tag differs): rename the ServerlessService, or delete the app",
+            place.name,
+            place.resource_group,
+            build::TAG_UID
+        ),
+        recheck: None,
+    }
+}
+
+/// Whether `error` is ARM refusing a write because another operation on the app is running.
+fn operation_in_progress(error: &ProviderError) -> bool {
+    arm_error_of(error).is_some_and(|e| {
+        e.status == 409
+            && (e.code.contains("InProgress")
+                || e.code.contains("Transitioning")
+                || e.code == "Conflict")
+    })
+}
+
+impl ContainerAppsClient {
+    fn requests(&self, want: &Desired) -> Result<Requests, ProviderError> {
+        let values = self.values.clone()?;
+        build::requests(want, &self.config, &values).map_err(|e| ProviderError::Terminal {
+            reason: e.reason(),
+            message: e.to_string(),
+            recheck: None,
+        })
+    }
+
+    fn place_of(&self, object: &ObjectRef) -> Place {
+        Place::of(object, &self.config, self.resource_group.as_deref())
+    }
+
+    /// Where the recorded operation stands: `None` when it is done (or none was recorded), else
+    /// the observation to report while it runs, or its failure.
+    async fn poll(&self) -> Result<Polled, ProviderError> {
+        let Some(encoded) = &self.operation else {
+            return Ok(Polled::Done);
+        };
+        let Some(operation) = Operation::decode(encoded) else {
+            // Another backend's (a provider change): not ours to poll.
+            return Ok(Polled::Done);
+        };
+        Ok(match self.arm.poll(&operation).await? {
+            OperationStatus::InProgress => Polled::Running(encoded.clone()),
+            OperationStatus::Succeeded | OperationStatus::Canceled => Polled::Done,
+            // Expired: the app tells the rest.
+            OperationStatus::Failed { code, .. } if code == "OperationNotFound" => Polled::Done,
+            OperationStatus::Failed { code, message } => {
+                Polled::Failed(format!("{code}: {message}"))
+            }
+        })
+    }
+
+    /// Sends `requests`: the operation ARM started, or nothing when ARM is busy with the app.
+    async fn put(&self, requests: &Requests, what: &str) -> Result<Started, ProviderError> {
+        match self
+            .arm
+            .put(&requests.place.id(), API_VERSION, &requests.body)
+            .await
+        {
+            Ok(accepted) => {
+                info!(
+                    app = %requests.place.name,
+                    resource_group = %requests.place.resource_group,
+                    status = accepted.status,
+                    "{what} the container app"
+                );
+                Ok(Started {
+                    operation: accepted.operation.map(|o| o.encode()),
+                    state: None,
+                })
+            }
+            // Another operation on the app is running: the next look sees it done and writes.
+            Err(e) if operation_in_progress(&e) => {
+                debug!(app = %requests.place.name, error = %e, "the app is busy; writing later");
+                Ok(Started::default())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Where the recorded operation stands.
+enum Polled {
+    Running(String),
+    Done,
+    Failed(String),
+}
+
+#[async_trait]
+impl ExternalClient for ContainerAppsClient {
+    async fn observe(&self, want: &Desired) -> Result<Observation, ProviderError> {
+        let requests = self.requests(want)?;
+        let failed_operation = match self.poll().await? {
+            Polled::Running(operation) => {
+                return Ok(Observation::Present {
+                    up_to_date: true,
+                    readiness: Readiness::Progressing(
+                        "Container Apps is working on the app".into(),
+                    ),
+                    outputs: Outputs {
+                        operation: Some(operation),
+                        ..Outputs::default()
+                    },
+                });
+            }
+            Polled::Failed(message) => Some(message),
+            Polled::Done => None,
+        };
+        let place = &requests.place;
+        let Some(app) = self.arm.get(&place.id(), API_VERSION).await? else {
+            if let Some(message) = failed_operation {
+                // The create itself failed: sending it again unchanged would fail the same way.
+                return Ok(Observation::Present {
+                    up_to_date: true,
+                    readiness: Readiness::Failed {
+                        reason: reasons::REVISION_FAILED,
+                        message,
+                    },
+                    outputs: Outputs::default(),
+                });
+            }
+            return Ok(Observation::Absent);
+        };
+        if !build::is_ours(&app, want.object.uid.as_deref()) {
+            return Err(name_taken(place));
+        }
+        let revision = match build::revision_to_read(&app) {
+            Some(revision) => {
+                self.arm
+                    .get(&place.revision_id(revision), API_VERSION)
+                    .await?
+            }
+            None => None,
+        };
+        let (readiness, outputs) =
+            build::readiness(&app, revision.as_ref(), failed_operation.as_deref());
+        let changes = build::diff(&requests, &app);
+        let canceled = app["properties"]["provisioningState"] == "Canceled";
+        // A write while ARM works on the app would be refused: look again when it is done.
+        let up_to_date = build::in_progress(&app) || (changes.is_empty() && !canceled);
+        if !up_to_date {
+            debug!(app = %place.name, ?changes, "the container app differs from the spec");
+        }
+        Ok(Observation::Present {
+            up_to_date,
+            readiness,
+            outputs,
+        })
+    }
+
+    async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
+        let requests = self.requests(want)?;
+        self.put(&requests, "creating").await
+    }
+
+    async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
+        let requests = self.requests(want)?;
+        self.put(&requests, "updating").await
+    }
+
+    async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {
+        let place = self.place_of(object);
+        let id = place.id();
+        let Some(app) = self.arm.get(&id, API_VERSION).await? else {
+            return Ok(Deletion::Gone);
+        };
+        if !build::is_ours(&app, object.uid.as_deref()) {
+            return Ok(Deletion::Gone);
+        }
+        if app["properties"]["provisioningState"] == "Deleting" {
+            return Ok(Deletion::InProgress);
+        }
+        let accepted = match self.arm.delete(&id, API_VERSION).await {
+            Ok(accepted) => accepted,
+            Err(e) if operation_in_progress(&e) => return Ok(Deletion::InProgress),
+            Err(e) => return Err(e),
+        };
+        if accepted.gone {
+            return Ok(Deletion::Gone);
+        }
+        info!(app = %place.name, resource_group = %place.resource_group, "deleting the container app");
+        Ok(Deletion::InProgress)
+    }
+
+    async fn release(&self, object: &ObjectRef) -> Result<(), ProviderError> {
+        let place = self.place_of(object);
+        let id = place.id();
+        let Some(app) = self.arm.get(&id, API_VERSION).await? else {
+            return Ok(());
+        };
+        if app["tags"][build::TAG_UID].as_str() != object.uid.as_deref() || object.uid.is_none() {
+            return Ok(());
+        }
+        let values = self.values.clone().unwrap_or_default();
+        // Without the UID tag the app is adoptable by the next object of this name.
+        let body = build::released(&app, &values).ok_or_else(|| ProviderError::Terminal {
+            reason: reasons::PROVIDER_ERROR,
+            message: format!(
+                "cannot untag the container app {}: it holds an app secret whose value Ferry \
+                 could not read again (ARM never describes secret values); remove the {} tag \
+                 by hand",
+                place.name,
+                build::TAG_UID
+            ),
+            recheck: None,
+        })?;
+        self.arm.put(&id, API_VERSION, &body).await?;
+        info!(app = %place.name, "released the container app (its UID tag removed)");
+        Ok(())
+    }
+}

@@ -1,0 +1,15 @@
+//! The Container Apps builder and rules: what validation accepts and refuses (with the exact
+//! messages), the PUT body for each part of a spec, every body checked against Microsoft's own
+//! definitions by the fake ARM (`AzureFake::check_request`, also over generated specs), `diff`
+//! and `readiness` against what Azure describes, the released body, snapshots of `ferry render`,
+//! cost figures worked by hand, and the capability column against the CRD's CEL rules.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+mod body;
+mod capabilities;
+mod common;
+mod cost;
+mod readiness;
+mod snapshots;
+mod validation;
