@@ -1,0 +1,150 @@
+//! Azure Container Instances' descriptor: what Ferry knows about the provider, in one value.
+
+use std::collections::BTreeMap;
+
+use ferry_api::{
+    AzureProviderConfig, Provider, ProviderConfigSpec, ScalingMetric, SecretKeySelector, SecretRef,
+    ServerlessServiceSpec,
+};
+use ferry_core::Findings;
+use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules, ScalingDefaults};
+use ferry_core::capabilities::{Feature, Support};
+use ferry_core::cost::Priced;
+use ferry_core::desired::{Desired, ObjectRef, SecretSource};
+
+use crate::build::{self, SecretValue};
+use crate::{capabilities, cost, limits, validate};
+
+/// Azure Container Instances (`Microsoft.ContainerInstance/containerGroups`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ContainerInstances;
+
+impl Rules for ContainerInstances {
+    fn provider(&self) -> Provider {
+        Provider::ContainerInstances
+    }
+
+    fn support(&self, feature: Feature) -> Support {
+        capabilities::support(feature)
+    }
+
+    /// One container group, always.
+    fn scaling_defaults(&self) -> ScalingDefaults {
+        ScalingDefaults {
+            min_instances: limits::INSTANCES,
+            metric: ScalingMetric::Cpu,
+            max_is_min: true,
+        }
+    }
+
+    fn secret(
+        &self,
+        findings: &mut Findings,
+        path: &str,
+        secret: &SecretRef,
+        spec: &ServerlessServiceSpec,
+    ) -> Option<SecretSource> {
+        validate::secret(findings, path, secret, spec)
+    }
+
+    fn check(
+        &self,
+        findings: &mut Findings,
+        object: &ObjectRef,
+        parts: &Parts<'_>,
+    ) -> Option<BackendModel> {
+        validate::check(findings, object, parts).map(BackendModel::new)
+    }
+
+    fn embedded_prices(&self) -> &'static str {
+        cost::EMBEDDED
+    }
+
+    fn check_prices(&self, entries: &[serde_json::Value]) -> Vec<String> {
+        cost::check_prices(entries)
+    }
+
+    fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
+        cost::estimate(input)
+    }
+
+    /// The subscription, resource group, region and endpoint: where one object's group goes.
+    fn location(&self, config: &ProviderConfigSpec) -> Option<String> {
+        let c = config.azure.as_ref()?;
+        Some(format!(
+            "{}/{}/{}/{}",
+            c.subscription_id,
+            c.resource_group,
+            c.location,
+            c.endpoint.as_deref().unwrap_or_default()
+        ))
+    }
+
+    /// The spec's own `containerInstances.location`, else the ProviderConfig's.
+    fn region(
+        &self,
+        spec: &ServerlessServiceSpec,
+        config: Option<&ProviderConfigSpec>,
+    ) -> Option<String> {
+        spec.container_instances
+            .as_ref()
+            .and_then(|c| c.location.clone())
+            .or_else(|| Some(config?.azure.as_ref()?.location.clone()))
+    }
+}
+
+/// The ProviderConfig section `render` uses: the one given, or placeholders.
+#[allow(dead_code)] // used by the Backend impl, which comes with the client
+pub(crate) fn render_config(
+    config_name: &str,
+    config: Option<&ProviderConfigSpec>,
+) -> (AzureProviderConfig, String) {
+    use ferry_provider::backend::{placeholder, placeholder_note};
+    match config.and_then(|c| c.azure.clone()) {
+        Some(section) => (section, String::new()),
+        None => (
+            AzureProviderConfig {
+                subscription_id: placeholder("subscriptionId", config_name),
+                resource_group: placeholder("resourceGroup", config_name),
+                location: placeholder("location", config_name),
+                container_apps_environment: None,
+                credentials: None,
+                endpoint: None,
+            },
+            placeholder_note(config_name),
+        ),
+    }
+}
+
+/// The PUT Ferry would send for `desired`, offline: values copied from Secrets are shown as
+/// placeholders.
+#[allow(dead_code)] // used by the Backend impl, which comes with the client
+pub(crate) fn render_request(
+    desired: &Desired,
+    section: &AzureProviderConfig,
+) -> Result<build::Request, build::BuildError> {
+    let secrets: BTreeMap<_, _> = build::kubernetes_secrets(desired)
+        .into_iter()
+        .map(|key| {
+            let value = build::secret_placeholder(&desired.object.namespace, &key);
+            (
+                key,
+                SecretValue {
+                    value: Some(value),
+                    version: "render".into(),
+                },
+            )
+        })
+        .collect();
+    build::request(desired, section, &secrets)
+}
+
+/// The credential Secrets of `config`'s `azure` section.
+#[allow(dead_code)] // used by the Backend impl, which comes with the client
+pub(crate) fn secret_refs(config: &ProviderConfigSpec) -> Vec<&SecretKeySelector> {
+    config
+        .azure
+        .iter()
+        .filter_map(|c| c.credentials.as_ref()?.secret_ref.as_ref())
+        .collect()
+}

@@ -1,0 +1,830 @@
+//! The pure half of the Container Instances backend: the `Microsoft.ContainerInstance/
+//! containerGroups` PUT body Ferry sends for a desired model, whether what ARM holds already
+//! matches it, and what ARM's description of a group means in Ferry's terms. No I/O:
+//! `client.rs` sends what this module builds.
+//!
+//! A PUT replaces the whole group and restarts its containers, so Ferry sends one only when
+//! something it sets differs. Two comparisons decide:
+//! - **the fingerprint** ([`TAG_FINGERPRINT`]): a hash of the body Ferry built, with each
+//!   secure value replaced by the name, key and `resourceVersion` of the Kubernetes Secret it
+//!   came from. A spec change, and a change of a copied Secret, changes it. ARM never returns
+//!   secure values, so they cannot be compared with what ARM holds; hashing the values
+//!   themselves into a tag would let anyone who may read the group's tags test guesses of a
+//!   weak secret, which a `resourceVersion` does not.
+//! - **drift**: every field of the built body must be in what ARM returns, with the same value
+//!   (numbers as numbers, ARM ids and enum words without regard to case, environment variables
+//!   by name). What ARM adds (its defaults, `instanceView`, the IP address, `fqdn`) is not
+//!   compared, and secure values are not. A field someone removed or changed behind Ferry's
+//!   back is put back.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ferry_api::conditions::reasons;
+use ferry_api::{AciPriority, AzureProviderConfig, ContainerInstancesSpec, OsType};
+use ferry_core::desired::{
+    ContainerModel, Desired, EnvModel, EnvValue, ObjectRef, ProbeAction, ProbeModel, SecretSource,
+};
+use ferry_core::names;
+use ferry_core::status::{Outputs, Readiness};
+use serde_json::{Map, Value, json};
+
+use crate::limits::{GPU_SKU, RESTART_POLICY};
+use crate::model::{Address, ContainerInstancesModel};
+
+/// The Container Instances api-version Ferry speaks.
+pub const API_VERSION: &str = "2026-05-01";
+/// The resource type, after `providers/` in an ARM id.
+pub const RESOURCE_TYPE: &str = "Microsoft.ContainerInstance/containerGroups";
+/// Tag marking groups Ferry manages; kept when an object is orphaned, so a new object of the
+/// same name may adopt the group.
+pub const TAG_MANAGED_BY: &str = "managed-by";
+/// The value of [`TAG_MANAGED_BY`].
+pub const MANAGED_BY_FERRY: &str = "ferry";
+/// Tag with the UID of the `ServerlessService` that owns a group.
+pub const TAG_UID: &str = "ferry-uid";
+/// Tag with the owner's `namespace/name`.
+pub const TAG_OBJECT: &str = "ferry-object";
+/// Tag with the fingerprint of what Ferry last wrote (see the module's documentation).
+pub const TAG_FINGERPRINT: &str = "ferry-fingerprint";
+/// Strings compared without regard to case: enum words ARM may spell otherwise.
+const CASELESS: [&str; 7] = [
+    "osType",
+    "restartPolicy",
+    "type",
+    "protocol",
+    "scheme",
+    "sku",
+    "priority",
+];
+
+/// Why no request can be built for a desired model.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BuildError {
+    /// The desired model is not a Container Instances one.
+    #[error("the service is not for provider containerInstances")]
+    NotContainerInstances,
+    /// A secret of the spec was not read (the client reads every one [`kubernetes_secrets`]
+    /// names before building).
+    #[error(
+        "env {env} of container {container}: the value of key {key} of Secret {secret} was not \
+         read"
+    )]
+    SecretNotRead {
+        /// The container.
+        container: String,
+        /// The variable.
+        env: String,
+        /// The Secret.
+        secret: String,
+        /// Its key.
+        key: String,
+    },
+    /// A secret reference that is not in the model (validation resolves every secret, so this
+    /// is a bug upstream, reported rather than dropped).
+    #[error(
+        "env {env} of container {container} names secret {secret}, which is not in \
+         spec.containerInstances.secrets"
+    )]
+    UnknownSecret {
+        /// The container.
+        container: String,
+        /// The variable.
+        env: String,
+        /// The secret's name.
+        secret: String,
+    },
+}
+
+/// Where a group lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Subscription id.
+    pub subscription: String,
+    /// Resource group.
+    pub resource_group: String,
+    /// Region.
+    pub location: String,
+    /// The group's name ([`crate::names::group_name`]).
+    pub name: String,
+}
+
+impl Target {
+    /// The group's ARM id.
+    pub fn id(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/{RESOURCE_TYPE}/{}",
+            self.subscription, self.resource_group, self.name
+        )
+    }
+}
+
+/// Where the group of `namespace/name` lives, by its raw `spec.containerInstances` over the
+/// ProviderConfig's (so that an object whose spec no longer validates can still be deleted).
+pub fn target_of(
+    namespace: &str,
+    name: &str,
+    spec: Option<&ContainerInstancesSpec>,
+    config: &AzureProviderConfig,
+) -> Target {
+    Target {
+        subscription: config.subscription_id.clone(),
+        resource_group: spec
+            .and_then(|s| s.resource_group.clone())
+            .unwrap_or_else(|| config.resource_group.clone()),
+        location: spec
+            .and_then(|s| s.location.clone())
+            .unwrap_or_else(|| config.location.clone()),
+        name: crate::names::group_name(namespace, name),
+    }
+}
+
+fn model(want: &Desired) -> Result<&ContainerInstancesModel, BuildError> {
+    want.backend
+        .get::<ContainerInstancesModel>()
+        .ok_or(BuildError::NotContainerInstances)
+}
+
+/// Where the group of `want` lives under `config`.
+pub fn target(want: &Desired, config: &AzureProviderConfig) -> Result<Target, BuildError> {
+    let m = model(want)?;
+    Ok(Target {
+        subscription: config.subscription_id.clone(),
+        resource_group: m
+            .resource_group
+            .clone()
+            .unwrap_or_else(|| config.resource_group.clone()),
+        location: m
+            .location
+            .clone()
+            .unwrap_or_else(|| config.location.clone()),
+        name: crate::names::group_name(&want.object.namespace, &want.object.name),
+    })
+}
+
+/// A key of a Kubernetes Secret in the service's namespace: `(secret, key)`.
+pub type SecretKey = (String, String);
+
+/// What the client read of one Secret key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretValue {
+    /// The value; `None` when only the Secret's metadata was read (enough to compare).
+    pub value: Option<String>,
+    /// The Secret's `resourceVersion`.
+    pub version: String,
+}
+
+/// The Secret keys `want` copies into secure values, each once.
+pub fn kubernetes_secrets(want: &Desired) -> BTreeSet<SecretKey> {
+    want.containers
+        .iter()
+        .flat_map(|c| &c.env)
+        .filter_map(|e| match &e.value {
+            EnvValue::Secret(SecretSource::Kubernetes { name, key }) => {
+                Some((name.clone(), key.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// One PUT of a container group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    /// Where.
+    pub target: Target,
+    /// The body.
+    pub body: Value,
+    /// The fingerprint of what the body does (also its [`TAG_FINGERPRINT`] tag).
+    pub fingerprint: String,
+}
+
+impl Request {
+    /// The request as `ferry render` prints it: method, ARM path with its api-version, body.
+    pub fn rendered(&self) -> Value {
+        json!({
+            "method": "PUT",
+            "path": format!("{}?api-version={API_VERSION}", self.target.id()),
+            "body": self.body,
+        })
+    }
+}
+
+/// How a secure value is written: the value (sent), or what identifies it (fingerprinted).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Secure {
+    Value,
+    Version,
+}
+
+/// The PUT for `want` under `config`, with the Secret keys it copies from `secrets`.
+pub fn request(
+    want: &Desired,
+    config: &AzureProviderConfig,
+    secrets: &BTreeMap<SecretKey, SecretValue>,
+) -> Result<Request, BuildError> {
+    let m = model(want)?;
+    let target = target(want, config)?;
+    let mut what = Map::new();
+    what.insert("location".into(), Value::String(target.location.clone()));
+    if let Some(identity) = &m.identity {
+        what.insert(
+            "identity".into(),
+            json!({"type": "UserAssigned", "userAssignedIdentities": {identity.as_str(): {}}}),
+        );
+    }
+    let mut fingerprinted = what.clone();
+    fingerprinted.insert(
+        "properties".into(),
+        properties(want, m, secrets, Secure::Version)?,
+    );
+    let mut canonical = Value::Object(fingerprinted);
+    canonical.sort_all_objects();
+    let fingerprint = names::fingerprint(&canonical.to_string());
+
+    let mut body = Map::new();
+    body.insert("location".into(), what["location"].clone());
+    body.insert(
+        "tags".into(),
+        Value::Object(tags(&want.object, &fingerprint)),
+    );
+    if let Some(identity) = what.get("identity") {
+        body.insert("identity".into(), identity.clone());
+    }
+    body.insert(
+        "properties".into(),
+        properties(want, m, secrets, Secure::Value)?,
+    );
+    Ok(Request {
+        target,
+        body: Value::Object(body),
+        fingerprint,
+    })
+}
+
+/// The placeholder `ferry render` shows for a value copied from a Secret.
+pub fn secret_placeholder(namespace: &str, (secret, key): &SecretKey) -> String {
+    format!("<value of key {key} of Secret {namespace}/{secret}>")
+}
+
+fn tags(object: &ObjectRef, fingerprint: &str) -> Map<String, Value> {
+    let mut tags = Map::new();
+    tags.insert(TAG_MANAGED_BY.into(), MANAGED_BY_FERRY.into());
+    tags.insert(
+        TAG_OBJECT.into(),
+        format!("{}/{}", object.namespace, object.name).into(),
+    );
+    if let Some(uid) = &object.uid {
+        tags.insert(TAG_UID.into(), uid.clone().into());
+    }
+    tags.insert(TAG_FINGERPRINT.into(), fingerprint.into());
+    tags
+}
+
+fn properties(
+    want: &Desired,
+    m: &ContainerInstancesModel,
+    secrets: &BTreeMap<SecretKey, SecretValue>,
+    secure: Secure,
+) -> Result<Value, BuildError> {
+    let containers = want
+        .containers
+        .iter()
+        .zip(&m.sizes)
+        .map(|(c, size)| container(c, *size, m, secrets, secure))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut p = Map::new();
+    p.insert("containers".into(), Value::Array(containers));
+    p.insert(
+        "osType".into(),
+        match m.os_type {
+            OsType::Linux => "Linux",
+            OsType::Windows => "Windows",
+        }
+        .into(),
+    );
+    p.insert("restartPolicy".into(), RESTART_POLICY.into());
+    let port = want.serving().port;
+    match &m.address {
+        Address::Public { dns_name_label } => {
+            p.insert(
+                "ipAddress".into(),
+                json!({
+                    "type": "Public",
+                    "ports": group_ports(port),
+                    "dnsNameLabel": dns_name_label,
+                }),
+            );
+        }
+        Address::Private { subnet_ids } => {
+            p.insert(
+                "ipAddress".into(),
+                json!({"type": "Private", "ports": group_ports(port)}),
+            );
+            p.insert(
+                "subnetIds".into(),
+                subnet_ids.iter().map(|id| json!({"id": id})).collect(),
+            );
+        }
+        Address::None => {}
+    }
+    p.insert(
+        "priority".into(),
+        match m.priority {
+            AciPriority::Regular => "Regular",
+            AciPriority::Spot => "Spot",
+        }
+        .into(),
+    );
+    p.insert("sku".into(), "Standard".into());
+    if let Some(identity) = &m.identity
+        && !m.key_vault.is_empty()
+    {
+        p.insert(
+            "secretReferences".into(),
+            m.key_vault
+                .iter()
+                .map(|s| json!({"name": s.name, "identity": identity, "secretReferenceUri": s.url}))
+                .collect(),
+        );
+    }
+    Ok(Value::Object(p))
+}
+
+fn group_ports(port: Option<u16>) -> Value {
+    port.map_or_else(|| json!([]), |p| json!([{"protocol": "TCP", "port": p}]))
+}
+
+fn container(
+    c: &ContainerModel,
+    (cpu_millis, memory_tenths): (u64, u64),
+    m: &ContainerInstancesModel,
+    secrets: &BTreeMap<SecretKey, SecretValue>,
+    secure: Secure,
+) -> Result<Value, BuildError> {
+    let mut p = Map::new();
+    p.insert("image".into(), c.image.clone().into());
+    if !c.command.is_empty() {
+        // ACI has one list: the entrypoint and its arguments (validation refuses args alone).
+        let command: Vec<&String> = c.command.iter().chain(&c.args).collect();
+        p.insert("command".into(), json!(command));
+    }
+    if let Some(port) = c.port {
+        p.insert("ports".into(), json!([{"protocol": "TCP", "port": port}]));
+    }
+    if !c.env.is_empty() {
+        let env = c
+            .env
+            .iter()
+            .map(|e| env_var(c, e, m, secrets, secure))
+            .collect::<Result<Vec<_>, _>>()?;
+        p.insert("environmentVariables".into(), Value::Array(env));
+    }
+    let mut requests = Map::new();
+    requests.insert("memoryInGB".into(), json!(tenths_f64(memory_tenths)));
+    requests.insert("cpu".into(), json!(tenths_f64(cpu_millis / 100)));
+    if let Some(gpu) = &c.resources.gpu {
+        requests.insert("gpu".into(), json!({"count": gpu.count, "sku": GPU_SKU}));
+    }
+    p.insert("resources".into(), json!({"requests": requests}));
+    if let Some(probe) = &c.probes.liveness {
+        p.insert("livenessProbe".into(), self::probe(probe));
+    }
+    if let Some(probe) = &c.probes.readiness {
+        p.insert("readinessProbe".into(), self::probe(probe));
+    }
+    Ok(json!({"name": c.name, "properties": p}))
+}
+
+/// Tenths as a number: `15` is `1.5`. Exact for what validation accepts.
+#[allow(clippy::cast_precision_loss)] // a few thousand tenths at most
+fn tenths_f64(t: u64) -> f64 {
+    t as f64 / 10.0
+}
+
+fn env_var(
+    c: &ContainerModel,
+    e: &EnvModel,
+    m: &ContainerInstancesModel,
+    secrets: &BTreeMap<SecretKey, SecretValue>,
+    secure: Secure,
+) -> Result<Value, BuildError> {
+    match &e.value {
+        EnvValue::Literal(value) => Ok(json!({"name": e.name, "value": value})),
+        EnvValue::Secret(SecretSource::Kubernetes { name, key }) => {
+            let read = secrets.get(&(name.clone(), key.clone()));
+            let value = match (secure, read) {
+                (Secure::Version, Some(read)) => format!("secret:{name}/{key}@{}", read.version),
+                (Secure::Value, Some(SecretValue { value: Some(v), .. })) => v.clone(),
+                // Only the metadata was read: the body is compared, never sent.
+                (Secure::Value, Some(SecretValue { value: None, .. })) => String::new(),
+                (_, None) => {
+                    return Err(BuildError::SecretNotRead {
+                        container: c.name.clone(),
+                        env: e.name.clone(),
+                        secret: name.clone(),
+                        key: key.clone(),
+                    });
+                }
+            };
+            Ok(json!({"name": e.name, "secureValue": value}))
+        }
+        EnvValue::Secret(SecretSource::Store { name, .. }) => {
+            if !m.key_vault.iter().any(|s| &s.name == name) {
+                return Err(BuildError::UnknownSecret {
+                    container: c.name.clone(),
+                    env: e.name.clone(),
+                    secret: name.clone(),
+                });
+            }
+            Ok(json!({"name": e.name, "secureValueReference": name}))
+        }
+    }
+}
+
+fn probe(p: &ProbeModel) -> Value {
+    let mut out = Map::new();
+    if let ProbeAction::HttpGet {
+        path,
+        port,
+        headers,
+    } = &p.action
+    {
+        let mut get = Map::new();
+        get.insert("path".into(), path.clone().into());
+        get.insert("port".into(), (*port).into());
+        get.insert("scheme".into(), "http".into());
+        if !headers.is_empty() {
+            get.insert(
+                "httpHeaders".into(),
+                headers
+                    .iter()
+                    .map(|(name, value)| json!({"name": name, "value": value}))
+                    .collect(),
+            );
+        }
+        out.insert("httpGet".into(), Value::Object(get));
+    }
+    for (field, value) in [
+        ("initialDelaySeconds", p.initial_delay_seconds),
+        ("periodSeconds", p.period_seconds),
+        ("timeoutSeconds", p.timeout_seconds),
+        ("failureThreshold", p.failure_threshold),
+    ] {
+        if let Some(v) = value {
+            out.insert(field.into(), v.into());
+        }
+    }
+    Value::Object(out)
+}
+
+/// Who a group belongs to, by its tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// Tagged with the object's UID.
+    Ours,
+    /// Ferry's, released by an earlier object of the same name (no UID tag): adoptable.
+    Released,
+    /// Someone else's, or another object's.
+    Foreign,
+}
+
+/// A tag's value; ARM compares tag names without regard to case.
+pub fn tag<'a>(group: &'a Value, name: &str) -> Option<&'a str> {
+    group["tags"]
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.as_str())
+}
+
+/// Whose `group` is, for the object with `uid`.
+pub fn ownership(group: &Value, uid: Option<&str>) -> Ownership {
+    match tag(group, TAG_UID) {
+        Some(tagged) if Some(tagged) == uid => Ownership::Ours,
+        None if tag(group, TAG_MANAGED_BY) == Some(MANAGED_BY_FERRY) => Ownership::Released,
+        _ => Ownership::Foreign,
+    }
+}
+
+/// One reason ARM's group differs from the request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Ferry builds something else than the group was last written from (its fingerprint tag
+    /// differs or is missing).
+    Spec,
+    /// A field Ferry sets has another value at ARM (or is gone), by its JSON path.
+    Drift(String),
+    /// Ferry's identity tags differ: the group is adopted, or lost a tag.
+    Tags,
+}
+
+/// What differs between ARM's `group` and `request`; empty when nothing. Any change is made
+/// with one PUT of `request.body`.
+pub fn diff(request: &Request, group: &Value) -> Vec<Change> {
+    let mut changes = Vec::new();
+    if tag(group, TAG_FINGERPRINT) != Some(request.fingerprint.as_str()) {
+        changes.push(Change::Spec);
+    }
+    let want = &request.body;
+    if normal_location(want["location"].as_str()) != normal_location(group["location"].as_str()) {
+        changes.push(Change::Drift("location".into()));
+    }
+    let mut drift = Vec::new();
+    for field in ["identity", "properties"] {
+        if let Some(w) = want.get(field) {
+            covers(w, field_of(group, field), field, &mut drift);
+        }
+    }
+    changes.extend(drift.into_iter().map(Change::Drift));
+    let tags_differ = want["tags"].as_object().is_some_and(|tags| {
+        tags.iter()
+            .filter(|(k, _)| k.as_str() != TAG_FINGERPRINT)
+            .any(|(k, v)| tag(group, k) != v.as_str())
+    });
+    if tags_differ {
+        changes.push(Change::Tags);
+    }
+    changes
+}
+
+/// `West Europe` and `westeurope` are one region.
+fn normal_location(location: Option<&str>) -> Option<String> {
+    location.map(|l| {
+        l.chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    })
+}
+
+/// `object[key]`, by exact key first, then without regard to case (ARM ids as map keys).
+fn field_of<'a>(object: &'a Value, key: &str) -> Option<&'a Value> {
+    let map = object.as_object()?;
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// Records in `out` the paths where `have` lacks or contradicts what `want` says.
+fn covers(want: &Value, have: Option<&Value>, path: &str, out: &mut Vec<String>) {
+    let Some(have) = have else {
+        out.push(path.to_owned());
+        return;
+    };
+    let key = path.rsplit(['.', ']']).next().unwrap_or_default();
+    match want {
+        Value::Object(fields) => {
+            if !have.is_object() {
+                out.push(path.to_owned());
+                return;
+            }
+            for (k, w) in fields {
+                // ARM never returns secure values: the fingerprint covers them.
+                if k == "secureValue" {
+                    continue;
+                }
+                covers(w, field_of(have, k), &format!("{path}.{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            let Some(got) = have.as_array() else {
+                out.push(path.to_owned());
+                return;
+            };
+            if items.len() != got.len() {
+                out.push(path.to_owned());
+                return;
+            }
+            if key == "environmentVariables" {
+                for w in items {
+                    let name = &w["name"];
+                    let h = got.iter().find(|h| &h["name"] == name);
+                    covers(
+                        w,
+                        h,
+                        &format!("{path}[{}]", name.as_str().unwrap_or("?")),
+                        out,
+                    );
+                }
+            } else {
+                for (i, (w, h)) in items.iter().zip(got).enumerate() {
+                    covers(w, Some(h), &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        Value::String(w) => {
+            let same = have.as_str().is_some_and(|h| {
+                h == w
+                    || ((CASELESS.contains(&key) || w.starts_with("/subscriptions/"))
+                        && h.eq_ignore_ascii_case(w))
+            });
+            if !same {
+                out.push(path.to_owned());
+            }
+        }
+        Value::Number(w) => {
+            let same = match (w.as_f64(), have.as_f64()) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+                _ => false,
+            };
+            if !same {
+                out.push(path.to_owned());
+            }
+        }
+        Value::Bool(_) | Value::Null => {
+            if want != have {
+                out.push(path.to_owned());
+            }
+        }
+    }
+}
+
+/// What ARM's `group` means in Ferry's terms, and what goes into status.
+pub fn readiness(group: &Value) -> (Readiness, Outputs) {
+    let properties = &group["properties"];
+    let readiness = group_readiness(properties);
+    let ready = readiness == Readiness::Ready;
+    let url = url(&properties["ipAddress"]);
+    let outputs = Outputs {
+        address_url: url.clone(),
+        url,
+        resource_id: group["id"].as_str().map(str::to_owned),
+        instances: Some((1, i32::from(ready))),
+        ..Outputs::default()
+    };
+    (readiness, outputs)
+}
+
+/// `http://FQDN:PORT` for a public group with a DNS label, `http://IP:PORT` otherwise; none
+/// before ARM assigned an address.
+fn url(ip: &Value) -> Option<String> {
+    let port = ip["ports"].get(0).and_then(|p| p["port"].as_u64())?;
+    let host = ip["fqdn"]
+        .as_str()
+        .filter(|f| !f.is_empty() && ip["type"].as_str() != Some("Private"))
+        .or_else(|| ip["ip"].as_str().filter(|i| !i.is_empty()))?;
+    Some(format!("http://{host}:{port}"))
+}
+
+fn group_readiness(properties: &Value) -> Readiness {
+    let provisioning = properties["provisioningState"].as_str().unwrap_or_default();
+    let state = properties["instanceView"]["state"]
+        .as_str()
+        .unwrap_or_default();
+    let containers = properties["containers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let trouble = containers.iter().find_map(container_trouble);
+    if let Some(failed) = trouble.clone() {
+        // A pull that fails or a crash loop does not go away by waiting.
+        if provisioning.eq_ignore_ascii_case("Failed") || failed.0 == reasons::IMAGE_NOT_FOUND {
+            return Readiness::Failed {
+                reason: failed.0,
+                message: failed.1,
+            };
+        }
+        if !provisioning.eq_ignore_ascii_case("Succeeded") {
+            return Readiness::Progressing(failed.1);
+        }
+        return Readiness::Failed {
+            reason: failed.0,
+            message: failed.1,
+        };
+    }
+    if provisioning.eq_ignore_ascii_case("Failed") {
+        let message = group_event(properties).unwrap_or_else(|| {
+            "Container Instances reports that deploying the container group failed, without a \
+             message"
+                .to_owned()
+        });
+        return Readiness::Failed {
+            reason: failure_reason_in(&message).unwrap_or(reasons::REVISION_FAILED),
+            message,
+        };
+    }
+    if provisioning.eq_ignore_ascii_case("Succeeded") {
+        if state.eq_ignore_ascii_case("Stopped") {
+            return Readiness::Failed {
+                reason: reasons::REVISION_FAILED,
+                message: "the container group is stopped (someone ran `az container stop`): \
+                          start it with `az container start`"
+                    .into(),
+            };
+        }
+        let running = |c: &Value| {
+            c["properties"]["instanceView"]["currentState"]["state"].as_str() == Some("Running")
+        };
+        if state.eq_ignore_ascii_case("Running") && containers.iter().all(running) {
+            return Readiness::Ready;
+        }
+    }
+    let provisioning = if provisioning.is_empty() {
+        "unknown"
+    } else {
+        provisioning
+    };
+    let state = if state.is_empty() { "none yet" } else { state };
+    Readiness::Progressing(format!(
+        "Container Instances is deploying the container group (provisioningState {provisioning}, \
+         state {state})"
+    ))
+}
+
+/// The reason and message of a container that cannot run: an image that cannot be pulled, or
+/// a container that keeps exiting.
+fn container_trouble(container: &Value) -> Option<(&'static str, String)> {
+    let name = container["name"].as_str().unwrap_or("?");
+    let view = &container["properties"]["instanceView"];
+    let current = &view["currentState"];
+    let detail = current["detailStatus"].as_str().unwrap_or_default();
+    let events = view["events"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let pull_failure = events.iter().rev().find(|e| {
+        e["name"].as_str() == Some("Failed")
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.to_ascii_lowercase().contains("pull"))
+    });
+    if ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"]
+        .iter()
+        .any(|d| detail.contains(d))
+        || pull_failure.is_some()
+    {
+        let message = pull_failure
+            .and_then(|e| e["message"].as_str())
+            .map_or_else(
+                || format!("container {name} cannot pull its image ({detail})"),
+                |m| format!("container {name}: {m}"),
+            );
+        return Some((reasons::IMAGE_NOT_FOUND, message));
+    }
+    let restarts = view["restartCount"].as_u64().unwrap_or(0);
+    let state = current["state"].as_str().unwrap_or_default();
+    if detail.contains("CrashLoopBackOff") || state == "Terminated" {
+        let previous = &view["previousState"];
+        let exit = previous["exitCode"]
+            .as_i64()
+            .or_else(|| current["exitCode"].as_i64())
+            .map(|c| format!(" with exit code {c}"))
+            .unwrap_or_default();
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({detail})")
+        };
+        return Some((
+            reasons::CONTAINER_FAILED,
+            format!(
+                "container {name} exited{exit} and was restarted {restarts} times{detail}: read \
+                 its logs with `az container logs --container-name {name}`"
+            ),
+        ));
+    }
+    None
+}
+
+/// The group's latest warning event, as a message.
+fn group_event(properties: &Value) -> Option<String> {
+    properties["instanceView"]["events"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|e| e["type"].as_str() == Some("Warning"))
+        .and_then(|e| e["message"].as_str())
+        .map(str::to_owned)
+}
+
+/// The documented reason an ARM error code or message points to, when it names one.
+pub fn failure_reason_in(text: &str) -> Option<&'static str> {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("inaccessibleimage")
+        || (lower.contains("image")
+            && ["not accessible", "not found", "pull", "denied"]
+                .iter()
+                .any(|w| lower.contains(w)))
+    {
+        Some(reasons::IMAGE_NOT_FOUND)
+    } else if ["crashloop", "exited", "back-off restarting"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        Some(reasons::CONTAINER_FAILED)
+    } else {
+        None
+    }
+}
+
+/// What a failed operation means, by its ARM error.
+pub fn operation_failure(code: &str, message: &str) -> Readiness {
+    Readiness::Failed {
+        reason: failure_reason_in(code)
+            .or_else(|| failure_reason_in(message))
+            .unwrap_or(reasons::REVISION_FAILED),
+        message: format!("{code}: {message}"),
+    }
+}

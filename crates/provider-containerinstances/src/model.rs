@@ -1,0 +1,52 @@
+//! Container Instances' own desired settings: `spec.containerInstances` with its defaults, as
+//! validation built them for the builders (carried in `Desired::backend`).
+
+use ferry_api::{AciPriority, OsType};
+
+/// Container Instances settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerInstancesModel {
+    /// Resource group override.
+    pub resource_group: Option<String>,
+    /// Region override.
+    pub location: Option<String>,
+    /// `Linux` or `Windows`.
+    pub os_type: OsType,
+    /// `Regular` or `Spot`.
+    pub priority: AciPriority,
+    /// How the group is reached.
+    pub address: Address,
+    /// A user-assigned managed identity (ARM id).
+    pub identity: Option<String>,
+    /// Key Vault secrets the containers read (`secretReferences`), by the names `env[].secret`
+    /// uses, in `spec.containerInstances.secrets` order.
+    pub key_vault: Vec<KeyVaultSecret>,
+    /// Each container's CPU (millicores) and memory (tenths of a GB), defaults applied.
+    pub sizes: Vec<(u64, u64)>,
+}
+
+/// How a container group is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Address {
+    /// A public IP address with a DNS label.
+    Public {
+        /// The label: `LABEL.LOCATION.azurecontainer.io`.
+        dns_name_label: String,
+    },
+    /// A private IP address in these subnets (ARM ids).
+    Private {
+        /// The subnets.
+        subnet_ids: Vec<String>,
+    },
+    /// No IP address (Spot groups get none).
+    None,
+}
+
+/// A Key Vault secret ACI reads with the group's identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyVaultSecret {
+    /// The name `env[].secret.name` uses (the secret reference's name).
+    pub name: String,
+    /// `https://VAULT.vault.azure.net/secrets/NAME[/VERSION]`.
+    pub url: String,
+}
