@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 APP_API = "2026-01-01"
 ACI_API = "2026-05-01"
+RESOURCES_API = "2021-04-01"  # ResourceGroups_Get, for a cheap authenticated read
 APP_DIR = "app/resource-manager/Microsoft.App/ContainerApps/stable/" + APP_API
 ACI_DIR = ("containerinstance/resource-manager/Microsoft.ContainerInstance/ContainerInstance/"
            "stable/" + ACI_API)
@@ -1217,6 +1218,7 @@ ACI_LOC = SUB + r"/providers/microsoft\.containerinstance/locations/(?P<loc>[^/]
 
 # (method, path, operationId, api-version, handler name)
 ROUTES = [
+    ("GET", RG, "ResourceGroups_Get", RESOURCES_API, "get_resource_group"),
     ("GET", SUB + r"/providers/microsoft\.app/containerapps", "ContainerApps_ListBySubscription",
      APP_API, "list_apps"),
     ("GET", APPS, "ContainerApps_ListByResourceGroup", APP_API, "list_apps"),
@@ -1278,6 +1280,17 @@ class Api:
             raise content_error(f"Error converting value {json.dumps(body)} to type "
                                 f"'ResourceDefinition'. Path ''", "")
         return body
+
+    def get_resource_group(self, m, raw):
+        """Resource groups exist implicitly: every name answers, in the location of a resource
+        it holds, else westeurope."""
+        held = self.fake.listed("app", m["sub"], m["rg"]) + self.fake.listed("group", m["sub"],
+                                                                            m["rg"])
+        location = next((region(r.spec["location"]) for r in held
+                         if r.spec and r.spec.get("location")), "westeurope")
+        return 200, {"id": f"/subscriptions/{m['sub']}/resourceGroups/{m['rg']}",
+                     "name": m["rg"], "type": "Microsoft.Resources/resourceGroups",
+                     "location": location, "properties": {"provisioningState": "Succeeded"}}, []
 
     def list_apps(self, m, raw):
         apps = self.fake.listed("app", m["sub"], m.groupdict().get("rg"))
@@ -1551,8 +1564,8 @@ class Handler(BaseHTTPRequestHandler):
         if operation in ("OperationStatus_Get",):
             schema, file = {"$ref": "#/definitions/OperationStatusResult"}, \
                 fake.specs.path(COMMON_V5)
-        elif operation == "OperationResult_Get":
-            return
+        elif operation in ("OperationResult_Get", "ResourceGroups_Get"):
+            return  # ResourceGroups_Get: Microsoft.Resources' definitions are not in azure-specs
         else:
             schema, file = fake.specs.response_schema(operation, status)
         if schema is None:

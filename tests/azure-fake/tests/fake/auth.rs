@@ -170,3 +170,33 @@ async fn unknown_clients_and_wrong_scopes_get_no_token() {
         .unwrap();
     assert_eq!(answer.body["error"], "invalid_scope");
 }
+
+#[tokio::test]
+async fn resource_groups_answer_a_cheap_authenticated_read() {
+    let fake = fake().await;
+    let subscription = fake.subscription("resource-group-read");
+    let url = format!(
+        "/subscriptions/{}/resourcegroups/{GROUP}?api-version=2021-04-01",
+        subscription.id()
+    );
+    let answer = get_with(fake, &url, None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["name"], GROUP);
+    assert_eq!(answer.body["type"], "Microsoft.Resources/resourceGroups");
+    assert_eq!(answer.body["location"], "westeurope");
+    assert_eq!(answer.body["properties"]["provisioningState"], "Succeeded");
+
+    let wrong_version = url.replace("2021-04-01", "2026-01-01");
+    assert_eq!(
+        refusal(&get_with(fake, &wrong_version, None).await, StatusCode::BAD_REQUEST).code,
+        "NoRegisteredProviderFound"
+    );
+
+    subscription.require_tokens(true).await.unwrap();
+    assert_eq!(
+        refusal(&get_with(fake, &url, None).await, StatusCode::UNAUTHORIZED).code,
+        "AuthenticationFailed"
+    );
+    let calls = subscription.calls().await.unwrap();
+    assert_eq!(calls.get("ResourceGroups_Get"), Some(&3));
+}
