@@ -450,7 +450,8 @@ impl Arm {
     /// One call: attempts until an answer that is not worth retrying, the attempts or the
     /// call's time run out. Retried: no answer (connection errors, timeouts), 408, 429 and
     /// 5xx, after `max(backoff, Retry-After)`; a wait that would not fit in the call's time is
-    /// not waited, and the error (with its Retry-After) goes back to the reconcile.
+    /// not waited, and the error (with its Retry-After) goes back to the reconcile. A 401 is
+    /// retried once, at once, with a new token.
     async fn send(
         &self,
         operation: &'static str,
@@ -475,6 +476,7 @@ impl Arm {
         }
         let deadline = Instant::now() + settings.call_timeout;
         let mut attempt = 0;
+        let mut renewed = false;
         loop {
             attempt += 1;
             let budget = deadline
@@ -529,10 +531,25 @@ impl Arm {
                         location: header(&headers, "location"),
                         body: body.as_ref().to_vec(),
                     };
+                    let renew = answer.status == 401
+                        && !renewed
+                        && attempt < settings.attempts
+                        && self.inner.credential.is_some();
+                    if renew && let Some(credential) = &self.inner.credential {
+                        // A token ARM refuses (expired, revoked): ask Microsoft Entra ID for a
+                        // new one, once per call, at once.
+                        credential.renew();
+                        renewed = true;
+                        debug!(
+                            attempt,
+                            "Resource Manager refused the token; asking for a new one"
+                        );
+                        continue;
+                    }
                     if answer.status == 401
                         && let Some(credential) = &self.inner.credential
                     {
-                        // The next call asks Microsoft Entra ID for a new token.
+                        // The next call starts with a new token.
                         credential.renew();
                     }
                     if !matches!(answer.status, 408 | 429 | 500 | 502 | 503 | 504) {
