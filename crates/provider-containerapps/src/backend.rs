@@ -62,15 +62,16 @@ impl Rules for ContainerApps {
         cost::estimate(input)
     }
 
-    /// The subscription, resource group, environment and endpoint: the apps one object's name
-    /// maps to.
+    /// The subscription, resource group and endpoint: the app one object's name maps to (an
+    /// ARM id). The environment is not part of it: an app cannot change environment, and a
+    /// ProviderConfig that names another one for the same resource group is refused at the
+    /// next look (see `build::Change::Environment`).
     fn location(&self, config: &ProviderConfigSpec) -> Option<String> {
         let c = config.azure.as_ref()?;
         Some(format!(
-            "{}/{}/{}/{}",
-            c.subscription_id,
-            c.resource_group,
-            c.container_apps_environment.as_deref().unwrap_or_default(),
+            "{}/{}/{}",
+            c.subscription_id.to_ascii_lowercase(),
+            c.resource_group.to_ascii_lowercase(),
             c.endpoint.as_deref().unwrap_or_default()
         ))
     }

@@ -456,12 +456,34 @@ pub enum Change {
     /// Ferry's other tags differ: the app is adopted from an earlier object of this name, or
     /// lost its tags.
     Tags,
+    /// The app is in another environment than the one Ferry would create it in, which no write
+    /// can change (`environmentId` is set at creation only).
+    Environment,
+}
+
+impl Change {
+    /// Whether a PUT can make the change.
+    pub fn writable(self) -> bool {
+        self != Change::Environment
+    }
 }
 
 /// What differs between the app Azure describes and `requests`; empty when nothing. Any change
 /// is made with one PUT of `requests.body`.
 pub fn diff(requests: &Requests, app: &Value) -> Vec<Change> {
     let mut changes = Vec::new();
+    let environment = |v: &Value| {
+        let p = &v["properties"];
+        p["environmentId"]
+            .as_str()
+            .or_else(|| p["managedEnvironmentId"].as_str())
+            .map(str::to_ascii_lowercase)
+    };
+    if let (Some(want), Some(have)) = (environment(&requests.body), environment(app))
+        && want != have
+    {
+        changes.push(Change::Environment);
+    }
     if tag(app, TAG_FINGERPRINT) != Some(requests.fingerprint.as_str()) {
         changes.push(Change::Spec);
     }

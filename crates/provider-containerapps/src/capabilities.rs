@@ -103,7 +103,9 @@ pub(crate) fn support(feature: Feature) -> Support {
         Feature::TrafficSplit => {
             partial("activeRevisionsMode Multiple with revision weights; not with transport tcp")
         }
-        Feature::TrafficTags => yes("revision labels, each with its own URL (APP---LABEL...)"),
+        Feature::TrafficTags => partial(
+            "revision labels, each with its own URL (APP---LABEL...); not with transport tcp",
+        ),
         Feature::DeletionPolicy => yes("Orphan leaves the container app, untagged"),
         Feature::ProviderConfigRef => yes(
             "the ProviderConfig's azure section: subscription, resource group, location and \

@@ -461,6 +461,23 @@ impl ExternalClient for ContainerAppsClient {
         let (readiness, outputs) =
             build::readiness(&app, revision.as_ref(), failed_operation.as_deref());
         let changes = build::diff(&requests, &app);
+        if changes.iter().any(|c| !c.writable()) {
+            return Err(ProviderError::Terminal {
+                reason: reasons::UNSUPPORTED,
+                message: format!(
+                    "the container app {} runs in environment {}, and an app cannot move to \
+                     another environment ({}): delete the app (or the ServerlessService) to \
+                     recreate it there, or set spec.containerApps.resourceGroup to another \
+                     resource group to move it as a new app",
+                    place.name,
+                    app["properties"]["environmentId"].as_str().unwrap_or("?"),
+                    requests.body["properties"]["environmentId"]
+                        .as_str()
+                        .unwrap_or("?"),
+                ),
+                recheck: None,
+            });
+        }
         let canceled = app["properties"]["provisioningState"] == "Canceled";
         // A write while ARM works on the app would be refused: look again when it is done.
         let up_to_date = build::in_progress(&app) || (changes.is_empty() && !canceled);
@@ -533,5 +550,47 @@ impl ExternalClient for ContainerAppsClient {
         self.arm.put(&id, API_VERSION, &body).await?;
         info!(app = %place.name, "released the container app (its UID tag removed)");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_copied_secrets_some_env_reads_are_read() {
+        let svc: ServerlessService = serde_json::from_value(serde_json::json!({
+            "apiVersion": "ferry.dev/v1alpha1", "kind": "ServerlessService",
+            "metadata": {"name": "hello", "namespace": "shop"},
+            "spec": {
+                "provider": "containerApps",
+                "containers": [{"name": "app", "image": "x", "port": 8080,
+                                "env": [{"name": "A", "secret": {"name": "api"}},
+                                        {"name": "B", "secret": {"name": "vault"}}]}],
+                "containerApps": {"secrets": [
+                    {"name": "api", "fromSecret": {"name": "hello-api", "key": "key"}},
+                    {"name": "vault", "keyVaultUrl": "https://v.vault.azure.net/secrets/s"},
+                    {"name": "spare", "fromSecret": {"name": "spare", "key": "k"}},
+                ]},
+            },
+        }))
+        .unwrap();
+        assert_eq!(
+            copied_secrets(&svc),
+            [("api".to_owned(), "hello-api".to_owned(), "key".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_secret_key_is_read_from_data_or_string_data() {
+        let secret: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "hello-api"},
+            "data": {"key": "czNjcmV0"},
+            "stringData": {"other": "plain"},
+        }))
+        .unwrap();
+        assert_eq!(secret_key(&secret, "key").as_deref(), Some("s3cret"));
+        assert_eq!(secret_key(&secret, "other").as_deref(), Some("plain"));
+        assert_eq!(secret_key(&secret, "none"), None);
     }
 }

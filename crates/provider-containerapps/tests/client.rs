@@ -637,10 +637,36 @@ async fn a_copied_secret_is_sent_as_an_app_secret_and_its_rotation_is_one_put() 
 #[tokio::test]
 async fn the_connector_checks_the_provider_config_with_one_read() {
     let h = Harness::start("ca-check").await;
-    let result = h.connector.check(&h.config).await.unwrap();
-    // The fake has no resource groups of its own: whatever it answers is classified.
-    match result {
-        Ok(message) => assert!(!message.is_empty()),
-        Err(e) => assert_ne!(e.category(), "auth", "{e}"),
+    let message = h.connector.check(&h.config).await.unwrap().unwrap();
+    assert!(!message.is_empty());
+    let calls = h.subscription().calls().await.unwrap();
+    assert_eq!(calls.values().sum::<usize>(), 1, "{calls:?}");
+}
+
+#[tokio::test]
+async fn an_app_cannot_move_to_another_environment_in_place() {
+    let mut h = Harness::start("ca-environment").await;
+    let svc = service("moved", "ghcr.io/acme/moved:1", "");
+    h.until_ready(&svc).await;
+    let azure = h.config.spec.azure.as_mut().unwrap();
+    azure.container_apps_environment = Some(format!(
+        "/subscriptions/{}/resourceGroups/{GROUP}/providers/Microsoft.App/managedEnvironments/other",
+        azure.subscription_id
+    ));
+    h.config.metadata.resource_version = Some("2".into());
+    h.subscription().clear().await.unwrap();
+    let client = h.client(&svc).await;
+    match client.observe(&desired(&svc)).await {
+        Err(ProviderError::Terminal {
+            reason, message, ..
+        }) => {
+            assert_eq!(reason, reasons::UNSUPPORTED);
+            assert!(
+                message.contains("cannot move to another environment"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
     }
+    assert_eq!(h.writes().await, BTreeMap::new());
 }

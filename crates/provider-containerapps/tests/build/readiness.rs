@@ -291,3 +291,21 @@ async fn a_released_body_drops_the_uid_tag_and_what_is_read_only() {
     );
     assert_valid_body(&body).await;
 }
+
+#[test]
+fn an_app_in_another_environment_is_a_change_no_put_makes() {
+    let r = requests(&simple("", ""));
+    let mut elsewhere = mirror(&r);
+    elsewhere["properties"]["environmentId"] = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/prod-rg/providers/Microsoft.App/managedEnvironments/old".into();
+    let changes = build::diff(&r, &elsewhere);
+    assert_eq!(changes, [Change::Environment]);
+    assert!(!changes[0].writable());
+    // ARM may spell the id in another case: the same environment.
+    let mut shouted = mirror(&r);
+    shouted["properties"]["environmentId"] = r.body["properties"]["environmentId"]
+        .as_str()
+        .unwrap()
+        .to_ascii_uppercase()
+        .into();
+    assert_eq!(build::diff(&r, &shouted), []);
+}
