@@ -12,7 +12,13 @@ use ferry_core::capabilities::{Feature, Support};
 use ferry_core::cost::Priced;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
 
+use std::sync::Arc;
+
+use ferry_provider::Connector;
+use ferry_provider::backend::{Backend, Environment, Rendered};
+
 use crate::build::{self, SecretValue};
+use crate::client::{ContainerInstancesConnector, Settings};
 use crate::{capabilities, cost, limits, validate};
 
 /// Azure Container Instances (`Microsoft.ContainerInstance/containerGroups`).
@@ -93,8 +99,41 @@ impl Rules for ContainerInstances {
     }
 }
 
+impl Backend for ContainerInstances {
+    fn connector(&self, env: &Environment) -> Arc<dyn Connector> {
+        Arc::new(ContainerInstancesConnector::new(
+            env.client.clone(),
+            Settings {
+                operator_namespace: env.operator_namespace.clone(),
+                ..Settings::default()
+            },
+        ))
+    }
+
+    fn secret_refs<'a>(&self, config: &'a ProviderConfigSpec) -> Vec<&'a SecretKeySelector> {
+        secret_refs(config)
+    }
+
+    fn render(
+        &self,
+        desired: &Desired,
+        config_name: &str,
+        config: Option<&ProviderConfigSpec>,
+    ) -> Result<Rendered, String> {
+        let (section, note) = render_config(config_name, config);
+        let request = render_request(desired, &section).map_err(|e| e.to_string())?;
+        Ok(Rendered {
+            comment: format!(
+                "The container group Ferry creates for ServerlessService {} (values copied \
+                 from Secrets are shown as placeholders){note}",
+                desired.object.name
+            ),
+            body: serde_json::to_string_pretty(&request.rendered()).map_err(|e| e.to_string())?,
+        })
+    }
+}
+
 /// The ProviderConfig section `render` uses: the one given, or placeholders.
-#[allow(dead_code)] // used by the Backend impl, which comes with the client
 pub(crate) fn render_config(
     config_name: &str,
     config: Option<&ProviderConfigSpec>,
@@ -118,7 +157,6 @@ pub(crate) fn render_config(
 
 /// The PUT Ferry would send for `desired`, offline: values copied from Secrets are shown as
 /// placeholders.
-#[allow(dead_code)] // used by the Backend impl, which comes with the client
 pub(crate) fn render_request(
     desired: &Desired,
     section: &AzureProviderConfig,
@@ -140,7 +178,6 @@ pub(crate) fn render_request(
 }
 
 /// The credential Secrets of `config`'s `azure` section.
-#[allow(dead_code)] // used by the Backend impl, which comes with the client
 pub(crate) fn secret_refs(config: &ProviderConfigSpec) -> Vec<&SecretKeySelector> {
     config
         .azure

@@ -164,13 +164,22 @@ pub fn target(want: &Desired, config: &AzureProviderConfig) -> Result<Target, Bu
 /// A key of a Kubernetes Secret in the service's namespace: `(secret, key)`.
 pub type SecretKey = (String, String);
 
-/// What the client read of one Secret key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the client read of one Secret key. Its `Debug` leaves the value out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SecretValue {
     /// The value; `None` when only the Secret's metadata was read (enough to compare).
     pub value: Option<String>,
     /// The Secret's `resourceVersion`.
     pub version: String,
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretValue")
+            .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+            .field("version", &self.version)
+            .finish()
+    }
 }
 
 /// The Secret keys `want` copies into secure values, each once.

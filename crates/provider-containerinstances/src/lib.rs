@@ -8,6 +8,7 @@
 mod backend;
 pub mod build;
 mod capabilities;
+pub mod client;
 pub mod cost;
 pub mod limits;
 pub mod model;
@@ -15,3 +16,4 @@ pub mod names;
 mod validate;
 
 pub use backend::ContainerInstances;
+pub use client::{ContainerInstancesConnector, KubeSecrets, SecretReader, Settings};
