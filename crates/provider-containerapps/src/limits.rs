@@ -44,8 +44,6 @@ pub const REQUEST_TIMEOUT_SECONDS: u32 = 240;
 pub const MAX_APP_NAME: usize = 32;
 /// Shortest app name.
 pub const MIN_APP_NAME: usize = 2;
-/// Most secrets per app (the API's own limit on `spec.containerApps.secrets`).
-pub const MAX_SECRETS: usize = 100;
 
 /// The CPU sizes Consumption sells per replica, millicores, smallest first.
 pub fn cpu_sizes() -> impl Iterator<Item = u64> + Clone {

@@ -67,6 +67,7 @@ fn tag_value(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::MIN_APP_NAME;
     use proptest::prelude::*;
 
     #[test]
@@ -102,7 +103,7 @@ mod tests {
             name in "[a-z]([-a-z0-9]{0,61}[a-z0-9])?",
         ) {
             let n = app_name(&namespace, &name);
-            prop_assert!(n.len() >= 2 && n.len() <= MAX_APP_NAME, "{}", n);
+            prop_assert!(n.len() >= MIN_APP_NAME && n.len() <= MAX_APP_NAME, "{}", n);
             prop_assert!(n.starts_with(|c: char| c.is_ascii_lowercase()));
             prop_assert!(n.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()));
             prop_assert!(!n.contains("--"), "{}", n);
