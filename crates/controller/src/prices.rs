@@ -272,6 +272,8 @@ mod tests {
             Arc::new(ferry_provider_knative::Knative),
             Arc::new(ferry_provider_fargate::Fargate),
             Arc::new(ferry_provider_cloudrun::CloudRun),
+            Arc::new(ferry_provider_containerapps::ContainerApps),
+            Arc::new(ferry_provider_containerinstances::ContainerInstances),
         ])
         .unwrap()
         .catalog()

@@ -6,6 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use ferry_provider::backend::{Registry, RegistryError};
 use ferry_provider_cloudrun::CloudRun;
+use ferry_provider_containerapps::ContainerApps;
+use ferry_provider_containerinstances::ContainerInstances;
 use ferry_provider_fargate::Fargate;
 use ferry_provider_knative::Knative;
 
@@ -18,6 +20,8 @@ pub fn registry() -> Result<&'static Registry, RegistryError> {
                 Arc::new(Knative),
                 Arc::new(Fargate),
                 Arc::new(CloudRun),
+                Arc::new(ContainerApps),
+                Arc::new(ContainerInstances),
             ])
         })
         .as_ref()

@@ -451,20 +451,30 @@ fn cost_compares_every_provider_side_by_side_and_marks_the_cheapest() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let table: Vec<&str> = text.lines().skip(2).take(5).collect();
+    let table: Vec<&str> = text.lines().skip(2).take(7).collect();
     assert_eq!(
         table[0],
-        "PROVIDER   MONTHLY  COMPUTE  MEMORY  STORAGE  REQUESTS  IDLE MIN  FREE TIER"
+        "PROVIDER             MONTHLY  COMPUTE  MEMORY  STORAGE  REQUESTS  IDLE MIN  FREE TIER"
     );
-    assert!(table[1].starts_with("Knative          -"), "{text}");
+    assert!(
+        table[1].starts_with("Knative                    -"),
+        "{text}"
+    );
     // 2 ARM64 Spot tasks of 1 vCPU, 2 GiB: 2 x (0.03238 + 2 x 0.00356) x 730 x 0.3 = $17.30.
-    assert!(table[2].starts_with("Fargate *    17.30"), "{text}");
+    assert!(
+        table[2].starts_with("Fargate *              17.30"),
+        "{text}"
+    );
     assert!(table[3].starts_with("Cloud Run "), "{text}");
-    assert_eq!(table[4], "* cheapest");
+    assert!(table[4].starts_with("Container Apps "), "{text}");
+    assert!(table[5].starts_with("Container Instances "), "{text}");
+    assert_eq!(table[6], "* cheapest");
     for line in [
-        "Knative:   no node price given: pass --prices FILE with knative prices",
-        "Fargate:   2 tasks x 1 vCPU, 2Gi, 730 h (minInstances 2), Linux/ARM64, Spot 70% off",
-        "Cloud Run: request-based: 1,000,000 busy instance-s (10,000,000 requests x 100 ms",
+        "Knative:             no node price given: pass --prices FILE with knative prices",
+        "Fargate:             2 tasks x 1 vCPU, 2Gi, 730 h (minInstances 2), Linux/ARM64, Spot 70% off",
+        "Cloud Run:           request-based: 1,000,000 busy instance-s (10,000,000 requests x 100 ms",
+        "Container Apps:      consumption: 1,000,000 busy replica-s",
+        "Container Instances: 1 container group x 1 vCPU, 2Gi, 730 h, Linux",
         "Traffic: 10,000,000 requests a month (default; --requests-per-month), 100 ms each \
          (default; --avg-duration-ms)",
         "  Fargate us-east-1 linux-arm: https://aws.amazon.com/fargate/pricing/ (read ",

@@ -154,7 +154,7 @@ fn replica_size(input: &EstimateInput<'_>, assumptions: &mut Vec<String>) -> (u6
                 whole_millis(m * 1000.0 / float(GIB_PER_CPU))
             })
         });
-        cpu += millis;
+        cpu = millis.saturating_add(cpu);
         gib += memory.unwrap_or_else(|| {
             defaulted = true;
             float(millis) / 1000.0 * float(GIB_PER_CPU)

@@ -10,13 +10,13 @@ use ferry_provider::backend::Backend;
 use ferry_provider_containerinstances::ContainerInstances;
 use serde_json::Value;
 
-const EXAMPLE: &str = include_str!("../examples/containerinstances-hello.yaml");
+const EXAMPLE: &str = include_str!("../../../deploy/examples/containerinstances-hello.yaml");
+const PROVIDER_CONFIG: &str = include_str!("../../../deploy/examples/providerconfig-azure.yaml");
 
 fn example() -> (ServerlessService, ProviderConfig) {
-    let mut docs = EXAMPLE.split("\n---\n");
-    let mut svc: ServerlessService = serde_saphyr::from_str(docs.next().unwrap()).unwrap();
+    let mut svc: ServerlessService = serde_saphyr::from_str(EXAMPLE).unwrap();
     svc.metadata.uid = Some(ferry_testkit::builders::UID.into());
-    let config: ProviderConfig = serde_saphyr::from_str(docs.next().unwrap()).unwrap();
+    let config: ProviderConfig = serde_saphyr::from_str(PROVIDER_CONFIG).unwrap();
     (svc, config)
 }
 

@@ -237,6 +237,9 @@ impl Suite {
                 spec["scaling"] = json!({"minInstances": 1, "maxInstances": 2, "metric": "cpu"});
             }
             Provider::Knative => {}
+            Provider::ContainerApps | Provider::ContainerInstances => {
+                unreachable!("the rounds choose among Knative, Fargate and Cloud Run")
+            }
         }
         let object = json!({
             "apiVersion": "ferry.dev/v1alpha1",
@@ -665,6 +668,9 @@ impl Suite {
                 }
                 Provider::CloudRun => on_run[0].clone(),
                 Provider::Knative => on_knative[0].clone(),
+                Provider::ContainerApps | Provider::ContainerInstances => {
+                    unreachable!("the rounds choose among Knative, Fargate and Cloud Run")
+                }
             };
             if !id.ends_with(&resource) && !resource.ends_with(&id) || id.is_empty() {
                 found.push(format!(

@@ -133,6 +133,9 @@ impl Scenario {
                 spec["scaling"] = json!({"minInstances": 1, "maxInstances": 2, "metric": "cpu"});
             }
             Provider::Knative => {}
+            Provider::ContainerApps | Provider::ContainerInstances => {
+                unreachable!("the moves here are between Knative, Fargate and Cloud Run")
+            }
         }
         let object = json!({
             "apiVersion": "ferry.dev/v1alpha1",

@@ -168,8 +168,8 @@ pub struct ContainerInstancesSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
 
-    /// Secrets by the names used in `env[].secret.name`; Container Instances takes only
-    /// `fromSecret` (a secure environment value).
+    /// Secrets by the names used in `env[].secret.name`: `fromSecret` becomes a secure
+    /// environment value; `keyVaultUrl` a secret reference the group reads with `identity`.
     #[schemars(length(max = 100), transform = list_map_by_name)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<Vec<AzureSecret>>,

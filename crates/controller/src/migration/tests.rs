@@ -202,6 +202,8 @@ fn name(side: &Side) -> &'static str {
         Provider::Knative => "a",
         Provider::CloudRun => "b",
         Provider::Fargate => "c",
+        Provider::ContainerApps => "d",
+        Provider::ContainerInstances => "e",
     }
 }
 

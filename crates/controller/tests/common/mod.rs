@@ -11,6 +11,8 @@ pub(crate) fn registry() -> Registry {
         Arc::new(ferry_provider_knative::Knative),
         Arc::new(ferry_provider_fargate::Fargate),
         Arc::new(ferry_provider_cloudrun::CloudRun),
+        Arc::new(ferry_provider_containerapps::ContainerApps),
+        Arc::new(ferry_provider_containerinstances::ContainerInstances),
     ])
     .expect("one backend per provider")
 }

@@ -35,14 +35,18 @@ pub(crate) fn simple(container: &str, extra: &str) -> String {
     )
 }
 
-/// The example's documents: (ServerlessService, ProviderConfig).
+/// The example in deploy/examples/ and the ProviderConfig it names: (ServerlessService,
+/// ProviderConfig).
 pub(crate) fn example() -> (ferry_api::ServerlessService, ProviderConfig) {
-    let path = crate_dir().join("examples/containerapps-hello.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut docs = text.split("\n---\n");
-    let svc = serde_saphyr::from_str(docs.next().unwrap()).unwrap();
-    let config = serde_saphyr::from_str(docs.next().unwrap()).unwrap();
-    (svc, config)
+    (
+        read("containerapps-hello.yaml"),
+        read("providerconfig-azure.yaml"),
+    )
+}
+
+fn read<T: serde::de::DeserializeOwned>(file: &str) -> T {
+    let text = std::fs::read_to_string(ferry_testkit::builders::examples_dir().join(file));
+    serde_saphyr::from_str(&text.unwrap()).unwrap()
 }
 
 /// `spec.azure` of the example's ProviderConfig `azure-prod`.
