@@ -298,6 +298,18 @@ kind: B
         assert_eq!(err.line, 2, "{err:?}");
     }
 
+    /// Found by fuzzing (docs/reliability.md): YAML counts a lone `\r` as a line break, as
+    /// kubectl's parser does, so a file with old Mac line endings gets the lines an editor
+    /// shows, not those of `str::lines`.
+    #[test]
+    fn a_lone_carriage_return_is_a_line_break() {
+        let docs = parse("# note\rkind: A\r\nspec:\r  port: 8080\n").unwrap();
+        assert_eq!(docs[0].line_of("kind"), 2);
+        assert_eq!(docs[0].line_of("spec.port"), 4);
+        let err = parse("a: b\r\r\rc: [1\r").unwrap_err();
+        assert!(err.line >= 4, "{err:?}");
+    }
+
     #[test]
     fn scalars_become_json_types() {
         let docs = parse("a: 1\nb: 0.5\nc: \"1\"\nd: true\ne: null\nf: -3\n").unwrap();
