@@ -1,8 +1,9 @@
-//! The cloud providers' side of the benchmark (`--provider fargate|cloudRun`). Starts the
-//! stand-in of the provider's API (moto, patched so rollouts progress, behind moto-standin's
-//! counting proxy; or the fake Cloud Run Admin API v2) and what the operator needs to reach it:
-//! an ECS cluster, AWS credentials in a Secret of the operator's namespace, a ProviderConfig
-//! naming the endpoint. A task then follows the calls the stand-in receives as they come: it
+//! The cloud providers' side of the benchmark (`--provider
+//! fargate|cloudRun|containerApps|containerInstances`). Starts the stand-in of the provider's
+//! API (moto, patched so rollouts progress, behind moto-standin's counting proxy; the fake
+//! Cloud Run Admin API v2; or the fake Azure Resource Manager, which counts its calls) and what
+//! the operator needs to reach it: an ECS cluster, AWS credentials in a Secret of the
+//! operator's namespace, a ProviderConfig naming the endpoint. A task then follows the calls the stand-in receives as they come: it
 //! keeps them for the per-phase counts, and times each pending change to the first backend
 //! write carrying its mark, by the stand-in's own clock of arrival.
 
@@ -11,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_ecs::error::DisplayErrorContext;
+use azure_fake::AzureFake;
 use cloudrun_fake::CloudRunFake;
 use ferry_api::Provider;
 use kube::Client;
@@ -30,9 +32,26 @@ pub(crate) fn provider_config(provider: Provider) -> Option<&'static str> {
         Provider::Knative => None,
         Provider::Fargate => Some("ferry-bench-aws"),
         Provider::CloudRun => Some("ferry-bench-gcp"),
+        // One each: a move between the two Azure providers starts a fake for each.
+        Provider::ContainerApps => Some("ferry-bench-aca"),
+        Provider::ContainerInstances => Some("ferry-bench-aci"),
     }
 }
-/// The ECS cluster (Fargate) or Google project (Cloud Run) the services go to.
+
+/// The operation that deletes the provider's service (a move counts them to find old sides
+/// left behind).
+pub(crate) fn delete_operation(provider: Provider) -> Option<&'static str> {
+    match provider {
+        Provider::Knative => None,
+        // ECS and the Cloud Run fake both name it so.
+        Provider::Fargate | Provider::CloudRun => Some("DeleteService"),
+        Provider::ContainerApps => Some("ContainerApps_Delete"),
+        Provider::ContainerInstances => Some("ContainerGroups_Delete"),
+    }
+}
+
+/// The ECS cluster (Fargate), Google project (Cloud Run) or Azure subscription (by the fake's
+/// name for it, see [`AzureFake::subscription`]) the services go to.
 const ACCOUNT: &str = "ferry-bench";
 /// The access key the operator's AWS calls are signed with.
 const ACCESS_KEY: &str = "AKIDFERRYBENCH";
@@ -81,6 +100,8 @@ enum StandIn {
         proxy: Proxy,
     },
     CloudRun(CloudRunFake),
+    /// The fake Azure Resource Manager, for either Azure provider.
+    Azure(AzureFake),
 }
 
 impl Cloud {
@@ -96,6 +117,9 @@ impl Cloud {
         let stand_in = Arc::new(match provider {
             Provider::Fargate => StandIn::fargate(admin).await?,
             Provider::CloudRun => StandIn::cloud_run(admin).await?,
+            Provider::ContainerApps | Provider::ContainerInstances => {
+                StandIn::azure(provider, admin).await?
+            }
             Provider::Knative => return Err(Error::Other("Knative has no cloud stand-in".into())),
         });
         let calls = Arc::default();
@@ -171,10 +195,23 @@ impl StandIn {
         Ok(Self::CloudRun(fake))
     }
 
+    async fn azure(provider: Provider, admin: &Client) -> Result<Self, Error> {
+        let fake = AzureFake::start().await?;
+        let name = provider_config(provider).unwrap_or_default();
+        let subscription = fake.subscription(ACCOUNT);
+        let config = e2e::azure_provider_config(name, subscription.id(), &fake.endpoint());
+        e2e::put_provider_config(admin, config, &allowed()).await?;
+        Ok(Self::Azure(fake))
+    }
+
     fn describe(&self) -> &'static str {
         match self {
             Self::Fargate { .. } => "moto 5.2.5 (patched, tests/moto) behind its counting proxy",
             Self::CloudRun(_) => "cloudrun-fake (tests/cloudrun-fake), Cloud Run Admin API v2",
+            Self::Azure(_) => {
+                "azure-fake (tests/azure-fake), Azure Resource Manager: Container Apps \
+                 2026-01-01, Container Instances 2026-05-01"
+            }
         }
     }
 
@@ -192,6 +229,13 @@ impl StandIn {
                 .await?
                 .into_iter()
                 .map(|r| Call::new(r.method.clone(), r.is_write(), r.at, &r.body))
+                .collect(),
+            Self::Azure(fake) => fake
+                .subscription(ACCOUNT)
+                .requests_after(skip)
+                .await?
+                .into_iter()
+                .map(|r| Call::new(r.operation.clone(), r.is_write(), r.at, &r.body))
                 .collect(),
         })
     }
@@ -251,8 +295,10 @@ fn arrived(pending: &mut HashMap<String, (String, SystemTime)>, call: &Call) -> 
 }
 
 /// The value of the environment variable [`MARK`] anywhere in a request body: ECS task
-/// definitions (`containerDefinitions[].environment`) and Cloud Run services
-/// (`template.containers[].env`) both list variables as `{name, value}`.
+/// definitions (`containerDefinitions[].environment`), Cloud Run services and container apps
+/// (`template.containers[].env`) and container groups
+/// (`properties.containers[].properties.environmentVariables`) all list variables as
+/// `{name, value}`.
 pub(crate) fn mark_in(body: &Value) -> Option<String> {
     match body {
         Value::Object(fields) => {
@@ -382,6 +428,14 @@ mod tests {
             "template": {"containers": [{"image": "i", "env": [{"name": MARK, "value": "load-7"}]}]},
         });
         assert_eq!(mark_in(&cloud_run).as_deref(), Some("load-7"));
+        let container_group = json!({
+            "location": "westeurope",
+            "properties": {"containers": [{"name": "app", "properties": {
+                "image": "i",
+                "environmentVariables": [{"name": MARK, "value": "idle-9"}],
+            }}]},
+        });
+        assert_eq!(mark_in(&container_group).as_deref(), Some("idle-9"));
         // A container named like the mark is not a variable.
         assert_eq!(mark_in(&json!({"containers": [{"name": MARK}]})), None);
         assert_eq!(mark_in(&json!({"service": "svc"})), None);

@@ -1,8 +1,8 @@
 //! `ferry-bench`: how Ferry scales. Starts the Kubernetes API stand-in (or uses the cluster
 //! `FERRY_E2E_KUBECONFIG` names), measures the API server's own write capacity W with a plain
 //! concurrent client, then runs the real `ferry controller` against N ServerlessServices of
-//! one provider (`--provider`: Knative, or Fargate against moto, or Cloud Run against the
-//! fake) and reports convergence against the 2N / W floor, API calls per object while
+//! one provider (`--provider`: Knative, or Fargate against moto, or Cloud Run, Container Apps
+//! or Container Instances against their fakes) and reports convergence against the 2N / W floor, API calls per object while
 //! converging and while idle (and cloud calls, for the cloud providers), the operator's memory
 //! and CPU, and the latency from a spec change to the backend call, idle and under load. A
 //! table goes to standard output and everything, with the command line, to a JSON file.
@@ -37,15 +37,17 @@ use crate::stats::{Calls, calls_of, percentile, ratio};
 
 /// Measure Ferry at scale.
 ///
-/// `--provider fargate` runs against moto and `--provider cloudRun` against the fake Cloud
-/// Run API, both slow Python servers started here: give them smaller counts (`--count 200`)
-/// and a shorter `--idle`.
+/// `--provider fargate` runs against moto, `--provider cloudRun` against the fake Cloud Run
+/// API, `--provider containerApps` and `containerInstances` against the fake Azure Resource
+/// Manager: slow Python servers started here, so give them smaller counts (`--count 200`) and
+/// a shorter `--idle`.
 #[derive(Debug, Parser)]
 #[command(name = "ferry-bench", about, long_about)]
 struct Args {
     /// The provider of every object, spelt as in `spec.provider`: `knative` (the stand-in
-    /// plays Knative), `fargate` (moto, with moto-standin's proxy counting the AWS calls) or
-    /// `cloudRun` (the fake Cloud Run Admin API, which counts its calls).
+    /// plays Knative), `fargate` (moto, with moto-standin's proxy counting the AWS calls),
+    /// `cloudRun` (the fake Cloud Run Admin API, which counts its calls), `containerApps` or
+    /// `containerInstances` (the fake Azure Resource Manager, which counts its calls).
     #[arg(long, default_value = "knative", value_parser = provider_parser())]
     provider: Provider,
     /// How many ServerlessServices (cloud providers: a few hundred at most).
@@ -168,6 +170,8 @@ enum Error {
     Moto(#[from] moto_standin::Error),
     #[error("Cloud Run fake: {0}")]
     CloudRun(#[from] cloudrun_fake::Error),
+    #[error("Azure fake: {0}")]
+    Azure(#[from] azure_fake::Error),
     #[error("{0}")]
     Other(String),
 }
@@ -215,7 +219,8 @@ struct Report {
     latency_idle_split_ms: Option<LatencySplit>,
     latency_load_ms: Latency,
     load_rate_per_second: u32,
-    /// The operator's calls to the cloud (Fargate, Cloud Run).
+    /// The operator's calls to the cloud (Fargate, Cloud Run, Container Apps, Container
+    /// Instances).
     cloud: Option<cloud::CloudReport>,
     /// `--migrate-to`: the move of every object to another provider.
     migration: Option<MigrationReport>,
@@ -473,7 +478,7 @@ async fn run(args: &Args) -> Result<(), Error> {
                     n,
                 ),
                 to_cloud: moved.backend.cloud().map(|c| c.phase(moved.window, n)),
-                left_behind: migrate::left_behind(moved, from_cloud.as_ref(), n),
+                left_behind: migrate::left_behind(moved, args.provider, from_cloud.as_ref(), n),
                 from_cloud,
             }
         }),
@@ -789,17 +794,19 @@ fn ssv(name: &str, provider: Provider) -> Value {
 
 /// The one container of every object, with `mark` as [`MARK`] in its environment.
 fn container(provider: Provider, mark: Option<&str>) -> Value {
-    // Fargate pairs 0.25 vCPU with 512Mi at least.
-    let memory = if provider == Provider::Fargate {
-        "512Mi"
-    } else {
-        "256Mi"
+    let (cpu, memory) = match provider {
+        Provider::Knative | Provider::CloudRun => ("250m", "256Mi"),
+        // Fargate pairs 0.25 vCPU with 512Mi at least; Container Apps (Consumption) sells
+        // 0.25 vCPU with exactly 0.5 GiB.
+        Provider::Fargate | Provider::ContainerApps => ("250m", "512Mi"),
+        // A container group gets 1 vCPU and 1 GB at least.
+        Provider::ContainerInstances => ("1", "1Gi"),
     };
     let mut container = json!({
         "name": "app",
         "image": IMAGE,
         "port": 8080,
-        "resources": {"cpu": "250m", "memory": memory},
+        "resources": {"cpu": cpu, "memory": memory},
     });
     if let Some(mark) = mark {
         container["env"] = json!([{"name": MARK, "value": mark}]);
@@ -812,8 +819,13 @@ fn scaling(provider: Provider) -> Value {
         Provider::Knative => json!({"minInstances": 0, "maxInstances": 3, "target": 50}),
         // Fargate does not scale to zero (nothing starts a task on a request); it scales on CPU.
         Provider::Fargate => json!({"minInstances": 1, "maxInstances": 3, "metric": "cpu"}),
-        // Cloud Run scales on its own to keep instances within their concurrency: no target.
-        Provider::CloudRun => json!({"minInstances": 0, "maxInstances": 3}),
+        // Cloud Run and Container Apps scale on their own to keep instances within their
+        // concurrency: no target.
+        Provider::CloudRun | Provider::ContainerApps => {
+            json!({"minInstances": 0, "maxInstances": 3})
+        }
+        // Container Instances runs one container group, always.
+        Provider::ContainerInstances => json!({"minInstances": 1, "maxInstances": 1}),
     }
 }
 
@@ -1260,6 +1272,8 @@ fn latency_rows(r: &Report) -> Rows {
         Provider::Knative => "Knative write",
         Provider::Fargate => "ECS write",
         Provider::CloudRun => "Cloud Run write",
+        Provider::ContainerApps => "Container Apps write",
+        Provider::ContainerInstances => "container group write",
     };
     let mut rows = vec![(
         format!("change -> {write}, idle p50 / p99 (ms)"),
@@ -1350,6 +1364,19 @@ mod tests {
             "ferry-bench-aws"
         );
         assert_eq!(fargate["spec"]["scaling"]["minInstances"], 1);
+        let apps = ssv("svc-00001", Provider::ContainerApps);
+        assert_eq!(apps["spec"]["providerConfigRef"]["name"], "ferry-bench-aca");
+        assert_eq!(
+            apps["spec"]["containers"][0]["resources"],
+            json!({"cpu": "250m", "memory": "512Mi"}),
+            "a pair Consumption sells"
+        );
+        let group = ssv("svc-00001", Provider::ContainerInstances);
+        assert_eq!(
+            group["spec"]["providerConfigRef"]["name"],
+            "ferry-bench-aci"
+        );
+        assert_eq!(group["spec"]["scaling"]["maxInstances"], 1);
         let knative = ssv("svc-00001", Provider::Knative);
         assert_eq!(knative["spec"].get("providerConfigRef"), None);
         let marked = container(Provider::CloudRun, Some("idle-1"));

@@ -41,9 +41,9 @@ pub(crate) struct MigrationReport {
     /// move under way.
     pub(crate) seconds: f64,
     pub(crate) operator: PhaseCalls,
-    /// The old provider's cloud calls (a move from Fargate or Cloud Run).
+    /// The old provider's cloud calls (a move from a cloud).
     pub(crate) from_cloud: Option<CloudPhase>,
-    /// The new provider's cloud calls (a move to Fargate or Cloud Run).
+    /// The new provider's cloud calls (a move to a cloud).
     pub(crate) to_cloud: Option<CloudPhase>,
     /// Old sides still there afterwards (target 0): Knative Services left, or objects whose
     /// cloud service was not deleted.
@@ -148,13 +148,20 @@ fn patch(to: Provider, drain: Duration) -> Value {
 }
 
 /// What is left of the old sides: Knative Services still in the namespace, or objects whose
-/// cloud service was not deleted (`from_cloud`'s `DeleteService` calls short of `count`).
-pub(crate) fn left_behind(moved: &Moved, from_cloud: Option<&CloudPhase>, count: u64) -> u64 {
+/// cloud service was not deleted (`from_cloud`'s delete calls, see
+/// [`crate::cloud::delete_operation`] of `from`, short of `count`).
+pub(crate) fn left_behind(
+    moved: &Moved,
+    from: Provider,
+    from_cloud: Option<&CloudPhase>,
+    count: u64,
+) -> u64 {
     if let Some(left) = moved.knative_left {
         return u64::try_from(left).unwrap_or(u64::MAX);
     }
+    let delete = crate::cloud::delete_operation(from).unwrap_or_default();
     let deleted = from_cloud
-        .and_then(|c| c.calls.writes_by_operation.get("DeleteService"))
+        .and_then(|c| c.calls.writes_by_operation.get(delete))
         .copied()
         .unwrap_or(0);
     count.saturating_sub(deleted)

@@ -16,6 +16,7 @@
 //! - [`Scene`]: a test's ServerlessServices and operator; its waits fail showing the operator's
 //!   log.
 //! - [`put_aws_secret`], [`fargate_provider_config`], [`cloud_run_provider_config`],
+//!   [`azure_provider_config`], [`put_azure_secret`], [`azure_secret_provider_config`],
 //!   [`put_provider_config`]: point the operator at the cloud stand-ins.
 
 use std::path::{Path, PathBuf};
@@ -662,6 +663,94 @@ pub fn cloud_run_provider_config(name: &str, project: &str, endpoint: &str) -> V
             },
         },
     })
+}
+
+/// The resource group the Azure ProviderConfigs of [`azure_provider_config`] name (the fake
+/// accepts any, as if every group existed).
+pub const AZURE_RESOURCE_GROUP: &str = "ferry-e2e";
+
+/// The Container Apps environment of subscription `subscription` that
+/// [`azure_provider_config`] names (the fake never looks it up; its last segment names the
+/// apps' default domain).
+pub fn azure_environment(subscription: &str) -> String {
+    format!(
+        "/subscriptions/{subscription}/resourceGroups/{AZURE_RESOURCE_GROUP}/providers/\
+         Microsoft.App/managedEnvironments/ferry-e2e"
+    )
+}
+
+/// ProviderConfig `name` for Azure (Container Apps and Container Instances): subscription
+/// `subscription` (a GUID), resource group [`AZURE_RESOURCE_GROUP`] in westeurope, the
+/// environment [`azure_environment`], reached at `endpoint` (the fake Azure Resource Manager)
+/// without credentials.
+pub fn azure_provider_config(name: &str, subscription: &str, endpoint: &str) -> Value {
+    json!({
+        "apiVersion": "ferry.dev/v1alpha1",
+        "kind": "ProviderConfig",
+        "metadata": {"name": name},
+        "spec": {
+            "azure": {
+                "subscriptionId": subscription,
+                "resourceGroup": AZURE_RESOURCE_GROUP,
+                "location": "westeurope",
+                "containerAppsEnvironment": azure_environment(subscription),
+                "endpoint": endpoint,
+                "credentials": {"source": "Anonymous"},
+            },
+        },
+    })
+}
+
+/// The name of the Secret [`put_azure_secret`] writes (key `credentials`) and
+/// [`azure_secret_provider_config`] reads.
+pub const AZURE_SECRET: &str = "azure";
+
+/// A service principal's credentials as `az ad sp create-for-rbac --sdk-auth` prints them
+/// (what an Azure ProviderConfig with `source: Secret` reads).
+pub fn azure_credentials(tenant: &str, client_id: &str, client_secret: &str) -> String {
+    json!({"tenantId": tenant, "clientId": client_id, "clientSecret": client_secret}).to_string()
+}
+
+/// Puts the Secret [`AZURE_SECRET`] with [`azure_credentials`] under key `credentials` in
+/// `namespace` (the operator's own: the only one it reads credential Secrets from); putting it
+/// again with another secret is a rotation.
+pub async fn put_azure_secret(
+    client: &Client,
+    namespace: &str,
+    tenant: &str,
+    client_id: &str,
+    client_secret: &str,
+) -> Result<(), Error> {
+    let secret = json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": AZURE_SECRET},
+        "stringData": {"credentials": azure_credentials(tenant, client_id, client_secret)},
+    });
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), namespace)
+        .patch(
+            AZURE_SECRET,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&secret),
+        )
+        .await?;
+    Ok(())
+}
+
+/// [`azure_provider_config`] with a service principal's credentials from the Secret
+/// [`AZURE_SECRET`] in `secret_namespace` (tokens are then asked from `endpoint` too).
+pub fn azure_secret_provider_config(
+    name: &str,
+    subscription: &str,
+    endpoint: &str,
+    secret_namespace: &str,
+) -> Value {
+    let mut config = azure_provider_config(name, subscription, endpoint);
+    config["spec"]["azure"]["credentials"] = json!({
+        "source": "Secret",
+        "secretRef": {"namespace": secret_namespace, "name": AZURE_SECRET, "key": "credentials"},
+    });
+    config
 }
 
 /// Applies ProviderConfig `config` (server-side, as [`MANAGER`]) with the fields of `access`
