@@ -21,7 +21,7 @@ use tracing::debug;
 
 use crate::credentials::{Renewable, ServicePrincipal, injected};
 use crate::errors::{ACCOUNT_RECHECK, ArmError, chain, classify};
-use crate::operation::{Operation, OperationKind, OperationStatus};
+use crate::operation::{Operation, OperationKind, OperationStatus, Recorded};
 use crate::transport::{PlainHttp, Wire};
 
 /// Azure Resource Manager in Azure's public cloud.
@@ -376,6 +376,16 @@ impl Arm {
             }
             _ => Err(answer.refusal(OPERATION, &what)),
         }
+    }
+
+    /// Where the operation a backend recorded in `status.operation` stands: one poll of it,
+    /// or [`Recorded::Done`] without a request when nothing was recorded or the string is not
+    /// an ARM operation (another backend's).
+    pub async fn poll_recorded(&self, recorded: Option<&str>) -> Result<Recorded, ProviderError> {
+        let Some(operation) = recorded.and_then(Operation::decode) else {
+            return Ok(Recorded::Done);
+        };
+        Ok(Recorded::of(self.poll(&operation).await?))
     }
 
     /// A cheap read proving the credentials and endpoint work (for ProviderConfig Ready): the

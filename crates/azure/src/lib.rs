@@ -46,15 +46,32 @@
 //!   environment, an unregistered provider, a policy `Terminal` `ProviderError` looked at again
 //!   after [`ACCOUNT_RECHECK`]. Messages carry `[ARM status code]`, which [`arm_error_of`] reads
 //!   back for a backend's own mapping. No message carries a token or a secret.
+//!
+//! # What both backends share
+//!
+//! - [`resource`]: the deterministic resource name (`NAMESPACE-NAME-HASH`), Ferry's tags
+//!   (`managed-by: ferry`, `ferry-uid`, `ferry-object`, `ferry-fingerprint`), who a resource
+//!   belongs to by them ([`resource::Ownership`]: ours, released and adoptable, or foreign and
+//!   so `NameTaken`), and the fingerprint of a body.
+//! - [`connect`]: a ProviderConfig's `azure` section and credentials Secret to an [`Arm`],
+//!   one per ProviderConfig version ([`connect::Connections`]), and the section `ferry render`
+//!   uses.
+//! - [`secrets`]: the text of a key of a Secret `fromSecret` copies, and the error for one
+//!   that is missing.
+//! - [`Arm::poll_recorded`]: where the operation recorded in `status.operation` stands
+//!   ([`Recorded`]).
 
 mod client;
+pub mod connect;
 mod credentials;
 mod errors;
 mod operation;
+pub mod resource;
+pub mod secrets;
 mod transport;
 
 pub use client::{
     ARM_SCOPE, Accepted, Arm, ArmSettings, PUBLIC_ENDPOINT, RESOURCE_GROUPS_API, resource_id,
 };
 pub use errors::{ACCOUNT_RECHECK, ArmError, arm_error_of, classify};
-pub use operation::{Operation, OperationKind, OperationStatus};
+pub use operation::{Operation, OperationKind, OperationStatus, Recorded};

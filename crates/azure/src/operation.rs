@@ -135,6 +135,39 @@ impl OperationStatus {
     }
 }
 
+/// Where the operation a backend recorded in `status.operation` stands, as
+/// [`Arm::poll_recorded`](crate::Arm::poll_recorded) tells it: what a reconcile needs before it
+/// reads the resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// Nothing to wait for: no operation was recorded, the string is another backend's (the
+    /// provider changed), or the operation succeeded, was canceled, or is no longer known to
+    /// ARM (the resource tells the rest).
+    Done,
+    /// Still running: report the recorded operation again and look later.
+    Running,
+    /// It failed: ARM's error code and message.
+    Failed {
+        /// ARM's error code.
+        code: String,
+        /// ARM's message.
+        message: String,
+    },
+}
+
+impl Recorded {
+    /// What a poll's `status` means for a reconcile.
+    pub fn of(status: OperationStatus) -> Recorded {
+        match status {
+            OperationStatus::InProgress => Recorded::Running,
+            OperationStatus::Succeeded | OperationStatus::Canceled => Recorded::Done,
+            // Expired: the resource tells the rest.
+            OperationStatus::Failed { code, .. } if code == "OperationNotFound" => Recorded::Done,
+            OperationStatus::Failed { code, message } => Recorded::Failed { code, message },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +235,25 @@ mod tests {
             read(json!({"status": "Failed"})),
             OperationStatus::Failed { code, .. } if code == "Failed"
         ));
+    }
+
+    #[test]
+    fn a_recorded_operation_is_done_unless_running_or_failed() {
+        assert_eq!(Recorded::of(OperationStatus::InProgress), Recorded::Running);
+        assert_eq!(Recorded::of(OperationStatus::Succeeded), Recorded::Done);
+        assert_eq!(Recorded::of(OperationStatus::Canceled), Recorded::Done);
+        let failed = |code: &str| OperationStatus::Failed {
+            code: code.into(),
+            message: "m".into(),
+        };
+        assert_eq!(Recorded::of(failed("OperationNotFound")), Recorded::Done);
+        assert_eq!(
+            Recorded::of(failed("InaccessibleImage")),
+            Recorded::Failed {
+                code: "InaccessibleImage".into(),
+                message: "m".into()
+            }
+        );
     }
 
     proptest! {

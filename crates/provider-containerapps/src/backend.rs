@@ -3,16 +3,16 @@
 use std::sync::Arc;
 
 use ferry_api::{
-    AzureProviderConfig, Provider, ProviderConfigSpec, SecretKeySelector, SecretRef,
-    ServerlessServiceSpec,
+    Provider, ProviderConfigSpec, SecretKeySelector, SecretRef, ServerlessServiceSpec,
 };
+use ferry_azure::connect;
 use ferry_core::Findings;
 use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules};
 use ferry_core::capabilities::{Feature, Support};
 use ferry_core::cost::Priced;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
 use ferry_provider::Connector;
-use ferry_provider::backend::{Backend, Environment, Rendered, placeholder, placeholder_note};
+use ferry_provider::backend::{Backend, Environment, Rendered};
 
 use crate::build::{self, SecretValue, SecretValues};
 use crate::model::AppSecretSource;
@@ -98,11 +98,7 @@ impl Backend for ContainerApps {
     }
 
     fn secret_refs<'a>(&self, config: &'a ProviderConfigSpec) -> Vec<&'a SecretKeySelector> {
-        config
-            .azure
-            .iter()
-            .filter_map(|c| c.credentials.as_ref()?.secret_ref.as_ref())
-            .collect()
+        connect::credential_secret_refs(config)
     }
 
     fn render(
@@ -111,23 +107,7 @@ impl Backend for ContainerApps {
         config_name: &str,
         config: Option<&ProviderConfigSpec>,
     ) -> Result<Rendered, String> {
-        let (section, note) = match config.and_then(|c| c.azure.clone()) {
-            Some(section) => (section, String::new()),
-            None => (
-                AzureProviderConfig {
-                    subscription_id: placeholder("subscriptionId", config_name),
-                    resource_group: placeholder("resourceGroup", config_name),
-                    location: placeholder("location", config_name),
-                    container_apps_environment: Some(placeholder(
-                        "containerAppsEnvironment",
-                        config_name,
-                    )),
-                    credentials: None,
-                    endpoint: None,
-                },
-                placeholder_note(config_name),
-            ),
-        };
+        let (section, note) = connect::render_section(config_name, config);
         let values = rendered_secret_values(desired)?;
         let requests = build::requests(desired, &section, &values).map_err(|e| e.to_string())?;
         let copied = if values.is_empty() {

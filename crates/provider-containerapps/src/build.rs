@@ -16,17 +16,19 @@ use std::collections::BTreeMap;
 
 use ferry_api::conditions::reasons;
 use ferry_api::{AzureProviderConfig, Ingress};
+use ferry_azure::resource::{self, Ownership};
+pub use ferry_azure::resource::{
+    MANAGED_BY_FERRY, TAG_FINGERPRINT, TAG_MANAGED_BY, TAG_OBJECT, TAG_UID,
+};
 use ferry_core::desired::{
     ContainerModel, Desired, EnvValue, ObjectRef, ProbeAction, ProbeModel, SecretSource,
     TrafficModel,
 };
-use ferry_core::names;
 use ferry_core::status::{Outputs, Readiness};
 use serde_json::{Map, Value, json};
 
 use crate::limits::DEFAULT_MAX_REPLICAS;
 use crate::model::{AppSecretSource, ContainerAppsModel, ScaleRule, Size};
-pub use crate::names::{MANAGED_BY_FERRY, TAG_FINGERPRINT, TAG_MANAGED_BY, TAG_OBJECT, TAG_UID};
 use crate::validate::format_centi_gib;
 
 /// The Container Apps API version Ferry speaks.
@@ -110,9 +112,11 @@ impl Place {
 
     /// The app's ARM id.
     pub fn id(&self) -> String {
-        format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/{RESOURCE_TYPE}/{}",
-            self.subscription, self.resource_group, self.name
+        ferry_azure::resource_id(
+            &self.subscription,
+            &self.resource_group,
+            RESOURCE_TYPE,
+            &self.name,
         )
     }
 
@@ -194,12 +198,10 @@ pub fn requests(
         }
     }
     let versions = |name: &str| values.get(name).map(|v| v.version.clone());
-    let mut fingerprinted = body(want, model, config, &environment, &versions);
-    fingerprinted.sort_all_objects();
-    let fingerprint = names::fingerprint(&fingerprinted.to_string());
+    let fingerprint = resource::fingerprint(body(want, model, config, &environment, &versions));
     let values_of = |name: &str| values.get(name).map(|v| v.value.clone());
     let mut body = body(want, model, config, &environment, &values_of);
-    body["tags"] = json!(crate::names::tags(&want.object, &fingerprint));
+    body["tags"] = Value::Object(resource::tags(&want.object, &fingerprint));
     Ok(Requests {
         place,
         body,
@@ -424,25 +426,11 @@ fn scale_rule(rule: ScaleRule) -> Value {
     }
 }
 
-/// The tags of an app ARM describes.
-fn tags_of(app: &Value) -> &Map<String, Value> {
-    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-    app["tags"]
-        .as_object()
-        .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
-}
-
-fn tag<'a>(app: &'a Value, name: &str) -> Option<&'a str> {
-    tags_of(app).get(name).and_then(Value::as_str)
-}
-
 /// Whether Ferry may manage `app` for the object with `uid`: tagged with that UID, or released
-/// by an earlier object of the same name (Ferry's `managed-by` tag, no UID).
+/// by an earlier object of the same name (Ferry's `managed-by` tag, no UID); see
+/// [`ferry_azure::resource::ownership`].
 pub fn is_ours(app: &Value, uid: Option<&str>) -> bool {
-    match tag(app, TAG_UID) {
-        Some(tagged) => uid == Some(tagged),
-        None => tag(app, TAG_MANAGED_BY) == Some(MANAGED_BY_FERRY),
-    }
+    resource::ownership(app, uid) != Ownership::Foreign
 }
 
 /// One reason Azure's app differs from the requests.
@@ -484,15 +472,11 @@ pub fn diff(requests: &Requests, app: &Value) -> Vec<Change> {
     {
         changes.push(Change::Environment);
     }
-    if tag(app, TAG_FINGERPRINT) != Some(requests.fingerprint.as_str()) {
+    if resource::tag(app, TAG_FINGERPRINT) != Some(requests.fingerprint.as_str()) {
         changes.push(Change::Spec);
     }
     changes.extend(drift(&requests.body, app).into_iter().map(Change::Drift));
-    let want_tags = tags_of(&requests.body);
-    if want_tags
-        .iter()
-        .any(|(k, v)| k != TAG_FINGERPRINT && tags_of(app).get(k) != Some(v))
-    {
+    if resource::tags_differ(&requests.body, app) {
         changes.push(Change::Tags);
     }
     changes

@@ -18,7 +18,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ferry_api::conditions::reasons;
 use ferry_api::{AzureProviderConfig, ProviderConfig, ServerlessService};
-use ferry_azure::{Arm, ArmSettings, Operation, OperationStatus, arm_error_of};
+use ferry_azure::connect::{self, Connections};
+use ferry_azure::resource::{self, Ownership};
+use ferry_azure::secrets;
+use ferry_azure::{Arm, ArmSettings, Recorded, arm_error_of};
 use ferry_core::desired::{Desired, ObjectRef};
 use ferry_provider::provider_config;
 use ferry_provider::{
@@ -30,10 +33,6 @@ use kube::api::Api;
 use tracing::{debug, info};
 
 use crate::build::{self, API_VERSION, Place, Requests, SecretValue, SecretValues};
-
-/// How long to wait before reading a missing Kubernetes Secret again (nothing watches the
-/// Secrets `fromSecret` names).
-const SECRET_RECHECK: Duration = Duration::from_secs(60);
 
 /// Tunables of the Container Apps backend.
 #[derive(Clone, Debug)]
@@ -67,51 +66,23 @@ impl Settings {
     }
 }
 
-/// Which version of a ProviderConfig (and of its credentials Secret) a client was built from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Version {
-    config: String,
-    secret: Option<String>,
-}
-
 /// Connects `provider: containerApps` objects to the subscription their ProviderConfig names.
 pub struct ContainerAppsConnector {
     kube: kube::Client,
-    settings: Settings,
-    clients: tokio::sync::Mutex<HashMap<String, (Version, Arm)>>,
+    connections: Connections,
 }
 
 impl ContainerAppsConnector {
     /// A connector reading ProviderConfigs and Secrets with `kube`.
     pub fn new(kube: kube::Client, settings: Settings) -> Self {
-        Self {
-            kube,
-            settings,
-            clients: tokio::sync::Mutex::default(),
-        }
-    }
-
-    /// The ARM client for one ProviderConfig version, built once.
-    async fn arm(
-        &self,
-        name: &str,
-        config: &AzureProviderConfig,
-        version: Version,
-        key: Option<&str>,
-    ) -> Result<Arm, ProviderError> {
-        let mut clients = self.clients.lock().await;
-        if let Some((known, arm)) = clients.get(name)
-            && *known == version
-        {
-            return Ok(arm.clone());
-        }
-        info!(
-            provider_config = name,
-            "connecting to Azure Resource Manager for Container Apps"
+        let arm = settings.arm();
+        let connections = Connections::new(
+            kube.clone(),
+            settings.operator_namespace,
+            arm,
+            "Container Apps",
         );
-        let arm = Arm::new(config, key.map(str::as_bytes), &self.settings.arm())?;
-        clients.insert(name.to_owned(), (version, arm.clone()));
-        Ok(arm)
+        Self { kube, connections }
     }
 
     /// The client for `svc` under `config` (already resolved and allowed), with `credentials`
@@ -125,14 +96,8 @@ impl ContainerAppsConnector {
         credentials: Option<(String, String)>,
         values: Result<SecretValues, ProviderError>,
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
-        let name = config.name_any();
-        let section = azure_section(config)?;
-        let (key, secret_version) = credentials.unzip();
-        let version = Version {
-            config: config.resource_version().unwrap_or_default(),
-            secret: secret_version,
-        };
-        let arm = self.arm(&name, section, version, key.as_deref()).await?;
+        let section = connect::section(config)?;
+        let arm = self.connections.arm(config, credentials).await?;
         Ok(Arc::new(ContainerAppsClient {
             arm,
             config: section.clone(),
@@ -144,21 +109,6 @@ impl ContainerAppsConnector {
             operation: svc.status.as_ref().and_then(|s| s.operation.clone()),
             values,
         }))
-    }
-
-    /// The credentials Secret's key and resourceVersion, when the ProviderConfig names one.
-    async fn credentials(
-        &self,
-        config: &ProviderConfig,
-    ) -> Result<Option<(String, String)>, ProviderError> {
-        provider_config::credentials_secret(
-            &self.kube,
-            &self.settings.operator_namespace,
-            &config.name_any(),
-            azure_section(config)?.credentials.as_ref(),
-            "spec.azure",
-        )
-        .await
     }
 
     /// The values of the app secrets `svc` copies from Kubernetes Secrets in its namespace
@@ -185,21 +135,18 @@ impl ContainerAppsConnector {
                 read.insert(secret.as_str(), found);
             }
             let found = read.get(secret.as_str()).and_then(Option::as_ref);
-            let value = found.and_then(|s| secret_key(s, key));
-            let Some(value) = value else {
+            let value = found.map(|s| secrets::key_text(s, key));
+            let Some(Ok(value)) = value else {
+                // A key whose bytes are not text cannot be copied either: no key to copy.
                 let what = if found.is_some() {
                     format!("Secret {namespace}/{secret} has no key {key}")
                 } else {
                     format!("Secret {namespace}/{secret} does not exist")
                 };
-                return Err(ProviderError::Terminal {
-                    reason: reasons::INVALID_SPEC,
-                    message: format!(
-                        "spec.containerApps.secrets {app_secret}: {what} (fromSecret): create it, \
-                         or change the entry"
-                    ),
-                    recheck: Some(SECRET_RECHECK),
-                });
+                return Err(secrets::missing(format!(
+                    "spec.containerApps.secrets {app_secret}: {what} (fromSecret): create it, or \
+                     change the entry"
+                )));
             };
             let version = found
                 .and_then(ResourceExt::resource_version)
@@ -237,16 +184,6 @@ fn copied_secrets(svc: &ServerlessService) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// The text of `key` in `secret`.
-fn secret_key(secret: &Secret, key: &str) -> Option<String> {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .and_then(|b| String::from_utf8(b.0.clone()).ok())
-        .or_else(|| secret.string_data.as_ref()?.get(key).cloned())
-}
-
 #[async_trait]
 impl Connector for ContainerAppsConnector {
     async fn connect(
@@ -254,7 +191,7 @@ impl Connector for ContainerAppsConnector {
         svc: &ServerlessService,
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
         let config = provider_config::resolve(&self.kube, svc).await?;
-        let credentials = self.credentials(&config).await?;
+        let credentials = self.connections.credentials(&config).await?;
         // Deleting needs no secret, and a namespace being deleted loses its Secrets first.
         let values = if svc.metadata.deletion_timestamp.is_some() {
             Ok(SecretValues::new())
@@ -265,43 +202,8 @@ impl Connector for ContainerAppsConnector {
     }
 
     async fn check(&self, config: &ProviderConfig) -> Option<Result<String, ProviderError>> {
-        let section = config.spec.azure.as_ref()?;
-        Some(self.check_config(config, section).await)
+        self.connections.check(config).await
     }
-}
-
-impl ContainerAppsConnector {
-    async fn check_config(
-        &self,
-        config: &ProviderConfig,
-        section: &AzureProviderConfig,
-    ) -> Result<String, ProviderError> {
-        let (key, version) = self.credentials(config).await?.unzip();
-        let version = Version {
-            config: config.resource_version().unwrap_or_default(),
-            secret: version,
-        };
-        let arm = self
-            .arm(&config.name_any(), section, version, key.as_deref())
-            .await?;
-        arm.check().await
-    }
-}
-
-fn azure_section(config: &ProviderConfig) -> Result<&AzureProviderConfig, ProviderError> {
-    config
-        .spec
-        .azure
-        .as_ref()
-        .ok_or_else(|| ProviderError::Terminal {
-            reason: reasons::PROVIDER_CONFIG_NOT_FOUND,
-            message: format!(
-                "ProviderConfig {} has no spec.azure: add one, or name a ProviderConfig for Azure \
-                 in spec.providerConfigRef",
-                config.name_any()
-            ),
-            recheck: None,
-        })
 }
 
 /// The container app of one object.
@@ -355,27 +257,6 @@ impl ContainerAppsClient {
         Place::of(object, &self.config, self.resource_group.as_deref())
     }
 
-    /// Where the recorded operation stands: `None` when it is done (or none was recorded), else
-    /// the observation to report while it runs, or its failure.
-    async fn poll(&self) -> Result<Polled, ProviderError> {
-        let Some(encoded) = &self.operation else {
-            return Ok(Polled::Done);
-        };
-        let Some(operation) = Operation::decode(encoded) else {
-            // Another backend's (a provider change): not ours to poll.
-            return Ok(Polled::Done);
-        };
-        Ok(match self.arm.poll(&operation).await? {
-            OperationStatus::InProgress => Polled::Running(encoded.clone()),
-            OperationStatus::Succeeded | OperationStatus::Canceled => Polled::Done,
-            // Expired: the app tells the rest.
-            OperationStatus::Failed { code, .. } if code == "OperationNotFound" => Polled::Done,
-            OperationStatus::Failed { code, message } => {
-                Polled::Failed(format!("{code}: {message}"))
-            }
-        })
-    }
-
     /// Sends `requests`: the operation ARM started, or nothing when ARM is busy with the app.
     async fn put(&self, requests: &Requests, what: &str) -> Result<Started, ProviderError> {
         match self
@@ -405,32 +286,25 @@ impl ContainerAppsClient {
     }
 }
 
-/// Where the recorded operation stands.
-enum Polled {
-    Running(String),
-    Done,
-    Failed(String),
-}
-
 #[async_trait]
 impl ExternalClient for ContainerAppsClient {
     async fn observe(&self, want: &Desired) -> Result<Observation, ProviderError> {
         let requests = self.requests(want)?;
-        let failed_operation = match self.poll().await? {
-            Polled::Running(operation) => {
+        let failed_operation = match self.arm.poll_recorded(self.operation.as_deref()).await? {
+            Recorded::Running => {
                 return Ok(Observation::Present {
                     up_to_date: true,
                     readiness: Readiness::Progressing(
                         "Container Apps is working on the app".into(),
                     ),
                     outputs: Outputs {
-                        operation: Some(operation),
+                        operation: self.operation.clone(),
                         ..Outputs::default()
                     },
                 });
             }
-            Polled::Failed(message) => Some(message),
-            Polled::Done => None,
+            Recorded::Failed { code, message } => Some(format!("{code}: {message}")),
+            Recorded::Done => None,
         };
         let place = &requests.place;
         let Some(app) = self.arm.get(&place.id(), API_VERSION).await? else {
@@ -531,7 +405,7 @@ impl ExternalClient for ContainerAppsClient {
         let Some(app) = self.arm.get(&id, API_VERSION).await? else {
             return Ok(());
         };
-        if app["tags"][build::TAG_UID].as_str() != object.uid.as_deref() || object.uid.is_none() {
+        if resource::ownership(&app, object.uid.as_deref()) != Ownership::Ours {
             return Ok(());
         }
         let values = self.values.clone().unwrap_or_default();
@@ -579,18 +453,5 @@ mod tests {
             copied_secrets(&svc),
             [("api".to_owned(), "hello-api".to_owned(), "key".to_owned())]
         );
-    }
-
-    #[test]
-    fn a_secret_key_is_read_from_data_or_string_data() {
-        let secret: Secret = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "hello-api"},
-            "data": {"key": "czNjcmV0"},
-            "stringData": {"other": "plain"},
-        }))
-        .unwrap();
-        assert_eq!(secret_key(&secret, "key").as_deref(), Some("s3cret"));
-        assert_eq!(secret_key(&secret, "other").as_deref(), Some("plain"));
-        assert_eq!(secret_key(&secret, "none"), None);
     }
 }

@@ -111,7 +111,7 @@ impl Backend for ContainerInstances {
     }
 
     fn secret_refs<'a>(&self, config: &'a ProviderConfigSpec) -> Vec<&'a SecretKeySelector> {
-        secret_refs(config)
+        ferry_azure::connect::credential_secret_refs(config)
     }
 
     fn render(
@@ -120,7 +120,7 @@ impl Backend for ContainerInstances {
         config_name: &str,
         config: Option<&ProviderConfigSpec>,
     ) -> Result<Rendered, String> {
-        let (section, note) = render_config(config_name, config);
+        let (section, note) = ferry_azure::connect::render_section(config_name, config);
         let request = render_request(desired, &section).map_err(|e| e.to_string())?;
         Ok(Rendered {
             comment: format!(
@@ -130,28 +130,6 @@ impl Backend for ContainerInstances {
             ),
             body: serde_json::to_string_pretty(&request.rendered()).map_err(|e| e.to_string())?,
         })
-    }
-}
-
-/// The ProviderConfig section `render` uses: the one given, or placeholders.
-pub(crate) fn render_config(
-    config_name: &str,
-    config: Option<&ProviderConfigSpec>,
-) -> (AzureProviderConfig, String) {
-    use ferry_provider::backend::{placeholder, placeholder_note};
-    match config.and_then(|c| c.azure.clone()) {
-        Some(section) => (section, String::new()),
-        None => (
-            AzureProviderConfig {
-                subscription_id: placeholder("subscriptionId", config_name),
-                resource_group: placeholder("resourceGroup", config_name),
-                location: placeholder("location", config_name),
-                container_apps_environment: None,
-                credentials: None,
-                endpoint: None,
-            },
-            placeholder_note(config_name),
-        ),
     }
 }
 
@@ -175,13 +153,4 @@ pub(crate) fn render_request(
         })
         .collect();
     build::request(desired, section, &secrets)
-}
-
-/// The credential Secrets of `config`'s `azure` section.
-pub(crate) fn secret_refs(config: &ProviderConfigSpec) -> Vec<&SecretKeySelector> {
-    config
-        .azure
-        .iter()
-        .filter_map(|c| c.credentials.as_ref()?.secret_ref.as_ref())
-        .collect()
 }

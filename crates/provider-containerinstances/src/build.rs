@@ -21,10 +21,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ferry_api::conditions::reasons;
 use ferry_api::{AciPriority, AzureProviderConfig, ContainerInstancesSpec, OsType};
-use ferry_core::desired::{
-    ContainerModel, Desired, EnvModel, EnvValue, ObjectRef, ProbeAction, ProbeModel, SecretSource,
+use ferry_azure::resource;
+pub use ferry_azure::resource::{
+    MANAGED_BY_FERRY, Ownership, TAG_FINGERPRINT, TAG_MANAGED_BY, TAG_OBJECT, TAG_UID, ownership,
+    tag,
 };
-use ferry_core::names;
+use ferry_core::desired::{
+    ContainerModel, Desired, EnvModel, EnvValue, ProbeAction, ProbeModel, SecretSource,
+};
 use ferry_core::status::{Outputs, Readiness};
 use serde_json::{Map, Value, json};
 
@@ -35,17 +39,6 @@ use crate::model::{Address, ContainerInstancesModel};
 pub const API_VERSION: &str = "2026-05-01";
 /// The resource type, after `providers/` in an ARM id.
 pub const RESOURCE_TYPE: &str = "Microsoft.ContainerInstance/containerGroups";
-/// Tag marking groups Ferry manages; kept when an object is orphaned, so a new object of the
-/// same name may adopt the group.
-pub const TAG_MANAGED_BY: &str = "managed-by";
-/// The value of [`TAG_MANAGED_BY`].
-pub const MANAGED_BY_FERRY: &str = "ferry";
-/// Tag with the UID of the `ServerlessService` that owns a group.
-pub const TAG_UID: &str = "ferry-uid";
-/// Tag with the owner's `namespace/name`.
-pub const TAG_OBJECT: &str = "ferry-object";
-/// Tag with the fingerprint of what Ferry last wrote (see the module's documentation).
-pub const TAG_FINGERPRINT: &str = "ferry-fingerprint";
 /// Strings compared without regard to case: enum words ARM may spell otherwise.
 const CASELESS: [&str; 7] = [
     "osType",
@@ -111,9 +104,11 @@ pub struct Target {
 impl Target {
     /// The group's ARM id.
     pub fn id(&self) -> String {
-        format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/{RESOURCE_TYPE}/{}",
-            self.subscription, self.resource_group, self.name
+        ferry_azure::resource_id(
+            &self.subscription,
+            &self.resource_group,
+            RESOURCE_TYPE,
+            &self.name,
         )
     }
 }
@@ -246,15 +241,13 @@ pub fn request(
         "properties".into(),
         properties(want, m, secrets, Secure::Version)?,
     );
-    let mut canonical = Value::Object(fingerprinted);
-    canonical.sort_all_objects();
-    let fingerprint = names::fingerprint(&canonical.to_string());
+    let fingerprint = resource::fingerprint(Value::Object(fingerprinted));
 
     let mut body = Map::new();
     body.insert("location".into(), what["location"].clone());
     body.insert(
         "tags".into(),
-        Value::Object(tags(&want.object, &fingerprint)),
+        Value::Object(resource::tags(&want.object, &fingerprint)),
     );
     if let Some(identity) = what.get("identity") {
         body.insert("identity".into(), identity.clone());
@@ -273,20 +266,6 @@ pub fn request(
 /// The placeholder `ferry render` shows for a value copied from a Secret.
 pub fn secret_placeholder(namespace: &str, (secret, key): &SecretKey) -> String {
     format!("<value of key {key} of Secret {namespace}/{secret}>")
-}
-
-fn tags(object: &ObjectRef, fingerprint: &str) -> Map<String, Value> {
-    let mut tags = Map::new();
-    tags.insert(TAG_MANAGED_BY.into(), MANAGED_BY_FERRY.into());
-    tags.insert(
-        TAG_OBJECT.into(),
-        format!("{}/{}", object.namespace, object.name).into(),
-    );
-    if let Some(uid) = &object.uid {
-        tags.insert(TAG_UID.into(), uid.clone().into());
-    }
-    tags.insert(TAG_FINGERPRINT.into(), fingerprint.into());
-    tags
 }
 
 fn properties(
@@ -486,35 +465,6 @@ fn probe(p: &ProbeModel) -> Value {
     Value::Object(out)
 }
 
-/// Who a group belongs to, by its tags.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ownership {
-    /// Tagged with the object's UID.
-    Ours,
-    /// Ferry's, released by an earlier object of the same name (no UID tag): adoptable.
-    Released,
-    /// Someone else's, or another object's.
-    Foreign,
-}
-
-/// A tag's value; ARM compares tag names without regard to case.
-pub fn tag<'a>(group: &'a Value, name: &str) -> Option<&'a str> {
-    group["tags"]
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| v.as_str())
-}
-
-/// Whose `group` is, for the object with `uid`.
-pub fn ownership(group: &Value, uid: Option<&str>) -> Ownership {
-    match tag(group, TAG_UID) {
-        Some(tagged) if Some(tagged) == uid => Ownership::Ours,
-        None if tag(group, TAG_MANAGED_BY) == Some(MANAGED_BY_FERRY) => Ownership::Released,
-        _ => Ownership::Foreign,
-    }
-}
-
 /// One reason ARM's group differs from the request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -545,12 +495,7 @@ pub fn diff(request: &Request, group: &Value) -> Vec<Change> {
         }
     }
     changes.extend(drift.into_iter().map(Change::Drift));
-    let tags_differ = want["tags"].as_object().is_some_and(|tags| {
-        tags.iter()
-            .filter(|(k, _)| k.as_str() != TAG_FINGERPRINT)
-            .any(|(k, v)| tag(group, k) != v.as_str())
-    });
-    if tags_differ {
+    if resource::tags_differ(want, group) {
         changes.push(Change::Tags);
     }
     changes

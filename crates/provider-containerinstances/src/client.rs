@@ -14,14 +14,16 @@
 //! `update` their values, which go to ARM as secure values and nowhere else (never a log, an
 //! event or a status).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry_api::conditions::reasons;
 use ferry_api::{AzureProviderConfig, ProviderConfig, ServerlessService, ServerlessServiceSpec};
-use ferry_azure::{Arm, ArmSettings, Operation, OperationStatus};
+use ferry_azure::connect::{self, Connections};
+use ferry_azure::secrets::{self, KeyError, missing};
+use ferry_azure::{Arm, ArmSettings, Recorded};
 use ferry_core::desired::{Desired, ObjectRef};
 use ferry_provider::provider_config;
 use ferry_provider::{
@@ -35,9 +37,6 @@ use tracing::{debug, info, warn};
 use crate::ContainerInstances;
 use crate::build::{self, API_VERSION, Ownership, Request, SecretKey, SecretValue};
 
-/// How long to wait before looking again for a Secret the spec names that is missing (no
-/// watch reports it).
-const SECRET_RECHECK: Duration = Duration::from_secs(60);
 /// How long to wait before looking again when Ferry may not read a Secret.
 const FORBIDDEN_RECHECK: Duration = Duration::from_secs(300);
 
@@ -75,14 +74,6 @@ pub trait SecretReader: Send + Sync {
 
 /// [`SecretReader`] through the Kubernetes API.
 pub struct KubeSecrets(pub kube::Client);
-
-fn missing(message: String) -> ProviderError {
-    ProviderError::Terminal {
-        reason: reasons::INVALID_SPEC,
-        message,
-        recheck: Some(SECRET_RECHECK),
-    }
-}
 
 fn secret_lookup_failed(what: &str, error: &kube::Error) -> ProviderError {
     match error {
@@ -133,24 +124,12 @@ impl SecretReader for KubeSecrets {
             .await
             .map_err(|e| secret_lookup_failed(&what, &e))?
             .ok_or_else(gone)?;
-        let bytes = found
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|b| b.0.clone())
-            .or_else(|| {
-                found
-                    .string_data
-                    .as_ref()
-                    .and_then(|d| d.get(key))
-                    .map(|s| s.clone().into_bytes())
-            })
-            .ok_or_else(|| missing(format!("{what} has no key {key}")))?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            missing(format!(
+        let text = secrets::key_text(&found, key).map_err(|e| match e {
+            KeyError::Missing => missing(format!("{what} has no key {key}")),
+            KeyError::NotText => missing(format!(
                 "key {key} of {what} is not text: Container Instances takes secure values as \
                  strings"
-            ))
+            )),
         })?;
         Ok(SecretValue {
             value: Some(text),
@@ -159,20 +138,12 @@ impl SecretReader for KubeSecrets {
     }
 }
 
-/// Which version of a ProviderConfig (and of its credentials Secret) a client was built from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Version {
-    config: String,
-    secret: Option<String>,
-}
-
 /// Connects `provider: containerInstances` objects to the Azure subscription their
 /// ProviderConfig names.
 pub struct ContainerInstancesConnector {
     kube: kube::Client,
-    settings: Settings,
+    connections: Connections,
     secrets: Arc<dyn SecretReader>,
-    clients: tokio::sync::Mutex<HashMap<String, (Version, Arm)>>,
 }
 
 impl ContainerInstancesConnector {
@@ -188,50 +159,17 @@ impl ContainerInstancesConnector {
         settings: Settings,
         secrets: Arc<dyn SecretReader>,
     ) -> Self {
+        let connections = Connections::new(
+            kube.clone(),
+            settings.operator_namespace,
+            settings.arm,
+            "Container Instances",
+        );
         Self {
             kube,
-            settings,
+            connections,
             secrets,
-            clients: tokio::sync::Mutex::default(),
         }
-    }
-
-    /// The ARM client for one ProviderConfig version, built once.
-    async fn arm(
-        &self,
-        name: &str,
-        config: &AzureProviderConfig,
-        version: Version,
-        key: Option<&str>,
-    ) -> Result<Arm, ProviderError> {
-        let mut clients = self.clients.lock().await;
-        if let Some((known, arm)) = clients.get(name)
-            && *known == version
-        {
-            return Ok(arm.clone());
-        }
-        info!(
-            provider_config = name,
-            "connecting to Azure Resource Manager for Container Instances"
-        );
-        let arm = Arm::new(config, key.map(str::as_bytes), &self.settings.arm)?;
-        clients.insert(name.to_owned(), (version, arm.clone()));
-        Ok(arm)
-    }
-
-    /// The credentials Secret's key and resourceVersion, when the ProviderConfig names one.
-    async fn secret(
-        &self,
-        config: &ProviderConfig,
-    ) -> Result<Option<(String, String)>, ProviderError> {
-        provider_config::credentials_secret(
-            &self.kube,
-            &self.settings.operator_namespace,
-            &config.name_any(),
-            azure_section(config)?.credentials.as_ref(),
-            "spec.azure",
-        )
-        .await
     }
 
     /// The client for `svc` under `config` (already resolved and allowed), with `secret` the
@@ -243,14 +181,8 @@ impl ContainerInstancesConnector {
         config: &ProviderConfig,
         secret: Option<(String, String)>,
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
-        let name = config.name_any();
-        let section = azure_section(config)?;
-        let (key, secret_version) = secret.unzip();
-        let version = Version {
-            config: config.resource_version().unwrap_or_default(),
-            secret: secret_version,
-        };
-        let arm = self.arm(&name, section, version, key.as_deref()).await?;
+        let section = connect::section(config)?;
+        let arm = self.connections.arm(config, secret).await?;
         Ok(Arc::new(ContainerInstancesClient {
             arm,
             config: section.clone(),
@@ -269,48 +201,13 @@ impl Connector for ContainerInstancesConnector {
         svc: &ServerlessService,
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
         let config = provider_config::resolve(&self.kube, svc).await?;
-        let secret = self.secret(&config).await?;
+        let secret = self.connections.credentials(&config).await?;
         self.connect_with(svc, &config, secret).await
     }
 
     async fn check(&self, config: &ProviderConfig) -> Option<Result<String, ProviderError>> {
-        let section = config.spec.azure.as_ref()?;
-        Some(self.check_config(config, section).await)
+        self.connections.check(config).await
     }
-}
-
-impl ContainerInstancesConnector {
-    async fn check_config(
-        &self,
-        config: &ProviderConfig,
-        section: &AzureProviderConfig,
-    ) -> Result<String, ProviderError> {
-        let (key, version) = self.secret(config).await?.unzip();
-        let version = Version {
-            config: config.resource_version().unwrap_or_default(),
-            secret: version,
-        };
-        let arm = self
-            .arm(&config.name_any(), section, version, key.as_deref())
-            .await?;
-        arm.check().await
-    }
-}
-
-fn azure_section(config: &ProviderConfig) -> Result<&AzureProviderConfig, ProviderError> {
-    config
-        .spec
-        .azure
-        .as_ref()
-        .ok_or_else(|| ProviderError::Terminal {
-            reason: reasons::PROVIDER_CONFIG_NOT_FOUND,
-            message: format!(
-                "ProviderConfig {} has no spec.azure: add one, or name a ProviderConfig for Azure \
-                 in spec.providerConfigRef",
-                config.name_any()
-            ),
-            recheck: None,
-        })
 }
 
 /// The container group of one object.
@@ -435,33 +332,24 @@ impl ExternalClient for ContainerInstancesClient {
     async fn observe(&self, want: &Desired) -> Result<Observation, ProviderError> {
         let target = build::target(want, &self.config).map_err(|e| invalid(&e))?;
         let id = target.id();
-        let mut failed = None;
-        if let Some(encoded) = &self.operation
-            && let Some(operation) = Operation::decode(encoded)
-        {
-            match self.arm.poll(&operation).await? {
-                OperationStatus::InProgress => {
-                    return Ok(Observation::Present {
-                        up_to_date: true,
-                        readiness: Readiness::Progressing(format!(
-                            "Container Instances is working on container group {}",
-                            target.name
-                        )),
-                        outputs: Outputs {
-                            operation: Some(encoded.clone()),
-                            resource_id: Some(id),
-                            ..Outputs::default()
-                        },
-                    });
-                }
-                // ARM no longer knows it: the group tells the rest.
-                OperationStatus::Failed { code, .. } if code == "OperationNotFound" => {}
-                OperationStatus::Failed { code, message } => {
-                    failed = Some(build::operation_failure(&code, &message));
-                }
-                OperationStatus::Succeeded | OperationStatus::Canceled => {}
+        let failed = match self.arm.poll_recorded(self.operation.as_deref()).await? {
+            Recorded::Running => {
+                return Ok(Observation::Present {
+                    up_to_date: true,
+                    readiness: Readiness::Progressing(format!(
+                        "Container Instances is working on container group {}",
+                        target.name
+                    )),
+                    outputs: Outputs {
+                        operation: self.operation.clone(),
+                        resource_id: Some(id),
+                        ..Outputs::default()
+                    },
+                });
             }
-        }
+            Recorded::Failed { code, message } => Some(build::operation_failure(&code, &message)),
+            Recorded::Done => None,
+        };
         let Some(group) = self.arm.get(&id, API_VERSION).await? else {
             if let Some(readiness) = failed {
                 // The create itself failed: retrying it unchanged would fail the same way.

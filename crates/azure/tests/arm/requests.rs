@@ -1,7 +1,7 @@
 //! GET, PUT, DELETE, list and long-running operations, as the fake answers them.
 
 use azure_fake::{CONTAINER_INSTANCES_API_VERSION, ImageBehaviour};
-use ferry_azure::{Operation, OperationKind, OperationStatus, resource_id};
+use ferry_azure::{Operation, OperationKind, OperationStatus, Recorded, resource_id};
 use http::Method;
 use serde_json::json;
 
@@ -113,6 +113,62 @@ async fn a_failed_deployment_polls_to_failed_with_the_error() {
     }
     let read = arm.get(&id, APPS_API).await.unwrap().unwrap();
     assert_eq!(read["properties"]["provisioningState"], "Failed");
+}
+
+#[tokio::test]
+async fn the_recorded_operation_is_polled_once_per_look() {
+    let fake = fake().await;
+    let subscription = fake.subscription("arm-recorded");
+    subscription
+        .set_image("registry.example/missing:2", ImageBehaviour::Missing)
+        .await
+        .unwrap();
+    let arm = anonymous(fake, subscription.id());
+
+    // Nothing recorded, or another backend's string: done, without a request.
+    assert_eq!(arm.poll_recorded(None).await.unwrap(), Recorded::Done);
+    let cloud_run = "projects/p/locations/us-central1/operations/1";
+    assert_eq!(
+        arm.poll_recorded(Some(cloud_run)).await.unwrap(),
+        Recorded::Done
+    );
+    assert!(subscription.requests().await.unwrap().is_empty());
+
+    let put = |name: &'static str, image: &'static str| {
+        let arm = arm.clone();
+        let body = app(subscription.id(), image);
+        let id = app_id(subscription.id(), name);
+        async move { arm.put(&id, APPS_API, &body).await.unwrap() }
+    };
+    let started = put("recorded", "nginx").await.operation.unwrap().encode();
+    // The fake finishes after two looks.
+    assert_eq!(
+        arm.poll_recorded(Some(&started)).await.unwrap(),
+        Recorded::Running
+    );
+    assert_eq!(
+        arm.poll_recorded(Some(&started)).await.unwrap(),
+        Recorded::Done
+    );
+
+    let failing = put("recorded-broken", "registry.example/missing:2")
+        .await
+        .operation
+        .unwrap()
+        .encode();
+    let mut looks = 0;
+    let failed = loop {
+        looks += 1;
+        assert!(looks <= 5, "still running after 5 looks");
+        match arm.poll_recorded(Some(&failing)).await.unwrap() {
+            Recorded::Running => {}
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(&failed, Recorded::Failed { code, .. } if code == "ContainerAppOperationError"),
+        "{failed:?}"
+    );
 }
 
 #[tokio::test]
