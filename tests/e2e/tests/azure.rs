@@ -29,11 +29,13 @@ const GROUPS: &str = "ContainerGroups_CreateOrUpdate";
 /// The Microsoft Entra tenant of the rotation scenario's service principal.
 const TENANT: &str = "00000000-0000-0000-0000-00000000e2e0";
 
-/// One test's namespace (also the operator's own, holding any credentials Secret), an Azure
-/// subscription of its own in the fake, a ProviderConfig pointing at the fake, and an operator
-/// confined to the namespace.
+/// One test's namespace (by default also the operator's own, holding any credentials Secret),
+/// an Azure subscription of its own in the fake, a ProviderConfig pointing at the fake, and an
+/// operator confined to the namespace.
 struct Scenario {
     _config_cleanup: ProviderConfigCleanup,
+    /// The operator's own namespace when it is not the test's.
+    _own: Option<TestNamespace>,
     namespace: TestNamespace,
     client: Client,
     operator: Operator,
@@ -56,8 +58,13 @@ impl Scene for Scenario {
 }
 
 /// How the scenario's operator reaches Azure.
+#[derive(Clone, Copy)]
 enum Access<'a> {
     Anonymous,
+    /// Anonymous, the operator's own namespace apart from the services': a Secret it reads in
+    /// theirs is then allowed only by the ClusterRole (what `.ci/check-rbac` holds the chart's
+    /// `rbac.serviceSecrets` grant to).
+    AnonymousFromAfar,
     /// A service principal (client id, secret) whose secret the fake's Entra endpoint takes,
     /// its calls needing a token.
     ServicePrincipal(&'a str, &'a str),
@@ -74,7 +81,9 @@ impl Scenario {
         let config_name = format!("azure-{ns}");
         let id = fake.subscription(&ns).id().to_owned();
         let config = match access {
-            Access::Anonymous => e2e::azure_provider_config(&config_name, &id, &fake.endpoint()),
+            Access::Anonymous | Access::AnonymousFromAfar => {
+                e2e::azure_provider_config(&config_name, &id, &fake.endpoint())
+            }
             Access::ServicePrincipal(client_id, secret) => {
                 fake.set_client_secrets(TENANT, client_id, &[secret])
                     .await
@@ -89,9 +98,22 @@ impl Scenario {
         e2e::put_provider_config(&client, config, &json!({"allowedNamespaces": [ns]}))
             .await
             .unwrap();
+        let own = match access {
+            Access::AnonymousFromAfar => Some(
+                TestNamespace::create(cluster, &format!("{prefix}-ops"))
+                    .await
+                    .unwrap(),
+            ),
+            _ => None,
+        };
+        let operator = match &own {
+            Some(own) => Ferry::spawn_confined_with(cluster, &ns, own.name(), e2e::TEST_LOG),
+            None => Ferry::spawn_confined(cluster, &ns),
+        };
         Self {
             _config_cleanup: ProviderConfigCleanup::new(cluster, &config_name),
-            operator: Ferry::spawn_confined(cluster, &ns).unwrap(),
+            _own: own,
+            operator: operator.unwrap(),
             client,
             fake,
             subscription: ns,
@@ -398,7 +420,8 @@ async fn a_rotated_client_secret_is_taken_up_without_a_restart() {
 
 #[tokio::test]
 async fn a_kubernetes_secret_named_by_from_secret_is_copied_as_an_app_secret() {
-    let s = Scenario::start("aca-secret", Access::Anonymous).await;
+    // The operator's own namespace is another: reading the Secret takes the ClusterRole's grant.
+    let s = Scenario::start("aca-secret", Access::AnonymousFromAfar).await;
     let secrets: Api<Secret> = Api::namespaced(s.client.clone(), s.namespace.name());
     let put = |value: &'static str| {
         let secrets = secrets.clone();
