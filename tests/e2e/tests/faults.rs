@@ -1,8 +1,9 @@
 //! The crash-and-fault suite (issue 17): rounds of changes to a few ServerlessServices on
 //! Knative (the suite plays Knative Serving on the stand-in), Fargate (moto, behind a proxy
-//! that injects faults) and Cloud Run (the fake Admin API, which injects its own), while the operator is SIGKILLed at random moments and restarted, and the
-//! clouds throttle, fail with 5xx, answer slowly or past the SDK's timeout, or apply a call and
-//! lose its answer, and the API stand-in answers the operator's requests with 409 conflicts,
+//! that injects faults), Cloud Run (the fake Admin API, which injects its own), Container Apps
+//! and Container Instances (the fake Azure Resource Manager, which injects its own), while the
+//! operator is SIGKILLed at random moments and restarted, and the clouds throttle, fail with
+//! 5xx, answer slowly or past the client's timeout, or apply a call and lose its answer, and the API stand-in answers the operator's requests with 409 conflicts,
 //! 429s, 500s and 503s, and drops or expires (410 Gone) its watches. After each round the invariants are checked:
 //!
 //! - exactly one cloud resource per live object, found by the object's UID tag or label, and
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use azure_fake::AzureFake;
 use cloudrun_fake::CloudRunFake;
 use e2e::{
     Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace, current_ready,
@@ -43,6 +45,8 @@ const OBJECTS: usize = 3;
 const REGION: &str = "europe-west1";
 const UID_TAG: &str = "ferry.dev/uid";
 const UID_LABEL: &str = "ferry-uid";
+/// The tag of Azure resources (ARM tag names take no `/`).
+const UID_AZURE_TAG: &str = "ferry-uid";
 
 /// The faults one round may inject, by cloud: the call, and what happens to it.
 const AWS_CALLS: &[&str] = &[
@@ -65,6 +69,15 @@ const RUN_CALLS: &[&str] = &[
     "GetService",
     "GetOperation",
 ];
+const AZURE_CALLS: &[&str] = &[
+    "ContainerApps_CreateOrUpdate",
+    "ContainerApps_Delete",
+    "ContainerApps_Get",
+    "ContainerGroups_CreateOrUpdate",
+    "ContainerGroups_Delete",
+    "ContainerGroups_Get",
+    "OperationStatus_Get",
+];
 
 #[derive(Default)]
 struct Figures {
@@ -79,7 +92,7 @@ struct Figures {
 }
 
 struct Suite {
-    _configs: [ProviderConfigCleanup; 2],
+    _configs: [ProviderConfigCleanup; 3],
     _knative: Option<Player>,
     namespace: TestNamespace,
     cluster: &'static Cluster,
@@ -90,6 +103,9 @@ struct Suite {
     ecs_cluster: String,
     cloud_run: &'static CloudRunFake,
     project: String,
+    azure: &'static AzureFake,
+    /// The fake's name for this suite's Azure subscription (the namespace's).
+    subscription: String,
     /// The API stand-in's fault injection (`None` on a real cluster).
     api: Option<Remote>,
     rng: StdRng,
@@ -142,6 +158,7 @@ impl Suite {
         let ns = namespace.name().to_owned();
         let client = cluster.client().await.unwrap();
         let cloud_run = CloudRunFake::shared().await.unwrap();
+        let azure = AzureFake::shared().await.unwrap();
         let moto = Moto::shared().await.unwrap();
         let proxy = Proxy::start(&moto.endpoint()).unwrap();
         let ecs = aws_sdk_ecs::Client::new(&moto_standin::sdk_config(&moto.endpoint()).await);
@@ -153,8 +170,20 @@ impl Suite {
             .unwrap();
         let suffix = ns.rsplit('-').next().unwrap_or_default().to_owned();
         let project = format!("ferry-faults-{suffix}");
-        let (gcp, aws) = (format!("gcp-{ns}"), format!("aws-{ns}"));
+        let (gcp, aws, az) = (
+            format!("gcp-{ns}"),
+            format!("aws-{ns}"),
+            format!("azure-{ns}"),
+        );
         let access = json!({"allowedNamespaces": [ns]});
+        let subscription = azure.subscription(&ns).id().to_owned();
+        e2e::put_provider_config(
+            &client,
+            e2e::azure_provider_config(&az, &subscription, &azure.endpoint()),
+            &access,
+        )
+        .await
+        .unwrap();
         e2e::put_provider_config(
             &client,
             e2e::cloud_run_provider_config(&gcp, &project, &cloud_run.endpoint()),
@@ -180,6 +209,7 @@ impl Suite {
             _configs: [
                 ProviderConfigCleanup::new(cluster, &gcp),
                 ProviderConfigCleanup::new(cluster, &aws),
+                ProviderConfigCleanup::new(cluster, &az),
             ],
             _knative: e2e::play_knative(cluster, knative, &ns).map(Player),
             operator: Ferry::spawn_confined(cluster, &ns).unwrap(),
@@ -191,6 +221,8 @@ impl Suite {
             ecs_cluster,
             cloud_run,
             project,
+            azure,
+            subscription: ns.clone(),
             api,
             rng: StdRng::seed_from_u64(seed),
             live: BTreeMap::new(),
@@ -237,8 +269,13 @@ impl Suite {
                 spec["scaling"] = json!({"minInstances": 1, "maxInstances": 2, "metric": "cpu"});
             }
             Provider::Knative => {}
-            Provider::ContainerApps | Provider::ContainerInstances => {
-                unreachable!("the rounds choose among Knative, Fargate and Cloud Run")
+            Provider::ContainerApps => {
+                spec["providerConfigRef"] = json!({"name": format!("azure-{}", self.ns())});
+            }
+            Provider::ContainerInstances => {
+                spec["providerConfigRef"] = json!({"name": format!("azure-{}", self.ns())});
+                // A container group gets 1 vCPU and 1 GB at least.
+                spec["containers"][0]["resources"] = json!({"cpu": "1", "memory": "1Gi"});
             }
         }
         let object = json!({
@@ -261,7 +298,30 @@ impl Suite {
     async fn inject_faults(&mut self) {
         for _ in 0..self.rng.random_range(0..=2) {
             let times = self.rng.random_range(1..=2);
-            if self.rng.random_bool(0.5) {
+            let cloud = self.rng.random_range(0..3);
+            if cloud == 2 {
+                let call = AZURE_CALLS[self.rng.random_range(0..AZURE_CALLS.len())];
+                let (fault, kind) = match self.rng.random_range(0..10) {
+                    0..=1 => (azure_fake::Fault::Status(429), "throttle"),
+                    2 => (azure_fake::Fault::Status(500), "5xx"),
+                    3 => (azure_fake::Fault::Status(503), "5xx"),
+                    4 => (azure_fake::Fault::Status(409), "409"),
+                    // No answer: past the client's attempt timeout (15 s), then retried.
+                    5 => (azure_fake::Fault::Timeout, "timeout"),
+                    _ => (azure_fake::Fault::Lost, "lost response"),
+                };
+                self.azure
+                    .subscription(&self.subscription)
+                    .fail(call, fault, times)
+                    .await
+                    .unwrap();
+                self.round.push(format!("Azure {call} {kind} x{times}"));
+                *self
+                    .figures
+                    .faults
+                    .entry(format!("Azure {call}: {kind}"))
+                    .or_default() += times;
+            } else if cloud == 0 {
                 let call = AWS_CALLS[self.rng.random_range(0..AWS_CALLS.len())];
                 let (fault, kind) = match self.rng.random_range(0..10) {
                     0..=2 => (AwsFault::Throttle, "throttle"),
@@ -585,6 +645,47 @@ impl Suite {
         by_uid
     }
 
+    /// Container apps and container groups of the subscription, by the UID tag: (ARM id,
+    /// image).
+    async fn azure_resources(&self) -> BTreeMap<String, Vec<(String, String)>> {
+        let subscription = self.azure.subscription(&self.subscription);
+        let mut by_uid: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (kind, version, image) in [
+            (
+                "Microsoft.App/containerApps",
+                azure_fake::CONTAINER_APPS_API_VERSION,
+                "/properties/template/containers/0/image",
+            ),
+            (
+                "Microsoft.ContainerInstance/containerGroups",
+                azure_fake::CONTAINER_INSTANCES_API_VERSION,
+                "/properties/containers/0/properties/image",
+            ),
+        ] {
+            let path = format!(
+                "/subscriptions/{}/providers/{kind}?api-version={version}",
+                subscription.id()
+            );
+            let answer = self.azure.send_raw(Method::GET, &path, None).await.unwrap();
+            assert_eq!(answer.status, 200, "{path}: {:?}", answer.body);
+            for resource in answer.body["value"].as_array().into_iter().flatten() {
+                let uid = resource["tags"][UID_AZURE_TAG]
+                    .as_str()
+                    .unwrap_or("<untagged>")
+                    .to_owned();
+                by_uid.entry(uid).or_default().push((
+                    resource["id"].as_str().unwrap_or_default().to_owned(),
+                    resource
+                        .pointer(image)
+                        .and_then(|i| i.as_str())
+                        .unwrap_or_default()
+                        .to_owned(),
+                ));
+            }
+        }
+        by_uid
+    }
+
     /// Knative Services of the namespace, by the UID of the object owning them: (resource
     /// id as Ferry writes it, image).
     async fn knative_services(&self) -> BTreeMap<String, Vec<(String, String)>> {
@@ -616,6 +717,7 @@ impl Suite {
         let ecs = self.ecs_services().await;
         let run = self.run_services().await;
         let knative = self.knative_services().await;
+        let azure = self.azure_resources().await;
         let objects: BTreeMap<String, ServerlessService> = self
             .ssvs()
             .list(&ListParams::default())
@@ -635,19 +737,24 @@ impl Suite {
             let on_ecs = ecs.get(&uid).cloned().unwrap_or_default();
             let on_run = run.get(&label_value(&uid)).cloned().unwrap_or_default();
             let on_knative = knative.get(&uid).cloned().unwrap_or_default();
+            let on_azure = azure.get(&uid).cloned().unwrap_or_default();
             let want = |p: Provider| usize::from(live.is_some_and(|(_, (on, _))| on == p));
             let (want_ecs, want_run, want_knative) = (
                 want(Provider::Fargate),
                 want(Provider::CloudRun),
                 want(Provider::Knative),
             );
+            // Container apps and container groups are told apart by their ids' type below.
+            let want_azure = want(Provider::ContainerApps) + want(Provider::ContainerInstances);
             if on_ecs.len() != want_ecs
                 || on_run.len() != want_run
                 || on_knative.len() != want_knative
+                || on_azure.len() != want_azure
             {
                 found.push(format!(
                     "{name} (uid {uid}): ECS {on_ecs:?} (want {want_ecs}), Cloud Run {on_run:?} \
-                     (want {want_run}), Knative {on_knative:?} (want {want_knative})"
+                     (want {want_run}), Knative {on_knative:?} (want {want_knative}), Azure \
+                     {on_azure:?} (want {want_azure})"
                 ));
                 continue;
             }
@@ -669,7 +776,17 @@ impl Suite {
                 Provider::CloudRun => on_run[0].clone(),
                 Provider::Knative => on_knative[0].clone(),
                 Provider::ContainerApps | Provider::ContainerInstances => {
-                    unreachable!("the rounds choose among Knative, Fargate and Cloud Run")
+                    let kind = if provider == Provider::ContainerApps {
+                        "/providers/Microsoft.App/containerApps/"
+                    } else {
+                        "/providers/Microsoft.ContainerInstance/containerGroups/"
+                    };
+                    if !on_azure[0].0.contains(kind) {
+                        found.push(format!(
+                            "{name}: on {provider:?}, but Azure holds {on_azure:?}"
+                        ));
+                    }
+                    on_azure[0].clone()
                 }
             };
             if !id.ends_with(&resource) && !resource.ends_with(&id) || id.is_empty() {
@@ -683,7 +800,12 @@ impl Suite {
                 ));
             }
         }
-        for stray in ecs.keys().chain(run.keys()).chain(knative.keys()) {
+        for stray in ecs
+            .keys()
+            .chain(run.keys())
+            .chain(knative.keys())
+            .chain(azure.keys())
+        {
             if stray.starts_with('<') {
                 found.push(format!("a cloud resource without Ferry's UID: {stray}"));
             }
@@ -716,6 +838,18 @@ impl Suite {
         for call in run {
             if let Some(fault) = call.fault {
                 *met.entry(format!("Cloud Run {}: {fault:?}", call.method))
+                    .or_default() += 1;
+            }
+        }
+        let azure = self
+            .azure
+            .subscription(&self.subscription)
+            .requests()
+            .await
+            .unwrap();
+        for call in azure {
+            if let Some(fault) = call.fault {
+                *met.entry(format!("Azure {}: {fault:?}", call.operation))
                     .or_default() += 1;
             }
         }
@@ -860,6 +994,11 @@ async fn each_lost_answer_alone_leaves_the_cloud_as_the_spec_says() {
     for (provider, call) in [
         (Provider::CloudRun, "UpdateService"),
         (Provider::Fargate, "UpdateService"),
+        (Provider::ContainerApps, "ContainerApps_CreateOrUpdate"),
+        (
+            Provider::ContainerInstances,
+            "ContainerGroups_CreateOrUpdate",
+        ),
     ] {
         let name = format!("lost-{}", provider.as_str().to_ascii_lowercase());
         suite.apply(&name, provider, 1).await;
@@ -867,15 +1006,20 @@ async fn each_lost_answer_alone_leaves_the_cloud_as_the_spec_says() {
         let svc = suite.ssvs().get(&name).await.unwrap();
         suite.uids.insert(svc.uid().unwrap(), name.clone());
         suite.converge().await;
-        if provider == Provider::CloudRun {
-            suite
+        match provider {
+            Provider::CloudRun => suite
                 .cloud_run
                 .project(&suite.project)
                 .fail(call, cloudrun_fake::Fault::LostResponse, 1)
                 .await
-                .unwrap();
-        } else {
-            suite.proxy.fail(call, AwsFault::LostResponse, 1);
+                .unwrap(),
+            Provider::Fargate => suite.proxy.fail(call, AwsFault::LostResponse, 1),
+            _ => suite
+                .azure
+                .subscription(&suite.subscription)
+                .fail(call, azure_fake::Fault::Lost, 1)
+                .await
+                .unwrap(),
         }
         suite.apply(&name, provider, 2).await;
         suite.live.insert(name.clone(), (provider, 2));
