@@ -35,6 +35,28 @@ pub fn key_text(secret: &Secret, key: &str) -> Result<String, KeyError> {
         .ok_or(KeyError::Missing)
 }
 
+/// How long to wait before looking again when Ferry may not read a Secret.
+pub const FORBIDDEN_RECHECK: Duration = Duration::from_secs(300);
+
+/// A failed read of `what` (`Secret NAMESPACE/NAME`), which `section`
+/// (`spec.containerApps.secrets` ...) copies from: a 403 will not pass by retrying, so it is
+/// `Terminal` and says which grant is missing; anything else is `Transient`.
+pub fn read_failed(section: &str, what: &str, error: &kube::Error) -> ProviderError {
+    match error {
+        kube::Error::Api(status) if status.code == 403 => ProviderError::Terminal {
+            reason: reasons::PROVIDER_ERROR,
+            message: format!(
+                "Ferry may not read {what}, which {section} copies: grant the operator get on                  secrets in this namespace (the chart's rbac.serviceSecrets, on by default)"
+            ),
+            recheck: Some(FORBIDDEN_RECHECK),
+        },
+        _ => ProviderError::Transient {
+            operation: "read Secret",
+            message: format!("{what}: {error}"),
+        },
+    }
+}
+
 /// A Secret or key the spec copies from that is not there (or not usable): `Terminal`
 /// `InvalidSpec` with `message`, looked at again after [`SECRET_RECHECK`].
 pub fn missing(message: String) -> ProviderError {
@@ -48,6 +70,22 @@ pub fn missing(message: String) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forbidden_read_says_which_grant_is_missing_and_other_failures_are_retried() {
+        let forbidden = kube::Error::Api(Box::new(
+            kube::core::Status::failure("secrets \"db\" is forbidden", "Forbidden").with_code(403),
+        ));
+        let e = read_failed("spec.containerApps.secrets", "Secret shop/db", &forbidden);
+        assert!(e.is_terminal(), "{e:?}");
+        assert!(e.to_string().contains("rbac.serviceSecrets"), "{e}");
+        let unavailable = kube::Error::Api(Box::new(
+            kube::core::Status::failure("etcdserver: leader changed", "ServiceUnavailable")
+                .with_code(503),
+        ));
+        let e = read_failed("spec.containerApps.secrets", "Secret shop/db", &unavailable);
+        assert!(matches!(e, ProviderError::Transient { .. }), "{e:?}");
+    }
 
     #[test]
     fn a_secret_key_is_read_from_data_or_string_data() {

@@ -124,14 +124,13 @@ impl ContainerAppsConnector {
         let mut read: HashMap<&str, Option<Secret>> = HashMap::new();
         for (app_secret, secret, key) in &wanted {
             if !read.contains_key(secret.as_str()) {
-                let found =
-                    secrets
-                        .get_opt(secret)
-                        .await
-                        .map_err(|e| ProviderError::Transient {
-                            operation: "read Secret",
-                            message: format!("cannot read Secret {namespace}/{secret}: {e}"),
-                        })?;
+                let found = secrets.get_opt(secret).await.map_err(|e| {
+                    secrets::read_failed(
+                        "spec.containerApps.secrets",
+                        &format!("Secret {namespace}/{secret}"),
+                        &e,
+                    )
+                })?;
                 read.insert(secret.as_str(), found);
             }
             let found = read.get(secret.as_str()).and_then(Option::as_ref);

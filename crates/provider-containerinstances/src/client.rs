@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry_api::conditions::reasons;
@@ -36,9 +35,6 @@ use tracing::{debug, info, warn};
 
 use crate::ContainerInstances;
 use crate::build::{self, API_VERSION, Ownership, Request, SecretKey, SecretValue};
-
-/// How long to wait before looking again when Ferry may not read a Secret.
-const FORBIDDEN_RECHECK: Duration = Duration::from_secs(300);
 
 /// Tunables of the Container Instances backend.
 #[derive(Clone, Debug)]
@@ -76,20 +72,7 @@ pub trait SecretReader: Send + Sync {
 pub struct KubeSecrets(pub kube::Client);
 
 fn secret_lookup_failed(what: &str, error: &kube::Error) -> ProviderError {
-    match error {
-        kube::Error::Api(status) if status.code == 403 => ProviderError::Terminal {
-            reason: reasons::PROVIDER_ERROR,
-            message: format!(
-                "Ferry may not read {what}, which spec.containerInstances.secrets copies: grant \
-                 the operator get on secrets in this namespace"
-            ),
-            recheck: Some(FORBIDDEN_RECHECK),
-        },
-        _ => ProviderError::Transient {
-            operation: "read Secret",
-            message: format!("{what}: {error}"),
-        },
-    }
+    secrets::read_failed("spec.containerInstances.secrets", what, error)
 }
 
 #[async_trait]

@@ -13,7 +13,11 @@ fuzz_target!(|text: &str| {
     let documents = match manifest::parse(text) {
         Ok(documents) => documents,
         Err(e) => {
-            assert!(e.line <= lines, "error line {} past the text's {lines}", e.line);
+            assert!(
+                e.line <= lines,
+                "error line {} past the text's {lines}",
+                e.line
+            );
             assert!(!e.message.is_empty(), "an error without a message");
             return;
         }
@@ -21,7 +25,10 @@ fuzz_target!(|text: &str| {
     for doc in &documents {
         for path in paths(&doc.value, String::new()) {
             let line = doc.line_of(&path);
-            assert!(line <= lines, "{path} at line {line}, past the text's {lines}");
+            assert!(
+                line <= lines,
+                "{path} at line {line}, past the text's {lines}"
+            );
         }
         round_trip(doc);
     }

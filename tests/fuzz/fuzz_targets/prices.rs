@@ -64,7 +64,11 @@ fuzz_target!(|data: &[u8]| {
     for spec in specs() {
         let comparison = cost::compare(spec, &traffic, &prices, None, catalog);
         for estimate in &comparison.estimates {
-            if let Figure::Priced { monthly_usd, breakdown } = &estimate.figure {
+            if let Figure::Priced {
+                monthly_usd,
+                breakdown,
+            } = &estimate.figure
+            {
                 let charges = [
                     breakdown.compute,
                     breakdown.memory,

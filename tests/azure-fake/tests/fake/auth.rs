@@ -188,7 +188,11 @@ async fn resource_groups_answer_a_cheap_authenticated_read() {
 
     let wrong_version = url.replace("2021-04-01", "2026-01-01");
     assert_eq!(
-        refusal(&get_with(fake, &wrong_version, None).await, StatusCode::BAD_REQUEST).code,
+        refusal(
+            &get_with(fake, &wrong_version, None).await,
+            StatusCode::BAD_REQUEST
+        )
+        .code,
         "NoRegisteredProviderFound"
     );
 
