@@ -875,3 +875,32 @@ fn absurd_sizes_and_traffic_get_a_figure_or_a_reason_never_a_panic() {
         }
     }
 }
+
+/// Found by fuzzing the price table (docs/reliability.md): 128 requests of 59,393 ms under the
+/// free tier priced an example on Cloud Run at -0.01 a month, each line rounded on its own.
+#[test]
+fn a_free_tier_never_makes_a_month_negative() {
+    let traffic = Traffic {
+        requests_per_month: 128,
+        avg_duration_ms: 59_393,
+        mean_concurrency: None,
+        free_tier: true,
+    };
+    for file in [
+        "knative-hello.yaml",
+        "fargate-hello.yaml",
+        "cloudrun-hello.yaml",
+        "cloudrun-gpu.yaml",
+        "containerapps-hello.yaml",
+        "containerinstances-hello.yaml",
+    ] {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples");
+        let text = std::fs::read_to_string(dir.join(file));
+        let svc: ferry_api::ServerlessService = serde_saphyr::from_str(&text.unwrap()).unwrap();
+        for e in compare(&svc.spec, &traffic, &prices()).estimates {
+            if let Some(monthly) = e.figure.monthly() {
+                assert!(monthly >= Usd::ZERO, "{file} on {}: {monthly}", e.provider);
+            }
+        }
+    }
+}

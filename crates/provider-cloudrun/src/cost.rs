@@ -226,7 +226,8 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
             let off = (busy * vcpu).min(free.vcpu_seconds) * v
                 + (busy * gib).min(free.gib_seconds) * g
                 + load.requests.min(free.requests.unwrap_or(0.0)) * per_request;
-            breakdown.free_tier = Usd::from_dollars(-off);
+            let covered = breakdown.compute + breakdown.memory + breakdown.requests;
+            breakdown.take_free_tier(off, covered);
         }
         request_based_note(&load, traffic, limit, busy, min, &resources, &p.region)
     } else {
@@ -235,7 +236,8 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
             let instance_seconds = busy + idle_seconds;
             let off = (instance_seconds * vcpu).min(free.vcpu_seconds) * v
                 + (instance_seconds * gib).min(free.gib_seconds) * g;
-            breakdown.free_tier = Usd::from_dollars(-off);
+            let covered = breakdown.compute + breakdown.memory + breakdown.idle_minimum;
+            breakdown.take_free_tier(off, covered);
         }
         assumptions.push(
             "instance-based billing: an instance kept up to 15 minutes after its last request \

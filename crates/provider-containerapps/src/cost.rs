@@ -267,7 +267,9 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
             + free_idle_v * idle_v
             + free_idle_g * idle_g
             + load.requests.min(free.requests) * per_request;
-        breakdown.free_tier = Usd::from_dollars(-off);
+        let covered =
+            breakdown.compute + breakdown.memory + breakdown.idle_minimum + breakdown.requests;
+        breakdown.take_free_tier(off, covered);
         assumptions.push(
             "the free grant is per subscription: right only if no other app of the subscription \
              uses it"
