@@ -2,7 +2,7 @@
 //! project's virtualenv).
 
 use bytes::Bytes;
-use ferry_testkit::http::send;
+use ferry_testkit::http::{json_or_text, send, send_json};
 use ferry_testkit::launch::{Launch, Process};
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
@@ -159,16 +159,18 @@ impl CloudRunFake {
         path_and_query: &str,
         body: Option<Value>,
     ) -> Result<Value, Error> {
-        let request = Request::builder().method(method).uri(path_and_query);
-        let body = body.map_or_else(Full::default, |body| {
-            Full::new(Bytes::from(body.to_string()))
-        });
-        let response = self.exchange(what, request.body(body)).await?;
-        let answer = json_or_text(response.body());
-        if response.status().is_success() {
+        let (status, answer) = send_json(
+            self.process.authority(),
+            method,
+            path_and_query,
+            body.as_ref(),
+        )
+        .await
+        .map_err(|error| self.failed(what, error.to_string()))?;
+        if status.is_success() {
             Ok(answer)
         } else {
-            Err(self.failed(what, format!("HTTP {}: {answer}", response.status())))
+            Err(self.failed(what, format!("HTTP {status}: {answer}")))
         }
     }
 
@@ -188,12 +190,4 @@ impl std::fmt::Debug for CloudRunFake {
             .field("operation_polls", &self.operation_polls)
             .finish_non_exhaustive()
     }
-}
-
-fn json_or_text(body: &Bytes) -> Value {
-    if body.is_empty() {
-        return Value::Null;
-    }
-    serde_json::from_slice(body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }

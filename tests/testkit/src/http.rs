@@ -35,3 +35,32 @@ pub async fn send(
     let body = body.collect().await.map_err(io::Error::other)?.to_bytes();
     Ok(Response::from_parts(parts, body))
 }
+
+/// Sends `body` (JSON, or nothing) with `method` to `path_and_query` at `authority`, and reads
+/// the answer as [`json_or_text`], whatever its status: what the fakes' admin APIs take.
+pub async fn send_json(
+    authority: &str,
+    method: http::Method,
+    path_and_query: &str,
+    body: Option<&serde_json::Value>,
+) -> io::Result<(http::StatusCode, serde_json::Value)> {
+    let body = body.map_or_else(Full::default, |body| {
+        Full::new(Bytes::from(body.to_string()))
+    });
+    let request = Request::builder()
+        .method(method)
+        .uri(path_and_query)
+        .body(body)
+        .map_err(io::Error::other)?;
+    let response = send(authority, request).await?;
+    Ok((response.status(), json_or_text(response.body())))
+}
+
+/// An answer's body as JSON; as a JSON string when it is not JSON; null when it is empty.
+pub fn json_or_text(body: &[u8]) -> serde_json::Value {
+    if body.is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(body).into_owned()))
+}
