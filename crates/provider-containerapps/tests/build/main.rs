@@ -2,12 +2,12 @@
 //! messages), the PUT body for each part of a spec, every body checked against Microsoft's own
 //! definitions by the fake ARM (`AzureFake::check_request`, also over generated specs), `diff`
 //! and `readiness` against what Azure describes, the released body, snapshots of `ferry render`,
-//! cost figures worked by hand, and the capability column against the CRD's CEL rules.
+//! and cost figures worked by hand. The capability column against the CRD's CEL rules is checked
+//! for every backend of the registry in crates/ferry/tests/capabilities.rs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
 mod body;
-mod capabilities;
 mod common;
 mod cost;
 mod readiness;
