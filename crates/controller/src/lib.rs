@@ -20,6 +20,21 @@ pub mod reconcile;
 mod run;
 pub mod shutdown;
 
+/// Every real backend, for the unit tests (the binary's own list is `ferry::backends`, which
+/// this crate cannot depend on).
+#[cfg(test)]
+pub(crate) fn test_registry() -> ferry_provider::backend::Registry {
+    use std::sync::Arc;
+    ferry_provider::backend::Registry::new(vec![
+        Arc::new(ferry_provider_knative::Knative),
+        Arc::new(ferry_provider_fargate::Fargate),
+        Arc::new(ferry_provider_cloudrun::CloudRun),
+        Arc::new(ferry_provider_containerapps::ContainerApps),
+        Arc::new(ferry_provider_containerinstances::ContainerInstances),
+    ])
+    .expect("one backend per provider")
+}
+
 pub use context::{Context, Settings, wall_clock};
 pub use leader::{Lease, Stop, operate};
 pub use reconcile::{Error, FINALIZER, MANAGER, error_policy, reconcile};

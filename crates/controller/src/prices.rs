@@ -268,16 +268,7 @@ mod tests {
     }
 
     fn catalog() -> Catalog {
-        ferry_provider::backend::Registry::new(vec![
-            Arc::new(ferry_provider_knative::Knative),
-            Arc::new(ferry_provider_fargate::Fargate),
-            Arc::new(ferry_provider_cloudrun::CloudRun),
-            Arc::new(ferry_provider_containerapps::ContainerApps),
-            Arc::new(ferry_provider_containerinstances::ContainerInstances),
-        ])
-        .unwrap()
-        .catalog()
-        .clone()
+        crate::test_registry().catalog().clone()
     }
 
     const NODES: &str = "knative:\n- {region: prod, option: nodes, vcpuHour: 0.03, gbHour: 0.004, \

@@ -6,14 +6,7 @@ use ferry_api::{
 };
 
 fn registry() -> Registry {
-    Registry::new(vec![
-        Arc::new(ferry_provider_knative::Knative),
-        Arc::new(ferry_provider_fargate::Fargate),
-        Arc::new(ferry_provider_cloudrun::CloudRun),
-        Arc::new(ferry_provider_containerapps::ContainerApps),
-        Arc::new(ferry_provider_containerinstances::ContainerInstances),
-    ])
-    .expect("one backend per provider")
+    crate::test_registry()
 }
 
 fn at(second: i64) -> Time {
