@@ -41,6 +41,8 @@ pub mod reasons {
     pub const THROTTLED: &str = "Throttled";
     /// Knative Serving is not installed in the cluster.
     pub const KNATIVE_NOT_INSTALLED: &str = "KnativeNotInstalled";
+    /// `spec.kubernetes.verticalPodAutoscaler` is set but the VPA is not installed.
+    pub const VPA_NOT_INSTALLED: &str = "VerticalPodAutoscalerNotInstalled";
     /// The resource is being deleted and Ferry waits for the provider to finish.
     pub const DELETING: &str = "Deleting";
     /// `spec.provider` changed; the new backend is coming up before the old one goes.
@@ -144,6 +146,15 @@ pub const REASONS: &[ReasonDoc] = &[
         meaning: "`provider: knative` but the Knative Serving CRDs are not installed.",
         action: "Install Knative Serving (https://knative.dev/docs/install/); Ferry retries \
                  when its CRDs appear.",
+    },
+    ReasonDoc {
+        reason: reasons::VPA_NOT_INSTALLED,
+        appears_as: "Ready=False, Stalled=True",
+        meaning: "`spec.kubernetes.verticalPodAutoscaler` is set but the cluster does not serve \
+                  `autoscaling.k8s.io/v1` VerticalPodAutoscalers.",
+        action: "Install the Vertical Pod Autoscaler \
+                 (https://github.com/kubernetes/autoscaler/tree/master/vertical-pod-autoscaler), \
+                 or remove the section; Ferry looks again every minute.",
     },
     ReasonDoc {
         reason: reasons::DELETING,

@@ -163,9 +163,70 @@ pub fn format_bytes(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
+/// Millicores as a Kubernetes quantity: whole cores plainly (`"2"`), the rest in `m`.
+pub fn kube_cpu(millis: u64) -> String {
+    if millis.is_multiple_of(1000) {
+        (millis / 1000).to_string()
+    } else {
+        format!("{millis}m")
+    }
+}
+
+/// Bytes as a Kubernetes quantity, in the form the API server gives back (so that what Ferry
+/// applied compares equal to what it reads): in the largest binary unit that holds them
+/// exactly; else, as the server canonicalizes a plain count, in the largest decimal unit that
+/// does (`1G`, `1500M`); else as a plain count.
+pub fn kube_bytes(bytes: u64) -> String {
+    const BINARY: [(&str, u32); 5] = [("Pi", 50), ("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)];
+    const DECIMAL: [(&str, u64); 6] = [
+        ("E", 1_000_000_000_000_000_000),
+        ("P", 1_000_000_000_000_000),
+        ("T", 1_000_000_000_000),
+        ("G", 1_000_000_000),
+        ("M", 1_000_000),
+        ("k", 1_000),
+    ];
+    if bytes == 0 {
+        return "0".to_owned();
+    }
+    if let Some((unit, shift)) = BINARY
+        .iter()
+        .find(|(_, shift)| bytes.trailing_zeros() >= *shift)
+    {
+        return format!("{}{unit}", bytes >> shift);
+    }
+    DECIMAL
+        .iter()
+        .find(|(_, size)| bytes.is_multiple_of(*size))
+        .map_or_else(
+            || bytes.to_string(),
+            |(unit, size)| format!("{}{unit}", bytes / size),
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kubernetes_quantities_are_written_as_the_api_server_gives_them_back() {
+        let cases = [
+            (0, "0"),
+            (512 << 20, "512Mi"),
+            (1536 << 20, "1536Mi"),
+            (1 << 30, "1Gi"),
+            (1_000_000_000, "1G"),
+            (1_500_000_000, "1500M"),
+            (1_024_000, "1000Ki"),
+            (1_000, "1k"),
+            (1_000_000_001, "1000000001"),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(kube_bytes(bytes), want, "{bytes}");
+        }
+        assert_eq!(kube_cpu(2000), "2");
+        assert_eq!(kube_cpu(1500), "1500m");
+    }
     use proptest::prelude::*;
 
     fn millis(s: &str) -> u64 {

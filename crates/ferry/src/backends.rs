@@ -10,6 +10,7 @@ use ferry_provider_containerapps::ContainerApps;
 use ferry_provider_containerinstances::ContainerInstances;
 use ferry_provider_fargate::Fargate;
 use ferry_provider_knative::Knative;
+use ferry_provider_kubernetes::Kubernetes;
 
 /// Every backend of this build, in the order tables list them.
 pub fn registry() -> Result<&'static Registry, RegistryError> {
@@ -22,6 +23,7 @@ pub fn registry() -> Result<&'static Registry, RegistryError> {
                 Arc::new(CloudRun),
                 Arc::new(ContainerApps),
                 Arc::new(ContainerInstances),
+                Arc::new(Kubernetes),
             ])
         })
         .as_ref()

@@ -451,7 +451,7 @@ fn cost_compares_every_provider_side_by_side_and_marks_the_cheapest() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let table: Vec<&str> = text.lines().skip(2).take(7).collect();
+    let table: Vec<&str> = text.lines().skip(2).take(8).collect();
     assert_eq!(
         table[0],
         "PROVIDER             MONTHLY  COMPUTE  MEMORY  STORAGE  REQUESTS  IDLE MIN  FREE TIER"
@@ -468,13 +468,15 @@ fn cost_compares_every_provider_side_by_side_and_marks_the_cheapest() {
     assert!(table[3].starts_with("Cloud Run "), "{text}");
     assert!(table[4].starts_with("Container Apps "), "{text}");
     assert!(table[5].starts_with("Container Instances "), "{text}");
-    assert_eq!(table[6], "* cheapest");
+    assert!(table[6].starts_with("Kubernetes "), "{text}");
+    assert_eq!(table[7], "* cheapest");
     for line in [
         "Knative:             no node price given: pass --prices FILE with knative prices",
         "Fargate:             2 tasks x 1 vCPU, 2Gi, 730 h (minInstances 2), Linux/ARM64, Spot 70% off",
         "Cloud Run:           request-based: 1,000,000 busy instance-s (10,000,000 requests x 100 ms",
         "Container Apps:      consumption: 1,000,000 busy replica-s",
         "Container Instances: 1 container group x 1 vCPU, 2Gi, 730 h, Linux",
+        "Kubernetes:          no node price given: pass --prices FILE with kubernetes prices",
         "Traffic: 10,000,000 requests a month (default; --requests-per-month), 100 ms each \
          (default; --avg-duration-ms)",
         "  Fargate us-east-1 linux-arm: https://aws.amazon.com/fargate/pricing/ (read ",

@@ -694,6 +694,376 @@ fn knative_pods_at_the_users_node_price() {
     assert_eq!(cents(&e), 445);
 }
 
+// ---- Kubernetes ------------------------------------------------------------------------------
+
+fn kubernetes(resources: &Value, scaling: &Value, section: &Value) -> ServerlessServiceSpec {
+    spec(&json!({
+        "provider": "kubernetes",
+        "containers": [container(resources)],
+        "scaling": scaling,
+        "kubernetes": section,
+    }))
+}
+
+/// `spec.kubernetes` with an EKS Fargate profile.
+fn eks_fargate() -> Value {
+    json!({"fargateProfile": {"labels": {"compute": "fargate"}}})
+}
+
+fn with_kubernetes_node_price() -> PriceTable {
+    prices().overlay(
+        parse(
+            "user.yaml",
+            "kubernetes:\n- {region: prod, option: nodes, vcpuHour: 0.03, gbHour: 0.004, \
+             source: our invoice, read: 2026-11-01}\n",
+        )
+        .unwrap(),
+    )
+}
+
+#[test]
+fn kubernetes_ships_no_node_price_and_checks_the_users() {
+    assert!(
+        prices().section("kubernetes").is_empty(),
+        "no default pretends to know a cluster's node price"
+    );
+    let text = "\
+kubernetes:
+- {region: prod, option: nodes, vcpuHour: 0.03, source: invoice, read: 2026-01-02}
+- {region: dev, option: nodes, vcpuHour: 0.03, gbHour: -1, source: invoice, read: 2026-01-02}
+";
+    let error = parse("prices.yaml", text).unwrap_err();
+    let PriceError::Invalid { problems, .. } = &error else {
+        panic!("{error}");
+    };
+    assert_eq!(
+        problems,
+        &[
+            "kubernetes[0].gbHour: required for option nodes".to_owned(),
+            "kubernetes[1].gbHour: must be a number of 0 or more; got -1".to_owned(),
+        ]
+    );
+    let typo = "kubernetes:\n- {region: prod, option: node, vcpuHour: 0.03, gbHour: 0.004, \
+                source: a, read: 2026-01-02}\n";
+    let error = parse("f.yaml", typo).unwrap_err().to_string();
+    assert!(
+        error.contains("kubernetes[0]: unknown variant `node`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn kubernetes_pods_on_eks_fargate_get_256_mib_more_and_a_fargate_size() {
+    // 0.5 vCPU, 1Gi: 1024 + 256 = 1280 MiB, above 0.5 vCPU's 1 GB, so 0.5 vCPU and 2 GB.
+    // 2 pods x (0.5 vCPU x $0.04048 + 2 GB x $0.004445) x 730 h = 2 x 0.02913 x 730
+    //   = $42.5298 -> $42.53, all of it minimum pods (no traffic).
+    let s = kubernetes(
+        &json!({"cpu": "500m", "memory": "1Gi"}),
+        &json!({"minInstances": 2}),
+        &eks_fargate(),
+    );
+    let e = at_rest(Provider::Kubernetes, &s);
+    assert_eq!(cents(&e), 4253);
+    assert_eq!(breakdown(&e).idle_minimum, usd(4253));
+    assert_eq!(
+        e.note,
+        "2 pods x 0.5 vCPU, 2 GB, 730 h (minInstances 2; no traffic assumed), EKS on Fargate, \
+         Linux/x86, us-east-1 prices"
+    );
+    for expected in [
+        "each pod is sized up to the Fargate size 0.5 vCPU, 2 GB: its containers' requests \
+         (0.5 vCPU, 1Gi) plus the 256 MiB EKS adds for Kubernetes' components",
+        "the EKS cluster fee ($0.10 per hour per cluster, shared by everything in it) is not \
+         counted",
+        "the load balancer in front of the pods is not counted",
+    ] {
+        assert!(
+            e.assumptions.iter().any(|a| a.starts_with(expected)),
+            "no {expected:?} in {:#?}",
+            e.assumptions
+        );
+    }
+    assert_eq!(
+        (
+            e.prices.len(),
+            e.prices[0].region.as_str(),
+            e.prices[0].option.as_str()
+        ),
+        (1, "us-east-1", "linux-x86")
+    );
+    // The same containers as an ECS task: 0.5 vCPU, 1 GB, 2 x 0.024685 x 730 = $36.0401 ->
+    // $36.04. The 256 MiB EKS adds costs a whole GB here.
+    let ecs = fargate(
+        &json!({"cpu": "500m", "memory": "1Gi"}),
+        &json!({"minInstances": 2}),
+        &json!({}),
+    );
+    assert_eq!(cents(&at_rest(Provider::Fargate, &ecs)), 3604);
+
+    // 1 vCPU, 2Gi: 2048 + 256 = 2304 MiB, so 1 vCPU and 3 GB.
+    // 2 pods x (1 x $0.04048 + 3 x $0.004445) x 730 h = 2 x 0.053815 x 730 = $78.5699 -> $78.57
+    // (as an ECS task, 1 vCPU and 2 GB: $72.08).
+    let s = kubernetes(
+        &json!({"cpu": "1", "memory": "2Gi"}),
+        &json!({"minInstances": 2}),
+        &eks_fargate(),
+    );
+    let e = at_rest(Provider::Kubernetes, &s);
+    assert_eq!(cents(&e), 7857);
+    assert!(
+        e.assumptions
+            .iter()
+            .any(|a| a.starts_with("each pod is sized up to the Fargate size 1 vCPU, 3 GB")),
+        "{:#?}",
+        e.assumptions
+    );
+    // The status carries the same figure and note.
+    let status = baseline(&s, &prices()).unwrap();
+    assert_eq!(status.usd, "78.57");
+    assert_eq!(status.basis, e.note);
+
+    // Nothing requested: Fargate's smallest, 0.25 vCPU and 0.5 GB, one pod by default.
+    // 1 x (0.25 x $0.04048 + 0.5 x $0.004445) x 730 = 0.0123425 x 730 = $9.010025 -> $9.01.
+    let s = kubernetes(&json!({}), &json!({}), &eks_fargate());
+    let e = at_rest(Provider::Kubernetes, &s);
+    assert_eq!(cents(&e), 901);
+    assert!(
+        e.assumptions.iter().any(|a| a
+            == "no cpu or memory requested: EKS runs each pod on Fargate's smallest size, 0.25 \
+                vCPU, 0.5 GB"),
+        "{:#?}",
+        e.assumptions
+    );
+}
+
+#[test]
+fn kubernetes_fargate_ephemeral_storage_above_twenty_gib_is_billed_per_gb_hour() {
+    // Pods: 1 vCPU, 3 GB, 2 of them: $78.5699 -> $78.57.
+    // Storage: 30 - 20 = 10 GB each, 2 x 10 x $0.000111 x 730 h = $1.6206 -> $1.62.
+    // Total $80.19.
+    let s = kubernetes(
+        &json!({"cpu": "1", "memory": "2Gi", "ephemeralStorage": "30Gi"}),
+        &json!({"minInstances": 2}),
+        &eks_fargate(),
+    );
+    let e = at_rest(Provider::Kubernetes, &s);
+    assert_eq!(breakdown(&e).storage, usd(162));
+    assert_eq!(breakdown(&e).idle_minimum, usd(7857));
+    assert_eq!(cents(&e), 8019);
+    assert!(
+        e.note.contains("2 pods x 1 vCPU, 3 GB + 10 GB storage"),
+        "{}",
+        e.note
+    );
+    // 20 GiB is included: nothing extra.
+    let included = kubernetes(
+        &json!({"cpu": "1", "memory": "2Gi", "ephemeralStorage": "20Gi"}),
+        &json!({"minInstances": 2}),
+        &eks_fargate(),
+    );
+    assert_eq!(
+        breakdown(&at_rest(Provider::Kubernetes, &included)).storage,
+        Usd::ZERO
+    );
+}
+
+#[test]
+fn kubernetes_fargate_pods_follow_the_load_as_fargate_tasks_do() {
+    // 630,720,000 requests x 1 s / 2,628,000 s = 240 in flight; at up to 80 per pod, 3 pods.
+    let busy = Traffic {
+        requests_per_month: 630_720_000,
+        avg_duration_ms: 1000,
+        mean_concurrency: None,
+        free_tier: false,
+    };
+    let resources = json!({"cpu": "500m", "memory": "1Gi"});
+    // Bounds 1..10: the 3 pods the load needs, each 0.5 vCPU and 2 GB.
+    //   compute 3 x 0.5 x $0.04048 x 730 = $44.3256 -> $44.33
+    //   memory  3 x 2 x $0.004445 x 730  = $19.4691 -> $19.47        total $63.80
+    let s = kubernetes(
+        &resources,
+        &json!({"minInstances": 1, "maxInstances": 10}),
+        &eks_fargate(),
+    );
+    let e = estimate(Provider::Kubernetes, &s, &busy, &prices(), None);
+    assert_eq!(
+        breakdown(&e),
+        &Breakdown {
+            compute: usd(4433),
+            memory: usd(1947),
+            ..Breakdown::default()
+        }
+    );
+    assert_eq!(cents(&e), 6380);
+    assert!(e.note.contains("(what the load needs)"), "{}", e.note);
+    // maxInstances 2 caps them: compute 2 x 0.5 x 0.04048 x 730 = $29.5504 -> $29.55, memory
+    // 2 x 2 x 0.004445 x 730 = $12.9794 -> $12.98; total $42.53.
+    let s = kubernetes(
+        &resources,
+        &json!({"minInstances": 1, "maxInstances": 2}),
+        &eks_fargate(),
+    );
+    let e = estimate(Provider::Kubernetes, &s, &busy, &prices(), None);
+    assert_eq!(cents(&e), 4253);
+    assert!(e.note.contains("capped at maxInstances 2"), "{}", e.note);
+    // Without maxInstances it is a fixed count (no autoscaler): 1 pod whatever the load,
+    // 0.02913 x 730 = $21.2649 -> compute 0.5 x 0.04048 x 730 = $14.7752 -> $14.78, memory
+    // 2 x 0.004445 x 730 = $6.4897 -> $6.49; total $21.27.
+    let s = kubernetes(&resources, &json!({"minInstances": 1}), &eks_fargate());
+    let e = estimate(Provider::Kubernetes, &s, &busy, &prices(), None);
+    assert_eq!(cents(&e), 2127);
+    assert!(
+        e.note.contains("(a fixed count, minInstances 1)"),
+        "{}",
+        e.note
+    );
+}
+
+#[test]
+fn kubernetes_refuses_to_price_what_eks_fargate_cannot_run() {
+    let gpu = kubernetes(
+        &json!({"cpu": "4", "memory": "16Gi", "gpu": {"count": 1}}),
+        &json!({}),
+        &eks_fargate(),
+    );
+    assert_eq!(
+        at_rest(Provider::Kubernetes, &gpu).figure,
+        Figure::Unavailable {
+            unavailable: "EKS on Fargate has no GPUs: drop spec.kubernetes.fargateProfile and \
+                          run on GPU nodes"
+                .into()
+        }
+    );
+    assert_eq!(baseline(&gpu, &prices()), None);
+    // 120Gi + the 256 MiB EKS adds is more than the largest size, 16 vCPU and 120 GB.
+    let huge = kubernetes(
+        &json!({"cpu": "16", "memory": "120Gi"}),
+        &json!({}),
+        &eks_fargate(),
+    );
+    assert_eq!(
+        at_rest(Provider::Kubernetes, &huge).figure,
+        Figure::Unavailable {
+            unavailable: "no EKS Fargate pod is that large (16 vCPU, 120Gi plus the 256 MiB EKS \
+                          adds): the largest is 16 vCPU, 120 GB"
+                .into()
+        }
+    );
+    // A plain cluster's GPU nodes have no price in the table either.
+    let gpu_nodes = kubernetes(
+        &json!({"cpu": "4", "memory": "16Gi", "gpu": {"count": 1}}),
+        &json!({}),
+        &json!({}),
+    );
+    let e = estimate(
+        Provider::Kubernetes,
+        &gpu_nodes,
+        &Traffic::none(),
+        &with_kubernetes_node_price(),
+        None,
+    );
+    assert!(e.figure.monthly().is_none(), "{e:?}");
+}
+
+#[test]
+fn kubernetes_on_a_plain_cluster_needs_the_users_node_price() {
+    let s = kubernetes(
+        &json!({"cpu": "500m", "memory": "1Gi"}),
+        &json!({"minInstances": 2}),
+        &json!({}),
+    );
+    let e = at_rest(Provider::Kubernetes, &s);
+    assert_eq!(
+        e.figure,
+        Figure::Unavailable {
+            unavailable: "no node price given: pass --prices FILE with kubernetes prices".into()
+        }
+    );
+    assert_eq!(baseline(&s, &prices()), None);
+    // A Knative node price is not a Kubernetes one.
+    let e = estimate(
+        Provider::Kubernetes,
+        &s,
+        &Traffic::none(),
+        &with_node_price(),
+        None,
+    );
+    assert!(e.figure.monthly().is_none(), "{e:?}");
+}
+
+#[test]
+fn kubernetes_pods_on_a_plain_cluster_at_the_users_node_price() {
+    // 2 pods x (0.5 vCPU x $0.03 + 1 GB x $0.004) x 730 h = 2 x 0.019 x 730 = $27.74.
+    let s = kubernetes(
+        &json!({"cpu": "500m", "memory": "1Gi"}),
+        &json!({"minInstances": 2}),
+        &json!({}),
+    );
+    let e = estimate(
+        Provider::Kubernetes,
+        &s,
+        &Traffic::none(),
+        &with_kubernetes_node_price(),
+        None,
+    );
+    assert_eq!(cents(&e), 2774);
+    assert_eq!(breakdown(&e).idle_minimum, usd(2774));
+    assert_eq!(
+        e.note,
+        "2 pods x 0.5 vCPU, 1Gi, 730 h (minInstances 2; no traffic assumed), prod node prices"
+    );
+    assert_eq!(
+        (e.prices[0].region.as_str(), e.prices[0].option.as_str()),
+        ("prod", "nodes")
+    );
+    // Under load (240 in flight, 80 per pod: 3 pods) within 1..10:
+    //   compute 3 x 0.5 x $0.03 x 730 = $32.85; memory 3 x 1 x $0.004 x 730 = $8.76; $41.61.
+    let busy = Traffic {
+        requests_per_month: 630_720_000,
+        avg_duration_ms: 1000,
+        mean_concurrency: None,
+        free_tier: false,
+    };
+    let s = kubernetes(
+        &json!({"cpu": "500m", "memory": "1Gi"}),
+        &json!({"minInstances": 1, "maxInstances": 10}),
+        &json!({}),
+    );
+    let e = estimate(
+        Provider::Kubernetes,
+        &s,
+        &busy,
+        &with_kubernetes_node_price(),
+        None,
+    );
+    assert_eq!(
+        (breakdown(&e).compute, breakdown(&e).memory),
+        (usd(3285), usd(876))
+    );
+    assert_eq!(cents(&e), 4161);
+    // No scale to zero: minInstances 0 still runs 1 pod, 0.019 x 730 = $13.87, and says so.
+    let s = kubernetes(
+        &json!({"cpu": "500m", "memory": "1Gi"}),
+        &json!({"minInstances": 0}),
+        &json!({}),
+    );
+    let e = estimate(
+        Provider::Kubernetes,
+        &s,
+        &Traffic::none(),
+        &with_kubernetes_node_price(),
+        None,
+    );
+    assert_eq!(cents(&e), 1387);
+    assert!(
+        e.assumptions
+            .iter()
+            .any(|a| a.contains("cannot scale to zero")),
+        "{:#?}",
+        e.assumptions
+    );
+}
+
 // ---- Every provider, and the status --------------------------------------------------------
 
 /// The first seed compared one service on Fargate (vCPU-hour + GB-hour) and Cloud Run

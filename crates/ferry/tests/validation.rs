@@ -15,6 +15,7 @@ use ferry_core::{Invalid, Severity, Valid, validate_spec};
 use ferry_provider_cloudrun::model::CloudRunModel;
 use ferry_provider_fargate::model::FargateModel;
 use ferry_provider_knative::model::KnativeModel;
+use ferry_provider_kubernetes::model::KubernetesModel;
 
 fn object() -> ObjectRef {
     ObjectRef {
@@ -427,4 +428,336 @@ fn cloud_run_unauthenticated_calls_need_a_public_service() {
         panic!("cloud run")
     };
     assert!(c.allow_unauthenticated, "public is the default ingress");
+}
+
+#[test]
+fn kubernetes_defaults_to_a_fixed_count_of_one_pod_and_a_public_ingress() {
+    let v = valid(json!({"provider": "kubernetes", "containers": app(json!({}))}));
+    let s = &v.desired.scaling;
+    assert_eq!(
+        (s.min_instances, s.max_instances, s.metric),
+        (1, Some(1), ScalingMetric::Cpu)
+    );
+    assert_eq!(v.desired.ingress, ferry_api::Ingress::Public);
+    assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+    let Some(k) = v.desired.backend.get::<KubernetesModel>() else {
+        panic!("kubernetes")
+    };
+    assert_eq!(*k, KubernetesModel::default());
+    assert!(!k.on_fargate());
+
+    // A target or a delay with no room to scale has no autoscaler to go to.
+    let v = valid(json!({
+        "provider": "kubernetes", "containers": app(json!({})),
+        "scaling": {"minInstances": 2, "target": 60, "scaleDownDelaySeconds": 30},
+    }));
+    let fields: Vec<&str> = v.warnings.iter().map(|w| w.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["spec.scaling.target", "spec.scaling.scaleDownDelaySeconds"]
+    );
+}
+
+#[test]
+fn kubernetes_autoscaling_needs_what_it_measures_on_every_container() {
+    let two = |metric: &str| {
+        json!({
+            "provider": "kubernetes",
+            "containers": [
+                {"name": "app", "image": "app:1", "port": 8080, "resources": {"cpu": "500m"}},
+                {"name": "proxy", "image": "envoy:1", "resources": {"memory": "64Mi"}},
+            ],
+            "scaling": {"minInstances": 1, "maxInstances": 5, "metric": metric},
+        })
+    };
+    let e = invalid(two("cpu"));
+    assert_eq!(e.errors.len(), 1, "{e}");
+    assert_eq!(e.errors[0].field, "spec.containers[1].resources.cpu");
+    assert_eq!(e.errors[0].severity, Severity::Invalid);
+    assert!(e.errors[0].message.contains("cpu utilization"), "{e}");
+
+    let e = invalid(two("memory"));
+    assert_eq!(e.errors.len(), 1, "{e}");
+    assert_eq!(e.errors[0].field, "spec.containers[0].resources.memory");
+
+    // The default metric is cpu.
+    let e = invalid(json!({
+        "provider": "kubernetes", "containers": app(json!({"memory": "256Mi"})),
+        "scaling": {"maxInstances": 3},
+    }));
+    assert_eq!(e.errors[0].field, "spec.containers[0].resources.cpu");
+
+    // A fixed count has no autoscaler, so nothing to measure.
+    valid(json!({
+        "provider": "kubernetes", "containers": app(json!({})),
+        "scaling": {"minInstances": 3, "maxInstances": 3},
+    }));
+}
+
+#[test]
+fn kubernetes_scale_down_delay_is_at_most_an_hour() {
+    let spec = |delay: u32| {
+        json!({
+            "provider": "kubernetes", "containers": app(json!({"cpu": "1"})),
+            "scaling": {"maxInstances": 4, "scaleDownDelaySeconds": delay},
+        })
+    };
+    let v = valid(spec(3600));
+    assert_eq!(v.desired.scaling.scale_down_delay_seconds, Some(3600));
+    let e = invalid(spec(3601));
+    assert_eq!(e.errors.len(), 1, "{e}");
+    assert_eq!(e.errors[0].field, "spec.scaling.scaleDownDelaySeconds");
+    assert!(e.errors[0].message.contains("at most 3600 seconds"), "{e}");
+}
+
+#[test]
+fn kubernetes_a_resizing_vpa_cannot_sit_beside_an_hpa() {
+    let spec = |mode: &str, max: u32| {
+        json!({
+            "provider": "kubernetes", "containers": app(json!({"cpu": "1", "memory": "1Gi"})),
+            "scaling": {"minInstances": 2, "maxInstances": max},
+            "kubernetes": {"verticalPodAutoscaler": {"updateMode": mode}},
+        })
+    };
+    for mode in ["Recreate", "Initial"] {
+        let e = invalid(spec(mode, 6));
+        assert_eq!(e.errors.len(), 1, "{mode}: {e}");
+        assert_eq!(
+            e.errors[0].field, "spec.kubernetes.verticalPodAutoscaler.updateMode",
+            "{mode}"
+        );
+        assert!(e.errors[0].message.contains("updateMode Off"), "{e}");
+        // With a fixed count, nothing fights it.
+        let v = valid(spec(mode, 2));
+        let Some(k) = v.desired.backend.get::<KubernetesModel>() else {
+            panic!("kubernetes")
+        };
+        assert_eq!(k.vpa.map(ferry_api::VpaUpdateMode::as_str), Some(mode));
+    }
+    // Recommendations only are fine beside an autoscaler.
+    let v = valid(spec("Off", 6));
+    let Some(k) = v.desired.backend.get::<KubernetesModel>() else {
+        panic!("kubernetes")
+    };
+    assert_eq!(k.vpa, Some(ferry_api::VpaUpdateMode::Off));
+    // No mode is Off.
+    let v = valid(json!({
+        "provider": "kubernetes", "containers": app(json!({"cpu": "1"})),
+        "scaling": {"maxInstances": 6},
+        "kubernetes": {"verticalPodAutoscaler": {}},
+    }));
+    let Some(k) = v.desired.backend.get::<KubernetesModel>() else {
+        panic!("kubernetes")
+    };
+    assert_eq!(k.vpa, Some(ferry_api::VpaUpdateMode::Off));
+}
+
+/// A kubernetes spec on EKS Fargate (profile label `compute: fargate`, the ALB) with `containers`.
+#[allow(clippy::needless_pass_by_value)] // `on_fargate(app(..))` reads best at the call sites
+fn on_fargate(containers: Value) -> Value {
+    json!({
+        "provider": "kubernetes", "containers": containers,
+        "kubernetes": {"fargateProfile": {"labels": {"compute": "fargate"}}, "ingressClassName": "alb"},
+    })
+}
+
+#[test]
+fn kubernetes_on_fargate_the_pod_labels_and_the_alb_target_type_are_set() {
+    let v = valid(on_fargate(app(json!({"cpu": "500m", "memory": "512Mi"}))));
+    assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+    let Some(k) = v.desired.backend.get::<KubernetesModel>() else {
+        panic!("kubernetes")
+    };
+    assert!(k.on_fargate());
+    assert_eq!(
+        k.fargate_labels,
+        Some([("compute".to_owned(), "fargate".to_owned())].into())
+    );
+    assert_eq!(
+        k.ingress_annotations,
+        [(
+            "alb.ingress.kubernetes.io/target-type".to_owned(),
+            "ip".to_owned()
+        )]
+        .into()
+    );
+}
+
+#[test]
+fn kubernetes_on_fargate_has_no_gpus() {
+    let e = invalid(on_fargate(app(
+        json!({"cpu": "4", "memory": "16Gi", "gpu": {"count": 1}}),
+    )));
+    assert_eq!(e.errors.len(), 1, "{e}");
+    assert_eq!(e.errors[0].field, "spec.containers[0].resources.gpu");
+    assert!(e.errors[0].message.contains("no GPUs"), "{e}");
+    // Off Fargate, a GPU is a node's business.
+    valid(json!({
+        "provider": "kubernetes",
+        "containers": app(json!({"cpu": "4", "memory": "16Gi", "gpu": {"count": 1}})),
+    }));
+}
+
+#[test]
+fn kubernetes_on_fargate_a_pod_fits_the_largest_size_after_the_256_mib_eks_adds() {
+    // 16 vCPU and 119 GiB + 256 MiB rounds up to 120 GB: the largest size.
+    valid(on_fargate(app(json!({"cpu": "16", "memory": "119Gi"}))));
+    // 120 GiB + 256 MiB does not fit.
+    let e = invalid(on_fargate(app(json!({"cpu": "16", "memory": "120Gi"}))));
+    assert_eq!(e.errors.len(), 1, "{e}");
+    assert_eq!(e.errors[0].field, "spec.containers");
+    assert!(e.errors[0].message.contains("256 MiB"), "{e}");
+    assert!(e.errors[0].message.contains("16 vCPU and 120Gi"), "{e}");
+    // The containers count together.
+    let e = invalid(on_fargate(json!([
+        {"name": "app", "image": "app:1", "port": 8080, "resources": {"cpu": "12", "memory": "8Gi"}},
+        {"name": "proxy", "image": "envoy:1", "resources": {"cpu": "5", "memory": "1Gi"}},
+    ])));
+    assert_eq!(e.errors[0].field, "spec.containers");
+    // Off Fargate, the nodes decide.
+    valid(
+        json!({"provider": "kubernetes", "containers": app(json!({"cpu": "16", "memory": "120Gi"}))}),
+    );
+}
+
+#[test]
+fn kubernetes_on_fargate_ephemeral_storage_is_at_most_175_gib() {
+    valid(on_fargate(app(
+        json!({"cpu": "1", "memory": "2Gi", "ephemeralStorage": "175Gi"}),
+    )));
+    let e = invalid(on_fargate(app(
+        json!({"cpu": "1", "memory": "2Gi", "ephemeralStorage": "300Gi"}),
+    )));
+    assert_eq!(e.errors.len(), 1, "{e}");
+    assert_eq!(e.errors[0].field, "spec.containers");
+    assert!(e.errors[0].message.contains("175 GiB"), "{e}");
+}
+
+#[test]
+fn kubernetes_on_fargate_warns_when_the_ingress_cannot_reach_pod_ips() {
+    let spec = |ingress: &str, class: Option<&str>| {
+        let mut spec = on_fargate(app(json!({"cpu": "500m", "memory": "1Gi"})));
+        spec["ingress"] = json!(ingress);
+        match class {
+            Some(class) => spec["kubernetes"]["ingressClassName"] = json!(class),
+            None => {
+                spec["kubernetes"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("ingressClassName");
+            }
+        }
+        spec
+    };
+    for class in [None, Some("nginx")] {
+        let v = valid(spec("public", class));
+        assert_eq!(v.warnings.len(), 1, "{class:?}: {:?}", v.warnings);
+        assert_eq!(v.warnings[0].field, "spec.kubernetes.ingressClassName");
+        assert_eq!(v.warnings[0].severity, Severity::Warning);
+        assert!(v.warnings[0].message.contains("ingressClassName alb"));
+    }
+    assert!(valid(spec("public", Some("alb"))).warnings.is_empty());
+    assert!(valid(spec("internal", None)).warnings.is_empty());
+    // Without a profile there is no such rule.
+    let v = valid(
+        json!({"provider": "kubernetes", "containers": app(json!({})),
+                         "kubernetes": {"ingressClassName": "nginx"}}),
+    );
+    assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+}
+
+#[test]
+fn kubernetes_refuses_what_a_deployment_cannot_do_with_the_capability_note() {
+    use ferry_core::capabilities::Feature;
+
+    let e =
+        invalid(json!({"provider": "kubernetes", "containers": app(json!({})), "concurrency": 10}));
+    assert_eq!(e.errors.len(), 1, "{e}");
+    assert_eq!(e.errors[0].field, "spec.concurrency");
+    assert_eq!(e.errors[0].severity, Severity::Unsupported);
+    assert_eq!(
+        e.errors[0].message,
+        "Kubernetes does not support spec.concurrency: a Service does not limit requests per pod"
+    );
+    assert_eq!(e.reason(), "Unsupported");
+
+    // (the spec's extra fields, the feature, the field refused)
+    let cases = [
+        (
+            json!({"timeoutSeconds": 60}),
+            Feature::TimeoutSeconds,
+            "spec.timeoutSeconds",
+        ),
+        (
+            json!({"traffic": [{"revisionName": "hello-00001", "percent": 50},
+                               {"latestRevision": true, "percent": 50}]}),
+            Feature::TrafficSplit,
+            "spec.traffic[0]",
+        ),
+        (
+            json!({"scaling": {"minInstances": 0, "maxInstances": 3}}),
+            Feature::ScaleToZero,
+            "spec.scaling.minInstances",
+        ),
+        (
+            json!({"scaling": {"maxInstances": 3, "metric": "rps", "target": 100}}),
+            Feature::MetricRps,
+            "spec.scaling.metric",
+        ),
+        (
+            json!({"scaling": {"maxInstances": 3, "metric": "concurrency"}}),
+            Feature::MetricConcurrency,
+            "spec.scaling.metric",
+        ),
+        (
+            json!({"scaling": {"initialInstances": 2, "maxInstances": 3}}),
+            Feature::InitialInstances,
+            "spec.scaling.initialInstances",
+        ),
+    ];
+    let note = |feature: Feature| {
+        ferry::backends::registry()
+            .unwrap()
+            .get(Provider::Kubernetes)
+            .support(feature)
+            .note
+    };
+    for (extra, feature, field) in cases {
+        let mut spec = json!({"provider": "kubernetes", "containers": app(json!({"cpu": "1"}))});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let e = invalid(spec);
+        let fields: Vec<&str> = e.errors.iter().map(|f| f.field.as_str()).collect();
+        assert!(fields.contains(&field), "{feature:?}: {fields:?}");
+        let refusal = e.errors.iter().find(|f| f.field == field).unwrap();
+        assert_eq!(refusal.severity, Severity::Unsupported, "{feature:?}");
+        assert_eq!(
+            refusal.message,
+            format!(
+                "Kubernetes does not support {}: {}",
+                feature.field(),
+                note(feature)
+            ),
+            "{feature:?}"
+        );
+        assert!(
+            e.errors.iter().all(|f| f.severity == Severity::Unsupported),
+            "{feature:?}: only the refusal: {e}"
+        );
+    }
+}
+
+#[test]
+fn kubernetes_an_unsupported_metric_asks_for_no_resources() {
+    // Refused for the metric; the cpu rule of the autoscaler that will never be made is no
+    // second error.
+    for metric in ["rps", "concurrency"] {
+        let e = invalid(json!({
+            "provider": "kubernetes", "containers": app(json!({})),
+            "scaling": {"maxInstances": 3, "metric": metric},
+        }));
+        let fields: Vec<&str> = e.errors.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["spec.scaling.metric"], "{metric}: {e}");
+    }
 }

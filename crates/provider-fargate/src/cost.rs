@@ -3,16 +3,18 @@
 //! 20 GB. The prices are the `fargate` section of the price table (this crate's
 //! `prices.yaml` ships with Ferry).
 
-use ferry_api::{CapacityProvider, CpuArchitecture, ScalingMetric};
+use ferry_api::{CapacityProvider, CpuArchitecture};
 use ferry_core::backend::EstimateInput;
-use ferry_core::cost::model::{Load, Priced, float, plural, region_assumption, short, used, whole};
+use ferry_core::cost::model::{
+    AlwaysOn, Priced, Words, float, plural, region_assumption, short, used,
+};
 use ferry_core::cost::prices::{self, Chosen, amounts, choose};
-use ferry_core::cost::{Breakdown, Figure, HOURS_PER_MONTH, PriceUsed, SECONDS_PER_MONTH, Usd};
+use ferry_core::cost::{Breakdown, Figure, HOURS_PER_MONTH, PriceUsed, Usd};
 use ferry_core::quantity::{format_bytes, format_cores};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::limits::{INCLUDED_EPHEMERAL_GIB, MIN_INSTANCES, TASK_SIZES};
+use crate::limits::{INCLUDED_EPHEMERAL_GIB, MIN_INSTANCES, smallest_task_size};
 
 /// This provider's section of the price table.
 pub const SECTION: &str = "fargate";
@@ -153,7 +155,7 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
         .iter()
         .filter_map(|c| c.memory_bytes)
         .reduce(u64::saturating_add);
-    let Some((cpu_units, memory_mib)) = task_size(cpu, memory, windows) else {
+    let Some((cpu_units, memory_mib)) = smallest_task_size(cpu, memory, windows) else {
         return Priced::unavailable(
             format!(
                 "no Fargate task is that large ({} vCPU, {}): the largest is 16 vCPU, 120 GiB",
@@ -182,49 +184,27 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
         .map_or(0, |b| b.div_ceil(GIB))
         .saturating_sub(u64::from(INCLUDED_EPHEMERAL_GIB));
 
-    // Task count: the minimum, or what the load needs, within the scaling bounds.
-    let min = shape.min.unwrap_or(MIN_INSTANCES).max(MIN_INSTANCES);
-    if shape.min == Some(0) {
-        assumptions.push("Fargate cannot scale to zero: 1 task at least".into());
-    }
-    // Ferry's default for Fargate: a fixed count unless maxInstances is set.
-    let max = shape.max.unwrap_or(min).max(min);
-    let load = Load::of(traffic);
-    let needed = if load.idle() {
-        0
-    } else if shape.metric == Some(ScalingMetric::Rps)
-        && let Some(target) = shape.target
-    {
-        whole(load.requests / SECONDS_PER_MONTH / f64::from(target))
-    } else {
-        let limit = shape.concurrency.unwrap_or(ASSUMED_CONCURRENCY);
-        if shape.concurrency.is_none() {
-            assumptions.push(format!(
-                "Fargate does not limit requests per task: a task is taken to serve up to \
-                 {ASSUMED_CONCURRENCY} at once (Cloud Run's default)"
-            ));
-        }
-        if matches!(
-            shape.metric,
-            None | Some(ScalingMetric::Cpu | ScalingMetric::Memory)
-        ) {
-            assumptions.push(
-                "tasks the load needs are counted from requests in flight; a cpu or memory \
-                 scaling target depends on how much CPU a request uses, which is not modelled"
-                    .into(),
-            );
-        }
-        whole(load.busy(traffic, limit).0 / SECONDS_PER_MONTH)
-    };
-    let tasks = needed.clamp(min, max);
-    if needed > max {
-        assumptions.push(format!(
-            "the load needs {needed} tasks; maxInstances caps them at {max} (the rest would queue \
-             or fail)"
-        ));
-    }
-    let serving = needed.min(tasks);
-    let idle = tasks - serving;
+    // Task count: the minimum, or what the load needs, within the scaling bounds (Ferry's
+    // default for Fargate: a fixed count unless maxInstances is set).
+    let count = AlwaysOn::of(
+        shape,
+        traffic,
+        MIN_INSTANCES,
+        ASSUMED_CONCURRENCY,
+        Words {
+            one: "task",
+            many: "tasks",
+            who: "Fargate",
+            not_to_zero: "Fargate cannot scale to zero: 1 task at least",
+        },
+        &mut assumptions,
+    );
+    let AlwaysOn {
+        count: tasks,
+        serving,
+        idle,
+        ..
+    } = count;
 
     // Prices.
     let option = match (windows, arm) {
@@ -313,15 +293,7 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
     } else {
         String::new()
     };
-    let why = if needed > max {
-        format!("capped at maxInstances {max}")
-    } else if load.idle() {
-        format!("minInstances {min}; no traffic assumed")
-    } else if serving < tasks {
-        format!("minInstances {min}")
-    } else {
-        "what the load needs".to_owned()
-    };
+    let why = count.why();
     let note = format!(
         "{} x {size}{storage_words}, {HOURS_PER_MONTH} h ({why}), {platform}{spot_words}, \
          {} prices",
@@ -353,30 +325,4 @@ fn entry_used(e: &FargatePrice) -> PriceUsed {
         &e.read,
         e.note.as_ref(),
     )
-}
-
-/// The smallest Fargate task with at least `cpu_millis` and `memory_bytes` (Linux sizes, or
-/// the Windows ones): `(cpu units, memory MiB)`.
-fn task_size(
-    cpu_millis: Option<u64>,
-    memory_bytes: Option<u64>,
-    windows: bool,
-) -> Option<(u32, u32)> {
-    let memory_mib = memory_bytes.map(|b| b.div_ceil(MIB));
-    TASK_SIZES
-        .iter()
-        .filter(|s| !windows || s.windows)
-        .filter(|s| {
-            cpu_millis.is_none_or(|m| u64::from(s.cpu_units) * 1000 >= m.saturating_mul(1024))
-        })
-        .find_map(|s| {
-            let memory = match memory_mib {
-                None => s.min_memory_mib(),
-                Some(want) => s
-                    .memory_options()
-                    .into_iter()
-                    .find(|&m| u64::from(m) >= want)?,
-            };
-            Some((s.cpu_units, memory))
-        })
 }

@@ -1,6 +1,8 @@
 //! AWS Fargate's published limits, as data. The capability table's text and the validation
 //! rules both read these, so a limit is written once.
 
+const MIB: u64 = 1 << 20;
+
 /// The memory sizes one Fargate CPU size can be paired with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemoryOptions {
@@ -102,6 +104,33 @@ pub const TASK_SIZES: [TaskSize; 7] = [
         windows: false,
     },
 ];
+
+/// The smallest Fargate size with at least `cpu_millis` and `memory_bytes` (Linux sizes, or
+/// the Windows ones): `(cpu units, memory MiB)`. EKS on Fargate sells pods in the same
+/// sizes.
+pub fn smallest_task_size(
+    cpu_millis: Option<u64>,
+    memory_bytes: Option<u64>,
+    windows: bool,
+) -> Option<(u32, u32)> {
+    let memory_mib = memory_bytes.map(|b| b.div_ceil(MIB));
+    TASK_SIZES
+        .iter()
+        .filter(|s| !windows || s.windows)
+        .filter(|s| {
+            cpu_millis.is_none_or(|m| u64::from(s.cpu_units) * 1000 >= m.saturating_mul(1024))
+        })
+        .find_map(|s| {
+            let memory = match memory_mib {
+                None => s.min_memory_mib(),
+                Some(want) => s
+                    .memory_options()
+                    .into_iter()
+                    .find(|&m| u64::from(m) >= want)?,
+            };
+            Some((s.cpu_units, memory))
+        })
+}
 
 /// Ephemeral storage every Linux task gets, GiB.
 pub const INCLUDED_EPHEMERAL_GIB: u32 = 20;

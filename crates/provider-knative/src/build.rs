@@ -12,6 +12,7 @@ use ferry_core::desired::{
     ContainerModel, Desired, EnvValue, ProbeAction, ProbeModel, ResourcesModel, SecretSource,
     TrafficModel,
 };
+use ferry_core::quantity::{kube_bytes, kube_cpu};
 use ferry_core::status::{Outputs, Readiness};
 use serde_json::{Map, Value, json};
 
@@ -286,13 +287,13 @@ fn value_from(secret: &SecretSource) -> Value {
 fn resources(r: &ResourcesModel) -> Option<Value> {
     let mut amounts = Map::new();
     if let Some(millis) = r.cpu_millis {
-        amounts.insert("cpu".into(), cpu_quantity(millis).into());
+        amounts.insert("cpu".into(), kube_cpu(millis).into());
     }
     if let Some(bytes) = r.memory_bytes {
-        amounts.insert("memory".into(), byte_quantity(bytes).into());
+        amounts.insert("memory".into(), kube_bytes(bytes).into());
     }
     if let Some(bytes) = r.ephemeral_storage_bytes {
-        amounts.insert("ephemeral-storage".into(), byte_quantity(bytes).into());
+        amounts.insert("ephemeral-storage".into(), kube_bytes(bytes).into());
     }
     let mut limits = amounts.clone();
     // Kubernetes takes GPUs (an extended resource) as limits only; the request follows.
@@ -307,27 +308,6 @@ fn resources(r: &ResourcesModel) -> Option<Value> {
         out.insert("limits".into(), limits.into());
     }
     (!out.is_empty()).then(|| out.into())
-}
-
-/// Millicores as Kubernetes writes them: whole cores plainly (`"2"`), the rest in `m`.
-fn cpu_quantity(millis: u64) -> String {
-    if millis.is_multiple_of(1000) {
-        (millis / 1000).to_string()
-    } else {
-        format!("{millis}m")
-    }
-}
-
-/// Bytes in the largest binary unit that holds them exactly, else as a plain count.
-fn byte_quantity(bytes: u64) -> String {
-    const UNITS: [(&str, u32); 5] = [("Pi", 50), ("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)];
-    UNITS
-        .iter()
-        .find(|(_, shift)| bytes != 0 && bytes.trailing_zeros() >= *shift)
-        .map_or_else(
-            || bytes.to_string(),
-            |(unit, shift)| format!("{}{unit}", bytes >> shift),
-        )
 }
 
 /// A probe. Knative refuses a port on the serving container's probes unless it is the

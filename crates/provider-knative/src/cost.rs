@@ -6,10 +6,9 @@
 use ferry_api::ScalingMetric;
 use ferry_core::backend::EstimateInput;
 use ferry_core::cost::model::{Load, Priced, cap, float, instance_note, region_assumption, used};
-use ferry_core::cost::prices::{self, amounts, choose};
+use ferry_core::cost::prices::{self, NodePrice, choose};
 use ferry_core::cost::{Breakdown, Figure, SECONDS_PER_MONTH, Usd};
 use ferry_core::quantity::{format_bytes, format_cores};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// This provider's section of the price table.
@@ -21,49 +20,9 @@ pub const DEFAULT_TARGET: u32 = 100;
 
 const GIB: u64 = 1 << 30;
 
-/// A Knative price option.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KnativeOption {
-    /// The cluster's nodes, priced per vCPU-hour and GB-hour of what pods request.
-    Nodes,
-}
-
-/// One Knative entry: the user's own node price.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct KnativePrice {
-    /// A label for the cluster, e.g. `prod-eks`.
-    #[serde(default)]
-    pub region: String,
-    /// Always `nodes`.
-    pub option: KnativeOption,
-    /// USD per vCPU-hour a pod requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vcpu_hour: Option<f64>,
-    /// USD per GB-hour (GiB) of memory a pod requests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gb_hour: Option<f64>,
-    /// The page (or invoice, or reasoning) the figures come from.
-    #[serde(default)]
-    pub source: String,
-    /// When they were read from it, `YYYY-MM-DD`.
-    #[serde(default)]
-    pub read: String,
-    /// Anything a reader of an estimate should know about these figures.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
 /// What is wrong with the figures of `entries` (the price table's `knative` section).
 pub(crate) fn check_prices(entries: &[Value]) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (at, e) in prices::typed::<KnativePrice>(SECTION, entries, &mut problems) {
-        let fields = [("vcpuHour", e.vcpu_hour), ("gbHour", e.gb_hour)];
-        let listed: &[&str] = &["vcpuHour", "gbHour"];
-        amounts(&mut problems, &at, "nodes", &fields, listed, listed);
-    }
-    problems
+    prices::check_node_prices(SECTION, entries)
 }
 
 /// Knative: pods on the cluster's nodes, at the user's node price.
@@ -115,14 +74,14 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
             prices: Vec::new(),
         };
     }
-    let entries: Vec<KnativePrice> = prices.entries(SECTION);
+    let entries: Vec<NodePrice> = prices.entries(SECTION);
     let Some(chosen) = choose(&entries, region, |e| (&e.region, true)) else {
         return Priced::unavailable(
             "no node price given: pass --prices FILE with knative prices",
             assumptions,
         );
     };
-    let p: &KnativePrice = chosen.entry;
+    let p: &NodePrice = chosen.entry;
     region_assumption(&chosen, &p.region, &mut assumptions);
     let (Some(vcpu_hour), Some(gb_hour)) = (p.vcpu_hour, p.gb_hour) else {
         return Priced::unavailable(

@@ -29,7 +29,7 @@ use crate::{Error, MARK, NAMESPACE, Pending};
 /// between clouds needs both).
 pub(crate) fn provider_config(provider: Provider) -> Option<&'static str> {
     match provider {
-        Provider::Knative => None,
+        Provider::Knative | Provider::Kubernetes => None,
         Provider::Fargate => Some("ferry-bench-aws"),
         Provider::CloudRun => Some("ferry-bench-gcp"),
         // One each: a move between the two Azure providers starts a fake for each.
@@ -42,7 +42,7 @@ pub(crate) fn provider_config(provider: Provider) -> Option<&'static str> {
 /// left behind).
 pub(crate) fn delete_operation(provider: Provider) -> Option<&'static str> {
     match provider {
-        Provider::Knative => None,
+        Provider::Knative | Provider::Kubernetes => None,
         // ECS and the Cloud Run fake both name it so.
         Provider::Fargate | Provider::CloudRun => Some("DeleteService"),
         Provider::ContainerApps => Some("ContainerApps_Delete"),
@@ -120,7 +120,9 @@ impl Cloud {
             Provider::ContainerApps | Provider::ContainerInstances => {
                 StandIn::azure(provider, admin).await?
             }
-            Provider::Knative => return Err(Error::Other("Knative has no cloud stand-in".into())),
+            Provider::Knative | Provider::Kubernetes => {
+                return Err(Error::Other(format!("{provider} has no cloud stand-in")));
+            }
         });
         let calls = Arc::default();
         let follower = tokio::spawn(follow(

@@ -795,7 +795,7 @@ fn ssv(name: &str, provider: Provider) -> Value {
 /// The one container of every object, with `mark` as [`MARK`] in its environment.
 fn container(provider: Provider, mark: Option<&str>) -> Value {
     let (cpu, memory) = match provider {
-        Provider::Knative | Provider::CloudRun => ("250m", "256Mi"),
+        Provider::Knative | Provider::CloudRun | Provider::Kubernetes => ("250m", "256Mi"),
         // Fargate pairs 0.25 vCPU with 512Mi at least; Container Apps (Consumption) sells
         // 0.25 vCPU with exactly 0.5 GiB.
         Provider::Fargate | Provider::ContainerApps => ("250m", "512Mi"),
@@ -826,6 +826,8 @@ fn scaling(provider: Provider) -> Value {
         }
         // Container Instances runs one container group, always.
         Provider::ContainerInstances => json!({"minInstances": 1, "maxInstances": 1}),
+        // A HorizontalPodAutoscaler on CPU, from one pod.
+        Provider::Kubernetes => json!({"minInstances": 1, "maxInstances": 3, "metric": "cpu"}),
     }
 }
 
@@ -1274,6 +1276,7 @@ fn latency_rows(r: &Report) -> Rows {
         Provider::CloudRun => "Cloud Run write",
         Provider::ContainerApps => "Container Apps write",
         Provider::ContainerInstances => "container group write",
+        Provider::Kubernetes => "Deployment write",
     };
     let mut rows = vec![(
         format!("change -> {write}, idle p50 / p99 (ms)"),

@@ -42,6 +42,15 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(120);
 const OBJECTS: usize = 3;
+/// The providers the suite plays. The plain Kubernetes backend is not among them yet: the suite
+/// has no Deployment controller to play its status (issue 19 is in progress).
+const PLAYED: [Provider; 5] = [
+    Provider::Knative,
+    Provider::Fargate,
+    Provider::CloudRun,
+    Provider::ContainerApps,
+    Provider::ContainerInstances,
+];
 const REGION: &str = "europe-west1";
 const UID_TAG: &str = "ferry.dev/uid";
 const UID_LABEL: &str = "ferry-uid";
@@ -277,6 +286,7 @@ impl Suite {
                 // A container group gets 1 vCPU and 1 GB at least.
                 spec["containers"][0]["resources"] = json!({"cpu": "1", "memory": "1Gi"});
             }
+            Provider::Kubernetes => unreachable!("the suite does not play {provider} (PLAYED)"),
         }
         let object = json!({
             "apiVersion": "ferry.dev/v1alpha1",
@@ -450,7 +460,7 @@ impl Suite {
     /// One change: create, change the image, move to the other cloud, or delete.
     async fn act(&mut self) {
         let name = format!("svc-{}", self.rng.random_range(0..OBJECTS));
-        let any = |rng: &mut StdRng| Provider::ALL[rng.random_range(0..Provider::ALL.len())];
+        let any = |rng: &mut StdRng| PLAYED[rng.random_range(0..PLAYED.len())];
         let (action, provider, image) = match self.live.get(&name).copied() {
             None => ("create", Some(any(&mut self.rng)), 1),
             Some((provider, image)) => match self.rng.random_range(0..4) {
@@ -775,6 +785,7 @@ impl Suite {
                 }
                 Provider::CloudRun => on_run[0].clone(),
                 Provider::Knative => on_knative[0].clone(),
+                Provider::Kubernetes => unreachable!("the suite does not play {provider} (PLAYED)"),
                 Provider::ContainerApps | Provider::ContainerInstances => {
                     let kind = if provider == Provider::ContainerApps {
                         "/providers/Microsoft.App/containerApps/"

@@ -133,7 +133,7 @@ impl Scenario {
                 spec["scaling"] = json!({"minInstances": 1, "maxInstances": 2, "metric": "cpu"});
             }
             Provider::Knative => {}
-            Provider::ContainerApps | Provider::ContainerInstances => {
+            Provider::ContainerApps | Provider::ContainerInstances | Provider::Kubernetes => {
                 unreachable!("the moves here are between Knative, Fargate and Cloud Run")
             }
         }

@@ -30,7 +30,8 @@ pub struct ResourceType {
     pub categories: Vec<String>,
     /// Whether `/status` is a subresource (status is then written only through it).
     pub status_subresource: bool,
-    /// Whether `metadata.generation` is maintained (custom resources and CRDs).
+    /// Whether `metadata.generation` is maintained (custom resources, CRDs, and the built-in
+    /// kinds whose registry strategy sets it).
     pub generation: bool,
     /// The CRD's schema, for validation, pruning and defaults.
     pub schema: Option<Arc<CrdSchema>>,
@@ -115,12 +116,20 @@ impl ResourceType {
         self.generation = generation;
         self
     }
+
+    /// With a `metadata.generation` that follows the spec, for a kind without a status.
+    fn with_generation(mut self) -> Self {
+        self.generation = true;
+        self
+    }
 }
 
 /// The built-in kinds served: those the operator touches and those its installation
 /// (`deploy/`, the Helm chart) creates.
 pub fn builtins() -> Result<Vec<ResourceType>, SchemaError> {
-    use k8s_openapi::api::{apps, coordination, core, events, policy, rbac};
+    use k8s_openapi::api::{
+        apps, autoscaling, coordination, core, events, networking, policy, rbac,
+    };
     // A CRD's own schema is recursive (JSONSchemaProps), which a structural schema cannot
     // express; CRDs are checked by the registration rules in the store instead.
     let crds = ResourceType::untyped(
@@ -141,8 +150,15 @@ pub fn builtins() -> Result<Vec<ResourceType>, SchemaError> {
         ResourceType::builtin::<coordination::v1::Lease>(&[])?,
         ResourceType::builtin::<core::v1::ServiceAccount>(&["sa"])?,
         ResourceType::builtin::<core::v1::Service>(&["svc"])?.with_status(false),
+        // The real server counts a Pod's generation since 1.33 (kubernetes#130181), and an
+        // HPA's only behind the later `HPAGeneration` feature gate.
+        ResourceType::builtin::<core::v1::Pod>(&["po"])?.with_status(true),
         ResourceType::builtin::<apps::v1::Deployment>(&["deploy"])?.with_status(true),
         ResourceType::builtin::<policy::v1::PodDisruptionBudget>(&["pdb"])?.with_status(true),
+        ResourceType::builtin::<autoscaling::v2::HorizontalPodAutoscaler>(&["hpa"])?
+            .with_status(false),
+        ResourceType::builtin::<networking::v1::Ingress>(&["ing"])?.with_status(true),
+        ResourceType::builtin::<networking::v1::IngressClass>(&[])?.with_generation(),
         ResourceType::builtin::<rbac::v1::ClusterRole>(&[])?,
         ResourceType::builtin::<rbac::v1::ClusterRoleBinding>(&[])?,
         ResourceType::builtin::<rbac::v1::Role>(&[])?,

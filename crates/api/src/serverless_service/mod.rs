@@ -1,5 +1,5 @@
-//! `ServerlessService`: one portable service that Ferry runs on Knative, AWS Fargate, Google
-//! Cloud Run, Azure Container Apps or Azure Container Instances.
+//! `ServerlessService`: one portable service that Ferry runs on Knative, a plain Deployment, AWS
+//! Fargate, Google Cloud Run, Azure Container Apps or Azure Container Instances.
 //!
 //! This module holds the kind itself (its spec's top level, printer columns and name rule); the
 //! submodules hold the rest:
@@ -13,6 +13,7 @@ mod azure;
 mod cloud_run;
 mod fargate;
 mod knative;
+mod kubernetes;
 mod rules;
 mod spec;
 mod status;
@@ -25,6 +26,7 @@ pub use azure::*;
 pub use cloud_run::*;
 pub use fargate::*;
 pub use knative::*;
+pub use kubernetes::*;
 pub use rules::{KNATIVE_MANAGED_ANNOTATIONS, RESERVED_ENV_VARS, SPEC_RULES};
 pub use spec::*;
 pub use status::*;
@@ -45,7 +47,7 @@ use rules::{list_map_by_name, spec_rules, traffic_rules};
     derive = "PartialEq",
     shortname = "ssvc",
     category = "ferry",
-    doc = "A ServerlessService runs one container workload on Knative Serving (in this cluster), \
+    doc = "A ServerlessService runs one container workload on Knative Serving or a plain Deployment (in this cluster), \
            AWS Fargate, Google Cloud Run, Azure Container Apps or Azure Container Instances, and \
            reports what happened in status.",
     printcolumn(name = "Provider", type_ = "string", json_path = ".spec.provider"),
@@ -167,6 +169,11 @@ pub struct ServerlessServiceSpec {
     /// `provider: containerInstances`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_instances: Option<ContainerInstancesSpec>,
+
+    /// Settings of the plain Kubernetes backend (Deployment, Service, autoscaler); allowed only
+    /// with `provider: kubernetes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesSpec>,
 }
 
 impl ServerlessServiceSpec {
@@ -189,6 +196,11 @@ impl ServerlessServiceSpec {
                 Provider::ContainerInstances,
                 "spec.containerInstances",
                 self.container_instances.is_some(),
+            ),
+            (
+                Provider::Kubernetes,
+                "spec.kubernetes",
+                self.kubernetes.is_some(),
             ),
         ]
         .into_iter()

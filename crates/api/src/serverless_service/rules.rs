@@ -53,6 +53,46 @@ pub const SPEC_RULES: &[CelRule] = &[
         field_path: Some(".containerInstances"),
     },
     CelRule {
+        rule: "!has(self.kubernetes) || self.provider == 'kubernetes'",
+        message: "applies only to provider kubernetes: remove it or set spec.provider to kubernetes",
+        field_path: Some(".kubernetes"),
+    },
+    CelRule {
+        rule: "!has(self.providerConfigRef) || self.provider != 'kubernetes'",
+        message: "the kubernetes provider runs in this cluster and needs no ProviderConfig: remove spec.providerConfigRef",
+        field_path: Some(".providerConfigRef"),
+    },
+    CelRule {
+        rule: "self.provider != 'kubernetes' || !has(self.concurrency)",
+        message: "Kubernetes does not support spec.concurrency: a Service does not limit requests per pod; remove it, or use provider knative",
+        field_path: Some(".concurrency"),
+    },
+    CelRule {
+        rule: "self.provider != 'kubernetes' || !has(self.timeoutSeconds)",
+        message: "Kubernetes does not support spec.timeoutSeconds: a Service does not proxy requests (set the ingress controller's timeout with spec.kubernetes.ingressAnnotations); remove it",
+        field_path: Some(".timeoutSeconds"),
+    },
+    CelRule {
+        rule: "self.provider != 'kubernetes' || !has(self.traffic)",
+        message: "Kubernetes does not support spec.traffic: a Deployment has no revisions to split between; remove it, or use provider knative",
+        field_path: Some(".traffic"),
+    },
+    CelRule {
+        rule: "self.provider != 'kubernetes' || !has(self.scaling) || ((!has(self.scaling.minInstances) || self.scaling.minInstances >= 1) && !has(self.scaling.initialInstances))",
+        message: "Kubernetes does not support scaling to zero or initialInstances: the HorizontalPodAutoscaler keeps at least one pod and sets the replica count itself; set minInstances to 1 or more and remove initialInstances, or use provider knative",
+        field_path: Some(".scaling"),
+    },
+    CelRule {
+        rule: "self.provider != 'kubernetes' || !has(self.scaling) || !has(self.scaling.metric) || self.scaling.metric in ['cpu', 'memory']",
+        message: "Kubernetes does not support scaling on concurrency or rps without an event-driven autoscaler: the HorizontalPodAutoscaler scales on cpu or memory",
+        field_path: Some(".scaling.metric"),
+    },
+    CelRule {
+        rule: "self.provider != 'kubernetes' || !self.containers.exists(c, has(c.resources) && has(c.resources.gpu) && has(c.resources.gpu.type))",
+        message: "Kubernetes does not support resources.gpu.type: pods ask for GPUs by count (nvidia.com/gpu); remove the type and pick GPU nodes with spec.kubernetes.nodeSelector",
+        field_path: Some(".containers"),
+    },
+    CelRule {
         rule: "!has(self.providerConfigRef) || self.provider != 'knative'",
         message: "Knative runs in this cluster and needs no ProviderConfig: remove spec.providerConfigRef",
         field_path: Some(".providerConfigRef"),

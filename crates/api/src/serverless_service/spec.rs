@@ -28,16 +28,21 @@ pub enum Provider {
     /// Azure Container Instances: one container group (1..N containers on one VM, Linux or
     /// Windows), with no autoscaling and no revisions.
     ContainerInstances,
+    /// A plain Deployment, Service and HorizontalPodAutoscaler in this cluster (with a
+    /// PodDisruptionBudget and an Ingress as needed), for clusters without Knative and for EKS
+    /// with Fargate profiles.
+    Kubernetes,
 }
 
 impl Provider {
     /// Every provider, in the order tables list them.
-    pub const ALL: [Provider; 5] = [
+    pub const ALL: [Provider; 6] = [
         Provider::Knative,
         Provider::Fargate,
         Provider::CloudRun,
         Provider::ContainerApps,
         Provider::ContainerInstances,
+        Provider::Kubernetes,
     ];
 
     /// The value written in `spec.provider`.
@@ -48,6 +53,7 @@ impl Provider {
             Provider::CloudRun => "cloudRun",
             Provider::ContainerApps => "containerApps",
             Provider::ContainerInstances => "containerInstances",
+            Provider::Kubernetes => "kubernetes",
         }
     }
 
@@ -59,6 +65,7 @@ impl Provider {
             Provider::CloudRun => 2,
             Provider::ContainerApps => 3,
             Provider::ContainerInstances => 4,
+            Provider::Kubernetes => 5,
         }
     }
 
@@ -70,6 +77,7 @@ impl Provider {
             Provider::CloudRun => "Cloud Run",
             Provider::ContainerApps => "Container Apps",
             Provider::ContainerInstances => "Container Instances",
+            Provider::Kubernetes => "Kubernetes",
         }
     }
 }

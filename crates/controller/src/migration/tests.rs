@@ -204,6 +204,7 @@ fn name(side: &Side) -> &'static str {
         Provider::Fargate => "c",
         Provider::ContainerApps => "d",
         Provider::ContainerInstances => "e",
+        Provider::Kubernetes => "f",
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) fn registry() -> Registry {
         Arc::new(ferry_provider_cloudrun::CloudRun),
         Arc::new(ferry_provider_containerapps::ContainerApps),
         Arc::new(ferry_provider_containerinstances::ContainerInstances),
+        Arc::new(ferry_provider_kubernetes::Kubernetes),
     ])
     .expect("one backend per provider")
 }

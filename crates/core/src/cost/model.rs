@@ -197,6 +197,127 @@ impl Load {
     }
 }
 
+/// Instances that run all month whether or not requests come (ECS tasks, Deployment pods),
+/// counted for a month's load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlwaysOn {
+    /// What the load needs.
+    pub needed: u32,
+    /// What runs: `needed` within `minInstances` and `maxInstances`.
+    pub count: u32,
+    /// Of them, those the load keeps busy.
+    pub serving: u32,
+    /// Of them, those kept only by `minInstances`.
+    pub idle: u32,
+    /// The least that runs.
+    pub min: u32,
+    /// The most that runs.
+    pub max: u32,
+    /// Whether `maxInstances` leaves no room above `minInstances` (a fixed count).
+    pub fixed: bool,
+    /// Whether no request comes.
+    pub no_load: bool,
+}
+
+/// How a provider's instances are named in the assumptions [`AlwaysOn::of`] writes.
+#[derive(Clone, Copy, Debug)]
+pub struct Words<'a> {
+    /// One instance: `task`, `pod`.
+    pub one: &'a str,
+    /// Several: `tasks`, `pods`.
+    pub many: &'a str,
+    /// The provider, in "PROVIDER does not limit requests per INSTANCE".
+    pub who: &'a str,
+    /// The assumption when `minInstances: 0` was asked: why it cannot be.
+    pub not_to_zero: &'a str,
+}
+
+impl AlwaysOn {
+    /// Instances for `traffic` when they run all month and `floor` is the fewest the provider
+    /// runs: what the load needs (requests in flight over `assumed_concurrency` unless the spec
+    /// sets one; with `metric: rps` and a target, requests per second over the target), never
+    /// fewer than `minInstances` (at least `floor`) and never more than `maxInstances`, which
+    /// defaults to `minInstances` (a fixed count).
+    pub fn of(
+        shape: &Shape,
+        traffic: &Traffic,
+        floor: u32,
+        assumed_concurrency: u32,
+        words: Words<'_>,
+        assumptions: &mut Vec<String>,
+    ) -> Self {
+        let min = shape.min.unwrap_or(floor).max(floor);
+        if shape.min == Some(0) {
+            assumptions.push(words.not_to_zero.to_owned());
+        }
+        let max = shape.max.unwrap_or(min).max(min);
+        let load = Load::of(traffic);
+        let needed = if load.idle() {
+            0
+        } else if shape.metric == Some(ScalingMetric::Rps)
+            && let Some(target) = shape.target
+        {
+            whole(load.requests / SECONDS_PER_MONTH / f64::from(target))
+        } else {
+            let limit = shape.concurrency.unwrap_or(assumed_concurrency);
+            if shape.concurrency.is_none() {
+                assumptions.push(format!(
+                    "{} does not limit requests per {}: a {} is taken to serve up to \
+                     {assumed_concurrency} at once (Cloud Run's default)",
+                    words.who, words.one, words.one
+                ));
+            }
+            if matches!(
+                shape.metric,
+                None | Some(ScalingMetric::Cpu | ScalingMetric::Memory)
+            ) {
+                assumptions.push(format!(
+                    "{} the load needs are counted from requests in flight; a cpu or memory \
+                     scaling target depends on how much CPU a request uses, which is not \
+                     modelled",
+                    words.many
+                ));
+            }
+            whole(load.busy(traffic, limit).0 / SECONDS_PER_MONTH)
+        };
+        let count = needed.clamp(min, max);
+        if needed > max {
+            assumptions.push(format!(
+                "the load needs {needed} {}; maxInstances caps them at {max} (the rest would \
+                 queue or fail)",
+                words.many
+            ));
+        }
+        let serving = needed.min(count);
+        Self {
+            needed,
+            count,
+            serving,
+            idle: count - serving,
+            min,
+            max,
+            fixed: shape.max.is_none_or(|m| m <= min),
+            no_load: load.idle(),
+        }
+    }
+
+    /// Why this many, for an estimate's note.
+    pub fn why(&self) -> String {
+        let min = self.min;
+        if self.needed > self.max && self.fixed {
+            format!("a fixed count, minInstances {min}")
+        } else if self.needed > self.max {
+            format!("capped at maxInstances {}", self.max)
+        } else if self.no_load {
+            format!("minInstances {min}; no traffic assumed")
+        } else if self.serving < self.count {
+            format!("minInstances {min}")
+        } else {
+            "what the load needs".to_owned()
+        }
+    }
+}
+
 /// `n` as a float, for counts far below 2^52.
 #[allow(clippy::cast_precision_loss)] // counts far below 2^52
 pub fn float(n: u64) -> f64 {

@@ -280,3 +280,49 @@ fn is_date(text: &str) -> bool {
         (Some(_), Some(1..=12), Some(1..=31))
     )
 }
+
+/// The price option of a cluster's own nodes (the `knative` and `kubernetes` sections).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeOption {
+    /// The cluster's nodes, priced per vCPU-hour and GB-hour of what pods request.
+    Nodes,
+}
+
+/// One entry of a section that prices pods on the user's own nodes: only the user knows what
+/// their nodes cost, so Ferry ships none.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodePrice {
+    /// A label for the cluster, e.g. `prod-eks`.
+    #[serde(default)]
+    pub region: String,
+    /// Always `nodes`.
+    pub option: NodeOption,
+    /// USD per vCPU-hour a pod requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpu_hour: Option<f64>,
+    /// USD per GB-hour (GiB) of memory a pod requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gb_hour: Option<f64>,
+    /// The page (or invoice, or reasoning) the figures come from.
+    #[serde(default)]
+    pub source: String,
+    /// When they were read from it, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub read: String,
+    /// Anything a reader of an estimate should know about these figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What is wrong with the figures of `entries`, the node prices of `section`.
+pub fn check_node_prices(section: &str, entries: &[Value]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (at, e) in typed::<NodePrice>(section, entries, &mut problems) {
+        let fields = [("vcpuHour", e.vcpu_hour), ("gbHour", e.gb_hour)];
+        let listed: &[&str] = &["vcpuHour", "gbHour"];
+        amounts(&mut problems, &at, "nodes", &fields, listed, listed);
+    }
+    problems
+}

@@ -1,0 +1,127 @@
+//! The plain Kubernetes backend's descriptor: what Ferry knows about the provider, in one value.
+
+use std::sync::Arc;
+
+use ferry_api::{DeletionPolicy, Provider, ProviderConfigSpec, SecretRef, ServerlessServiceSpec};
+use ferry_core::Findings;
+use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules, ScalingDefaults};
+use ferry_core::capabilities::{Feature, Support};
+use ferry_core::cost::Priced;
+use ferry_core::desired::{Desired, ObjectRef, SecretSource};
+use ferry_provider::Connector;
+use ferry_provider::backend::{Backend, Environment, Owned, Rendered};
+
+use crate::build::{self, Kind, MANAGED_BY};
+use crate::client::{self, KubernetesConnector};
+use crate::{capabilities, cost, limits, validate};
+
+/// A Deployment, Service and autoscaler in this cluster.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Kubernetes;
+
+impl Rules for Kubernetes {
+    fn provider(&self) -> Provider {
+        Provider::Kubernetes
+    }
+
+    fn support(&self, feature: Feature) -> Support {
+        capabilities::support(feature)
+    }
+
+    /// Pods run whether or not requests come, so a service has a fixed count unless it allows
+    /// more pods than the least, when a HorizontalPodAutoscaler scales on CPU by default.
+    fn scaling_defaults(&self) -> ScalingDefaults {
+        ScalingDefaults {
+            min_instances: limits::MIN_INSTANCES,
+            metric: ferry_api::ScalingMetric::Cpu,
+            max_is_min: true,
+        }
+    }
+
+    fn secret(
+        &self,
+        findings: &mut Findings,
+        path: &str,
+        secret: &SecretRef,
+        _spec: &ServerlessServiceSpec,
+    ) -> Option<SecretSource> {
+        validate::secret(findings, path, secret)
+    }
+
+    fn check(
+        &self,
+        findings: &mut Findings,
+        object: &ObjectRef,
+        parts: &Parts<'_>,
+    ) -> Option<BackendModel> {
+        Some(BackendModel::new(validate::check(findings, object, parts)))
+    }
+
+    fn embedded_prices(&self) -> &'static str {
+        cost::EMBEDDED
+    }
+
+    fn check_prices(&self, entries: &[serde_json::Value]) -> Vec<String> {
+        cost::check_prices(entries)
+    }
+
+    fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
+        cost::estimate(input)
+    }
+}
+
+impl Backend for Kubernetes {
+    fn connector(&self, env: &Environment) -> Arc<dyn Connector> {
+        Arc::new(KubernetesConnector::new(
+            env.client.clone(),
+            env.caches.clone(),
+        ))
+    }
+
+    /// Everything it makes, as metadata (with the status fields readiness reads), with
+    /// Ferry's label.
+    fn owned(&self) -> Vec<Owned> {
+        Kind::ALL
+            .into_iter()
+            .map(|kind| Owned {
+                resource: client::api_resource(kind),
+                labels: format!("{}={}", MANAGED_BY.0, MANAGED_BY.1),
+                missing: match kind {
+                    Kind::VerticalPodAutoscaler => "the Vertical Pod Autoscaler is not installed",
+                    _ => "the cluster does not serve this kind",
+                },
+                keep: client::keep_in_cache,
+            })
+            .collect()
+    }
+
+    fn uses_provider_config(&self) -> bool {
+        false
+    }
+
+    /// Everything it makes is owned by its object, so the garbage collector deletes it with
+    /// the object; only `Orphan` needs Ferry, to remove the owner references first.
+    fn needs_finalizer(&self, spec: &ServerlessServiceSpec) -> bool {
+        spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Orphan
+    }
+
+    fn render(
+        &self,
+        desired: &Desired,
+        _config_name: &str,
+        _config: Option<&ProviderConfigSpec>,
+    ) -> Result<Rendered, String> {
+        let documents = build::children(desired)
+            .values()
+            .map(|child| serde_saphyr::to_string(child).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let body = documents.join("---\n");
+        Ok(Rendered {
+            comment: format!(
+                "What Ferry applies for ServerlessService {}",
+                desired.object.name
+            ),
+            body,
+        })
+    }
+}

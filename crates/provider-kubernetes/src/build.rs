@@ -1,0 +1,745 @@
+//! The pure half of the plain Kubernetes backend: the objects Ferry applies for a desired model
+//! (a Deployment and a Service always; a HorizontalPodAutoscaler when it scales, a
+//! PodDisruptionBudget when it keeps more than one pod, an Ingress when public, a
+//! VerticalPodAutoscaler when asked), and what the live ones mean in Ferry's terms. No I/O:
+//! `client.rs` sends what this module builds.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use ferry_api::conditions::reasons;
+use ferry_api::{Ingress, ScalingMetric};
+use ferry_core::desired::{
+    ContainerModel, Desired, EnvValue, ProbeAction, ProbeModel, ResourcesModel, SecretSource,
+};
+use ferry_core::quantity::{kube_bytes, kube_cpu};
+use ferry_core::status::{Outputs, Readiness};
+use serde_json::{Map, Value, json};
+
+use crate::limits::{DEFAULT_UTILIZATION, SERVICE_PORT};
+use crate::model::KubernetesModel;
+
+/// The field manager Ferry applies with.
+pub const FIELD_MANAGER: &str = "ferry";
+/// Label on everything Ferry creates.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "ferry");
+/// The label that selects the service's pods (a Deployment's selector cannot change, so it
+/// holds only the object's name).
+pub const SELECTOR_LABEL: &str = "ferry.dev/service";
+/// Fingerprint of the object Ferry last applied (see [`is_up_to_date`]).
+pub const FINGERPRINT_ANNOTATION: &str = "ferry.dev/applied-fingerprint";
+/// Fingerprint of the pod template, on the template (and so on its pods): tells the pods of
+/// the current rollout from older ones.
+pub const TEMPLATE_ANNOTATION: &str = "ferry.dev/template-fingerprint";
+
+const NAME_LABEL: &str = "app.kubernetes.io/name";
+
+/// A kind of object this backend makes: where it is served and what it is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// `apps/v1` Deployment.
+    Deployment,
+    /// `v1` Service.
+    Service,
+    /// `autoscaling/v2` HorizontalPodAutoscaler.
+    HorizontalPodAutoscaler,
+    /// `policy/v1` PodDisruptionBudget.
+    PodDisruptionBudget,
+    /// `networking.k8s.io/v1` Ingress.
+    Ingress,
+    /// `autoscaling.k8s.io/v1` VerticalPodAutoscaler (a CRD, installed with the VPA).
+    VerticalPodAutoscaler,
+}
+
+impl Kind {
+    /// Every kind, in the order they are applied (the Deployment first, so its pods start
+    /// while the rest is made) and deleted (the reverse).
+    pub const ALL: [Kind; 6] = [
+        Kind::Deployment,
+        Kind::Service,
+        Kind::HorizontalPodAutoscaler,
+        Kind::PodDisruptionBudget,
+        Kind::Ingress,
+        Kind::VerticalPodAutoscaler,
+    ];
+
+    /// `(group, version, kind, plural)`.
+    pub fn gvk(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Kind::Deployment => ("apps", "v1", "Deployment", "deployments"),
+            Kind::Service => ("", "v1", "Service", "services"),
+            Kind::HorizontalPodAutoscaler => (
+                "autoscaling",
+                "v2",
+                "HorizontalPodAutoscaler",
+                "horizontalpodautoscalers",
+            ),
+            Kind::PodDisruptionBudget => (
+                "policy",
+                "v1",
+                "PodDisruptionBudget",
+                "poddisruptionbudgets",
+            ),
+            Kind::Ingress => ("networking.k8s.io", "v1", "Ingress", "ingresses"),
+            Kind::VerticalPodAutoscaler => (
+                "autoscaling.k8s.io",
+                "v1",
+                "VerticalPodAutoscaler",
+                "verticalpodautoscalers",
+            ),
+        }
+    }
+
+    /// `apiVersion`.
+    pub fn api_version(self) -> String {
+        match self.gvk() {
+            ("", version, ..) => version.to_owned(),
+            (group, version, ..) => format!("{group}/{version}"),
+        }
+    }
+
+    /// The kind's name.
+    pub fn name(self) -> &'static str {
+        self.gvk().2
+    }
+}
+
+/// The objects Ferry wants for `desired`, each complete for server-side apply (apiVersion,
+/// kind, metadata, spec; never status) and carrying its fingerprint. The kinds left out must
+/// not exist.
+pub fn children(desired: &Desired) -> BTreeMap<Kind, Value> {
+    let model = settings(desired);
+    let mut out = BTreeMap::new();
+    out.insert(Kind::Deployment, deployment(desired, &model));
+    out.insert(Kind::Service, service(desired));
+    if scales(desired) {
+        out.insert(Kind::HorizontalPodAutoscaler, hpa(desired));
+    }
+    if desired.scaling.min_instances > 1 {
+        out.insert(Kind::PodDisruptionBudget, pdb(desired));
+    }
+    if desired.ingress == Ingress::Public {
+        out.insert(Kind::Ingress, ingress(desired, &model));
+    }
+    if let Some(mode) = model.vpa {
+        out.insert(
+            Kind::VerticalPodAutoscaler,
+            object(
+                desired,
+                Kind::VerticalPodAutoscaler,
+                json!({
+                    "targetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": desired.object.name },
+                    "updatePolicy": { "updateMode": mode.as_str() },
+                }),
+            ),
+        );
+    }
+    for child in out.values_mut() {
+        stamp_fingerprint(child);
+    }
+    out
+}
+
+/// Whether a HorizontalPodAutoscaler scales the Deployment (more pods allowed than the least).
+pub fn scales(desired: &Desired) -> bool {
+    let s = &desired.scaling;
+    s.max_instances.unwrap_or(s.min_instances) > s.min_instances
+}
+
+/// The Kubernetes settings of `desired`. Validation always gives this backend its model; any
+/// other is rendered with no settings, since building has no way to fail.
+fn settings(desired: &Desired) -> Cow<'_, KubernetesModel> {
+    desired
+        .backend
+        .get::<KubernetesModel>()
+        .map_or_else(|| Cow::Owned(KubernetesModel::default()), Cow::Borrowed)
+}
+
+/// Records what Ferry applied, so that [`is_up_to_date`] notices a field Ferry *stopped*
+/// setting: comparing a subset cannot, and without a fresh apply server-side apply never
+/// removes it.
+fn stamp_fingerprint(child: &mut Value) {
+    // serde_json's maps are sorted, so the text (and its fingerprint) is canonical.
+    let fingerprint = ferry_core::names::fingerprint(&child.to_string());
+    if let Some(meta) = child.get_mut("metadata").and_then(Value::as_object_mut) {
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(annotations) = annotations.as_object_mut() {
+            annotations.insert(FINGERPRINT_ANNOTATION.into(), fingerprint.into());
+        }
+    }
+}
+
+/// The pods' selector: the object's name only, so it never changes.
+fn selector(desired: &Desired) -> Value {
+    json!({ SELECTOR_LABEL: desired.object.name })
+}
+
+/// `kind` named after the object, with Ferry's labels and the owner reference.
+fn object(desired: &Desired, kind: Kind, spec: Value) -> Value {
+    let mut out = Map::new();
+    out.insert("apiVersion".into(), kind.api_version().into());
+    out.insert("kind".into(), kind.name().into());
+    out.insert("metadata".into(), metadata(desired, None));
+    out.insert("spec".into(), spec);
+    out.into()
+}
+
+fn metadata(desired: &Desired, annotations: Option<&BTreeMap<String, String>>) -> Value {
+    let object = &desired.object;
+    let mut meta = Map::new();
+    meta.insert("name".into(), object.name.clone().into());
+    meta.insert("namespace".into(), object.namespace.clone().into());
+    meta.insert(
+        "labels".into(),
+        json!({ MANAGED_BY.0: MANAGED_BY.1, NAME_LABEL: object.name }),
+    );
+    if let Some(annotations) = annotations.filter(|a| !a.is_empty()) {
+        meta.insert("annotations".into(), json!(annotations));
+    }
+    // Offline rendering has no UID, and an owner reference without one is invalid.
+    if let Some(uid) = &object.uid {
+        meta.insert(
+            "ownerReferences".into(),
+            json!([{
+                "apiVersion": ferry_api::API_VERSION,
+                "kind": "ServerlessService",
+                "name": object.name,
+                "uid": uid,
+                "controller": true,
+                "blockOwnerDeletion": true,
+            }]),
+        );
+    }
+    meta.into()
+}
+
+fn deployment(desired: &Desired, model: &KubernetesModel) -> Value {
+    let mut labels: Map<String, Value> = model
+        .fargate_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone().into()))
+        .collect();
+    // Ferry's own labels win: the selector must match whatever else the pods carry.
+    labels.insert(MANAGED_BY.0.into(), MANAGED_BY.1.into());
+    labels.insert(NAME_LABEL.into(), desired.object.name.clone().into());
+    labels.insert(SELECTOR_LABEL.into(), desired.object.name.clone().into());
+    let mut spec = Map::new();
+    // With an autoscaler the replica count is its to set: applying one would undo its work.
+    if !scales(desired) {
+        spec.insert("replicas".into(), desired.scaling.min_instances.into());
+    }
+    spec.insert(
+        "selector".into(),
+        json!({ "matchLabels": selector(desired) }),
+    );
+    let mut template = json!({
+        "metadata": { "labels": labels },
+        "spec": pod_spec(desired, model),
+    });
+    template["metadata"]["annotations"] =
+        json!({ TEMPLATE_ANNOTATION: ferry_core::names::fingerprint(&template.to_string()) });
+    spec.insert("template".into(), template);
+    object(desired, Kind::Deployment, spec.into())
+}
+
+fn pod_spec(desired: &Desired, model: &KubernetesModel) -> Value {
+    let containers: Vec<Value> = desired
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| container(c, c.port.filter(|_| i == desired.serving_container)))
+        .collect();
+    let mut spec = Map::new();
+    spec.insert("containers".into(), containers.into());
+    if let Some(account) = &model.service_account_name {
+        spec.insert("serviceAccountName".into(), account.clone().into());
+    }
+    if !model.node_selector.is_empty() {
+        spec.insert("nodeSelector".into(), json!(model.node_selector));
+    }
+    spec.into()
+}
+
+/// One container; `serving_port` is set on the container that takes the traffic.
+fn container(c: &ContainerModel, serving_port: Option<u16>) -> Value {
+    let mut out = Map::new();
+    out.insert("name".into(), c.name.clone().into());
+    out.insert("image".into(), c.image.clone().into());
+    if !c.command.is_empty() {
+        out.insert("command".into(), c.command.clone().into());
+    }
+    if !c.args.is_empty() {
+        out.insert("args".into(), c.args.clone().into());
+    }
+    if let Some(port) = serving_port {
+        out.insert(
+            "ports".into(),
+            json!([{ "name": "http", "containerPort": port, "protocol": "TCP" }]),
+        );
+    }
+    if !c.env.is_empty() {
+        let env: Vec<Value> = c
+            .env
+            .iter()
+            .map(|e| match &e.value {
+                EnvValue::Literal(value) => json!({ "name": e.name, "value": value }),
+                EnvValue::Secret(secret) => {
+                    json!({ "name": e.name, "valueFrom": value_from(secret) })
+                }
+            })
+            .collect();
+        out.insert("env".into(), env.into());
+    }
+    if let Some(resources) = resources(&c.resources) {
+        out.insert("resources".into(), resources);
+    }
+    let probes = [
+        ("startupProbe", &c.probes.startup),
+        ("readinessProbe", &c.probes.readiness),
+        ("livenessProbe", &c.probes.liveness),
+    ];
+    for (field, probe) in probes {
+        if let Some(p) = probe {
+            out.insert(field.into(), self::probe(p));
+        }
+    }
+    out.into()
+}
+
+fn value_from(secret: &SecretSource) -> Value {
+    match secret {
+        SecretSource::Kubernetes { name, key } => {
+            json!({ "secretKeyRef": { "name": name, "key": key } })
+        }
+        // Validation resolves every secret of this backend to a Kubernetes one. Should another
+        // kind reach here, an empty source makes the API server refuse the Deployment, where
+        // leaving the variable out would start the container without it.
+        SecretSource::Store { .. } => json!({}),
+    }
+}
+
+/// Requests and limits, equal: the pod is then in the Guaranteed class, and EKS sizes a
+/// Fargate pod from them.
+fn resources(r: &ResourcesModel) -> Option<Value> {
+    let mut amounts = Map::new();
+    if let Some(millis) = r.cpu_millis {
+        amounts.insert("cpu".into(), kube_cpu(millis).into());
+    }
+    if let Some(bytes) = r.memory_bytes {
+        amounts.insert("memory".into(), kube_bytes(bytes).into());
+    }
+    if let Some(bytes) = r.ephemeral_storage_bytes {
+        amounts.insert("ephemeral-storage".into(), kube_bytes(bytes).into());
+    }
+    let mut limits = amounts.clone();
+    // Kubernetes takes GPUs (an extended resource) as limits only; the request follows.
+    if let Some(gpu) = &r.gpu {
+        limits.insert("nvidia.com/gpu".into(), gpu.count.to_string().into());
+    }
+    let mut out = Map::new();
+    if !amounts.is_empty() {
+        out.insert("requests".into(), amounts.into());
+    }
+    if !limits.is_empty() {
+        out.insert("limits".into(), limits.into());
+    }
+    (!out.is_empty()).then(|| out.into())
+}
+
+fn probe(p: &ProbeModel) -> Value {
+    let mut out = Map::new();
+    match &p.action {
+        ProbeAction::HttpGet {
+            path,
+            port,
+            headers,
+        } => {
+            let mut get = Map::new();
+            get.insert("path".into(), path.clone().into());
+            get.insert("port".into(), (*port).into());
+            if !headers.is_empty() {
+                let headers: Vec<Value> = headers
+                    .iter()
+                    .map(|(name, value)| json!({ "name": name, "value": value }))
+                    .collect();
+                get.insert("httpHeaders".into(), headers.into());
+            }
+            out.insert("httpGet".into(), get.into());
+        }
+        ProbeAction::TcpSocket { port } => {
+            out.insert("tcpSocket".into(), json!({ "port": port }));
+        }
+        ProbeAction::Grpc { port, service } => {
+            let mut grpc = Map::new();
+            grpc.insert("port".into(), (*port).into());
+            if !service.is_empty() {
+                grpc.insert("service".into(), service.clone().into());
+            }
+            out.insert("grpc".into(), grpc.into());
+        }
+    }
+    let timing = [
+        ("initialDelaySeconds", p.initial_delay_seconds),
+        ("periodSeconds", p.period_seconds),
+        ("timeoutSeconds", p.timeout_seconds),
+        ("failureThreshold", p.failure_threshold),
+    ];
+    for (field, value) in timing {
+        if let Some(value) = value {
+            out.insert(field.into(), value.into());
+        }
+    }
+    out.into()
+}
+
+fn service(desired: &Desired) -> Value {
+    let port = desired.serving().port.unwrap_or(SERVICE_PORT);
+    object(
+        desired,
+        Kind::Service,
+        json!({
+            "type": "ClusterIP",
+            "selector": selector(desired),
+            "ports": [{ "name": "http", "port": SERVICE_PORT, "targetPort": port, "protocol": "TCP" }],
+        }),
+    )
+}
+
+fn hpa(desired: &Desired) -> Value {
+    let s = &desired.scaling;
+    let resource = match s.metric {
+        ScalingMetric::Memory => "memory",
+        // Validation allows only cpu and memory here.
+        ScalingMetric::Cpu | ScalingMetric::Concurrency | ScalingMetric::Rps => "cpu",
+    };
+    let mut spec = json!({
+        "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": desired.object.name },
+        "minReplicas": s.min_instances,
+        "maxReplicas": s.max_instances.unwrap_or(s.min_instances),
+        "metrics": [{
+            "type": "Resource",
+            "resource": {
+                "name": resource,
+                "target": { "type": "Utilization", "averageUtilization": s.target.unwrap_or(DEFAULT_UTILIZATION) },
+            },
+        }],
+    });
+    if let Some(delay) = s.scale_down_delay_seconds {
+        spec["behavior"] = json!({ "scaleDown": { "stabilizationWindowSeconds": delay } });
+    }
+    object(desired, Kind::HorizontalPodAutoscaler, spec)
+}
+
+/// At most one pod away at a time for voluntary disruptions (node drains, Fargate patching).
+fn pdb(desired: &Desired) -> Value {
+    object(
+        desired,
+        Kind::PodDisruptionBudget,
+        json!({ "maxUnavailable": 1, "selector": { "matchLabels": selector(desired) } }),
+    )
+}
+
+fn ingress(desired: &Desired, model: &KubernetesModel) -> Value {
+    let mut rule = Map::new();
+    if let Some(host) = &model.host {
+        rule.insert("host".into(), host.clone().into());
+    }
+    rule.insert(
+        "http".into(),
+        json!({ "paths": [{
+            "path": "/",
+            "pathType": "Prefix",
+            "backend": { "service": { "name": desired.object.name, "port": { "number": SERVICE_PORT } } },
+        }] }),
+    );
+    let mut spec = Map::new();
+    if let Some(class) = &model.ingress_class_name {
+        spec.insert("ingressClassName".into(), class.clone().into());
+    }
+    spec.insert("rules".into(), json!([rule]));
+    json!({
+        "apiVersion": Kind::Ingress.api_version(),
+        "kind": Kind::Ingress.name(),
+        "metadata": metadata(desired, Some(&model.ingress_annotations)),
+        "spec": spec,
+    })
+}
+
+/// The fingerprint `child` carries.
+pub fn fingerprint_of(child: &Value) -> Option<&str> {
+    child
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(FINGERPRINT_ANNOTATION))
+        .and_then(Value::as_str)
+}
+
+/// Whether `live` already has everything `want` sets: every field of `want` present in `live`
+/// with an equal value (lists item by item), extra fields in `live` (defaults, status, other
+/// managers' fields) ignored. The fingerprint annotation is part of `want`, so an object last
+/// applied from a different rendering is never up to date. Owner references are a set keyed
+/// by UID under server-side apply, so other owners' may sit beside Ferry's.
+pub fn is_up_to_date(want: &Value, live: &Value) -> bool {
+    match (want, live) {
+        (Value::Object(w), Value::Object(l)) => w.iter().all(|(key, w)| {
+            l.get(key).is_some_and(|l| match key.as_str() {
+                "metadata" => metadata_contains(w, l),
+                _ => contains(w, l),
+            })
+        }),
+        _ => want == live,
+    }
+}
+
+fn metadata_contains(want: &Value, live: &Value) -> bool {
+    match (want, live) {
+        (Value::Object(w), Value::Object(l)) => w.iter().all(|(key, w)| {
+            l.get(key).is_some_and(|l| match (key.as_str(), w, l) {
+                ("ownerReferences", Value::Array(w), Value::Array(l)) => {
+                    w.iter().all(|w| l.iter().any(|l| contains(w, l)))
+                }
+                _ => contains(w, l),
+            })
+        }),
+        _ => want == live,
+    }
+}
+
+fn contains(want: &Value, live: &Value) -> bool {
+    match (want, live) {
+        (Value::Object(w), Value::Object(l)) => w
+            .iter()
+            .all(|(key, w)| l.get(key).is_some_and(|l| contains(w, l))),
+        (Value::Array(w), Value::Array(l)) => {
+            w.len() == l.len() && w.iter().zip(l).all(|(w, l)| contains(w, l))
+        }
+        _ => want == live,
+    }
+}
+
+/// Whether `live`'s metadata has everything `want`'s has.
+pub fn metadata_up_to_date(want: &Value, live: &Value) -> bool {
+    match (want.get("metadata"), live.get("metadata")) {
+        (Some(want), Some(live)) => metadata_contains(want, live),
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
+/// What one of the pods says, as [`readiness`] reads it: the first waiting or terminated
+/// container's reason and message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodTrouble {
+    /// The container's state reason (`ImagePullBackOff`, `CrashLoopBackOff` ...).
+    pub reason: String,
+    /// Its message.
+    pub message: String,
+    /// Which container.
+    pub container: String,
+}
+
+/// Whether `pod` runs the template of `deployment` (as built by [`children`]): the pods of
+/// an older rollout may be failing for a reason the current one fixed.
+pub fn is_current_pod(deployment: &Value, pod: &Value) -> bool {
+    let annotation = |v: &Value, pointer: &str| {
+        v.pointer(pointer)
+            .and_then(|a| a.get(TEMPLATE_ANNOTATION))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let want = annotation(deployment, "/spec/template/metadata/annotations");
+    want.is_some() && want == annotation(pod, "/metadata/annotations")
+}
+
+/// The troubles of the service's pods, from a pod list's items: the containers waiting for a
+/// reason that will not pass by itself.
+pub fn pod_troubles(pods: &[Value]) -> Vec<PodTrouble> {
+    let mut out = Vec::new();
+    for pod in pods {
+        let statuses = pod
+            .pointer("/status/containerStatuses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        for status in statuses {
+            let Some(waiting) = status.pointer("/state/waiting") else {
+                continue;
+            };
+            let text = |v: &Value, f: &str| {
+                v.get(f)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let reason = text(waiting, "reason");
+            if failure_reason(&reason).is_some() {
+                out.push(PodTrouble {
+                    message: text(waiting, "message"),
+                    container: text(status, "name"),
+                    reason,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A waiting container's reason as one of Ferry's, when it means the rollout is stuck.
+fn failure_reason(reason: &str) -> Option<&'static str> {
+    match reason {
+        "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" | "ErrImageNeverPull" => {
+            Some(reasons::IMAGE_NOT_FOUND)
+        }
+        "CrashLoopBackOff"
+        | "CreateContainerConfigError"
+        | "CreateContainerError"
+        | "RunContainerError" => Some(reasons::CONTAINER_FAILED),
+        _ => None,
+    }
+}
+
+/// What the live children say, in Ferry's terms: readiness from the Deployment (its
+/// generation, `Available` and `Progressing` conditions and replica counts, and the pods'
+/// troubles while it is not available), the URL from the Ingress when public or the Service's
+/// cluster DNS name when internal.
+pub fn readiness(
+    desired: &Desired,
+    deployment: &Value,
+    ingress: Option<&Value>,
+    troubles: &[PodTrouble],
+) -> (Readiness, Outputs) {
+    let object = &desired.object;
+    let int = |pointer: &str| deployment.pointer(pointer).and_then(Value::as_i64);
+    let count = |pointer: &str| {
+        int(pointer)
+            .and_then(|n| i32::try_from(n).ok())
+            .unwrap_or(0)
+    };
+    let internal_url = format!(
+        "http://{}.{}.svc.cluster.local",
+        object.name, object.namespace
+    );
+    let public_url = ingress.and_then(ingress_url);
+    let mut outputs = Outputs {
+        url: match desired.ingress {
+            Ingress::Internal => Some(internal_url.clone()),
+            Ingress::Public => public_url.clone(),
+        },
+        address_url: Some(internal_url),
+        latest_ready_revision: None,
+        resource_id: Some(format!(
+            "deployments.apps/{}/{}",
+            object.namespace, object.name
+        )),
+        instances: None,
+        operation: None,
+    };
+    let desired_replicas = count("/spec/replicas");
+    let ready = count("/status/readyReplicas");
+    outputs.instances = Some((desired_replicas, ready));
+    let readiness = deployment_readiness(deployment, troubles);
+    let readiness = match readiness {
+        Readiness::Ready if desired.ingress == Ingress::Public && public_url.is_none() => {
+            Readiness::Progressing(
+                "the pods are available; waiting for the ingress controller to give the \
+                 Ingress an address"
+                    .into(),
+            )
+        }
+        other => other,
+    };
+    (readiness, outputs)
+}
+
+/// `http://HOST` of the Ingress: its rule's host, else the load balancer's name or address.
+fn ingress_url(ingress: &Value) -> Option<String> {
+    let host = ingress
+        .pointer("/spec/rules/0/host")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            let first = ingress.pointer("/status/loadBalancer/ingress/0")?;
+            first
+                .get("hostname")
+                .or_else(|| first.get("ip"))
+                .and_then(Value::as_str)
+        })?;
+    (!host.is_empty()).then(|| format!("http://{host}"))
+}
+
+fn deployment_readiness(deployment: &Value, troubles: &[PodTrouble]) -> Readiness {
+    let int = |pointer: &str| deployment.pointer(pointer).and_then(Value::as_i64);
+    let generation = int("/metadata/generation");
+    let observed = int("/status/observedGeneration");
+    let behind = match (observed, generation) {
+        (None, _) => true,
+        (Some(observed), Some(generation)) => observed < generation,
+        (Some(_), None) => false,
+    };
+    if behind {
+        return Readiness::Progressing(generation.map_or_else(
+            || "the Deployment controller has not yet looked at the Deployment".to_owned(),
+            |g| format!("the Deployment controller has not yet processed generation {g}"),
+        ));
+    }
+    let condition = |type_: &str| {
+        deployment
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|c| {
+                c.iter()
+                    .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
+            })
+    };
+    let field = |c: &Value, f: &str| {
+        c.get(f)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    if let Some(progressing) = condition("Progressing")
+        && field(progressing, "status") == "False"
+        && field(progressing, "reason") == "ProgressDeadlineExceeded"
+    {
+        // The pods usually say why.
+        if let Some(failed) = pod_failure(troubles) {
+            return failed;
+        }
+        return Readiness::Failed {
+            reason: reasons::ROLLOUT_TIMEOUT,
+            message: field(progressing, "message"),
+        };
+    }
+    let replicas = int("/spec/replicas").unwrap_or(1);
+    let updated = int("/status/updatedReplicas").unwrap_or(0);
+    let available = int("/status/availableReplicas").unwrap_or(0);
+    let total = int("/status/replicas").unwrap_or(0);
+    let is_available = condition("Available").is_some_and(|c| field(c, "status") == "True");
+    // Rolled out, as `kubectl rollout status` has it: every pod runs the current template,
+    // none of the old ones is left, and every updated one is available.
+    if is_available && updated >= replicas && total <= updated && available >= updated {
+        return Readiness::Ready;
+    }
+    if let Some(failed) = pod_failure(troubles) {
+        return failed;
+    }
+    Readiness::Progressing(format!(
+        "rolling out: {updated} of {replicas} pods updated, {available} available"
+    ))
+}
+
+fn pod_failure(troubles: &[PodTrouble]) -> Option<Readiness> {
+    let t = troubles.first()?;
+    Some(Readiness::Failed {
+        reason: failure_reason(&t.reason)?,
+        message: if t.message.is_empty() {
+            format!("container {} is waiting: {}", t.container, t.reason)
+        } else {
+            format!(
+                "container {} is waiting ({}): {}",
+                t.container, t.reason, t.message
+            )
+        },
+    })
+}

@@ -1,0 +1,92 @@
+//! The plain Kubernetes backend's column of the capability table.
+
+use ferry_core::capabilities::{Feature, Support, no, not_applicable, partial, yes};
+
+use crate::limits;
+
+/// This provider's cell of the capability table's row for `feature`.
+pub(crate) fn support(feature: Feature) -> Support {
+    match feature {
+        Feature::Sidecars => yes("1-10 containers in the pod; the one with a port serves"),
+        Feature::Port => yes(format!(
+            "containerPort; the Service listens on {} and forwards to it",
+            limits::SERVICE_PORT
+        )),
+        Feature::EnvSecret => yes("key of a Kubernetes Secret in the namespace (name and key)"),
+        Feature::Cpu | Feature::Memory => yes(
+            "requests and limits, equal (an EKS Fargate pod is sized from them, rounded up to a \
+             Fargate size)",
+        ),
+        Feature::EphemeralStorage => partial(format!(
+            "the ephemeral-storage resource; on EKS Fargate up to {} GiB a pod",
+            limits::FARGATE_MAX_EPHEMERAL_GIB
+        )),
+        Feature::Gpu => partial(
+            "nvidia.com/gpu by count; the cluster needs GPU nodes (refused with an EKS Fargate \
+             profile: Fargate has no GPUs)",
+        ),
+        Feature::GpuType => no(
+            "pods ask for GPUs by count (nvidia.com/gpu); remove the type and pick GPU nodes with \
+             spec.kubernetes.nodeSelector",
+        ),
+        Feature::StartupProbe => yes("startupProbe"),
+        Feature::ReadinessProbe => yes("readinessProbe"),
+        Feature::LivenessProbe => yes("livenessProbe"),
+        Feature::Concurrency => no("a Service does not limit requests per pod"),
+        Feature::TimeoutSeconds => no(
+            "a Service does not proxy requests (set the ingress controller's timeout with \
+             spec.kubernetes.ingressAnnotations)",
+        ),
+        Feature::ScaleToZero => no(format!(
+            "the HorizontalPodAutoscaler keeps at least {} pod without an event-driven \
+             autoscaler",
+            limits::MIN_INSTANCES
+        )),
+        Feature::MaxInstances => yes(
+            "the HorizontalPodAutoscaler's maxReplicas; default minInstances (a fixed count, no \
+             autoscaler)",
+        ),
+        Feature::InitialInstances => no(
+            "the HorizontalPodAutoscaler sets the replica count; minInstances is where it starts",
+        ),
+        Feature::MetricConcurrency => {
+            no("the HorizontalPodAutoscaler sees no requests in flight; scale on cpu or memory")
+        }
+        Feature::MetricRps => {
+            no("the HorizontalPodAutoscaler sees no request rate; scale on cpu or memory")
+        }
+        Feature::MetricCpu => partial(
+            "HorizontalPodAutoscaler on CPU utilization (the default): every container sets \
+             resources.cpu",
+        ),
+        Feature::MetricMemory => partial(
+            "HorizontalPodAutoscaler on memory utilization: every container sets \
+             resources.memory",
+        ),
+        Feature::ScalingTarget => yes(format!(
+            "averageUtilization, percent of what the pods ask for; default {}",
+            limits::DEFAULT_UTILIZATION
+        )),
+        Feature::ScaleDownDelay => {
+            yes("the HorizontalPodAutoscaler's scale-down stabilization window")
+        }
+        Feature::Ingress => yes(
+            "public: an Ingress (spec.kubernetes.ingressClassName); internal: the ClusterIP \
+             Service only",
+        ),
+        Feature::TrafficSplit => no("a Deployment has no revisions to split traffic between"),
+        Feature::TrafficTags => not_applicable("no traffic split"),
+        Feature::DeletionPolicy => yes(
+            "Orphan removes Ferry's owner references and leaves the Deployment and the rest \
+             running",
+        ),
+        Feature::ProviderConfigRef => {
+            no("the kubernetes provider runs in this cluster and needs no ProviderConfig")
+        }
+        Feature::Migration => yes(
+            "the Deployment and the rest are created beside the old side; status.url names the \
+             new URL once the Deployment is Available; moving away deletes them after \
+             drainSeconds",
+        ),
+    }
+}

@@ -1,0 +1,629 @@
+//! The plain Kubernetes backend's I/O: server-side apply of the objects that
+//! [`build`](crate::build) describes (field manager `ferry`, strict field validation so an
+//! unknown field fails instead of being dropped), deleting the ones no longer wanted, reading
+//! them back (from the controller's watch caches when Ferry knows the copy there is its own),
+//! the pods' troubles while a rollout is stuck, and releasing everything on
+//! `deletionPolicy: Orphan`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferry_api::ServerlessService;
+use ferry_api::conditions::reasons;
+use ferry_core::desired::{Desired, ObjectRef};
+use ferry_core::status::Readiness;
+use ferry_provider::backend::Caches;
+use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError, Started};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+use crate::build::{self, FIELD_MANAGER, Kind, MANAGED_BY, SELECTOR_LABEL};
+
+/// How long to wait before looking again for the VerticalPodAutoscaler CRD once it was missing.
+pub const VPA_RECHECK: Duration = Duration::from_secs(60);
+
+/// The field manager that holds a Deployment's replica count between Ferry's last apply of it
+/// and the autoscaler's first change ([`KubernetesClient::hand_over_replicas`]).
+pub const REPLICAS_MANAGER: &str = "ferry-replicas";
+
+/// Most pods read to find why a rollout is stuck.
+const POD_LIST_LIMIT: u32 = 50;
+
+/// The resource of `kind`.
+pub fn api_resource(kind: Kind) -> ApiResource {
+    let (group, version, name, plural) = kind.gvk();
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, name), plural)
+}
+
+fn pods() -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Pod"), "pods")
+}
+
+/// What the controller's watch cache keeps of each object this backend makes: its metadata,
+/// and the fields [`build::readiness`] reads of a Deployment and an Ingress (by what the object
+/// holds: a listed object need not carry its kind).
+pub fn keep_in_cache(object: &mut DynamicObject) {
+    const KEPT: [&str; 8] = [
+        "/spec/replicas",
+        "/spec/rules/0/host",
+        "/status/observedGeneration",
+        "/status/replicas",
+        "/status/updatedReplicas",
+        "/status/readyReplicas",
+        "/status/availableReplicas",
+        "/status/loadBalancer/ingress/0",
+    ];
+    let mut kept = json!({});
+    for pointer in KEPT {
+        if let Some(found) = object.data.pointer(pointer) {
+            set(&mut kept, pointer, found.clone());
+        }
+    }
+    if let Some(conditions) = object
+        .data
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+    {
+        let trimmed: Vec<Value> = conditions
+            .iter()
+            .map(|c| {
+                ["type", "status", "reason", "message"]
+                    .into_iter()
+                    .filter_map(|f| Some((f.to_owned(), c.get(f)?.clone())))
+                    .collect::<serde_json::Map<_, _>>()
+            })
+            .map(Value::Object)
+            .collect();
+        set(&mut kept, "/status/conditions", Value::Array(trimmed));
+    }
+    object.data = kept;
+}
+
+/// Sets `pointer` (object keys, or `0` for a list's first item) in `target`.
+fn set(target: &mut Value, pointer: &str, value: Value) {
+    let mut at = target;
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let is_last = i + 1 == parts.len();
+        if *part == "0" {
+            if !at.is_array() {
+                *at = Value::Array(Vec::new());
+            }
+            let Some(list) = at.as_array_mut() else {
+                return;
+            };
+            if list.is_empty() {
+                list.push(Value::Null);
+            }
+            at = &mut list[0];
+        } else {
+            if !at.is_object() {
+                *at = json!({});
+            }
+            let Some(map) = at.as_object_mut() else {
+                return;
+            };
+            at = map.entry(*part).or_insert(Value::Null);
+        }
+        if is_last {
+            *at = value;
+            return;
+        }
+    }
+}
+
+/// What Ferry knows each object it applied (by kind, namespace and name) to hold: the
+/// fingerprint it applied and the generation that made. A cached copy with both is the object
+/// as Ferry wants it, unless its metadata changed since; any other copy is read again.
+type Verified = Arc<Mutex<VerifiedMap>>;
+type VerifiedMap = HashMap<(Kind, String, String), (String, i64)>;
+
+/// A poisoned lock only means another reconcile panicked holding it; the map stays usable.
+fn lock(verified: &Verified) -> std::sync::MutexGuard<'_, VerifiedMap> {
+    verified.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Connects every `provider: kubernetes` object to the cluster Ferry runs in.
+#[derive(Clone)]
+pub struct KubernetesConnector {
+    client: Client,
+    caches: Caches,
+    verified: Verified,
+}
+
+impl KubernetesConnector {
+    /// A connector that uses `client` and reads what it made from `caches` where the
+    /// controller keeps them.
+    pub fn new(client: Client, caches: Caches) -> Self {
+        Self {
+            client,
+            caches,
+            verified: Verified::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for KubernetesConnector {
+    async fn connect(
+        &self,
+        _svc: &ServerlessService,
+    ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
+        Ok(Arc::new(KubernetesClient {
+            client: self.client.clone(),
+            caches: self.caches.clone(),
+            verified: self.verified.clone(),
+        }))
+    }
+}
+
+/// The Deployments (and the rest) of one cluster.
+pub struct KubernetesClient {
+    client: Client,
+    caches: Caches,
+    verified: Verified,
+}
+
+fn vpa_not_installed() -> ProviderError {
+    ProviderError::Terminal {
+        reason: reasons::VPA_NOT_INSTALLED,
+        message: "spec.kubernetes.verticalPodAutoscaler is set but this cluster does not serve \
+                  autoscaling.k8s.io/v1 VerticalPodAutoscalers: install the Vertical Pod \
+                  Autoscaler (https://github.com/kubernetes/autoscaler/tree/master/vertical-pod-autoscaler), \
+                  or remove the section; Ferry looks again every minute"
+            .into(),
+        recheck: Some(VPA_RECHECK),
+    }
+}
+
+/// A 404 for a resource the server does not serve, rather than for a missing object.
+fn is_unserved(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status)
+        if status.code == 404 && status.details.as_ref().is_none_or(|d| d.name.is_empty()))
+}
+
+/// Sorts an API error into what the controller should do about it.
+fn classify(operation: &'static str, kind: Kind, error: kube::Error) -> ProviderError {
+    if kind == Kind::VerticalPodAutoscaler && is_unserved(&error) {
+        return vpa_not_installed();
+    }
+    match error {
+        kube::Error::Api(status) => match status.code {
+            429 => ProviderError::Throttled {
+                retry_after: status
+                    .details
+                    .as_ref()
+                    .map(|d| d.retry_after_seconds)
+                    .filter(|s| *s > 0)
+                    .map(|s| Duration::from_secs(u64::from(s))),
+                message: status.message,
+            },
+            401 | 403 => ProviderError::Auth(format!(
+                "{operation} of a {} was refused ({}): grant Ferry's service account access to \
+                 {} (the chart does)",
+                kind.name(),
+                status.message,
+                kind.gvk().3
+            )),
+            // The API server refuses what this spec asks of it (a label, a quantity).
+            400 | 422 => ProviderError::Terminal {
+                reason: reasons::UNSUPPORTED,
+                message: format!(
+                    "the API server refused the {}: {}",
+                    kind.name(),
+                    status.message
+                ),
+                recheck: None,
+            },
+            _ => ProviderError::Transient {
+                operation,
+                message: status.message,
+            },
+        },
+        other => ProviderError::Transient {
+            operation,
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Whether Ferry may manage `live` for `object`: owned by it, or labelled as Ferry's and owned
+/// by nothing (left behind by an earlier object of the same name, or released).
+fn is_ours(live: &DynamicObject, object: &ObjectRef) -> bool {
+    let owners = live.owner_references();
+    let owned_by_us = object
+        .uid
+        .as_deref()
+        .is_some_and(|uid| owners.iter().any(|o| o.uid == uid));
+    let labelled = live.labels().get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1);
+    owned_by_us || (labelled && !owners.iter().any(|o| o.controller == Some(true)))
+}
+
+fn name_taken(kind: Kind, object: &ObjectRef) -> ProviderError {
+    ProviderError::Terminal {
+        reason: reasons::NAME_TAKEN,
+        message: format!(
+            "a {} {}/{} exists and was not created by Ferry for this object: rename the \
+             ServerlessService, or delete the {}",
+            kind.name(),
+            object.namespace,
+            object.name,
+            kind.name()
+        ),
+        recheck: None,
+    }
+}
+
+fn to_value(live: &DynamicObject) -> Result<Value, ProviderError> {
+    serde_json::to_value(live).map_err(|e| ProviderError::Transient {
+        operation: "observe",
+        message: e.to_string(),
+    })
+}
+
+/// One child as found: what it holds, and whether it holds what Ferry wants.
+struct Found {
+    live: Value,
+    up_to_date: bool,
+}
+
+impl KubernetesClient {
+    fn api(&self, kind: Kind, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), namespace, &api_resource(kind))
+    }
+
+    fn key(kind: Kind, object: &ObjectRef) -> (Kind, String, String) {
+        (kind, object.namespace.clone(), object.name.clone())
+    }
+
+    /// The child as the controller's watch cache holds it, when that copy has the fingerprint
+    /// and generation Ferry knows it to hold; otherwise `None` and the API server is asked.
+    fn cached(&self, kind: Kind, object: &ObjectRef) -> Option<Arc<DynamicObject>> {
+        let live = self
+            .caches
+            .get(&api_resource(kind), &object.namespace, &object.name)?;
+        let fingerprint = live.annotations().get(build::FINGERPRINT_ANNOTATION)?;
+        let generation = live.metadata.generation?;
+        let known = lock(&self.verified)
+            .get(&Self::key(kind, object))
+            .cloned()?;
+        (known == (fingerprint.clone(), generation)).then_some(live)
+    }
+
+    /// Remembers that `live` holds what Ferry wants.
+    fn verify(&self, kind: Kind, object: &ObjectRef, live: &Value) {
+        let fingerprint = build::fingerprint_of(live).map(str::to_owned);
+        let generation = live.pointer("/metadata/generation").and_then(Value::as_i64);
+        if let (Some(fingerprint), Some(generation)) = (fingerprint, generation) {
+            lock(&self.verified).insert(Self::key(kind, object), (fingerprint, generation));
+        }
+    }
+
+    fn forget(&self, kind: Kind, object: &ObjectRef) {
+        lock(&self.verified).remove(&Self::key(kind, object));
+    }
+
+    async fn get(
+        &self,
+        kind: Kind,
+        object: &ObjectRef,
+    ) -> Result<Option<DynamicObject>, ProviderError> {
+        // Not `get_opt`: it takes every 404 for a missing object, the VPA's when its CRD is
+        // not installed included.
+        match self.api(kind, &object.namespace).get(&object.name).await {
+            Ok(live) => Ok(Some(live)),
+            Err(e) if kind == Kind::VerticalPodAutoscaler && is_unserved(&e) => {
+                Err(vpa_not_installed())
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+            Err(e) => Err(classify("get", kind, e)),
+        }
+    }
+
+    /// The child of `kind`, when it exists and is Ferry's; `want` is what Ferry wants of it
+    /// (`None`: it should not exist). A kind the cluster does not serve holds nothing, unless
+    /// Ferry wants one.
+    async fn find(
+        &self,
+        kind: Kind,
+        object: &ObjectRef,
+        want: Option<&Value>,
+    ) -> Result<Option<Found>, ProviderError> {
+        if let Some(live) = self.cached(kind, object) {
+            if !is_ours(&live, object) {
+                return Err(name_taken(kind, object));
+            }
+            let live = to_value(&live)?;
+            let up_to_date = want.is_some_and(|want| {
+                build::fingerprint_of(&live) == build::fingerprint_of(want)
+                    && build::metadata_up_to_date(want, &live)
+            });
+            return Ok(Some(Found { live, up_to_date }));
+        }
+        let live = match self.get(kind, object).await {
+            Ok(live) => live,
+            Err(ProviderError::Terminal { reason, .. })
+                if reason == reasons::VPA_NOT_INSTALLED && want.is_none() =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(live) = live else {
+            self.forget(kind, object);
+            return Ok(None);
+        };
+        if !is_ours(&live, object) {
+            // Not Ferry's, and not wanted: leave it be.
+            return match want {
+                Some(_) => Err(name_taken(kind, object)),
+                None => Ok(None),
+            };
+        }
+        let live = to_value(&live)?;
+        let up_to_date = want.is_some_and(|want| build::is_up_to_date(want, &live));
+        if up_to_date {
+            self.verify(kind, object, &live);
+        }
+        Ok(Some(Found { live, up_to_date }))
+    }
+
+    /// The troubles of the pods of the rollout of `deployment` (what Ferry applied; read only
+    /// while the rollout is not done).
+    async fn troubles(
+        &self,
+        object: &ObjectRef,
+        deployment: &Value,
+    ) -> Result<Vec<build::PodTrouble>, ProviderError> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &object.namespace, &pods());
+        let params = ListParams::default()
+            .labels(&format!("{SELECTOR_LABEL}={}", object.name))
+            .limit(POD_LIST_LIMIT);
+        let list = api
+            .list(&params)
+            .await
+            .map_err(|e| classify("list pods", Kind::Deployment, e))?;
+        let items: Vec<Value> = list
+            .items
+            .iter()
+            .filter_map(|p| serde_json::to_value(p).ok())
+            .filter(|p| build::is_current_pod(deployment, p))
+            .collect();
+        Ok(build::pod_troubles(&items))
+    }
+
+    /// Applies every child Ferry wants and deletes the ones it no longer does; how the service
+    /// stands by the API server's answers.
+    async fn apply(&self, want: &Desired) -> Result<Started, ProviderError> {
+        let children = build::children(want);
+        let object = &want.object;
+        if children.contains_key(&Kind::HorizontalPodAutoscaler) {
+            self.hand_over_replicas(object).await?;
+        }
+        let params = PatchParams::apply(FIELD_MANAGER)
+            .force()
+            .validation_strict();
+        let mut applied = BTreeMap::new();
+        for (kind, child) in &children {
+            let live = self
+                .api(*kind, &object.namespace)
+                .patch(&object.name, &params, &Patch::Apply(child))
+                .await
+                .map_err(|e| classify("apply", *kind, e))?;
+            let live = serde_json::to_value(&live).unwrap_or(Value::Null);
+            self.verify(*kind, object, &live);
+            applied.insert(*kind, live);
+        }
+        self.remove_unwanted(object, &children).await?;
+        let state = applied
+            .get(&Kind::Deployment)
+            .map(|deployment| build::readiness(want, deployment, applied.get(&Kind::Ingress), &[]));
+        Ok(Started {
+            operation: None,
+            state,
+        })
+    }
+
+    /// Before Ferry stops applying the Deployment's `replicas` (an autoscaler takes over),
+    /// makes another of its field managers co-own the current count: server-side apply would
+    /// otherwise remove the field Ferry alone owned, and the Deployment would fall back to one
+    /// pod until the autoscaler scaled it up again (the ownership transfer Kubernetes documents
+    /// for moving a Deployment to horizontal autoscaling). The autoscaler's first change of the
+    /// count takes the field from that manager.
+    async fn hand_over_replicas(&self, object: &ObjectRef) -> Result<(), ProviderError> {
+        let Some(live) = self.get(Kind::Deployment, object).await? else {
+            return Ok(());
+        };
+        let owns_replicas = live.managed_fields().iter().any(|entry| {
+            entry.manager.as_deref() == Some(FIELD_MANAGER)
+                && entry.operation.as_deref() == Some("Apply")
+                && entry
+                    .fields_v1
+                    .as_ref()
+                    .and_then(|f| f.0.pointer("/f:spec/f:replicas"))
+                    .is_some()
+        });
+        let Some(replicas) = live.data.pointer("/spec/replicas").cloned() else {
+            return Ok(());
+        };
+        if !owns_replicas || !is_ours(&live, object) {
+            return Ok(());
+        }
+        let (_, _, kind, _) = Kind::Deployment.gvk();
+        let handover = json!({
+            "apiVersion": Kind::Deployment.api_version(),
+            "kind": kind,
+            "metadata": { "name": object.name, "namespace": object.namespace },
+            "spec": { "replicas": replicas },
+        });
+        self.api(Kind::Deployment, &object.namespace)
+            .patch(
+                &object.name,
+                &PatchParams::apply(REPLICAS_MANAGER).force(),
+                &Patch::Apply(&handover),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("apply", Kind::Deployment, e))
+    }
+
+    /// Deletes the children Ferry made that `children` no longer holds (an autoscaler after
+    /// the count was fixed, an Ingress after the service went internal).
+    async fn remove_unwanted(
+        &self,
+        object: &ObjectRef,
+        children: &BTreeMap<Kind, Value>,
+    ) -> Result<(), ProviderError> {
+        for kind in Kind::ALL.into_iter().filter(|k| !children.contains_key(k)) {
+            if self.find(kind, object, None).await?.is_some() {
+                self.delete_one(kind, object).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_one(&self, kind: Kind, object: &ObjectRef) -> Result<(), ProviderError> {
+        self.forget(kind, object);
+        match self
+            .api(kind, &object.namespace)
+            .delete(&object.name, &DeleteParams::background())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(e) => Err(classify("delete", kind, e)),
+        }
+    }
+}
+
+#[async_trait]
+impl ExternalClient for KubernetesClient {
+    async fn observe(&self, want: &Desired) -> Result<Observation, ProviderError> {
+        let children = build::children(want);
+        let object = &want.object;
+        let mut up_to_date = true;
+        let mut found = BTreeMap::new();
+        for kind in Kind::ALL {
+            let wanted = children.get(&kind);
+            let child = self.find(kind, object, wanted).await?;
+            up_to_date &= match (&child, wanted) {
+                (Some(child), Some(_)) => child.up_to_date,
+                (None, None) => true,
+                _ => false,
+            };
+            if let Some(child) = child {
+                found.insert(kind, child.live);
+            }
+        }
+        let Some(deployment) = found.get(&Kind::Deployment) else {
+            if found.is_empty() {
+                return Ok(Observation::Absent);
+            }
+            return Ok(Observation::Present {
+                up_to_date: false,
+                readiness: Readiness::Progressing("the Deployment is missing".into()),
+                outputs: ferry_core::status::Outputs::default(),
+            });
+        };
+        let ingress = found.get(&Kind::Ingress);
+        let (mut readiness, mut outputs) = build::readiness(want, deployment, ingress, &[]);
+        // Up to date, the live template is the one wanted, whose pods carry its fingerprint.
+        if !matches!(readiness, Readiness::Ready)
+            && up_to_date
+            && let Some(applied) = children.get(&Kind::Deployment)
+        {
+            let troubles = self.troubles(object, applied).await?;
+            (readiness, outputs) = build::readiness(want, deployment, ingress, &troubles);
+        }
+        Ok(Observation::Present {
+            up_to_date,
+            readiness,
+            outputs,
+        })
+    }
+
+    async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
+        self.apply(want).await
+    }
+
+    async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
+        self.apply(want).await
+    }
+
+    async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {
+        let mut remaining = false;
+        for kind in Kind::ALL.into_iter().rev() {
+            let Some(live) = self.get_if_served(kind, object).await? else {
+                self.forget(kind, object);
+                continue;
+            };
+            if !is_ours(&live, object) {
+                continue;
+            }
+            remaining = true;
+            if live.metadata.deletion_timestamp.is_none() {
+                self.delete_one(kind, object).await?;
+            }
+        }
+        Ok(if remaining {
+            Deletion::InProgress
+        } else {
+            Deletion::Gone
+        })
+    }
+
+    async fn release(&self, object: &ObjectRef) -> Result<(), ProviderError> {
+        let Some(uid) = object.uid.as_deref() else {
+            return Ok(());
+        };
+        for kind in Kind::ALL {
+            let Some(live) = self.get_if_served(kind, object).await? else {
+                continue;
+            };
+            let owners = live.owner_references();
+            if !owners.iter().any(|o| o.uid == uid) {
+                continue;
+            }
+            let kept: Vec<Value> = owners
+                .iter()
+                .filter(|o| o.uid != uid)
+                .filter_map(|o| serde_json::to_value(o).ok())
+                .collect();
+            // The resourceVersion makes this a compare-and-swap: a concurrent change fails it
+            // and the next reconcile tries again.
+            let patch = json!({
+                "metadata": {
+                    "resourceVersion": live.resource_version(),
+                    "ownerReferences": if kept.is_empty() { Value::Null } else { Value::Array(kept) },
+                }
+            });
+            self.forget(kind, object);
+            self.api(kind, &object.namespace)
+                .patch(&object.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| classify("release", kind, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl KubernetesClient {
+    /// The child of `kind`, or `None` when it does not exist or the kind is not served.
+    async fn get_if_served(
+        &self,
+        kind: Kind,
+        object: &ObjectRef,
+    ) -> Result<Option<DynamicObject>, ProviderError> {
+        match self.get(kind, object).await {
+            Err(ProviderError::Terminal { reason, .. }) if reason == reasons::VPA_NOT_INSTALLED => {
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Ferry's plain Kubernetes backend, for clusters without Knative and for EKS with Fargate
+//! profiles: [`Kubernetes`] is its descriptor; [`validate`] and [`limits`] its rules (the
+//! EKS-on-Fargate pod rules among them), [`capabilities`] its column of the capability table;
+//! [`build`] turns the desired model into a Deployment, Service, HorizontalPodAutoscaler,
+//! PodDisruptionBudget, Ingress and VerticalPodAutoscaler and reads them back (pure); the client
+//! applies and observes them.
+
+mod backend;
+pub mod build;
+mod capabilities;
+pub mod client;
+pub mod cost;
+pub mod limits;
+pub mod model;
+mod validate;
+
+pub use backend::Kubernetes;
