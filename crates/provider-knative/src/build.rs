@@ -8,11 +8,8 @@ use std::collections::BTreeMap;
 use crate::model::KnativeModel;
 use ferry_api::conditions::reasons;
 use ferry_api::{AutoscalerClass, Ingress, ScalingMetric};
-use ferry_core::desired::{
-    ContainerModel, Desired, EnvValue, ProbeAction, ProbeModel, ResourcesModel, SecretSource,
-    TrafficModel,
-};
-use ferry_core::quantity::{kube_bytes, kube_cpu};
+use ferry_core::desired::{ContainerModel, Desired, ProbeAction, ProbeModel, TrafficModel};
+use ferry_core::kube_object::{ProbeKind, container, owner_references, stamp_fingerprint};
 use ferry_core::status::{Outputs, Readiness};
 use serde_json::{Map, Value, json};
 
@@ -32,8 +29,7 @@ const NAME_LABEL: &str = "app.kubernetes.io/name";
 const VISIBILITY_LABEL: &str = "networking.knative.dev/visibility";
 const CLUSTER_LOCAL: &str = "cluster-local";
 const INGRESS_CLASS_ANNOTATION: &str = "networking.knative.dev/ingress.class";
-/// Fingerprint of the Service Ferry last applied (see [`is_up_to_date`]).
-pub const FINGERPRINT_ANNOTATION: &str = "ferry.dev/applied-fingerprint";
+pub use ferry_core::kube_object::{FINGERPRINT_ANNOTATION, is_up_to_date, metadata_up_to_date};
 
 /// Revision-template annotations derived from `spec.scaling` (each is in
 /// [`ferry_api::KNATIVE_MANAGED_ANNOTATIONS`], so users cannot set them).
@@ -77,22 +73,6 @@ pub fn knative_service(desired: &Desired) -> Value {
     service
 }
 
-/// Records what Ferry applied, so that [`is_up_to_date`] notices a field Ferry *stopped*
-/// setting: comparing a subset cannot, and without a fresh apply server-side apply never
-/// removes it.
-fn stamp_fingerprint(service: &mut Value) {
-    // serde_json's maps are sorted, so the text (and its fingerprint) is canonical.
-    let fingerprint = ferry_core::names::fingerprint(&service.to_string());
-    if let Some(meta) = service.get_mut("metadata").and_then(Value::as_object_mut) {
-        let annotations = meta
-            .entry("annotations")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(annotations) = annotations.as_object_mut() {
-            annotations.insert(FINGERPRINT_ANNOTATION.into(), fingerprint.into());
-        }
-    }
-}
-
 /// The Knative settings of `desired`. Validation always gives a Knative model a Knative
 /// backend; anything else is rendered with the class its metric implies rather than refused,
 /// since building has no way to fail.
@@ -130,19 +110,8 @@ fn metadata(desired: &Desired, knative: &KnativeModel) -> Value {
             json!({ INGRESS_CLASS_ANNOTATION: class }),
         );
     }
-    // Offline rendering has no UID, and an owner reference without one is invalid.
-    if let Some(uid) = &object.uid {
-        meta.insert(
-            "ownerReferences".into(),
-            json!([{
-                "apiVersion": ferry_api::API_VERSION,
-                "kind": "ServerlessService",
-                "name": object.name,
-                "uid": uid,
-                "controller": true,
-                "blockOwnerDeletion": true,
-            }]),
-        );
+    if let Some(owners) = owner_references(object) {
+        meta.insert("ownerReferences".into(), owners);
     }
     meta.into()
 }
@@ -205,7 +174,12 @@ fn revision_spec(desired: &Desired, knative: &KnativeModel) -> Value {
         .containers
         .iter()
         .enumerate()
-        .map(|(i, c)| container(c, c.port.filter(|_| i == desired.serving_container)))
+        .map(|(i, c)| {
+            let serving_port = c.port.filter(|_| i == desired.serving_container);
+            container(c, serving_port, &|p, kind| {
+                probe(p, serving_port, kind == ProbeKind::Readiness)
+            })
+        })
         .collect();
     let mut spec = Map::new();
     spec.insert("containers".into(), containers.into());
@@ -227,87 +201,6 @@ fn revision_spec(desired: &Desired, knative: &KnativeModel) -> Value {
         spec.insert("nodeSelector".into(), selector.into());
     }
     spec.into()
-}
-
-/// One container; `serving_port` is set on the container that takes the traffic.
-fn container(c: &ContainerModel, serving_port: Option<u16>) -> Value {
-    let mut out = Map::new();
-    out.insert("name".into(), c.name.clone().into());
-    out.insert("image".into(), c.image.clone().into());
-    if !c.command.is_empty() {
-        out.insert("command".into(), c.command.clone().into());
-    }
-    if !c.args.is_empty() {
-        out.insert("args".into(), c.args.clone().into());
-    }
-    if let Some(port) = serving_port {
-        out.insert("ports".into(), json!([{ "containerPort": port }]));
-    }
-    if !c.env.is_empty() {
-        let env: Vec<Value> = c
-            .env
-            .iter()
-            .map(|e| match &e.value {
-                EnvValue::Literal(value) => json!({ "name": e.name, "value": value }),
-                EnvValue::Secret(secret) => {
-                    json!({ "name": e.name, "valueFrom": value_from(secret) })
-                }
-            })
-            .collect();
-        out.insert("env".into(), env.into());
-    }
-    if let Some(resources) = resources(&c.resources) {
-        out.insert("resources".into(), resources);
-    }
-    let probes = [
-        ("startupProbe", &c.probes.startup, false),
-        ("readinessProbe", &c.probes.readiness, true),
-        ("livenessProbe", &c.probes.liveness, false),
-    ];
-    for (field, probe, is_readiness) in probes {
-        if let Some(p) = probe {
-            out.insert(field.into(), self::probe(p, serving_port, is_readiness));
-        }
-    }
-    out.into()
-}
-
-fn value_from(secret: &SecretSource) -> Value {
-    match secret {
-        SecretSource::Kubernetes { name, key } => {
-            json!({ "secretKeyRef": { "name": name, "key": key } })
-        }
-        // Validation resolves every Knative secret to a Kubernetes one. Should another kind
-        // reach here, an empty source makes Kubernetes refuse the revision with a message,
-        // where leaving the variable out would start the container without it.
-        SecretSource::Store { .. } => json!({}),
-    }
-}
-
-fn resources(r: &ResourcesModel) -> Option<Value> {
-    let mut amounts = Map::new();
-    if let Some(millis) = r.cpu_millis {
-        amounts.insert("cpu".into(), kube_cpu(millis).into());
-    }
-    if let Some(bytes) = r.memory_bytes {
-        amounts.insert("memory".into(), kube_bytes(bytes).into());
-    }
-    if let Some(bytes) = r.ephemeral_storage_bytes {
-        amounts.insert("ephemeral-storage".into(), kube_bytes(bytes).into());
-    }
-    let mut limits = amounts.clone();
-    // Kubernetes takes GPUs (an extended resource) as limits only; the request follows.
-    if let Some(gpu) = &r.gpu {
-        limits.insert("nvidia.com/gpu".into(), gpu.count.to_string().into());
-    }
-    let mut out = Map::new();
-    if !amounts.is_empty() {
-        out.insert("requests".into(), amounts.into());
-    }
-    if !limits.is_empty() {
-        out.insert("limits".into(), limits.into());
-    }
-    (!out.is_empty()).then(|| out.into())
 }
 
 /// A probe. Knative refuses a port on the serving container's probes unless it is the
@@ -402,67 +295,6 @@ fn traffic(targets: &[TrafficModel]) -> Value {
         })
         .collect::<Vec<_>>()
         .into()
-}
-
-/// Whether `live` (as read from the API server, with Knative's defaults filled in and status)
-/// already has everything `want` (from `knative_service`) sets: every field of `want` present in
-/// `live` with an equal value; lists compared item by item (same length, each `want` item a
-/// subset of the `live` item at the same position). Extra fields in `live` (defaults, status,
-/// managedFields, other managers' labels) do not matter. The fingerprint annotation is part of
-/// `want`, so a Service last applied from a different rendering is never up to date, even when
-/// the difference is a field that is no longer set.
-///
-/// One exception: `metadata.ownerReferences` is merged by UID under server-side apply, so other
-/// owners' references may sit beside Ferry's; each wanted reference must be there, in any
-/// position.
-pub fn is_up_to_date(want: &Value, live: &Value) -> bool {
-    match (want, live) {
-        (Value::Object(w), Value::Object(l)) => w.iter().all(|(key, w)| {
-            l.get(key).is_some_and(|l| match key.as_str() {
-                "metadata" => metadata_contains(w, l),
-                _ => contains(w, l),
-            })
-        }),
-        _ => want == live,
-    }
-}
-
-/// Whether `live`'s metadata has everything `want`'s has: for a copy whose spec is known to be
-/// the one wanted (its fingerprint and generation say so), what [`is_up_to_date`] still needs.
-pub fn metadata_up_to_date(want: &Value, live: &Value) -> bool {
-    match (want.get("metadata"), live.get("metadata")) {
-        (Some(want), Some(live)) => metadata_contains(want, live),
-        (None, _) => true,
-        (Some(_), None) => false,
-    }
-}
-
-/// [`contains`] for `metadata`, where owner references are a set keyed by UID.
-fn metadata_contains(want: &Value, live: &Value) -> bool {
-    match (want, live) {
-        (Value::Object(w), Value::Object(l)) => w.iter().all(|(key, w)| {
-            l.get(key).is_some_and(|l| match (key.as_str(), w, l) {
-                ("ownerReferences", Value::Array(w), Value::Array(l)) => {
-                    w.iter().all(|w| l.iter().any(|l| contains(w, l)))
-                }
-                _ => contains(w, l),
-            })
-        }),
-        _ => want == live,
-    }
-}
-
-/// Whether `live` has everything `want` has (see [`is_up_to_date`]).
-fn contains(want: &Value, live: &Value) -> bool {
-    match (want, live) {
-        (Value::Object(w), Value::Object(l)) => w
-            .iter()
-            .all(|(key, w)| l.get(key).is_some_and(|l| contains(w, l))),
-        (Value::Array(w), Value::Array(l)) => {
-            w.len() == l.len() && w.iter().zip(l).all(|(w, l)| contains(w, l))
-        }
-        _ => want == live,
-    }
 }
 
 /// What a live Knative Service says, in Ferry's terms.

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use ferry_api::ServerlessService;
 use ferry_api::conditions::reasons;
 use ferry_core::desired::{Desired, ObjectRef};
+use ferry_core::kube_object::fingerprint_of;
 use ferry_provider::backend::Caches;
 use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError, Started};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
@@ -119,13 +120,6 @@ fn lock(
     verified: &Verified,
 ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (String, i64)>> {
     verified.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn fingerprint_of(service: &Value) -> Option<&str> {
-    service
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(build::FINGERPRINT_ANNOTATION))
-        .and_then(Value::as_str)
 }
 
 fn not_installed() -> ProviderError {

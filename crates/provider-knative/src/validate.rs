@@ -12,31 +12,9 @@ use crate::limits::{
 };
 use crate::model::KnativeModel;
 use ferry_core::Findings;
-use ferry_core::names::is_dns_subdomain;
 
 pub(crate) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option<SecretSource> {
-    let Some(key) = &secret.key else {
-        f.invalid(
-            format!("{path}.key"),
-            "Knative reads a key of a Kubernetes Secret: set the key",
-        );
-        return None;
-    };
-    if !is_dns_subdomain(&secret.name) {
-        f.invalid(
-            format!("{path}.name"),
-            format!(
-                "Knative reads a Kubernetes Secret, whose name is a DNS subdomain (lower-case \
-                 letters, digits, '-' and '.'); got {:?}",
-                secret.name
-            ),
-        );
-        return None;
-    }
-    Some(SecretSource::Kubernetes {
-        name: secret.name.clone(),
-        key: key.clone(),
-    })
+    ferry_core::kube_object::secret_key(f, path, secret, "Knative")
 }
 
 pub(crate) fn check(

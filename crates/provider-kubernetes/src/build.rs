@@ -9,10 +9,8 @@ use std::collections::BTreeMap;
 
 use ferry_api::conditions::reasons;
 use ferry_api::{Ingress, ScalingMetric};
-use ferry_core::desired::{
-    ContainerModel, Desired, EnvValue, ProbeAction, ProbeModel, ResourcesModel, SecretSource,
-};
-use ferry_core::quantity::{kube_bytes, kube_cpu};
+use ferry_core::desired::{Desired, ProbeAction, ProbeModel};
+use ferry_core::kube_object::{container, owner_references, stamp_fingerprint};
 use ferry_core::status::{Outputs, Readiness};
 use serde_json::{Map, Value, json};
 
@@ -26,8 +24,9 @@ pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "ferry");
 /// The label that selects the service's pods (a Deployment's selector cannot change, so it
 /// holds only the object's name).
 pub const SELECTOR_LABEL: &str = "ferry.dev/service";
-/// Fingerprint of the object Ferry last applied (see [`is_up_to_date`]).
-pub const FINGERPRINT_ANNOTATION: &str = "ferry.dev/applied-fingerprint";
+pub use ferry_core::kube_object::{
+    FINGERPRINT_ANNOTATION, fingerprint_of, is_up_to_date, metadata_up_to_date,
+};
 /// Fingerprint of the pod template, on the template (and so on its pods): tells the pods of
 /// the current rollout from older ones.
 pub const TEMPLATE_ANNOTATION: &str = "ferry.dev/template-fingerprint";
@@ -155,22 +154,6 @@ fn settings(desired: &Desired) -> Cow<'_, KubernetesModel> {
         .map_or_else(|| Cow::Owned(KubernetesModel::default()), Cow::Borrowed)
 }
 
-/// Records what Ferry applied, so that [`is_up_to_date`] notices a field Ferry *stopped*
-/// setting: comparing a subset cannot, and without a fresh apply server-side apply never
-/// removes it.
-fn stamp_fingerprint(child: &mut Value) {
-    // serde_json's maps are sorted, so the text (and its fingerprint) is canonical.
-    let fingerprint = ferry_core::names::fingerprint(&child.to_string());
-    if let Some(meta) = child.get_mut("metadata").and_then(Value::as_object_mut) {
-        let annotations = meta
-            .entry("annotations")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(annotations) = annotations.as_object_mut() {
-            annotations.insert(FINGERPRINT_ANNOTATION.into(), fingerprint.into());
-        }
-    }
-}
-
 /// The pods' selector: the object's name only, so it never changes.
 fn selector(desired: &Desired) -> Value {
     json!({ SELECTOR_LABEL: desired.object.name })
@@ -198,19 +181,8 @@ fn metadata(desired: &Desired, annotations: Option<&BTreeMap<String, String>>) -
     if let Some(annotations) = annotations.filter(|a| !a.is_empty()) {
         meta.insert("annotations".into(), json!(annotations));
     }
-    // Offline rendering has no UID, and an owner reference without one is invalid.
-    if let Some(uid) = &object.uid {
-        meta.insert(
-            "ownerReferences".into(),
-            json!([{
-                "apiVersion": ferry_api::API_VERSION,
-                "kind": "ServerlessService",
-                "name": object.name,
-                "uid": uid,
-                "controller": true,
-                "blockOwnerDeletion": true,
-            }]),
-        );
+    if let Some(owners) = owner_references(object) {
+        meta.insert("ownerReferences".into(), owners);
     }
     meta.into()
 }
@@ -250,7 +222,10 @@ fn pod_spec(desired: &Desired, model: &KubernetesModel) -> Value {
         .containers
         .iter()
         .enumerate()
-        .map(|(i, c)| container(c, c.port.filter(|_| i == desired.serving_container)))
+        .map(|(i, c)| {
+            let serving_port = c.port.filter(|_| i == desired.serving_container);
+            container(c, serving_port, &|p, _| probe(p))
+        })
         .collect();
     let mut spec = Map::new();
     spec.insert("containers".into(), containers.into());
@@ -261,92 +236,6 @@ fn pod_spec(desired: &Desired, model: &KubernetesModel) -> Value {
         spec.insert("nodeSelector".into(), json!(model.node_selector));
     }
     spec.into()
-}
-
-/// One container; `serving_port` is set on the container that takes the traffic.
-fn container(c: &ContainerModel, serving_port: Option<u16>) -> Value {
-    let mut out = Map::new();
-    out.insert("name".into(), c.name.clone().into());
-    out.insert("image".into(), c.image.clone().into());
-    if !c.command.is_empty() {
-        out.insert("command".into(), c.command.clone().into());
-    }
-    if !c.args.is_empty() {
-        out.insert("args".into(), c.args.clone().into());
-    }
-    if let Some(port) = serving_port {
-        out.insert(
-            "ports".into(),
-            json!([{ "name": "http", "containerPort": port, "protocol": "TCP" }]),
-        );
-    }
-    if !c.env.is_empty() {
-        let env: Vec<Value> = c
-            .env
-            .iter()
-            .map(|e| match &e.value {
-                EnvValue::Literal(value) => json!({ "name": e.name, "value": value }),
-                EnvValue::Secret(secret) => {
-                    json!({ "name": e.name, "valueFrom": value_from(secret) })
-                }
-            })
-            .collect();
-        out.insert("env".into(), env.into());
-    }
-    if let Some(resources) = resources(&c.resources) {
-        out.insert("resources".into(), resources);
-    }
-    let probes = [
-        ("startupProbe", &c.probes.startup),
-        ("readinessProbe", &c.probes.readiness),
-        ("livenessProbe", &c.probes.liveness),
-    ];
-    for (field, probe) in probes {
-        if let Some(p) = probe {
-            out.insert(field.into(), self::probe(p));
-        }
-    }
-    out.into()
-}
-
-fn value_from(secret: &SecretSource) -> Value {
-    match secret {
-        SecretSource::Kubernetes { name, key } => {
-            json!({ "secretKeyRef": { "name": name, "key": key } })
-        }
-        // Validation resolves every secret of this backend to a Kubernetes one. Should another
-        // kind reach here, an empty source makes the API server refuse the Deployment, where
-        // leaving the variable out would start the container without it.
-        SecretSource::Store { .. } => json!({}),
-    }
-}
-
-/// Requests and limits, equal: the pod is then in the Guaranteed class, and EKS sizes a
-/// Fargate pod from them.
-fn resources(r: &ResourcesModel) -> Option<Value> {
-    let mut amounts = Map::new();
-    if let Some(millis) = r.cpu_millis {
-        amounts.insert("cpu".into(), kube_cpu(millis).into());
-    }
-    if let Some(bytes) = r.memory_bytes {
-        amounts.insert("memory".into(), kube_bytes(bytes).into());
-    }
-    if let Some(bytes) = r.ephemeral_storage_bytes {
-        amounts.insert("ephemeral-storage".into(), kube_bytes(bytes).into());
-    }
-    let mut limits = amounts.clone();
-    // Kubernetes takes GPUs (an extended resource) as limits only; the request follows.
-    if let Some(gpu) = &r.gpu {
-        limits.insert("nvidia.com/gpu".into(), gpu.count.to_string().into());
-    }
-    let mut out = Map::new();
-    if !amounts.is_empty() {
-        out.insert("requests".into(), amounts.into());
-    }
-    if !limits.is_empty() {
-        out.insert("limits".into(), limits.into());
-    }
-    (!out.is_empty()).then(|| out.into())
 }
 
 fn probe(p: &ProbeModel) -> Value {
@@ -466,66 +355,6 @@ fn ingress(desired: &Desired, model: &KubernetesModel) -> Value {
         "metadata": metadata(desired, Some(&model.ingress_annotations)),
         "spec": spec,
     })
-}
-
-/// The fingerprint `child` carries.
-pub fn fingerprint_of(child: &Value) -> Option<&str> {
-    child
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(FINGERPRINT_ANNOTATION))
-        .and_then(Value::as_str)
-}
-
-/// Whether `live` already has everything `want` sets: every field of `want` present in `live`
-/// with an equal value (lists item by item), extra fields in `live` (defaults, status, other
-/// managers' fields) ignored. The fingerprint annotation is part of `want`, so an object last
-/// applied from a different rendering is never up to date. Owner references are a set keyed
-/// by UID under server-side apply, so other owners' may sit beside Ferry's.
-pub fn is_up_to_date(want: &Value, live: &Value) -> bool {
-    match (want, live) {
-        (Value::Object(w), Value::Object(l)) => w.iter().all(|(key, w)| {
-            l.get(key).is_some_and(|l| match key.as_str() {
-                "metadata" => metadata_contains(w, l),
-                _ => contains(w, l),
-            })
-        }),
-        _ => want == live,
-    }
-}
-
-fn metadata_contains(want: &Value, live: &Value) -> bool {
-    match (want, live) {
-        (Value::Object(w), Value::Object(l)) => w.iter().all(|(key, w)| {
-            l.get(key).is_some_and(|l| match (key.as_str(), w, l) {
-                ("ownerReferences", Value::Array(w), Value::Array(l)) => {
-                    w.iter().all(|w| l.iter().any(|l| contains(w, l)))
-                }
-                _ => contains(w, l),
-            })
-        }),
-        _ => want == live,
-    }
-}
-
-fn contains(want: &Value, live: &Value) -> bool {
-    match (want, live) {
-        (Value::Object(w), Value::Object(l)) => w
-            .iter()
-            .all(|(key, w)| l.get(key).is_some_and(|l| contains(w, l))),
-        (Value::Array(w), Value::Array(l)) => {
-            w.len() == l.len() && w.iter().zip(l).all(|(w, l)| contains(w, l))
-        }
-        _ => want == live,
-    }
-}
-
-/// Whether `live`'s metadata has everything `want`'s has.
-pub fn metadata_up_to_date(want: &Value, live: &Value) -> bool {
-    match (want.get("metadata"), live.get("metadata")) {
-        (Some(want), Some(live)) => metadata_contains(want, live),
-        (None, _) => true,
-        (Some(_), None) => false,
-    }
 }
 
 /// What one of the pods says, as [`readiness`] reads it: the first waiting or terminated

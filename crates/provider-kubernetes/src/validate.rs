@@ -5,7 +5,6 @@ use ferry_api::{ScalingMetric, SecretRef, VpaUpdateMode};
 use ferry_core::Findings;
 use ferry_core::backend::Parts;
 use ferry_core::desired::{ContainerModel, ObjectRef, SecretSource};
-use ferry_core::names::is_dns_subdomain;
 use ferry_core::quantity::{format_bytes, format_cores};
 
 use crate::limits::{
@@ -17,28 +16,7 @@ use crate::model::KubernetesModel;
 const GIB: u64 = 1 << 30;
 
 pub(crate) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option<SecretSource> {
-    let Some(key) = &secret.key else {
-        f.invalid(
-            format!("{path}.key"),
-            "pods read a key of a Kubernetes Secret: set the key",
-        );
-        return None;
-    };
-    if !is_dns_subdomain(&secret.name) {
-        f.invalid(
-            format!("{path}.name"),
-            format!(
-                "pods read a Kubernetes Secret, whose name is a DNS subdomain (lower-case \
-                 letters, digits, '-' and '.'); got {:?}",
-                secret.name
-            ),
-        );
-        return None;
-    }
-    Some(SecretSource::Kubernetes {
-        name: secret.name.clone(),
-        key: key.clone(),
-    })
+    ferry_core::kube_object::secret_key(f, path, secret, "a pod")
 }
 
 pub(crate) fn check(f: &mut Findings, _object: &ObjectRef, parts: &Parts<'_>) -> KubernetesModel {

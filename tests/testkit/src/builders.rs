@@ -11,7 +11,7 @@ use ferry_api::{ProviderConfig, ProviderConfigSpec, ServerlessService};
 use ferry_core::backend::Rules;
 use ferry_core::desired::Desired;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The UID the API server gave the test's object.
 pub const UID: &str = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
@@ -184,4 +184,52 @@ pub fn examples_with_configs<C: Clone>(
             }
         })
         .collect()
+}
+
+/// JSON pointers to every node under `value`, with whether each is a leaf.
+fn pointers(value: &Value, at: &str, out: &mut Vec<(String, bool)>) {
+    let mut child = |pointer: String, v: &Value| {
+        out.push((pointer.clone(), !(v.is_object() || v.is_array())));
+        pointers(v, &pointer, out);
+    };
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                child(
+                    format!("{at}/{}", key.replace('~', "~0").replace('/', "~1")),
+                    v,
+                );
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                child(format!("{at}/{i}"), v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// JSON pointers to every node of `value` (`/spec/template/0`...), with whether each is a leaf:
+/// what a test walks to change or remove each field in turn.
+pub fn all_pointers(value: &Value) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    pointers(value, "", &mut out);
+    out
+}
+
+/// A different value of the same type for a leaf.
+pub fn changed(value: &Value) -> Value {
+    match value {
+        Value::String(s) => json!(format!("{s}-changed")),
+        Value::Number(n) => json!(n.as_i64().unwrap() + 1),
+        Value::Bool(b) => json!(!b),
+        other => panic!("not a leaf: {other}"),
+    }
+}
+
+/// A pointer's parent pointer and its last key, unescaped.
+pub fn parent_and_last(pointer: &str) -> (&str, String) {
+    let (parent, last) = pointer.rsplit_once('/').unwrap();
+    (parent, last.replace("~1", "/").replace("~0", "~"))
 }

@@ -125,7 +125,7 @@ fn a_minimal_service_is_exactly_this() {
                         "spec": {"containers": [{
                             "name": "app",
                             "image": "ghcr.io/acme/hello:1.4.2",
-                            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                            "ports": [{"containerPort": 8080}],
                         }]},
                     },
                 },
@@ -639,7 +639,7 @@ fn probes_always_name_their_port() {
         assert_eq!(probes_of(&containers[1]), *want_sidecar, "{what}: sidecar");
         assert_eq!(
             containers[0]["ports"],
-            json!([{"name": "http", "containerPort": 8080, "protocol": "TCP"}]),
+            json!([{"containerPort": 8080}]),
             "{what}"
         );
         assert!(

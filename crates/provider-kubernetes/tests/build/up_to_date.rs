@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use ferry_provider_kubernetes::build::{
     FINGERPRINT_ANNOTATION, Kind, is_up_to_date, metadata_up_to_date,
 };
+use ferry_testkit::builders::{all_pointers, changed, parent_and_last};
 use serde_json::{Value, json};
 
 use crate::common::{build_checked, desired};
@@ -213,50 +214,6 @@ fn live_of(kind: Kind, want: &Value) -> Value {
     };
     add_missing(&mut live, &defaults);
     live
-}
-
-/// JSON pointers to every node under `value`, with whether each is a leaf.
-fn pointers(value: &Value, at: &str, out: &mut Vec<(String, bool)>) {
-    let mut child = |pointer: String, v: &Value| {
-        out.push((pointer.clone(), !(v.is_object() || v.is_array())));
-        pointers(v, &pointer, out);
-    };
-    match value {
-        Value::Object(map) => {
-            for (key, v) in map {
-                child(
-                    format!("{at}/{}", key.replace('~', "~0").replace('/', "~1")),
-                    v,
-                );
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                child(format!("{at}/{i}"), v);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn all_pointers(value: &Value) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    pointers(value, "", &mut out);
-    out
-}
-
-fn changed(value: &Value) -> Value {
-    match value {
-        Value::String(s) => json!(format!("{s}-changed")),
-        Value::Number(n) => json!(n.as_i64().unwrap() + 1),
-        Value::Bool(b) => json!(!b),
-        other => panic!("not a leaf: {other}"),
-    }
-}
-
-fn parent_and_last(pointer: &str) -> (&str, String) {
-    let (parent, last) = pointer.rsplit_once('/').unwrap();
-    (parent, last.replace("~1", "/").replace("~0", "~"))
 }
 
 #[test]
