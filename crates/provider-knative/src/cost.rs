@@ -5,8 +5,8 @@
 
 use ferry_api::ScalingMetric;
 use ferry_core::backend::EstimateInput;
-use ferry_core::cost::model::{Load, Priced, cap, float, instance_note, region_assumption, used};
-use ferry_core::cost::prices::{self, NodePrice, choose};
+use ferry_core::cost::model::{Load, Priced, cap, float, instance_note, used};
+use ferry_core::cost::prices;
 use ferry_core::cost::{Breakdown, Figure, SECONDS_PER_MONTH, Usd};
 use ferry_core::quantity::{format_bytes, format_cores};
 use serde_json::Value;
@@ -74,21 +74,11 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
             prices: Vec::new(),
         };
     }
-    let entries: Vec<NodePrice> = prices.entries(SECTION);
-    let Some(chosen) = choose(&entries, region, |e| (&e.region, true)) else {
-        return Priced::unavailable(
-            "no node price given: pass --prices FILE with knative prices",
-            assumptions,
-        );
-    };
-    let p: &NodePrice = chosen.entry;
-    region_assumption(&chosen, &p.region, &mut assumptions);
-    let (Some(vcpu_hour), Some(gb_hour)) = (p.vcpu_hour, p.gb_hour) else {
-        return Priced::unavailable(
-            "the price table's Knative entry has no vCPU or GB price",
-            assumptions,
-        );
-    };
+    let (p, vcpu_hour, gb_hour) =
+        match prices::node_price(prices, SECTION, region, "Knative", &mut assumptions) {
+            Ok(found) => found,
+            Err(why) => return Priced::unavailable(why, assumptions),
+        };
     let vcpu = float(cpu_millis) / 1000.0;
     let gb = float(memory_bytes) / float(GIB);
     let per_second = |rate: f64| rate / 3600.0;

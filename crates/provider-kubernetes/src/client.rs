@@ -394,6 +394,7 @@ impl KubernetesClient {
             .filter_map(|p| serde_json::to_value(p).ok())
             .filter(|p| build::is_current_pod(deployment, p))
             .collect();
+        eprintln!("DEBUGTROUBLES {} {:?}", items.len(), build::pod_troubles(&items));
         Ok(build::pod_troubles(&items))
     }
 

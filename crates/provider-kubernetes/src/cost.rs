@@ -9,7 +9,7 @@ use ferry_core::backend::EstimateInput;
 use ferry_core::cost::model::{
     AlwaysOn, Priced, Words, float, plural, region_assumption, short, used,
 };
-use ferry_core::cost::prices::{self, NodePrice, choose};
+use ferry_core::cost::prices::{self, choose};
 use ferry_core::cost::{Breakdown, Figure, HOURS_PER_MONTH, Shape, Traffic, Usd};
 use ferry_core::desired::ContainerModel;
 use ferry_core::quantity::{format_bytes, format_cores};
@@ -285,21 +285,11 @@ fn on_nodes(input: &EstimateInput<'_>) -> Priced {
     let (cpu_millis, memory_bytes) =
         shape.instance_size("Ferry cannot know the cluster's defaults", &mut assumptions);
     let pods = pods(shape, traffic, &mut assumptions);
-    let entries: Vec<NodePrice> = prices.entries(SECTION);
-    let Some(chosen) = choose(&entries, region, |e| (&e.region, true)) else {
-        return Priced::unavailable(
-            "no node price given: pass --prices FILE with kubernetes prices",
-            assumptions,
-        );
-    };
-    let p = chosen.entry;
-    region_assumption(&chosen, &p.region, &mut assumptions);
-    let (Some(vcpu_hour), Some(gb_hour)) = (p.vcpu_hour, p.gb_hour) else {
-        return Priced::unavailable(
-            "the price table's Kubernetes entry has no vCPU or GB price",
-            assumptions,
-        );
-    };
+    let (p, vcpu_hour, gb_hour) =
+        match prices::node_price(prices, SECTION, region, "Kubernetes", &mut assumptions) {
+            Ok(found) => found,
+            Err(why) => return Priced::unavailable(why, assumptions),
+        };
     assumptions.push(
         "pods are billed for what they request; Kubernetes' own components, the control plane \
          and idle node capacity are not counted"

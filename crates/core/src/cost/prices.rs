@@ -326,3 +326,29 @@ pub fn check_node_prices(section: &str, entries: &[Value]) -> Vec<String> {
     }
     problems
 }
+
+/// The node price of `section` for `region` (the table's first when it has none for it), with
+/// its vCPU-hour and GB-hour rates; the reason to give instead of a figure when there is none.
+/// `who` names the section in that reason (`Knative`).
+pub fn node_price(
+    table: &PriceTable,
+    section: &str,
+    region: Option<&str>,
+    who: &str,
+    assumptions: &mut Vec<String>,
+) -> Result<(NodePrice, f64, f64), String> {
+    let entries: Vec<NodePrice> = table.entries(section);
+    let Some(chosen) = choose(&entries, region, |e| (&e.region, true)) else {
+        return Err(format!(
+            "no node price given: pass --prices FILE with {section} prices"
+        ));
+    };
+    let p = chosen.entry;
+    super::model::region_assumption(&chosen, &p.region, assumptions);
+    let (Some(vcpu_hour), Some(gb_hour)) = (p.vcpu_hour, p.gb_hour) else {
+        return Err(format!(
+            "the price table's {who} entry has no vCPU or GB price"
+        ));
+    };
+    Ok((p.clone(), vcpu_hour, gb_hour))
+}

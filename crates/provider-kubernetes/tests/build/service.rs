@@ -529,49 +529,6 @@ fn env_keeps_order_and_reads_secrets_by_key() {
 }
 
 #[test]
-fn resources_are_requested_as_much_as_limited_and_gpus_are_limits_only() {
-    let cases: &[(&str, Value)] = &[
-        ("{}", Value::Null),
-        (
-            "{cpu: 500m, memory: 512Mi}",
-            json!({"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}),
-        ),
-        (
-            "{cpu: '2', memory: 2Gi}",
-            json!({"requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}),
-        ),
-        (
-            "{cpu: '0.25', memory: 1.5Gi}",
-            json!({"requests": {"cpu": "250m", "memory": "1536Mi"}, "limits": {"cpu": "250m", "memory": "1536Mi"}}),
-        ),
-        (
-            "{cpu: 100m}",
-            json!({"requests": {"cpu": "100m"}, "limits": {"cpu": "100m"}}),
-        ),
-        (
-            "{memory: 1000Ki, ephemeralStorage: 30Gi}",
-            json!({"requests": {"memory": "1000Ki", "ephemeral-storage": "30Gi"}, "limits": {"memory": "1000Ki", "ephemeral-storage": "30Gi"}}),
-        ),
-        (
-            "{gpu: {count: 2}}",
-            json!({"limits": {"nvidia.com/gpu": "2"}}),
-        ),
-        (
-            "{cpu: '4', memory: 16Gi, gpu: {count: 1}}",
-            json!({"requests": {"cpu": "4", "memory": "16Gi"}, "limits": {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}}),
-        ),
-    ];
-    for (resources, expected) in cases {
-        let children = build(&simple(&format!("resources: {resources}"), ""));
-        let got = first_container(&children)
-            .get("resources")
-            .cloned()
-            .unwrap_or(Value::Null);
-        assert_eq!(got, *expected, "resources {resources}");
-    }
-}
-
-#[test]
 fn probes_always_name_their_port() {
     // (serving container's probes, sidecar's probes, expected serving probes, expected sidecar)
     let cases: &[(&str, &str, &str, Value, Value)] = &[
