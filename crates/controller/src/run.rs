@@ -34,12 +34,13 @@ async fn served(client: &kube::Client, owned: &[Owned]) -> Vec<bool> {
     let mut out = Vec::with_capacity(owned.len());
     for kind in owned {
         let resource = &kind.resource;
-        out.push(
-            client
-                .list_api_group_resources(&resource.api_version)
-                .await
-                .is_ok_and(|list| list.resources.iter().any(|r| r.name == resource.plural)),
-        );
+        // The core group is discovered at /api/v1, every other group at /apis/GROUP/VERSION.
+        let list = if resource.group.is_empty() {
+            client.list_core_api_resources(&resource.version).await
+        } else {
+            client.list_api_group_resources(&resource.api_version).await
+        };
+        out.push(list.is_ok_and(|list| list.resources.iter().any(|r| r.name == resource.plural)));
     }
     out
 }

@@ -117,10 +117,21 @@ fn set(target: &mut Value, pointer: &str, value: Value) {
 }
 
 /// What Ferry knows each object it applied (by kind, namespace and name) to hold: the
-/// fingerprint it applied and the generation that made. A cached copy with both is the object
+/// fingerprint it applied and the [`version`] that made. A cached copy with both is the object
 /// as Ferry wants it, unless its metadata changed since; any other copy is read again.
 type Verified = Arc<Mutex<VerifiedMap>>;
-type VerifiedMap = HashMap<(Kind, String, String), (String, i64)>;
+type VerifiedMap = HashMap<(Kind, String, String), (String, String)>;
+
+/// Which version of an object's spec a copy holds: its generation, for the kinds that keep one
+/// (a change of spec moves it, a change of status does not); else its resourceVersion (core
+/// Services and HorizontalPodAutoscalers keep no generation), which any change moves.
+fn version(generation: Option<i64>, resource_version: Option<&str>) -> Option<String> {
+    match (generation, resource_version) {
+        (Some(generation), _) => Some(format!("generation {generation}")),
+        (None, Some(version)) => Some(format!("resourceVersion {version}")),
+        (None, None) => None,
+    }
+}
 
 /// A poisoned lock only means another reconcile panicked holding it; the map stays usable.
 fn lock(verified: &Verified) -> std::sync::MutexGuard<'_, VerifiedMap> {
@@ -287,19 +298,26 @@ impl KubernetesClient {
             .caches
             .get(&api_resource(kind), &object.namespace, &object.name)?;
         let fingerprint = live.annotations().get(build::FINGERPRINT_ANNOTATION)?;
-        let generation = live.metadata.generation?;
+        let version = version(
+            live.metadata.generation,
+            live.metadata.resource_version.as_deref(),
+        )?;
         let known = lock(&self.verified)
             .get(&Self::key(kind, object))
             .cloned()?;
-        (known == (fingerprint.clone(), generation)).then_some(live)
+        (known == (fingerprint.clone(), version)).then_some(live)
     }
 
     /// Remembers that `live` holds what Ferry wants.
     fn verify(&self, kind: Kind, object: &ObjectRef, live: &Value) {
         let fingerprint = build::fingerprint_of(live).map(str::to_owned);
-        let generation = live.pointer("/metadata/generation").and_then(Value::as_i64);
-        if let (Some(fingerprint), Some(generation)) = (fingerprint, generation) {
-            lock(&self.verified).insert(Self::key(kind, object), (fingerprint, generation));
+        let version = version(
+            live.pointer("/metadata/generation").and_then(Value::as_i64),
+            live.pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str),
+        );
+        if let (Some(fingerprint), Some(version)) = (fingerprint, version) {
+            lock(&self.verified).insert(Self::key(kind, object), (fingerprint, version));
         }
     }
 
@@ -343,6 +361,20 @@ impl KubernetesClient {
                     && build::metadata_up_to_date(want, &live)
             });
             return Ok(Some(Found { live, up_to_date }));
+        }
+        // A kind Ferry does not want for this object, and its watch has seen none: nothing to
+        // remove, and no read (an idle service would otherwise ask for every kind it lacks).
+        // One made a moment ago and not yet seen is removed when its watch event reconciles
+        // the object.
+        let resource = api_resource(kind);
+        if want.is_none()
+            && self.caches.watching(&resource)
+            && self
+                .caches
+                .get(&resource, &object.namespace, &object.name)
+                .is_none()
+        {
+            return Ok(None);
         }
         let live = match self.get(kind, object).await {
             Ok(live) => live,
@@ -394,7 +426,6 @@ impl KubernetesClient {
             .filter_map(|p| serde_json::to_value(p).ok())
             .filter(|p| build::is_current_pod(deployment, p))
             .collect();
-        eprintln!("DEBUGTROUBLES {} {:?}", items.len(), build::pod_troubles(&items));
         Ok(build::pod_troubles(&items))
     }
 

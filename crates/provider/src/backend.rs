@@ -38,6 +38,13 @@ impl Caches {
         };
     }
 
+    /// Whether the controller keeps a cache of `resource` (its watch runs): then what the cache
+    /// lacks was, as of the watch's last event, not there.
+    pub fn watching(&self, resource: &ApiResource) -> bool {
+        let caches = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        caches.contains_key(&Self::key(resource))
+    }
+
     /// The cached `namespace/name` of `resource`, when its cache holds it.
     pub fn get(
         &self,

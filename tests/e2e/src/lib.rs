@@ -5,16 +5,20 @@
 //! Nothing runs Knative on the stand-in, so the tests play its part (they write the Knative
 //! Service's status); on a real cluster they leave that to Knative Serving, unless
 //! `FERRY_E2E_PLAY_KNATIVE=1` says the cluster has only Knative's CRDs
-//! ([`Cluster::plays_knative`]).
+//! ([`Cluster::plays_knative`]). Nor does anything run Deployments there: [`play_deployments`]
+//! writes their status as the Deployment controller would, on the stand-in only
+//! ([`Cluster::plays_deployments`]).
 //!
 //! - [`Cluster::shared`]: the cluster of this test process, and clients for it.
 //! - [`Cluster::install_crds`]: applies what `ferry crd` prints, once per process, and waits
-//!   until the CRDs are established.
+//!   until the CRDs are established; [`Cluster::ensure_vertical_pod_autoscaler`]: the VPA's.
 //! - [`TestNamespace`]: a namespace of one's own, deleted afterwards.
 //! - [`Ferry`]: the binary, to run a command or start a long-running process.
 //! - [`wait_for`]: polls an object until a condition holds.
 //! - [`Scene`]: a test's ServerlessServices and operator; its waits fail showing the operator's
 //!   log.
+//! - [`play_knative`], [`play_deployments`]: play Knative Serving and the Deployment controller
+//!   where nothing runs them.
 //! - [`put_aws_secret`], [`fargate_provider_config`], [`cloud_run_provider_config`],
 //!   [`azure_provider_config`], [`put_azure_secret`], [`azure_secret_provider_config`],
 //!   [`put_provider_config`]: point the operator at the cloud stand-ins.
@@ -208,6 +212,41 @@ impl Cluster {
         self.plays_knative
     }
 
+    /// Whether the tests play the Deployment controller's part, writing the status of the
+    /// Deployments the operator makes ([`play_deployments`]): on the stand-in, where nothing
+    /// runs them; never on a real cluster, whose controller manager always does.
+    pub fn plays_deployments(&self) -> bool {
+        self.is_standin()
+    }
+
+    /// Makes sure the cluster serves `autoscaling.k8s.io/v1` VerticalPodAutoscalers: where it
+    /// does not, installs the upstream CRDs of `tests/fixtures/vpa` (server-side, as
+    /// [`MANAGER`]) and waits until they are established; they stay, as an installed VPA
+    /// would (on the stand-in, until the test process ends). Returns whether it installed
+    /// them.
+    pub async fn ensure_vertical_pod_autoscaler(&self) -> Result<bool, Error> {
+        let client = self.client().await?;
+        let served = client
+            .list_api_group_resources("autoscaling.k8s.io/v1")
+            .await
+            .is_ok_and(|list| {
+                list.resources
+                    .iter()
+                    .any(|r| r.name == "verticalpodautoscalers")
+            });
+        if served {
+            return Ok(false);
+        }
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/vpa/vpa-v1-crd.yaml");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Error::Io(path.display().to_string(), e))?;
+        let crds: Vec<CustomResourceDefinition> = serde_saphyr::from_multiple(&text)
+            .map_err(|e| Error::Ferry(format!("{}: {e}", path.display())))?;
+        apply_crds(&client, &crds).await?;
+        Ok(true)
+    }
+
     /// The kubeconfig file, for subprocesses.
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
@@ -245,33 +284,38 @@ impl Cluster {
                 let crds: Vec<CustomResourceDefinition> = serde_saphyr::from_multiple(&output)
                     .map_err(|e| Error::Ferry(format!("`ferry crd` printed no CRDs: {e}")))?;
                 let client = self.client().await?;
-                let api: Api<CustomResourceDefinition> = Api::all(client);
-                let params = PatchParams::apply(MANAGER).force();
-                for crd in &crds {
-                    let name = crd.metadata.name.clone().unwrap_or_default();
-                    api.patch(&name, &params, &Patch::Apply(crd)).await?;
-                    wait_for(
-                        &api,
-                        &name,
-                        Duration::from_secs(60),
-                        "the CRD to be established",
-                        |c: &CustomResourceDefinition| {
-                            c.status
-                                .as_ref()
-                                .and_then(|s| s.conditions.as_ref())
-                                .is_some_and(|cs| {
-                                    cs.iter()
-                                        .any(|c| c.type_ == "Established" && c.status == "True")
-                                })
-                        },
-                    )
-                    .await?;
-                }
-                Ok(())
+                apply_crds(&client, &crds).await
             })
             .await
             .copied()
     }
+}
+
+/// Applies `crds` server-side (as [`MANAGER`]) and waits until each is established.
+async fn apply_crds(client: &Client, crds: &[CustomResourceDefinition]) -> Result<(), Error> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply(MANAGER).force();
+    for crd in crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(&name, &params, &Patch::Apply(crd)).await?;
+        wait_for(
+            &api,
+            &name,
+            Duration::from_secs(60),
+            "the CRD to be established",
+            |c: &CustomResourceDefinition| {
+                c.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    })
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// `FERRY_E2E_PLAY_KNATIVE`: `1` plays Knative's part, unset, empty or `0` leaves it to the
@@ -581,6 +625,116 @@ pub fn knative_ready_conditions(now: &str) -> Value {
         {"type": "Ready", "status": "True", "lastTransitionTime": now},
         {"type": "RoutesReady", "status": "True", "lastTransitionTime": now},
     ])
+}
+
+/// Plays the Deployment controller where the suite does ([`Cluster::plays_deployments`]):
+/// every Deployment of `namespace` whose status lags its generation gets the status the
+/// controller writes once it has rolled that generation out ([`deployment_status`]), its pods
+/// taken to run and be ready; unless a pod its selector picks is there and not ready (the
+/// stand-in runs no pods, so such a pod is one a test made, playing the kubelet), when it gets
+/// the status of a rollout that waits for its pods. `None` on a real cluster, whose own
+/// controller does it.
+pub fn play_deployments(
+    cluster: &Cluster,
+    client: Client,
+    namespace: &str,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use futures::StreamExt as _;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Pod;
+    if !cluster.plays_deployments() {
+        return None;
+    }
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let pods: Api<Pod> = Api::namespaced(client, namespace);
+    Some(tokio::spawn(async move {
+        let events = watcher(deployments.clone(), watcher::Config::default())
+            .default_backoff()
+            .applied_objects();
+        futures::pin_mut!(events);
+        while let Some(Ok(deployment)) = events.next().await {
+            let generation = deployment.metadata.generation.unwrap_or_default();
+            let status = deployment.status.as_ref();
+            if status.and_then(|s| s.observed_generation) == Some(generation) {
+                continue;
+            }
+            let spec = deployment.spec.as_ref();
+            let replicas = spec.and_then(|s| s.replicas).unwrap_or(1);
+            let selector: Vec<String> = spec
+                .and_then(|s| s.selector.match_labels.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let waiting = !selector.is_empty()
+                && pods
+                    .list(&kube::api::ListParams::default().labels(&selector.join(",")))
+                    .await
+                    .is_ok_and(|list| list.items.iter().any(|p| !pod_is_ready(p)));
+            let name = deployment.name_any();
+            let status = deployment_status(&name, generation, replicas, !waiting, PLAYED_AT);
+            let _ = deployments
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                .await;
+        }
+    }))
+}
+
+/// When the statuses the suite plays happened (a fixed time: nothing reads it).
+const PLAYED_AT: &str = "2026-12-07T10:00:00Z";
+
+/// Whether the kubelet reports `pod` ready.
+fn pod_is_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// The status (as a merge patch) the Deployment controller writes on Deployment `name` for
+/// `generation` with `replicas` pods of the current template: all available once `rolled_out`,
+/// else none yet (the pods wait, and the rollout is still within its progress deadline).
+pub fn deployment_status(
+    name: &str,
+    generation: i64,
+    replicas: i32,
+    rolled_out: bool,
+    now: &str,
+) -> Value {
+    let replica_set = format!("{name}-5d8c7b9f4");
+    let condition = |type_: &str, status: &str, reason: &str, message: String| {
+        json!({"type": type_, "status": status, "reason": reason, "message": message,
+               "lastUpdateTime": now, "lastTransitionTime": now})
+    };
+    let status = if rolled_out {
+        json!({
+            "observedGeneration": generation,
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": replicas,
+            "availableReplicas": replicas,
+            "conditions": [
+                condition("Available", "True", "MinimumReplicasAvailable",
+                          "Deployment has minimum availability.".into()),
+                condition("Progressing", "True", "NewReplicaSetAvailable",
+                          format!("ReplicaSet \"{replica_set}\" has successfully progressed.")),
+            ],
+        })
+    } else {
+        json!({
+            "observedGeneration": generation,
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "unavailableReplicas": replicas,
+            "conditions": [
+                condition("Available", "False", "MinimumReplicasUnavailable",
+                          "Deployment does not have minimum availability.".into()),
+                condition("Progressing", "True", "ReplicaSetUpdated",
+                          format!("ReplicaSet \"{replica_set}\" is progressing.")),
+            ],
+        })
+    };
+    json!({ "status": status })
 }
 
 /// The name of the Secret (and its key's content) that [`put_aws_secret`] writes and

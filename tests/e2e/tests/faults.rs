@@ -42,15 +42,6 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(120);
 const OBJECTS: usize = 3;
-/// The providers the suite plays. The plain Kubernetes backend is not among them yet: the suite
-/// has no Deployment controller to play its status (issue 19 is in progress).
-const PLAYED: [Provider; 5] = [
-    Provider::Knative,
-    Provider::Fargate,
-    Provider::CloudRun,
-    Provider::ContainerApps,
-    Provider::ContainerInstances,
-];
 const REGION: &str = "europe-west1";
 const UID_TAG: &str = "ferry.dev/uid";
 const UID_LABEL: &str = "ferry-uid";
@@ -103,6 +94,7 @@ struct Figures {
 struct Suite {
     _configs: [ProviderConfigCleanup; 3],
     _knative: Option<Player>,
+    _deployments: Option<Player>,
     namespace: TestNamespace,
     cluster: &'static Cluster,
     client: Client,
@@ -150,6 +142,13 @@ impl Drop for Player {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+fn deployments() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("apps", "v1", "Deployment"),
+        "deployments",
+    )
 }
 
 fn knative_services() -> ApiResource {
@@ -221,6 +220,7 @@ impl Suite {
                 ProviderConfigCleanup::new(cluster, &az),
             ],
             _knative: e2e::play_knative(cluster, knative, &ns).map(Player),
+            _deployments: e2e::play_deployments(cluster, client.clone(), &ns).map(Player),
             operator: Ferry::spawn_confined(cluster, &ns).unwrap(),
             namespace,
             cluster,
@@ -286,7 +286,9 @@ impl Suite {
                 // A container group gets 1 vCPU and 1 GB at least.
                 spec["containers"][0]["resources"] = json!({"cpu": "1", "memory": "1Gi"});
             }
-            Provider::Kubernetes => unreachable!("the suite does not play {provider} (PLAYED)"),
+            // Internal: a public one waits for an ingress controller to give its Ingress an
+            // address, and none runs here.
+            Provider::Kubernetes => spec["ingress"] = json!("internal"),
         }
         let object = json!({
             "apiVersion": "ferry.dev/v1alpha1",
@@ -460,7 +462,7 @@ impl Suite {
     /// One change: create, change the image, move to the other cloud, or delete.
     async fn act(&mut self) {
         let name = format!("svc-{}", self.rng.random_range(0..OBJECTS));
-        let any = |rng: &mut StdRng| PLAYED[rng.random_range(0..PLAYED.len())];
+        let any = |rng: &mut StdRng| Provider::ALL[rng.random_range(0..Provider::ALL.len())];
         let (action, provider, image) = match self.live.get(&name).copied() {
             None => ("create", Some(any(&mut self.rng)), 1),
             Some((provider, image)) => match self.rng.random_range(0..4) {
@@ -554,17 +556,29 @@ impl Suite {
                 lagging.push(format!("{name} is missing"));
             }
         }
-        // A deleted Knative object's Knative Service goes with it by garbage collection, which
-        // runs after the object is gone.
-        for (uid, services) in self.knative_services().await {
-            let live = objects.iter().any(|o| {
-                o.uid().as_deref() == Some(uid.as_str())
-                    && self.live.get(&o.name_any()).map(|l| l.0) == Some(Provider::Knative)
-            });
-            if !live {
-                lagging.push(format!(
-                    "Knative Services of {uid} not yet collected: {services:?}"
-                ));
+        // A deleted in-cluster object's Knative Service or Deployment goes with it by garbage
+        // collection, which runs after the object is gone.
+        let in_cluster = [
+            (
+                Provider::Knative,
+                "Knative Services",
+                self.knative_services().await,
+            ),
+            (
+                Provider::Kubernetes,
+                "Deployments",
+                self.deployments().await,
+            ),
+        ];
+        for (provider, what, by_uid) in in_cluster {
+            for (uid, children) in by_uid {
+                let live = objects.iter().any(|o| {
+                    o.uid().as_deref() == Some(uid.as_str())
+                        && self.live.get(&o.name_any()).map(|l| l.0) == Some(provider)
+                });
+                if !live {
+                    lagging.push(format!("{what} of {uid} not yet collected: {children:?}"));
+                }
             }
         }
         lagging
@@ -722,11 +736,34 @@ impl Suite {
         by_uid
     }
 
+    /// Deployments of the namespace, by the UID of the object owning them: (resource id as
+    /// Ferry writes it, image).
+    async fn deployments(&self) -> BTreeMap<String, Vec<(String, String)>> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), self.ns(), &deployments());
+        let mut by_uid: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for deployment in api.list(&ListParams::default()).await.unwrap() {
+            let uid = deployment
+                .owner_references()
+                .iter()
+                .find(|o| o.kind == "ServerlessService")
+                .map_or_else(|| "<unowned>".to_owned(), |o| o.uid.clone());
+            let image = deployment.data["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let id = format!("deployments.apps/{}/{}", self.ns(), deployment.name_any());
+            by_uid.entry(uid).or_default().push((id, image));
+        }
+        by_uid
+    }
+
     /// The invariants, after a round has converged.
     async fn verify(&mut self) {
         let ecs = self.ecs_services().await;
         let run = self.run_services().await;
         let knative = self.knative_services().await;
+        let deployments = self.deployments().await;
         let azure = self.azure_resources().await;
         let objects: BTreeMap<String, ServerlessService> = self
             .ssvs()
@@ -747,23 +784,27 @@ impl Suite {
             let on_ecs = ecs.get(&uid).cloned().unwrap_or_default();
             let on_run = run.get(&label_value(&uid)).cloned().unwrap_or_default();
             let on_knative = knative.get(&uid).cloned().unwrap_or_default();
+            let on_deployments = deployments.get(&uid).cloned().unwrap_or_default();
             let on_azure = azure.get(&uid).cloned().unwrap_or_default();
             let want = |p: Provider| usize::from(live.is_some_and(|(_, (on, _))| on == p));
-            let (want_ecs, want_run, want_knative) = (
+            let (want_ecs, want_run, want_knative, want_deployments) = (
                 want(Provider::Fargate),
                 want(Provider::CloudRun),
                 want(Provider::Knative),
+                want(Provider::Kubernetes),
             );
             // Container apps and container groups are told apart by their ids' type below.
             let want_azure = want(Provider::ContainerApps) + want(Provider::ContainerInstances);
             if on_ecs.len() != want_ecs
                 || on_run.len() != want_run
                 || on_knative.len() != want_knative
+                || on_deployments.len() != want_deployments
                 || on_azure.len() != want_azure
             {
                 found.push(format!(
                     "{name} (uid {uid}): ECS {on_ecs:?} (want {want_ecs}), Cloud Run {on_run:?} \
-                     (want {want_run}), Knative {on_knative:?} (want {want_knative}), Azure \
+                     (want {want_run}), Knative {on_knative:?} (want {want_knative}), \
+                     Deployments {on_deployments:?} (want {want_deployments}), Azure \
                      {on_azure:?} (want {want_azure})"
                 ));
                 continue;
@@ -785,7 +826,7 @@ impl Suite {
                 }
                 Provider::CloudRun => on_run[0].clone(),
                 Provider::Knative => on_knative[0].clone(),
-                Provider::Kubernetes => unreachable!("the suite does not play {provider} (PLAYED)"),
+                Provider::Kubernetes => on_deployments[0].clone(),
                 Provider::ContainerApps | Provider::ContainerInstances => {
                     let kind = if provider == Provider::ContainerApps {
                         "/providers/Microsoft.App/containerApps/"
@@ -815,6 +856,7 @@ impl Suite {
             .keys()
             .chain(run.keys())
             .chain(knative.keys())
+            .chain(deployments.keys())
             .chain(azure.keys())
         {
             if stray.starts_with('<') {
