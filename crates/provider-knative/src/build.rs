@@ -13,10 +13,7 @@ use ferry_core::kube_object::{ProbeKind, container, owner_references, stamp_fing
 use ferry_core::status::{Outputs, Readiness};
 use serde_json::{Map, Value, json};
 
-/// The field manager Ferry applies with.
-pub const FIELD_MANAGER: &str = "ferry";
-/// Label on everything Ferry creates.
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "ferry");
+pub use ferry_provider::in_cluster::{FIELD_MANAGER, MANAGED_BY};
 
 /// `apiVersion` of a Knative Service.
 const API_VERSION: &str = "serving.knative.dev/v1";

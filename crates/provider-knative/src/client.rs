@@ -12,13 +12,14 @@ use ferry_api::conditions::reasons;
 use ferry_core::desired::{Desired, ObjectRef};
 use ferry_core::kube_object::fingerprint_of;
 use ferry_provider::backend::Caches;
+use ferry_provider::in_cluster::{self, Subject, is_ours, is_unserved, release_patch, to_value};
 use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError, Started};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::build::{self, FIELD_MANAGER, MANAGED_BY};
+use crate::build::{self, FIELD_MANAGER};
 
 /// How long to wait before looking again for Knative's CRDs once they were missing.
 pub const KNATIVE_RECHECK: Duration = Duration::from_secs(60);
@@ -133,46 +134,19 @@ fn not_installed() -> ProviderError {
     }
 }
 
-/// A 404 for a resource the server does not serve, rather than for a missing object.
-fn is_unserved(status: &kube::core::Status) -> bool {
-    status.code == 404 && status.details.as_ref().is_none_or(|d| d.name.is_empty())
-}
+/// What Knative's API errors are about.
+const SUBJECT: Subject<'static> = Subject {
+    what: "a Knative Service",
+    resource: "services.serving.knative.dev",
+    refused: "Knative refused the Service",
+};
 
 /// Sorts an API error into what the controller should do about it.
 fn classify(operation: &'static str, error: kube::Error) -> ProviderError {
-    match error {
-        kube::Error::Api(status) => match status.code {
-            404 if is_unserved(&status) => not_installed(),
-            429 => ProviderError::Throttled {
-                retry_after: status
-                    .details
-                    .as_ref()
-                    .map(|d| d.retry_after_seconds)
-                    .filter(|s| *s > 0)
-                    .map(|s| Duration::from_secs(u64::from(s))),
-                message: status.message,
-            },
-            401 | 403 => ProviderError::Auth(format!(
-                "{operation} of a Knative Service was refused ({}): grant Ferry's service account \
-                 access to services.serving.knative.dev",
-                status.message
-            )),
-            // Knative's schema or webhook refuses what this spec asks of it.
-            400 | 422 => ProviderError::Terminal {
-                reason: reasons::UNSUPPORTED,
-                message: format!("Knative refused the Service: {}", status.message),
-                recheck: None,
-            },
-            _ => ProviderError::Transient {
-                operation,
-                message: status.message,
-            },
-        },
-        other => ProviderError::Transient {
-            operation,
-            message: other.to_string(),
-        },
+    if is_unserved(&error) {
+        return not_installed();
     }
+    in_cluster::classify(operation, &SUBJECT, error)
 }
 
 impl KnativeClient {
@@ -234,25 +208,6 @@ impl KnativeClient {
             state: applied.map(|live| build::readiness(&live)),
         })
     }
-}
-
-/// Whether Ferry may manage `live` for `object`: owned by it, or labelled as Ferry's and owned
-/// by nothing (left behind by an earlier object of the same name, or released).
-fn is_ours(live: &DynamicObject, object: &ObjectRef) -> bool {
-    let owners = live.owner_references();
-    let owned_by_us = object
-        .uid
-        .as_deref()
-        .is_some_and(|uid| owners.iter().any(|o| o.uid == uid));
-    let labelled = live.labels().get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1);
-    owned_by_us || (labelled && !owners.iter().any(|o| o.controller == Some(true)))
-}
-
-fn to_value(live: &DynamicObject) -> Result<Value, ProviderError> {
-    serde_json::to_value(live).map_err(|e| ProviderError::Transient {
-        operation: "observe",
-        message: e.to_string(),
-    })
 }
 
 fn name_taken(object: &ObjectRef) -> ProviderError {
@@ -351,23 +306,9 @@ impl ExternalClient for KnativeClient {
         let Some(uid) = object.uid.as_deref() else {
             return Ok(());
         };
-        let owners = live.owner_references();
-        if !owners.iter().any(|o| o.uid == uid) {
+        let Some(patch) = release_patch(&live, uid) else {
             return Ok(());
-        }
-        let kept: Vec<Value> = owners
-            .iter()
-            .filter(|o| o.uid != uid)
-            .filter_map(|o| serde_json::to_value(o).ok())
-            .collect();
-        // The resourceVersion makes this a compare-and-swap: a concurrent change fails it and
-        // the next reconcile tries again.
-        let patch = json!({
-            "metadata": {
-                "resourceVersion": live.resource_version(),
-                "ownerReferences": if kept.is_empty() { Value::Null } else { Value::Array(kept) },
-            }
-        });
+        };
         self.api(&object.namespace)
             .patch(&object.name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
@@ -433,48 +374,6 @@ mod tests {
                 );
             }
             other => panic!("{other:?}"),
-        }
-    }
-
-    fn live(labels: &Value, owners: &Value) -> DynamicObject {
-        serde_json::from_value(json!({
-            "apiVersion": "serving.knative.dev/v1",
-            "kind": "Service",
-            "metadata": {"name": "hello", "namespace": "shop", "labels": labels, "ownerReferences": owners},
-        }))
-        .unwrap()
-    }
-
-    fn owner(uid: &str, controller: bool) -> Value {
-        json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "ServerlessService", "name": "hello", "uid": uid, "controller": controller})
-    }
-
-    #[test]
-    fn ferry_manages_only_services_it_owns_or_left_unowned() {
-        let object = ObjectRef {
-            namespace: "shop".into(),
-            name: "hello".into(),
-            uid: Some("u-1".into()),
-            generation: Some(1),
-        };
-        let ours = json!({MANAGED_BY.0: MANAGED_BY.1});
-        let cases = [
-            (json!({}), json!([owner("u-1", true)]), true),
-            (ours.clone(), json!([owner("u-1", true)]), true),
-            // Released by an earlier object of the same name (deletionPolicy: Orphan).
-            (ours.clone(), json!([]), true),
-            // Ferry's label, but another controller owns it now.
-            (ours.clone(), json!([owner("u-2", true)]), false),
-            (ours, json!([owner("u-2", false)]), true),
-            (json!({"team": "web"}), json!([]), false),
-            (json!({}), json!([owner("u-2", true)]), false),
-        ];
-        for (labels, owners, expected) in cases {
-            assert_eq!(
-                is_ours(&live(&labels, &owners), &object),
-                expected,
-                "{labels} {owners}"
-            );
         }
     }
 }

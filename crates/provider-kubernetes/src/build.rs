@@ -17,10 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::limits::{DEFAULT_UTILIZATION, SERVICE_PORT};
 use crate::model::KubernetesModel;
 
-/// The field manager Ferry applies with.
-pub const FIELD_MANAGER: &str = "ferry";
-/// Label on everything Ferry creates.
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "ferry");
+pub use ferry_provider::in_cluster::{FIELD_MANAGER, MANAGED_BY};
 /// The label that selects the service's pods (a Deployment's selector cannot change, so it
 /// holds only the object's name).
 pub const SELECTOR_LABEL: &str = "ferry.dev/service";

@@ -15,13 +15,14 @@ use ferry_api::conditions::reasons;
 use ferry_core::desired::{Desired, ObjectRef};
 use ferry_core::status::Readiness;
 use ferry_provider::backend::Caches;
+use ferry_provider::in_cluster::{self, Subject, is_ours, is_unserved, release_patch, to_value};
 use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError, Started};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::build::{self, FIELD_MANAGER, Kind, MANAGED_BY, SELECTOR_LABEL};
+use crate::build::{self, FIELD_MANAGER, Kind, SELECTOR_LABEL};
 
 /// How long to wait before looking again for the VerticalPodAutoscaler CRD once it was missing.
 pub const VPA_RECHECK: Duration = Duration::from_secs(60);
@@ -191,67 +192,19 @@ fn vpa_not_installed() -> ProviderError {
     }
 }
 
-/// A 404 for a resource the server does not serve, rather than for a missing object.
-fn is_unserved(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status)
-        if status.code == 404 && status.details.as_ref().is_none_or(|d| d.name.is_empty()))
-}
-
-/// Sorts an API error into what the controller should do about it.
+/// Sorts an API error about a `kind` into what the controller should do about it.
 fn classify(operation: &'static str, kind: Kind, error: kube::Error) -> ProviderError {
     if kind == Kind::VerticalPodAutoscaler && is_unserved(&error) {
         return vpa_not_installed();
     }
-    match error {
-        kube::Error::Api(status) => match status.code {
-            429 => ProviderError::Throttled {
-                retry_after: status
-                    .details
-                    .as_ref()
-                    .map(|d| d.retry_after_seconds)
-                    .filter(|s| *s > 0)
-                    .map(|s| Duration::from_secs(u64::from(s))),
-                message: status.message,
-            },
-            401 | 403 => ProviderError::Auth(format!(
-                "{operation} of a {} was refused ({}): grant Ferry's service account access to \
-                 {} (the chart does)",
-                kind.name(),
-                status.message,
-                kind.gvk().3
-            )),
-            // The API server refuses what this spec asks of it (a label, a quantity).
-            400 | 422 => ProviderError::Terminal {
-                reason: reasons::UNSUPPORTED,
-                message: format!(
-                    "the API server refused the {}: {}",
-                    kind.name(),
-                    status.message
-                ),
-                recheck: None,
-            },
-            _ => ProviderError::Transient {
-                operation,
-                message: status.message,
-            },
-        },
-        other => ProviderError::Transient {
-            operation,
-            message: other.to_string(),
-        },
-    }
-}
-
-/// Whether Ferry may manage `live` for `object`: owned by it, or labelled as Ferry's and owned
-/// by nothing (left behind by an earlier object of the same name, or released).
-fn is_ours(live: &DynamicObject, object: &ObjectRef) -> bool {
-    let owners = live.owner_references();
-    let owned_by_us = object
-        .uid
-        .as_deref()
-        .is_some_and(|uid| owners.iter().any(|o| o.uid == uid));
-    let labelled = live.labels().get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1);
-    owned_by_us || (labelled && !owners.iter().any(|o| o.controller == Some(true)))
+    let what = format!("a {}", kind.name());
+    let refused = format!("the API server refused the {}", kind.name());
+    let subject = Subject {
+        what: &what,
+        resource: kind.gvk().3,
+        refused: &refused,
+    };
+    in_cluster::classify(operation, &subject, error)
 }
 
 fn name_taken(kind: Kind, object: &ObjectRef) -> ProviderError {
@@ -267,13 +220,6 @@ fn name_taken(kind: Kind, object: &ObjectRef) -> ProviderError {
         ),
         recheck: None,
     }
-}
-
-fn to_value(live: &DynamicObject) -> Result<Value, ProviderError> {
-    serde_json::to_value(live).map_err(|e| ProviderError::Transient {
-        operation: "observe",
-        message: e.to_string(),
-    })
 }
 
 /// One child as found: what it holds, and whether it holds what Ferry wants.
@@ -617,23 +563,9 @@ impl ExternalClient for KubernetesClient {
             let Some(live) = self.get_if_served(kind, object).await? else {
                 continue;
             };
-            let owners = live.owner_references();
-            if !owners.iter().any(|o| o.uid == uid) {
+            let Some(patch) = release_patch(&live, uid) else {
                 continue;
-            }
-            let kept: Vec<Value> = owners
-                .iter()
-                .filter(|o| o.uid != uid)
-                .filter_map(|o| serde_json::to_value(o).ok())
-                .collect();
-            // The resourceVersion makes this a compare-and-swap: a concurrent change fails it
-            // and the next reconcile tries again.
-            let patch = json!({
-                "metadata": {
-                    "resourceVersion": live.resource_version(),
-                    "ownerReferences": if kept.is_empty() { Value::Null } else { Value::Array(kept) },
-                }
-            });
+            };
             self.forget(kind, object);
             self.api(kind, &object.namespace)
                 .patch(&object.name, &PatchParams::default(), &Patch::Merge(&patch))

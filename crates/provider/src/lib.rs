@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod fake;
+pub mod in_cluster;
 pub mod provider_config;
 
 use std::sync::Arc;
