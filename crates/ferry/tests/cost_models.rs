@@ -369,16 +369,22 @@ fn fargate_ephemeral_storage_above_twenty_gb_is_billed_per_gb_hour() {
     );
 }
 
-#[test]
-fn fargate_tasks_follow_the_load_within_the_auto_scaling_bounds() {
-    // 630,720,000 requests x 1 s / 2,628,000 s = 240 requests in flight on average; at up to 80
-    // per task that needs ceil(240 / 80) = 3 tasks.
-    let busy = Traffic {
+/// 630,720,000 requests of 1 s a month: 630,720,000 / 2,628,000 s = 240 requests in flight on
+/// average, without a free tier.
+fn in_flight_240() -> Traffic {
+    Traffic {
         requests_per_month: 630_720_000,
         avg_duration_ms: 1000,
         mean_concurrency: None,
         free_tier: false,
-    };
+    }
+}
+
+#[test]
+fn fargate_tasks_follow_the_load_within_the_auto_scaling_bounds() {
+    // 630,720,000 requests x 1 s / 2,628,000 s = 240 requests in flight on average; at up to 80
+    // per task that needs ceil(240 / 80) = 3 tasks.
+    let busy = in_flight_240();
     let resources = json!({"cpu": "1", "memory": "2Gi"});
     // Bounds 4..10: 4 tasks, 3 serving and 1 kept by minInstances.
     //   compute 3 x 1 x 730 x 0.04048 = $88.6512 -> $88.65
@@ -870,12 +876,7 @@ fn kubernetes_fargate_ephemeral_storage_above_twenty_gib_is_billed_per_gb_hour()
 #[test]
 fn kubernetes_fargate_pods_follow_the_load_as_fargate_tasks_do() {
     // 630,720,000 requests x 1 s / 2,628,000 s = 240 in flight; at up to 80 per pod, 3 pods.
-    let busy = Traffic {
-        requests_per_month: 630_720_000,
-        avg_duration_ms: 1000,
-        mean_concurrency: None,
-        free_tier: false,
-    };
+    let busy = in_flight_240();
     let resources = json!({"cpu": "500m", "memory": "1Gi"});
     // Bounds 1..10: the 3 pods the load needs, each 0.5 vCPU and 2 GB.
     //   compute 3 x 0.5 x $0.04048 x 730 = $44.3256 -> $44.33
@@ -1018,12 +1019,7 @@ fn kubernetes_pods_on_a_plain_cluster_at_the_users_node_price() {
     );
     // Under load (240 in flight, 80 per pod: 3 pods) within 1..10:
     //   compute 3 x 0.5 x $0.03 x 730 = $32.85; memory 3 x 1 x $0.004 x 730 = $8.76; $41.61.
-    let busy = Traffic {
-        requests_per_month: 630_720_000,
-        avg_duration_ms: 1000,
-        mean_concurrency: None,
-        free_tier: false,
-    };
+    let busy = in_flight_240();
     let s = kubernetes(
         &json!({"cpu": "500m", "memory": "1Gi"}),
         &json!({"minInstances": 1, "maxInstances": 10}),

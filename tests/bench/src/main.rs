@@ -817,8 +817,11 @@ fn container(provider: Provider, mark: Option<&str>) -> Value {
 fn scaling(provider: Provider) -> Value {
     match provider {
         Provider::Knative => json!({"minInstances": 0, "maxInstances": 3, "target": 50}),
-        // Fargate does not scale to zero (nothing starts a task on a request); it scales on CPU.
-        Provider::Fargate => json!({"minInstances": 1, "maxInstances": 3, "metric": "cpu"}),
+        // Neither Fargate nor a HorizontalPodAutoscaler scales to zero (nothing starts a task or
+        // pod on a request); both scale on CPU.
+        Provider::Fargate | Provider::Kubernetes => {
+            json!({"minInstances": 1, "maxInstances": 3, "metric": "cpu"})
+        }
         // Cloud Run and Container Apps scale on their own to keep instances within their
         // concurrency: no target.
         Provider::CloudRun | Provider::ContainerApps => {
@@ -826,8 +829,6 @@ fn scaling(provider: Provider) -> Value {
         }
         // Container Instances runs one container group, always.
         Provider::ContainerInstances => json!({"minInstances": 1, "maxInstances": 1}),
-        // A HorizontalPodAutoscaler on CPU, from one pod.
-        Provider::Kubernetes => json!({"minInstances": 1, "maxInstances": 3, "metric": "cpu"}),
     }
 }
 
