@@ -23,7 +23,8 @@ use tokio::sync::{Notify, watch};
 
 const SERVICES: &str = "/apis/ferry.dev/v1alpha1/serverlessservices";
 
-/// An API server without Knative that answers every list but the ServerlessServices one when
+/// An API server that serves none of the kinds backends own (no Knative, and for these tests
+/// no Deployments either), answers every list but the ServerlessServices one when
 /// `answer_services` is false, holds every watch open, and tells when the ServerlessServices
 /// list arrived.
 fn api_server(answer_services: bool) -> (kube::Client, Arc<Notify>) {
@@ -50,8 +51,12 @@ fn api_server(answer_services: bool) -> (kube::Client, Arc<Notify>) {
                 held.push(reply);
                 continue;
             }
+            // Discovery of a group version (`/api/v1`, `/apis/GROUP/VERSION`): none of the kinds
+            // backends own is served, so nothing but ServerlessServices is watched.
+            let discovery =
+                path == "/api/v1" || (path.starts_with("/apis/") && path.split('/').count() == 4);
             match path.as_str() {
-                "/apis/serving.knative.dev/v1" => {
+                _ if discovery => {
                     reply.send_response(respond(StatusCode::NOT_FOUND, json!({})));
                 }
                 SERVICES => {
