@@ -243,3 +243,34 @@ pub fn secret_key(
         key: key.clone(),
     })
 }
+
+/// Records an error for every entry of `labels` (at `path`, e.g. `spec.kubernetes.nodeSelector`)
+/// that is not a valid Kubernetes label, as the API server would refuse it when the object is
+/// applied.
+pub fn check_labels<'a>(
+    f: &mut crate::Findings,
+    path: &str,
+    labels: impl IntoIterator<Item = (&'a String, &'a String)>,
+) {
+    use crate::names::{is_label_key, is_label_value};
+    for (key, value) in labels {
+        if !is_label_key(key) {
+            f.invalid(
+                format!("{path}[{key}]"),
+                format!(
+                    "not a Kubernetes label key: an optional DNS subdomain and '/', then at most \
+                     63 letters, digits, '-', '_' and '.', beginning and ending with a letter or \
+                     digit; got {key:?}"
+                ),
+            );
+        } else if !is_label_value(value) {
+            f.invalid(
+                format!("{path}[{key}]"),
+                format!(
+                    "not a Kubernetes label value: empty, or at most 63 letters, digits, '-', '_' \
+                     and '.', beginning and ending with a letter or digit; got {value:?}"
+                ),
+            );
+        }
+    }
+}

@@ -23,6 +23,33 @@ pub fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
+/// A label's name part, or a label value when not empty: at most 63 letters, digits, '-', '_'
+/// and '.', beginning and ending with a letter or digit.
+fn is_label_name(s: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+        && s.chars().all(|c| alnum(c) || matches!(c, '-' | '_' | '.'))
+}
+
+/// A Kubernetes label key: a name, with an optional DNS-subdomain prefix and '/'
+/// (`app.kubernetes.io/name`, `compute`).
+pub fn is_label_key(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((prefix, name)) => {
+            !prefix.is_empty() && is_dns_subdomain(prefix) && is_label_name(name)
+        }
+        None => is_label_name(s),
+    }
+}
+
+/// A Kubernetes label value: empty, or a label name.
+pub fn is_label_value(s: &str) -> bool {
+    s.is_empty() || is_label_name(s)
+}
+
 /// `prefix` trimmed so that `prefix-HASH` fits in `max`, where HASH is a stable 32-bit hash
 /// of `NAMESPACE/NAME` in hex: the readable part may be cut or ambiguous, the hash keeps the
 /// name of each object its own.
@@ -63,6 +90,38 @@ pub fn fingerprint(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_keys_and_values_follow_kubernetes() {
+        for key in [
+            "compute",
+            "app.kubernetes.io/name",
+            "eks.amazonaws.com/compute-type",
+            "A_b.c",
+        ] {
+            assert!(is_label_key(key), "{key}");
+        }
+        let long = "a".repeat(64);
+        for key in [
+            "",
+            "-a",
+            "a-",
+            "/a",
+            "a/",
+            "Example.com/a",
+            "a/b/c",
+            "a b",
+            long.as_str(),
+        ] {
+            assert!(!is_label_key(key), "{key}");
+        }
+        for value in ["", "fargate", "v1.2_3"] {
+            assert!(is_label_value(value), "{value}");
+        }
+        for value in ["-x", "x.", "a b", "a/b", long.as_str()] {
+            assert!(!is_label_value(value), "{value}");
+        }
+    }
 
     #[test]
     fn fingerprint_is_fnv1a_64() {

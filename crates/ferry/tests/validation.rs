@@ -511,6 +511,31 @@ fn kubernetes_scale_down_delay_is_at_most_an_hour() {
 }
 
 #[test]
+fn kubernetes_labels_it_puts_on_pods_are_checked_as_the_api_server_would() {
+    let e = invalid(json!({
+        "provider": "kubernetes", "containers": app(json!({"cpu": "1"})),
+        "kubernetes": {
+            "fargateProfile": {"labels": {"compute": "on fargate"}},
+            "nodeSelector": {"-zone": "a"},
+        },
+    }));
+    let fields: Vec<&str> = e.errors.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.kubernetes.nodeSelector[-zone]",
+            "spec.kubernetes.fargateProfile.labels[compute]"
+        ],
+        "{e}"
+    );
+    assert!(
+        e.errors[0].message.contains("not a Kubernetes label key"),
+        "{e}"
+    );
+    assert!(e.errors[1].message.contains("got \"on fargate\""), "{e}");
+}
+
+#[test]
 fn kubernetes_a_resizing_vpa_cannot_sit_beside_an_hpa() {
     let spec = |mode: &str, max: u32| {
         json!({

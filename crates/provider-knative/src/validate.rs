@@ -84,6 +84,11 @@ pub(crate) fn check(
         }
     }
 
+    ferry_core::kube_object::check_labels(
+        f,
+        "spec.knative.nodeSelector",
+        section.node_selector.iter().flatten(),
+    );
     let autoscaler_class = parts
         .scaling
         .and_then(|scaling| autoscaler(f, parts, section.autoscaler_class, scaling));

@@ -5,6 +5,7 @@ use ferry_api::{ScalingMetric, SecretRef, VpaUpdateMode};
 use ferry_core::Findings;
 use ferry_core::backend::Parts;
 use ferry_core::desired::{ContainerModel, ObjectRef, SecretSource};
+use ferry_core::kube_object::check_labels;
 use ferry_core::quantity::{format_bytes, format_cores};
 
 use crate::limits::{
@@ -97,6 +98,16 @@ pub(crate) fn check(f: &mut Findings, _object: &ObjectRef, parts: &Parts<'_>) ->
         }
     }
 
+    check_labels(
+        f,
+        "spec.kubernetes.nodeSelector",
+        section.node_selector.iter().flatten(),
+    );
+    check_labels(
+        f,
+        "spec.kubernetes.fargateProfile.labels",
+        fargate_labels.iter().flatten(),
+    );
     let mut ingress_annotations = section.ingress_annotations.unwrap_or_default();
     if section.ingress_class_name.as_deref() == Some(ALB_INGRESS_CLASS) {
         ingress_annotations
