@@ -4,13 +4,14 @@
     python3 fake.py --port PORT --specs DIR [--host 127.0.0.1] [--operation-polls N]
                     [--retry-after S] [--hang-seconds S] [--parent-pid PID]
 
-It serves Azure Container Apps (Microsoft.App/containerApps and their revisions, api-version
-2026-01-01) and Azure Container Instances (Microsoft.ContainerInstance/containerGroups,
-api-version 2026-05-01), keeps them in memory, and finishes their long-running operations after
-N polls. Every request body is checked against Microsoft's own Swagger definitions (DIR is the
-azure-specs folder: a copy of Azure/azure-rest-api-specs' `specification/`), and so is every
-answer it gives. Python standard library only. Behaviour, admin API (/fake/...) and what is not
-modelled: README.md.
+It serves Azure Container Apps (Microsoft.App/containerApps and their revisions, Microsoft.App/jobs
+and their executions, api-version 2026-01-01) and Azure Container Instances
+(Microsoft.ContainerInstance/containerGroups, api-version 2026-05-01), keeps them in memory, and
+finishes their long-running operations after N polls; job executions run to the outcome their
+command decides. Every request body is checked against Microsoft's own Swagger definitions (DIR
+is the azure-specs folder: a copy of Azure/azure-rest-api-specs' `specification/`), and so is
+every answer it gives. Python standard library only. Behaviour, admin API (/fake/...) and what
+is not modelled: README.md.
 """
 
 import argparse
@@ -38,11 +39,14 @@ ACI_DIR = ("containerinstance/resource-manager/Microsoft.ContainerInstance/Conta
            "stable/" + ACI_API)
 APP_FILE = APP_DIR + "/ContainerApps.json"
 REVISIONS_FILE = APP_DIR + "/ContainerAppsRevisions.json"
+JOBS_FILE = APP_DIR + "/Jobs.json"
 ACI_FILE = ACI_DIR + "/containerInstance.json"
 COMMON_V5 = "common-types/resource-management/v5/types.json"
 
 APP_TYPE = "Microsoft.App/containerApps"
 REVISION_TYPE = "Microsoft.App/containerApps/revisions"
+JOB_TYPE = "Microsoft.App/jobs"
+EXECUTION_TYPE = "Microsoft.App/jobs/executions"
 ACI_TYPE = "Microsoft.ContainerInstance/containerGroups"
 
 ARM_SCOPES = ("https://management.azure.com/.default", "https://management.core.windows.net//.default")
@@ -129,7 +133,7 @@ class Specs:
     def __init__(self, root):
         self.root = os.path.abspath(root)
         self.files = {}
-        for needed in (APP_FILE, REVISIONS_FILE, ACI_FILE, COMMON_V5):
+        for needed in (APP_FILE, REVISIONS_FILE, JOBS_FILE, ACI_FILE, COMMON_V5):
             self.load(os.path.join(self.root, needed))
 
     def load(self, path):
@@ -195,13 +199,18 @@ class Specs:
 
     def operation(self, operation_id):
         """(operation, file) of an operationId in the served files."""
-        for relative in (APP_FILE, REVISIONS_FILE, ACI_FILE):
+        for relative in (APP_FILE, REVISIONS_FILE, JOBS_FILE, ACI_FILE):
             file = self.path(relative)
             for item in self.load(file)["paths"].values():
                 for method, operation in item.items():
                     if isinstance(operation, dict) and operation.get("operationId") == operation_id:
                         return operation, file
         raise KeyError(f"no operation {operation_id}")
+
+    def definition(self, relative, name):
+        """(schema, file) of `#/definitions/NAME` in a served file."""
+        file = self.path(relative)
+        return self.load(file)["definitions"][name], file
 
     def request_schema(self, operation_id):
         operation, file = self.operation(operation_id)
@@ -445,12 +454,14 @@ def canonical(value):
 class Operation:
     """An Azure-AsyncOperation: done after `remaining` more observations."""
 
-    def __init__(self, sub, kind, key, action, polls, location):
+    def __init__(self, sub, kind, key, action, polls, location, targets=()):
         self.id = str(uuid.uuid4())
         self.sub = sub
-        self.kind = kind  # "app" or "group"
-        self.key = key
-        self.action = action  # "put" or "delete"
+        self.kind = kind  # "app", "job" or "group"
+        self.key = key  # the Resource it changes; the Execution a "start" starts
+        # "put" or "delete" (of a Resource); "start", "stop" or "stopAll" (of executions)
+        self.action = action
+        self.targets = list(targets)  # the Executions a "stop" or "stopAll" stops
         self.remaining = polls
         self.status = "InProgress"
         self.error = None
@@ -459,18 +470,20 @@ class Operation:
         self.location = location
 
     def namespace(self):
-        return "Microsoft.App" if self.kind == "app" else "Microsoft.ContainerInstance"
+        return "Microsoft.ContainerInstance" if self.kind == "group" else "Microsoft.App"
 
     def api(self):
-        return APP_API if self.kind == "app" else ACI_API
+        return ACI_API if self.kind == "group" else APP_API
 
     def status_path(self):
-        kind = "containerappOperationStatuses" if self.kind == "app" else "operations"
+        kind = {"app": "containerappOperationStatuses", "job": "containerappsjobOperationStatuses",
+                "group": "operations"}[self.kind]
         return (f"/subscriptions/{self.sub}/providers/{self.namespace()}/locations/"
                 f"{region(self.location)}/{kind}/{self.id}")
 
     def result_path(self):
-        kind = "containerappOperationResults" if self.kind == "app" else "operationResults"
+        kind = {"app": "containerappOperationResults", "job": "containerappsjobOperationResults",
+                "group": "operationResults"}[self.kind]
         return (f"/subscriptions/{self.sub}/providers/{self.namespace()}/locations/"
                 f"{region(self.location)}/{kind}/{self.id}")
 
@@ -505,8 +518,28 @@ class Revision:
         self.last_active = None
 
 
+class Execution:
+    """A run of a job: the template it runs and how far it got."""
+
+    def __init__(self, job, name, template, outcome, retry_limit):
+        self.job = job
+        self.name = name
+        self.template = template
+        self.outcome = outcome  # ("succeeds",), ("fails", exit code) or ("runs",)
+        self.retry_limit = retry_limit
+        self.start = now()
+        self.end = None
+        self.status = "Running"
+        self.observations = 0
+        self.operation = None  # the pending "start" or "stop" Operation
+        self.stopping = False
+
+    def arm_id(self):
+        return f"{self.job.arm_id()}/executions/{self.name}"
+
+
 class Resource:
-    """A container app or container group, with what it was last sent and its status."""
+    """A container app, job or container group, with what it was last sent and its status."""
 
     def __init__(self, kind, sub, rg, name, spec, who):
         self.kind = kind
@@ -526,6 +559,8 @@ class Resource:
         self.latest = None
         self.latest_ready = None
         self.pending_revision = None
+        # jobs: their executions by name, oldest first
+        self.executions = {}
         # container groups
         self.outcome = None  # None (pending), "running", "missing", "crashing"
         self.outcome_before = False  # whether it existed before the pending operation
@@ -534,7 +569,7 @@ class Resource:
         self.observations = 0
 
     def arm_id(self):
-        provider = APP_TYPE if self.kind == "app" else ACI_TYPE
+        provider = {"app": APP_TYPE, "job": JOB_TYPE, "group": ACI_TYPE}[self.kind]
         return f"/subscriptions/{self.sub}/resourceGroups/{self.rg}/providers/{provider}/{self.name}"
 
 
@@ -697,6 +732,9 @@ class Fake:
             self.drop(resource)
         elif resource.kind == "app":
             self.finish_app(resource, operation)
+        elif resource.kind == "job":
+            resource.state = "Succeeded"
+            operation.finish("Succeeded")
         else:
             self.finish_group(resource, operation)
         resource.operation = None
@@ -1009,6 +1047,178 @@ class Fake:
             "events": [pulling, pulled, event("Started", "Normal", "Started container")],
         }, "Running"
 
+    # --- jobs
+
+    def put_job(self, sub, rg, name, body, base, who, patch=False):
+        existing = self.find("job", sub, rg, name)
+        if existing is not None and existing.deleting:
+            raise job_in_progress(name, "deleted")
+        if not APP_NAME.fullmatch(name) or "--" in name:
+            raise ArmError(400, "ContainerAppJobInvalidName",
+                           f"Invalid Container Apps Job name '{name}'. A name must consist of "
+                           f"lower case alphanumeric characters or '-', start with an alphabetic "
+                           f"character, and end with an alphanumeric character and cannot have "
+                           f"'--'. The length must not be more than 32 characters.")
+        schema, file = self.specs.request_schema("Jobs_CreateOrUpdate")
+        immutable = []
+        if patch:
+            if existing is None:
+                raise not_found(JOB_TYPE, name, rg)
+            patch_schema, patch_file = self.specs.request_schema("Jobs_Update")
+            self.checker.check(body, patch_schema, patch_file, "patch")
+            body = merge_patch(existing.spec, body)
+        self.checker.check(body, schema, file, "update" if existing else "create",
+                           immutable=immutable)
+        if existing is not None and existing.operation is not None:
+            raise job_in_progress(name, "updated")
+        check_immutable(existing, body, immutable)
+        check_job_rules(body)
+        job = existing or Resource("job", sub, rg, name, body, who)
+        job.spec = body
+        job.modified, job.modified_by = now(), who
+        job.state = "InProgress"
+        self.store(job)
+        operation = self.start_operation(job, "put", body["location"])
+        if patch:
+            return 202, None, lro_headers(base, operation, self.retry_after)
+        return (201 if existing is None else 200), self.render_job(job), \
+            async_headers(base, operation, self.retry_after)
+
+    def render_job(self, job):
+        spec = copy.deepcopy(job.spec)
+        properties = spec.setdefault("properties", {})
+        configuration = properties.get("configuration", {})
+        if configuration.get("triggerType") == "Manual":
+            configuration.setdefault("manualTriggerConfig", {})
+        for key in TRIGGER_CONFIGS.values():
+            if key in configuration:
+                configuration[key].setdefault("replicaCompletionCount", 1)
+                configuration[key].setdefault("parallelism", 1)
+        for secret in configuration.get("secrets", []):
+            secret.pop("value", None)  # x-ms-secret: only Jobs_ListSecrets shows values
+        environment = properties.get("environmentId", "")
+        properties.update({
+            "template": job_template(spec),
+            "provisioningState": "Deleting" if job.deleting else job.state,
+            "outboundIpAddresses": [address("20", environment, str(n)) for n in range(3)],
+            "eventStreamEndpoint": f"https://{region(spec['location'])}.azurecontainerapps.dev/"
+                                   f"subscriptions/{job.sub}/resourceGroups/{job.rg}/jobs/"
+                                   f"{job.name}/eventstream",
+        })
+        spec.update({"id": job.arm_id(), "name": job.name, "type": JOB_TYPE,
+                     "systemData": system_data(job)})
+        return spec
+
+    def execution_template(self, template):
+        """A job template as an execution shows it: its containers and init containers, with
+        only what JobExecutionContainer has."""
+        schema, file = self.specs.definition(JOBS_FILE, "JobExecutionContainer")
+        keys = self.specs.shape(schema, file)[0]
+        return {key: [{k: v for k, v in container.items() if k in keys}
+                      for container in template[key]]
+                for key in ("containers", "initContainers") if key in template}
+
+    def new_execution(self, job, name, template):
+        """An execution of `job` running `template`, Running from now on."""
+        configuration = job.spec["properties"]["configuration"]
+        execution = Execution(job, name, template,
+                              run_outcome(template, lambda image: self.behaviour(job.sub, image)),
+                              configuration.get("replicaRetryLimit", 0))
+        job.executions[name] = execution
+        self.settle(execution)
+        return execution
+
+    def start_job(self, job, raw, base):
+        """Jobs_Start: an execution with the job's template, or with the containers and init
+        containers the body gives instead (each list as it was sent)."""
+        if job.deleting or job.operation is not None:
+            raise job_in_progress(job.name, "started")
+        template = self.execution_template(job_template(job.spec))
+        if raw.strip():
+            body = body_of(raw, "JobExecutionTemplate")
+            schema, file = self.specs.request_schema("Jobs_Start")
+            self.checker.check(body, schema, file, "create")
+            template.update(copy.deepcopy(body))
+            check_containers(template, "")
+        name = f"{job.name}-{suffix()}"
+        while name in job.executions:
+            name = f"{job.name}-{suffix()}"
+        execution = self.new_execution(job, name, template)
+        operation = Operation(job.sub, "job", execution, "start", self.polls, job.spec["location"])
+        self.operations[operation.id] = operation
+        execution.operation = operation
+        if self.polls == 0:
+            self.complete(operation)
+        return 202, execution_base(execution), lro_headers(base, operation, self.retry_after)
+
+    def fire(self, job):
+        """A Schedule job's run at its cron time: named after the minute, like the platform's
+        (`JOB-27944454`, minutes since 1970), with the job's template."""
+        minute = int(time.time()) // 60
+        while f"{job.name}-{minute}" in job.executions:
+            minute += 1
+        return self.new_execution(job, f"{job.name}-{minute}",
+                                  self.execution_template(job_template(job.spec)))
+
+    def stop(self, job, executions, action, base):
+        """Jobs_StopExecution ("stop") and Jobs_StopMultipleExecutions ("stopAll"): the running
+        ones among `executions` are Stopped when the operation is done."""
+        running = [e for e in executions if e.status == "Running"]
+        if not running:
+            return 200, ({"value": []} if action == "stopAll" else None), []
+        operation = Operation(job.sub, "job", job, action, self.polls, job.spec["location"],
+                              targets=running)
+        self.operations[operation.id] = operation
+        for execution in running:
+            pending = execution.operation
+            if pending is not None and pending.action == "start":
+                self.complete(pending)  # the run did start
+            execution.operation = operation
+            execution.stopping = True
+        if self.polls == 0:
+            self.complete(operation)
+        return 202, None, lro_headers(base, operation, self.retry_after)
+
+    def observe_execution(self, execution):
+        """One look at an execution: moves its pending operation on, and its run."""
+        if execution.operation is not None and execution.operation.status == "InProgress":
+            self.tick(execution.operation)
+        if execution.status == "Running" and not execution.stopping:
+            execution.observations += 1
+            self.settle(execution)
+
+    def settle(self, execution):
+        """Ends a run observed long enough: `polls` observations per attempt, and a failing
+        replica is tried 1 + replicaRetryLimit times."""
+        kind = execution.outcome[0]
+        if kind == "runs" or execution.status != "Running":
+            return
+        attempts = 1 if kind == "succeeds" else 1 + max(execution.retry_limit, 0)
+        if execution.observations >= self.polls * attempts:
+            execution.status = "Succeeded" if kind == "succeeds" else "Failed"
+            execution.end = now()
+
+    def tick(self, operation):
+        """One observation of an execution's operation."""
+        if operation.status != "InProgress":
+            return
+        operation.remaining -= 1
+        if operation.remaining <= 0:
+            self.complete(operation)
+
+    def complete(self, operation):
+        """Finishes an execution's operation: a start once its run is under way (the run goes
+        on), a stop by ending the runs it stops."""
+        for execution in operation.targets:
+            if execution.status == "Running":
+                execution.status = "Stopped"
+                execution.end = now()
+            execution.stopping = False
+        for execution in operation.targets or [operation.key]:
+            if execution.operation is operation:
+                execution.operation = None
+        operation.finish("Succeeded")
+
     # --- deletes and operations
 
     def delete(self, kind, sub, rg, name, base):
@@ -1019,10 +1229,7 @@ class Fake:
         if not resource.deleting:
             resource.deleting = True
             operation = self.start_operation(resource, "delete", resource.spec["location"])
-        headers = async_headers(base, operation, self.retry_after)
-        api = APP_API if kind == "app" else ACI_API
-        headers.append(("Location", base + operation.result_path() + f"?api-version={api}"))
-        return 202, None, headers
+        return 202, None, lro_headers(base, operation, self.retry_after)
 
     def operation_status(self, sub, operation_id, kind):
         operation = self.operations.get(operation_id)
@@ -1030,7 +1237,10 @@ class Fake:
             raise ArmError(404, "OperationNotFound",
                            f"The operation '{operation_id}' could not be found.")
         if operation.status == "InProgress":
-            self.observe(operation.key)
+            if operation.action in ("put", "delete"):
+                self.observe(operation.key)
+            else:
+                self.tick(operation)
         return operation
 
     def operation_result(self, sub, operation_id, kind, base):
@@ -1046,11 +1256,18 @@ class Fake:
             raise ArmError(409, "OperationCanceled", "The operation was canceled.")
         if operation.action == "delete":
             return 204, None, []
+        if operation.action == "start":
+            return 200, execution_base(operation.key), []
+        if operation.action == "stop":
+            return 200, None, []
+        if operation.action == "stopAll":
+            return 200, {"value": [render_execution(e) for e in operation.targets]}, []
         resource = operation.key
         if self.find(resource.kind, resource.sub, resource.rg, resource.name) is not resource:
             return 204, None, []
-        body = self.render_app(resource, base) if kind == "app" else self.render_group(resource)
-        return 200, body, []
+        render = {"app": lambda r: self.render_app(r, base), "job": self.render_job,
+                  "group": self.render_group}[kind]
+        return 200, render(resource), []
 
 
 def mode_of(spec):
@@ -1156,6 +1373,143 @@ def check_group_rules(spec):
                            f"properties.containers[{index}].properties.resources")
 
 
+TRIGGER_CONFIGS = {"Manual": "manualTriggerConfig", "Schedule": "scheduleTriggerConfig",
+                   "Event": "eventTriggerConfig"}
+MONTHS = {name: n + 1 for n, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
+WEEKDAYS = {name: n for n, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+CRON_FIELDS = ((0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, MONTHS), (0, 6, WEEKDAYS))
+EXIT = re.compile(r"exit (\d+)")
+
+
+def cron_valid(expression):
+    """A five-field cron expression: `*`, values, ranges, lists and steps within each field's
+    bounds; month and weekday names (`JAN`, `MON`) too."""
+    fields = expression.split()
+    if len(fields) != len(CRON_FIELDS):
+        return False
+    for text, (low, high, names) in zip(fields, CRON_FIELDS):
+        for item in text.split(","):
+            base, slash, step = item.partition("/")
+            if slash and not (step.isdigit() and int(step) > 0):
+                return False
+            if base == "*":
+                continue
+            values = []
+            for end in base.split("-"):
+                value = names.get(end.lower(), int(end) if end.isdigit() else None)
+                if value is None or not low <= value <= high:
+                    return False
+                values.append(value)
+            if len(values) > 2 or values != sorted(values):
+                return False
+    return True
+
+
+def job_template(spec):
+    """The template as Container Apps keeps a job's: with the resources it fills in."""
+    template = copy.deepcopy(spec.get("properties", {}).get("template", {}))
+    for container in template.get("initContainers", []) + template.get("containers", []):
+        resources = container.setdefault("resources", {})
+        resources.setdefault("cpu", 0.5)
+        resources.setdefault("memory", "1Gi")
+    return template
+
+
+def check_containers(template, path):
+    """At least one container; every container and init container with a name and an image."""
+    def invalid(message, target):
+        return ArmError(400, "ContainerAppInvalidSchema",
+                        f"Invalid request body for container apps job. {message}", target)
+
+    if not template.get("containers"):
+        raise invalid("At least one container is required.", f"{path}containers")
+    for key in ("initContainers", "containers"):
+        for index, container in enumerate(template.get(key, [])):
+            for field in ("name", "image"):
+                if not container.get(field):
+                    raise invalid(f"{key} {index} has no {field}.",
+                                  f"{path}{key}[{index}].{field}")
+
+
+def check_job_rules(spec):
+    """What Container Apps refuses in a job beyond the schema."""
+    def invalid(message, target):
+        return ArmError(400, "ContainerAppInvalidSchema",
+                        f"Invalid request body for container apps job. {message}", target)
+
+    properties = spec.get("properties", {})
+    if not properties.get("environmentId"):
+        raise invalid("The job needs an environment: set properties.environmentId.",
+                      "properties.environmentId")
+    configuration = properties.get("configuration")
+    if configuration is None:
+        raise invalid("The job needs a configuration with its triggerType and replicaTimeout.",
+                      "properties.configuration")
+    path = "properties.configuration"
+    trigger = configuration["triggerType"]
+    for kind, key in TRIGGER_CONFIGS.items():
+        if key in configuration and kind != trigger:
+            raise invalid(f"{key} is set but triggerType is {trigger}.", f"{path}.{key}")
+    if trigger != "Manual" and TRIGGER_CONFIGS[trigger] not in configuration:
+        raise invalid(f"A {trigger} job needs {TRIGGER_CONFIGS[trigger]}.",
+                      f"{path}.{TRIGGER_CONFIGS[trigger]}")
+    if trigger == "Schedule":
+        cron = configuration["scheduleTriggerConfig"]["cronExpression"]
+        if not cron_valid(cron):
+            raise ArmError(400, "InvalidCronExpression",
+                           f"Given CRON expression - '{cron}' is not valid, please visit "
+                           f"https://learn.microsoft.com/en-us/rest/api/containerapps/preview/"
+                           f"jobs/create-or-update?tabs=HTTP#scheduletriggerconfig for more "
+                           f"information.", f"{path}.scheduleTriggerConfig.cronExpression")
+    least = [("replicaTimeout", 1), ("replicaRetryLimit", 0)]
+    for key, low in least:
+        if configuration.get(key, low) < low:
+            raise invalid(f"{key} must be at least {low}.", f"{path}.{key}")
+    config = configuration.get(TRIGGER_CONFIGS[trigger], {})
+    for key in ("replicaCompletionCount", "parallelism"):
+        if config.get(key, 1) < 1:
+            raise invalid(f"{key} must be at least 1.", f"{path}.{TRIGGER_CONFIGS[trigger]}.{key}")
+    check_containers(properties.get("template", {}), "properties.template.")
+
+
+def run_outcome(template, behaviour):
+    """What the replicas of an execution running `template` do, by the convention all Ferry
+    fakes share (each container's command and args joined with spaces): ("fails", N) when one
+    says `exit N` (N > 0) or its image is Missing or Crashing (N = 1), else ("runs",) when one
+    says `sleep infinity`, else ("succeeds",)."""
+    forever = False
+    for container in template.get("initContainers", []) + template.get("containers", []):
+        line = " ".join(container.get("command", []) + container.get("args", []))
+        match = EXIT.search(line)
+        if match and int(match.group(1)) > 0:
+            return ("fails", int(match.group(1)))
+        if behaviour(container.get("image", "")) in ("missing", "crashing"):
+            return ("fails", 1)
+        forever = forever or "sleep infinity" in line
+    return ("runs",) if forever else ("succeeds",)
+
+
+def execution_base(execution):
+    """JobExecutionBase: what Jobs_Start answers."""
+    return {"id": execution.arm_id(), "name": execution.name}
+
+
+def render_execution(execution):
+    properties = {"status": execution.status, "startTime": execution.start,
+                  "template": copy.deepcopy(execution.template)}
+    if execution.end:
+        properties["endTime"] = execution.end
+    return {"id": execution.arm_id(), "name": execution.name, "type": EXECUTION_TYPE,
+            "properties": properties}
+
+
+def job_in_progress(name, doing):
+    return ArmError(409, "ContainerAppOperationInProgress",
+                    f"Cannot modify a container apps job '{name}' because there is a pending "
+                    f"operation in progress; it cannot be {doing} now. Please retry later.")
+
+
 def check_immutable(existing, body, immutable):
     """x-ms-mutability without "update": the value may not change once created."""
     if existing is None:
@@ -1205,12 +1559,20 @@ def async_headers(base, operation, retry_after):
     return [("Azure-AsyncOperation", url), ("Retry-After", str(retry_after))]
 
 
+def lro_headers(base, operation, retry_after):
+    """async_headers and the operation's Location (final-state-via: location)."""
+    return async_headers(base, operation, retry_after) + [
+        ("Location", base + operation.result_path() + f"?api-version={operation.api()}")]
+
+
 # --- Routing --------------------------------------------------------------------------------------
 
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
 RG = SUB + r"/resourcegroups/(?P<rg>[^/]+)"
 APPS = RG + r"/providers/microsoft\.app/containerapps"
 GROUPS = RG + r"/providers/microsoft\.containerinstance/containergroups"
+JOBS = RG + r"/providers/microsoft\.app/jobs"
+EXECUTION = r"/executions/(?P<execution>[^/]+)"
 NAME = r"/(?P<name>[^/]+)"
 OPERATION_ID = r"/(?P<operation>[^/]+)"
 APP_LOC = SUB + r"/providers/microsoft\.app/locations/(?P<loc>[^/]+)"
@@ -1234,6 +1596,24 @@ ROUTES = [
      APP_API, "app_operation_status"),
     ("GET", APP_LOC + r"/containerappoperationresults" + OPERATION_ID, "OperationResult_Get",
      APP_API, "app_operation_result"),
+    ("GET", SUB + r"/providers/microsoft\.app/jobs", "Jobs_ListBySubscription", APP_API,
+     "list_jobs"),
+    ("GET", JOBS, "Jobs_ListByResourceGroup", APP_API, "list_jobs"),
+    ("GET", JOBS + NAME, "Jobs_Get", APP_API, "get_job"),
+    ("PUT", JOBS + NAME, "Jobs_CreateOrUpdate", APP_API, "put_job_route"),
+    ("PATCH", JOBS + NAME, "Jobs_Update", APP_API, "patch_job_route"),
+    ("DELETE", JOBS + NAME, "Jobs_Delete", APP_API, "delete_job"),
+    ("POST", JOBS + NAME + r"/start", "Jobs_Start", APP_API, "start_job_route"),
+    ("POST", JOBS + NAME + r"/stop", "Jobs_StopMultipleExecutions", APP_API, "stop_executions"),
+    ("POST", JOBS + NAME + r"/listsecrets", "Jobs_ListSecrets", APP_API, "list_job_secrets"),
+    ("GET", JOBS + NAME + r"/executions", "JobsExecutions_List", APP_API, "list_executions"),
+    ("GET", JOBS + NAME + EXECUTION, "JobExecution", APP_API, "get_execution"),
+    ("POST", JOBS + NAME + EXECUTION + r"/stop", "Jobs_StopExecution", APP_API,
+     "stop_execution"),
+    ("GET", APP_LOC + r"/containerappsjoboperationstatuses" + OPERATION_ID, "OperationStatus_Get",
+     APP_API, "job_operation_status"),
+    ("GET", APP_LOC + r"/containerappsjoboperationresults" + OPERATION_ID, "OperationResult_Get",
+     APP_API, "job_operation_result"),
     ("GET", SUB + r"/providers/microsoft\.containerinstance/containergroups", "ContainerGroups_List",
      ACI_API, "list_groups"),
     ("GET", GROUPS, "ContainerGroups_ListByResourceGroup", ACI_API, "list_groups"),
@@ -1260,32 +1640,39 @@ def route(method, path):
     return "Unknown", None, None, None
 
 
+def body_of(raw, type_name="ResourceDefinition"):
+    """A request body that must be a JSON object."""
+    if not raw.strip():
+        raise content_error("The request content was empty", "")
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        raise content_error(f"Unexpected character encountered while parsing value: "
+                            f"{error}", "") from None
+    if not isinstance(body, dict):
+        raise content_error(f"Error converting value {json.dumps(body)} to type "
+                            f"'{type_name}'. Path ''", "")
+    return body
+
+
 class Api:
     """The handlers of the served operations, called with the lock held."""
 
-    def __init__(self, fake, base, who):
+    def __init__(self, fake, base, who, query=()):
         self.fake = fake
         self.base = base
         self.who = who
+        self.query = query
 
-    def body_of(self, raw):
-        if not raw.strip():
-            raise content_error("The request content was empty", "")
-        try:
-            body = json.loads(raw)
-        except ValueError as error:
-            raise content_error(f"Unexpected character encountered while parsing value: "
-                                f"{error}", "") from None
-        if not isinstance(body, dict):
-            raise content_error(f"Error converting value {json.dumps(body)} to type "
-                                f"'ResourceDefinition'. Path ''", "")
-        return body
+    @staticmethod
+    def body_of(raw):
+        return body_of(raw)
 
     def get_resource_group(self, m, raw):
         """Resource groups exist implicitly: every name answers, in the location of a resource
         it holds, else westeurope."""
-        held = self.fake.listed("app", m["sub"], m["rg"]) + self.fake.listed("group", m["sub"],
-                                                                            m["rg"])
+        held = [resource for kind in ("app", "job", "group")
+                for resource in self.fake.listed(kind, m["sub"], m["rg"])]
         location = next((region(r.spec["location"]) for r in held
                          if r.spec and r.spec.get("location")), "westeurope")
         return 200, {"id": f"/subscriptions/{m['sub']}/resourceGroups/{m['rg']}",
@@ -1369,6 +1756,76 @@ class Api:
     def group_operation_result(self, m, raw):
         return self.fake.operation_result(m["sub"], m["operation"], "group", self.base)
 
+    def list_jobs(self, m, raw):
+        jobs = self.fake.listed("job", m["sub"], m.groupdict().get("rg"))
+        return 200, {"value": [self.fake.render_job(j) for j in jobs]}, []
+
+    def job(self, m):
+        job = self.fake.find("job", m["sub"], m["rg"], m["name"])
+        if job is None:
+            raise not_found(JOB_TYPE, m["name"], m["rg"])
+        return job
+
+    def get_job(self, m, raw):
+        self.fake.observe(self.job(m))
+        return 200, self.fake.render_job(self.job(m)), []  # a delete may have finished
+
+    def put_job_route(self, m, raw):
+        return self.fake.put_job(m["sub"], m["rg"], m["name"], self.body_of(raw), self.base,
+                                 self.who)
+
+    def patch_job_route(self, m, raw):
+        return self.fake.put_job(m["sub"], m["rg"], m["name"], self.body_of(raw), self.base,
+                                 self.who, patch=True)
+
+    def delete_job(self, m, raw):
+        return self.fake.delete("job", m["sub"], m["rg"], m["name"], self.base)
+
+    def start_job_route(self, m, raw):
+        return self.fake.start_job(self.job(m), raw, self.base)
+
+    def list_job_secrets(self, m, raw):
+        secrets_ = self.job(m).spec["properties"].get("configuration", {}).get("secrets", [])
+        return 200, {"value": copy.deepcopy(secrets_)}, []
+
+    def execution(self, m):
+        job = self.job(m)
+        execution = next((e for name, e in job.executions.items()
+                          if name.lower() == m["execution"].lower()), None)
+        if execution is None:
+            raise not_found(f"{JOB_TYPE}/{job.name}/executions", m["execution"], m["rg"])
+        return job, execution
+
+    def list_executions(self, m, raw):
+        """Newest first; each listed execution is observed once, as by a GET of it."""
+        if any(name == "$filter" for name, _ in self.query):
+            raise ArmError(501, "NotImplemented",
+                           "azure-fake does not implement $filter on job executions.")
+        executions = list(self.job(m).executions.values())
+        for execution in executions:
+            self.fake.observe_execution(execution)
+        return 200, {"value": [render_execution(e) for e in reversed(executions)]}, []
+
+    def get_execution(self, m, raw):
+        _, execution = self.execution(m)
+        self.fake.observe_execution(execution)
+        return 200, render_execution(execution), []
+
+    def stop_execution(self, m, raw):
+        job, execution = self.execution(m)
+        return self.fake.stop(job, [execution], "stop", self.base)
+
+    def stop_executions(self, m, raw):
+        job = self.job(m)
+        return self.fake.stop(job, list(job.executions.values()), "stopAll", self.base)
+
+    def job_operation_status(self, m, raw):
+        operation = self.fake.operation_status(m["sub"], m["operation"], "job")
+        return 200, operation.render(), self.retry(operation)
+
+    def job_operation_result(self, m, raw):
+        return self.fake.operation_result(m["sub"], m["operation"], "job", self.base)
+
     def retry(self, operation):
         if operation.status == "InProgress":
             return [("Retry-After", str(self.fake.retry_after))]
@@ -1413,7 +1870,7 @@ def unrouted(method, path):
     if namespace.lower() not in NAMESPACES:
         return ArmError(400, "InvalidResourceNamespace",
                         f"The resource namespace '{namespace}' is invalid.")
-    known = {"microsoft.app": ("containerapps", "locations"),
+    known = {"microsoft.app": ("containerapps", "jobs", "locations"),
              "microsoft.containerinstance": ("containergroups", "locations")}
     if resource_type.lower() not in known[namespace.lower()]:
         return ArmError(400, "InvalidResourceType",
@@ -1542,7 +1999,7 @@ class Handler(BaseHTTPRequestHandler):
                 if handler is None:
                     raise unrouted(method, path)
                 check_api_version(query, api)
-                api_handlers = Api(fake, self.base(), record["clientId"] or ANONYMOUS)
+                api_handlers = Api(fake, self.base(), record["clientId"] or ANONYMOUS, query)
                 status, body, headers = getattr(api_handlers, handler)(match, raw)
                 if body is not None:
                     self.check_answer(fake, operation, status, body)
@@ -1566,6 +2023,10 @@ class Handler(BaseHTTPRequestHandler):
                 fake.specs.path(COMMON_V5)
         elif operation in ("OperationResult_Get", "ResourceGroups_Get"):
             return  # ResourceGroups_Get: Microsoft.Resources' definitions are not in azure-specs
+        elif (operation, status) == ("Jobs_Start", 202):
+            # Jobs.json declares no body for 202; the service names the execution in it all
+            # the same (az CLI's `job start` prints it without polling): JobExecutionBase.
+            schema, file = fake.specs.definition(JOBS_FILE, "JobExecutionBase")
         else:
             schema, file = fake.specs.response_schema(operation, status)
         if schema is None:
@@ -1655,6 +2116,8 @@ def admin(fake, method, path, query, raw):
             return 200, {"expired": expired}, []
         if (method, path) == ("POST", "/fake/check"):
             return check_admin(fake, body)
+        if (method, path) == ("POST", "/fake/jobs/fire"):
+            return fire_admin(fake, body)
     return 404, {"error": {"code": "NotFound", "message": f"no admin method {method} {path}"}}, []
 
 
@@ -1665,7 +2128,7 @@ def check_admin(fake, body):
     try:
         if status is None:
             schema, file = fake.specs.request_schema(operation)
-            mode = "patch" if operation == "ContainerApps_Update" else "create"
+            mode = "patch" if operation in ("ContainerApps_Update", "Jobs_Update") else "create"
         else:
             schema, file = fake.specs.response_schema(operation, status)
             mode = "response"
@@ -1680,6 +2143,28 @@ def check_admin(fake, body):
     except ArmError as error:
         return 200, {"violation": error.body()["error"]}, []
     return 200, {"violation": None}, []
+
+
+def fire_admin(fake, body):
+    """Runs a Schedule job as the platform does at its cron time: {id, name} of the execution."""
+    job_id = body.get("id")
+    match = re.fullmatch(JOBS + NAME, job_id, re.IGNORECASE) if isinstance(job_id, str) else None
+    if match is None:
+        return 400, {"error": {"code": "BadAdminRequest",
+                               "message": f"not the ARM id of a job: {job_id!r}"}}, []
+    job = fake.find("job", match["sub"], match["rg"], match["name"])
+    if job is None:
+        return 404, not_found(JOB_TYPE, match["name"], match["rg"]).body(), []
+    trigger = job.spec["properties"]["configuration"]["triggerType"]
+    if trigger != "Schedule":
+        return 409, {"error": {"code": "NotScheduled",
+                               "message": f"job '{job.name}' has triggerType {trigger}: only "
+                                          f"Schedule jobs run on their own"}}, []
+    if job.deleting or job.operation is not None:
+        return 409, {"error": {"code": "NotReady",
+                               "message": f"job '{job.name}' is still being "
+                                          f"{'deleted' if job.deleting else 'provisioned'}"}}, []
+    return 200, execution_base(fake.fire(job)), []
 
 
 def exit_with_parent(parent):

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""A fake Cloud Run Admin API v2 for Ferry's tests, strict about every request it is sent.
+"""A fake Cloud Run Admin API v2 (services, jobs, executions) and Cloud Scheduler API v1 for
+Ferry's tests, strict about every request it is sent.
 
     python3 fake.py --port PORT [--host 127.0.0.1] [--operation-polls N] [--parent-pid PID]
 
 Each request is decoded the way Google's HTTP/JSON transcoding decodes it: the path variables,
 the query parameters and the JSON body are merged into the RPC's request message, which is
-parsed with protobuf's json_format against the official protos of PyPI google-cloud-run. An
-unknown, misplaced or mistyped field is a 400 INVALID_ARGUMENT naming it. State lives in memory.
-Behaviour, admin API (/fake/...) and what is not modelled: README.md.
+parsed with protobuf's json_format against the official protos of PyPI google-cloud-run and
+google-cloud-scheduler. An unknown, misplaced or mistyped field is a 400 INVALID_ARGUMENT naming
+it. State lives in memory. Behaviour, admin API (/fake/...) and what is not modelled: README.md.
 """
 
 import argparse
@@ -21,21 +22,27 @@ import threading
 import time
 import traceback
 import uuid
+import zoneinfo
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 RUN_VERSION = "0.16.1"
-INSTALL_HINT = f"python3 -m pip install 'google-cloud-run=={RUN_VERSION}'"
+SCHEDULER_VERSION = "2.21.0"
+INSTALL_HINT = (f"python3 -m pip install 'google-cloud-run=={RUN_VERSION}' "
+                f"'google-cloud-scheduler=={SCHEDULER_VERSION}'")
 
 try:
     from google.api import launch_stage_pb2
-    from google.cloud import run_v2
+    from google.cloud import run_v2, scheduler_v1
     from google.iam.v1 import iam_policy_pb2, policy_pb2
     from google.longrunning import operations_pb2
-    from google.protobuf import descriptor, field_mask_pb2, json_format, message_factory
+    from google.protobuf import descriptor, empty_pb2, field_mask_pb2, json_format, message_factory
+    from google.rpc import code_pb2, status_pb2
 except ImportError as missing:
-    sys.exit(f"google-cloud-run is missing for {sys.executable} ({missing}); run: {INSTALL_HINT}")
+    sys.exit(f"google-cloud-run or google-cloud-scheduler is missing for {sys.executable} "
+             f"({missing}); run: {INSTALL_HINT}")
 
 # A container image containing one of these makes every revision of its template fail.
 FAIL_REVISION_MARK = "fail-revision"
@@ -61,6 +68,29 @@ REVISION = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REV
 INGRESS_TRAFFIC_ALL = run_v2.IngressTraffic.INGRESS_TRAFFIC_ALL.value
 GA = launch_stage_pb2.LaunchStage.Value("GA")
 
+Job = run_v2.Job.pb()
+Execution = run_v2.Execution.pb()
+ListJobsResponse = run_v2.ListJobsResponse.pb()
+ListExecutionsResponse = run_v2.ListExecutionsResponse.pb()
+RunJobRequest = run_v2.RunJobRequest.pb()
+COMPLETION = run_v2.ExecutionReference.CompletionStatus
+EXECUTION_REASON = Condition.ExecutionReason
+NON_ZERO_EXIT_CODE = EXECUTION_REASON.Value("NON_ZERO_EXIT_CODE")
+CANCELLING = EXECUTION_REASON.Value("CANCELLING")
+CANCELLED = EXECUTION_REASON.Value("CANCELLED")
+
+SchedulerJob = scheduler_v1.Job.pb()
+ListSchedulerJobsResponse = scheduler_v1.ListJobsResponse.pb()
+ENABLED = scheduler_v1.Job.State.ENABLED.value
+PAUSED = scheduler_v1.Job.State.PAUSED.value
+HTTP_POST = scheduler_v1.HttpMethod.POST.value
+BODY_METHODS = {HTTP_POST, scheduler_v1.HttpMethod.PUT.value, scheduler_v1.HttpMethod.PATCH.value}
+
+# Task outcomes, a convention shared by Ferry's fakes: the command and args of a job's containers
+# (after RunJob overrides), joined with spaces, decide what every attempt of every task does.
+EXIT_MARK = re.compile(r"exit (\d+)")
+SLEEP_FOREVER_MARK = "sleep infinity"
+
 # Service fields a client may send but Cloud Run sets (output only, or composed by the server).
 SERVER_SET = (
     "name uid generation create_time update_time delete_time expire_time creator last_modifier "
@@ -69,10 +99,31 @@ SERVER_SET = (
     "reconciling etag"
 ).split()
 
+# Job fields a client may send but Cloud Run sets.
+JOB_SERVER_SET = (
+    "name uid generation create_time update_time delete_time expire_time creator last_modifier "
+    "observed_generation terminal_condition conditions execution_count latest_created_execution "
+    "reconciling satisfies_pzs etag"
+).split()
+# Cloud Scheduler job fields that are output only.
+SCHEDULER_SERVER_SET = "name user_update_time state status schedule_time last_attempt_time".split()
+
 LOCATION = r"projects/[^/:]+/locations/[^/:]+"
 SERVICE = LOCATION + r"/services/[^/:]+"
 OPERATION = LOCATION + r"/operations/[^/:]+"
+JOB = LOCATION + r"/jobs/[^/:]+"
+EXECUTION = JOB + r"/executions/[^/:]+"
 SERVICE_ID = re.compile(r"[a-z]([a-z0-9-]{0,47}[a-z0-9])?")
+JOB_ID = re.compile(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
+EXECUTION_TOKEN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+SCHEDULER_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,500}")
+# The Cloud Run Admin API URIs a Cloud Scheduler HTTP target runs a Cloud Run job with: v2
+# (global or regional endpoint) and the v1 form Google's "Execute jobs on a schedule" page uses.
+RUN_JOB_URI = re.compile(r"https://(?:[a-z0-9-]+-)?run\.googleapis\.com/v2/"
+                         r"(?P<job>projects/[^/:]+/locations/[^/:]+/jobs/[^/:]+):run")
+RUN_JOB_V1_URI = re.compile(r"https://(?P<region>[a-z0-9-]+)-run\.googleapis\.com/apis/"
+                            r"run\.googleapis\.com/v1/namespaces/(?P<project>[^/:]+)/jobs/"
+                            r"(?P<job>[^/:]+):run")
 MEMBER = re.compile(
     r"allUsers|allAuthenticatedUsers|(user|serviceAccount|group|domain|principal|principalSet"
     r"|deleted:user|deleted:serviceAccount|deleted:group):\S+"
@@ -92,7 +143,8 @@ class Rpc:
     """One method of the API: how its HTTP request binds to its request message."""
 
     def __init__(self, name, method, path, request, bind, body):
-        self.name = name
+        self.name = name  # Cloud Run's bare (`CreateJob`), Cloud Scheduler's `CloudScheduler.X`
+        self.handler = name.replace(".", "_")  # the method of Fake that answers it
         self.method = method
         self.path = re.compile(path)
         self.request = request
@@ -117,7 +169,44 @@ RPCS = (
         iam_policy_pb2.SetIamPolicyRequest, "resource", "*"),
     Rpc("GetOperation", "GET", rf"/v2/(?P<res>{OPERATION})",
         operations_pb2.GetOperationRequest, "name", None),
+    Rpc("CreateJob", "POST", rf"/v2/(?P<res>{LOCATION})/jobs",
+        run_v2.CreateJobRequest.pb(), "parent", "job"),
+    Rpc("ListJobs", "GET", rf"/v2/(?P<res>{LOCATION})/jobs",
+        run_v2.ListJobsRequest.pb(), "parent", None),
+    Rpc("GetJob", "GET", rf"/v2/(?P<res>{JOB})",
+        run_v2.GetJobRequest.pb(), "name", None),
+    Rpc("UpdateJob", "PATCH", rf"/v2/(?P<res>{JOB})",
+        run_v2.UpdateJobRequest.pb(), "job.name", "job"),
+    Rpc("DeleteJob", "DELETE", rf"/v2/(?P<res>{JOB})",
+        run_v2.DeleteJobRequest.pb(), "name", None),
+    Rpc("RunJob", "POST", rf"/v2/(?P<res>{JOB}):run", RunJobRequest, "name", "*"),
+    Rpc("ListExecutions", "GET", rf"/v2/(?P<res>{JOB})/executions",
+        run_v2.ListExecutionsRequest.pb(), "parent", None),
+    Rpc("GetExecution", "GET", rf"/v2/(?P<res>{EXECUTION})",
+        run_v2.GetExecutionRequest.pb(), "name", None),
+    Rpc("DeleteExecution", "DELETE", rf"/v2/(?P<res>{EXECUTION})",
+        run_v2.DeleteExecutionRequest.pb(), "name", None),
+    Rpc("CancelExecution", "POST", rf"/v2/(?P<res>{EXECUTION}):cancel",
+        run_v2.CancelExecutionRequest.pb(), "name", "*"),
+    Rpc("CloudScheduler.CreateJob", "POST", rf"/v1/(?P<res>{LOCATION})/jobs",
+        scheduler_v1.CreateJobRequest.pb(), "parent", "job"),
+    Rpc("CloudScheduler.ListJobs", "GET", rf"/v1/(?P<res>{LOCATION})/jobs",
+        scheduler_v1.ListJobsRequest.pb(), "parent", None),
+    Rpc("CloudScheduler.GetJob", "GET", rf"/v1/(?P<res>{JOB})",
+        scheduler_v1.GetJobRequest.pb(), "name", None),
+    Rpc("CloudScheduler.UpdateJob", "PATCH", rf"/v1/(?P<res>{JOB})",
+        scheduler_v1.UpdateJobRequest.pb(), "job.name", "job"),
+    Rpc("CloudScheduler.DeleteJob", "DELETE", rf"/v1/(?P<res>{JOB})",
+        scheduler_v1.DeleteJobRequest.pb(), "name", None),
+    Rpc("CloudScheduler.PauseJob", "POST", rf"/v1/(?P<res>{JOB}):pause",
+        scheduler_v1.PauseJobRequest.pb(), "name", "*"),
+    Rpc("CloudScheduler.ResumeJob", "POST", rf"/v1/(?P<res>{JOB}):resume",
+        scheduler_v1.ResumeJobRequest.pb(), "name", "*"),
+    Rpc("CloudScheduler.RunJob", "POST", rf"/v1/(?P<res>{JOB}):run",
+        scheduler_v1.RunJobRequest.pb(), "name", "*"),
 )
+
+RUN_JOB = next(rpc for rpc in RPCS if rpc.name == "RunJob")
 
 HTTP_STATUS = {
     400: "INVALID_ARGUMENT",
@@ -133,8 +222,9 @@ HTTP_STATUS = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
-# google.rpc.Code numbers of the errors operations finish with.
-RPC_CODE = {"FAILED_PRECONDITION": 9, "ABORTED": 10}
+# google.rpc.Code numbers by name: the errors operations finish with, the statuses Cloud
+# Scheduler records for an attempt.
+RPC_CODE = {value.name: value.number for value in code_pb2.Code.DESCRIPTOR.values}
 
 
 class ApiError(Exception):
@@ -370,8 +460,14 @@ def transcode(rpc, resource, query, raw_body):
             data[rpc.body] = body
     bound = {rpc.bind.split(".")[0]} | ({rpc.body} if rpc.body not in (None, "*") else set())
     for name, value in query:
-        if name != "$alt":
-            bind_query(data, rpc.request.DESCRIPTOR, name, value, bound)
+        if name == "$alt":
+            continue
+        if rpc.body == "*":
+            # Every field not in the path is in the body: no query parameter can bind.
+            raise invalid(name, f"Invalid JSON payload received. Unknown name \"{name}\": Cannot "
+                                f"bind query parameter. Field '{name}' could not be found in "
+                                "request message.")
+        bind_query(data, rpc.request.DESCRIPTOR, name, value, bound)
     # The path variable fills its field; a body naming another resource is refused.
     *outer, leaf = rpc.bind.split(".")
     target = data
@@ -409,9 +505,9 @@ def enum_encoding(query):
 
 
 def parts(name):
-    """(project, region, kind, id) of `projects/P/locations/R/KINDs/ID`."""
+    """(project, region, kind, id) of `projects/P/locations/R/[.../]KINDs/ID`."""
     pieces = name.split("/")
-    kind = pieces[4].rstrip("s").upper() if len(pieces) > 4 else "LOCATION"
+    kind = pieces[-2].rstrip("s").upper() if len(pieces) > 4 else "LOCATION"
     return pieces[1], pieces[3], kind, pieces[-1]
 
 
@@ -427,6 +523,16 @@ def service_uris(name):
     code = REGION_CODES.get(region) or "".join(word[0] for word in region.split("-"))
     uri = f"https://{service_id}-{project_hash}-{code}.a.run.app"
     return uri, [f"https://{service_id}-{project_number(project)}.{region}.run.app", uri]
+
+
+def page(token, size, default):
+    """(start, size) of the page a pageToken this fake gave (an offset) and a pageSize ask for."""
+    start = 0
+    if token:
+        if not token.isdigit():
+            raise invalid("pageToken", "pageToken: not a token this fake gave.")
+        start = int(token)
+    return start, size if size > 0 else default
 
 
 def new_etag():
@@ -555,6 +661,385 @@ def set_status(service, state, message="", reason=None, routes=None):
             condition(kind, kind_state, kind_message, kind_reason, previous.get(kind)))
 
 
+# --- Jobs and executions -------------------------------------------------------------------------
+
+
+def check_job_spec(job, job_id):
+    """Cloud Run's own checks of a job it is asked to keep."""
+    if not job.HasField("template"):
+        raise invalid("job.template", "job.template: is required.")
+    template = job.template
+    task = template.template
+    if not task.containers:
+        raise invalid("job.template.template.containers",
+                      "job.template.template.containers: at least one container is required.")
+    for index, container in enumerate(task.containers):
+        if not container.image:
+            raise invalid(f"job.template.template.containers[{index}].image",
+                          f"job.template.template.containers[{index}].image: is required.")
+    if template.task_count < 0:
+        raise invalid("job.template.taskCount", "job.template.taskCount: must not be negative.")
+    if template.parallelism < 0:
+        raise invalid("job.template.parallelism",
+                      "job.template.parallelism: must not be negative.")
+    if task.HasField("max_retries") and not 0 <= task.max_retries <= 10:
+        raise invalid("job.template.template.maxRetries",
+                      "job.template.template.maxRetries: must be between 0 and 10.")
+    kind = job.WhichOneof("create_execution")
+    if kind is not None:
+        token = getattr(job, kind)
+        field = "job." + ("startExecutionToken" if kind == "start_execution_token"
+                          else "runExecutionToken")
+        if not EXECUTION_TOKEN.fullmatch(token):
+            raise invalid(field, f"{field}: \"{token}\" must contain only lowercase letters, "
+                                 "digits and hyphens, and start and end with a letter or digit "
+                                 "(it names an execution).")
+        if len(job_id) + len(token) >= 63:
+            raise invalid(field, f"{field}: the sum of job name and token length must be fewer "
+                                 f"than 63 characters ({len(job_id)} + {len(token)}).")
+
+
+def fill_job_defaults(job, project):
+    """The defaults Cloud Run fills in on a job and answers (see README.md)."""
+    if not job.launch_stage:
+        job.launch_stage = GA
+    template = job.template
+    if not template.task_count:
+        template.task_count = 1
+    task = template.template
+    if not task.HasField("max_retries"):
+        task.max_retries = 3
+    if not task.HasField("timeout"):
+        task.timeout.FromSeconds(600)
+    if not task.service_account:
+        task.service_account = f"{project_number(project)}-compute@developer.gserviceaccount.com"
+    for container in task.containers:
+        if not container.resources.limits:
+            container.resources.limits.update({"cpu": "1000m", "memory": "512Mi"})
+
+
+def set_job_status(job, state, message=""):
+    """The job's terminalCondition (type Ready); lastTransitionTime moves only on a change."""
+    old = job.terminal_condition if job.HasField("terminal_condition") else None
+    job.terminal_condition.CopyFrom(condition("Ready", state, message, None, old))
+
+
+def execution_template(job, overrides):
+    """(taskCount, parallelism, TaskTemplate) of a new execution of `job`, RunJob's overrides
+    applied: taskCount and timeout replace the job's, a container override replaces its args
+    (or clears them) and merges its env by name."""
+    task = run_v2.TaskTemplate.pb()()
+    task.CopyFrom(job.template.template)
+    task_count = job.template.task_count or 1
+    if overrides is not None:
+        if overrides.task_count < 0:
+            raise invalid("overrides.taskCount", "overrides.taskCount: must not be negative.")
+        if overrides.task_count:
+            task_count = overrides.task_count
+        if overrides.HasField("timeout"):
+            task.timeout.CopyFrom(overrides.timeout)
+        for index, override in enumerate(overrides.container_overrides):
+            named = [c for c in task.containers if c.name == override.name]
+            if not named and not override.name and len(task.containers) == 1:
+                named = list(task.containers)
+            if not named:
+                raise invalid(f"overrides.containerOverrides[{index}].name",
+                              f"overrides.containerOverrides[{index}].name: no container of the "
+                              f"job is named \"{override.name}\".")
+            container = named[0]
+            if override.clear_args:
+                del container.args[:]
+            elif override.args:
+                container.args[:] = override.args
+            for variable in override.env:
+                kept = [e for e in container.env if e.name != variable.name]
+                del container.env[:]
+                container.env.extend(kept)
+                container.env.add().CopyFrom(variable)
+    parallelism = min(job.template.parallelism or task_count, task_count)
+    return task_count, parallelism, task
+
+
+def task_outcome(task):
+    """What every attempt of every task does (Ferry's fakes' convention): the exit code of
+    `exit N` in a container's command and args, "forever" for `sleep infinity`, else "succeed"."""
+    texts = [" ".join([*container.command, *container.args]) for container in task.containers]
+    for text in texts:
+        found = EXIT_MARK.search(text)
+        if found and int(found.group(1)) != 0:
+            return int(found.group(1))
+    if any(SLEEP_FOREVER_MARK in text for text in texts):
+        return "forever"
+    return "succeed"
+
+
+def seconds_since(timestamp):
+    """Seconds from `timestamp` to now as Cloud Run writes them in messages: "12.34s"."""
+    elapsed = max(time.time() - timestamp.ToNanoseconds() / 1e9, 0.0)
+    return f"{elapsed:.2f}".rstrip("0").rstrip(".") + "s"
+
+
+def job_of(execution_name):
+    """The job name of an execution name."""
+    return execution_name.rsplit("/executions/", 1)[0]
+
+
+EXECUTION_CONDITIONS = ("Completed", "ResourcesAvailable", "Started")
+
+
+def set_execution_conditions(execution, changes):
+    """Changes some of an execution's conditions ({type: (state, message, reason)}), keeping the
+    others; the list always holds Completed, ResourcesAvailable and Started, in that order."""
+    current = {}
+    for old in execution.conditions:
+        kept = Condition()
+        kept.CopyFrom(old)
+        current[kept.type_] = kept
+    rebuilt = []
+    for kind in EXECUTION_CONDITIONS:
+        old = current.get(kind)
+        if kind in changes:
+            state, message, reason = changes[kind]
+            rebuilt.append(condition(kind, state, message, reason, old))
+        elif old is not None:
+            rebuilt.append(old)
+        else:
+            rebuilt.append(condition(kind, PENDING, "", None, None))
+    del execution.conditions[:]
+    execution.conditions.extend(rebuilt)
+
+
+def execution_reason(reason):
+    return lambda made: setattr(made, "execution_reason", reason)
+
+
+def completed_message(execution):
+    for made in execution.conditions:
+        if made.type_ == "Completed":
+            return made.message
+    return ""
+
+
+class JobEntry:
+    """A stored Cloud Run job."""
+
+    def __init__(self, job):
+        self.job = job
+        self.operation = None  # the operation reconciling it, while one does
+        # While that operation waits for an execution token: ("start" or "run", execution name).
+        self.token = None
+
+
+class ExecutionEntry:
+    """A stored execution and where its tasks are."""
+
+    def __init__(self, execution, outcome, steps):
+        self.execution = execution
+        self.outcome = outcome  # task_outcome()
+        self.phase = "pending"  # pending, running, cancelling, done
+        self.result = None  # once done: succeeded, failed or cancelled
+        self.steps = steps  # observations left before the next phase
+        self.operation = None  # the RunJob operation waiting for it, if any
+        self.cancel = None  # the CancelExecution operation waiting for it, if any
+
+
+# --- Cloud Scheduler -----------------------------------------------------------------------------
+
+MONTH_NAMES = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+DAY_NAMES = "sun mon tue wed thu fri sat".split()
+
+
+def cron_field(text, low, high, names=(), first_name=0):
+    """The values a unix-cron field matches; ValueError when it is not one."""
+
+    def number(item):
+        if item.lower() in names:
+            return names.index(item.lower()) + first_name
+        if not item.isdigit():
+            raise ValueError(item)
+        return int(item)
+
+    values = set()
+    for item in text.split(","):
+        span, slash, step_text = item.partition("/")
+        step = 1
+        if slash:
+            if not step_text.isdigit() or int(step_text) == 0:
+                raise ValueError(item)
+            step = int(step_text)
+        if span == "*":
+            start, end = low, high
+        elif "-" in span:
+            start_text, end_text = span.split("-", 1)
+            start, end = number(start_text), number(end_text)
+        else:
+            start = number(span)
+            end = high if slash else start
+        if not low <= start <= end <= high:
+            raise ValueError(item)
+        values.update(range(start, end + 1, step))
+    return values
+
+
+def parse_cron(schedule):
+    """(minutes, hours, days of month, months, days of week, day of month is *, day of week is
+    *) of a unix-cron schedule; ValueError when it is not one."""
+    fields = schedule.split()
+    if len(fields) != 5:
+        raise ValueError(schedule)
+    minutes = cron_field(fields[0], 0, 59)
+    hours = cron_field(fields[1], 0, 23)
+    days = cron_field(fields[2], 1, 31)
+    months = cron_field(fields[3], 1, 12, MONTH_NAMES, 1)
+    weekdays = {day % 7 for day in cron_field(fields[4], 0, 7, DAY_NAMES)}
+    return minutes, hours, days, months, weekdays, fields[2] == "*", fields[4] == "*"
+
+
+def time_zone(name):
+    """The tz database zone a job's timeZone names (empty or "utc": UTC); ValueError if none."""
+    if name in ("", "utc", "UTC", "Etc/UTC"):
+        return timezone.utc
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(name) from error
+
+
+def next_run(schedule, zone, after):
+    """The first time after `after` (UTC) that the unix-cron `schedule` names in `zone`, as a UTC
+    datetime; None when it names none in the next five years."""
+    minutes, hours, days, months, weekdays, any_day, any_weekday = parse_cron(schedule)
+    local = after.astimezone(zone).replace(second=0, microsecond=0, tzinfo=None)
+    local += timedelta(minutes=1)
+    day = local.date()
+    for _ in range(5 * 366):
+        by_date = day.day in days
+        by_weekday = day.isoweekday() % 7 in weekdays
+        # As in cron: when both are restricted, either may match.
+        matches = by_date and by_weekday if any_day or any_weekday else by_date or by_weekday
+        if day.month in months and matches:
+            for hour in sorted(hours):
+                for minute in sorted(minutes):
+                    candidate = datetime(day.year, day.month, day.day, hour, minute)
+                    if candidate >= local:
+                        return candidate.replace(tzinfo=zone).astimezone(timezone.utc)
+        day += timedelta(days=1)
+    return None
+
+
+def check_scheduler_job(job):
+    """Cloud Scheduler's own checks of a job it is asked to keep."""
+    if job.WhichOneof("target") is None:
+        raise invalid("job", "job: a target is required: httpTarget, pubsubTarget or "
+                             "appEngineHttpTarget.")
+    if len(job.description) > 500:
+        raise invalid("job.description", "job.description: must not be longer than 500 "
+                                         "characters.")
+    if not job.schedule:
+        raise invalid("job.schedule", "job.schedule: is required.")
+    if job.schedule.strip().lower().startswith("every "):
+        raise invalid("job.schedule", "job.schedule: cloudrun-fake understands unix-cron schedules "
+                                      "only, not English-like ones (which Cloud Scheduler also "
+                                      "takes).")
+    try:
+        parse_cron(job.schedule)
+    except ValueError:
+        raise invalid("job.schedule", "Schedule or time zone is invalid.") from None
+    try:
+        time_zone(job.time_zone)
+    except ValueError:
+        raise invalid("job.timeZone", "Schedule or time zone is invalid.") from None
+    if job.HasField("http_target"):
+        target = job.http_target
+        if not target.uri.startswith(("http://", "https://")) or len(target.uri) > 2083:
+            raise invalid("job.httpTarget.uri", "job.httpTarget.uri: must begin with \"http://\" "
+                                                "or \"https://\" and be at most 2083 characters.")
+        if target.body and (target.http_method or HTTP_POST) not in BODY_METHODS:
+            raise invalid("job.httpTarget.body", "job.httpTarget.body: a request body is allowed "
+                                                 "only if the HTTP method is POST, PUT, or PATCH.")
+        for token in ("oauth_token", "oidc_token"):
+            if target.HasField(token) and not getattr(target, token).service_account_email:
+                field = "oauthToken" if token == "oauth_token" else "oidcToken"
+                raise invalid(f"job.httpTarget.{field}.serviceAccountEmail",
+                              f"job.httpTarget.{field}.serviceAccountEmail: is required.")
+        if job.HasField("attempt_deadline"):
+            seconds = job.attempt_deadline.ToNanoseconds() / 1e9
+            if not 15 <= seconds <= 1800:
+                raise invalid("job.attemptDeadline", "job.attemptDeadline: must be between 15 "
+                                                     "seconds and 30 minutes for HTTP targets.")
+    retry = job.retry_config
+    if not 0 <= retry.retry_count <= 5:
+        raise invalid("job.retryConfig.retryCount", "job.retryConfig.retryCount: values greater "
+                                                    "than 5 and negative values are not allowed.")
+    if retry.max_doublings < 0:
+        raise invalid("job.retryConfig.maxDoublings",
+                      "job.retryConfig.maxDoublings: must not be negative.")
+    for field, name in (("max_retry_duration", "maxRetryDuration"),
+                        ("min_backoff_duration", "minBackoffDuration"),
+                        ("max_backoff_duration", "maxBackoffDuration")):
+        if getattr(retry, field).ToNanoseconds() < 0:
+            raise invalid(f"job.retryConfig.{name}", f"job.retryConfig.{name}: must not be "
+                                                     "negative.")
+
+
+def fill_scheduler_defaults(job):
+    """What Cloud Scheduler fills in on an HTTP target and answers (see README.md)."""
+    if not job.HasField("http_target"):
+        return
+    target = job.http_target
+    if not target.http_method:
+        target.http_method = HTTP_POST
+    for key in [key for key in target.headers if key.lower() == "user-agent"]:
+        del target.headers[key]
+    target.headers["User-Agent"] = "Google-Cloud-Scheduler"
+    if not job.HasField("attempt_deadline"):
+        job.attempt_deadline.FromSeconds(180)
+
+
+def schedule_next(job):
+    """scheduleTime: the schedule's next time while the job is enabled, else none."""
+    job.ClearField("schedule_time")
+    if job.state != ENABLED:
+        return
+    upcoming = next_run(job.schedule, time_zone(job.time_zone), datetime.now(timezone.utc))
+    if upcoming is not None:
+        job.schedule_time.FromDatetime(upcoming)
+
+
+def scheduler_not_found():
+    return ApiError(404, "NOT_FOUND", "Job not found.")
+
+
+def v1_run_body(raw):
+    """A Cloud Run Admin API v1 RunJobRequest body as the v2 body it means (`overrides` with
+    `containerOverrides`, `taskCount`, `timeoutSeconds`); ValueError when the fake cannot say."""
+    if not raw.strip():
+        return b"{}"
+    body = json.loads(raw)
+    if not isinstance(body, dict) or set(body) - {"overrides"}:
+        raise ValueError("a v1 RunJobRequest has only `overrides`")
+    overrides = body.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise ValueError("`overrides` is not an object")
+    converted = {}
+    for key, value in overrides.items():
+        if key == "timeoutSeconds":
+            converted["timeout"] = f"{int(value)}s"
+        elif key in ("containerOverrides", "taskCount"):
+            converted[key] = value
+        else:
+            raise ValueError(f"v1 overrides have no `{key}`")
+    return json.dumps({"overrides": converted} if converted else {}).encode()
+
+
+MISSING_CREDENTIALS = ("Request is missing required authentication credential. Expected OAuth 2 "
+                       "access token, login cookie or other valid authentication credential. See "
+                       "https://developers.google.com/identity/sign-in/web/devconsole-project.")
+INVALID_CREDENTIALS = ("Request had invalid authentication credentials. Expected OAuth 2 access "
+                       "token, login cookie or other valid authentication credential. See "
+                       "https://developers.google.com/identity/sign-in/web/devconsole-project.")
+
+
 class Entry:
     """A stored service, its revisions and its IAM policy."""
 
@@ -567,19 +1052,21 @@ class Entry:
 
 
 class Operation:
-    def __init__(self, name, service, kind, steps):
+    def __init__(self, name, resource, kind, steps):
         self.message = operations_pb2.Operation(name=name)
-        self.service = service  # the service's name
-        self.kind = kind  # "reconcile" or "delete"
-        self.steps = steps  # observations left before it is done
-        self.deleted = None  # a delete operation's answer: the service as deleted
+        self.resource = resource  # the name of the service, job or execution it is about
+        # "reconcile" (a service), "job" (a job), "run" or "cancel" (an execution), "delete"
+        self.kind = kind
+        self.steps = steps  # observations left before it is done (reconcile, job, delete)
+        self.deleted = None  # a delete operation's answer: the resource as deleted
 
 
 # --- The API -------------------------------------------------------------------------------------
 
 
 class Fake:
-    """Services, operations and IAM policies in memory; the calls received; faults to inject."""
+    """Services, jobs, executions, scheduler jobs, operations and IAM policies in memory; the
+    calls received; faults to inject."""
 
     def __init__(self, operation_polls):
         self.polls = operation_polls
@@ -588,6 +1075,9 @@ class Fake:
 
     def reset(self):
         self.services = {}
+        self.jobs = {}
+        self.executions = {}  # by name, oldest first
+        self.scheduler_jobs = {}
         self.operations = {}
         self.requests = []
         self.faults = []
@@ -616,7 +1106,7 @@ class Fake:
     # RPCs ----------------------------------------------------------------------------------------
 
     def call(self, rpc, request, ints):
-        handler = getattr(self, rpc.name)
+        handler = getattr(self, rpc.handler)
         return 200, render(handler(request), ints)
 
     def CreateService(self, request):
@@ -742,21 +1232,29 @@ class Fake:
             self.finish(entry, operation)
         return self.operation_message(operation)
 
-    def new_operation(self, service_name, kind):
-        project, region, _, _ = parts(service_name)
+    def new_operation(self, resource, kind):
+        project, region, _, _ = parts(resource)
         name = f"projects/{project}/locations/{region}/operations/{uuid.uuid4()}"
-        operation = Operation(name, service_name, kind, self.polls)
+        operation = Operation(name, resource, kind, self.polls)
         self.operations[name] = operation
         return operation
 
-    def done_operation(self, service):
+    def done_operation(self, resource):
         """The answer to a validate-only request: a finished operation that is not kept."""
-        project, region, _, _ = parts(service.name)
+        project, region, _, _ = parts(resource.name)
         message = operations_pb2.Operation(
             name=f"projects/{project}/locations/{region}/operations/{uuid.uuid4()}", done=True)
-        message.metadata.Pack(service)
-        message.response.Pack(service)
+        message.metadata.Pack(resource)
+        message.response.Pack(resource)
         return message
+
+    def current(self, name):
+        """The stored service, job or execution of that name, or None."""
+        for store, field in ((self.services, "service"), (self.jobs, "job"),
+                             (self.executions, "execution")):
+            if name in store:
+                return getattr(store[name], field)
+        return None
 
     def observe(self, entry):
         """One observation of a reconciling service: a step towards its end."""
@@ -804,17 +1302,27 @@ class Fake:
         operation.message.done = True
         operation.message.error.code = RPC_CODE[status]
         operation.message.error.message = message
-        entry = self.services.get(operation.service)
-        if entry is not None:
-            operation.message.metadata.Pack(entry.service)
-            if entry.operation == operation.message.name:
-                entry.operation = None
+        resource = self.current(operation.resource)
+        if resource is not None:
+            operation.message.metadata.Pack(resource)
+        name = operation.message.name
+        entry = self.services.get(operation.resource) or self.jobs.get(operation.resource)
+        if entry is not None and entry.operation == name:
+            entry.operation = None
+            if isinstance(entry, JobEntry):
+                entry.token = None
+        execution = self.executions.get(operation.resource)
+        if execution is not None:
+            if execution.operation == name:
+                execution.operation = None
+            if execution.cancel == name:
+                execution.cancel = None
 
     def operation_message(self, operation):
         if not operation.message.done:
-            entry = self.services.get(operation.service)
-            if entry is not None:
-                operation.message.metadata.Pack(entry.service)
+            resource = self.current(operation.resource)
+            if resource is not None:
+                operation.message.metadata.Pack(resource)
         return operation.message
 
     def GetService(self, request):
@@ -827,12 +1335,7 @@ class Fake:
     def ListServices(self, request):
         prefix = f"{request.parent}/services/"
         names = sorted(name for name in self.services if name.startswith(prefix))
-        start = 0
-        if request.page_token:
-            if not request.page_token.isdigit():
-                raise invalid("pageToken", "pageToken: not a token this fake gave.")
-            start = int(request.page_token)
-        size = request.page_size if request.page_size > 0 else 100
+        start, size = page(request.page_token, request.page_size, 100)
         answer = ListServicesResponse()
         for name in names[start:start + size]:
             answer.services.append(self.services[name].service)
@@ -858,12 +1361,7 @@ class Fake:
         now(service.delete_time)
         service.expire_time.FromSeconds(service.delete_time.seconds + 30 * 24 * 3600)
         touch(service)
-        operation = self.new_operation(request.name, "delete")
-        operation.message.metadata.Pack(service)
-        operation.deleted = service
-        if operation.steps == 0:
-            self.finish_delete(operation)
-        return operation.message
+        return self.delete_operation(service)
 
     def finish_delete(self, operation):
         operation.message.done = True
@@ -878,8 +1376,12 @@ class Fake:
                 operation.steps -= 1
                 if operation.steps <= 0:
                     self.finish_delete(operation)
-            elif operation.service in self.services:
-                self.observe(self.services[operation.service])
+            elif operation.kind == "reconcile" and operation.resource in self.services:
+                self.observe(self.services[operation.resource])
+            elif operation.kind == "job" and operation.resource in self.jobs:
+                self.observe_job(self.jobs[operation.resource])
+            elif operation.kind in ("run", "cancel") and operation.resource in self.executions:
+                self.step_execution(self.executions[operation.resource])
         return self.operation_message(operation)
 
     def GetIamPolicy(self, request):
@@ -911,6 +1413,628 @@ class Fake:
         entry.policy = stored
         return stored
 
+    # Jobs ----------------------------------------------------------------------------------------
+
+    def CreateJob(self, request):
+        job_id = request.job_id
+        if not JOB_ID.fullmatch(job_id):
+            raise invalid("jobId",
+                          f"jobId: \"{job_id}\" must start with a letter, contain only lowercase "
+                          "letters, digits and hyphens, end with a letter or digit, and have at "
+                          "most 63 characters.")
+        return self.create_job(f"{request.parent}/jobs/{job_id}", request.job,
+                               request.validate_only)
+
+    def create_job(self, name, spec, validate_only):
+        if name in self.jobs:
+            raise ApiError(409, "ALREADY_EXISTS", f"Resource '{parts(name)[3]}' already exists.")
+        project, _, _, job_id = parts(name)
+        check_job_spec(spec, job_id)
+        job = Job()
+        job.CopyFrom(spec)
+        for field in JOB_SERVER_SET:
+            job.ClearField(field)
+        job.name = name
+        job.uid = str(uuid.uuid4())
+        job.generation = 1
+        now(job.create_time)
+        job.update_time.CopyFrom(job.create_time)
+        job.creator = CREATOR
+        job.last_modifier = CREATOR
+        fill_job_defaults(job, project)
+        return self.reconcile_job(JobEntry(job), validate_only)
+
+    def UpdateJob(self, request):
+        name = request.job.name
+        entry = self.jobs.get(name)
+        if entry is None:
+            if request.allow_missing:
+                return self.create_job(name, request.job, request.validate_only)
+            raise not_found(name)
+        stored = entry.job
+        if request.job.etag and request.job.etag != stored.etag:
+            raise aborted(f"The etag {request.job.etag} does not match the current etag of job "
+                          f"'{name}'; read it again and retry.")
+        sent = Job()
+        sent.CopyFrom(request.job)
+        for field in JOB_SERVER_SET:
+            sent.ClearField(field)
+        updated = Job()
+        updated.CopyFrom(stored)
+        for field in Job.DESCRIPTOR.fields:
+            if field.name not in JOB_SERVER_SET:
+                updated.ClearField(field.name)
+        updated.MergeFrom(sent)
+        project, _, _, job_id = parts(name)
+        check_job_spec(updated, job_id)
+        fill_job_defaults(updated, project)
+        if request.validate_only:
+            return self.done_operation(updated)
+        updated.generation = stored.generation + 1
+        now(updated.update_time)
+        updated.last_modifier = CREATOR
+        entry.job = updated
+        return self.reconcile_job(entry, False)
+
+    def reconcile_job(self, entry, validate_only):
+        """Starts bringing the job to its new generation, with the execution its token asks for;
+        answers the operation doing it."""
+        job = entry.job
+        if validate_only:
+            return self.done_operation(job)
+        job.reconciling = True
+        set_job_status(job, PENDING)
+        touch(job)
+        if entry.operation is not None:
+            self.finish_with_error(self.operations[entry.operation], "ABORTED",
+                                   f"Superseded by a newer change to job '{job.name}' "
+                                   f"(generation {job.generation}).")
+        operation = self.new_operation(job.name, "job")
+        self.jobs[job.name] = entry
+        entry.operation = operation.message.name
+        operation.message.metadata.Pack(job)
+        kind = job.WhichOneof("create_execution")
+        if kind is None:
+            if operation.steps == 0:
+                self.finish_job(entry, operation)
+            return self.operation_message(operation)
+        # The token names the execution; one that exists already is not made again.
+        execution_id = f"{parts(job.name)[3]}-{getattr(job, kind)}"
+        execution_name = f"{job.name}/executions/{execution_id}"
+        entry.token = ("start" if kind == "start_execution_token" else "run", execution_name)
+        if execution_name not in self.executions:
+            self.new_execution(entry, execution_id, *execution_template(job, None))
+        self.settle_token(entry)
+        return self.operation_message(operation)
+
+    def finish_job(self, entry, operation):
+        job = entry.job
+        entry.operation = None
+        entry.token = None
+        job.reconciling = False
+        job.observed_generation = job.generation
+        set_job_status(job, SUCCEEDED)
+        touch(job)
+        operation.message.done = True
+        operation.message.metadata.Pack(job)
+        operation.message.response.Pack(job)
+
+    def fail_job(self, entry, operation, message):
+        """A reconciliation that failed: as documented, observedGeneration keeps the last one
+        that succeeded."""
+        job = entry.job
+        job.reconciling = False
+        set_job_status(job, FAILED, message)
+        touch(job)
+        self.finish_with_error(operation, "FAILED_PRECONDITION", message)
+
+    def settle_token(self, entry):
+        """Finishes the job's reconciliation once its token's execution has started (start
+        token) or completed (run token)."""
+        if entry.operation is None or entry.token is None:
+            return
+        kind, execution_name = entry.token
+        operation = self.operations[entry.operation]
+        execution = self.executions.get(execution_name)
+        if execution is None:
+            self.fail_job(entry, operation, f"Execution '{parts(execution_name)[3]}' was deleted.")
+            return
+        started = execution.execution.HasField("start_time")
+        if kind == "start" and started:
+            self.finish_job(entry, operation)
+        elif execution.phase == "done":
+            if execution.result == "succeeded":
+                self.finish_job(entry, operation)
+            else:
+                self.fail_job(entry, operation, completed_message(execution.execution))
+
+    def observe_job(self, entry):
+        """One observation of a job: a step for each of its unfinished executions and for its
+        reconciliation."""
+        for execution in self.executions_of(entry.job.name):
+            self.step_execution(execution)
+        if entry.operation is None:
+            return
+        operation = self.operations[entry.operation]
+        if entry.token is None:
+            operation.steps -= 1
+            if operation.steps <= 0:
+                self.finish_job(entry, operation)
+                return
+        if entry.job.terminal_condition.state == PENDING:
+            set_job_status(entry.job, RECONCILING)
+            touch(entry.job)
+
+    def GetJob(self, request):
+        entry = self.jobs.get(request.name)
+        if entry is None:
+            raise not_found(request.name)
+        self.observe_job(entry)
+        return entry.job
+
+    def ListJobs(self, request):
+        prefix = f"{request.parent}/jobs/"
+        names = sorted(name for name in self.jobs if name.startswith(prefix))
+        start, size = page(request.page_token, request.page_size, 100)
+        answer = ListJobsResponse()
+        for name in names[start:start + size]:
+            answer.jobs.append(self.jobs[name].job)
+        if start + size < len(names):
+            answer.next_page_token = str(start + size)
+        return answer
+
+    def DeleteJob(self, request):
+        entry = self.jobs.get(request.name)
+        if entry is None:
+            raise not_found(request.name)
+        job = entry.job
+        if request.etag and request.etag != job.etag:
+            raise aborted(f"The etag {request.etag} does not match the current etag of job "
+                          f"'{request.name}'; read it again and retry.")
+        if request.validate_only:
+            return self.done_operation(job)
+        if entry.operation is not None:
+            self.finish_with_error(self.operations[entry.operation], "ABORTED",
+                                   f"Job '{request.name}' was deleted before this operation "
+                                   "finished.")
+        for execution in self.executions_of(request.name, finished=True):
+            self.drop_execution(execution, f"Job '{request.name}' was deleted.")
+        del self.jobs[request.name]
+        now(job.delete_time)
+        job.expire_time.FromSeconds(job.delete_time.seconds + 30 * 24 * 3600)
+        touch(job)
+        return self.delete_operation(job)
+
+    def delete_operation(self, deleted):
+        operation = self.new_operation(deleted.name, "delete")
+        operation.message.metadata.Pack(deleted)
+        operation.deleted = deleted
+        if operation.steps == 0:
+            self.finish_delete(operation)
+        return operation.message
+
+    def RunJob(self, request):
+        entry = self.jobs.get(request.name)
+        if entry is None:
+            raise not_found(request.name)
+        job = entry.job
+        if request.etag and request.etag != job.etag:
+            raise aborted(f"The etag {request.etag} does not match the current etag of job "
+                          f"'{request.name}'; read it again and retry.")
+        overrides = request.overrides if request.HasField("overrides") else None
+        task_count, parallelism, task = execution_template(job, overrides)
+        suffix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(5))
+        execution_id = f"{parts(job.name)[3]}-{suffix}"
+        if request.validate_only:
+            execution = self.execution_message(job, execution_id, task_count, parallelism, task)
+            return self.done_operation(execution)
+        execution = self.new_execution(entry, execution_id, task_count, parallelism, task)
+        operation = self.new_operation(execution.execution.name, "run")
+        execution.operation = operation.message.name
+        operation.message.metadata.Pack(execution.execution)
+        if execution.phase == "done":
+            self.finish_execution_operations(execution)
+        return self.operation_message(operation)
+
+    # Executions ----------------------------------------------------------------------------------
+
+    def executions_of(self, job_name, finished=False):
+        """The executions of a job, oldest first (only unfinished ones unless `finished`)."""
+        prefix = f"{job_name}/executions/"
+        return [execution for name, execution in list(self.executions.items())
+                if name.startswith(prefix) and (finished or execution.phase != "done")]
+
+    @staticmethod
+    def execution_message(job, execution_id, task_count, parallelism, task):
+        execution = Execution(name=f"{job.name}/executions/{execution_id}", uid=str(uuid.uuid4()),
+                              creator=CREATOR, generation=1, observed_generation=1,
+                              launch_stage=job.launch_stage, job=parts(job.name)[3],
+                              task_count=task_count, parallelism=parallelism, reconciling=True)
+        execution.template.CopyFrom(task)
+        execution.labels.update(job.template.labels)
+        execution.annotations.update(job.template.annotations)
+        now(execution.create_time)
+        execution.update_time.CopyFrom(execution.create_time)
+        set_execution_conditions(execution, {})
+        touch(execution)
+        return execution
+
+    def new_execution(self, entry, execution_id, task_count, parallelism, task):
+        job = entry.job
+        message = self.execution_message(job, execution_id, task_count, parallelism, task)
+        execution = ExecutionEntry(message, task_outcome(task), self.polls)
+        self.executions[message.name] = execution
+        job.execution_count += 1
+        reference = job.latest_created_execution
+        reference.Clear()
+        reference.name = message.name
+        reference.create_time.CopyFrom(message.create_time)
+        reference.completion_status = COMPLETION.EXECUTION_PENDING.value
+        touch(job)
+        self.advance(execution)
+        return execution
+
+    def step_execution(self, execution):
+        """One observation of an execution: a step towards its next phase."""
+        if execution.phase == "done":
+            return
+        execution.steps -= 1
+        self.advance(execution)
+
+    def advance(self, execution):
+        """Moves the execution through every phase whose observations are used up."""
+        while execution.steps <= 0 and execution.phase != "done":
+            if execution.phase == "pending":
+                self.start_tasks(execution)
+            elif execution.phase == "cancelling":
+                self.end_cancelled(execution)
+            elif execution.outcome == "forever":
+                break
+            else:
+                self.end_tasks(execution)
+        self.sync(execution)
+
+    def start_tasks(self, execution):
+        message = execution.execution
+        execution.phase = "running"
+        execution.steps = self.polls
+        message.running_count = message.parallelism
+        now(message.start_time)
+        message.update_time.CopyFrom(message.start_time)
+        set_execution_conditions(message, {
+            "Completed": (RECONCILING, "Waiting for execution to complete.", None),
+            "ResourcesAvailable": (SUCCEEDED, "Provisioned imported containers.", None),
+            "Started": (SUCCEEDED, "Started deployed execution in "
+                                   f"{seconds_since(message.create_time)}.", None),
+        })
+        touch(message)
+
+    def end_tasks(self, execution):
+        message = execution.execution
+        execution.phase = "done"
+        message.running_count = 0
+        if execution.outcome == "succeed":
+            execution.result = "succeeded"
+            message.succeeded_count = message.task_count
+            completed = (SUCCEEDED, "Execution completed successfully in "
+                                    f"{seconds_since(message.create_time)}.", None)
+        else:
+            # Every attempt of every task exits with the code: each task is retried
+            # maxRetries times, then fails. retriedCount counts the tasks that retried.
+            execution.result = "failed"
+            message.failed_count = message.task_count
+            if message.template.max_retries > 0:
+                message.retried_count = message.task_count
+            completed = (FAILED, f"Execution {parts(message.name)[3]} has failed to complete, "
+                                 f"0/{message.task_count} tasks were a success.",
+                         execution_reason(NON_ZERO_EXIT_CODE))
+        self.complete(message, completed)
+
+    def end_cancelled(self, execution):
+        message = execution.execution
+        execution.phase = "done"
+        execution.result = "cancelled"
+        message.cancelled_count = (message.task_count - message.succeeded_count
+                                   - message.failed_count)
+        message.running_count = 0
+        self.complete(message, (FAILED, f"Execution {parts(message.name)[3]} was cancelled.",
+                                execution_reason(CANCELLED)))
+
+    @staticmethod
+    def complete(message, completed):
+        message.reconciling = False
+        now(message.completion_time)
+        message.update_time.CopyFrom(message.completion_time)
+        set_execution_conditions(message, {"Completed": completed})
+        touch(message)
+
+    def sync(self, execution):
+        """What follows from the execution's state: its job's latestCreatedExecution, the job's
+        token, and its operations once it is done."""
+        message = execution.execution
+        entry = self.jobs.get(job_of(message.name))
+        if entry is not None:
+            reference = entry.job.latest_created_execution
+            if reference.name == message.name:
+                status = {
+                    "pending": COMPLETION.EXECUTION_PENDING,
+                    "running": COMPLETION.EXECUTION_RUNNING,
+                    "cancelling": COMPLETION.EXECUTION_RUNNING,
+                    "succeeded": COMPLETION.EXECUTION_SUCCEEDED,
+                    "failed": COMPLETION.EXECUTION_FAILED,
+                    "cancelled": COMPLETION.EXECUTION_CANCELLED,
+                }[execution.result or execution.phase].value
+                if reference.completion_status != status:
+                    reference.completion_status = status
+                    if message.HasField("completion_time"):
+                        reference.completion_time.CopyFrom(message.completion_time)
+                    touch(entry.job)
+            self.settle_token(entry)
+        if execution.phase == "done":
+            self.finish_execution_operations(execution)
+
+    def finish_execution_operations(self, execution):
+        """Ends the RunJob and CancelExecution operations of a finished execution: a RunJob
+        operation with the execution as its response when it succeeded, else with an error."""
+        message = execution.execution
+        for field in ("operation", "cancel"):
+            name = getattr(execution, field)
+            setattr(execution, field, None)
+            operation = self.operations.get(name) if name else None
+            if operation is None or operation.message.done:
+                continue
+            operation.message.done = True
+            operation.message.metadata.Pack(message)
+            if field == "cancel" or execution.result == "succeeded":
+                operation.message.response.Pack(message)
+            elif execution.result == "cancelled":
+                operation.message.error.code = RPC_CODE["CANCELLED"]
+                operation.message.error.message = completed_message(message)
+            else:
+                operation.message.error.code = RPC_CODE["FAILED_PRECONDITION"]
+                operation.message.error.message = completed_message(message)
+
+    def drop_execution(self, execution, why):
+        """Forgets an execution; operations still waiting for it end ABORTED."""
+        for name in (execution.operation, execution.cancel):
+            if name and name in self.operations:
+                self.finish_with_error(self.operations[name], "ABORTED", why)
+        del self.executions[execution.execution.name]
+
+    def GetExecution(self, request):
+        execution = self.executions.get(request.name)
+        if execution is None:
+            raise not_found(request.name)
+        self.step_execution(execution)
+        return execution.execution
+
+    def ListExecutions(self, request):
+        """Newest first. `-` for the job lists the executions of every job of the location."""
+        if parts(request.parent)[3] == "-":
+            prefix = request.parent[:-1]
+            names = [name for name in self.executions if name.startswith(prefix)]
+        else:
+            if request.parent not in self.jobs:
+                raise not_found(request.parent)
+            names = [name for name in self.executions
+                     if job_of(name) == request.parent]
+        names.reverse()
+        start, size = page(request.page_token, request.page_size, 100)
+        answer = ListExecutionsResponse()
+        for name in names[start:start + size]:
+            answer.executions.append(self.executions[name].execution)
+        if start + size < len(names):
+            answer.next_page_token = str(start + size)
+        return answer
+
+    def DeleteExecution(self, request):
+        execution = self.executions.get(request.name)
+        if execution is None:
+            raise not_found(request.name)
+        message = execution.execution
+        if request.etag and request.etag != message.etag:
+            raise aborted(f"The etag {request.etag} does not match the current etag of execution "
+                          f"'{request.name}'; read it again and retry.")
+        if request.validate_only:
+            return self.done_operation(message)
+        self.drop_execution(execution, f"Execution '{request.name}' was deleted.")
+        now(message.delete_time)
+        message.expire_time.FromSeconds(message.delete_time.seconds + 30 * 24 * 3600)
+        touch(message)
+        entry = self.jobs.get(job_of(request.name))
+        if entry is not None:
+            self.settle_token(entry)
+        return self.delete_operation(message)
+
+    def CancelExecution(self, request):
+        execution = self.executions.get(request.name)
+        if execution is None:
+            raise not_found(request.name)
+        message = execution.execution
+        if request.etag and request.etag != message.etag:
+            raise aborted(f"The etag {request.etag} does not match the current etag of execution "
+                          f"'{request.name}'; read it again and retry.")
+        if execution.phase == "done":
+            raise ApiError(400, "FAILED_PRECONDITION",
+                           f"Execution '{parts(request.name)[3]}' has already completed and "
+                           "cannot be cancelled.")
+        if request.validate_only:
+            return self.done_operation(message)
+        if execution.cancel is not None:
+            return self.operation_message(self.operations[execution.cancel])
+        execution.phase = "cancelling"
+        execution.steps = self.polls
+        set_execution_conditions(message, {
+            "Completed": (RECONCILING, "", execution_reason(CANCELLING)),
+        })
+        touch(message)
+        operation = self.new_operation(message.name, "cancel")
+        execution.cancel = operation.message.name
+        operation.message.metadata.Pack(message)
+        self.advance(execution)
+        return self.operation_message(operation)
+
+    # Cloud Scheduler -----------------------------------------------------------------------------
+
+    def CloudScheduler_CreateJob(self, request):
+        job = SchedulerJob()
+        job.CopyFrom(request.job)
+        prefix = f"{request.parent}/jobs/"
+        if job.name:
+            if not (job.name.startswith(prefix)
+                    and SCHEDULER_JOB_ID.fullmatch(job.name[len(prefix):])):
+                raise invalid("job.name", f"job.name: \"{job.name}\" must be {prefix}JOB_ID, where "
+                                          "JOB_ID has only letters, digits, hyphens and "
+                                          "underscores, and at most 500 characters.")
+            name = job.name
+        else:
+            name = prefix + "".join(secrets.choice("0123456789") for _ in range(20))
+        if name in self.scheduler_jobs:
+            raise ApiError(409, "ALREADY_EXISTS", f"Job {name} already exists.")
+        for field in SCHEDULER_SERVER_SET:
+            job.ClearField(field)
+        job.name = name
+        check_scheduler_job(job)
+        fill_scheduler_defaults(job)
+        job.state = ENABLED
+        now(job.user_update_time)
+        schedule_next(job)
+        self.scheduler_jobs[name] = job
+        return job
+
+    def scheduler_job(self, name):
+        job = self.scheduler_jobs.get(name)
+        if job is None:
+            raise scheduler_not_found()
+        return job
+
+    def CloudScheduler_GetJob(self, request):
+        return self.scheduler_job(request.name)
+
+    def CloudScheduler_ListJobs(self, request):
+        prefix = f"{request.parent}/jobs/"
+        names = sorted(name for name in self.scheduler_jobs if name.startswith(prefix))
+        if request.page_size > 500:
+            raise invalid("pageSize", "pageSize: the maximum page size is 500.")
+        start, size = page(request.page_token, request.page_size, 500)
+        answer = ListSchedulerJobsResponse()
+        for name in names[start:start + size]:
+            answer.jobs.append(self.scheduler_jobs[name])
+        if start + size < len(names):
+            answer.next_page_token = str(start + size)
+        return answer
+
+    def CloudScheduler_UpdateJob(self, request):
+        stored = self.scheduler_job(request.job.name)
+        sent = SchedulerJob()
+        sent.CopyFrom(request.job)
+        for field in SCHEDULER_SERVER_SET:
+            sent.ClearField(field)
+        updated = SchedulerJob()
+        updated.CopyFrom(stored)
+        if request.update_mask.paths:
+            mask = request.update_mask
+            if not mask.IsValidForDescriptor(SchedulerJob.DESCRIPTOR):
+                raise invalid("updateMask", f"updateMask: {mask.ToJsonString()} names a field "
+                                            "Job does not have.")
+            writable = field_mask_pb2.FieldMask(paths=[
+                path for path in mask.paths if path.split(".")[0] not in SCHEDULER_SERVER_SET])
+            writable.MergeMessage(sent, updated, replace_message_field=True,
+                                  replace_repeated_field=True)
+        else:
+            # The body replaces the job, but for its schedule, which UpdateJob does not require.
+            if not sent.schedule:
+                sent.schedule = stored.schedule
+            for field in SchedulerJob.DESCRIPTOR.fields:
+                if field.name not in SCHEDULER_SERVER_SET:
+                    updated.ClearField(field.name)
+            updated.MergeFrom(sent)
+        check_scheduler_job(updated)
+        fill_scheduler_defaults(updated)
+        now(updated.user_update_time)
+        schedule_next(updated)
+        self.scheduler_jobs[updated.name] = updated
+        return updated
+
+    def CloudScheduler_DeleteJob(self, request):
+        self.scheduler_job(request.name)
+        del self.scheduler_jobs[request.name]
+        return empty_pb2.Empty()
+
+    def CloudScheduler_PauseJob(self, request):
+        job = self.scheduler_job(request.name)
+        if job.state != ENABLED:
+            raise ApiError(400, "FAILED_PRECONDITION",
+                           f"Job {request.name} is not ENABLED: only an enabled job can be paused.")
+        job.state = PAUSED
+        schedule_next(job)
+        return job
+
+    def CloudScheduler_ResumeJob(self, request):
+        job = self.scheduler_job(request.name)
+        if job.state != PAUSED:
+            raise ApiError(400, "FAILED_PRECONDITION",
+                           f"Job {request.name} is not PAUSED: only a paused job can be resumed.")
+        job.state = ENABLED
+        schedule_next(job)
+        return job
+
+    def CloudScheduler_RunJob(self, request):
+        job = self.scheduler_job(request.name)
+        if job.state == PAUSED:
+            raise ApiError(400, "FAILED_PRECONDITION",
+                           f"Job {request.name} is paused: resume it before running it.")
+        self.fire(job)
+        return job
+
+    def fire(self, job):
+        """One attempt of a scheduler job, as its schedule or RunJob makes it."""
+        now(job.last_attempt_time)
+        job.status.CopyFrom(self.deliver(job))
+        schedule_next(job)
+
+    def deliver(self, job):
+        """Sends the job's HTTP request where the fake can: to a Cloud Run job's `:run`, which
+        starts an execution as RunJob does. Answers the google.rpc.Status of the attempt."""
+        if not job.HasField("http_target"):
+            return status_pb2.Status(code=RPC_CODE["UNIMPLEMENTED"],
+                                     message="cloudrun-fake delivers HTTP targets only.")
+        target = job.http_target
+        split = urlsplit(target.uri)
+        base = f"{split.scheme}://{split.netloc}{split.path}"
+        v2 = RUN_JOB_URI.fullmatch(base)
+        v1 = RUN_JOB_V1_URI.fullmatch(base)
+        if v2 is None and v1 is None:
+            return status_pb2.Status(code=RPC_CODE["UNIMPLEMENTED"],
+                                     message="cloudrun-fake delivers only to a Cloud Run job's "
+                                             f":run URI, not to {target.uri}.")
+        if (target.http_method or HTTP_POST) != HTTP_POST:
+            return status_pb2.Status(code=RPC_CODE["NOT_FOUND"],
+                                     message="RunJob is a POST; Cloud Run answers any other "
+                                             "method of a :run URI 404 Not Found.")
+        if target.HasField("oidc_token"):
+            return status_pb2.Status(code=RPC_CODE["UNAUTHENTICATED"],
+                                     message=INVALID_CREDENTIALS)
+        if not target.HasField("oauth_token"):
+            return status_pb2.Status(code=RPC_CODE["UNAUTHENTICATED"],
+                                     message=MISSING_CREDENTIALS)
+        try:
+            if v2 is not None:
+                name, body = v2.group("job"), target.body
+            else:
+                name = (f"projects/{v1.group('project')}/locations/{v1.group('region')}/jobs/"
+                        f"{v1.group('job')}")
+                try:
+                    body = v1_run_body(target.body)
+                except (ValueError, TypeError) as error:
+                    raise invalid("overrides", f"cloudrun-fake cannot read this v1 RunJob body: "
+                                               f"{error}") from error
+            self.RunJob(transcode(RUN_JOB, name, [], body))
+        except ApiError as error:
+            return status_pb2.Status(code=RPC_CODE.get(error.status, RPC_CODE["UNKNOWN"]),
+                                     message=error.message)
+        return status_pb2.Status()
+
 
 def render(message, ints):
     return json_format.MessageToDict(message, use_integers_for_enums=ints)
@@ -929,7 +2053,7 @@ def route(method, path):
 
 
 def project_of(path):
-    match = re.match(r"/v2/projects/([^/:]+)", path)
+    match = re.match(r"/v[12]/projects/([^/:]+)", path)
     return match.group(1) if match else None
 
 
@@ -1039,7 +2163,23 @@ def admin(fake, method, path, query, raw):
     project = dict(query).get("project")
     with fake.lock:
         if (method, path) == ("GET", "/fake/health"):
-            return 200, {"operationPolls": fake.polls, "googleCloudRun": RUN_VERSION}
+            return 200, {"operationPolls": fake.polls, "googleCloudRun": RUN_VERSION,
+                         "googleCloudScheduler": SCHEDULER_VERSION}
+        if (method, path) == ("POST", "/fake/scheduler/fire"):
+            try:
+                name = json.loads(raw).get("job")
+                if not isinstance(name, str):
+                    raise ValueError(f"not a job name: {name!r}")
+            except (ValueError, AttributeError) as error:
+                return 400, {"error": {"code": 400, "message": str(error)}}
+            job = fake.scheduler_jobs.get(name)
+            if job is None:
+                return 404, {"error": {"code": 404, "message": f"no scheduler job {name}"}}
+            # The schedule's own tick: a paused (or disabled) job does not run.
+            if job.state != ENABLED:
+                return 200, {"ran": False}
+            fake.fire(job)
+            return 200, {"ran": True, "status": render(job.status, False)}
         if (method, path) == ("GET", "/fake/requests"):
             since = dict(query).get("since", "0")
             if not since.isdigit():
@@ -1082,20 +2222,24 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--operation-polls", type=int, default=2,
-                        help="observations (GetOperation, GetService) before an operation is done")
+                        help="observations (GetOperation, GetService, GetJob, GetExecution) "
+                             "before an operation is done or an execution moves on")
     parser.add_argument("--parent-pid", type=int,
                         help="exit when this process is gone (default: the parent at start)")
     args = parser.parse_args()
 
     exit_with_parent(args.parent_pid or os.getppid())
-    installed = metadata.version("google-cloud-run")
-    if installed != RUN_VERSION:
-        sys.exit(f"google-cloud-run {installed} is installed for {sys.executable}; the fake is "
-                 f"pinned to {RUN_VERSION}: {INSTALL_HINT}")
+    for package, pinned in (("google-cloud-run", RUN_VERSION),
+                            ("google-cloud-scheduler", SCHEDULER_VERSION)):
+        installed = metadata.version(package)
+        if installed != pinned:
+            sys.exit(f"{package} {installed} is installed for {sys.executable}; the fake is "
+                     f"pinned to {pinned}: {INSTALL_HINT}")
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     server.fake = Fake(max(args.operation_polls, 0))
-    print(f"cloudrun-fake (google-cloud-run {RUN_VERSION}) on {args.host}:{args.port}",
+    print(f"cloudrun-fake (google-cloud-run {RUN_VERSION}, google-cloud-scheduler "
+          f"{SCHEDULER_VERSION}) on {args.host}:{args.port}",
           file=sys.stderr, flush=True)
     server.serve_forever()
 

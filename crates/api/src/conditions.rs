@@ -17,6 +17,11 @@ pub mod types {
     pub const STALLED: &str = "Stalled";
     /// Present during a move between providers (True) and after one rolled back (False).
     pub const MIGRATING: &str = "Migrating";
+    /// A ServerlessJob's: True when the run it reports on (for the current spec, or the newest
+    /// scheduled one) succeeded, as a batch/v1 Job's `Complete`.
+    pub const COMPLETE: &str = "Complete";
+    /// A ServerlessJob's: True when that run failed.
+    pub const FAILED: &str = "Failed";
 }
 
 /// Reasons: CamelCase words, each documented in [`REASONS`].
@@ -63,6 +68,20 @@ pub mod reasons {
     pub const NAME_TAKEN: &str = "NameTaken";
     /// A ProviderConfig is being deleted while objects still use it.
     pub const IN_USE: &str = "InUse";
+    /// A job's run is under way.
+    pub const RUNNING: &str = "Running";
+    /// A job's run ended with every task succeeded.
+    pub const SUCCEEDED: &str = "Succeeded";
+    /// A job runs on its schedule; the provider's scheduler starts the runs.
+    pub const SCHEDULED: &str = "Scheduled";
+    /// A job starts no new runs (`spec.suspend`).
+    pub const SUSPENDED: &str = "Suspended";
+    /// A job's run was stopped before it ended.
+    pub const STOPPED: &str = "Stopped";
+    /// A task of a job's run was stopped at `timeoutSeconds`, after its retries.
+    pub const DEADLINE_EXCEEDED: &str = "DeadlineExceeded";
+    /// A job's run could not start its tasks.
+    pub const TASK_FAILED_TO_START: &str = "TaskFailedToStart";
 }
 
 /// One entry of the documented reason list.
@@ -196,7 +215,9 @@ pub const REASONS: &[ReasonDoc] = &[
     ReasonDoc {
         reason: reasons::CONTAINER_FAILED,
         appears_as: "Ready=False, Stalled=True",
-        meaning: "A container started and exited or failed its probes (Knative `ExitCode*`).",
+        meaning: "A container started and exited or failed its probes (Knative `ExitCode*`); for \
+                  a ServerlessJob, a task's container exited non-zero on its last attempt \
+                  (Failed=True).",
         action: "Read the container's logs on the provider.",
     },
     ReasonDoc {
@@ -230,6 +251,54 @@ pub const REASONS: &[ReasonDoc] = &[
                   `CredentialsInvalid`, `ProviderError` or `Throttled`, from a check of each \
                   cloud it configures.)",
         action: "Wait, or delete or move the objects that use it (`kubectl get ssvc -A`).",
+    },
+    ReasonDoc {
+        reason: reasons::RUNNING,
+        appears_as: "a ServerlessJob's Ready=Unknown, Reconciling=True",
+        meaning: "The run for the current spec is under way (or waits for an earlier run to end, \
+                  with `concurrencyPolicy: Forbid`); `status.lastRun` counts its tasks.",
+        action: "Wait; `kubectl wait --for=condition=Complete sjob/NAME` returns when it succeeds.",
+    },
+    ReasonDoc {
+        reason: reasons::SUCCEEDED,
+        appears_as: "a ServerlessJob's Ready=True, Complete=True",
+        meaning: "The run it reports on ended with every task succeeded.",
+        action: "Nothing. Changing the spec runs the job again.",
+    },
+    ReasonDoc {
+        reason: reasons::SCHEDULED,
+        appears_as: "a ServerlessJob's Ready=True",
+        meaning: "The job and its schedule are in place at the provider, whose scheduler starts \
+                  the runs; `Complete`/`Failed` tell how the newest run ended.",
+        action: "Nothing.",
+    },
+    ReasonDoc {
+        reason: reasons::SUSPENDED,
+        appears_as: "a ServerlessJob's Ready=True",
+        meaning: "`spec.suspend` is true: no new run starts (a schedule is paused); runs under way \
+                  go on.",
+        action: "Set `spec.suspend` to false to run again.",
+    },
+    ReasonDoc {
+        reason: reasons::STOPPED,
+        appears_as: "a ServerlessJob's Ready=False, Stalled=True; or a run's reason",
+        meaning: "A run was stopped before it ended: replaced by a newer one \
+                  (`concurrencyPolicy: Replace`), stopped at the provider, or its record there \
+                  is gone.",
+        action: "Change the spec to run the job again.",
+    },
+    ReasonDoc {
+        reason: reasons::DEADLINE_EXCEEDED,
+        appears_as: "a ServerlessJob's Ready=False, Failed=True, Stalled=True",
+        meaning: "A task was stopped at `timeoutSeconds` on its last attempt.",
+        action: "Raise `timeoutSeconds`, or make the task faster; changing the spec runs it again.",
+    },
+    ReasonDoc {
+        reason: reasons::TASK_FAILED_TO_START,
+        appears_as: "a ServerlessJob's Ready=False, Failed=True, Stalled=True",
+        meaning: "The provider could not start a task (no capacity, a network or IAM problem); \
+                  the message is the provider's.",
+        action: "Read the message; fix the account or the spec and change the spec to run again.",
     },
 ];
 

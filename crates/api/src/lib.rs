@@ -2,6 +2,7 @@
 //! status.
 //!
 //! - [`ServerlessService`]: one portable service, run on Knative, AWS Fargate or Google Cloud Run.
+//! - [`ServerlessJob`]: run-to-completion work, once per change of its spec or on a schedule.
 //! - [`ProviderConfig`]: which cloud account, region and credentials services may use.
 //! - [`conditions`]: condition types and the documented list of reasons.
 //!
@@ -13,11 +14,13 @@ pub mod conditions;
 mod provider_config;
 mod quantity;
 mod schema;
+mod serverless_job;
 mod serverless_service;
 
 pub use provider_config::*;
 pub use quantity::{QUANTITY_PATTERN, Quantity};
 pub use schema::CelRule;
+pub use serverless_job::*;
 pub use serverless_service::*;
 
 /// The API group of every Ferry resource.
@@ -34,5 +37,9 @@ pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
     use kube::CustomResourceExt;
-    vec![ProviderConfig::crd(), ServerlessService::crd()]
+    vec![
+        ProviderConfig::crd(),
+        ServerlessJob::crd(),
+        ServerlessService::crd(),
+    ]
 }

@@ -6,11 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferry_api::ServerlessService;
 use ferry_provider::backend::{Connectors, Registry};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::ResourceExt;
 use kube::runtime::events::Reporter;
+use kube::{Resource, ResourceExt};
 
 use crate::events::Events;
 use crate::metrics::Metrics;
@@ -94,8 +93,8 @@ pub struct Context {
     /// What Ferry last wrote into each object's status (by UID; a fingerprint without the
     /// conditions' transition times). Under load the watch cache lags Ferry's own writes; a
     /// reconcile that reads a stale status would write the same status (and announce the same
-    /// Ready change) again.
-    written: Mutex<HashMap<String, u64>>,
+    /// Ready change) again. Keyed by kind and UID.
+    written: Mutex<HashMap<(String, String), u64>>,
 }
 
 /// The wall clock, truncated to whole seconds as the API server stores times.
@@ -129,12 +128,19 @@ impl Context {
         }
     }
 
-    fn key(svc: &ServerlessService) -> (String, String) {
-        (svc.namespace().unwrap_or_default(), svc.name_any())
+    fn key<K: Resource<DynamicType = ()>>(object: &K) -> (String, String) {
+        (
+            format!(
+                "{}/{}",
+                K::kind(&()),
+                object.namespace().unwrap_or_default()
+            ),
+            object.name_any(),
+        )
     }
 
     /// Counts a failure of `svc` and returns how many there have been in a row.
-    pub(crate) fn note_failure(&self, svc: &ServerlessService) -> u32 {
+    pub(crate) fn note_failure<K: Resource<DynamicType = ()>>(&self, svc: &K) -> u32 {
         let mut failures = lock(&self.failures);
         let n = failures.entry(Self::key(svc)).or_insert(0);
         *n = n.saturating_add(1);
@@ -142,47 +148,64 @@ impl Context {
     }
 
     /// How many failures of `svc` there have been in a row.
-    pub(crate) fn failures(&self, svc: &ServerlessService) -> u32 {
+    pub(crate) fn failures<K: Resource<DynamicType = ()>>(&self, svc: &K) -> u32 {
         lock(&self.failures)
             .get(&Self::key(svc))
             .copied()
             .unwrap_or_default()
     }
 
-    pub(crate) fn forget_failures(&self, svc: &ServerlessService) {
+    pub(crate) fn forget_failures<K: Resource<DynamicType = ()>>(&self, svc: &K) {
         lock(&self.failures).remove(&Self::key(svc));
     }
 
     /// Forgets what was remembered about `svc`, which is gone.
-    pub fn forget(&self, svc: &ServerlessService) {
+    pub fn forget<K: Resource<DynamicType = ()>>(&self, svc: &K) {
         self.forget_failures(svc);
         self.note_written(svc, None);
     }
 
-    /// Forgets what was remembered about every object but `objects` (the ones that exist).
-    pub fn forget_all_but(&self, objects: &[Arc<ServerlessService>]) {
-        let uids: std::collections::HashSet<&str> = objects
+    /// Forgets what was remembered about every object of `objects`' kind but `objects` (the
+    /// ones that exist).
+    pub fn forget_all_but<K: Resource<DynamicType = ()>>(&self, objects: &[Arc<K>]) {
+        let kind = K::kind(&()).into_owned();
+        let written: std::collections::HashSet<(String, String)> = objects
             .iter()
-            .filter_map(|s| s.metadata.uid.as_deref())
+            .map(|o| Self::written_key(o.as_ref()))
             .collect();
         let keys: std::collections::HashSet<(String, String)> =
-            objects.iter().map(|s| Self::key(s)).collect();
-        lock(&self.written).retain(|uid, _| uids.contains(uid.as_str()));
-        lock(&self.failures).retain(|key, _| keys.contains(key));
+            objects.iter().map(|o| Self::key(o.as_ref())).collect();
+        lock(&self.written).retain(|key, _| key.0 != kind || written.contains(key));
+        let prefix = format!("{kind}/");
+        lock(&self.failures).retain(|key, _| !key.0.starts_with(&prefix) || keys.contains(key));
     }
 
-    /// Whether `fingerprint` is what Ferry last wrote into `svc`'s status.
-    pub(crate) fn wrote(&self, svc: &ServerlessService, fingerprint: u64) -> bool {
-        let uid = svc.metadata.uid.as_deref().unwrap_or_default();
-        lock(&self.written).get(uid) == Some(&fingerprint)
+    fn written_key<K: Resource<DynamicType = ()>>(object: &K) -> (String, String) {
+        (
+            K::kind(&()).into_owned(),
+            object.meta().uid.clone().unwrap_or_default(),
+        )
     }
 
-    pub(crate) fn note_written(&self, svc: &ServerlessService, fingerprint: Option<u64>) {
-        let uid = svc.metadata.uid.clone().unwrap_or_default();
+    /// Whether `fingerprint` is what Ferry last wrote into `object`'s status.
+    pub(crate) fn wrote<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        fingerprint: u64,
+    ) -> bool {
+        lock(&self.written).get(&Self::written_key(object)) == Some(&fingerprint)
+    }
+
+    pub(crate) fn note_written<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        fingerprint: Option<u64>,
+    ) {
+        let key = Self::written_key(object);
         let mut written = lock(&self.written);
         match fingerprint {
-            Some(f) => written.insert(uid, f),
-            None => written.remove(&uid),
+            Some(f) => written.insert(key, f),
+            None => written.remove(&key),
         };
     }
 }

@@ -10,6 +10,7 @@
 mod context;
 pub mod events;
 pub mod http;
+pub mod jobs;
 mod leader;
 pub mod metrics;
 pub mod migration;

@@ -195,7 +195,7 @@ pub fn desired_status(input: &StatusInput<'_>) -> ServerlessServiceStatus {
 
 /// A status's fingerprint, leaving out the conditions' transition times: a status computed
 /// from a stale copy gets new times for the same conditions.
-pub fn status_fingerprint(status: &ServerlessServiceStatus) -> u64 {
+pub fn status_fingerprint(status: &impl serde::Serialize) -> u64 {
     use std::hash::{Hash as _, Hasher as _};
     let mut value = serde_json::to_value(status).unwrap_or_default();
     if let Some(conditions) = value.get_mut("conditions").and_then(|c| c.as_array_mut()) {

@@ -90,7 +90,7 @@ pub async fn reconcile(svc: Arc<ServerlessService>, ctx: Arc<Context>) -> Result
 pub fn error_policy(svc: Arc<ServerlessService>, error: &Error, ctx: Arc<Context>) -> Action {
     // Counted even when the provider's hint sets the delay: how long a failure has lasted
     // decides when `deletionPolicy: Orphan` lets an object go anyway.
-    let failures = ctx.note_failure(&svc);
+    let failures = ctx.note_failure(svc.as_ref());
     if let Error::Provider(ProviderError::Throttled {
         retry_after: Some(after),
         ..
@@ -362,7 +362,7 @@ async fn connect(svc: &ServerlessService, ctx: &Context) -> Result<Measured, Pro
     })
 }
 
-fn count_call<T>(
+pub(crate) fn count_call<T>(
     metrics: &Metrics,
     backend: &'static str,
     operation: &'static str,
@@ -557,8 +557,8 @@ async fn hold_provider_configs(
 
 /// Adds the finalizer with a JSON patch that fails if the finalizers changed meanwhile, as
 /// kube-runtime's `finalizer()` does.
-async fn add_finalizer(api: &Api<ServerlessService>, svc: &ServerlessService) -> Result<(), Error> {
-    let current = svc.metadata.finalizers.clone();
+pub(crate) async fn add_finalizer<K: Finalized>(api: &Api<K>, svc: &K) -> Result<(), Error> {
+    let current = svc.meta().finalizers.clone();
     let patch = match &current {
         None => json_patch(json!([
             {"op": "test", "path": "/metadata/finalizers", "value": null},
@@ -578,10 +578,7 @@ async fn add_finalizer(api: &Api<ServerlessService>, svc: &ServerlessService) ->
     Ok(())
 }
 
-async fn remove_finalizer(
-    api: &Api<ServerlessService>,
-    svc: &ServerlessService,
-) -> Result<(), Error> {
+pub(crate) async fn remove_finalizer<K: Finalized>(api: &Api<K>, svc: &K) -> Result<(), Error> {
     let list = svc.finalizers();
     let Some(index) = list.iter().position(|f| f == FINALIZER) else {
         return Ok(());
@@ -597,6 +594,17 @@ async fn remove_finalizer(
     )
     .await?;
     Ok(())
+}
+
+/// What the finalizer patches need of a kind.
+pub(crate) trait Finalized:
+    Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug
+{
+}
+
+impl<K> Finalized for K where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug
+{
 }
 
 /// A JSON patch from a JSON literal.
@@ -670,9 +678,9 @@ async fn write_status(
 }
 
 /// Publishes an Event about `svc`; a failure is logged, never fatal.
-async fn publish(
+pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
     ctx: &Context,
-    svc: &ServerlessService,
+    svc: &K,
     type_: EventType,
     reason: &str,
     action: &str,

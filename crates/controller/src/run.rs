@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_api::{ProviderConfig, ServerlessService};
+use ferry_api::{ProviderConfig, ServerlessJob, ServerlessService};
 use ferry_provider::backend::{Backend, Owned, Registry};
+use ferry_provider::job::JOB_LABEL;
 use ferry_provider::provider_config;
 use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
@@ -20,6 +21,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::context::Context;
+use crate::jobs::{job_error_policy, reconcile_job};
 use crate::prices;
 use crate::provider_configs::{self, UsageContext, UsageTriggers};
 use crate::reconcile::{error_policy, reconcile};
@@ -200,9 +202,9 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
                 }
             });
         let services = controller
-            .graceful_shutdown_on(end)
+            .graceful_shutdown_on(end.clone())
             .run(reconcile, error_policy, ctx.clone())
-            .take_until(drained)
+            .take_until(drained.clone())
             .for_each(|result| async move {
                 match result {
                     Ok((object, _)) => debug!(%object, "reconciled"),
@@ -215,7 +217,16 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
                     Err(e) => warn!(error = %e, "controller"),
                 }
             });
-        futures::future::join(services, usage).await;
+        let jobs = jobs_controller(&ctx, &client, end.clone())
+            .await
+            .take_until(drained)
+            .for_each(|result| async move {
+                match result {
+                    Ok((object, _)) => debug!(%object, "job reconciled"),
+                    Err(e) => debug!(error = %e, "job reconcile"),
+                }
+            });
+        futures::future::join3(services, usage, jobs).await;
         drop(tasks);
         for (kind, _) in &watched {
             caches.set(&kind.resource, None);
@@ -225,6 +236,69 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
         }
         info!("a kind the backends own was installed or removed: restarting the controller");
     }
+}
+
+/// The controller over `ServerlessJob`s: reconciles one when it changes and when an object a
+/// backend made for it changes (found by its [`JOB_LABEL`], as a CronJob's Jobs are owned by
+/// the CronJob). Stops new work once `end` resolves.
+async fn jobs_controller(
+    ctx: &Arc<Context>,
+    client: &kube::Client,
+    end: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> impl futures::Stream<
+    Item = Result<
+        (ObjectRef<ServerlessJob>, kube::runtime::controller::Action),
+        kube::runtime::controller::Error<crate::reconcile::Error, watcher::Error>,
+    >,
+> {
+    let namespace = ctx.settings.namespace.as_deref();
+    let jobs: Api<ServerlessJob> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let (reader, writer) = reflector::store();
+    let cached = reader.clone();
+    let forgetting = ctx.clone();
+    let stream = watcher(jobs, watcher::Config::default())
+        .default_backoff()
+        .modify(|job| job.managed_fields_mut().clear())
+        .reflect(writer)
+        .inspect_ok(move |event| match event {
+            watcher::Event::Delete(job) => forgetting.forget(job),
+            watcher::Event::InitDone => forgetting.forget_all_but(&cached.state()),
+            _ => {}
+        })
+        .applied_objects();
+    let mut controller = Controller::for_stream(stream, reader)
+        .with_config(controller::Config::default().concurrency(ctx.settings.concurrency));
+    let owned: Vec<Owned> = ctx.backends.iter().flat_map(Backend::job_owned).collect();
+    let serving = served(client, &owned).await;
+    for (kind, _) in owned.iter().zip(serving).filter(|(_, served)| *served) {
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &kind.resource),
+            None => Api::all_with(client.clone(), &kind.resource),
+        };
+        let keep = kind.keep;
+        let changes = watcher(api, watcher::Config::default().labels(&kind.labels))
+            .default_backoff()
+            .modify(move |o| {
+                o.managed_fields_mut().clear();
+                keep(o);
+            })
+            .touched_objects();
+        controller = controller.watches_stream_with(
+            changes,
+            |object: DynamicObject| {
+                let name = object.labels().get(JOB_LABEL)?.clone();
+                let namespace = object.namespace()?;
+                Some(ObjectRef::new(&name).within(&namespace))
+            },
+            kind.resource.clone(),
+        );
+    }
+    controller
+        .graceful_shutdown_on(end)
+        .run(reconcile_job, job_error_policy, ctx.clone())
 }
 
 /// Background tasks of one controller run, aborted when it ends.

@@ -553,10 +553,10 @@ async fn what_is_remembered_about_an_object_goes_with_it() {
 
     // Gone (deleted, or missed while the watch relisted): nothing is kept for it, so the same
     // UID would be written afresh.
-    h.ctx.forget_all_but(&[]);
+    h.ctx.forget_all_but::<ServerlessService>(&[]);
     let (_, sent, _) = h.reconcile(&progressing).await;
     assert_eq!(lines(&sent)[0], STATUS_APPLY);
-    h.ctx.forget(&ready);
+    h.ctx.forget(ready.as_ref());
     let (_, sent, _) = h.reconcile(&progressing).await;
     assert_eq!(lines(&sent)[0], STATUS_APPLY);
 }

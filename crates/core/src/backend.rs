@@ -17,6 +17,7 @@ use crate::capabilities::{Feature, Support};
 use crate::cost::{PriceTable, Priced, Shape, Traffic};
 use crate::desired::{ContainerModel, ObjectRef, ScalingModel, SecretSource};
 use crate::findings::Findings;
+use crate::job::JobParts;
 
 /// The pure rules of one provider.
 pub trait Rules: Send + Sync {
@@ -52,6 +53,26 @@ pub trait Rules: Send + Sync {
         object: &ObjectRef,
         parts: &Parts<'_>,
     ) -> Option<BackendModel>;
+
+    /// The provider's own rules over a `ServerlessJob` spec, and its settings for the job
+    /// builders. Returns `None` only after recording an error. Providers without a
+    /// run-to-completion primitive keep the default, which refuses the job.
+    fn check_job(
+        &self,
+        findings: &mut Findings,
+        _object: &ObjectRef,
+        _parts: &JobParts<'_>,
+    ) -> Option<BackendModel> {
+        findings.unsupported(
+            "spec.provider",
+            format!(
+                "{} does not run ServerlessJobs yet: use kubernetes, fargate, cloudRun or \
+                 containerApps",
+                self.provider().display_name()
+            ),
+        );
+        None
+    }
 
     /// The name of this provider's section of the price table (`fargate`, `cloudRun` ...).
     fn price_section(&self) -> &'static str {

@@ -116,10 +116,15 @@ fn resources(r: &ResourcesModel) -> Option<Value> {
 /// it), when the object has a UID: offline rendering has none, and a reference without one is
 /// invalid.
 pub fn owner_references(object: &ObjectRef) -> Option<Value> {
+    owner_references_of(object, "ServerlessService")
+}
+
+/// [`owner_references`] naming a Ferry object of `kind` (`ServerlessJob`).
+pub fn owner_references_of(object: &ObjectRef, kind: &str) -> Option<Value> {
     let uid = object.uid.as_ref()?;
     Some(json!([{
         "apiVersion": ferry_api::API_VERSION,
-        "kind": "ServerlessService",
+        "kind": kind,
         "name": object.name,
         "uid": uid,
         "controller": true,

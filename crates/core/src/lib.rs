@@ -7,6 +7,7 @@ pub mod capabilities;
 pub mod cost;
 pub mod desired;
 mod findings;
+pub mod job;
 pub mod kube_object;
 pub mod limits;
 pub mod names;

@@ -70,7 +70,7 @@ pub enum Outcome {
     Kept,
 }
 
-fn condition(
+pub(crate) fn condition(
     type_: &str,
     status: &str,
     reason: &str,
@@ -173,23 +173,33 @@ pub fn compute(
             }
         }
     }
-    // A condition whose status did not flip keeps its transition time.
+    status.conditions = settle(conditions, old_conditions);
+    status
+}
+
+/// `conditions` in their documented order, each whose status did not flip since
+/// `old_conditions` with its old transition time.
+pub(crate) fn settle(
+    mut conditions: Vec<Condition>,
+    old_conditions: &[Condition],
+) -> Vec<Condition> {
     for condition in &mut conditions {
-        if let Some(before) = previous(&condition.type_)
+        if let Some(before) = old_conditions.iter().find(|c| c.type_ == condition.type_)
             && before.status == condition.status
         {
             condition.last_transition_time = before.last_transition_time.clone();
         }
     }
     conditions.sort_by_key(|c| order(&c.type_));
-    status.conditions = conditions;
-    status
+    conditions
 }
 
 fn order(type_: &str) -> usize {
     [
         types::READY,
         types::SYNCED,
+        types::COMPLETE,
+        types::FAILED,
         types::RECONCILING,
         types::STALLED,
     ]

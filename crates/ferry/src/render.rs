@@ -9,7 +9,7 @@ use ferry_api::conditions::REASONS;
 use ferry_api::{Provider, ProviderConfig};
 use ferry_core::backend::{Catalog, Rules};
 use ferry_core::capabilities::{Level, Support, table};
-use ferry_provider::backend::Registry;
+use ferry_provider::backend::{Registry, Rendered};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 use crate::Error;
@@ -156,7 +156,7 @@ pub fn provider_configs<'a>(
         .collect()
 }
 
-/// What Ferry would create for each ServerlessService in `text` (read from `file`), as its
+/// What Ferry would create for each ServerlessService and ServerlessJob in `text` (read from `file`), as its
 /// backend renders it (YAML for in-cluster objects, the requests as JSON for a cloud); or every
 /// problem that prevents it, as `ferry validate` words them. `configs` are the ProviderConfigs
 /// the services may name.
@@ -172,20 +172,12 @@ pub fn provider_objects(
     }
     let documents = crate::manifest::parse(text).map_err(|e| format!("{file}: {e}\n"))?;
     let mut out = String::new();
-    for doc in documents
-        .iter()
-        .filter(|d| d.value["kind"] == "ServerlessService")
-    {
-        let svc: ferry_api::ServerlessService =
-            serde_json::from_value(doc.value.clone()).map_err(|e| format!("{file}: {e}\n"))?;
-        let name = svc.metadata.name.as_deref().unwrap_or_default();
-        let backend = registry.get(svc.spec.provider);
-        let valid = ferry_core::validate(&svc, backend).map_err(|e| format!("{file}: {e}\n"))?;
-        let config_name = ferry_provider::provider_config::name_for(&svc);
-        let config = configs.get(config_name).map(|c| &c.spec);
-        let rendered = backend
-            .render(&valid.desired, config_name, config)
-            .map_err(|e| format!("{file}: ServerlessService {name}: {e}\n"))?;
+    for doc in &documents {
+        let rendered = match doc.value["kind"].as_str() {
+            Some("ServerlessService") => render_service(file, &doc.value, configs, registry)?,
+            Some("ServerlessJob") => render_job(file, &doc.value, configs, registry)?,
+            _ => continue,
+        };
         let newline = if rendered.body.ends_with('\n') {
             ""
         } else {
@@ -198,6 +190,49 @@ pub fn provider_objects(
         );
     }
     Ok(out)
+}
+
+fn render_service(
+    file: &str,
+    value: &serde_json::Value,
+    configs: &BTreeMap<String, ProviderConfig>,
+    registry: &Registry,
+) -> Result<Rendered, String> {
+    let svc: ferry_api::ServerlessService =
+        serde_json::from_value(value.clone()).map_err(|e| format!("{file}: {e}\n"))?;
+    let name = svc.metadata.name.as_deref().unwrap_or_default();
+    let backend = registry.get(svc.spec.provider);
+    let valid = ferry_core::validate(&svc, backend).map_err(|e| format!("{file}: {e}\n"))?;
+    let config_name = ferry_provider::provider_config::name_for(&svc);
+    let config = configs.get(config_name).map(|c| &c.spec);
+    backend
+        .render(&valid.desired, config_name, config)
+        .map_err(|e| format!("{file}: ServerlessService {name}: {e}\n"))
+}
+
+fn render_job(
+    file: &str,
+    value: &serde_json::Value,
+    configs: &BTreeMap<String, ProviderConfig>,
+    registry: &Registry,
+) -> Result<Rendered, String> {
+    let job: ferry_api::ServerlessJob =
+        serde_json::from_value(value.clone()).map_err(|e| format!("{file}: {e}\n"))?;
+    let name = job.metadata.name.as_deref().unwrap_or_default();
+    let backend = registry.get(job.spec.provider);
+    let valid =
+        ferry_core::job::validate_job(&job, backend).map_err(|e| format!("{file}: {e}\n"))?;
+    let config_name = job
+        .spec
+        .provider_config_ref
+        .as_ref()
+        .map_or(ferry_provider::provider_config::DEFAULT_NAME, |r| {
+            r.name.as_str()
+        });
+    let config = configs.get(config_name).map(|c| &c.spec);
+    backend
+        .render_job(&valid.desired, config_name, config)
+        .map_err(|e| format!("{file}: ServerlessJob {name}: {e}\n"))
 }
 
 /// The reason list for a terminal.

@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
-use ferry_api::{API_VERSION, ProviderConfig, ServerlessService};
+use ferry_api::{API_VERSION, ProviderConfig, ServerlessJob, ServerlessService};
 use ferry_core::backend::Catalog;
+use ferry_core::job::validate_job;
 use ferry_core::schema::{CrdSchema, SchemaError, Violation};
 use ferry_core::{Finding, Severity};
 use serde::Serialize;
@@ -161,8 +162,8 @@ fn validate_document(doc: &Document, catalog: &Catalog) -> DocumentReport {
                 doc,
                 "kind",
                 &format!(
-                    "not a Ferry kind: {kind:?}; Ferry serves ServerlessService and \
-                     ProviderConfig ({API_VERSION})"
+                    "not a Ferry kind: {kind:?}; Ferry serves ServerlessService, \
+                     ServerlessJob and ProviderConfig ({API_VERSION})"
                 ),
                 "error",
                 Source::Schema,
@@ -246,6 +247,13 @@ fn ferry_findings(
     let findings = match kind {
         "ServerlessService" => match serde_json::from_value::<ServerlessService>(value.clone()) {
             Ok(svc) => match ferry_core::validate(&svc, catalog.get(svc.spec.provider)) {
+                Ok(valid) => valid.warnings,
+                Err(invalid) => invalid.errors.into_iter().chain(invalid.warnings).collect(),
+            },
+            Err(e) => unreadable(e),
+        },
+        "ServerlessJob" => match serde_json::from_value::<ServerlessJob>(value.clone()) {
+            Ok(job) => match validate_job(&job, catalog.get(job.spec.provider)) {
                 Ok(valid) => valid.warnings,
                 Err(invalid) => invalid.errors.into_iter().chain(invalid.warnings).collect(),
             },

@@ -2,12 +2,16 @@
 
 use std::sync::Arc;
 
-use ferry_api::{DeletionPolicy, Provider, ProviderConfigSpec, SecretRef, ServerlessServiceSpec};
+use ferry_api::{
+    DeletionPolicy, Provider, ProviderConfigSpec, SecretRef, ServerlessJobSpec,
+    ServerlessServiceSpec,
+};
 use ferry_core::Findings;
 use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules, ScalingDefaults};
 use ferry_core::capabilities::{Feature, Support};
 use ferry_core::cost::Priced;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
+use ferry_core::job::{DesiredJob, JobParts};
 use ferry_provider::Connector;
 use ferry_provider::backend::{Backend, Environment, Owned, Rendered};
 
@@ -57,6 +61,15 @@ impl Rules for Kubernetes {
         Some(BackendModel::new(validate::check(findings, object, parts)))
     }
 
+    fn check_job(
+        &self,
+        findings: &mut Findings,
+        _object: &ObjectRef,
+        parts: &JobParts<'_>,
+    ) -> Option<BackendModel> {
+        Some(BackendModel::new(validate::check_job(findings, parts)))
+    }
+
     fn embedded_prices(&self) -> &'static str {
         cost::EMBEDDED
     }
@@ -68,6 +81,12 @@ impl Rules for Kubernetes {
     fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
         cost::estimate(input)
     }
+}
+
+/// What the job controller's caches keep of a Job or CronJob: its metadata (a change reconciles
+/// the ServerlessJob, which lists the Jobs from the API server).
+fn keep_metadata(object: &mut kube::api::DynamicObject) {
+    object.data = serde_json::Value::Null;
 }
 
 impl Backend for Kubernetes {
@@ -103,6 +122,56 @@ impl Backend for Kubernetes {
     /// the object; only `Orphan` needs Ferry, to remove the owner references first.
     fn needs_finalizer(&self, spec: &ServerlessServiceSpec) -> bool {
         spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Orphan
+    }
+
+    /// Jobs and CronJobs, labelled with their ServerlessJob's name (a CronJob's Jobs are owned
+    /// by the CronJob, so the label, not the owner, leads back to the ServerlessJob).
+    fn job_owned(&self) -> Vec<Owned> {
+        [crate::job::client::jobs(), crate::job::client::cron_jobs()]
+            .into_iter()
+            .map(|resource| Owned {
+                resource,
+                labels: format!(
+                    "{}={},{}",
+                    MANAGED_BY.0,
+                    MANAGED_BY.1,
+                    crate::job::build::JOB_LABEL
+                ),
+                missing: "the cluster does not serve this kind",
+                keep: keep_metadata,
+            })
+            .collect()
+    }
+
+    /// As for services: the garbage collector deletes what the object owns.
+    fn needs_job_finalizer(&self, spec: &ServerlessJobSpec) -> bool {
+        spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Orphan
+    }
+
+    fn render_job(
+        &self,
+        desired: &DesiredJob,
+        _config_name: &str,
+        _config: Option<&ProviderConfigSpec>,
+    ) -> Result<Rendered, String> {
+        let generation = desired.object.generation.unwrap_or(1);
+        let (object, what) = match crate::job::build::cron_job(desired) {
+            Some(cron_job) => (
+                cron_job,
+                "the CronJob that runs it on its schedule".to_owned(),
+            ),
+            None => (
+                crate::job::build::job(desired, generation),
+                format!("the Job of its run for generation {generation}"),
+            ),
+        };
+        Ok(Rendered {
+            comment: format!(
+                "What Ferry applies for ServerlessJob {}: {what}",
+                desired.object.name
+            ),
+            body: serde_saphyr::to_string(&object).map_err(|e| e.to_string())?,
+        })
     }
 
     fn render(

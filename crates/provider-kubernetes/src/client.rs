@@ -171,6 +171,15 @@ impl Connector for KubernetesConnector {
             verified: self.verified.clone(),
         }))
     }
+
+    async fn connect_job(
+        &self,
+        _job: &ferry_api::ServerlessJob,
+    ) -> Result<ferry_provider::job::Jobs, ProviderError> {
+        Ok(Arc::new(crate::job::client::KubernetesJobs::new(
+            self.client.clone(),
+        )))
+    }
 }
 
 /// The Deployments (and the rest) of one cluster.

@@ -10,6 +10,7 @@ pub mod build;
 mod capabilities;
 pub mod client;
 pub mod cost;
+pub mod job;
 pub mod limits;
 pub mod model;
 mod validate;

@@ -5,6 +5,7 @@ use ferry_api::{ScalingMetric, SecretRef, VpaUpdateMode};
 use ferry_core::Findings;
 use ferry_core::backend::Parts;
 use ferry_core::desired::{ContainerModel, ObjectRef, SecretSource};
+use ferry_core::job::JobParts;
 use ferry_core::kube_object::check_labels;
 use ferry_core::quantity::{format_bytes, format_cores};
 
@@ -18,6 +19,32 @@ const GIB: u64 = 1 << 30;
 
 pub(crate) fn secret(f: &mut Findings, path: &str, secret: &SecretRef) -> Option<SecretSource> {
     ferry_core::kube_object::secret_key(f, path, secret, "a pod")
+}
+
+/// The rules over a `ServerlessJob`'s section: its pods are a Job's, under the same
+/// EKS-on-Fargate rules as a service's.
+pub(crate) fn check_job(f: &mut Findings, parts: &JobParts<'_>) -> KubernetesModel {
+    let section = parts.spec.kubernetes.clone().unwrap_or_default();
+    let fargate_labels = section.fargate_profile.map(|p| p.labels);
+    if let (Some(_), Some(containers)) = (&fargate_labels, parts.containers) {
+        check_fargate(f, containers);
+    }
+    check_labels(
+        f,
+        "spec.kubernetes.nodeSelector",
+        section.node_selector.iter().flatten(),
+    );
+    check_labels(
+        f,
+        "spec.kubernetes.fargateProfile.labels",
+        fargate_labels.iter().flatten(),
+    );
+    KubernetesModel {
+        fargate_labels,
+        service_account_name: section.service_account_name,
+        node_selector: section.node_selector.unwrap_or_default(),
+        ..KubernetesModel::default()
+    }
 }
 
 pub(crate) fn check(f: &mut Findings, _object: &ObjectRef, parts: &Parts<'_>) -> KubernetesModel {

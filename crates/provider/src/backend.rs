@@ -9,9 +9,12 @@ use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use ferry_api::{Provider, ProviderConfigSpec, SecretKeySelector, ServerlessServiceSpec};
+use ferry_api::{
+    Provider, ProviderConfigSpec, SecretKeySelector, ServerlessJobSpec, ServerlessServiceSpec,
+};
 use ferry_core::backend::{Catalog, CatalogError, Rules};
 use ferry_core::desired::Desired;
+use ferry_core::job::DesiredJob;
 use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -126,6 +129,31 @@ pub trait Backend: Rules {
     /// cannot reach.
     fn needs_finalizer(&self, _spec: &ServerlessServiceSpec) -> bool {
         true
+    }
+
+    /// The kinds it creates in the cluster for `ServerlessJob`s, watched so their changes
+    /// reconcile their owners.
+    fn job_owned(&self) -> Vec<Owned> {
+        Vec::new()
+    }
+
+    /// Whether deleting a job with `spec` needs Ferry (and so a finalizer).
+    fn needs_job_finalizer(&self, _spec: &ServerlessJobSpec) -> bool {
+        true
+    }
+
+    /// What the backend would send for the job `desired`, offline (as [`Backend::render`]).
+    /// The default says the provider runs no jobs.
+    fn render_job(
+        &self,
+        desired: &DesiredJob,
+        _config_name: &str,
+        _config: Option<&ProviderConfigSpec>,
+    ) -> Result<Rendered, String> {
+        Err(format!(
+            "{} does not run ServerlessJobs yet",
+            desired.provider.display_name()
+        ))
     }
 
     /// What the backend would send for `desired`, offline. `config` is the ProviderConfig the

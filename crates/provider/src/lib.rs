@@ -13,6 +13,7 @@
 pub mod backend;
 pub mod fake;
 pub mod in_cluster;
+pub mod job;
 pub mod provider_config;
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry_api::conditions::reasons;
-use ferry_api::{ProviderConfig, ServerlessService};
+use ferry_api::{ProviderConfig, ServerlessJob, ServerlessService};
 use ferry_core::desired::{Desired, ObjectRef};
 pub use ferry_core::status::{Outputs, Readiness};
 
@@ -134,6 +135,12 @@ pub trait Connector: Send + Sync {
         &self,
         svc: &ServerlessService,
     ) -> Result<Arc<dyn ExternalClient>, ProviderError>;
+
+    /// A client for `job`'s runs on this provider. Fails as [`Connector::connect`] does, and
+    /// with `Terminal` (`Unsupported`) where the backend runs no jobs (the default).
+    async fn connect_job(&self, job: &ServerlessJob) -> Result<job::Jobs, ProviderError> {
+        Err(job::no_jobs(job))
+    }
 
     /// Whether `config` reaches this provider: its credentials load and the provider's API
     /// answers a cheap read with them. `Ok` says what answered, for the ProviderConfig's

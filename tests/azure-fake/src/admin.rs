@@ -1,5 +1,5 @@
 //! The fake's admin API (`/fake/...`): the calls it received, faults to inject, image
-//! behaviours, credentials, schema checks and resets.
+//! behaviours, credentials, schema checks, scheduled job runs and resets.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -35,17 +35,19 @@ pub enum Fault {
     Lost,
 }
 
-/// How the containers of an image behave when a revision or container group runs it.
+/// How the containers of an image behave when a revision, job execution or container group runs
+/// it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImageBehaviour {
-    /// It pulls and runs (the default for every image).
+    /// It pulls and runs (the default for every image); in a job execution, its command decides.
     Runs,
     /// It cannot be pulled: a Container Apps revision fails to provision, a container group's
-    /// deployment fails (`InaccessibleImage`).
+    /// deployment fails (`InaccessibleImage`), a job execution's replicas fail (as `exit 1`).
     Missing,
     /// It is pulled, starts and exits with code 1, over and over: a Container Apps revision is
     /// provisioned but `Degraded` and `Unhealthy`; a container group runs with its container
-    /// `Waiting` in `CrashLoopBackOff` and a `restartCount` that grows with every look.
+    /// `Waiting` in `CrashLoopBackOff` and a `restartCount` that grows with every look; a job
+    /// execution's replicas fail (as `exit 1`).
     Crashing,
 }
 
@@ -99,9 +101,9 @@ impl Recorded {
     }
 
     /// Whether the call may change something: a PUT, PATCH, DELETE or POST to Resource
-    /// Manager (not a token request).
+    /// Manager (not a token request, nor `Jobs_ListSecrets`, a POST that only reads).
     pub fn is_write(&self) -> bool {
-        self.operation != "Token"
+        !matches!(self.operation.as_str(), "Token" | "Jobs_ListSecrets")
             && matches!(
                 self.http_method.as_str(),
                 "PUT" | "PATCH" | "DELETE" | "POST"
@@ -155,6 +157,29 @@ impl Subscription<'_> {
             "{}?api-version={CONTAINER_INSTANCES_API_VERSION}",
             self.container_group(group, name)
         )
+    }
+
+    /// `/subscriptions/ID/resourceGroups/GROUP/providers/Microsoft.App/jobs/NAME`, a Container
+    /// Apps job (its executions are under `.../executions/EXECUTION`).
+    pub fn job(&self, group: &str, name: &str) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{group}/providers/Microsoft.App/jobs/{name}",
+            self.id
+        )
+    }
+
+    /// [`Subscription::job`] with `?api-version=` of Microsoft.App: a path to send.
+    pub fn job_url(&self, group: &str, name: &str) -> String {
+        format!(
+            "{}?api-version={CONTAINER_APPS_API_VERSION}",
+            self.job(group, name)
+        )
+    }
+
+    /// Runs the Schedule job `GROUP/NAME` now, as the platform does when its cron expression
+    /// comes due: see [`AzureFake::fire_job`].
+    pub async fn fire_job(&self, group: &str, name: &str) -> Result<FiredExecution, Error> {
+        self.fake.fire_job(&self.job(group, name)).await
     }
 
     /// How many calls of each operation it received, faulted ones included.
@@ -313,6 +338,27 @@ impl AzureFake {
             .await
     }
 
+    /// Runs the Schedule job whose ARM id is `job_id` now, as the platform does when its cron
+    /// expression comes due: a new execution with the job's template, named
+    /// `JOB-MINUTES` (minutes since 1970, like the platform's), which progresses as any other.
+    /// Nothing is recorded as a call (the platform, not a client, starts it).
+    ///
+    /// A job that does not exist, is not triggered by a schedule (`Manual`, `Event`) or is
+    /// still being provisioned or deleted is an [`Error::Request`] naming why.
+    pub async fn fire_job(&self, job_id: &str) -> Result<FiredExecution, Error> {
+        const WHAT: &str = "POST /fake/jobs/fire";
+        let answer = self
+            .admin(
+                WHAT,
+                Method::POST,
+                "/fake/jobs/fire",
+                Some(json!({ "id": job_id })),
+            )
+            .await?;
+        serde_json::from_value(answer.clone())
+            .map_err(|error| self.failed(WHAT, format!("unexpected answer {answer}: {error}")))
+    }
+
     /// Forgets everything: resources, operations, calls, faults, image behaviours and
     /// credentials. Not for a [`AzureFake::shared`] fake, whose other users would lose their
     /// state.
@@ -423,6 +469,15 @@ impl AzureFake {
             .await
             .map(drop)
     }
+}
+
+/// An execution the platform started on its own ([`AzureFake::fire_job`]).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct FiredExecution {
+    /// Its ARM id, `/subscriptions/.../jobs/JOB/executions/NAME`.
+    pub id: String,
+    /// Its name, `JOB-MINUTES`.
+    pub name: String,
 }
 
 /// The subscription id a test's word names: the word itself when it is a GUID, else a GUID made

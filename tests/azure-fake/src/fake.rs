@@ -20,7 +20,8 @@ use crate::error::Error;
 pub const INSTALL_HINT: &str =
     "Python 3 (standard library only): apt-get install python3, or set FERRY_AZURE_FAKE_PYTHON";
 
-/// The api-version of Microsoft.App (Container Apps) the fake serves, and the only one it accepts.
+/// The api-version of Microsoft.App (container apps and Container Apps jobs) the fake serves, and
+/// the only one it accepts.
 pub const CONTAINER_APPS_API_VERSION: &str = "2026-01-01";
 
 /// The api-version of Microsoft.ContainerInstance the fake serves, and the only one it accepts.

@@ -3,13 +3,16 @@
 //!
 //! No emulator of either service exists, so [`AzureFake`] starts `fake.py` (Python standard
 //! library only) on a free port: a small server that keeps container apps (with their
-//! revisions) and container groups in memory, answers their long-running operations the way
+//! revisions), Container Apps jobs (with their executions, which run to an outcome their
+//! containers' command decides) and container groups in memory, answers their long-running
+//! operations the way
 //! ARM does (`201` + `Azure-AsyncOperation`, `InProgress` for a few polls, then `Succeeded` or
 //! `Failed`), and checks every request body against Microsoft's own Swagger definitions
 //! (`../shared/data/azure-specs`), answering 400 in ARM's error shape with the path of the
 //! property at fault. Its admin API counts calls per subscription, injects faults ([`Fault`]),
-//! makes images missing or crashing ([`ImageBehaviour`]) and plays Microsoft Entra ID's token
-//! endpoint; see README.md for its behaviour.
+//! makes images missing or crashing ([`ImageBehaviour`]), runs scheduled jobs
+//! ([`AzureFake::fire_job`]) and plays Microsoft Entra ID's token endpoint; see README.md for its
+//! behaviour.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -44,7 +47,7 @@ mod admin;
 mod error;
 mod fake;
 
-pub use admin::{Fault, ImageBehaviour, Recorded, Subscription, subscription_id};
+pub use admin::{Fault, FiredExecution, ImageBehaviour, Recorded, Subscription, subscription_id};
 pub use error::Error;
 pub use fake::{
     Answer, ArmError, AzureFake, CONTAINER_APPS_API_VERSION, CONTAINER_INSTANCES_API_VERSION,

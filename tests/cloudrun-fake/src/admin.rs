@@ -27,8 +27,9 @@ pub enum Fault {
 /// A call the fake received.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recorded {
-    /// The RPC it maps to (`CreateService`, `GetOperation`, ...; `Unknown` for a path and
-    /// method the fake does not implement).
+    /// The RPC it maps to: Cloud Run's by its bare name (`CreateService`, `RunJob`,
+    /// `GetOperation`, ...), Cloud Scheduler's as `CloudScheduler.CreateJob`, ...; `Unknown`
+    /// for a path and method the fake does not implement.
     pub method: String,
     /// The HTTP method.
     pub http_method: String,
@@ -63,12 +64,29 @@ impl Recorded {
     }
 }
 
-/// Whether an RPC may change something: `CreateService`, `UpdateService`, `DeleteService`
-/// and `SetIamPolicy`.
+/// Whether an RPC may change something: Cloud Run's `CreateService`, `UpdateService`,
+/// `DeleteService`, `SetIamPolicy`, `CreateJob`, `UpdateJob`, `DeleteJob`, `RunJob`,
+/// `DeleteExecution` and `CancelExecution`, and Cloud Scheduler's `CreateJob`, `UpdateJob`,
+/// `DeleteJob`, `PauseJob`, `ResumeJob` and `RunJob` (as `CloudScheduler.CreateJob`, ...).
 pub fn is_write(rpc: &str) -> bool {
     matches!(
         rpc,
-        "CreateService" | "UpdateService" | "DeleteService" | "SetIamPolicy"
+        "CreateService"
+            | "UpdateService"
+            | "DeleteService"
+            | "SetIamPolicy"
+            | "CreateJob"
+            | "UpdateJob"
+            | "DeleteJob"
+            | "RunJob"
+            | "DeleteExecution"
+            | "CancelExecution"
+            | "CloudScheduler.CreateJob"
+            | "CloudScheduler.UpdateJob"
+            | "CloudScheduler.DeleteJob"
+            | "CloudScheduler.PauseJob"
+            | "CloudScheduler.ResumeJob"
+            | "CloudScheduler.RunJob"
     )
 }
 
@@ -118,7 +136,7 @@ impl<'a> Project<'a> {
     }
 
     /// Injects `fault` into its next `times` calls of `rpc` (an RPC name like
-    /// `CreateService`, or `"*"` for any).
+    /// `CreateService` or `CloudScheduler.RunJob`, or `"*"` for any).
     pub async fn fail(&self, rpc: &str, fault: Fault, times: usize) -> Result<(), Error> {
         self.fake.fail_of(Some(self.id), rpc, fault, times).await
     }
@@ -157,8 +175,31 @@ impl CloudRunFake {
         self.fail_of(None, rpc, fault, times).await
     }
 
-    /// Forgets everything: services, operations, IAM policies, calls and faults. Not for a
-    /// [`CloudRunFake::shared`] fake, whose other users would lose their state.
+    /// Fires a Cloud Scheduler job (`projects/P/locations/L/jobs/J`) as its schedule would, now:
+    /// an enabled job makes its attempt (its HTTP target is delivered, which for a Cloud Run
+    /// job's `:run` URI starts an execution as `RunJob` does; the job's `lastAttemptTime` and
+    /// `status` record it), a paused one does not. Answers whether it ran.
+    ///
+    /// Nothing runs on its own in the fake, so this is how a test stands for time passing.
+    pub async fn fire_schedule(&self, job: &str) -> Result<bool, Error> {
+        const WHAT: &str = "POST /fake/scheduler/fire";
+        let answer = self
+            .admin(
+                WHAT,
+                Method::POST,
+                "/fake/scheduler/fire",
+                Some(json!({ "job": job })),
+            )
+            .await?;
+        answer
+            .get("ran")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| self.failed(WHAT, format!("unexpected answer: {answer}")))
+    }
+
+    /// Forgets everything: services, jobs, executions, scheduler jobs, operations, IAM
+    /// policies, calls and faults. Not for a [`CloudRunFake::shared`] fake, whose other users
+    /// would lose their state.
     pub async fn reset(&self) -> Result<(), Error> {
         self.admin("POST /fake/reset", Method::POST, "/fake/reset", None)
             .await

@@ -11,9 +11,11 @@ use tokio::sync::OnceCell;
 
 use crate::error::Error;
 
-/// How to install what [`CloudRunFake`] needs, the official Cloud Run protos, into an
-/// interpreter `FERRY_CLOUDRUN_FAKE_PYTHON` names (the project's virtualenv has them).
-pub const INSTALL_HINT: &str = "python3 -m pip install 'google-cloud-run==0.16.1'";
+/// How to install what [`CloudRunFake`] needs, the official Cloud Run and Cloud Scheduler
+/// protos, into an interpreter `FERRY_CLOUDRUN_FAKE_PYTHON` names (the project's virtualenv has
+/// them).
+pub const INSTALL_HINT: &str =
+    "python3 -m pip install 'google-cloud-run==0.16.1' 'google-cloud-scheduler==2.21.0'";
 
 const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fake.py");
 
@@ -21,9 +23,12 @@ const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fake.py");
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Observations of a pending operation before it is done: each GetOperation of it, and
-    /// each GetService of the service it changes, is one. 0 answers operations done at once.
+    /// each GetService (GetJob) of the service (job) it changes, is one. An execution moves on
+    /// the same way: its tasks start after this many observations (GetExecution, GetOperation
+    /// of its RunJob or CancelExecution operation, GetJob of its job), and finish after as many
+    /// more. 0 answers operations done at once and runs executions to their end at creation.
     pub operation_polls: usize,
-    /// The Python interpreter with `google-cloud-run` installed:
+    /// The Python interpreter with `google-cloud-run` and `google-cloud-scheduler` installed:
     /// `FERRY_CLOUDRUN_FAKE_PYTHON`; `None` runs the project's virtualenv (see
     /// `ferry_testkit::python`).
     pub python: Option<String>,

@@ -1,12 +1,14 @@
-//! A fake Cloud Run Admin API v2, the Google Cloud stand-in of Ferry's Cloud Run tests.
+//! A fake Cloud Run Admin API v2 and Cloud Scheduler API v1, the Google Cloud stand-in of
+//! Ferry's Cloud Run tests.
 //!
 //! No Cloud Run emulator exists, so [`CloudRunFake`] starts `fake.py` on a free port, with the
-//! project's virtualenv (`ferry_testkit::python`): a small server that keeps services,
-//! long-running operations and IAM policies in memory, finishes operations after a few polls,
-//! and checks every request against Google's own definitions (the protos of PyPI
-//! `google-cloud-run`), answering 400 `INVALID_ARGUMENT` naming the field for anything Cloud
-//! Run would refuse to parse. Its admin API counts calls and injects
-//! faults ([`Fault`]); see README.md for its behaviour.
+//! project's virtualenv (`ferry_testkit::python`): a small server that keeps services, jobs,
+//! executions, Cloud Scheduler jobs, long-running operations and IAM policies in memory,
+//! finishes operations and moves executions on after a few polls, and checks every request
+//! against Google's own definitions (the protos of PyPI `google-cloud-run` and
+//! `google-cloud-scheduler`), answering 400 `INVALID_ARGUMENT` naming the field for anything
+//! Google would refuse to parse. Its admin API counts calls, injects faults ([`Fault`]) and
+//! fires scheduler jobs ([`CloudRunFake::fire_schedule`]); see README.md for its behaviour.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {

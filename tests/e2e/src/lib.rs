@@ -680,6 +680,173 @@ pub fn play_deployments(
     }))
 }
 
+/// Plays the Job controller and the kubelet where the suite does ([`Cluster::plays_deployments`]):
+/// every Job of `namespace` runs as its containers' command says, by the convention every Ferry
+/// stand-in shares ([`job_outcome`]). A Job first gets the status of its pods running, then
+/// (unless it sleeps forever) the status it ends with; a suspended one gets `Suspended`. `None`
+/// on a real cluster, whose controller and kubelet run the Jobs.
+pub fn play_jobs(
+    cluster: &Cluster,
+    client: Client,
+    namespace: &str,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use futures::StreamExt as _;
+    use k8s_openapi::api::batch::v1::Job;
+    if !cluster.plays_deployments() {
+        return None;
+    }
+    let jobs: Api<Job> = Api::namespaced(client, namespace);
+    Some(tokio::spawn(async move {
+        let events = watcher(jobs.clone(), watcher::Config::default())
+            .default_backoff()
+            .applied_objects();
+        futures::pin_mut!(events);
+        while let Some(Ok(job)) = events.next().await {
+            let value = serde_json::to_value(&job).unwrap_or_default();
+            if let Some(status) = job_status(&value, PLAYED_AT) {
+                let _ = jobs
+                    .patch_status(
+                        &job.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&status),
+                    )
+                    .await;
+            }
+        }
+    }))
+}
+
+/// How a task of `job` (JSON) ends by the stand-ins' convention: its containers' command and
+/// arguments joined with spaces; `exit N` exits with N, `sleep infinity` never ends (`None`),
+/// anything else exits 0.
+pub fn job_outcome(job: &Value) -> Option<i64> {
+    let words: Vec<String> = job
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|c| {
+            ["command", "args"]
+                .into_iter()
+                .flat_map(move |field| c[field].as_array().cloned().unwrap_or_default())
+        })
+        .filter_map(|w| w.as_str().map(str::to_owned))
+        .collect();
+    let line = words.join(" ");
+    if line.contains("sleep infinity") {
+        return None;
+    }
+    let code = line
+        .split("exit ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse().ok());
+    Some(code.unwrap_or(0))
+}
+
+/// The status (a merge patch) the Job controller writes next on `job` (JSON) as of `now`, or
+/// `None` when it has nothing more to say: running first, then succeeded or failed as
+/// [`job_outcome`] says; suspended when its spec says so.
+pub fn job_status(job: &Value, now: &str) -> Option<Value> {
+    let status = &job["status"];
+    let conditions = status["conditions"].as_array().cloned().unwrap_or_default();
+    let has = |type_: &str| {
+        conditions
+            .iter()
+            .any(|c| c["type"] == type_ && c["status"] == "True")
+    };
+    if has("Complete") || has("Failed") {
+        return None;
+    }
+    let condition = |type_: &str, reason: &str, message: &str| {
+        json!({"type": type_, "status": "True", "reason": reason, "message": message,
+               "lastProbeTime": now, "lastTransitionTime": now})
+    };
+    let spec = &job["spec"];
+    let completions = spec["completions"].as_i64().unwrap_or(1);
+    let parallelism = spec["parallelism"].as_i64().unwrap_or(1);
+    let indexes = if completions > 1 {
+        format!("0-{}", completions - 1)
+    } else {
+        "0".to_owned()
+    };
+    if spec["suspend"] == true {
+        if has("Suspended") {
+            return None;
+        }
+        return Some(json!({"status": {
+            "active": 0,
+            "conditions": [condition("Suspended", "JobSuspended", "Job suspended")],
+        }}));
+    }
+    if status["startTime"].is_null() {
+        return Some(json!({"status": {"startTime": now, "active": parallelism.min(completions)}}));
+    }
+    if job_outcome(job)? == 0 {
+        return Some(json!({"status": {
+            "active": 0,
+            "succeeded": completions,
+            "completedIndexes": indexes,
+            "completionTime": now,
+            "conditions": [
+                condition("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
+                condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods"),
+            ],
+        }}));
+    }
+    let attempts = spec["backoffLimitPerIndex"].as_i64().unwrap_or(0) + 1;
+    Some(json!({"status": {
+        "active": 0,
+        "failed": completions * attempts,
+        "failedIndexes": indexes,
+        "conditions": [
+            condition("FailureTarget", "FailedIndexes", "Job has failed indexes"),
+            condition("Failed", "FailedIndexes", "Job has failed indexes"),
+        ],
+    }}))
+}
+
+/// Plays the CronJob controller's firing where the suite does: makes the Job the CronJob
+/// `name` of `namespace` would make now (named after the scheduled minute, owned by the
+/// CronJob, from its template). On a real cluster, does nothing: the CronJob fires on its own.
+pub async fn fire_cron_job(
+    cluster: &Cluster,
+    client: Client,
+    namespace: &str,
+    name: &str,
+) -> Result<(), Error> {
+    use k8s_openapi::api::batch::v1::{CronJob, Job};
+    if !cluster.plays_deployments() {
+        return Ok(());
+    }
+    let cron_job = Api::<CronJob>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await?;
+    let cron_value = serde_json::to_value(&cron_job).map_err(kube::Error::SerdeError)?;
+    let template = &cron_value["spec"]["jobTemplate"];
+    let minutes = jiff::Timestamp::now().as_second() / 60;
+    let job = json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": format!("{name}-{minutes}"),
+            "labels": template["metadata"]["labels"],
+            "annotations": {"batch.kubernetes.io/cronjob-scheduled-timestamp":
+                            jiff::Timestamp::from_second(minutes * 60).unwrap_or_default().to_string()},
+            "ownerReferences": [{
+                "apiVersion": "batch/v1", "kind": "CronJob", "name": name,
+                "uid": cron_job.uid(), "controller": true, "blockOwnerDeletion": true,
+            }],
+        },
+        "spec": template["spec"],
+    });
+    let job: Job = serde_json::from_value(job).map_err(kube::Error::SerdeError)?;
+    Api::<Job>::namespaced(client, namespace)
+        .create(&PostParams::default(), &job)
+        .await?;
+    Ok(())
+}
+
 /// When the statuses the suite plays happened (a fixed time: nothing reads it).
 const PLAYED_AT: &str = "2026-12-07T10:00:00Z";
 

@@ -128,7 +128,7 @@ impl ResourceType {
 /// (`deploy/`, the Helm chart) creates.
 pub fn builtins() -> Result<Vec<ResourceType>, SchemaError> {
     use k8s_openapi::api::{
-        apps, autoscaling, coordination, core, events, networking, policy, rbac,
+        apps, autoscaling, batch, coordination, core, events, networking, policy, rbac,
     };
     // A CRD's own schema is recursive (JSONSchemaProps), which a structural schema cannot
     // express; CRDs are checked by the registration rules in the store instead.
@@ -154,6 +154,8 @@ pub fn builtins() -> Result<Vec<ResourceType>, SchemaError> {
         // HPA's only behind the later `HPAGeneration` feature gate.
         ResourceType::builtin::<core::v1::Pod>(&["po"])?.with_status(true),
         ResourceType::builtin::<apps::v1::Deployment>(&["deploy"])?.with_status(true),
+        ResourceType::builtin::<batch::v1::Job>(&[])?.with_status(true),
+        ResourceType::builtin::<batch::v1::CronJob>(&["cj"])?.with_status(true),
         ResourceType::builtin::<policy::v1::PodDisruptionBudget>(&["pdb"])?.with_status(true),
         ResourceType::builtin::<autoscaling::v2::HorizontalPodAutoscaler>(&["hpa"])?
             .with_status(false),

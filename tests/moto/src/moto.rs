@@ -2,10 +2,11 @@
 //! testkit's launcher, with the project's virtualenv).
 
 use bytes::Bytes;
-use ferry_testkit::http::send;
+use ferry_testkit::http::{send, send_json};
 use ferry_testkit::launch::{Launch, Process};
 use http::{Method, Request};
 use http_body_util::Full;
+use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use crate::error::Error;
@@ -104,6 +105,37 @@ impl Moto {
         self.expect_ok("POST /moto-api/reset", request).await
     }
 
+    /// Invokes the EventBridge Scheduler schedule `group`/`name` (of the account and region
+    /// `sdk_config` reaches) now, as the service does when its expression comes due: an ECS
+    /// RunTask built from the target's `EcsParameters` (`POST /moto-api/ferry/scheduler/fire`;
+    /// see README.md). Only ECS targets fire. The RunTask is moto's own: no proxy sees it.
+    ///
+    /// A schedule that does not exist (HTTP 404) or is DISABLED (HTTP 409, and nothing
+    /// starts), a target that is not an ECS cluster (HTTP 400), or a RunTask that ECS refuses
+    /// (HTTP 424, with ECS's error) is an [`Error::Request`] naming the status and why.
+    pub async fn fire_schedule(&self, group: &str, name: &str) -> Result<FiredSchedule, Error> {
+        const WHAT: &str = "POST /moto-api/ferry/scheduler/fire";
+        let failed = |message: String| Error::Request {
+            what: WHAT,
+            endpoint: self.endpoint(),
+            message,
+        };
+        let body = json!({ "name": name, "groupName": group });
+        let (status, answer) = send_json(
+            self.process.authority(),
+            Method::POST,
+            "/moto-api/ferry/scheduler/fire",
+            Some(&body),
+        )
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+        if !status.is_success() {
+            return Err(failed(format!("HTTP {status}: {answer}")));
+        }
+        FiredSchedule::from_answer(&answer)
+            .ok_or_else(|| failed(format!("unexpected answer {answer}")))
+    }
+
     /// The last lines moto wrote to stderr (tracebacks of its 500 answers among them).
     pub fn log(&self) -> String {
         self.process.log()
@@ -164,6 +196,31 @@ impl Moto {
             let body = String::from_utf8_lossy(response.body());
             Err(failed(format!("HTTP {}: {body}", response.status())))
         }
+    }
+}
+
+/// What a schedule started when [`Moto::fire_schedule`] invoked it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FiredSchedule {
+    /// The ARNs of the ECS tasks its RunTask started (`TaskCount` of them).
+    pub task_arns: Vec<String>,
+    /// Their `startedBy`: `chronos-schedule/NAME`, cut to 36 characters, as EventBridge
+    /// Scheduler sets it.
+    pub started_by: String,
+}
+
+impl FiredSchedule {
+    fn from_answer(answer: &Value) -> Option<Self> {
+        let task_arns = answer["taskArns"]
+            .as_array()?
+            .iter()
+            .map(|arn| arn.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?;
+        let started_by = answer["startedBy"].as_str()?.to_owned();
+        Some(Self {
+            task_arns,
+            started_by,
+        })
     }
 }
 

@@ -34,8 +34,9 @@ pub enum Fault {
     /// SDK classifies as throttling and retries.
     Throttle,
     /// Not forwarded; answers HTTP 500 with the service's modelled server error
-    /// (`ServerException` for ECS, `InternalServiceException` for Application Auto Scaling),
-    /// which the SDK retries as a transient error.
+    /// (`ServerException` for ECS, `InternalServiceException` for Application Auto Scaling,
+    /// `InternalServerException` for EventBridge Scheduler), which the SDK retries as a
+    /// transient error.
     ServerError,
     /// Forwarded, so it takes effect in moto, then answered HTTP 503 as if moto's answer had
     /// been lost on the way (what a load balancer says). The SDK retries 503 as a transient
@@ -49,7 +50,9 @@ pub enum Fault {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recorded {
     /// The operation: for awsJson requests what follows the dot in `X-Amz-Target`
-    /// (`DescribeServices`), else the method and path (`POST /moto-api/reset`).
+    /// (`DescribeServices`); for EventBridge Scheduler's restJson1 requests the operation their
+    /// method and path name (`GetSchedule` for `GET /schedules/NAME`); else the method and path
+    /// (`POST /moto-api/reset`).
     pub operation: String,
     /// The JSON body; `Null` when empty, a string when it is not JSON.
     pub body: Value,
@@ -338,7 +341,7 @@ async fn handle(
         ),
         Some(Fault::ServerError) => aws_error(
             StatusCode::INTERNAL_SERVER_ERROR,
-            server_error_type(&parts.headers),
+            server_error_type(&parts),
             "injected by the moto stand-in's proxy (Fault::ServerError)",
         ),
         Some(Fault::LostResponse) => {
@@ -366,8 +369,34 @@ fn operation(parts: &Parts) -> String {
         .and_then(|t| t.to_str().ok());
     match target.and_then(|target| target.rsplit_once('.')) {
         Some((_, operation)) => operation.to_owned(),
-        None => format!("{} {}", parts.method, parts.uri.path()),
+        None => scheduler_operation(&parts.method, parts.uri.path()).map_or_else(
+            || format!("{} {}", parts.method, parts.uri.path()),
+            str::to_owned,
+        ),
     }
+}
+
+/// The EventBridge Scheduler operation of a restJson1 request (its model's `http` traits).
+fn scheduler_operation(method: &http::Method, path: &str) -> Option<&'static str> {
+    let mut segments = path.trim_start_matches('/').split('/');
+    let collection = segments.next()?;
+    let named = segments.next().is_some_and(|name| !name.is_empty());
+    let operation = match (collection, named, method.as_str()) {
+        ("schedules", false, "GET") => "ListSchedules",
+        ("schedules", true, "POST") => "CreateSchedule",
+        ("schedules", true, "GET") => "GetSchedule",
+        ("schedules", true, "PUT") => "UpdateSchedule",
+        ("schedules", true, "DELETE") => "DeleteSchedule",
+        ("schedule-groups", false, "GET") => "ListScheduleGroups",
+        ("schedule-groups", true, "POST") => "CreateScheduleGroup",
+        ("schedule-groups", true, "GET") => "GetScheduleGroup",
+        ("schedule-groups", true, "DELETE") => "DeleteScheduleGroup",
+        ("tags", true, "GET") => "ListTagsForResource",
+        ("tags", true, "POST") => "TagResource",
+        ("tags", true, "DELETE") => "UntagResource",
+        _ => return None,
+    };
+    Some(operation)
 }
 
 /// `AKID` of `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
@@ -387,11 +416,17 @@ fn json_body(body: &Bytes) -> Value {
 }
 
 /// The server error that the service's model declares.
-fn server_error_type(headers: &HeaderMap) -> &'static str {
-    let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok());
+fn server_error_type(parts: &Parts) -> &'static str {
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok());
     match target.and_then(|target| target.split_once('.')) {
         Some(("AnyScaleFrontendService", _)) => "InternalServiceException",
         Some(("AmazonEC2ContainerServiceV20141113", _)) => "ServerException",
+        None if scheduler_operation(&parts.method, parts.uri.path()).is_some() => {
+            "InternalServerException"
+        }
         _ => "InternalFailure",
     }
 }

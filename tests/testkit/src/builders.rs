@@ -62,6 +62,25 @@ pub fn desired(spec: &str, rules: &dyn Rules) -> Desired {
     desired_of(&serverless_service(spec), rules)
 }
 
+/// A ServerlessJob `report` in namespace `shop`, with [`UID`], at generation 1, and `spec`
+/// (YAML, usually a flow mapping).
+pub fn serverless_job(spec: &str) -> ferry_api::ServerlessJob {
+    let yaml = format!(
+        "apiVersion: ferry.dev/v1alpha1\nkind: ServerlessJob\n\
+         metadata: {{name: report, namespace: shop, uid: {UID}, generation: 1}}\nspec: {spec}\n"
+    );
+    serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+/// The desired model of the job [`serverless_job`] makes of `spec`, by its provider's `rules`;
+/// the spec must be valid.
+pub fn desired_job(spec: &str, rules: &dyn Rules) -> ferry_core::job::DesiredJob {
+    match ferry_core::job::validate_job(&serverless_job(spec), rules) {
+        Ok(valid) => valid.desired,
+        Err(invalid) => panic!("the test's job spec is invalid: {invalid}"),
+    }
+}
+
 /// A single-container spec for `provider` with `extra` spec fields (YAML, no braces) and the
 /// container fields `container` added to `name: app, image: IMAGE, port: 8080`.
 pub fn simple_spec(provider: &str, image: &str, container: &str, extra: &str) -> String {

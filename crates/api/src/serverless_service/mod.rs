@@ -31,7 +31,8 @@ pub use rules::{KNATIVE_MANAGED_ANNOTATIONS, RESERVED_ENV_VARS, SPEC_RULES};
 pub use spec::*;
 pub use status::*;
 
-use rules::{list_map_by_name, spec_rules, traffic_rules};
+pub(crate) use rules::{list_map_by_name, list_map_by_type};
+use rules::{spec_rules, traffic_rules};
 
 /// Desired state of a ServerlessService. The portable core (containers, concurrency, timeout,
 /// scaling, ingress, traffic) means the same on every provider; a field the chosen provider

@@ -7,11 +7,11 @@ use crate::schema::{
     CelRule, add_rule, add_rules, cel_string_list, list_atomic, list_map, list_set,
 };
 
-pub(super) fn list_map_by_name(schema: &mut Schema) {
+pub(crate) fn list_map_by_name(schema: &mut Schema) {
     list_map(schema, &["name"]);
 }
 
-pub(super) fn list_map_by_type(schema: &mut Schema) {
+pub(crate) fn list_map_by_type(schema: &mut Schema) {
     list_map(schema, &["type"]);
 }
 

@@ -107,7 +107,7 @@ pub fn validate_spec(
 
 /// Each check that returns `None` also records an error, so a missing part with no error would
 /// be a bug in this module; report it rather than panic.
-fn internal_inconsistency() -> Invalid {
+pub(crate) fn internal_inconsistency() -> Invalid {
     Invalid {
         errors: vec![Finding {
             field: "spec".into(),
@@ -134,7 +134,11 @@ fn check_name(f: &mut Findings, name: &str) {
 }
 
 /// Refuses, with the provider's note in the capability table, every field it does not support.
-fn refuse_unsupported(f: &mut Findings, spec: &ServerlessServiceSpec, rules: &dyn Rules) {
+pub(crate) fn refuse_unsupported(
+    f: &mut Findings,
+    spec: &ServerlessServiceSpec,
+    rules: &dyn Rules,
+) {
     for feature in Feature::ALL {
         let support = rules.support(feature);
         if support.level != Level::No {
@@ -154,7 +158,7 @@ fn refuse_unsupported(f: &mut Findings, spec: &ServerlessServiceSpec, rules: &dy
     }
 }
 
-fn check_sections(f: &mut Findings, spec: &ServerlessServiceSpec) {
+pub(crate) fn check_sections(f: &mut Findings, spec: &ServerlessServiceSpec) {
     for (owner, field) in spec.provider_sections() {
         if spec.provider != owner {
             f.invalid(
@@ -167,7 +171,7 @@ fn check_sections(f: &mut Findings, spec: &ServerlessServiceSpec) {
     }
 }
 
-fn check_container_names(f: &mut Findings, containers: &[Container]) {
+pub(crate) fn check_container_names(f: &mut Findings, containers: &[Container]) {
     if containers.is_empty() || containers.len() > limits::MAX_CONTAINERS {
         f.invalid(
             "spec.containers",
@@ -234,7 +238,7 @@ fn serving_container(f: &mut Findings, containers: &[Container]) -> Option<usize
     }
 }
 
-fn container(
+pub(crate) fn container(
     f: &mut Findings,
     path: &str,
     c: &Container,

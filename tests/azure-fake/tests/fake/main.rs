@@ -11,6 +11,7 @@ mod auth;
 mod container_apps;
 mod container_groups;
 mod faults;
+mod jobs;
 mod process;
 mod strictness;
 mod support;

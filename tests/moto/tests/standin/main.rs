@@ -9,4 +9,6 @@ mod autoscaling;
 mod ecs;
 mod faults;
 mod lifecycle;
+mod scheduler;
 mod support;
+mod tasks;
