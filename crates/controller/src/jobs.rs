@@ -152,6 +152,13 @@ async fn sync(
     if plan.apply {
         id = client.apply(desired).await?;
     }
+    for run in observed
+        .runs
+        .iter()
+        .filter(|r| r.state == RunState::Running && !plan.stop.contains(&r.name))
+    {
+        client.advance(desired, run).await?;
+    }
     for run in &plan.stop {
         client.stop(desired, run).await?;
         let note = format!("Stopping run {run}: generation {generation} replaces it");
@@ -295,6 +302,12 @@ impl Measured {
     async fn start(&self, want: &DesiredJob, generation: i64) -> Result<JobRun, ProviderError> {
         let r = self.inner.start(want, generation).await;
         self.count("start", &r);
+        r
+    }
+
+    async fn advance(&self, want: &DesiredJob, run: &JobRun) -> Result<(), ProviderError> {
+        let r = self.inner.advance(want, run).await;
+        self.count("advance", &r);
         r
     }
 

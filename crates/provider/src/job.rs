@@ -62,6 +62,17 @@ pub trait JobClient: Send + Sync {
     /// already started, never start a second.
     async fn start(&self, want: &DesiredJob, generation: i64) -> Result<JobRun, ProviderError>;
 
+    /// Moves the running run `run` on where the provider does not by itself (ECS has no
+    /// retries, no parallelism limit and no task timeout): starts the tasks `parallelism` holds
+    /// back as earlier ones end, a retry of a failed task while `maxRetries` allows, and stops
+    /// an attempt past `timeoutSeconds`. Every task it starts is keyed (run, task index,
+    /// attempt) so doing it twice starts nothing twice. Called after each observe, for each
+    /// run the observation says is running. The default does nothing: most providers run a
+    /// whole run on their own.
+    async fn advance(&self, _want: &DesiredJob, _run: &JobRun) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
     /// Stops the run named `run` (a `Replace` of it). Idempotent.
     async fn stop(&self, want: &DesiredJob, run: &str) -> Result<(), ProviderError>;
 

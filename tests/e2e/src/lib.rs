@@ -1280,6 +1280,14 @@ impl Operator {
     }
 }
 
+impl Operator {
+    /// Kills it with SIGKILL, as a node would, and waits for it to go.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Operator {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -212,14 +212,14 @@ impl JobClient for KubernetesJobs {
         };
         let live = match api.create(&params, &body).await {
             Ok(live) => live,
-            // This run's Job exists: an earlier, interrupted start made it.
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                let live = api.get(&name).await.map_err(|e| job_error("get", e))?;
-                if !is_ours(&live, object) {
-                    return Err(name_taken("Job", &object.namespace, &name));
-                }
-                live
-            }
+            // This run's Job exists: an earlier, interrupted start made it (read by the list
+            // observe uses, which needs no other permission).
+            Err(kube::Error::Api(status)) if status.code == 409 => self
+                .list_jobs(object)
+                .await?
+                .into_iter()
+                .find(|job| job.name_any() == name)
+                .ok_or_else(|| name_taken("Job", &object.namespace, &name))?,
             Err(e) => return Err(job_error("create", e)),
         };
         Ok(build::run_of(&as_value(&live)))
