@@ -155,6 +155,26 @@ fn normalize(cron: &str) -> Result<String, ScheduleError> {
             )));
         }
     }
+    let ranges = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day-of-month", 1, 31),
+        ("month", 1, 12),
+        ("day-of-week", 0, 7),
+    ];
+    for (field, (name, low, high)) in fields.iter().zip(ranges) {
+        // Steps (`*/15`) are counts, not values of the field.
+        let values = field
+            .split(',')
+            .map(|part| part.split('/').next().unwrap_or_default())
+            .flat_map(|range| range.split('-'))
+            .filter_map(|value| value.parse::<u32>().ok());
+        if let Some(bad) = values.into_iter().find(|v| !(low..=high).contains(v)) {
+            return Err(refuse(format!(
+                "the {name} field takes {low} to {high}; got {bad} in {field:?}"
+            )));
+        }
+    }
     Ok(fields.join(" "))
 }
 
@@ -192,7 +212,9 @@ mod tests {
             ("0 3 ? * *", "spec.schedule", "Quartz"),
             ("0 3 L * *", "spec.schedule", "numbers only"),
             ("0 3 * * 5#2", "spec.schedule", "Quartz"),
-            ("61 3 * * *", "spec.schedule", "not a cron expression"),
+            ("61 3 * * *", "spec.schedule", "the minute field takes 0 to 59; got 61"),
+            ("0 3 0 * *", "spec.schedule", "the day-of-month field takes 1 to 31; got 0"),
+            ("0 3 * 1-13 *", "spec.schedule", "the month field takes 1 to 12; got 13"),
             ("@every 5m", "spec.schedule", "nickname"),
         ];
         for (cron, field, fragment) in cases {
