@@ -13,11 +13,12 @@ use std::sync::Arc;
 
 use ferry_api::{Provider, ProviderConfigSpec, ScalingMetric, SecretRef, ServerlessServiceSpec};
 
-use crate::capabilities::{Feature, Support};
+use crate::capabilities::{Feature, JobFeature, Support};
 use crate::cost::{PriceTable, Priced, Shape, Traffic};
 use crate::desired::{ContainerModel, ObjectRef, ScalingModel, SecretSource};
 use crate::findings::Findings;
 use crate::job::JobParts;
+use crate::job::cost::RunInput;
 
 /// The pure rules of one provider.
 pub trait Rules: Send + Sync {
@@ -54,6 +55,15 @@ pub trait Rules: Send + Sync {
         parts: &Parts<'_>,
     ) -> Option<BackendModel>;
 
+    /// This provider's cell of the job table's row for `feature` (`ferry capabilities --kind
+    /// job`). Providers without jobs keep the default.
+    fn job_support(&self, _feature: JobFeature) -> Support {
+        crate::capabilities::no(format!(
+            "{} runs no ServerlessJobs yet",
+            self.provider().display_name()
+        ))
+    }
+
     /// The provider's own rules over a `ServerlessJob` spec, and its settings for the job
     /// builders. Returns `None` only after recording an error. Providers without a
     /// run-to-completion primitive keep the default, which refuses the job.
@@ -89,6 +99,19 @@ pub trait Rules: Send + Sync {
 
     /// What a spec costs a month on this provider under a traffic profile.
     fn estimate(&self, input: &EstimateInput<'_>) -> Priced;
+
+    /// What one run of a `ServerlessJob` costs on this provider: the figure's total
+    /// (`Figure::Priced`'s `monthly_usd`) is for ONE run of `input.tasks` tasks of
+    /// `input.task_seconds` each. Providers without jobs keep the default, which prices nothing.
+    fn estimate_run(&self, _input: &RunInput<'_>) -> Priced {
+        Priced::unavailable(
+            format!(
+                "{} does not run ServerlessJobs",
+                self.provider().display_name()
+            ),
+            Vec::new(),
+        )
+    }
 
     /// Where a ProviderConfig makes objects run (its account, region and endpoint), for this
     /// provider: two ProviderConfigs with the same location are one place, so switching an

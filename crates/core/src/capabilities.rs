@@ -5,7 +5,7 @@
 //!
 //! [`Rules::support`]: crate::backend::Rules::support
 
-use ferry_api::{Provider, ScalingMetric, ServerlessServiceSpec};
+use ferry_api::{Provider, ScalingMetric, ServerlessJobSpec, ServerlessServiceSpec};
 use serde::ser::SerializeMap as _;
 use serde::{Serialize, Serializer};
 
@@ -230,11 +230,12 @@ pub fn not_applicable(note: impl Into<String>) -> Support {
     }
 }
 
-/// One row of the table: a feature and each provider's cell, in registry order.
+/// One row of the table: a feature and each provider's cell, in registry order. `F` is
+/// [`Feature`] for a ServerlessService's table, [`JobFeature`] for a ServerlessJob's.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Capability {
+pub struct Capability<F = Feature> {
     /// Which feature.
-    pub feature: Feature,
+    pub feature: F,
     /// The field, as `kubectl explain` spells it.
     pub field: &'static str,
     /// What it is, in a few words.
@@ -243,7 +244,7 @@ pub struct Capability {
     pub cells: Vec<(Provider, Support)>,
 }
 
-impl Capability {
+impl<F> Capability<F> {
     /// The cell for `provider`, when the table has its column.
     pub fn support(&self, provider: Provider) -> Option<&Support> {
         self.cells
@@ -255,7 +256,7 @@ impl Capability {
 
 /// `{"feature": ..., "field": ..., "title": ..., "knative": {...}, "fargate": {...}}`: one key
 /// per provider, in registry order.
-impl Serialize for Capability {
+impl<F: Serialize> Serialize for Capability<F> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(3 + self.cells.len()))?;
         map.serialize_entry("feature", &self.feature)?;
@@ -266,6 +267,98 @@ impl Serialize for Capability {
         }
         map.end()
     }
+}
+
+/// A ServerlessJob feature, one row of the job table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum JobFeature {
+    /// A run per generation of the spec.
+    Run,
+    /// `spec.taskCount`.
+    TaskCount,
+    /// `spec.parallelism`.
+    Parallelism,
+    /// `spec.maxRetries`.
+    MaxRetries,
+    /// `spec.timeoutSeconds`.
+    TimeoutSeconds,
+    /// `spec.schedule`.
+    Schedule,
+    /// `spec.timeZone`.
+    TimeZone,
+    /// `spec.concurrencyPolicy`.
+    ConcurrencyPolicy,
+    /// `spec.suspend`.
+    Suspend,
+    /// `spec.deletionPolicy`.
+    DeletionPolicy,
+}
+
+impl JobFeature {
+    /// Every row, in the order documentation lists them.
+    pub const ALL: [JobFeature; 10] = [
+        JobFeature::Run,
+        JobFeature::TaskCount,
+        JobFeature::Parallelism,
+        JobFeature::MaxRetries,
+        JobFeature::TimeoutSeconds,
+        JobFeature::Schedule,
+        JobFeature::TimeZone,
+        JobFeature::ConcurrencyPolicy,
+        JobFeature::Suspend,
+        JobFeature::DeletionPolicy,
+    ];
+
+    /// The field, as `kubectl explain` spells it.
+    pub fn field(self) -> &'static str {
+        match self {
+            JobFeature::Run => "spec (a run per generation)",
+            JobFeature::TaskCount => "spec.taskCount",
+            JobFeature::Parallelism => "spec.parallelism",
+            JobFeature::MaxRetries => "spec.maxRetries",
+            JobFeature::TimeoutSeconds => "spec.timeoutSeconds",
+            JobFeature::Schedule => "spec.schedule",
+            JobFeature::TimeZone => "spec.timeZone",
+            JobFeature::ConcurrencyPolicy => "spec.concurrencyPolicy",
+            JobFeature::Suspend => "spec.suspend",
+            JobFeature::DeletionPolicy => "spec.deletionPolicy",
+        }
+    }
+
+    /// What it is, in a few words.
+    pub fn title(self) -> &'static str {
+        match self {
+            JobFeature::Run => "What a run is",
+            JobFeature::TaskCount => "Tasks per run",
+            JobFeature::Parallelism => "Tasks at once",
+            JobFeature::MaxRetries => "Retries per task",
+            JobFeature::TimeoutSeconds => "Time limit per attempt",
+            JobFeature::Schedule => "Cron schedule",
+            JobFeature::TimeZone => "Time zone of the schedule",
+            JobFeature::ConcurrencyPolicy => "A run due while one runs",
+            JobFeature::Suspend => "No new runs",
+            JobFeature::DeletionPolicy => "Delete or orphan on delete",
+        }
+    }
+}
+
+/// The job table for the backends of `catalog` that run jobs, in the order documentation lists
+/// the rows.
+pub fn job_table(catalog: &Catalog) -> Vec<Capability<JobFeature>> {
+    JobFeature::ALL
+        .iter()
+        .map(|&feature| Capability {
+            feature,
+            field: feature.field(),
+            title: feature.title(),
+            cells: catalog
+                .iter()
+                .filter(|b| ServerlessJobSpec::PROVIDERS.contains(&b.provider()))
+                .map(|b| (b.provider(), b.job_support(feature)))
+                .collect(),
+        })
+        .collect()
 }
 
 /// The table for the backends of `catalog`, in the order documentation lists the rows.

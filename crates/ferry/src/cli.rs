@@ -45,6 +45,9 @@ enum Command {
         /// Only this provider.
         #[arg(long, value_parser = parse_provider)]
         provider: Option<Provider>,
+        /// Which kind's table (Markdown prints both).
+        #[arg(long, value_enum, default_value_t = render::TableKind::Service)]
+        kind: render::TableKind,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = TableFormat::Text)]
         output: TableFormat,
@@ -81,6 +84,10 @@ enum Command {
         /// Default: the month's average load, at least 1.
         #[arg(long, value_name = "N", value_parser = parse_positive)]
         mean_concurrency: Option<f64>,
+        /// How long each task of a ServerlessJob runs, seconds. Default: the job's
+        /// `timeoutSeconds` (the most a run costs without retries).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..=604_800))]
+        task_seconds: Option<u32>,
         /// Do not take the providers' monthly free tiers off (they are per billing account,
         /// shared by everything in it).
         #[arg(long)]
@@ -175,6 +182,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             requests_per_month,
             avg_duration_ms,
             mean_concurrency,
+            task_seconds,
             no_free_tier,
             prices,
             output,
@@ -185,17 +193,26 @@ fn run(command: Command) -> Result<ExitCode, Error> {
                 mean_concurrency,
                 free_tier: !no_free_tier,
             };
-            return cost_files(&files, &traffic, prices.as_deref(), output);
+            return cost_files(&files, &traffic, task_seconds, prices.as_deref(), output);
         }
         Command::Crd { dir: None } => print(&render::all_crds_yaml()?)?,
         Command::Crd { dir: Some(dir) } => write_crds(&dir)?,
         Command::Validate { files, output } => return validate(&files, output),
-        Command::Capabilities { provider, output } => {
+        Command::Capabilities {
+            provider,
+            kind,
+            output,
+        } => {
             let catalog = crate::backends::registry()?.catalog();
-            print(&match output {
-                TableFormat::Text => render::capabilities_text(catalog, provider),
-                TableFormat::Markdown => render::capabilities_markdown(catalog),
-                TableFormat::Json => json(&ferry_core::capabilities::table(catalog))?,
+            print(&match (output, kind) {
+                (TableFormat::Text, kind) => render::capabilities_text(catalog, provider, kind),
+                (TableFormat::Markdown, _) => render::capabilities_markdown(catalog),
+                (TableFormat::Json, render::TableKind::Service) => {
+                    json(&ferry_core::capabilities::table(catalog))?
+                }
+                (TableFormat::Json, render::TableKind::Job) => {
+                    json(&ferry_core::capabilities::job_table(catalog))?
+                }
             })?;
         }
         Command::Reasons { output } => print(&match output {
@@ -317,6 +334,7 @@ fn price_table(file: Option<&Path>, catalog: &Catalog) -> Result<PriceTable, Err
 fn cost_files(
     files: &[PathBuf],
     traffic: &Traffic,
+    task_seconds: Option<u32>,
     prices: Option<&Path>,
     output: Format,
 ) -> Result<ExitCode, Error> {
@@ -325,22 +343,40 @@ fn cost_files(
     let (texts, mut failed) = read_files(files);
     let configs = render::provider_configs(texts.iter().map(|(_, text)| text.as_str()));
     let mut costs = Vec::new();
+    let mut job_costs = Vec::new();
     for (name, text) in &texts {
-        match crate::cost::service_costs(name, text, &configs, traffic, &prices, catalog) {
-            Ok(found) => costs.extend(found),
-            Err(problems) => {
+        let services = crate::cost::service_costs(name, text, &configs, traffic, &prices, catalog);
+        let jobs = crate::cost::job_costs(name, text, &configs, task_seconds, &prices, catalog);
+        match (services, jobs) {
+            (Ok(services), Ok(jobs)) => {
+                costs.extend(services);
+                job_costs.extend(jobs);
+            }
+            // Both read the same file: its problems once.
+            (Err(problems), _) | (_, Err(problems)) => {
                 eprint!("{problems}");
                 failed = true;
             }
         }
     }
-    if costs.is_empty() && !failed {
-        eprintln!("ferry: no ServerlessService in the files given");
+    if costs.is_empty() && job_costs.is_empty() && !failed {
+        eprintln!("ferry: no ServerlessService or ServerlessJob in the files given");
         return Ok(ExitCode::FAILURE);
     }
     match output {
-        Format::Text => print(&crate::cost::render_text(&costs))?,
-        Format::Json => print(&json(&costs)?)?,
+        Format::Text => {
+            let mut text = crate::cost::render_text(&costs);
+            if !costs.is_empty() && !job_costs.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&crate::cost::render_jobs_text(&job_costs));
+            print(&text)?;
+        }
+        // Services as before (a list); jobs, when the files hold any, beside them.
+        Format::Json if job_costs.is_empty() => print(&json(&costs)?)?,
+        Format::Json => print(&json(
+            &serde_json::json!({"services": costs, "jobs": job_costs}),
+        )?)?,
     }
     Ok(if failed {
         ExitCode::FAILURE

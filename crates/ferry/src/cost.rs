@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use ferry_api::{Provider, ProviderConfig, ServerlessService};
+use ferry_api::{Provider, ProviderConfig, ServerlessJob, ServerlessJobSpec, ServerlessService};
 use ferry_core::backend::Catalog;
 use ferry_core::cost::{
     self, Comparison, DEFAULT_AVG_DURATION_MS, DEFAULT_REQUESTS_PER_MONTH, Estimate, Figure,
-    PriceTable, Traffic, Usd,
+    PriceTable, PriceUsed, Traffic, Usd,
 };
+use ferry_core::job::cost::{JobEstimate, compare_job};
 use serde::Serialize;
 
 /// The estimates for one ServerlessService.
@@ -70,6 +71,177 @@ pub fn service_costs(
     Ok(out)
 }
 
+/// The estimates for one ServerlessJob.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobCost {
+    /// The file it was read from.
+    pub file: String,
+    /// `namespace/name`.
+    pub object: String,
+    /// Its own provider.
+    pub provider: Provider,
+    /// Tasks per run.
+    pub tasks: u32,
+    /// Seconds each task is taken to run.
+    pub task_seconds: u32,
+    /// Whether that is the job's `timeoutSeconds` (no `--task-seconds`).
+    pub task_seconds_is_timeout: bool,
+    /// Every job provider's estimate.
+    pub estimates: Vec<JobEstimate>,
+}
+
+/// The estimates for every ServerlessJob in `text` (read from `file`); `task_seconds`: how long
+/// each task runs (default: each job's `timeoutSeconds`). Problems as [`service_costs`] words
+/// them.
+pub fn job_costs(
+    file: &str,
+    text: &str,
+    configs: &BTreeMap<String, ProviderConfig>,
+    task_seconds: Option<u32>,
+    prices: &PriceTable,
+    catalog: &Catalog,
+) -> Result<Vec<JobCost>, String> {
+    let report = crate::validate::validate_text(file, text, catalog);
+    if report.has_errors() {
+        return Err(crate::validate::render_text(&report));
+    }
+    let documents = crate::manifest::parse(text).map_err(|e| format!("{file}: {e}\n"))?;
+    let mut out = Vec::new();
+    for doc in documents
+        .iter()
+        .filter(|d| d.value["kind"] == "ServerlessJob")
+    {
+        let job: ServerlessJob =
+            serde_json::from_value(doc.value.clone()).map_err(|e| format!("{file}: {e}\n"))?;
+        let config = configs.get(ferry_provider::provider_config::name_for(
+            &ferry_provider::job::workload_of(&job),
+        ));
+        let spec = &job.spec;
+        out.push(JobCost {
+            file: file.to_owned(),
+            object: format!(
+                "{}/{}",
+                job.metadata.namespace.as_deref().unwrap_or("default"),
+                job.metadata.name.as_deref().unwrap_or_default()
+            ),
+            provider: spec.provider,
+            tasks: spec
+                .task_count
+                .unwrap_or(ServerlessJobSpec::DEFAULT_TASK_COUNT)
+                .unsigned_abs(),
+            task_seconds_is_timeout: task_seconds.is_none(),
+            task_seconds: task_seconds.unwrap_or_else(|| {
+                spec.timeout_seconds
+                    .unwrap_or(ServerlessJobSpec::DEFAULT_TIMEOUT_SECONDS)
+                    .unsigned_abs()
+            }),
+            estimates: compare_job(spec, task_seconds, prices, config.map(|c| &c.spec), catalog),
+        });
+    }
+    Ok(out)
+}
+
+const JOB_COLUMNS: [&str; 7] = [
+    "PROVIDER",
+    "PER RUN",
+    "COMPUTE",
+    "MEMORY",
+    "STORAGE",
+    "RUNS/MONTH",
+    "MONTHLY",
+];
+
+/// Each job's table for a terminal: one run on every provider that runs jobs, and a month of
+/// runs on its schedule; what drives each figure, the assumptions and the prices used.
+pub fn render_jobs_text(costs: &[JobCost]) -> String {
+    let mut out = String::new();
+    for (i, job) in costs.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "ServerlessJob {} ({}, provider {}): USD per run of {} x {} s\n",
+            job.object,
+            job.file,
+            job.provider,
+            plural_tasks(job.tasks),
+            job.task_seconds
+        );
+        let rows: Vec<Vec<String>> = job
+            .estimates
+            .iter()
+            .map(|e| {
+                let name = if e.cheapest {
+                    format!("{} *", e.provider.display_name())
+                } else {
+                    e.provider.display_name().to_owned()
+                };
+                match (e.per_run_usd, &e.breakdown) {
+                    (Some(per_run), Some(b)) => vec![
+                        name,
+                        per_run.to_string(),
+                        b.compute.to_string(),
+                        b.memory.to_string(),
+                        b.storage.to_string(),
+                        e.runs_per_month
+                            .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                        e.monthly_usd
+                            .map_or_else(|| "-".to_owned(), |m| m.to_string()),
+                    ],
+                    _ => unpriced(name, JOB_COLUMNS.len()),
+                }
+            })
+            .collect();
+        grid(&mut out, &JOB_COLUMNS, &rows);
+        if job.estimates.iter().any(|e| e.cheapest) {
+            out.push_str("* cheapest run\n");
+        }
+        out.push('\n');
+        let width = job
+            .estimates
+            .iter()
+            .map(|e| e.provider.display_name().len())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        for e in &job.estimates {
+            let name = format!("{}:", e.provider.display_name());
+            let note = e.unavailable.as_deref().unwrap_or(&e.note);
+            let _ = writeln!(out, "{name:width$} {note}");
+        }
+        let seconds = if job.task_seconds_is_timeout {
+            ": the job's timeoutSeconds, the most a run costs without retries (default; \
+             --task-seconds)"
+        } else {
+            " (--task-seconds)"
+        };
+        let _ = writeln!(
+            out,
+            "\nRuns: each task runs {} s{seconds}. Retries are not counted; a month of a \
+             schedule is the runs its cron brings in 730 h.",
+            job.task_seconds
+        );
+        details(
+            &mut out,
+            job.estimates
+                .iter()
+                .map(|e| (e.provider, e.assumptions.as_slice(), e.prices.as_slice())),
+        );
+        let _ = writeln!(out, "Not included: {NOT_INCLUDED} (docs/cost.md).");
+    }
+    out
+}
+
+fn plural_tasks(n: u32) -> String {
+    if n == 1 {
+        "1 task".to_owned()
+    } else {
+        format!("{n} tasks")
+    }
+}
+
 const COLUMNS: [&str; 8] = [
     "PROVIDER",
     "MONTHLY",
@@ -109,48 +281,21 @@ pub fn render_text(costs: &[ServiceCost]) -> String {
             let _ = writeln!(out, "{name:width$} {}", e.note);
         }
         let _ = writeln!(out, "\n{}", traffic_line(&service.comparison));
-        let assumptions: Vec<(&Estimate, &String)> = service
-            .comparison
-            .estimates
-            .iter()
-            .flat_map(|e| e.assumptions.iter().map(move |a| (e, a)))
-            .collect();
-        if !assumptions.is_empty() {
-            out.push_str("Assumptions:\n");
-            for (e, a) in assumptions {
-                let _ = writeln!(out, "  {}: {a}", e.provider.display_name());
-            }
-        }
-        let prices: Vec<String> = service
-            .comparison
-            .estimates
-            .iter()
-            .flat_map(|e| {
-                e.prices.iter().map(|p| {
-                    format!(
-                        "  {} {} {}: {} (read {})",
-                        e.provider.display_name(),
-                        p.region,
-                        p.option,
-                        p.source,
-                        p.read
-                    )
-                })
-            })
-            .collect();
-        if !prices.is_empty() {
-            let _ = writeln!(out, "Prices (re-check them; override with --prices FILE):");
-            for p in prices {
-                let _ = writeln!(out, "{p}");
-            }
-        }
+        details(
+            &mut out,
+            service
+                .comparison
+                .estimates
+                .iter()
+                .map(|e| (e.provider, e.assumptions.as_slice(), e.prices.as_slice())),
+        );
         let _ = writeln!(out, "Not included: {NOT_INCLUDED} (docs/cost.md).");
     }
     out
 }
 
 fn table(out: &mut String, estimates: &[Estimate]) {
-    let rows: Vec<[String; 8]> = estimates
+    let rows: Vec<Vec<String>> = estimates
         .iter()
         .map(|e| {
             let name = if e.cheapest {
@@ -172,26 +317,35 @@ fn table(out: &mut String, estimates: &[Estimate]) {
                         b.idle_minimum,
                         b.free_tier,
                     ];
-                    let mut row: [String; 8] = Default::default();
-                    row[0] = name;
-                    for (cell, value) in row[1..].iter_mut().zip(cells) {
-                        *cell = value.to_string();
-                    }
-                    row
+                    std::iter::once(name)
+                        .chain(cells.iter().map(ToString::to_string))
+                        .collect()
                 }
-                Figure::Unavailable { .. } => {
-                    let mut row: [String; 8] = std::array::from_fn(|_| "-".to_owned());
-                    row[0] = name;
-                    row
-                }
+                Figure::Unavailable { .. } => unpriced(name, COLUMNS.len()),
             }
         })
         .collect();
-    let widths: Vec<usize> = (0..COLUMNS.len())
+    grid(out, &COLUMNS, &rows);
+    if estimates.iter().any(|e| e.cheapest) {
+        out.push_str("* cheapest\n");
+    }
+}
+
+/// A row of `-` after `name`: a provider with no figure.
+fn unpriced(name: String, columns: usize) -> Vec<String> {
+    std::iter::once(name)
+        .chain(std::iter::repeat_n("-".to_owned(), columns - 1))
+        .collect()
+}
+
+/// `rows` under `columns`, the first left-aligned, the rest right-aligned, each as wide as its
+/// widest cell.
+fn grid(out: &mut String, columns: &[&str], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..columns.len())
         .map(|i| {
             rows.iter()
-                .map(|r| r[i].len())
-                .chain([COLUMNS[i].len()])
+                .filter_map(|r| r.get(i).map(String::len))
+                .chain([columns[i].len()])
                 .max()
                 .unwrap_or(0)
         })
@@ -207,13 +361,47 @@ fn table(out: &mut String, estimates: &[Estimate]) {
         }
         text.trim_end().to_owned() + "\n"
     };
-    out.push_str(&line(&COLUMNS));
-    for row in &rows {
+    out.push_str(&line(columns));
+    for row in rows {
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         out.push_str(&line(&cells));
     }
-    if estimates.iter().any(|e| e.cheapest) {
-        out.push_str("* cheapest\n");
+}
+
+/// Each provider's assumptions, then the prices it used.
+fn details<'a>(
+    out: &mut String,
+    estimates: impl Iterator<Item = (Provider, &'a [String], &'a [PriceUsed])> + Clone,
+) {
+    let assumptions: Vec<(Provider, &String)> = estimates
+        .clone()
+        .flat_map(|(p, a, _)| a.iter().map(move |a| (p, a)))
+        .collect();
+    if !assumptions.is_empty() {
+        out.push_str("Assumptions:\n");
+        for (p, a) in assumptions {
+            let _ = writeln!(out, "  {}: {a}", p.display_name());
+        }
+    }
+    let prices: Vec<String> = estimates
+        .flat_map(|(provider, _, prices)| {
+            prices.iter().map(move |p| {
+                format!(
+                    "  {} {} {}: {} (read {})",
+                    provider.display_name(),
+                    p.region,
+                    p.option,
+                    p.source,
+                    p.read
+                )
+            })
+        })
+        .collect();
+    if !prices.is_empty() {
+        let _ = writeln!(out, "Prices (re-check them; override with --prices FILE):");
+        for p in prices {
+            let _ = writeln!(out, "{p}");
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use ferry_api::conditions::REASONS;
 use ferry_api::{Provider, ProviderConfig};
 use ferry_core::backend::{Catalog, Rules};
-use ferry_core::capabilities::{Level, Support, table};
+use ferry_core::capabilities::{Capability, Level, Support, job_table, table};
 use ferry_provider::backend::{Registry, Rendered};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
@@ -43,12 +43,31 @@ fn level_word(level: Level) -> &'static str {
     }
 }
 
-/// The capability table for a terminal: the matrix, then each provider's notes.
-pub fn capabilities_text(catalog: &Catalog, provider: Option<Provider>) -> String {
-    let rows = table(catalog);
+/// Which kind's capability table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableKind {
+    /// `ServerlessService`.
+    #[default]
+    Service,
+    /// `ServerlessJob`.
+    Job,
+}
+
+/// The capability table of `kind` for a terminal: the matrix, then each provider's notes.
+pub fn capabilities_text(catalog: &Catalog, provider: Option<Provider>, kind: TableKind) -> String {
+    match kind {
+        TableKind::Service => matrix_text(&table(catalog), provider),
+        TableKind::Job => matrix_text(&job_table(catalog), provider),
+    }
+}
+
+fn matrix_text<F>(rows: &[Capability<F>], provider: Option<Provider>) -> String {
     let providers: Vec<Provider> = match provider {
         Some(p) => vec![p],
-        None => catalog.iter().map(Rules::provider).collect(),
+        None => rows
+            .first()
+            .map(|r| r.cells.iter().map(|(p, _)| *p).collect())
+            .unwrap_or_default(),
     };
     let width = rows.iter().map(|r| r.field.len()).max().unwrap_or(0);
     let mut out = format!("{:width$}", "FIELD");
@@ -56,7 +75,7 @@ pub fn capabilities_text(catalog: &Catalog, provider: Option<Provider>) -> Strin
         let _ = write!(out, "  {:9}", p.display_name().to_uppercase());
     }
     out.push('\n');
-    for row in &rows {
+    for row in rows {
         let _ = write!(out, "{:width$}", row.field);
         for p in &providers {
             let level = row.support(*p).map_or("-", |s| level_word(s.level));
@@ -66,7 +85,7 @@ pub fn capabilities_text(catalog: &Catalog, provider: Option<Provider>) -> Strin
     }
     for p in &providers {
         let _ = write!(out, "\n{} ({}):\n", p.display_name(), p.as_str());
-        for row in &rows {
+        for row in rows {
             if let Some(cell) = row.support(*p) {
                 let _ = writeln!(
                     out,
@@ -81,7 +100,8 @@ pub fn capabilities_text(catalog: &Catalog, provider: Option<Provider>) -> Strin
     out
 }
 
-/// The capability table as Markdown, for `docs/capabilities.md`.
+/// The capability tables as Markdown, for `docs/capabilities.md`: the ServerlessService's,
+/// then the ServerlessJob's.
 pub fn capabilities_markdown(catalog: &Catalog) -> String {
     let mut out = String::from(
         "# Capabilities\n\n\
@@ -93,10 +113,22 @@ pub fn capabilities_markdown(catalog: &Catalog) -> String {
          Ferry, which reports `Ready=False` with reason `Unsupported` and a message naming the \
          field, the provider and what would be accepted.\n\n",
     );
-    let names: Vec<&str> = catalog
-        .iter()
-        .map(|r| r.provider().display_name())
-        .collect();
+    matrix_markdown(&mut out, &table(catalog));
+    out.push_str(
+        "\n## ServerlessJob\n\n\
+         What each field of a `ServerlessJob` means on each provider that runs jobs \
+         (`ferry capabilities --kind job`; [docs/jobs.md](jobs.md)). Its containers and \
+         provider sections read as a service's (above), without `port` and `probes`.\n\n",
+    );
+    matrix_markdown(&mut out, &job_table(catalog));
+    out
+}
+
+fn matrix_markdown<F>(out: &mut String, rows: &[Capability<F>]) {
+    let names: Vec<&str> = rows
+        .first()
+        .map(|r| r.cells.iter().map(|(p, _)| p.display_name()).collect())
+        .unwrap_or_default();
     let _ = writeln!(out, "| Field | What | {} |", names.join(" | "));
     let _ = writeln!(out, "|---|---|{}", "---|".repeat(names.len()));
     let cell = |s: &Support| {
@@ -106,7 +138,7 @@ pub fn capabilities_markdown(catalog: &Catalog) -> String {
             s.note.replace('|', "\\|")
         )
     };
-    for row in table(catalog) {
+    for row in rows {
         let cells: Vec<String> = row.cells.iter().map(|(_, s)| cell(s)).collect();
         let _ = writeln!(
             out,
@@ -116,7 +148,6 @@ pub fn capabilities_markdown(catalog: &Catalog) -> String {
             cells.join(" | ")
         );
     }
-    out
 }
 
 /// The reason list as Markdown, for `docs/reasons.md`.

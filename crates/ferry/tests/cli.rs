@@ -313,9 +313,17 @@ fn render_prints_the_knative_service_ferry_would_apply() {
 #[test]
 fn render_prints_the_job_of_a_run_or_the_cron_job_of_a_schedule() {
     let out = ferry(&["render", "-f", "deploy/examples/kubernetes-job.yaml"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = stdout(&out);
-    assert!(text.contains("the Job of its run for generation 1"), "{text}");
+    assert!(
+        text.contains("the Job of its run for generation 1"),
+        "{text}"
+    );
     let job: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
     assert_eq!(job["kind"], "Job");
     assert_eq!(job["metadata"]["name"], "report-1");
@@ -323,7 +331,12 @@ fn render_prints_the_job_of_a_run_or_the_cron_job_of_a_schedule() {
     assert_eq!(job["spec"]["parallelism"], 2);
 
     let out = ferry(&["render", "-f", "deploy/examples/kubernetes-cronjob.yaml"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cron_job: serde_json::Value = serde_saphyr::from_str(&stdout(&out)).unwrap();
     assert_eq!(cron_job["kind"], "CronJob");
     assert_eq!(cron_job["spec"]["schedule"], "0 3 * * *");
@@ -629,7 +642,8 @@ fn cost_refuses_invalid_specs_bad_price_tables_and_files_without_a_service() {
     let out = ferry(&["cost", "-f", "deploy/examples/providerconfig-aws.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no ServerlessService in the files given")
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no ServerlessService or ServerlessJob in the files given")
     );
 
     assert_eq!(ferry(&["cost"]).status.code(), Some(2));

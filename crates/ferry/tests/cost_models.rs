@@ -1270,3 +1270,114 @@ fn a_free_tier_never_makes_a_month_negative() {
         }
     }
 }
+
+/// Every job provider's estimate of the job `spec` (JSON), each task running `task_seconds`
+/// (default: its timeoutSeconds).
+fn job_estimates(
+    spec: &Value,
+    task_seconds: Option<u32>,
+    prices: &PriceTable,
+) -> Vec<ferry_core::job::cost::JobEstimate> {
+    let spec: ferry_api::ServerlessJobSpec = serde_json::from_value(spec.clone()).unwrap();
+    ferry_core::job::cost::compare_job(&spec, task_seconds, prices, None, catalog())
+}
+
+fn kubernetes_job(
+    estimates: &[ferry_core::job::cost::JobEstimate],
+) -> &ferry_core::job::cost::JobEstimate {
+    estimates
+        .iter()
+        .find(|e| e.provider == Provider::Kubernetes)
+        .unwrap()
+}
+
+#[test]
+fn a_kubernetes_job_run_is_its_pods_for_as_long_as_they_run_at_the_node_price() {
+    let prices = prices().overlay(
+        parse(
+            "nodes.yaml",
+            "kubernetes:\n- {region: prod, option: nodes, vcpuHour: 0.04, gbHour: 0.005, \
+             source: invoice, read: 2026-12-01}\n",
+        )
+        .unwrap(),
+    );
+    let spec = json!({"provider": "kubernetes", "taskCount": 4, "timeoutSeconds": 1800,
+                      "containers": [container(&json!({"cpu": "1", "memory": "1Gi"}))]});
+    // 4 pods x 0.5 h: compute 4 x 1 vCPU x 0.04 x 0.5 = 0.08; memory 4 x 1 GiB x 0.005 x 0.5
+    // = 0.01.
+    let estimates = job_estimates(&spec, None, &prices);
+    let e = kubernetes_job(&estimates);
+    assert_eq!(e.per_run_usd, Some(usd(9)), "{e:#?}");
+    let b = e.breakdown.as_ref().unwrap();
+    assert_eq!((b.compute, b.memory), (usd(8), usd(1)));
+    assert_eq!(e.runs_per_month, None);
+    assert!(e.cheapest);
+    // --task-seconds 900 halves it: 0.04 + 0.005 = 0.045, rounded per line: 0.04 + 0.01.
+    let e = job_estimates(&spec, Some(900), &prices)
+        .into_iter()
+        .find(|e| e.provider == Provider::Kubernetes)
+        .unwrap();
+    assert_eq!(e.per_run_usd, Some(usd(5)), "{e:#?}");
+}
+
+#[test]
+fn a_scheduled_job_costs_its_runs_of_a_month_rounded_once() {
+    let prices = prices().overlay(
+        parse(
+            "nodes.yaml",
+            "kubernetes:\n- {region: prod, option: nodes, vcpuHour: 0.04, gbHour: 0.005, \
+             source: invoice, read: 2026-12-01}\n",
+        )
+        .unwrap(),
+    );
+    let spec = json!({"provider": "kubernetes", "schedule": "0 3 * * *", "timeoutSeconds": 3600,
+                      "containers": [container(&json!({"cpu": "250m", "memory": "128Mi"}))]});
+    // One run: 0.25 x 0.04 = 0.01 compute, 0.125 x 0.005 = 0.000625 memory: 0.01. A month at
+    // 03:00 daily from 2027-01-01T00:00Z over 730 h: 31 runs; priced as 31 pod-hours at once:
+    // 31 x 0.01 = 0.31 compute, 31 x 0.000625 = 0.019375 memory (0.02): 0.33, where 31 x the
+    // rounded run would say 0.31.
+    let estimates = job_estimates(&spec, None, &prices);
+    let e = kubernetes_job(&estimates);
+    assert_eq!(e.per_run_usd, Some(usd(1)));
+    assert_eq!(e.runs_per_month, Some(31));
+    assert_eq!(e.monthly_usd, Some(usd(33)), "{e:#?}");
+}
+
+#[test]
+fn an_eks_fargate_job_pod_is_billed_at_its_fargate_size_for_a_minute_at_least() {
+    let spec = json!({"provider": "kubernetes", "taskCount": 4,
+                      "containers": [container(&json!({"cpu": "1", "memory": "1Gi"}))],
+                      "kubernetes": {"fargateProfile": {"labels": {}}}});
+    // 1 vCPU, 1 GiB + 256 MiB: the Fargate size 1 vCPU, 2 GB. 4 pods x 1 h at us-east-1 x86:
+    // compute 4 x 0.04048 = 0.16192 (0.16); memory 4 x 2 x 0.004445 = 0.03556 (0.04).
+    let estimates = job_estimates(&spec, Some(3600), &prices());
+    let e = kubernetes_job(&estimates);
+    assert_eq!(e.per_run_usd, Some(usd(20)), "{e:#?}");
+    // 100 pods of 10 s each are billed as 60 s each: 100 x 60 s = 5/3 h: compute
+    // 5/3 x 0.04048 = 0.06747 (0.07), memory 5/3 x 2 x 0.004445 = 0.01482 (0.01); the same as
+    // 60 s each.
+    let mut many = spec.clone();
+    many["taskCount"] = json!(100);
+    let estimates = job_estimates(&many, Some(10), &prices());
+    let e = kubernetes_job(&estimates);
+    assert_eq!(e.per_run_usd, Some(usd(8)), "{e:#?}");
+    let minute = job_estimates(&many, Some(60), &prices());
+    assert_eq!(kubernetes_job(&minute).per_run_usd, Some(usd(8)));
+    assert!(
+        e.assumptions.iter().any(|a| a.contains("at least 60 s")),
+        "{:?}",
+        e.assumptions
+    );
+}
+
+#[test]
+fn providers_that_run_no_jobs_are_not_in_a_job_comparison() {
+    let spec = json!({"provider": "kubernetes", "containers": [container(&json!({}))]});
+    let providers: Vec<Provider> = job_estimates(&spec, None, &prices())
+        .iter()
+        .map(|e| e.provider)
+        .collect();
+    assert!(!providers.contains(&Provider::Knative));
+    assert!(!providers.contains(&Provider::ContainerInstances));
+    assert!(providers.contains(&Provider::Kubernetes));
+}

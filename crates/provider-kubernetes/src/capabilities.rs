@@ -1,6 +1,6 @@
 //! The plain Kubernetes backend's column of the capability table.
 
-use ferry_core::capabilities::{Feature, Support, no, not_applicable, partial, yes};
+use ferry_core::capabilities::{Feature, JobFeature, Support, no, not_applicable, partial, yes};
 
 use crate::limits;
 
@@ -87,6 +87,34 @@ pub(crate) fn support(feature: Feature) -> Support {
             "the Deployment and the rest are created beside the old side; status.url names the \
              new URL once the Deployment is Available; moving away deletes them after \
              drainSeconds",
+        ),
+    }
+}
+
+/// This provider's cell of the job table's row for `feature`.
+pub(crate) fn job_support(feature: JobFeature) -> Support {
+    match feature {
+        JobFeature::Run => {
+            yes("a batch/v1 Job per run, named NAME-GENERATION, owned by the object")
+        }
+        JobFeature::TaskCount => {
+            yes("an Indexed Job's completions; each task gets its index in JOB_COMPLETION_INDEX")
+        }
+        JobFeature::Parallelism => yes("the Job's parallelism"),
+        JobFeature::MaxRetries => {
+            yes("backoffLimitPerIndex: each task retried on its own (Kubernetes 1.33+)")
+        }
+        JobFeature::TimeoutSeconds => yes("the pod's activeDeadlineSeconds: one attempt"),
+        JobFeature::Schedule => yes("a batch/v1 CronJob named after the object"),
+        JobFeature::TimeZone => yes("the CronJob's timeZone"),
+        JobFeature::ConcurrencyPolicy => yes(
+            "the CronJob's concurrencyPolicy; for a changed spec Ferry applies it (Replace \
+             suspends the running Job)",
+        ),
+        JobFeature::Suspend => yes("the CronJob's suspend; no Job for a suspended spec"),
+        JobFeature::DeletionPolicy => yes(
+            "Delete: the garbage collector deletes the Jobs and the CronJob with the object; \
+             Orphan: Ferry removes their owner references first",
         ),
     }
 }

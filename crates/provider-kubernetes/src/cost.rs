@@ -10,8 +10,11 @@ use ferry_core::cost::model::{
     AlwaysOn, Priced, Words, float, plural, region_assumption, short, used,
 };
 use ferry_core::cost::prices::{self, choose};
-use ferry_core::cost::{Breakdown, Figure, HOURS_PER_MONTH, Shape, Traffic, Usd};
+use ferry_core::cost::{
+    Breakdown, Figure, HOURS_PER_MONTH, PriceTable, PriceUsed, Shape, Traffic, Usd,
+};
 use ferry_core::desired::ContainerModel;
+use ferry_core::job::cost::RunInput;
 use ferry_core::quantity::{format_bytes, format_cores};
 use ferry_provider_fargate::cost::{ASSUMED_CONCURRENCY, FargateOption, FargatePrice};
 use ferry_provider_fargate::limits::smallest_task_size;
@@ -29,6 +32,9 @@ pub const EMBEDDED: &str = include_str!("../prices.yaml");
 /// What EKS charges per cluster-hour (standard support), shared by everything in the cluster
 /// and therefore not counted; the assumptions say so.
 const EKS_CLUSTER_FEE_PER_HOUR: &str = "$0.10";
+
+/// Fargate bills a task or pod for at least a minute.
+const FARGATE_MINIMUM_SECONDS: u32 = 60;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -115,21 +121,47 @@ fn breakdown(pods: &AlwaysOn, vcpu: f64, gb: f64, vcpu_hour: f64, gb_hour: f64) 
     }
 }
 
-/// EKS on Fargate: each pod on its own Fargate size, at Fargate's Linux x86 prices (EKS runs
-/// Fargate pods on neither ARM nor Spot).
-fn on_eks_fargate(input: &EstimateInput<'_>) -> Priced {
-    let EstimateInput {
-        shape,
-        traffic,
-        prices,
-        region,
-        ..
-    } = *input;
-    let mut assumptions = Vec::new();
+/// One EKS Fargate pod: the Fargate size EKS runs it on, and the Fargate prices it is billed at.
+struct EksPod {
+    /// vCPU, millicores.
+    millis: u64,
+    /// Memory, MiB.
+    mib: u64,
+    /// `1 vCPU, 2 GB`.
+    size: String,
+    /// Ephemeral storage billed, GiB (above what every pod gets).
+    storage_gib: u64,
+    vcpu_hour: f64,
+    gb_hour: f64,
+    storage_gb_hour: f64,
+    /// The region of the prices.
+    region: String,
+    price: PriceUsed,
+}
+
+impl EksPod {
+    /// Dollars per pod-hour.
+    fn hourly(&self) -> (f64, f64, f64) {
+        (
+            float(self.millis) / 1000.0 * self.vcpu_hour,
+            float(self.mib) / 1024.0 * self.gb_hour,
+            float(self.storage_gib) * self.storage_gb_hour,
+        )
+    }
+}
+
+/// The EKS Fargate pod of `shape`, priced from the `fargate` section (Linux x86: EKS runs
+/// Fargate pods on neither ARM nor Spot); why not, instead, when it cannot be priced.
+fn eks_pod(
+    shape: &Shape,
+    prices: &PriceTable,
+    region: Option<&str>,
+    assumptions: &mut Vec<String>,
+) -> Result<EksPod, String> {
     if shape.gpu() {
-        return Priced::unavailable(
-            "EKS on Fargate has no GPUs: drop spec.kubernetes.fargateProfile and run on GPU nodes",
-            assumptions,
+        return Err(
+            "EKS on Fargate has no GPUs: drop spec.kubernetes.fargateProfile and run on GPU nodes"
+                .into(),
         );
     }
     let cpu = shape
@@ -143,15 +175,12 @@ fn on_eks_fargate(input: &EstimateInput<'_>) -> Priced {
         .filter_map(|c| c.memory_bytes)
         .fold(0, u64::saturating_add);
     let Some((millis, mib)) = fargate_size(cpu, memory) else {
-        return Priced::unavailable(
-            format!(
-                "no EKS Fargate pod is that large ({} vCPU, {} plus the {FARGATE_OVERHEAD_MIB} MiB \
-                 EKS adds): the largest is {FARGATE_MAX_VCPU} vCPU, {FARGATE_MAX_MEMORY_GIB} GB",
-                format_cores(cpu),
-                format_bytes(memory)
-            ),
-            assumptions,
-        );
+        return Err(format!(
+            "no EKS Fargate pod is that large ({} vCPU, {} plus the {FARGATE_OVERHEAD_MIB} MiB \
+             EKS adds): the largest is {FARGATE_MAX_VCPU} vCPU, {FARGATE_MAX_MEMORY_GIB} GB",
+            format_cores(cpu),
+            format_bytes(memory)
+        ));
     };
     let size = format!(
         "{} vCPU, {} GB",
@@ -186,18 +215,13 @@ fn on_eks_fargate(input: &EstimateInput<'_>) -> Priced {
              provisions on top for the file system are not counted"
         ));
     }
-    let pods = pods(shape, traffic, &mut assumptions);
-
     let entries: Vec<FargatePrice> = prices.entries(ferry_provider_fargate::cost::SECTION);
     let option = FargateOption::LinuxX86;
     let Some(chosen) = choose(&entries, region, |e| (&e.region, e.option == option)) else {
-        return Priced::unavailable(
-            format!(
-                "the price table has no Fargate {} prices: add them with --prices",
-                option.as_str()
-            ),
-            assumptions,
-        );
+        return Err(format!(
+            "the price table has no Fargate {} prices: add them with --prices",
+            option.as_str()
+        ));
     };
     let p = chosen.entry;
     if region.is_none() {
@@ -206,21 +230,18 @@ fn on_eks_fargate(input: &EstimateInput<'_>) -> Priced {
             p.region
         ));
     }
-    region_assumption(&chosen, &p.region, &mut assumptions);
+    region_assumption(&chosen, &p.region, assumptions);
     let (Some(vcpu_hour), Some(gb_hour)) = (p.vcpu_hour, p.gb_hour) else {
-        return Priced::unavailable(
-            "the price table's Fargate entry has no vCPU or GB price",
-            assumptions,
-        );
+        return Err("the price table's Fargate entry has no vCPU or GB price".into());
     };
-    let storage_rate = match (storage_gib, p.ephemeral_storage_gb_hour) {
+    let storage_gb_hour = match (storage_gib, p.ephemeral_storage_gb_hour) {
         (0, _) => 0.0,
         (_, Some(rate)) => rate,
         (_, None) => {
-            return Priced::unavailable(
+            return Err(
                 "the price table has no Fargate ephemeral storage price: add \
-                 ephemeralStorageGbHour with --prices",
-                assumptions,
+                        ephemeralStorageGbHour with --prices"
+                    .into(),
             );
         }
     };
@@ -228,37 +249,155 @@ fn on_eks_fargate(input: &EstimateInput<'_>) -> Priced {
         "the EKS cluster fee ({EKS_CLUSTER_FEE_PER_HOUR} per hour per cluster, shared by \
          everything in it) is not counted"
     ));
-    assumptions.push("the load balancer in front of the pods is not counted".into());
-
-    let mut breakdown = breakdown(
-        &pods,
-        float(millis) / 1000.0,
-        float(mib) / 1024.0,
+    Ok(EksPod {
+        millis,
+        mib,
+        size,
+        storage_gib,
         vcpu_hour,
         gb_hour,
-    );
-    breakdown.storage = Usd::from_dollars(
-        f64::from(pods.count) * float(storage_gib) * f64::from(HOURS_PER_MONTH) * storage_rate,
-    );
-    let storage_words = if storage_gib > 0 {
-        format!(" + {storage_gib} GB storage")
-    } else {
-        String::new()
+        storage_gb_hour,
+        region: p.region.clone(),
+        price: used(
+            &p.region,
+            p.option.as_str(),
+            &p.source,
+            &p.read,
+            p.note.as_ref(),
+        ),
+    })
+}
+
+/// EKS on Fargate: each pod on its own Fargate size, at Fargate's Linux x86 prices.
+fn on_eks_fargate(input: &EstimateInput<'_>) -> Priced {
+    let mut assumptions = Vec::new();
+    let pod = match eks_pod(input.shape, input.prices, input.region, &mut assumptions) {
+        Ok(pod) => pod,
+        Err(why) => return Priced::unavailable(why, assumptions),
     };
+    assumptions.push("the load balancer in front of the pods is not counted".into());
+    let pods = pods(input.shape, input.traffic, &mut assumptions);
+    let mut breakdown = breakdown(
+        &pods,
+        float(pod.millis) / 1000.0,
+        float(pod.mib) / 1024.0,
+        pod.vcpu_hour,
+        pod.gb_hour,
+    );
+    breakdown.storage =
+        Usd::from_dollars(f64::from(pods.count) * pod.hourly().2 * f64::from(HOURS_PER_MONTH));
     let note = format!(
-        "{} x {size}{storage_words}, {HOURS_PER_MONTH} h ({}), EKS on Fargate, Linux/x86, {} \
-         prices",
+        "{} x {}{}, {HOURS_PER_MONTH} h ({}), EKS on Fargate, Linux/x86, {} prices",
         plural(pods.count, "pod", "pods"),
+        pod.size,
+        storage_words(pod.storage_gib),
         pods.why(),
-        p.region
+        pod.region
     );
     Priced {
         figure: Figure::priced(breakdown),
         note,
         assumptions,
+        prices: vec![pod.price],
+    }
+}
+
+fn storage_words(gib: u64) -> String {
+    if gib > 0 {
+        format!(" + {gib} GB storage")
+    } else {
+        String::new()
+    }
+}
+
+/// One run of a job: `tasks` pods of `task_seconds` each, on EKS Fargate (billed per second,
+/// with Fargate's one-minute minimum) or on the cluster's nodes.
+pub(crate) fn estimate_run(input: &RunInput<'_>) -> Priced {
+    let mut assumptions = Vec::new();
+    let on_fargate = input
+        .spec
+        .kubernetes
+        .as_ref()
+        .and_then(|k| k.fargate_profile.as_ref())
+        .is_some();
+    let tasks = f64::from(input.tasks);
+    if on_fargate {
+        let pod = match eks_pod(input.shape, input.prices, input.region, &mut assumptions) {
+            Ok(pod) => pod,
+            Err(why) => return Priced::unavailable(why, assumptions),
+        };
+        let billed = input.task_seconds.max(FARGATE_MINIMUM_SECONDS);
+        if billed > input.task_seconds {
+            assumptions.push(format!(
+                "Fargate bills each pod at least {FARGATE_MINIMUM_SECONDS} s"
+            ));
+        }
+        let hours = tasks * f64::from(billed) / 3600.0;
+        let (vcpu, gb, storage) = pod.hourly();
+        let breakdown = Breakdown {
+            compute: Usd::from_dollars(vcpu * hours),
+            memory: Usd::from_dollars(gb * hours),
+            storage: Usd::from_dollars(storage * hours),
+            ..Breakdown::default()
+        };
+        return Priced {
+            figure: Figure::priced(breakdown),
+            note: format!(
+                "{} x {}{}, {billed} s each, EKS on Fargate, Linux/x86, {} prices",
+                plural(input.tasks, "pod", "pods"),
+                pod.size,
+                storage_words(pod.storage_gib),
+                pod.region
+            ),
+            assumptions,
+            prices: vec![pod.price],
+        };
+    }
+    if input.shape.gpu() {
+        return Priced::unavailable(
+            "GPU nodes are not priced: the price table has no Kubernetes GPU price",
+            assumptions,
+        );
+    }
+    let (cpu_millis, memory_bytes) = input
+        .shape
+        .instance_size("Ferry cannot know the cluster's defaults", &mut assumptions);
+    let (p, vcpu_hour, gb_hour) = match prices::node_price(
+        input.prices,
+        SECTION,
+        input.region,
+        "Kubernetes",
+        &mut assumptions,
+    ) {
+        Ok(found) => found,
+        Err(why) => return Priced::unavailable(why, assumptions),
+    };
+    assumptions.push(
+        "pods are billed for what they request, for as long as they run; the control plane and \
+         idle node capacity are not counted"
+            .into(),
+    );
+    let hours = tasks * f64::from(input.task_seconds) / 3600.0;
+    let (vcpu, gb) = (float(cpu_millis) / 1000.0, float(memory_bytes) / float(GIB));
+    let breakdown = Breakdown {
+        compute: Usd::from_dollars(vcpu * vcpu_hour * hours),
+        memory: Usd::from_dollars(gb * gb_hour * hours),
+        ..Breakdown::default()
+    };
+    Priced {
+        figure: Figure::priced(breakdown),
+        note: format!(
+            "{} x {} vCPU, {}, {} s each, at the {} node price",
+            plural(input.tasks, "pod", "pods"),
+            format_cores(cpu_millis),
+            format_bytes(memory_bytes),
+            input.task_seconds,
+            p.region
+        ),
+        assumptions,
         prices: vec![used(
             &p.region,
-            p.option.as_str(),
+            "nodes",
             &p.source,
             &p.read,
             p.note.as_ref(),

@@ -4,6 +4,7 @@
 //! schedule) is checked here, and each provider's own limits by its backend's
 //! [`Rules::check_job`].
 
+pub mod cost;
 pub mod schedule;
 pub mod status;
 

@@ -212,9 +212,21 @@ mod tests {
             ("0 3 ? * *", "spec.schedule", "Quartz"),
             ("0 3 L * *", "spec.schedule", "numbers only"),
             ("0 3 * * 5#2", "spec.schedule", "Quartz"),
-            ("61 3 * * *", "spec.schedule", "the minute field takes 0 to 59; got 61"),
-            ("0 3 0 * *", "spec.schedule", "the day-of-month field takes 1 to 31; got 0"),
-            ("0 3 * 1-13 *", "spec.schedule", "the month field takes 1 to 12; got 13"),
+            (
+                "61 3 * * *",
+                "spec.schedule",
+                "the minute field takes 0 to 59; got 61",
+            ),
+            (
+                "0 3 0 * *",
+                "spec.schedule",
+                "the day-of-month field takes 1 to 31; got 0",
+            ),
+            (
+                "0 3 * 1-13 *",
+                "spec.schedule",
+                "the month field takes 1 to 12; got 13",
+            ),
             ("@every 5m", "spec.schedule", "nickname"),
         ];
         for (cron, field, fragment) in cases {
