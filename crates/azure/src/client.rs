@@ -316,6 +316,48 @@ impl Arm {
         }
     }
 
+    /// Sends an action to a resource: `POST {id}` (the action's own path, such as
+    /// `.../jobs/NAME/start` or `.../executions/NAME/stop`) with `body` when given. An action
+    /// that ARM runs as a long-running operation comes back with it.
+    ///
+    /// `retry: false` sends it once, whatever happens: an action that is not idempotent (a
+    /// job's start makes a new execution each time) must not be sent again when its answer is
+    /// lost, because it may have taken effect; the caller looks for its effect instead.
+    /// `retry: true` retries as every other call does (for an idempotent action: a stop).
+    pub async fn post(
+        &self,
+        id: &str,
+        api_version: &str,
+        body: Option<&Value>,
+        retry: bool,
+    ) -> Result<Accepted, ProviderError> {
+        const OPERATION: &str = "ARM POST";
+        let attempts = if retry {
+            self.inner.settings.attempts
+        } else {
+            1
+        };
+        let answer = self
+            .send_attempts(
+                OPERATION,
+                Method::Post,
+                self.url(id, api_version)?,
+                body,
+                attempts,
+            )
+            .await?;
+        match answer.status {
+            200..=299 => Ok(Accepted {
+                status: answer.status,
+                body: answer.json(OPERATION, id)?,
+                operation: answer.operation(false),
+                retry_after: answer.retry_after,
+                gone: false,
+            }),
+            _ => Err(answer.refusal(OPERATION, id)),
+        }
+    }
+
     /// Lists a collection (`.../providers/Microsoft.App/containerApps`). Follows nextLink.
     pub async fn list(
         &self,
@@ -469,6 +511,19 @@ impl Arm {
         url: Url,
         body: Option<&Value>,
     ) -> Result<Answer, ProviderError> {
+        self.send_attempts(operation, method, url, body, self.inner.settings.attempts)
+            .await
+    }
+
+    /// [`Arm::send`] with at most `attempts` attempts.
+    async fn send_attempts(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        attempts: u32,
+    ) -> Result<Answer, ProviderError> {
         let settings = &self.inner.settings;
         let what = url.path().to_owned();
         let mut request = Request::new(url, method);
@@ -543,7 +598,7 @@ impl Arm {
                     };
                     let renew = answer.status == 401
                         && !renewed
-                        && attempt < settings.attempts
+                        && attempt < attempts
                         && self.inner.credential.is_some();
                     if renew && let Some(credential) = &self.inner.credential {
                         // A token ARM refuses (expired, revoked): ask Microsoft Entra ID for a
@@ -568,7 +623,7 @@ impl Arm {
                     (answer.refusal(operation, &what), answer.retry_after)
                 }
             };
-            if attempt >= settings.attempts.max(1) {
+            if attempt >= attempts.max(1) {
                 return Err(failure);
             }
             let backoff = settings

@@ -4,8 +4,9 @@
 //!
 //! There is no maintained Rust management crate for either service, so the backends build small
 //! JSON bodies of their own and send them with [`Arm`]: `get`, `put`, `delete`, `list` of ARM
-//! resource ids with an `api-version`, `poll` of a long-running [`Operation`], and `check` for a
-//! ProviderConfig's `Ready` condition.
+//! resource ids with an `api-version`, `post` of an action (a job's start, an execution's
+//! stop), `poll` of a long-running [`Operation`], and `check` for a ProviderConfig's `Ready`
+//! condition.
 //!
 //! # Design
 //!
@@ -15,10 +16,11 @@
 //!   `BearerTokenAuthorizationPolicy`, which takes tokens from azure_identity's credential and
 //!   drops a cached token on a 401. The pipeline's own retry policy is off: it honours
 //!   `Retry-After` only on 429 and 503 and sleeps as long as the header says, inside a reconcile.
-//!   Ferry's loop retries connection failures, timeouts, 408, 429 and 5xx (every call it makes
-//!   is idempotent: GET, PUT of a whole resource, DELETE) up to [`ArmSettings::attempts`], waits
-//!   `max(backoff, Retry-After)`, and gives up early, with the hint, when the wait would not fit
-//!   in [`ArmSettings::call_timeout`]: the controller requeues after it instead.
+//!   Ferry's loop retries connection failures, timeouts, 408, 429 and 5xx (every call it
+//!   retries is idempotent: GET, PUT of a whole resource, DELETE, a stop; a job's start, which
+//!   is not, is sent once) up to [`ArmSettings::attempts`], waits `max(backoff, Retry-After)`,
+//!   and gives up early, with the hint, when the wait would not fit in
+//!   [`ArmSettings::call_timeout`]: the controller requeues after it instead.
 //! - **Credentials** ([`AzureProviderConfig::credentials`](ferry_api::AzureProviderConfig)):
 //!   `InjectedIdentity` (the default) is AKS Workload Identity when its webhook set
 //!   `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` and `AZURE_FEDERATED_TOKEN_FILE`, else the managed

@@ -8,14 +8,17 @@ use ferry_api::{
 use ferry_azure::connect;
 use ferry_core::Findings;
 use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules};
-use ferry_core::capabilities::{Feature, Support};
+use ferry_core::capabilities::{Feature, JobFeature, Support};
 use ferry_core::cost::Priced;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
+use ferry_core::job::cost::RunInput;
+use ferry_core::job::{DesiredJob, JobParts};
 use ferry_provider::Connector;
 use ferry_provider::backend::{Backend, Environment, Rendered};
 
 use crate::build::{self, SecretValue, SecretValues};
-use crate::model::AppSecretSource;
+use crate::job::build as job_build;
+use crate::model::{AppSecretSource, ContainerAppsModel};
 use crate::{ContainerAppsConnector, Settings, capabilities, cost, validate};
 
 /// Azure Container Apps (`Microsoft.App/containerApps`).
@@ -29,6 +32,10 @@ impl Rules for ContainerApps {
 
     fn support(&self, feature: Feature) -> Support {
         capabilities::support(feature)
+    }
+
+    fn job_support(&self, feature: JobFeature) -> Support {
+        capabilities::job_support(feature)
     }
 
     fn secret(
@@ -50,6 +57,15 @@ impl Rules for ContainerApps {
         validate::check(findings, parts).map(BackendModel::new)
     }
 
+    fn check_job(
+        &self,
+        findings: &mut Findings,
+        _object: &ObjectRef,
+        parts: &JobParts<'_>,
+    ) -> Option<BackendModel> {
+        validate::check_job(findings, parts).map(BackendModel::new)
+    }
+
     fn embedded_prices(&self) -> &'static str {
         cost::EMBEDDED
     }
@@ -60,6 +76,10 @@ impl Rules for ContainerApps {
 
     fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
         cost::estimate(input)
+    }
+
+    fn estimate_run(&self, input: &RunInput<'_>) -> Priced {
+        cost::estimate_run(input)
     }
 
     /// The subscription, resource group and endpoint: the app one object's name maps to (an
@@ -101,6 +121,62 @@ impl Backend for ContainerApps {
         connect::credential_secret_refs(config)
     }
 
+    /// The job's PUT and, for a job without a schedule, the start of the run of the object's
+    /// generation (its containers carry the run's key, `FERRY_RUN`).
+    fn render_job(
+        &self,
+        desired: &DesiredJob,
+        config_name: &str,
+        config: Option<&ProviderConfigSpec>,
+    ) -> Result<Rendered, String> {
+        let (section, note) = connect::render_section(config_name, config);
+        let model = job_build::model(desired).map_err(|e| e.to_string())?;
+        let values = placeholder_values(model, &desired.object.namespace);
+        let requests =
+            job_build::requests(desired, &section, &values).map_err(|e| e.to_string())?;
+        let name = &desired.object.name;
+        let mut calls = vec![requests.rendered()];
+        let what = match (&desired.schedule, desired.suspend) {
+            (Some(_), false) => {
+                "the Container Apps job, whose schedule (read in UTC) starts its runs".to_owned()
+            }
+            (Some(_), true) => "the Container Apps job, Manual while spec.suspend is true \
+                                (Container Apps cannot pause a schedule), so nothing starts"
+                .to_owned(),
+            (None, true) => {
+                "the Container Apps job; no run starts while spec.suspend is true".to_owned()
+            }
+            (None, false) => {
+                let generation = desired.object.generation.unwrap_or(1);
+                let uid = desired.object.uid.as_deref().unwrap_or("UID");
+                let key = job_build::run_key(uid, generation);
+                let body = job_build::start_body(desired, &key).map_err(|e| e.to_string())?;
+                calls.push(serde_json::json!({
+                    "method": "POST",
+                    "path": format!("{}?api-version={}", requests.place.start_id(), build::API_VERSION),
+                    "body": body,
+                }));
+                format!(
+                    "the Container Apps job, and the start of its run for generation \
+                     {generation}, keyed {}={key}",
+                    job_build::RUN_ENV
+                )
+            }
+        };
+        let copied = if values.is_empty() {
+            String::new()
+        } else {
+            ";\n# app secrets copied from Kubernetes Secrets show where their values come from"
+                .to_owned()
+        };
+        Ok(Rendered {
+            comment: format!(
+                "The requests Ferry sends for ServerlessJob {name}: {what}{copied}{note}"
+            ),
+            body: serde_json::to_string_pretty(&calls).map_err(|e| e.to_string())?,
+        })
+    }
+
     fn render(
         &self,
         desired: &Desired,
@@ -130,7 +206,12 @@ impl Backend for ContainerApps {
 /// Placeholders for the values of copied secrets, which `ferry render` does not read.
 fn rendered_secret_values(desired: &Desired) -> Result<SecretValues, String> {
     let model = build::model(desired).map_err(|e| e.to_string())?;
-    Ok(model
+    Ok(placeholder_values(model, &desired.object.namespace))
+}
+
+/// Placeholders for the values of `model`'s copied secrets, read from `namespace`.
+fn placeholder_values(model: &ContainerAppsModel, namespace: &str) -> SecretValues {
+    model
         .secrets
         .iter()
         .filter_map(|s| match &s.source {
@@ -138,13 +219,12 @@ fn rendered_secret_values(desired: &Desired) -> Result<SecretValues, String> {
                 s.name.clone(),
                 SecretValue {
                     value: format!(
-                        "<key {key} of Secret {}/{secret}, copied when Ferry sends it>",
-                        desired.object.namespace
+                        "<key {key} of Secret {namespace}/{secret}, copied when Ferry sends it>"
                     ),
                     version: String::new(),
                 },
             )),
             AppSecretSource::KeyVault { .. } => None,
         })
-        .collect())
+        .collect()
 }

@@ -42,6 +42,9 @@ pub enum BuildError {
     /// The desired model is not a Container Apps one.
     #[error("the service is not for provider containerApps")]
     NotContainerApps,
+    /// The desired job is not a Container Apps one.
+    #[error("the job is not for provider containerApps")]
+    NotContainerAppsJob,
     /// Neither the spec nor the ProviderConfig names an environment.
     #[error(
         "no Container Apps environment: set spec.containerApps.environment, or \
@@ -59,7 +62,9 @@ impl BuildError {
     /// The documented reason this error reports.
     pub fn reason(&self) -> &'static str {
         match self {
-            BuildError::NotContainerApps | BuildError::NoEnvironment => reasons::INVALID_SPEC,
+            BuildError::NotContainerApps
+            | BuildError::NotContainerAppsJob
+            | BuildError::NoEnvironment => reasons::INVALID_SPEC,
             BuildError::SecretNotRead(_) => reasons::PROVIDER_ERROR,
         }
     }
@@ -225,11 +230,8 @@ fn body(
     properties.insert("configuration".into(), configuration(want, model, value));
     properties.insert("template".into(), template(want, model));
     let mut body = json!({"location": config.location, "properties": properties});
-    if let Some(identity) = &model.identity {
-        body["identity"] = json!({
-            "type": "UserAssigned",
-            "userAssignedIdentities": {identity.as_str(): {}},
-        });
+    if let Some(id) = &model.identity {
+        body["identity"] = identity(id);
     }
     body
 }
@@ -254,24 +256,37 @@ fn configuration(
     };
     let mut configuration = json!({"activeRevisionsMode": mode, "ingress": ingress});
     if !model.secrets.is_empty() {
-        configuration["secrets"] = model
-            .secrets
-            .iter()
-            .map(|s| match &s.source {
-                AppSecretSource::KeyVault { url, identity } => {
-                    json!({"name": s.name, "keyVaultUrl": url, "identity": identity})
-                }
-                AppSecretSource::Kubernetes { .. } => {
-                    json!({"name": s.name, "value": value(&s.name).unwrap_or_default()})
-                }
-            })
-            .collect();
+        configuration["secrets"] = secrets(model, value);
     }
-    let registries = registries(want, model);
+    let registries = registries(&want.containers, model);
     if !registries.is_empty() {
         configuration["registries"] = registries.into();
     }
     configuration
+}
+
+/// `configuration.secrets`: Key Vault references, and copied values (`value` gives them).
+pub(crate) fn secrets(model: &ContainerAppsModel, value: &dyn Fn(&str) -> Option<String>) -> Value {
+    model
+        .secrets
+        .iter()
+        .map(|s| match &s.source {
+            AppSecretSource::KeyVault { url, identity } => {
+                json!({"name": s.name, "keyVaultUrl": url, "identity": identity})
+            }
+            AppSecretSource::Kubernetes { .. } => {
+                json!({"name": s.name, "value": value(&s.name).unwrap_or_default()})
+            }
+        })
+        .collect()
+}
+
+/// The user-assigned `identity` block.
+pub(crate) fn identity(identity: &str) -> Value {
+    json!({
+        "type": "UserAssigned",
+        "userAssignedIdentities": {identity: {}},
+    })
 }
 
 fn traffic_weight(t: &TrafficModel) -> Value {
@@ -285,13 +300,13 @@ fn traffic_weight(t: &TrafficModel) -> Value {
     weight
 }
 
-/// With an identity, the Azure Container Registries of the images, pulled with it.
-fn registries(want: &Desired, model: &ContainerAppsModel) -> Vec<Value> {
+/// With an identity, the Azure Container Registries of the images of `containers`, pulled with
+/// it.
+pub(crate) fn registries(containers: &[ContainerModel], model: &ContainerAppsModel) -> Vec<Value> {
     let Some(identity) = &model.identity else {
         return Vec::new();
     };
-    let mut servers: Vec<&str> = want
-        .containers
+    let mut servers: Vec<&str> = containers
         .iter()
         .filter_map(|c| c.image.split_once('/').map(|(host, _)| host))
         .filter(|host| host.ends_with(".azurecr.io"))
@@ -324,7 +339,9 @@ fn template(want: &Desired, model: &ContainerAppsModel) -> Value {
     json!({"containers": containers, "scale": scale})
 }
 
-fn container(c: &ContainerModel, size: Size) -> Value {
+/// One container of a template: its image, size, command, env and probes (a job's containers
+/// have none).
+pub(crate) fn container(c: &ContainerModel, size: Size) -> Value {
     let mut out = json!({
         "name": c.name,
         "image": c.image,
@@ -737,10 +754,11 @@ fn failure_reason_in(message: &str) -> Option<&'static str> {
     }
 }
 
-/// The body that gives `app` back to ARM without Ferry's UID tag (`deletionPolicy: Orphan`):
-/// what ARM describes with the read-only properties left out, and the copied secrets' `values`
-/// put back (ARM never describes a secret's value). `None` when a value secret's value is not
-/// among `values`: sending it without one would empty it.
+/// The body that gives `app` (a container app, or a Container Apps job: their read-only
+/// properties are among the app's) back to ARM without Ferry's UID tag (`deletionPolicy:
+/// Orphan`): what ARM describes with the read-only properties left out, and the copied secrets'
+/// `values` put back (ARM never describes a secret's value). `None` when a value secret's value
+/// is not among `values`: sending it without one would empty it.
 pub fn released(app: &Value, values: &SecretValues) -> Option<Value> {
     let mut body = app.clone();
     let object = body.as_object_mut()?;

@@ -1,6 +1,7 @@
-//! Azure Container Apps' column of the capability table.
+//! Azure Container Apps' columns of the capability tables: a ServerlessService's ([`support`])
+//! and a ServerlessJob's ([`job_support`]).
 
-use ferry_core::capabilities::{Feature, Support, no, not_applicable, partial, yes};
+use ferry_core::capabilities::{Feature, JobFeature, Support, no, not_applicable, partial, yes};
 use ferry_core::quantity::format_cores;
 
 use crate::limits;
@@ -114,6 +115,63 @@ pub(crate) fn support(feature: Feature) -> Support {
         Feature::Migration => yes(
             "the container app is created beside the old side; status.url names its ingress \
              FQDN once it is Ready; moving away deletes it after drainSeconds",
+        ),
+    }
+}
+
+/// This provider's cell of the job table's row for `feature`. `partial` where the mapping has
+/// limits (a refused value, or a meaning Container Apps only approximates), as
+/// `validate::check_job` and the job client enforce them.
+pub(crate) fn job_support(feature: JobFeature) -> Support {
+    match feature {
+        JobFeature::Run => yes(format!(
+            "a Container Apps job (Microsoft.App/jobs) named after the object, Manual without a \
+             schedule: one execution per generation, started with Jobs_Start and found again by \
+             {}=<uid>-<generation> in its containers",
+            crate::job::build::RUN_ENV
+        )),
+        JobFeature::TaskCount => partial(
+            "the trigger's replicaCompletionCount: replicas of the same containers, with no task \
+             index (no JOB_COMPLETION_INDEX or CLOUD_RUN_TASK_INDEX): each replica must find its \
+             share of the work itself",
+        ),
+        JobFeature::Parallelism => yes(format!(
+            "the trigger's parallelism; replicas beyond the {} cores an environment's \
+             Consumption profile has by default wait for cores",
+            limits::ENVIRONMENT_CORES
+        )),
+        JobFeature::MaxRetries => yes("replicaRetryLimit: how often a failed replica is retried"),
+        // "The maximum time in seconds to wait for a replica to complete" (Jobs in Azure
+        // Container Apps, job settings); an execution past it fails with the Kubernetes Job
+        // deadline's reason and message (microsoft/azure-container-apps#986), a deadline over
+        // the execution rather than over one attempt.
+        JobFeature::TimeoutSeconds => partial(
+            "replicaTimeout, documented as the most Azure waits for a replica to complete; it \
+             ends a run as the execution's deadline (\"Job was active longer than specified \
+             deadline\"), so a retried replica may not get its full time",
+        ),
+        JobFeature::Schedule => yes(
+            "a Schedule trigger's cronExpression; Container Apps reads it in UTC (see \
+             spec.timeZone)",
+        ),
+        JobFeature::TimeZone => partial(
+            "UTC only (Etc/UTC or UTC): a schedule trigger has no time zone; write spec.schedule \
+             in UTC",
+        ),
+        JobFeature::ConcurrencyPolicy => partial(
+            "Container Apps starts every scheduled execution whatever runs: Ferry stops the \
+             overlapping one after Azure starts it (Forbid: the new one, listed as Stopped; \
+             Replace: the old one); it runs, and is billed, until Ferry's next look (every few \
+             seconds while a run is under way)",
+        ),
+        JobFeature::Suspend => partial(
+            "Container Apps cannot pause a schedule: while suspended the job is made Manual (no \
+             schedule; executions under way go on) and gets its schedule back after; without a \
+             schedule Ferry starts no execution",
+        ),
+        JobFeature::DeletionPolicy => yes(
+            "Delete: the Container Apps job is deleted, its executions (running ones too) with \
+             it; Orphan: Ferry removes its UID tag and leaves it, schedule included",
         ),
     }
 }

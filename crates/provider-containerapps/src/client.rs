@@ -1,5 +1,5 @@
 //! The I/O half of the Container Apps backend: resolves the ProviderConfig's `azure` section and
-//! its credentials, reads the copied app secrets from the service's namespace, reads the app
+//! its credentials (for services, and for jobs, whose client is [`crate::job::client`]), reads the copied app secrets from the service's namespace, reads the app
 //! (and its latest revision when that tells how it stands) with GET, and starts creates,
 //! updates and deletes as ARM long-running operations that it never waits for: the operation
 //! goes into `status.operation`, and the next reconcile polls it once.
@@ -12,17 +12,18 @@
 //! back, differs: an idle reconcile is reads only.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry_api::conditions::reasons;
-use ferry_api::{AzureProviderConfig, ProviderConfig, ServerlessService};
+use ferry_api::{AzureProviderConfig, ProviderConfig, ServerlessJob, ServerlessService};
 use ferry_azure::connect::{self, Connections};
 use ferry_azure::resource::{self, Ownership};
 use ferry_azure::secrets;
 use ferry_azure::{Arm, ArmSettings, Recorded, arm_error_of};
 use ferry_core::desired::{Desired, ObjectRef};
+use ferry_provider::job::{Jobs, workload_of};
 use ferry_provider::provider_config;
 use ferry_provider::{
     Connector, Deletion, ExternalClient, Observation, Outputs, ProviderError, Readiness, Started,
@@ -33,6 +34,7 @@ use kube::api::Api;
 use tracing::{debug, info};
 
 use crate::build::{self, API_VERSION, Place, Requests, SecretValue, SecretValues};
+use crate::job::client::{ContainerAppsJobs, Stops};
 
 /// Tunables of the Container Apps backend.
 #[derive(Clone, Debug)]
@@ -70,6 +72,8 @@ impl Settings {
 pub struct ContainerAppsConnector {
     kube: kube::Client,
     connections: Connections,
+    /// The job executions Ferry asked to stop lately, for every job client it makes.
+    stops: Stops,
 }
 
 impl ContainerAppsConnector {
@@ -82,7 +86,11 @@ impl ContainerAppsConnector {
             arm,
             "Container Apps",
         );
-        Self { kube, connections }
+        Self {
+            kube,
+            connections,
+            stops: Stops::default(),
+        }
     }
 
     /// The client for `svc` under `config` (already resolved and allowed), with `credentials`
@@ -108,6 +116,31 @@ impl ContainerAppsConnector {
                 .and_then(|c| c.resource_group.clone()),
             operation: svc.status.as_ref().and_then(|s| s.operation.clone()),
             values,
+        }))
+    }
+
+    /// The client for the runs of `job` under `config`, as [`connect_with`](Self::connect_with)
+    /// for a service: [`Connector::connect_job`] reads what it is given from the cluster.
+    pub async fn connect_job_with(
+        &self,
+        job: &ServerlessJob,
+        config: &ProviderConfig,
+        credentials: Option<(String, String)>,
+        values: Result<SecretValues, ProviderError>,
+    ) -> Result<Jobs, ProviderError> {
+        let section = connect::section(config)?;
+        let arm = self.connections.arm(config, credentials).await?;
+        Ok(Arc::new(ContainerAppsJobs {
+            arm,
+            config: section.clone(),
+            resource_group: job
+                .spec
+                .container_apps
+                .as_ref()
+                .and_then(|c| c.resource_group.clone()),
+            values,
+            seen: Mutex::default(),
+            stops: self.stops.clone(),
         }))
     }
 
@@ -200,6 +233,21 @@ impl Connector for ContainerAppsConnector {
         self.connect_with(svc, &config, credentials, values).await
     }
 
+    /// Jobs resolve their ProviderConfig, credentials and copied secrets as a service with the
+    /// same containers and section does ([`workload_of`]).
+    async fn connect_job(&self, job: &ServerlessJob) -> Result<Jobs, ProviderError> {
+        let svc = workload_of(job);
+        let config = provider_config::resolve(&self.kube, &svc).await?;
+        let credentials = self.connections.credentials(&config).await?;
+        let values = if job.metadata.deletion_timestamp.is_some() {
+            Ok(SecretValues::new())
+        } else {
+            self.secret_values(&svc).await
+        };
+        self.connect_job_with(job, &config, credentials, values)
+            .await
+    }
+
     async fn check(&self, config: &ProviderConfig) -> Option<Result<String, ProviderError>> {
         self.connections.check(config).await
     }
@@ -232,8 +280,9 @@ fn name_taken(place: &Place) -> ProviderError {
     }
 }
 
-/// Whether `error` is ARM refusing a write because another operation on the app is running.
-fn operation_in_progress(error: &ProviderError) -> bool {
+/// Whether `error` is ARM refusing a write because another operation on the app (or job) is
+/// running.
+pub(crate) fn operation_in_progress(error: &ProviderError) -> bool {
     arm_error_of(error).is_some_and(|e| {
         e.status == 409
             && (e.code.contains("InProgress")

@@ -6,14 +6,23 @@
 //! The load is Cloud Run's request-based model: busy replica-seconds are the month's
 //! request-seconds over the requests in flight per busy replica (at most the HTTP scale rule's
 //! threshold).
+//!
+//! A job's run ([`estimate_run`]) is its replicas at the active rates for as long as they run:
+//! "resources consumed by Azure Container Apps jobs are charged the active rate. Idle charges
+//! don't apply to jobs", and "request charges don't apply to Azure Container Apps jobs because
+//! they don't support ingress" (Billing in Azure Container Apps, Consumption plan, Jobs and
+//! Request charges: learn.microsoft.com/azure/container-apps/billing).
 
-use ferry_api::ScalingMetric;
+use ferry_api::{ContainerAppsSpec, ScalingMetric};
 use ferry_core::backend::EstimateInput;
 use ferry_core::cost::model::{
     Load, Priced, cap, float, plural, region_assumption, short, thousands, used,
 };
 use ferry_core::cost::prices::{self, amounts, choose};
-use ferry_core::cost::{Breakdown, Figure, HOURS_PER_MONTH, SECONDS_PER_MONTH, Usd};
+use ferry_core::cost::{
+    Breakdown, Figure, HOURS_PER_MONTH, PriceTable, SECONDS_PER_MONTH, Shape, Usd,
+};
+use ferry_core::job::cost::RunInput;
 use ferry_core::quantity::format_cores;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -142,11 +151,11 @@ pub(crate) fn check_prices(entries: &[Value]) -> Vec<String> {
 
 /// A replica's CPU (millicores) and memory (GiB), each container counted as validation sizes it
 /// (an unset half from the other, 2 GiB per vCPU; neither set: 0.5 vCPU and 1 GiB).
-fn replica_size(input: &EstimateInput<'_>, assumptions: &mut Vec<String>) -> (u64, f64) {
+fn replica_size(shape: &Shape, assumptions: &mut Vec<String>) -> (u64, f64) {
     let mut cpu = 0;
     let mut gib = 0.0;
     let mut defaulted = false;
-    for c in &input.shape.containers {
+    for c in &shape.containers {
         let memory = c.memory_bytes.map(|b| float(b) / GIB);
         let millis = c.cpu_millis.unwrap_or_else(|| {
             defaulted = true;
@@ -180,6 +189,105 @@ fn whole_millis(x: f64) -> u64 {
     }
 }
 
+/// Why a replica of this size or workload profile cannot be priced, if it cannot.
+fn unpriced(shape: &Shape, section: Option<&ContainerAppsSpec>) -> Option<String> {
+    if shape.gpu() {
+        return Some(
+            "Ferry does not run GPUs on Container Apps, and the price table has no GPU prices"
+                .to_owned(),
+        );
+    }
+    section
+        .and_then(|c| c.workload_profile.as_deref())
+        .filter(|p| !p.eq_ignore_ascii_case(CONSUMPTION))
+        .map(|profile| {
+            format!(
+                "workload profile {profile} is a Dedicated one, billed per profile instance and \
+                 shared by what runs on it: the price table prices the Consumption profile only"
+            )
+        })
+}
+
+/// The Consumption entry for `region` (the table's first region's when it has none for it,
+/// with an assumption saying so).
+fn consumption_price(
+    prices: &PriceTable,
+    region: Option<&str>,
+    assumptions: &mut Vec<String>,
+) -> Result<ContainerAppsPrice, String> {
+    let entries: Vec<ContainerAppsPrice> = prices.entries(SECTION);
+    let option = ContainerAppsOption::Consumption;
+    let chosen =
+        choose(&entries, region, |e| (&e.region, e.option == option)).ok_or_else(|| {
+            "the price table has no Container Apps consumption prices: add them with --prices"
+                .to_owned()
+        })?;
+    region_assumption(&chosen, &chosen.entry.region, assumptions);
+    Ok(chosen.entry.clone())
+}
+
+/// One run of a job on the Consumption plan: `tasks` replicas of `task_seconds` each, every
+/// replica-second at the active rates (jobs have no idle rate and no requests). Linear in the
+/// tasks, so a month of a schedule is one call with every run's tasks.
+pub(crate) fn estimate_run(input: &RunInput<'_>) -> Priced {
+    let mut assumptions = Vec::new();
+    if let Some(why) = unpriced(input.shape, input.spec.container_apps.as_ref()) {
+        return Priced::unavailable(why, assumptions);
+    }
+    let (cpu_millis, gib) = replica_size(input.shape, &mut assumptions);
+    let p = match consumption_price(input.prices, input.region, &mut assumptions) {
+        Ok(p) => p,
+        Err(why) => return Priced::unavailable(why, assumptions),
+    };
+    assumptions.push(
+        "a job's replicas are billed per second at the active rates while they run; jobs have \
+         no idle rate and no request charge"
+            .into(),
+    );
+    assumptions.push(
+        "a failed replica that is retried runs, and is billed, again: retries are not counted"
+            .into(),
+    );
+    // The service estimate takes the grant off only under a traffic profile that says the
+    // subscription has it to spare (`Traffic::free_tier`); a run has no traffic profile.
+    if let Some(free) = &p.free_grant {
+        assumptions.push(format!(
+            "the monthly free grant ({} vCPU-s and {} GiB-s per subscription, shared by every \
+             app and job of it) is not taken off: Ferry cannot know how much of it the rest of \
+             the subscription uses",
+            thousands(free.vcpu_seconds),
+            thousands(free.gib_seconds)
+        ));
+    }
+    let replica_seconds = f64::from(input.tasks) * f64::from(input.task_seconds);
+    let vcpu = float(cpu_millis) / 1000.0;
+    let rate = |r: Option<f64>| r.unwrap_or(0.0);
+    let breakdown = Breakdown {
+        compute: Usd::from_dollars(replica_seconds * vcpu * rate(p.vcpu_second)),
+        memory: Usd::from_dollars(replica_seconds * gib * rate(p.gib_second)),
+        ..Breakdown::default()
+    };
+    Priced {
+        figure: Figure::priced(breakdown),
+        note: format!(
+            "{} x {} vCPU, {} GiB, {} s each at the active rates; {} prices",
+            plural(input.tasks, "replica", "replicas"),
+            format_cores(cpu_millis),
+            short(gib),
+            input.task_seconds,
+            p.region
+        ),
+        assumptions,
+        prices: vec![used(
+            &p.region,
+            p.option.as_str(),
+            &p.source,
+            &p.read,
+            p.note.as_ref(),
+        )],
+    }
+}
+
 /// Azure Container Apps on the Consumption plan.
 pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
     let EstimateInput {
@@ -190,27 +298,10 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
         region,
     } = *input;
     let mut assumptions = Vec::new();
-    if shape.gpu() {
-        return Priced::unavailable(
-            "Ferry does not run GPUs on Container Apps, and the price table has no GPU prices",
-            assumptions,
-        );
+    if let Some(why) = unpriced(shape, spec.container_apps.as_ref()) {
+        return Priced::unavailable(why, assumptions);
     }
-    if let Some(profile) = spec
-        .container_apps
-        .as_ref()
-        .and_then(|c| c.workload_profile.as_deref())
-        .filter(|p| !p.eq_ignore_ascii_case(CONSUMPTION))
-    {
-        return Priced::unavailable(
-            format!(
-                "workload profile {profile} is a Dedicated one, billed per profile instance and \
-                 shared by its apps: the price table prices the Consumption profile only"
-            ),
-            assumptions,
-        );
-    }
-    let (cpu_millis, gib) = replica_size(input, &mut assumptions);
+    let (cpu_millis, gib) = replica_size(shape, &mut assumptions);
     let min = shape.min.unwrap_or(0);
     let max = shape.max.unwrap_or(DEFAULT_MAX_REPLICAS).max(min).max(1);
     let threshold = match shape.metric {
@@ -233,16 +324,10 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
     assumptions.extend(cap_assumption);
     let idle_seconds = (f64::from(min) * SECONDS_PER_MONTH - busy).max(0.0);
 
-    let entries: Vec<ContainerAppsPrice> = prices.entries(SECTION);
-    let option = ContainerAppsOption::Consumption;
-    let Some(chosen) = choose(&entries, region, |e| (&e.region, e.option == option)) else {
-        return Priced::unavailable(
-            "the price table has no Container Apps consumption prices: add them with --prices",
-            assumptions,
-        );
+    let p = match consumption_price(prices, region, &mut assumptions) {
+        Ok(p) => p,
+        Err(why) => return Priced::unavailable(why, assumptions),
     };
-    let p: &ContainerAppsPrice = chosen.entry;
-    region_assumption(&chosen, &p.region, &mut assumptions);
     let vcpu = float(cpu_millis) / 1000.0;
     let rate = |r: Option<f64>| r.unwrap_or(0.0);
     let (v, g) = (rate(p.vcpu_second), rate(p.gib_second));

@@ -54,3 +54,29 @@ pub fn cpu_sizes() -> impl Iterator<Item = u64> + Clone {
 pub fn paired_memory_centi_gib(cpu_millis: u64) -> u64 {
     cpu_millis * GIB_PER_CPU * CENTI_GIB_PER_GIB / 1000
 }
+
+// Jobs (`Microsoft.App/jobs`). Jobs.json (2026-01-01) declares `replicaTimeout`,
+// `replicaRetryLimit`, `parallelism` and `replicaCompletionCount` as int32 without a minimum or
+// maximum, and "Jobs in Azure Container Apps" (learn.microsoft.com/azure/container-apps/jobs,
+// job settings) publishes none either: the bounds below are the int32 the API carries and the
+// least value each setting can mean (a replica runs at least a second, retries at least none,
+// at least one replica runs and completes). Ferry's own ranges (core's `validate_job`) lie
+// within them; `validate::check_job` still compares, so a wider core range cannot slip past.
+
+/// `configuration.replicaTimeout`, seconds: the least and the most.
+pub const REPLICA_TIMEOUT_SECONDS: (u32, u32) = (1, i32::MAX.unsigned_abs());
+/// `configuration.replicaRetryLimit`: the least and the most.
+pub const REPLICA_RETRY_LIMIT: (u32, u32) = (0, i32::MAX.unsigned_abs());
+/// `parallelism` of the trigger's configuration: the least and the most.
+pub const JOB_PARALLELISM: (u32, u32) = (1, i32::MAX.unsigned_abs());
+/// `replicaCompletionCount` of the trigger's configuration: the least and the most.
+pub const REPLICA_COMPLETION_COUNT: (u32, u32) = (1, i32::MAX.unsigned_abs());
+/// Cores the Consumption profile gives one environment by default, summed over every running
+/// replica ("Quotas for Azure Container Apps", learn.microsoft.com/azure/container-apps/quotas:
+/// Consumption, Cores per Environment, default 100, adjustable): a run whose parallel replicas
+/// ask for more waits for cores (warned, not refused: the quota can be raised).
+pub const ENVIRONMENT_CORES: u64 = 100;
+/// The time zone Container Apps reads a schedule in: "Cron expressions in scheduled jobs are
+/// evaluated in Universal Time Coordinated (UTC)" (Jobs in Azure Container Apps, scheduled
+/// jobs); the API has no time zone field.
+pub const SCHEDULE_TIME_ZONES: [&str; 2] = ["Etc/UTC", "UTC"];

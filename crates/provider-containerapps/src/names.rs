@@ -1,6 +1,6 @@
-//! The container app's name, derived from the object's identity alone, so a reconcile
-//! interrupted between "create" and "record" finds what it created. The algorithm and Ferry's
-//! tags are both Azure backends': [`ferry_azure::resource`].
+//! The container app's (and the Container Apps job's) name, derived from the object's identity
+//! alone, so a reconcile interrupted between "create" and "record" finds what it created. The
+//! algorithm and Ferry's tags are both Azure backends': [`ferry_azure::resource`].
 
 use crate::limits::MAX_APP_NAME;
 
@@ -8,6 +8,13 @@ use crate::limits::MAX_APP_NAME;
 /// digits and `-`, starting with a letter (`a-` first when the namespace does not), ending with
 /// a letter or digit, without `--` ([`ferry_azure::resource::name`]).
 pub fn app_name(namespace: &str, name: &str) -> String {
+    ferry_azure::resource::name(namespace, name, 'a', MAX_APP_NAME)
+}
+
+/// The Container Apps job name of the ServerlessJob `namespace/name`: the app name's algorithm
+/// ([`app_name`]), which Microsoft.App's job names share (a job is a resource of another type,
+/// so a service and a job of the same name do not collide in ARM).
+pub fn job_name(namespace: &str, name: &str) -> String {
     ferry_azure::resource::name(namespace, name, 'a', MAX_APP_NAME)
 }
 

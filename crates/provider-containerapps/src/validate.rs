@@ -1,6 +1,7 @@
 //! Azure Container Apps rules: the CPU and memory pairs Consumption sells (over the app's
 //! containers together), memory in Gi with two decimals, replica bounds, scale rules, probe
-//! timings, traffic splits and the app secrets `env[].secret` names.
+//! timings, traffic splits and the app secrets `env[].secret` names; for a job, the same sizes
+//! and secrets, and what its trigger can hold (a UTC schedule, no pause).
 
 use ferry_api::{
     AzureSecret, ContainerAppsSpec, ContainerAppsTransport, ScalingMetric, SecretRef,
@@ -12,12 +13,16 @@ use ferry_core::capabilities::list;
 use ferry_core::desired::{
     ContainerModel, EnvValue, ProbeAction, ProbeModel, ScalingModel, SecretSource,
 };
+use ferry_core::job::JobParts;
 use ferry_core::quantity::{format_bytes, format_cores};
 
+use crate::job::build::RESERVED_ENV;
 use crate::limits::{
-    CENTI_GIB_PER_GIB, CONSUMPTION, DEFAULT_CPU_MILLIS, DEFAULT_UTILIZATION_TARGET, MAX_REPLICAS,
-    MIN_REPLICAS, PROBE_FAILURE_THRESHOLD, PROBE_INITIAL_DELAY, PROBE_PERIOD, PROBE_TIMEOUT,
-    cpu_sizes, paired_memory_centi_gib,
+    CENTI_GIB_PER_GIB, CONSUMPTION, DEFAULT_CPU_MILLIS, DEFAULT_UTILIZATION_TARGET,
+    ENVIRONMENT_CORES, JOB_PARALLELISM, MAX_REPLICAS, MIN_REPLICAS, PROBE_FAILURE_THRESHOLD,
+    PROBE_INITIAL_DELAY, PROBE_PERIOD, PROBE_TIMEOUT, REPLICA_COMPLETION_COUNT,
+    REPLICA_RETRY_LIMIT, REPLICA_TIMEOUT_SECONDS, SCHEDULE_TIME_ZONES, cpu_sizes,
+    paired_memory_centi_gib,
 };
 use crate::model::{AppSecret, AppSecretSource, ContainerAppsModel, ScaleRule, Size};
 
@@ -76,7 +81,7 @@ pub(crate) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<ContainerApps
         .is_none_or(|p| p.eq_ignore_ascii_case(CONSUMPTION));
     let sizes = parts
         .containers
-        .map(|containers| sizes(f, containers, consumption));
+        .map(|containers| sizes(f, containers, consumption, "container app"));
     if let Some(containers) = parts.containers {
         for (i, c) in containers.iter().enumerate() {
             probes(f, i, c);
@@ -108,6 +113,170 @@ pub(crate) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<ContainerApps
         multiple_revisions,
         secrets,
     })
+}
+
+/// A `ServerlessJob` on Container Apps: the containers' sizes and app secrets as for an app,
+/// the job settings within what the API takes, and what its trigger cannot hold: a schedule
+/// in another time zone than UTC. `suspend` with a schedule is honoured by making the job
+/// Manual while suspended (warned); `concurrencyPolicy` by the client's `advance`.
+pub(crate) fn check_job(f: &mut Findings, parts: &JobParts<'_>) -> Option<ContainerAppsModel> {
+    let spec = parts.spec;
+    let section = spec.container_apps.clone().unwrap_or_default();
+    let before = f.error_count();
+    let consumption = section
+        .workload_profile
+        .as_deref()
+        .is_none_or(|p| p.eq_ignore_ascii_case(CONSUMPTION));
+    let sizes = parts
+        .containers
+        .map(|containers| sizes(f, containers, consumption, "Container Apps job"));
+    if section.transport.is_some() {
+        f.unsupported(
+            "spec.containerApps.transport",
+            "a Container Apps job has no ingress: remove spec.containerApps.transport",
+        );
+    }
+    if let Some(containers) = parts.containers {
+        reserved_env(f, containers);
+    }
+    let parallelism = spec
+        .parallelism
+        .and_then(|p| u32::try_from(p).ok())
+        .unwrap_or(parts.task_count);
+    job_settings(f, parts, parallelism);
+    if consumption && let Some(Some(sizes)) = &sizes {
+        environment_cores(f, sizes, parallelism);
+    }
+    if parts.task_count > 1 {
+        f.warn(
+            "spec.taskCount",
+            format!(
+                "Container Apps runs {} replicas of the same containers and gives them no index \
+                 (no CLOUD_RUN_TASK_INDEX or JOB_COMPLETION_INDEX): each must find its share of \
+                 the work itself (a queue, a lease)",
+                parts.task_count
+            ),
+        );
+    }
+    if let Some(schedule) = parts.schedule {
+        if !SCHEDULE_TIME_ZONES.contains(&schedule.time_zone.as_str()) {
+            f.unsupported(
+                "spec.timeZone",
+                format!(
+                    "Container Apps reads a job's schedule in UTC only (its schedule trigger has \
+                     no time zone): remove spec.timeZone or set it to Etc/UTC, and write \
+                     spec.schedule in UTC; got {}",
+                    schedule.time_zone
+                ),
+            );
+        }
+        if spec.suspend == Some(true) {
+            f.warn(
+                "spec.suspend",
+                "Container Apps cannot pause a schedule: while suspended, Ferry makes the \
+                 Container Apps job Manual (no schedule; runs under way go on) and gives it its \
+                 schedule back when suspend is false",
+            );
+        }
+    }
+    let workload = spec.workload();
+    let service_parts = Parts {
+        spec: &workload,
+        containers: parts.containers,
+        scaling: None,
+        concurrency: None,
+    };
+    let secrets = secrets(f, &service_parts, &section);
+    if f.error_count() != before {
+        return None;
+    }
+    Some(ContainerAppsModel {
+        environment: section.environment,
+        resource_group: section.resource_group,
+        workload_profile: section.workload_profile,
+        identity: section.identity,
+        transport: None,
+        sizes: sizes.flatten()?,
+        rules: Vec::new(),
+        multiple_revisions: false,
+        secrets,
+    })
+}
+
+/// Ferry sets these in every replica to find its runs: a container may not set them too.
+fn reserved_env(f: &mut Findings, containers: &[ContainerModel]) {
+    for (i, c) in containers.iter().enumerate() {
+        for (j, e) in c.env.iter().enumerate() {
+            if RESERVED_ENV.contains(&e.name.as_str()) {
+                f.invalid(
+                    format!("spec.containers[{i}].env[{j}].name"),
+                    format!(
+                        "{} is set by Ferry in every Container Apps job replica (it is how Ferry \
+                         finds its runs): rename the variable",
+                        e.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The job settings within what the API takes ([`crate::limits`] says where the bounds come
+/// from).
+fn job_settings(f: &mut Findings, parts: &JobParts<'_>, parallelism: u32) {
+    for (field, setting, value, (min, max)) in [
+        (
+            "spec.timeoutSeconds",
+            "replicaTimeout",
+            parts.timeout_seconds,
+            REPLICA_TIMEOUT_SECONDS,
+        ),
+        (
+            "spec.maxRetries",
+            "replicaRetryLimit",
+            parts.max_retries,
+            REPLICA_RETRY_LIMIT,
+        ),
+        (
+            "spec.parallelism",
+            "parallelism",
+            parallelism,
+            JOB_PARALLELISM,
+        ),
+        (
+            "spec.taskCount",
+            "replicaCompletionCount",
+            parts.task_count,
+            REPLICA_COMPLETION_COUNT,
+        ),
+    ] {
+        if !(min..=max).contains(&value) {
+            f.unsupported(
+                field,
+                format!("Container Apps takes a job's {setting} from {min} to {max}; got {value}"),
+            );
+        }
+    }
+}
+
+/// Warns when the replicas a run starts at once ask for more cores than an environment's
+/// Consumption profile has by default.
+fn environment_cores(f: &mut Findings, sizes: &[Size], parallelism: u32) {
+    let per_replica: u64 = sizes.iter().map(|s| s.cpu_millis).sum();
+    let total = per_replica * u64::from(parallelism);
+    if total > ENVIRONMENT_CORES * 1000 {
+        f.warn(
+            "spec.parallelism",
+            format!(
+                "{parallelism} replicas of {} vCPU ask for {} vCPU at once, more than the {} \
+                 cores an environment's Consumption profile has by default: replicas beyond them \
+                 wait, unless the environment's quota is raised",
+                format_cores(per_replica),
+                format_cores(total),
+                ENVIRONMENT_CORES
+            ),
+        );
+    }
 }
 
 /// Whether `spec.traffic` needs more than one active revision: several targets, a named
@@ -144,8 +313,14 @@ pub(crate) fn format_centi_gib(centi: u64) -> String {
 }
 
 /// Each container's size, unset halves taken from the other (2 GiB per vCPU) or the platform's
-/// default; on Consumption the totals must be a pair it sells.
-fn sizes(f: &mut Findings, containers: &[ContainerModel], consumption: bool) -> Option<Vec<Size>> {
+/// default; on Consumption the totals must be a pair it sells. `kind` names what the containers
+/// make (`container app`, `Container Apps job`) in messages.
+fn sizes(
+    f: &mut Findings,
+    containers: &[ContainerModel],
+    consumption: bool,
+    kind: &str,
+) -> Option<Vec<Size>> {
     let before = f.error_count();
     let mut out = Vec::with_capacity(containers.len());
     for (i, c) in containers.iter().enumerate() {
@@ -184,12 +359,12 @@ fn sizes(f: &mut Findings, containers: &[ContainerModel], consumption: bool) -> 
             let (field, what) = if containers.len() == 1 {
                 (
                     "spec.containers[0].resources".to_owned(),
-                    "a container app's CPU and memory",
+                    format!("a {kind}'s CPU and memory"),
                 )
             } else {
                 (
                     "spec.containers".to_owned(),
-                    "the CPU and memory of a container app's containers together",
+                    format!("the CPU and memory of a {kind}'s containers together"),
                 )
             };
             let unset = if containers

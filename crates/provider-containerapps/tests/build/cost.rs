@@ -46,7 +46,7 @@ impl Rules for Other {
     }
 }
 
-fn catalog() -> Catalog {
+pub(crate) fn catalog() -> Catalog {
     let rules: Vec<Arc<dyn Rules>> = Provider::ALL
         .iter()
         .map(|&p| -> Arc<dyn Rules> {
