@@ -1,0 +1,271 @@
+//! ServerlessJobs on the cloud backends, end to end: the real `ferry controller` process against
+//! the stand-in API server (or a real cluster with `FERRY_E2E_KUBECONFIG`), pointed at each
+//! cloud's stand-in through a ProviderConfig `endpoint`. For each: a run of the spec succeeds
+//! and is recorded, once; and an operator killed after it started a run it could not record
+//! (its status writes fail on the stand-in) leaves exactly one run at the provider once another
+//! operator has taken over.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+use std::time::Duration;
+
+use azure_fake::AzureFake;
+use e2e::{
+    Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace, wait_for,
+};
+use ferry_api::{RunState, ServerlessJob, ServerlessService};
+use http::Method;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+use kube_standin::{Fault, Matcher, Remote, Rule};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(90);
+const API_VERSION: &str = "2026-01-01";
+
+/// One test's namespace, its ProviderConfig and an operator watching only it.
+struct Scenario {
+    _config_cleanup: ProviderConfigCleanup,
+    cluster: &'static Cluster,
+    namespace: TestNamespace,
+    client: Client,
+    operator: Operator,
+    config: String,
+}
+
+impl Scene for Scenario {
+    const WAIT: Duration = WAIT;
+
+    fn operator(&self) -> &Operator {
+        &self.operator
+    }
+
+    fn ssvs(&self) -> Api<ServerlessService> {
+        Api::namespaced(self.client.clone(), self.ns())
+    }
+}
+
+impl Scenario {
+    /// A scenario whose ProviderConfig `config(name, namespace)` makes.
+    async fn start(prefix: &str, config: impl FnOnce(&str, &str) -> Value) -> Self {
+        let cluster = Cluster::shared().unwrap();
+        cluster.install_crds().await.unwrap();
+        let namespace = TestNamespace::create(cluster, prefix).await.unwrap();
+        let ns = namespace.name().to_owned();
+        let client = cluster.client().await.unwrap();
+        let name = format!("{prefix}-{ns}");
+        e2e::put_provider_config(
+            &client,
+            config(&name, &ns),
+            &json!({"allowedNamespaces": [ns]}),
+        )
+        .await
+        .unwrap();
+        Self {
+            _config_cleanup: ProviderConfigCleanup::new(cluster, &name),
+            cluster,
+            operator: Ferry::spawn_confined(cluster, &ns).unwrap(),
+            client,
+            namespace,
+            config: name,
+        }
+    }
+
+    fn ns(&self) -> &str {
+        self.namespace.name()
+    }
+
+    fn sjobs(&self) -> Api<ServerlessJob> {
+        Api::namespaced(self.client.clone(), self.ns())
+    }
+
+    async fn apply(&self, name: &str, provider: &str, command: &str, extra: &Value) {
+        let mut spec = json!({
+            "provider": provider,
+            "providerConfigRef": {"name": self.config},
+            "containers": [{"name": "task", "image": "ghcr.io/acme/task:1",
+                            "command": ["sh", "-c", command],
+                            "resources": {"cpu": "250m", "memory": "512Mi"}}],
+        });
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        let object = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "ServerlessJob",
+                            "metadata": {"name": name}, "spec": spec});
+        self.sjobs()
+            .patch(name, &PatchParams::apply(MANAGER), &Patch::Apply(&object))
+            .await
+            .unwrap();
+    }
+
+    async fn sjob(
+        &self,
+        name: &str,
+        what: &str,
+        ok: impl Fn(&ServerlessJob) -> bool,
+    ) -> ServerlessJob {
+        let found = wait_for(&self.sjobs(), name, WAIT, what, |job: &ServerlessJob| {
+            job.status.as_ref().and_then(|s| s.observed_generation) == job.metadata.generation
+                && ok(job)
+        })
+        .await;
+        self.check(found)
+    }
+
+    /// Until the run of `name` succeeded.
+    async fn succeeded(&self, name: &str) -> ServerlessJob {
+        self.sjob(name, "the run to succeed", |j| {
+            j.status
+                .as_ref()
+                .and_then(|s| s.last_run.as_ref())
+                .is_some_and(|r| r.state == RunState::Succeeded)
+                && condition(j, "Complete") == Some(("True", "Succeeded"))
+        })
+        .await
+    }
+
+    /// Fails every status write of the operator on the stand-in (`None` on a real cluster,
+    /// where the kill lands wherever it lands).
+    async fn fail_status_writes(&self) -> Option<(Remote, u64)> {
+        if !self.cluster.is_standin() {
+            return None;
+        }
+        let api = Remote::from_kubeconfig(self.cluster.kubeconfig()).unwrap();
+        let user = format!("system:serviceaccount:{}:ferry", self.ns());
+        let rule = Rule::randomly(
+            Fault::InternalError,
+            Matcher::writes("serverlessjobs")
+                .subresource("status")
+                .user(&user),
+            1.0,
+            0,
+        );
+        let id = api.add(&rule).await.unwrap();
+        Some((api, id))
+    }
+
+    /// Kills the operator (SIGKILL), starts another, and lifts `fault`.
+    async fn crash(&mut self, fault: Option<(Remote, u64)>) {
+        self.operator.kill();
+        self.operator = Ferry::spawn_confined(self.cluster, self.ns()).unwrap();
+        if let Some((api, id)) = fault {
+            api.remove(id).await.unwrap();
+        }
+    }
+}
+
+fn condition<'a>(job: &'a ServerlessJob, type_: &str) -> Option<(&'a str, &'a str)> {
+    let c = job
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)?;
+    Some((c.status.as_str(), c.reason.as_str()))
+}
+
+/// Waits until `count` (what the provider holds) reaches `at_least`.
+async fn until_at_least(what: &str, at_least: usize, count: impl AsyncFn() -> usize) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let n = count().await;
+        if n >= at_least {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: {n} after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---- Azure Container Apps ---------------------------------------------------------------------
+
+async fn azure_scenario(prefix: &str) -> (Scenario, &'static AzureFake) {
+    let fake = AzureFake::shared().await.unwrap();
+    let endpoint = fake.endpoint();
+    let scenario = Scenario::start(prefix, |name, ns| {
+        e2e::azure_provider_config(name, fake.subscription(ns).id(), &endpoint)
+    })
+    .await;
+    (scenario, fake)
+}
+
+/// The executions the fake holds of the Container Apps job `id`.
+async fn executions(fake: &AzureFake, id: &str) -> Vec<Value> {
+    let answer = fake
+        .send_raw(
+            Method::GET,
+            &format!("{id}/executions?api-version={API_VERSION}"),
+            None,
+        )
+        .await
+        .unwrap();
+    answer.body["value"].as_array().cloned().unwrap_or_default()
+}
+
+fn resource_id(job: &ServerlessJob) -> String {
+    job.status
+        .as_ref()
+        .unwrap()
+        .resource_ref
+        .as_ref()
+        .unwrap()
+        .id
+        .clone()
+}
+
+#[tokio::test]
+async fn a_container_apps_job_runs_its_spec_once() {
+    let (s, fake) = azure_scenario("aca-job").await;
+    s.apply("report", "containerApps", "echo report", &json!({}))
+        .await;
+    let done = s.succeeded("report").await;
+    let id = resource_id(&done);
+    assert!(id.contains("/providers/Microsoft.App/jobs/"), "{id}");
+    assert_eq!(executions(fake, &id).await.len(), 1);
+    assert_eq!(done.status.unwrap().runs.len(), 1);
+    // Idle: nothing more starts.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(executions(fake, &id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_container_apps_run_started_by_a_killed_operator_is_never_started_again() {
+    let (mut s, fake) = azure_scenario("aca-crash").await;
+    let subscription = fake.subscription(s.ns());
+    let fault = s.fail_status_writes().await;
+    s.apply("once", "containerApps", "sleep infinity", &json!({}))
+        .await;
+    until_at_least("Jobs_Start calls", 1, async || {
+        subscription
+            .writes()
+            .await
+            .unwrap()
+            .get("Jobs_Start")
+            .copied()
+            .unwrap_or(0)
+    })
+    .await;
+    s.crash(fault).await;
+    let recorded = s
+        .sjob("once", "the restarted operator to record the run", |j| {
+            j.status
+                .as_ref()
+                .and_then(|s| s.last_run.as_ref())
+                .is_some()
+        })
+        .await;
+    let id = resource_id(&recorded);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        executions(fake, &id).await.len(),
+        1,
+        "exactly one run at Azure"
+    );
+    assert_eq!(
+        subscription.writes().await.unwrap().get("Jobs_Start"),
+        Some(&1)
+    );
+}
