@@ -8,9 +8,10 @@ use ferry_api::{
 };
 use ferry_core::Findings;
 use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules};
-use ferry_core::capabilities::{Feature, Support};
+use ferry_core::capabilities::{Feature, JobFeature, Support};
 use ferry_core::cost::Priced;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
+use ferry_core::job::{DesiredJob, JobParts};
 use ferry_provider::Connector;
 use ferry_provider::backend::{Backend, Environment, Rendered, placeholder, placeholder_note};
 
@@ -46,6 +47,19 @@ impl Rules for CloudRun {
         parts: &Parts<'_>,
     ) -> Option<BackendModel> {
         validate::check(findings, parts).map(BackendModel::new)
+    }
+
+    fn job_support(&self, feature: JobFeature) -> Support {
+        capabilities::job_support(feature)
+    }
+
+    fn check_job(
+        &self,
+        findings: &mut Findings,
+        _object: &ObjectRef,
+        parts: &JobParts<'_>,
+    ) -> Option<BackendModel> {
+        validate::check_job(findings, parts).map(BackendModel::new)
     }
 
     fn embedded_prices(&self) -> &'static str {
@@ -103,24 +117,40 @@ impl Backend for CloudRun {
             .collect()
     }
 
+    /// The Cloud Run job, and its Cloud Scheduler job or the start of the run of the object's
+    /// generation, as the client sends them.
+    fn render_job(
+        &self,
+        desired: &DesiredJob,
+        config_name: &str,
+        config: Option<&ProviderConfigSpec>,
+    ) -> Result<Rendered, String> {
+        let (section, note) = section_or_placeholder(config_name, config);
+        let requests = crate::job::build::requests(desired, &section).map_err(|e| e.to_string())?;
+        let what = if requests.scheduler.is_some() {
+            "and the Cloud Scheduler job that starts it on its schedule"
+        } else {
+            "and how the run of its generation starts"
+        };
+        Ok(Rendered {
+            comment: format!(
+                "The Cloud Run job Ferry creates for ServerlessJob {}, {what}{note}",
+                desired.object.name
+            ),
+            body: serde_json::to_string_pretty(
+                &requests.rendered(&desired.object, desired.object.generation),
+            )
+            .map_err(|e| e.to_string())?,
+        })
+    }
+
     fn render(
         &self,
         desired: &Desired,
         config_name: &str,
         config: Option<&ProviderConfigSpec>,
     ) -> Result<Rendered, String> {
-        let (section, note) = match config.and_then(|c| c.cloud_run.clone()) {
-            Some(section) => (section, String::new()),
-            None => (
-                CloudRunProviderConfig {
-                    project: placeholder("project", config_name),
-                    region: placeholder("region", config_name),
-                    credentials: None,
-                    endpoint: None,
-                },
-                placeholder_note(config_name),
-            ),
-        };
+        let (section, note) = section_or_placeholder(config_name, config);
         let requests = build::requests(desired, &section).map_err(|e| e.to_string())?;
         Ok(Rendered {
             comment: format!(
@@ -129,5 +159,25 @@ impl Backend for CloudRun {
             ),
             body: serde_json::to_string_pretty(&requests.rendered()).map_err(|e| e.to_string())?,
         })
+    }
+}
+
+/// The ProviderConfig's `cloudRun` section, or placeholders (and a note saying so) when the
+/// ProviderConfig is not known offline.
+fn section_or_placeholder(
+    config_name: &str,
+    config: Option<&ProviderConfigSpec>,
+) -> (CloudRunProviderConfig, String) {
+    match config.and_then(|c| c.cloud_run.clone()) {
+        Some(section) => (section, String::new()),
+        None => (
+            CloudRunProviderConfig {
+                project: placeholder("project", config_name),
+                region: placeholder("region", config_name),
+                credentials: None,
+                endpoint: None,
+            },
+            placeholder_note(config_name),
+        ),
     }
 }

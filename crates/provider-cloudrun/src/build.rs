@@ -66,7 +66,7 @@ const PORT_NAME: &str = "http1";
 /// The resource name of a GPU in `resources.limits`.
 const GPU_RESOURCE: &str = "nvidia.com/gpu";
 /// The launch stage that allows Cloud Run features in preview.
-const PREVIEW: &str = "BETA";
+pub(crate) const PREVIEW: &str = "BETA";
 /// Longest label value Google Cloud accepts.
 const MAX_LABEL_VALUE: usize = 63;
 
@@ -74,7 +74,7 @@ const MAX_LABEL_VALUE: usize = 63;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BuildError {
     /// The desired model is not a Cloud Run one.
-    #[error("the service is not for provider cloudRun")]
+    #[error("the object is not for provider cloudRun")]
     NotCloudRun,
     /// A secret that is not a Secret Manager reference (validation resolves every secret of a
     /// Cloud Run service to one, so this is a bug upstream, reported rather than dropped).
@@ -91,6 +91,13 @@ pub enum BuildError {
     /// The Service could not be turned into JSON for its fingerprint.
     #[error("cannot encode the Cloud Run Service: {0}")]
     Encode(String),
+    /// A scheduled job without the service account Cloud Scheduler's requests authenticate as
+    /// (validation refuses it, so this is a bug upstream, reported rather than dropped).
+    #[error(
+        "a scheduled Cloud Run job needs spec.cloudRun.serviceAccount: Cloud Scheduler starts \
+         it with an OAuth token of that service account"
+    )]
+    ScheduleWithoutServiceAccount,
 }
 
 /// Where the service runs: the service's own `spec.cloudRun.project` / `region` over its
@@ -157,8 +164,13 @@ fn cloud_run(want: &Desired) -> Result<&CloudRunModel, BuildError> {
 
 /// The project and region `want` runs in under `config`.
 pub fn account(want: &Desired, config: &CloudRunProviderConfig) -> Result<Account, BuildError> {
-    let model = cloud_run(want)?;
-    Ok(Account {
+    Ok(account_of(cloud_run(want)?, config))
+}
+
+/// The project and region of settings `model` under `config`: the object's own over its
+/// ProviderConfig's.
+pub(crate) fn account_of(model: &CloudRunModel, config: &CloudRunProviderConfig) -> Account {
+    Account {
         project: model
             .project
             .clone()
@@ -167,7 +179,7 @@ pub fn account(want: &Desired, config: &CloudRunProviderConfig) -> Result<Accoun
             .region
             .clone()
             .unwrap_or_else(|| config.region.clone()),
-    })
+    }
 }
 
 /// The Cloud Run service ID of `want`.
@@ -226,7 +238,7 @@ fn uses_preview_features(want: &Desired) -> bool {
     want.containers.iter().any(|c| c.probes.readiness.is_some())
 }
 
-fn labels(object: &ObjectRef) -> BTreeMap<&'static str, String> {
+pub(crate) fn labels(object: &ObjectRef) -> BTreeMap<&'static str, String> {
     let mut labels = BTreeMap::from([
         (LABEL_MANAGED_BY, MANAGED_BY_FERRY.to_owned()),
         (LABEL_NAMESPACE, label_value(&object.namespace)),
@@ -258,9 +270,17 @@ pub fn label_value(text: &str) -> String {
 /// Whether Ferry may manage `observed` for the object with `uid`: labelled with that UID, or
 /// released by an earlier object of the same name (Ferry's label, no UID).
 pub fn is_ours(observed: &model::Service, uid: Option<&str>) -> bool {
-    match observed.labels.get(LABEL_UID) {
+    owns(&observed.labels, uid)
+}
+
+/// Whether a resource with `labels` is the object's with `uid` (see [`is_ours`]).
+pub fn owns<S: std::hash::BuildHasher>(
+    labels: &std::collections::HashMap<String, String, S>,
+    uid: Option<&str>,
+) -> bool {
+    match labels.get(LABEL_UID) {
         Some(label) => uid.map(label_value).as_ref() == Some(label),
-        None => observed.labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_FERRY),
+        None => labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_FERRY),
     }
 }
 
@@ -306,7 +326,7 @@ fn revision_scaling(scaling: &ScalingModel) -> Option<model::RevisionScaling> {
     })
 }
 
-fn vpc_access(vpc: &ferry_api::VpcAccess) -> model::VpcAccess {
+pub(crate) fn vpc_access(vpc: &ferry_api::VpcAccess) -> model::VpcAccess {
     let egress = match vpc.egress {
         Some(VpcEgress::AllTraffic) => vpc_access::VpcEgress::AllTraffic,
         Some(VpcEgress::PrivateRangesOnly) => vpc_access::VpcEgress::PrivateRangesOnly,
@@ -324,7 +344,9 @@ fn vpc_access(vpc: &ferry_api::VpcAccess) -> model::VpcAccess {
         .set_network_interfaces(interfaces)
 }
 
-fn execution_environment(environment: Option<ExecutionEnvironment>) -> model::ExecutionEnvironment {
+pub(crate) fn execution_environment(
+    environment: Option<ExecutionEnvironment>,
+) -> model::ExecutionEnvironment {
     match environment {
         Some(ExecutionEnvironment::Gen1) => model::ExecutionEnvironment::Gen1,
         Some(ExecutionEnvironment::Gen2) => model::ExecutionEnvironment::Gen2,
@@ -332,7 +354,10 @@ fn execution_environment(environment: Option<ExecutionEnvironment>) -> model::Ex
     }
 }
 
-fn container(c: &ContainerModel, model: &CloudRunModel) -> Result<model::Container, BuildError> {
+pub(crate) fn container(
+    c: &ContainerModel,
+    model: &CloudRunModel,
+) -> Result<model::Container, BuildError> {
     let env = c
         .env
         .iter()
@@ -486,11 +511,11 @@ fn traffic(targets: &[TrafficModel]) -> Vec<model::TrafficTarget> {
         .collect()
 }
 
-fn seconds(s: u32) -> google_cloud_wkt::Duration {
+pub(crate) fn seconds(s: u32) -> google_cloud_wkt::Duration {
     google_cloud_wkt::Duration::clamp(i64::from(s), 0)
 }
 
-fn to_i32(n: u32) -> i32 {
+pub(crate) fn to_i32(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
@@ -635,7 +660,7 @@ pub fn readiness(observed: &model::Service) -> (Readiness, Outputs) {
 
 /// The last segment of a resource name: the revision ID of
 /// `projects/P/locations/R/services/S/revisions/REV`, as traffic targets name revisions.
-fn short_name(name: &str) -> Option<String> {
+pub(crate) fn short_name(name: &str) -> Option<String> {
     name.rsplit('/')
         .next()
         .filter(|s| !s.is_empty())

@@ -1,9 +1,53 @@
 //! Google Cloud Run's column of the capability table.
 
-use ferry_core::capabilities::{Feature, Support, list, no, partial, yes};
+use ferry_core::capabilities::{Feature, JobFeature, Support, list, no, partial, yes};
 use ferry_core::quantity::{format_bytes, format_cores};
 
 use crate::limits;
+
+/// This provider's cell of the job table's row for `feature`: what `crate::job` makes of it.
+pub(crate) fn job_support(feature: JobFeature) -> Support {
+    match feature {
+        JobFeature::Run => yes(
+            "a Cloud Run job named after the object; the run of each generation an execution \
+             started by an execution token, JOB-gGENERATION-UIDHASH",
+        ),
+        JobFeature::TaskCount => yes(format!(
+            "the execution's taskCount, at most {}; each task gets its index in \
+             CLOUD_RUN_TASK_INDEX",
+            limits::MAX_TASK_COUNT
+        )),
+        JobFeature::Parallelism => partial(
+            "the execution's parallelism; the tasks that run at once are bounded by the \
+             region's quota too",
+        ),
+        JobFeature::MaxRetries => yes(format!(
+            "the task template's maxRetries (0 to {}): each task retried on its own",
+            limits::MAX_TASK_RETRIES
+        )),
+        JobFeature::TimeoutSeconds => partial(format!(
+            "the task template's timeout, per attempt: at most {} h ({} h with a GPU; over {} h \
+             in Preview)",
+            limits::MAX_TASK_TIMEOUT_SECONDS / 3600,
+            limits::MAX_GPU_TASK_TIMEOUT_SECONDS / 3600,
+            limits::GA_TASK_TIMEOUT_SECONDS / 3600
+        )),
+        JobFeature::Schedule => partial(
+            "a Cloud Scheduler job named after the Cloud Run job, in its region, that calls the \
+             Admin API's jobs.run with an OAuth token of spec.cloudRun.serviceAccount (required)",
+        ),
+        JobFeature::TimeZone => yes("the Cloud Scheduler job's timeZone"),
+        JobFeature::ConcurrencyPolicy => partial(
+            "with a schedule Allow, or Replace (Ferry cancels the earlier execution once it sees \
+             a newer one run); Forbid only without a schedule: Cloud Scheduler cannot skip a run",
+        ),
+        JobFeature::Suspend => yes("pauses the Cloud Scheduler job; no run for a suspended spec"),
+        JobFeature::DeletionPolicy => yes(
+            "Delete: the Cloud Scheduler job, then the Cloud Run job with its executions (those \
+             running cancelled first); Orphan: both stay, without Ferry's ferry-uid mark",
+        ),
+    }
+}
 
 /// This provider's cell of the capability table's row for `feature`.
 pub(crate) fn support(feature: Feature) -> Support {

@@ -7,8 +7,11 @@
 //! a label; `create` runs only after `GetService` said 404, and a 409 `ALREADY_EXISTS` (an
 //! earlier create whose answer was lost) is success. Updates carry the observed `etag`, so
 //! Ferry never overwrites a change it has not seen.
+//!
+//! The connector also makes the clients of `ServerlessJob`s ([`crate::job::client`]): Cloud
+//! Run's Jobs and Executions and Cloud Scheduler, with the same credentials and retries.
 
-mod errors;
+pub(crate) mod errors;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,19 +19,26 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry_api::conditions::reasons;
-use ferry_api::{CloudRunProviderConfig, CredentialsSource, ProviderConfig, ServerlessService};
+use ferry_api::{
+    CloudRunProviderConfig, CredentialsSource, ProviderConfig, ServerlessJob, ServerlessService,
+};
 use ferry_core::desired::{Desired, ObjectRef};
+use ferry_provider::job::{Jobs, workload_of};
 use ferry_provider::provider_config;
 use ferry_provider::{
     Connector, Deletion, ExternalClient, Observation, Outputs, ProviderError, Readiness, Started,
 };
+use google_cloud_auth::credentials::Credentials;
+use google_cloud_gax::client_builder::ClientBuilder;
 use google_cloud_gax::retry_policy::{Aip194Strict, RetryPolicyExt};
-use google_cloud_run_v2::client::Services;
+use google_cloud_run_v2::client::{Executions, Jobs as CloudRunJobs, Services};
 use google_cloud_run_v2::model;
+use google_cloud_scheduler_v1::client::CloudScheduler;
 use kube::ResourceExt;
 use tracing::{debug, info};
 
 use crate::build::{self, Requests};
+use crate::job::client::{CloudRunJobClient, JobClients};
 use errors::{classify, code_of};
 
 /// Tunables of the Cloud Run backend.
@@ -65,6 +75,7 @@ pub struct CloudRunConnector {
     kube: kube::Client,
     settings: Settings,
     clients: tokio::sync::Mutex<HashMap<String, (Version, Services)>>,
+    job_clients: tokio::sync::Mutex<HashMap<String, (Version, JobClients)>>,
 }
 
 impl CloudRunConnector {
@@ -74,6 +85,26 @@ impl CloudRunConnector {
             kube,
             settings,
             clients: tokio::sync::Mutex::default(),
+            job_clients: tokio::sync::Mutex::default(),
+        }
+    }
+
+    /// `builder` with the credentials, the retries of [`Settings`] and the ProviderConfig's
+    /// endpoint: what every Google client of one ProviderConfig shares.
+    fn configure<F>(
+        &self,
+        builder: ClientBuilder<F, Credentials>,
+        config: &CloudRunProviderConfig,
+        credentials: Credentials,
+    ) -> ClientBuilder<F, Credentials> {
+        let builder = builder.with_credentials(credentials).with_retry_policy(
+            Aip194Strict
+                .with_attempt_limit(self.settings.attempts.max(1))
+                .with_time_limit(self.settings.call_timeout),
+        );
+        match &config.endpoint {
+            Some(endpoint) => builder.with_endpoint(endpoint),
+            None => builder,
         }
     }
 
@@ -99,23 +130,81 @@ impl CloudRunConnector {
         // the one kube uses too. Installing fails harmlessly when one is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let credentials = credentials(config, key, name)?;
-        let mut builder = Services::builder()
-            .with_credentials(credentials)
-            .with_retry_policy(
-                Aip194Strict
-                    .with_attempt_limit(self.settings.attempts.max(1))
-                    .with_time_limit(self.settings.call_timeout),
-            );
-        if let Some(endpoint) = &config.endpoint {
-            builder = builder.with_endpoint(endpoint);
-        }
-        let client = builder.build().await.map_err(|e| {
-            ProviderError::Auth(format!(
-                "ProviderConfig {name}: cannot set up the Cloud Run client: {e}"
-            ))
-        })?;
+        let client = self
+            .configure(Services::builder(), config, credentials)
+            .build()
+            .await
+            .map_err(|e| cannot_set_up(name, "Cloud Run", &e))?;
         clients.insert(name.to_owned(), (version, client.clone()));
         Ok(client)
+    }
+
+    /// The Cloud Run Jobs, Executions and Cloud Scheduler clients for one ProviderConfig
+    /// version, built once.
+    async fn job_clients(
+        &self,
+        name: &str,
+        config: &CloudRunProviderConfig,
+        version: Version,
+        key: Option<String>,
+    ) -> Result<JobClients, ProviderError> {
+        let mut clients = self.job_clients.lock().await;
+        if let Some((known, client)) = clients.get(name)
+            && *known == version
+        {
+            return Ok(client.clone());
+        }
+        info!(
+            provider_config = name,
+            "connecting to the Cloud Run Admin API and Cloud Scheduler for jobs"
+        );
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let credentials = credentials(config, key, name)?;
+        let jobs = self
+            .configure(CloudRunJobs::builder(), config, credentials.clone())
+            .build()
+            .await
+            .map_err(|e| cannot_set_up(name, "Cloud Run Jobs", &e))?;
+        let executions = self
+            .configure(Executions::builder(), config, credentials.clone())
+            .build()
+            .await
+            .map_err(|e| cannot_set_up(name, "Cloud Run Executions", &e))?;
+        let scheduler = self
+            .configure(CloudScheduler::builder(), config, credentials)
+            .build()
+            .await
+            .map_err(|e| cannot_set_up(name, "Cloud Scheduler", &e))?;
+        let client = JobClients {
+            jobs,
+            executions,
+            scheduler,
+        };
+        clients.insert(name.to_owned(), (version, client.clone()));
+        Ok(client)
+    }
+
+    /// The job client for `job` in the project of `config` (already resolved and allowed), as
+    /// [`CloudRunConnector::connect_with`] makes a service's.
+    pub async fn connect_job_with(
+        &self,
+        job: &ServerlessJob,
+        config: &ProviderConfig,
+        secret: Option<(String, String)>,
+    ) -> Result<Jobs, ProviderError> {
+        let name = config.name_any();
+        let section = cloud_run_section(config)?;
+        let (key, secret_version) = secret.unzip();
+        let version = Version {
+            config: config.resource_version().unwrap_or_default(),
+            secret: secret_version,
+        };
+        let clients = self.job_clients(&name, section, version, key).await?;
+        Ok(Arc::new(CloudRunJobClient::new(
+            clients,
+            section.clone(),
+            location_of(&workload_of(job), section),
+        )))
     }
 
     /// The client for `svc` in the project of `config` (already resolved and allowed), with
@@ -158,6 +247,12 @@ impl Connector for CloudRunConnector {
         let config = provider_config::resolve(&self.kube, svc).await?;
         let secret = self.secret(&config).await?;
         self.connect_with(svc, &config, secret).await
+    }
+
+    async fn connect_job(&self, job: &ServerlessJob) -> Result<Jobs, ProviderError> {
+        let config = provider_config::resolve(&self.kube, &workload_of(job)).await?;
+        let secret = self.secret(&config).await?;
+        self.connect_job_with(job, &config, secret).await
     }
 
     async fn check(&self, config: &ProviderConfig) -> Option<Result<String, ProviderError>> {
@@ -210,6 +305,12 @@ impl CloudRunConnector {
     }
 }
 
+fn cannot_set_up(name: &str, what: &str, e: &impl std::fmt::Display) -> ProviderError {
+    ProviderError::Auth(format!(
+        "ProviderConfig {name}: cannot set up the {what} client: {e}"
+    ))
+}
+
 fn source(config: &CloudRunProviderConfig) -> CredentialsSource {
     config
         .credentials
@@ -223,7 +324,7 @@ fn credentials(
     config: &CloudRunProviderConfig,
     key: Option<String>,
     name: &str,
-) -> Result<google_cloud_auth::credentials::Credentials, ProviderError> {
+) -> Result<Credentials, ProviderError> {
     let invalid = |message: String| ProviderError::Terminal {
         reason: reasons::CREDENTIALS_INVALID,
         message,

@@ -104,3 +104,22 @@ pub const GPU_TYPES: [GpuType; 2] = [
         min_memory_mib: 80 * 1024,
     },
 ];
+
+// Cloud Run jobs. "Cloud Run quotas and limits" (cloud.google.com/run/quotas), section "Resource
+// limits": at most 10,000 tasks in a single job execution and 10 task retries, neither of which
+// can be increased; the tasks running in parallel depend on the region, CPU and memory (a
+// quota, so Cloud Run says so when an execution starts, not Ferry). "Set task timeout for jobs"
+// (cloud.google.com/run/docs/configuring/task-timeout): up to 168 hours (7 days), more than 24
+// hours in Preview, and at most 1 hour for tasks with a GPU.
+
+/// Most tasks in one execution of a job.
+pub const MAX_TASK_COUNT: u32 = 10_000;
+/// Most retries of a failed task.
+pub const MAX_TASK_RETRIES: u32 = 10;
+/// Longest task attempt, seconds (168 hours).
+pub const MAX_TASK_TIMEOUT_SECONDS: u32 = 168 * 3600;
+/// Longest task attempt without opting into Preview, seconds (24 hours); longer attempts make
+/// the job ask for the `BETA` launch stage.
+pub const GA_TASK_TIMEOUT_SECONDS: u32 = 24 * 3600;
+/// Longest attempt of a task with a GPU, seconds (1 hour).
+pub const MAX_GPU_TASK_TIMEOUT_SECONDS: u32 = 3600;

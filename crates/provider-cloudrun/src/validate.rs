@@ -1,16 +1,19 @@
 //! Google Cloud Run rules: CPU and memory pairs, fractional CPU, GPUs, concurrency, timeout,
-//! probes, Secret Manager references and instance limits.
+//! probes, Secret Manager references and instance limits; and for jobs, tasks, retries, task
+//! timeouts and what Cloud Scheduler can do for a schedule.
 
-use ferry_api::{ExecutionEnvironment, Ingress, SecretRef};
+use ferry_api::{ConcurrencyPolicy, ExecutionEnvironment, Ingress, SecretRef};
 
 use ferry_core::backend::Parts;
 use ferry_core::capabilities::list;
 use ferry_core::desired::{ContainerModel, ProbeAction, ProbeModel, SecretSource};
+use ferry_core::job::JobParts;
 
 use crate::limits::{
     CONCURRENCY, DEFAULT_CPU_MILLIS, DEFAULT_MAX_INSTANCES, DEFAULT_MEMORY_MIB,
     FRACTIONAL_CPU_MAX_MEMORY_MIB, GPU_TYPES, GpuType, HALF_CPU_MILLIS, MAX_CPU_MILLIS,
-    MAX_MEMORY_MIB, MIN_FRACTIONAL_CPU_MILLIS, MIN_MEMORY_MIB, MIN_MEMORY_MIB_GEN2,
+    MAX_GPU_TASK_TIMEOUT_SECONDS, MAX_MEMORY_MIB, MAX_TASK_COUNT, MAX_TASK_RETRIES,
+    MAX_TASK_TIMEOUT_SECONDS, MIN_FRACTIONAL_CPU_MILLIS, MIN_MEMORY_MIB, MIN_MEMORY_MIB_GEN2,
     PROBE_DEFAULT_PERIOD_SECONDS, PROBE_DEFAULT_TIMEOUT_SECONDS, PROBE_MAX_SECONDS,
     QUOTA_INSTANCES_AT_ONE_CPU, SMALL_CPU_MAX_MEMORY_MIB, STARTUP_PROBE_MAX_SECONDS,
     TIMEOUT_SECONDS, WHOLE_CPU_SIZES,
@@ -149,6 +152,171 @@ pub(crate) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<CloudRunModel
         startup_cpu_boost: section.startup_cpu_boost.unwrap_or(false),
         allow_unauthenticated: section.allow_unauthenticated.unwrap_or(false),
     })
+}
+
+/// A job's rules: its tasks, retries and timeout within Cloud Run's limits, its containers
+/// sized as a service's are (and at least one vCPU in all), and a schedule Cloud Scheduler can
+/// run.
+pub(crate) fn check_job(f: &mut Findings, parts: &JobParts<'_>) -> Option<CloudRunModel> {
+    let spec = parts.spec;
+    let section = spec.cloud_run.clone().unwrap_or_default();
+    let before = f.error_count();
+    // The API server's CEL rules refuse these too; `ferry validate` has no API server.
+    for (field, set) in [
+        ("cpuIdle", section.cpu_idle.is_some()),
+        ("startupCpuBoost", section.startup_cpu_boost.is_some()),
+        (
+            "allowUnauthenticated",
+            section.allow_unauthenticated.is_some(),
+        ),
+    ] {
+        if set {
+            f.unsupported(
+                format!("spec.cloudRun.{field}"),
+                "a Cloud Run job serves no requests, so this service setting has no meaning \
+                 for it: remove it",
+            );
+        }
+    }
+    let parallelism = spec.parallelism.and_then(|p| u32::try_from(p).ok());
+    for (field, value, max, what) in [
+        (
+            "spec.taskCount",
+            Some(parts.task_count),
+            MAX_TASK_COUNT,
+            "tasks in one execution",
+        ),
+        (
+            "spec.parallelism",
+            parallelism,
+            MAX_TASK_COUNT,
+            "tasks in one execution",
+        ),
+        (
+            "spec.maxRetries",
+            Some(parts.max_retries),
+            MAX_TASK_RETRIES,
+            "retries of a task",
+        ),
+        (
+            "spec.timeoutSeconds",
+            Some(parts.timeout_seconds),
+            MAX_TASK_TIMEOUT_SECONDS,
+            "seconds of one task attempt (168 hours)",
+        ),
+    ] {
+        if let Some(value) = value
+            && value > max
+        {
+            f.unsupported(
+                field,
+                format!("Cloud Run jobs allow at most {max} {what}; got {value}"),
+            );
+        }
+    }
+    if let Some(containers) = parts.containers {
+        job_containers(f, parts, containers, section.execution_environment);
+    }
+    if let Some(vpc) = &section.vpc_access
+        && vpc
+            .network_interfaces
+            .as_ref()
+            .is_some_and(|n| !n.is_empty())
+        && section.execution_environment == Some(ExecutionEnvironment::Gen1)
+    {
+        f.unsupported(
+            "spec.cloudRun.vpcAccess.networkInterfaces",
+            "Direct VPC egress needs the gen2 execution environment: use a connector, or \
+             remove executionEnvironment or set it to gen2",
+        );
+    }
+    if parts.schedule.is_some() {
+        schedule(f, spec.concurrency_policy.unwrap_or_default(), &section);
+    }
+    if f.error_count() != before {
+        return None;
+    }
+    Some(CloudRunModel {
+        project: section.project,
+        region: section.region,
+        service_account: section.service_account,
+        vpc_access: section.vpc_access,
+        execution_environment: section.execution_environment,
+        cpu_idle: false,
+        startup_cpu_boost: false,
+        allow_unauthenticated: false,
+    })
+}
+
+/// A task's containers: sized as a service's, and (from "Configure CPU limits for jobs",
+/// cloud.google.com/run/docs/configuring/jobs/cpu) below 1 vCPU only as one of several
+/// containers ("you must deploy multiple containers (sidecars)"): a job's instance has at least
+/// 1 vCPU. A task with a GPU runs at most an hour ("Set task timeout for jobs").
+fn job_containers(
+    f: &mut Findings,
+    parts: &JobParts<'_>,
+    containers: &[ContainerModel],
+    environment: Option<ExecutionEnvironment>,
+) {
+    let gpu = gpus(f, containers);
+    for (i, c) in containers.iter().enumerate() {
+        cpu_and_memory(f, i, c, gpu.map(|(_, g)| g), environment);
+    }
+    totals(f, containers, gpu.is_some());
+    let total: u64 = containers.iter().map(effective_cpu).sum();
+    if total < 1000 {
+        let field = if containers.len() == 1 {
+            "spec.containers[0].resources.cpu".to_owned()
+        } else {
+            "spec.containers".to_owned()
+        };
+        f.unsupported(
+            field,
+            format!(
+                "a Cloud Run job's instance has at least 1 vCPU (a container below 1 vCPU \
+                 only beside others); the containers ask for {} in all",
+                format_cores(total)
+            ),
+        );
+    }
+    if let Some((index, _)) = gpu
+        && parts.timeout_seconds > MAX_GPU_TASK_TIMEOUT_SECONDS
+    {
+        f.unsupported(
+            "spec.timeoutSeconds",
+            format!(
+                "a Cloud Run task with a GPU (spec.containers[{index}].resources.gpu) runs at \
+                 most {MAX_GPU_TASK_TIMEOUT_SECONDS} seconds; got {}",
+                parts.timeout_seconds
+            ),
+        );
+    }
+}
+
+/// What Cloud Scheduler can do for a schedule. It starts a run with an HTTP request to the
+/// Admin API's `jobs.run`, authenticated with an OAuth token of a service account
+/// (cloud.google.com/run/docs/execute/jobs-on-schedule), and a request that succeeded ends its
+/// attempt at once: it neither waits for the execution nor knows about earlier ones, so it can
+/// neither skip a run (`Forbid`) nor stop an earlier one (`Replace`, which Ferry does instead,
+/// once it sees the newer execution).
+fn schedule(f: &mut Findings, policy: ConcurrencyPolicy, section: &ferry_api::CloudRunSpec) {
+    if section.service_account.is_none() {
+        f.unsupported(
+            "spec.cloudRun.serviceAccount",
+            "Cloud Scheduler starts a scheduled Cloud Run job with an OAuth token of a service \
+             account: name one in spec.cloudRun.serviceAccount (the tasks run as it too) that \
+             may run the job (roles/run.invoker) and that Cloud Scheduler may act as",
+        );
+    }
+    if policy == ConcurrencyPolicy::Forbid {
+        f.unsupported(
+            "spec.concurrencyPolicy",
+            "Cloud Scheduler starts a Cloud Run execution whenever the schedule fires, even \
+             while an earlier one runs, so a run cannot be skipped (Forbid, the default): set \
+             concurrencyPolicy to Allow, or to Replace (Ferry cancels the earlier execution \
+             when it sees the newer one)",
+        );
+    }
 }
 
 fn in_range(

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Checks Cloud Run Admin API v2 Service documents against Google's own definitions, offline.
+"""Checks Cloud Run Admin API v2 and Cloud Scheduler v1 documents against Google's own
+definitions, offline.
 
-Reads a JSON list of Service objects (the REST JSON of google.cloud.run.v2.Service) from
-stdin, or one object per line, and checks each one:
+Reads a JSON list of documents from stdin, or one object per line. A document is the REST JSON
+of a google.cloud.run.v2.Service, or an envelope {"@message": NAME, "@value": {...}} naming the
+message its value is: google.cloud.run.v2.Service, google.cloud.run.v2.Job or
+google.cloud.scheduler.v1.Job. Each one is checked:
 
 - google.protobuf.json_format.ParseDict into run_v2.Service with ignore_unknown_fields=False:
   unknown or misspelled fields, wrong types, enum values that do not exist, malformed
@@ -10,14 +13,16 @@ stdin, or one object per line, and checks each one:
 - fields documented as "Output only." that are set, and fields documented as "Required."
   that are missing in a message that is present, read from the docstrings of the official
   Python types (google-cloud-run), since the compiled descriptors carry no field behaviours;
-- label and annotation keys in the namespaces the Service documentation says v2 rejects
-  (run.googleapis.com, cloud.googleapis.com, serving.knative.dev, autoscaling.knative.dev).
+- label and annotation keys in the namespaces the Service, Job and template documentation
+  says v2 rejects (run.googleapis.com, cloud.googleapis.com, serving.knative.dev,
+  autoscaling.knative.dev).
 
 Prints "[i] ok" or "[i] <error>" per document and exits 1 when any document has an error;
-exits 2 when google-cloud-run cannot be imported or stdin is not what is described above.
+exits 2 when google-cloud-run or google-cloud-scheduler cannot be imported or stdin is not
+what is described above.
 
-Used by crates/provider-cloudrun/tests/build/proto.rs:
-python3 -m pip install 'google-cloud-run==0.16.1'
+Used by crates/provider-cloudrun/tests/build/proto.rs and job.rs:
+python3 -m pip install 'google-cloud-run==0.16.1' 'google-cloud-scheduler==2.21.0'
 """
 
 import inspect
@@ -27,12 +32,13 @@ import sys
 
 try:
     import proto
-    from google.cloud import run_v2
+    from google.cloud import run_v2, scheduler_v1
     from google.protobuf import json_format
 except ImportError as e:  # pragma: no cover - reported to the Rust test
     print(
-        f"google-cloud-run is not installed for {sys.executable} ({e}): "
-        "python3 -m pip install 'google-cloud-run==0.16.1'",
+        f"google-cloud-run or google-cloud-scheduler is not installed for {sys.executable} "
+        f"({e}): python3 -m pip install 'google-cloud-run==0.16.1' "
+        "'google-cloud-scheduler==2.21.0'",
         file=sys.stderr,
     )
     sys.exit(2)
@@ -44,7 +50,18 @@ RESERVED_PREFIXES = (
     "autoscaling.knative.dev/",
 )
 # Messages whose labels and annotations the documentation restricts.
-KEYED_MESSAGES = ("google.cloud.run.v2.Service", "google.cloud.run.v2.RevisionTemplate")
+KEYED_MESSAGES = (
+    "google.cloud.run.v2.Service",
+    "google.cloud.run.v2.RevisionTemplate",
+    "google.cloud.run.v2.Job",
+    "google.cloud.run.v2.ExecutionTemplate",
+)
+# The messages a document may be, by full name: the proto-plus class.
+MESSAGES = {
+    "google.cloud.run.v2.Service": run_v2.Service,
+    "google.cloud.run.v2.Job": run_v2.Job,
+    "google.cloud.scheduler.v1.Job": scheduler_v1.Job,
+}
 
 ATTRIBUTE = re.compile(r"^(?P<indent> *)(?P<name>\w+) \([^)]*\):\s*$")
 
@@ -84,7 +101,8 @@ def behaviours(doc):
 
 
 def behaviour_table():
-    """{message full name: behaviours} for every message of run_v2, nested ones included."""
+    """{message full name: behaviours} for every message of run_v2 and scheduler_v1, nested
+    ones included."""
     table = {}
 
     def visit(cls):
@@ -93,10 +111,21 @@ def behaviour_table():
             if isinstance(value, type) and issubclass(value, proto.Message):
                 visit(value)
 
-    for value in vars(run_v2).values():
-        if isinstance(value, type) and issubclass(value, proto.Message):
-            visit(value)
+    for module in (run_v2, scheduler_v1):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, proto.Message):
+                visit(value)
     return table
+
+
+def unwrap(doc):
+    """(message class, short name, value) of a document; ValueError for an unknown envelope."""
+    if "@message" not in doc:
+        return run_v2.Service, "Service", doc
+    name = doc["@message"]
+    if name not in MESSAGES or not isinstance(doc.get("@value"), dict):
+        raise ValueError(f"not an envelope of {sorted(MESSAGES)} with an object @value: {name!r}")
+    return MESSAGES[name], name.rsplit(".", 1)[1], doc["@value"]
 
 
 def is_repeated(field):
@@ -150,21 +179,27 @@ def main():
         print("no documents on stdin", file=sys.stderr)
         return 2
     table = behaviour_table()
-    if not table.get("google.cloud.run.v2.Service"):
-        print("found no field behaviours in run_v2.Service's documentation", file=sys.stderr)
-        return 2
+    for name in MESSAGES:
+        if not table.get(name):
+            print(f"found no field behaviours in {name}'s documentation", file=sys.stderr)
+            return 2
     failed = False
     for i, doc in enumerate(docs):
         if not isinstance(doc, dict):
             print(f"[{i}] is not a JSON object: {json.dumps(doc)[:200]}", file=sys.stderr)
             return 2
-        message = run_v2.Service()._pb
         try:
-            json_format.ParseDict(doc, message, ignore_unknown_fields=False)
+            cls, short, value = unwrap(doc)
+        except ValueError as e:
+            print(f"[{i}] {e}", file=sys.stderr)
+            return 2
+        message = cls()._pb
+        try:
+            json_format.ParseDict(value, message, ignore_unknown_fields=False)
         except json_format.ParseError as e:
-            errors = [" ".join(f"Service: {e}".split())]
+            errors = [" ".join(f"{short}: {e}".split())]
         else:
-            errors = field_errors(message, table, "Service")
+            errors = field_errors(message, table, short)
         for error in errors:
             print(f"[{i}] {error}")
         failed = failed or bool(errors)

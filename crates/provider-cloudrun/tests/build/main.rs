@@ -10,6 +10,7 @@ mod account;
 mod common;
 mod diff;
 mod iam;
+mod job;
 mod labels;
 mod proto;
 mod readiness;
