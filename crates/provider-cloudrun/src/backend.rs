@@ -11,6 +11,7 @@ use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules};
 use ferry_core::capabilities::{Feature, JobFeature, Support};
 use ferry_core::cost::Priced;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
+use ferry_core::job::cost::RunInput;
 use ferry_core::job::{DesiredJob, JobParts};
 use ferry_provider::Connector;
 use ferry_provider::backend::{Backend, Environment, Rendered, placeholder, placeholder_note};
@@ -72,6 +73,11 @@ impl Rules for CloudRun {
 
     fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
         cost::estimate(input)
+    }
+
+    /// One run of a job's tasks at the instance-based rates, the only billing of Cloud Run jobs.
+    fn estimate_run(&self, input: &RunInput<'_>) -> Priced {
+        cost::estimate_run(input)
     }
 
     /// The project, region and endpoint: the Cloud Run services one object's name maps to.

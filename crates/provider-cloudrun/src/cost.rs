@@ -2,13 +2,23 @@
 //! a fee per request, minimum instances at idle rates) or instance-based (CPU always
 //! allocated), each with its free tier. The prices are the `cloudRun` section of the price
 //! table (this crate's `prices.yaml` ships with Ferry).
+//!
+//! A job's run ([`estimate_run`]) is its tasks at the instance-based rates for as long as each
+//! runs: "Unlike Cloud Run services, all Cloud Run jobs have instance-based billing" (Billing
+//! settings, cloud.google.com/run/docs/configuring/billing-settings), and Cloud Run pricing
+//! (cloud.google.com/run/pricing) lists Jobs in the same row as services with CPU always
+//! allocated, at the same per vCPU-second and GiB-second rates and the same free tier, "rounded
+//! up to the nearest 100 millisecond".
 
 use ferry_core::backend::EstimateInput;
 use ferry_core::cost::model::{
     Load, Priced, cap, float, instance_note, plural, region_assumption, short, thousands, used,
 };
 use ferry_core::cost::prices::{self, amounts, choose};
-use ferry_core::cost::{Breakdown, Figure, HOURS_PER_MONTH, SECONDS_PER_MONTH, Traffic, Usd};
+use ferry_core::cost::{
+    Breakdown, Figure, HOURS_PER_MONTH, PriceTable, SECONDS_PER_MONTH, Shape, Traffic, Usd,
+};
+use ferry_core::job::cost::RunInput;
 use ferry_core::quantity::{format_bytes, format_cores};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -153,20 +163,10 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
         region,
     } = *input;
     let mut assumptions = Vec::new();
-    if shape.gpu() {
-        return Priced::unavailable(
-            "the price table has no Cloud Run GPU prices, and a GPU is most of the bill",
-            assumptions,
-        );
-    }
-    let (cpu_millis, memory_bytes) = shape.instance_size("Cloud Run's defaults", &mut assumptions);
-    if shape.storage_bytes().is_some() {
-        assumptions.push(
-            "Cloud Run has no ephemeral storage (files live in memory): the size asked is not \
-             priced"
-                .into(),
-        );
-    }
+    let (cpu_millis, memory_bytes) = match instance(shape, &mut assumptions) {
+        Ok(size) => size,
+        Err(why) => return Priced::unavailable(why, assumptions),
+    };
     let request_based = spec
         .cloud_run
         .as_ref()
@@ -189,18 +189,10 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
     assumptions.extend(cap_assumption);
     let idle_seconds = (f64::from(min) * SECONDS_PER_MONTH - busy).max(0.0);
 
-    let entries: Vec<CloudRunPrice> = prices.entries(SECTION);
-    let Some(chosen) = choose(&entries, region, |e| (&e.region, e.option == option)) else {
-        return Priced::unavailable(
-            format!(
-                "the price table has no Cloud Run {} prices: add them with --prices",
-                option.as_str()
-            ),
-            assumptions,
-        );
+    let p = match price(prices, region, option, &mut assumptions) {
+        Ok(p) => p,
+        Err(why) => return Priced::unavailable(why, assumptions),
     };
-    let p: &CloudRunPrice = chosen.entry;
-    region_assumption(&chosen, &p.region, &mut assumptions);
     let vcpu = float(cpu_millis) / 1000.0;
     let gib = float(memory_bytes) / float(GIB);
     let rate = |r: Option<f64>| r.unwrap_or(0.0);
@@ -268,6 +260,128 @@ pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
     Priced {
         figure: Figure::priced(breakdown),
         note,
+        assumptions,
+        prices: vec![used(
+            &p.region,
+            p.option.as_str(),
+            &p.source,
+            &p.read,
+            p.note.as_ref(),
+        )],
+    }
+}
+
+/// An instance's CPU (millicores) and memory (bytes), every container counted at Cloud Run's
+/// defaults when it sets none (1 vCPU and 512 MiB, for services and jobs alike: "By default,
+/// each instance is limited to 1 vCPU" and "By default, the memory allocated to each job is
+/// 512 MiB", cloud.google.com/run/docs/configuring/jobs/cpu and .../jobs/memory-limits); or why
+/// it cannot be priced.
+fn instance(shape: &Shape, assumptions: &mut Vec<String>) -> Result<(u64, u64), &'static str> {
+    if shape.gpu() {
+        return Err("the price table has no Cloud Run GPU prices, and a GPU is most of the bill");
+    }
+    let size = shape.instance_size("Cloud Run's defaults", assumptions);
+    if shape.storage_bytes().is_some() {
+        assumptions.push(
+            "Cloud Run has no ephemeral storage (files live in memory): the size asked is not \
+             priced"
+                .into(),
+        );
+    }
+    Ok(size)
+}
+
+/// The entry of `option` for `region` (the table's first region's when it has none for it,
+/// with an assumption saying so).
+fn price(
+    prices: &PriceTable,
+    region: Option<&str>,
+    option: CloudRunOption,
+    assumptions: &mut Vec<String>,
+) -> Result<CloudRunPrice, String> {
+    let entries: Vec<CloudRunPrice> = prices.entries(SECTION);
+    let chosen =
+        choose(&entries, region, |e| (&e.region, e.option == option)).ok_or_else(|| {
+            format!(
+                "the price table has no Cloud Run {} prices: add them with --prices",
+                option.as_str()
+            )
+        })?;
+    region_assumption(&chosen, &chosen.entry.region, assumptions);
+    Ok(chosen.entry.clone())
+}
+
+/// One run of a job: `tasks` task instances of `task_seconds` each, every instance-second at
+/// the instance-based rates (a job has no other billing, no request fee and no idle rate).
+/// Linear in the tasks, so a month of a schedule is one call with every run's tasks.
+pub(crate) fn estimate_run(input: &RunInput<'_>) -> Priced {
+    let mut assumptions = Vec::new();
+    let (cpu_millis, memory_bytes) = match instance(input.shape, &mut assumptions) {
+        Ok(size) => size,
+        // Cloud Run prices a job's GPU per GPU-second for the instance's whole life
+        // (cloud.google.com/run/docs/configuring/jobs/gpu, "Pricing impact"); the price table
+        // has no such rate.
+        Err(why) => {
+            return Priced::unavailable(
+                format!("{why} (a job's GPU is billed for its task instance's whole life)"),
+                assumptions,
+            );
+        }
+    };
+    let p = match price(
+        input.prices,
+        input.region,
+        CloudRunOption::InstanceBased,
+        &mut assumptions,
+    ) {
+        Ok(p) => p,
+        Err(why) => {
+            return Priced::unavailable(
+                format!("{why}; Cloud Run bills every job at them"),
+                assumptions,
+            );
+        }
+    };
+    assumptions.push(
+        "Cloud Run jobs are always billed instance-based: each task's instance at the \
+         instance-based rates for its whole life (its start-up, not modelled, included), rounded \
+         up to 100 ms (whole seconds already are); no request fee, no idle rate \
+         (cloud.google.com/run/pricing, cloud.google.com/run/docs/configuring/billing-settings)"
+            .into(),
+    );
+    assumptions.push(
+        "a failed task that is retried runs, and is billed, again: retries are not counted".into(),
+    );
+    // The service estimate takes the free tier off only under a traffic profile that says the
+    // account has it to spare (`Traffic::free_tier`); a run has no traffic profile.
+    if let Some(free) = &p.free_tier {
+        assumptions.push(format!(
+            "the instance-based free tier ({} vCPU-s and {} GiB-s a month per billing account, \
+             shared by every job and instance-based service of it) is not taken off: Ferry \
+             cannot know how much of it the rest of the account uses",
+            thousands(free.vcpu_seconds),
+            thousands(free.gib_seconds)
+        ));
+    }
+    let instance_seconds = f64::from(input.tasks) * f64::from(input.task_seconds);
+    let vcpu = float(cpu_millis) / 1000.0;
+    let gib = float(memory_bytes) / float(GIB);
+    let rate = |r: Option<f64>| r.unwrap_or(0.0);
+    let breakdown = Breakdown {
+        compute: Usd::from_dollars(instance_seconds * vcpu * rate(p.vcpu_second)),
+        memory: Usd::from_dollars(instance_seconds * gib * rate(p.gib_second)),
+        ..Breakdown::default()
+    };
+    Priced {
+        figure: Figure::priced(breakdown),
+        note: format!(
+            "{} x {} vCPU, {}, {} s each at the instance-based rates; {} prices",
+            plural(input.tasks, "task", "tasks"),
+            format_cores(cpu_millis),
+            format_bytes(memory_bytes),
+            input.task_seconds,
+            p.region
+        ),
         assumptions,
         prices: vec![used(
             &p.region,

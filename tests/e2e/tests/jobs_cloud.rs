@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use azure_fake::AzureFake;
+use cloudrun_fake::CloudRunFake;
 use e2e::{
     Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace, wait_for,
 };
@@ -87,6 +88,10 @@ impl Scenario {
                             "command": ["sh", "-c", command],
                             "resources": {"cpu": "250m", "memory": "512Mi"}}],
         });
+        if provider == "cloudRun" {
+            // A Cloud Run job's instance has at least 1 vCPU.
+            spec["containers"][0]["resources"]["cpu"] = json!("1");
+        }
         if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
             spec.extend(extra.clone());
         }
@@ -267,5 +272,83 @@ async fn a_container_apps_run_started_by_a_killed_operator_is_never_started_agai
     assert_eq!(
         subscription.writes().await.unwrap().get("Jobs_Start"),
         Some(&1)
+    );
+}
+
+// ---- Google Cloud Run -------------------------------------------------------------------------
+
+async fn cloud_run_scenario(prefix: &str) -> (Scenario, &'static CloudRunFake, String) {
+    let fake = CloudRunFake::shared().await.unwrap();
+    let endpoint = fake.endpoint();
+    let mut project = String::new();
+    let scenario = Scenario::start(prefix, |name, ns| {
+        // Project IDs are at most 30 characters: the namespace's random suffix keeps runs apart.
+        project = format!("ferry-e2e-{}", ns.rsplit('-').next().unwrap_or_default());
+        e2e::cloud_run_provider_config(name, &project, &endpoint)
+    })
+    .await;
+    (scenario, fake, project)
+}
+
+/// The executions the fake holds of the Cloud Run job `name` (`projects/P/locations/R/jobs/J`).
+async fn cloud_run_executions(fake: &CloudRunFake, name: &str) -> Vec<Value> {
+    let answer = fake
+        .send_raw(Method::GET, &format!("/v2/{name}/executions"), None)
+        .await
+        .unwrap();
+    answer.body["executions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_cloud_run_job_runs_its_spec_once() {
+    let (s, fake, _) = cloud_run_scenario("run-job").await;
+    s.apply("report", "cloudRun", "echo report", &json!({}))
+        .await;
+    let done = s.succeeded("report").await;
+    let id = resource_id(&done);
+    assert!(id.contains("/jobs/"), "{id}");
+    assert_eq!(cloud_run_executions(fake, &id).await.len(), 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(cloud_run_executions(fake, &id).await.len(), 1);
+    assert_eq!(done.status.unwrap().runs.len(), 1);
+}
+
+#[tokio::test]
+async fn a_cloud_run_run_started_by_a_killed_operator_is_never_started_again() {
+    let (mut s, fake, project) = cloud_run_scenario("run-crash").await;
+    let fault = s.fail_status_writes().await;
+    s.apply("once", "cloudRun", "sleep infinity", &json!({}))
+        .await;
+    let location = format!("projects/{project}/locations/europe-west1");
+    until_at_least("executions", 1, async || {
+        let answer = fake
+            .send_raw(
+                Method::GET,
+                &format!("/v2/{location}/jobs/-/executions"),
+                None,
+            )
+            .await
+            .unwrap();
+        answer.body["executions"].as_array().map_or(0, Vec::len)
+    })
+    .await;
+    s.crash(fault).await;
+    let recorded = s
+        .sjob("once", "the restarted operator to record the run", |j| {
+            j.status
+                .as_ref()
+                .and_then(|s| s.last_run.as_ref())
+                .is_some()
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let id = resource_id(&recorded);
+    assert_eq!(
+        cloud_run_executions(fake, &id).await.len(),
+        1,
+        "exactly one execution"
     );
 }

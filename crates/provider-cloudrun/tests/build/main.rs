@@ -2,7 +2,7 @@
 //! tests on the Service JSON), the project and region, names, labels and annotations, the
 //! fingerprint, `diff` against what Cloud Run describes (with property tests), `readiness`,
 //! the invoker IAM binding, snapshots of every object's requests, and every built Service
-//! checked against Google's own protos.
+//! checked against Google's own protos; `job_cost`: a job run's and a schedule's month figures.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
@@ -11,6 +11,7 @@ mod common;
 mod diff;
 mod iam;
 mod job;
+mod job_cost;
 mod labels;
 mod proto;
 mod readiness;
