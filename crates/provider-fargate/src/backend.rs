@@ -11,6 +11,7 @@ use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules, ScalingDefa
 use ferry_core::capabilities::{Feature, Support};
 use ferry_core::cost::Priced;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
+use ferry_core::job::{DesiredJob, JobParts};
 use ferry_provider::Connector;
 use ferry_provider::backend::{Backend, Environment, Rendered, placeholder, placeholder_note};
 
@@ -58,6 +59,15 @@ impl Rules for Fargate {
         parts: &Parts<'_>,
     ) -> Option<BackendModel> {
         validate::check(findings, parts).map(BackendModel::new)
+    }
+
+    fn check_job(
+        &self,
+        findings: &mut Findings,
+        _object: &ObjectRef,
+        parts: &JobParts<'_>,
+    ) -> Option<BackendModel> {
+        validate::check_job(findings, parts).map(BackendModel::new)
     }
 
     fn embedded_prices(&self) -> &'static str {
@@ -112,6 +122,33 @@ impl Backend for Fargate {
             .iter()
             .filter_map(|f| f.credentials.as_ref()?.secret_ref.as_ref())
             .collect()
+    }
+
+    fn render_job(
+        &self,
+        desired: &DesiredJob,
+        config_name: &str,
+        config: Option<&ProviderConfigSpec>,
+    ) -> Result<Rendered, String> {
+        let (section, note) = match config.and_then(|c| c.fargate.clone()) {
+            Some(section) => (section, String::new()),
+            None => (placeholders(config_name), placeholder_note(config_name)),
+        };
+        let rendered = crate::job::build::rendered(desired, &section, config_name)?;
+        let what = if desired.schedule.is_some() {
+            "the schedule that starts its runs (EventBridge Scheduler answers its ARN)"
+        } else {
+            "the RunTask of the first task of its run (one RunTask per task and attempt, each \
+             with its own clientToken)"
+        };
+        Ok(Rendered {
+            comment: format!(
+                "The AWS requests Ferry sends for ServerlessJob {}: its task definition, and \
+                 {what}; placeholders stand for the ARNs AWS answers{note}",
+                desired.object.name
+            ),
+            body: serde_json::to_string_pretty(&rendered).map_err(|e| e.to_string())?,
+        })
     }
 
     fn render(

@@ -2,14 +2,16 @@
 //! observes what ECS and Application Auto Scaling hold (in batches, see [`directory`]), and
 //! sends the requests [`crate::build`] makes.
 //!
+//! `ServerlessJob`s have their own client, [`crate::job::client`], on the same accounts.
+//!
 //! Idempotency: the service and task definition family have deterministic names and carry the
 //! object's UID as a tag; `create` looks before it writes, reuses the newest task definition
 //! revision when it already is the one wanted, and sends a deterministic `clientToken`, so an
 //! interrupted reconcile never leaves a duplicate.
 
-mod aws;
-mod directory;
-mod requests;
+pub(crate) mod aws;
+pub(crate) mod directory;
+pub(crate) mod requests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,8 +20,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{SortOrder, TaskDefinitionStatus};
 use ferry_api::conditions::reasons;
-use ferry_api::{CredentialsSource, FargateProviderConfig, ProviderConfig, ServerlessService};
+use ferry_api::{
+    CredentialsSource, FargateProviderConfig, ProviderConfig, ServerlessJob, ServerlessService,
+};
 use ferry_core::desired::{Desired, ObjectRef};
+use ferry_provider::job::{Jobs, workload_of};
 use ferry_provider::provider_config;
 use ferry_provider::{Connector, Deletion, ExternalClient, Observation, ProviderError, Started};
 use kube::ResourceExt;
@@ -45,10 +50,15 @@ pub struct Settings {
 }
 
 /// One AWS account, region and set of credentials (one ProviderConfig version).
-struct AwsAccount {
-    ecs: aws_sdk_ecs::Client,
-    scaling: aws_sdk_applicationautoscaling::Client,
-    directory: Directory,
+pub(crate) struct AwsAccount {
+    pub(crate) ecs: aws_sdk_ecs::Client,
+    pub(crate) scaling: aws_sdk_applicationautoscaling::Client,
+    /// EventBridge Scheduler, for the schedules of ServerlessJobs.
+    pub(crate) scheduler: aws_sdk_scheduler::Client,
+    pub(crate) directory: Directory,
+    /// Cluster ARNs by the name ProviderConfigs and specs give (a schedule's target needs the
+    /// ARN), read once.
+    pub(crate) cluster_arns: tokio::sync::Mutex<HashMap<String, String>>,
 }
 
 /// Which version of a ProviderConfig (and of its credentials Secret) an [`AwsAccount`] was
@@ -97,6 +107,8 @@ impl FargateConnector {
             directory: Directory::new(ecs.clone(), scaling.clone(), self.settings.snapshot_max_age),
             ecs,
             scaling,
+            scheduler: aws_sdk_scheduler::Client::new(&sdk),
+            cluster_arns: tokio::sync::Mutex::default(),
         });
         accounts.insert(name.to_owned(), (version, account.clone()));
         account
@@ -112,6 +124,12 @@ impl Connector for FargateConnector {
         let config = provider_config::resolve(&self.kube, svc).await?;
         let secret = self.secret(&config).await?;
         self.connect_with(svc, &config, secret).await
+    }
+
+    async fn connect_job(&self, job: &ServerlessJob) -> Result<Jobs, ProviderError> {
+        let config = provider_config::resolve(&self.kube, &workload_of(job)).await?;
+        let secret = self.secret(&config).await?;
+        self.connect_job_with(job, &config, secret).await
     }
 
     async fn check(&self, config: &ProviderConfig) -> Option<Result<String, ProviderError>> {
@@ -162,6 +180,38 @@ impl FargateConnector {
             config_name: config.name_any(),
             cluster,
             last: Mutex::default(),
+        }))
+    }
+
+    /// The job client for `job` in the account of `config` (already resolved and allowed), as
+    /// [`FargateConnector::connect_with`] for services. The role EventBridge Scheduler starts
+    /// scheduled runs as comes from `config`'s annotation
+    /// [`SCHEDULER_ROLE_ANNOTATION`](crate::job::build::SCHEDULER_ROLE_ANNOTATION).
+    pub async fn connect_job_with(
+        &self,
+        job: &ServerlessJob,
+        config: &ProviderConfig,
+        secret: Option<(String, String)>,
+    ) -> Result<Jobs, ProviderError> {
+        let fargate = fargate_section(config)?;
+        let account = self.account_for(config, secret).await?;
+        let cluster = job
+            .spec
+            .fargate
+            .as_ref()
+            .and_then(|f| f.cluster.clone())
+            .unwrap_or_else(|| fargate.cluster.clone());
+        let scheduler_role = config
+            .annotations()
+            .get(crate::job::build::SCHEDULER_ROLE_ANNOTATION)
+            .cloned();
+        Ok(Arc::new(crate::job::client::FargateJobs {
+            aws: account,
+            config: fargate.clone(),
+            config_name: config.name_any(),
+            cluster,
+            scheduler_role,
+            seen: Mutex::default(),
         }))
     }
 

@@ -8,8 +8,10 @@ use ferry_api::{
 
 use crate::capabilities::{fargate_cpu_sizes, fargate_memory_sizes};
 use ferry_core::backend::Parts;
+use ferry_core::desired::ScalingModel;
 use ferry_core::desired::{ContainerModel, ProbeAction, ProbeModel, SecretSource};
 use ferry_core::desired::{resource_total, total_field};
+use ferry_core::job::JobParts;
 
 use crate::limits::{
     HEALTH_CHECK_INTERVAL, HEALTH_CHECK_RETRIES, HEALTH_CHECK_START_PERIOD, HEALTH_CHECK_TIMEOUT,
@@ -63,6 +65,50 @@ pub(crate) fn secret(
         name: value_from,
         version: None,
     })
+}
+
+/// The rules over a `ServerlessJob` on Fargate: its tasks are a service's (sizes, platform,
+/// secrets, read through the job's workload), and its schedule must be one EventBridge
+/// Scheduler can run.
+pub(crate) fn check_job(f: &mut Findings, parts: &JobParts<'_>) -> Option<FargateModel> {
+    let spec = parts.spec.workload();
+    // A job has no scaling; this one passes the service rules' scaling checks unread.
+    let scaling = ScalingModel {
+        min_instances: 1,
+        max_instances: None,
+        initial_instances: None,
+        metric: ScalingMetric::Cpu,
+        target: None,
+        scale_down_delay_seconds: None,
+    };
+    let model = check(
+        f,
+        &Parts {
+            spec: &spec,
+            containers: parts.containers,
+            scaling: Some(&scaling),
+            concurrency: None,
+        },
+    );
+    if let Some(schedule) = parts.schedule {
+        for (field, why) in crate::job::build::schedule_problems(schedule) {
+            f.unsupported(
+                field,
+                format!("Fargate runs schedules with EventBridge Scheduler: {why}"),
+            );
+        }
+        if parts.task_count > 1 {
+            f.unsupported(
+                "spec.taskCount",
+                format!(
+                    "a scheduled run on Fargate is one task: EventBridge Scheduler starts a                      firing's tasks in one RunTask, which cannot give each its index                      ({}); use taskCount 1 with a schedule, or leave the schedule out (Ferry                      then starts each task itself), or use provider cloudRun or kubernetes; got                      {}",
+                    crate::job::build::TASK_INDEX_ENV,
+                    parts.task_count
+                ),
+            );
+        }
+    }
+    model
 }
 
 pub(crate) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<FargateModel> {

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Checks AWS request parameters against botocore's own service models, offline.
 
-Reads JSON documents {"service": "ecs" | "application-autoscaling", "operation": "CreateService",
+Reads JSON documents {"service": "ecs" | "application-autoscaling" | "scheduler",
+"operation": "CreateService",
 "params": {...}} from stdin, either one per line or as one JSON list, and validates each params
 object against the operation's input shape:
 
 - botocore.validate.ParamValidator: unknown keys, missing required keys, types, minimum lengths
   and values (what boto3 checks before it sends a request);
-- and, because ParamValidator does not check them, enum values and maximum lengths, sizes and
-  values, as the model states them (what the AWS API itself refuses).
+- and, because ParamValidator does not check them, enum values, maximum lengths, sizes and
+  values, and string patterns (matched whole, as AWS matches names and tokens), as the model
+  states them (what the AWS API itself refuses).
 
 Prints every error, prefixed with the document's index and operation, and exits 1 when there is
 any; exits 2 when botocore cannot be imported or the input is not what is described above.
@@ -18,6 +20,7 @@ Used by crates/provider-fargate/tests/build/botocore.rs; botocore comes with mot
 """
 
 import json
+import re
 import sys
 
 try:
@@ -44,8 +47,29 @@ def documents(text):
     return whole if isinstance(whole, list) else [whole]
 
 
+# Java's Unicode classes, which Python's `re` lacks, as the ranges they cover in practice.
+UNICODE_CLASSES = {
+    r"\p{L}": r"a-zA-Z\u00c0-\uffff",
+    r"\p{Z}": r" \u00a0\u2000-\u200a\u3000",
+    r"\p{N}": r"0-9",
+}
+
+
+def matches(pattern, value):
+    """Whether `value` matches the model's `pattern` whole. A pattern Python's `re` cannot read
+    (Application Auto Scaling's "any XML character" classes written with UTF-16 surrogates, and
+    \p{Print}) matches anything: those accept every string Ferry sends."""
+    for java, python in UNICODE_CLASSES.items():
+        pattern = pattern.replace(java, python)
+    try:
+        compiled = re.compile(pattern.removeprefix("^").removesuffix("$"))
+    except re.error:
+        return True
+    return compiled.fullmatch(value) is not None
+
+
 def strict_errors(value, shape, path):
-    """Enum values and maximums, which ParamValidator leaves to the server."""
+    """Enum values, maximums and patterns, which ParamValidator leaves to the server."""
     errors = []
     if shape is None:
         return errors
@@ -73,6 +97,9 @@ def strict_errors(value, shape, path):
             errors.append(f"{path}: {value!r} is not one of {', '.join(enum)}")
         if "max" in meta and len(value) > meta["max"]:
             errors.append(f"{path}: {len(value)} characters, at most {meta['max']} allowed")
+        pattern = meta.get("pattern")
+        if pattern and not matches(pattern, value):
+            errors.append(f"{path}: {value!r} does not match the pattern {pattern}")
     elif kind in ("integer", "long", "double", "float") and isinstance(value, (int, float)):
         if not isinstance(value, bool) and "max" in meta and value > meta["max"]:
             errors.append(f"{path}: {value}, at most {meta['max']} allowed")

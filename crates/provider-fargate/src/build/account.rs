@@ -48,14 +48,14 @@ pub struct Account {
 }
 
 /// The Fargate settings of `want`.
-pub(super) fn fargate(want: &Desired) -> Result<&FargateModel, AccountError> {
+pub(crate) fn fargate(want: &Desired) -> Result<&FargateModel, AccountError> {
     want.backend
         .get::<FargateModel>()
         .ok_or(AccountError::NotFargate)
 }
 
 /// The account settings for `want` under ProviderConfig `config_name`.
-pub(super) fn account(
+pub(crate) fn account(
     want: &Desired,
     config: &FargateProviderConfig,
     config_name: &str,

@@ -47,17 +47,22 @@ pub use service::{
     update_service,
 };
 pub use tags::{TAG_FINGERPRINT, TAG_MANAGED_BY, TAG_UID, Tag};
+// What the job builders (`crate::job::build`) reuse of the service's.
+pub(crate) use account::{account, fargate};
+pub(crate) use service::{capacity_strategy, network};
+pub(crate) use tags::{base_tags, fingerprint_of, with_fingerprint};
+pub(crate) use task_definition::task_definition;
 pub use task_definition::{
     ContainerDefinition, EphemeralStorage, HealthCheck, KeyValue, LogConfiguration, PortMapping,
     RuntimePlatform, SecretEnv, TaskDefinition,
 };
 
-fn to_i32(n: u32) -> i32 {
+pub(crate) fn to_i32(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 /// The wire name of an API enum (its serde rename).
-fn enum_text<T: Serialize>(value: &T) -> String {
+pub(crate) fn enum_text<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),

@@ -155,14 +155,14 @@ pub fn service_name(want: &Desired) -> String {
     crate::names::service_name(&want.object.namespace, &want.object.name)
 }
 
-fn capacity_strategy(provider: CapacityProvider) -> Vec<CapacityProviderItem> {
+pub(crate) fn capacity_strategy(provider: CapacityProvider) -> Vec<CapacityProviderItem> {
     vec![CapacityProviderItem {
         capacity_provider: enum_text(&provider),
         weight: 1,
     }]
 }
 
-fn network(model: &FargateModel, account: &Account) -> NetworkConfiguration {
+pub(crate) fn network(model: &FargateModel, account: &Account) -> NetworkConfiguration {
     NetworkConfiguration {
         awsvpc_configuration: AwsVpcConfiguration {
             subnets: account.subnets.clone(),

@@ -25,7 +25,7 @@ pub struct Tag {
     pub value: String,
 }
 
-pub(super) fn base_tags(want: &Desired) -> Vec<Tag> {
+pub(crate) fn base_tags(want: &Desired) -> Vec<Tag> {
     let tag = |key: &str, value: &str| Tag {
         key: key.to_owned(),
         value: value.to_owned(),
@@ -41,7 +41,7 @@ pub(super) fn base_tags(want: &Desired) -> Vec<Tag> {
     tags
 }
 
-pub(super) fn with_fingerprint(base: &[Tag], fingerprint: &str) -> Vec<Tag> {
+pub(crate) fn with_fingerprint(base: &[Tag], fingerprint: &str) -> Vec<Tag> {
     let mut tags = base.to_vec();
     tags.push(Tag {
         key: TAG_FINGERPRINT.into(),
@@ -52,6 +52,6 @@ pub(super) fn with_fingerprint(base: &[Tag], fingerprint: &str) -> Vec<Tag> {
 
 /// The fingerprint of a request built without tags: the tags carry it, and the UID is not
 /// part of what the resource does.
-pub(super) fn fingerprint_of<T: Serialize>(request: &T) -> String {
+pub(crate) fn fingerprint_of<T: Serialize>(request: &T) -> String {
     names::fingerprint(&serde_json::to_string(request).unwrap_or_default())
 }

@@ -164,7 +164,7 @@ pub struct HealthCheck {
     pub start_period: Option<i32>,
 }
 
-pub(super) fn task_definition(
+pub(crate) fn task_definition(
     want: &Desired,
     model: &FargateModel,
     account: &Account,

@@ -17,7 +17,7 @@ use crate::build::{
 };
 
 /// The SDK refused to build a request Ferry made: a bug in Ferry, reported as such.
-fn built<T>(
+pub(crate) fn built<T>(
     operation: &'static str,
     result: Result<T, ecs::error::BuildError>,
 ) -> Result<T, ProviderError> {
@@ -28,7 +28,7 @@ fn built<T>(
     })
 }
 
-fn ecs_tags(tags: &[Tag]) -> Vec<ecs::types::Tag> {
+pub(crate) fn ecs_tags(tags: &[Tag]) -> Vec<ecs::types::Tag> {
     tags.iter()
         .map(|t| {
             ecs::types::Tag::builder()
@@ -155,7 +155,7 @@ pub(crate) async fn register_task_definition(
         })
 }
 
-fn strategy(
+pub(crate) fn strategy(
     items: &[CapacityProviderItem],
 ) -> Result<Option<Vec<ecs::types::CapacityProviderStrategyItem>>, ProviderError> {
     if items.is_empty() {
@@ -176,7 +176,9 @@ fn strategy(
         .map(Some)
 }
 
-fn network(n: &NetworkConfiguration) -> Result<ecs::types::NetworkConfiguration, ProviderError> {
+pub(crate) fn network(
+    n: &NetworkConfiguration,
+) -> Result<ecs::types::NetworkConfiguration, ProviderError> {
     let vpc = &n.awsvpc_configuration;
     let awsvpc = built(
         "CreateService",
@@ -396,7 +398,7 @@ where
 }
 
 /// Whether an error says the thing to remove is not there.
-fn already_gone<E: ProvideErrorMetadata>(error: &ecs::error::SdkError<E>) -> bool {
+pub(crate) fn already_gone<E: ProvideErrorMetadata>(error: &ecs::error::SdkError<E>) -> bool {
     matches!(
         error
             .as_service_error()

@@ -1,7 +1,8 @@
 //! The Fargate builder: the ECS and Application Auto Scaling requests it builds for each part of a
 //! spec (table tests on the request JSON), the account errors, fingerprints, `diff` against
 //! what AWS describes (with a property test), `readiness`, `update_service`, every request
-//! checked against botocore's service models, and snapshots of every object's requests.
+//! checked against botocore's service models, and snapshots of every object's requests; and the
+//! same for ServerlessJobs (`jobs`): the RunTask and schedule requests, and how tasks read as runs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
@@ -10,6 +11,7 @@ mod botocore;
 mod common;
 mod diff;
 mod fingerprints;
+mod jobs;
 mod readiness;
 mod scaling;
 mod service;
