@@ -103,6 +103,17 @@ pub struct FargateProviderConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
 
+    /// The IAM role EventBridge Scheduler starts a scheduled ServerlessJob's tasks as: trusted
+    /// by `scheduler.amazonaws.com`, allowed `ecs:RunTask` and `ecs:TagResource` on the jobs'
+    /// task definitions and `iam:PassRole` for their task and execution roles. Needed only by
+    /// ServerlessJobs with a schedule.
+    #[schemars(
+        regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"),
+        length(max = 2048)
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler_role_arn: Option<String>,
+
     /// Values for services that do not set them in `spec.fargate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<FargateAccountSettings>,

@@ -182,6 +182,7 @@ fn placeholders(config_name: &str) -> FargateProviderConfig {
         cluster: of("cluster"),
         credentials: None,
         endpoint: None,
+        scheduler_role_arn: Some(of("schedulerRoleArn")),
         defaults: Some(FargateAccountSettings {
             subnets: Some(vec![of("subnets")]),
             security_groups: Some(vec![of("securityGroups")]),

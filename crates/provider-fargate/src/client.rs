@@ -185,8 +185,7 @@ impl FargateConnector {
 
     /// The job client for `job` in the account of `config` (already resolved and allowed), as
     /// [`FargateConnector::connect_with`] for services. The role EventBridge Scheduler starts
-    /// scheduled runs as comes from `config`'s annotation
-    /// [`SCHEDULER_ROLE_ANNOTATION`](crate::job::build::SCHEDULER_ROLE_ANNOTATION).
+    /// scheduled runs as is `config`'s `fargate.schedulerRoleArn`.
     pub async fn connect_job_with(
         &self,
         job: &ServerlessJob,
@@ -201,10 +200,7 @@ impl FargateConnector {
             .as_ref()
             .and_then(|f| f.cluster.clone())
             .unwrap_or_else(|| fargate.cluster.clone());
-        let scheduler_role = config
-            .annotations()
-            .get(crate::job::build::SCHEDULER_ROLE_ANNOTATION)
-            .cloned();
+        let scheduler_role = fargate.scheduler_role_arn.clone();
         Ok(Arc::new(crate::job::client::FargateJobs {
             aws: account,
             config: fargate.clone(),

@@ -24,7 +24,7 @@ use ferry_core::job::DesiredJob;
 use ferry_provider::Deletion;
 use ferry_provider::job::{Definition, JobClient, JobObservation};
 use ferry_provider_fargate::job::build::{
-    self as job, SCHEDULER_ROLE_ANNOTATION, TASK_INDEX_ENV, TaskGroup,
+    self as job, TASK_INDEX_ENV, TaskGroup,
 };
 use ferry_provider_fargate::{CallSettings, Fargate, FargateConnector, Settings};
 use moto_standin::{Fault, Moto, Proxy};
@@ -83,13 +83,13 @@ impl Aws {
             .send()
             .await
             .unwrap();
-        let annotations = role.map_or_else(String::new, |role| {
-            format!(", annotations: {{{SCHEDULER_ROLE_ANNOTATION}: '{role}'}}")
+        let scheduler_role = role.map_or_else(String::new, |role| {
+            format!("    schedulerRoleArn: '{role}'\n")
         });
         let config: ProviderConfig = serde_saphyr::from_str(&format!(
             "apiVersion: ferry.dev/v1alpha1\nkind: ProviderConfig\n\
-             metadata: {{name: aws-{test}, resourceVersion: '1'{annotations}}}\n\
-             spec:\n  fargate:\n    region: us-east-1\n    cluster: {cluster}\n    \
+             metadata: {{name: aws-{test}, resourceVersion: '1'}}\n\
+             spec:\n  fargate:\n    region: us-east-1\n    cluster: {cluster}\n{scheduler_role}    \
              endpoint: {endpoint}\n    \
              credentials: {{source: Secret, secretRef: {{namespace: ferry-system, name: aws, key: credentials}}}}\n    \
              defaults:\n      subnets: [subnet-0a1b2c3d]\n      securityGroups: [sg-0123abcd]\n      \
@@ -685,7 +685,7 @@ async fn schedules_need_the_role_the_provider_config_names() {
     let error = client.apply(&want).await.unwrap_err();
     assert_eq!(error.reason(), reasons::UNSUPPORTED);
     assert!(
-        error.to_string().contains(SCHEDULER_ROLE_ANNOTATION),
+        error.to_string().contains("spec.fargate.schedulerRoleArn"),
         "{error}"
     );
     let name = job::schedule_name(&aws.namespace, "nightly");

@@ -19,6 +19,7 @@ use http::Method;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use kube_standin::{Fault, Matcher, Remote, Rule};
+use moto_standin::Moto;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -84,8 +85,10 @@ impl Scenario {
         let mut spec = json!({
             "provider": provider,
             "providerConfigRef": {"name": self.config},
+            // The shell's words in `args`: every stand-in reads the run's fate from the
+            // container's command and arguments, and ECS's `command` is Ferry's `args`.
             "containers": [{"name": "task", "image": "ghcr.io/acme/task:1",
-                            "command": ["sh", "-c", command],
+                            "command": ["sh", "-c"], "args": [command],
                             "resources": {"cpu": "250m", "memory": "512Mi"}}],
         });
         if provider == "cloudRun" {
@@ -350,5 +353,88 @@ async fn a_cloud_run_run_started_by_a_killed_operator_is_never_started_again() {
         cloud_run_executions(fake, &id).await.len(),
         1,
         "exactly one execution"
+    );
+}
+
+// ---- AWS Fargate ------------------------------------------------------------------------------
+
+async fn fargate_scenario(prefix: &str) -> (Scenario, aws_sdk_ecs::Client, String) {
+    let moto = Moto::shared().await.unwrap();
+    let ecs = aws_sdk_ecs::Client::new(&moto_standin::sdk_config(&moto.endpoint()).await);
+    let mut cluster = String::new();
+    let endpoint = moto.endpoint();
+    let scenario = Scenario::start(prefix, |name, ns| {
+        cluster = format!("ecs-{ns}");
+        e2e::fargate_provider_config(name, &cluster, &endpoint, ns)
+    })
+    .await;
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    e2e::put_aws_secret(&scenario.client, scenario.ns(), "AKIDJOBS")
+        .await
+        .unwrap();
+    (scenario, ecs, cluster)
+}
+
+/// Every task moto holds in `cluster`, running or stopped.
+async fn tasks(ecs: &aws_sdk_ecs::Client, cluster: &str) -> usize {
+    let mut n = 0;
+    for status in [
+        aws_sdk_ecs::types::DesiredStatus::Running,
+        aws_sdk_ecs::types::DesiredStatus::Stopped,
+    ] {
+        n += ecs
+            .list_tasks()
+            .cluster(cluster)
+            .desired_status(status)
+            .send()
+            .await
+            .unwrap()
+            .task_arns()
+            .len();
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_fargate_job_runs_its_spec_once() {
+    let (s, ecs, cluster) = fargate_scenario("ecs-job").await;
+    s.apply("report", "fargate", "echo report", &json!({}))
+        .await;
+    let done = s.succeeded("report").await;
+    assert_eq!(tasks(&ecs, &cluster).await, 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(tasks(&ecs, &cluster).await, 1);
+    assert_eq!(done.status.unwrap().runs.len(), 1);
+}
+
+#[tokio::test]
+async fn a_fargate_run_started_by_a_killed_operator_is_never_started_again() {
+    let (mut s, ecs, cluster) = fargate_scenario("ecs-crash").await;
+    let fault = s.fail_status_writes().await;
+    s.apply(
+        "once",
+        "fargate",
+        "sleep infinity",
+        &json!({"taskCount": 2}),
+    )
+    .await;
+    until_at_least("tasks", 2, async || tasks(&ecs, &cluster).await).await;
+    s.crash(fault).await;
+    s.sjob("once", "the restarted operator to record the run", |j| {
+        j.status
+            .as_ref()
+            .and_then(|s| s.last_run.as_ref())
+            .is_some()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        tasks(&ecs, &cluster).await,
+        2,
+        "exactly the run's two tasks"
     );
 }

@@ -48,10 +48,6 @@ pub const TAG_ATTEMPT: &str = "ferry.dev/attempt";
 pub const TAG_SCHEDULE: &str = "ferry.dev/schedule";
 /// The EventBridge Scheduler schedule group Ferry's schedules are in.
 pub const SCHEDULE_GROUP: &str = "default";
-/// The annotation of a ProviderConfig that names the IAM role EventBridge Scheduler runs a
-/// job's tasks as (it needs `ecs:RunTask` on the job's task definitions, `ecs:TagResource`,
-/// and `iam:PassRole` for the tasks' roles). The ProviderConfig has no field for it yet.
-pub const SCHEDULER_ROLE_ANNOTATION: &str = "ferry.dev/fargate-scheduler-role-arn";
 
 /// The longest `startedBy` ECS takes (ECS API reference, StartTask and RunTask: "Up to 36
 /// letters ..."; newer models say 128, older ones and the scheduler's own 36).
@@ -680,8 +676,8 @@ pub fn schedule_problems(schedule: &ferry_core::job::Schedule) -> Vec<(&'static 
 
 /// What `ferry render` prints for `want`: the task definition, and the schedule of a scheduled
 /// job or else the `RunTask` of the first task of the run of its generation. ARNs AWS answers
-/// (the task definition's) and values no file gives (the scheduler's role, the account) are
-/// placeholders.
+/// (the task definition's) and values no file gives (the scheduler's role when the
+/// ProviderConfig names none, the account) are placeholders.
 pub fn rendered(
     want: &DesiredJob,
     config: &FargateProviderConfig,
@@ -702,10 +698,9 @@ pub fn rendered(
             .and_then(|arn| arn.split(':').nth(4))
             .unwrap_or("<account>");
         let cluster = cluster_arn(&requests.account.region, account, &requests.launch.cluster);
-        let role = ferry_provider::backend::placeholder(
-            &format!("annotation {SCHEDULER_ROLE_ANNOTATION}"),
-            config_name,
-        );
+        let role = config.scheduler_role_arn.clone().unwrap_or_else(|| {
+            ferry_provider::backend::placeholder("schedulerRoleArn", config_name)
+        });
         let state = schedule_state(want, false);
         if let Some(schedule) =
             schedule(want, &requests, &cluster, task_definition_arn, &role, state)?

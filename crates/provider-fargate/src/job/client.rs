@@ -51,7 +51,8 @@ pub struct FargateJobs {
     /// The job's cluster, from the raw spec, so deletion works for a spec that no longer
     /// validates.
     pub(crate) cluster: String,
-    /// The role EventBridge Scheduler runs tasks as ([`build::SCHEDULER_ROLE_ANNOTATION`]).
+    /// The role EventBridge Scheduler runs tasks as (the ProviderConfig's
+    /// `fargate.schedulerRoleArn`).
     pub(crate) scheduler_role: Option<String>,
     /// What the last `observe` found.
     pub(crate) seen: Mutex<Option<Seen>>,
@@ -97,9 +98,8 @@ fn no_role(config_name: &str) -> ProviderError {
             "spec.schedule: EventBridge Scheduler starts a Fargate job's runs as an IAM role \
              (trusted by scheduler.amazonaws.com, allowed ecs:RunTask and ecs:TagResource on \
              the job's task definitions and iam:PassRole for its roles), and ProviderConfig \
-             {config_name} names none: annotate it with {}=arn:aws:iam::ACCOUNT:role/NAME, or \
-             remove spec.schedule",
-            build::SCHEDULER_ROLE_ANNOTATION
+             {config_name} names none: set its spec.fargate.schedulerRoleArn to \
+             arn:aws:iam::ACCOUNT:role/NAME, or remove spec.schedule"
         ),
         recheck: Some(ACCOUNT_RECHECK),
     }

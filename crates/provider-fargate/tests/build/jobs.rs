@@ -447,7 +447,7 @@ fn render_prints_the_task_definition_and_the_first_run_task_or_the_schedule() {
         body["createSchedule"]["Target"]["RoleArn"]
             .as_str()
             .unwrap()
-            .contains(job::SCHEDULER_ROLE_ANNOTATION)
+            .contains("schedulerRoleArn of ProviderConfig")
     );
     assert!(body.get("runTask").is_none());
     assert!(
