@@ -438,3 +438,73 @@ async fn a_fargate_run_started_by_a_killed_operator_is_never_started_again() {
         "exactly the run's two tasks"
     );
 }
+
+// ---- Schedules that fire ----------------------------------------------------------------------
+
+/// Until `name` is Scheduled and a run of its schedule succeeded.
+async fn scheduled_run_succeeded(s: &Scenario, name: &str) -> ServerlessJob {
+    s.sjob(name, "a scheduled run to succeed", |j| {
+        condition(j, "Ready") == Some(("True", "Scheduled"))
+            && condition(j, "Complete") == Some(("True", "Succeeded"))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_cloud_run_schedule_fires_its_job() {
+    let (s, fake, _) = cloud_run_scenario("run-cron").await;
+    let extra = json!({"schedule": "0 3 * * *", "concurrencyPolicy": "Allow",
+                       "cloudRun": {"serviceAccount": "jobs@ferry-e2e.iam.gserviceaccount.com"}});
+    s.apply("nightly", "cloudRun", "echo nightly", &extra).await;
+    let scheduled = s
+        .sjob("nightly", "the schedule to be in place", |j| {
+            condition(j, "Ready") == Some(("True", "Scheduled"))
+        })
+        .await;
+    let id = resource_id(&scheduled);
+    assert!(
+        cloud_run_executions(fake, &id).await.is_empty(),
+        "nothing runs before it fires"
+    );
+    // Cloud Scheduler's job has the Cloud Run job's id, in its region.
+    assert!(
+        fake.fire_schedule(&id).await.unwrap(),
+        "the scheduler job ran"
+    );
+    let ran = scheduled_run_succeeded(&s, "nightly").await;
+    assert_eq!(cloud_run_executions(fake, &id).await.len(), 1);
+    assert_eq!(ran.status.unwrap().last_run.unwrap().generation, Some(1));
+}
+
+#[tokio::test]
+async fn a_container_apps_schedule_fires_its_job() {
+    let (s, fake) = azure_scenario("aca-cron").await;
+    s.apply(
+        "nightly",
+        "containerApps",
+        "echo nightly",
+        &json!({"schedule": "0 3 * * *"}),
+    )
+    .await;
+    let scheduled = s
+        .sjob("nightly", "the schedule to be in place", |j| {
+            condition(j, "Ready") == Some(("True", "Scheduled"))
+        })
+        .await;
+    let id = resource_id(&scheduled);
+    let mut segments = id.rsplit('/');
+    let name = segments.next().unwrap().to_owned();
+    let group = id.split('/').nth(4).unwrap().to_owned();
+    // The job may still be provisioning: the fake fires only a provisioned one.
+    let subscription = fake.subscription(s.ns());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while subscription.fire_job(&group, &name).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job never fired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    scheduled_run_succeeded(&s, "nightly").await;
+    assert_eq!(executions(fake, &id).await.len(), 1);
+}
