@@ -7,7 +7,7 @@
 pub mod plan;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_api::{API_VERSION, DeletionPolicy, JobRun, RunState, ServerlessJob};
 use ferry_core::desired::ObjectRef;
@@ -20,12 +20,12 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use serde_json::json;
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, info_span};
 
 use crate::context::Context;
-use crate::metrics::ReconcileLabels;
 use crate::reconcile::{
-    Error, FINALIZER, MANAGER, add_finalizer, count_call, publish, remove_finalizer,
+    Error, FINALIZER, MANAGER, add_finalizer, count_call, measured, publish, remove_finalizer,
+    retry_after,
 };
 
 /// Reconciles one job (the kube-runtime reconciler).
@@ -37,38 +37,17 @@ pub async fn reconcile_job(job: Arc<ServerlessJob>, ctx: Arc<Context>) -> Result
         generation = job.metadata.generation.unwrap_or_default(),
         provider = job.spec.provider.as_str(),
     );
-    let started = Instant::now();
-    let in_flight = ctx.in_flight.enter();
-    let result = reconcile_object(&job, &ctx).instrument(span).await;
-    drop(in_flight);
-    ctx.metrics
-        .reconcile_duration
-        .observe(started.elapsed().as_secs_f64());
-    let label = result.as_ref().map_or_else(Error::category, |_| "ok");
-    ctx.metrics
-        .reconciles
-        .get_or_create(&ReconcileLabels { result: label })
-        .inc();
-    result
+    measured(
+        &ctx,
+        Box::pin(reconcile_object(&job, &ctx).instrument(span)),
+    )
+    .await
 }
 
 /// How long to wait after an error: as for services.
 #[allow(clippy::needless_pass_by_value)] // kube-runtime's error-policy signature
 pub fn job_error_policy(job: Arc<ServerlessJob>, error: &Error, ctx: Arc<Context>) -> Action {
-    let failures = ctx.note_failure(job.as_ref());
-    if let Error::Provider(ProviderError::Throttled {
-        retry_after: Some(after),
-        ..
-    }) = error
-    {
-        return Action::requeue(*after);
-    }
-    let delay = crate::plan::backoff(failures, ctx.settings.backoff, (ctx.jitter)());
-    match error {
-        Error::DeletionInProgress => debug!(?delay, "waiting for the provider to delete"),
-        other => warn!(error = %other, ?delay, "job reconcile failed; retrying"),
-    }
-    Action::requeue(delay)
+    retry_after(job.as_ref(), error, &ctx)
 }
 
 async fn reconcile_object(job: &ServerlessJob, ctx: &Context) -> Result<Action, Error> {

@@ -69,9 +69,22 @@ pub async fn reconcile(svc: Arc<ServerlessService>, ctx: Arc<Context>) -> Result
         generation = svc.metadata.generation.unwrap_or_default(),
         provider = svc.spec.provider.as_str(),
     );
+    // Boxed: the reconcile is most of the future, which would otherwise be too large to move.
+    measured(
+        &ctx,
+        Box::pin(reconcile_object(&svc, &ctx).instrument(span)),
+    )
+    .await
+}
+
+/// Runs one reconcile as a shutdown waits for it, counted and timed in the metrics.
+pub(crate) async fn measured(
+    ctx: &Context,
+    reconcile: impl std::future::Future<Output = Result<Action, Error>>,
+) -> Result<Action, Error> {
     let started = Instant::now();
     let in_flight = ctx.in_flight.enter();
-    let result = reconcile_object(&svc, &ctx).instrument(span).await;
+    let result = reconcile.await;
     drop(in_flight);
     ctx.metrics
         .reconcile_duration
@@ -88,9 +101,18 @@ pub async fn reconcile(svc: Arc<ServerlessService>, ctx: Arc<Context>) -> Result
 /// object with jitter, or the provider's own hint when it throttles.
 #[allow(clippy::needless_pass_by_value)] // kube-runtime's error-policy signature
 pub fn error_policy(svc: Arc<ServerlessService>, error: &Error, ctx: Arc<Context>) -> Action {
+    retry_after(svc.as_ref(), error, &ctx)
+}
+
+/// [`error_policy`] for an object of any Ferry kind.
+pub(crate) fn retry_after<K: kube::Resource<DynamicType = ()>>(
+    object: &K,
+    error: &Error,
+    ctx: &Context,
+) -> Action {
     // Counted even when the provider's hint sets the delay: how long a failure has lasted
     // decides when `deletionPolicy: Orphan` lets an object go anyway.
-    let failures = ctx.note_failure(svc.as_ref());
+    let failures = ctx.note_failure(object);
     if let Error::Provider(ProviderError::Throttled {
         retry_after: Some(after),
         ..

@@ -44,18 +44,8 @@ pub fn service_costs(
     prices: &PriceTable,
     catalog: &Catalog,
 ) -> Result<Vec<ServiceCost>, String> {
-    let report = crate::validate::validate_text(file, text, catalog);
-    if report.has_errors() {
-        return Err(crate::validate::render_text(&report));
-    }
-    let documents = crate::manifest::parse(text).map_err(|e| format!("{file}: {e}\n"))?;
     let mut out = Vec::new();
-    for doc in documents
-        .iter()
-        .filter(|d| d.value["kind"] == "ServerlessService")
-    {
-        let svc: ServerlessService =
-            serde_json::from_value(doc.value.clone()).map_err(|e| format!("{file}: {e}\n"))?;
+    for svc in valid_objects::<ServerlessService>(file, text, catalog, "ServerlessService")? {
         let config = configs.get(ferry_provider::provider_config::name_for(&svc));
         out.push(ServiceCost {
             file: file.to_owned(),
@@ -69,6 +59,26 @@ pub fn service_costs(
         });
     }
     Ok(out)
+}
+
+/// The objects of `kind` in `text` (read from `file`), once every document of it validates;
+/// otherwise every problem, as `ferry validate` words them.
+fn valid_objects<K: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+    catalog: &Catalog,
+    kind: &str,
+) -> Result<Vec<K>, String> {
+    let report = crate::validate::validate_text(file, text, catalog);
+    if report.has_errors() {
+        return Err(crate::validate::render_text(&report));
+    }
+    let documents = crate::manifest::parse(text).map_err(|e| format!("{file}: {e}\n"))?;
+    documents
+        .iter()
+        .filter(|d| d.value["kind"] == kind)
+        .map(|d| serde_json::from_value(d.value.clone()).map_err(|e| format!("{file}: {e}\n")))
+        .collect()
 }
 
 /// The estimates for one ServerlessJob.
@@ -102,18 +112,8 @@ pub fn job_costs(
     prices: &PriceTable,
     catalog: &Catalog,
 ) -> Result<Vec<JobCost>, String> {
-    let report = crate::validate::validate_text(file, text, catalog);
-    if report.has_errors() {
-        return Err(crate::validate::render_text(&report));
-    }
-    let documents = crate::manifest::parse(text).map_err(|e| format!("{file}: {e}\n"))?;
     let mut out = Vec::new();
-    for doc in documents
-        .iter()
-        .filter(|d| d.value["kind"] == "ServerlessJob")
-    {
-        let job: ServerlessJob =
-            serde_json::from_value(doc.value.clone()).map_err(|e| format!("{file}: {e}\n"))?;
+    for job in valid_objects::<ServerlessJob>(file, text, catalog, "ServerlessJob")? {
         let config = configs.get(ferry_provider::provider_config::name_for(
             &ferry_provider::job::workload_of(&job),
         ));
@@ -199,18 +199,12 @@ pub fn render_jobs_text(costs: &[JobCost]) -> String {
             out.push_str("* cheapest run\n");
         }
         out.push('\n');
-        let width = job
-            .estimates
-            .iter()
-            .map(|e| e.provider.display_name().len())
-            .max()
-            .unwrap_or(0)
-            + 1;
-        for e in &job.estimates {
-            let name = format!("{}:", e.provider.display_name());
-            let note = e.unavailable.as_deref().unwrap_or(&e.note);
-            let _ = writeln!(out, "{name:width$} {note}");
-        }
+        notes(
+            &mut out,
+            job.estimates
+                .iter()
+                .map(|e| (e.provider, e.unavailable.as_deref().unwrap_or(&e.note))),
+        );
         let seconds = if job.task_seconds_is_timeout {
             ": the job's timeoutSeconds, the most a run costs without retries (default; \
              --task-seconds)"
@@ -268,18 +262,14 @@ pub fn render_text(costs: &[ServiceCost]) -> String {
         );
         table(&mut out, &service.comparison.estimates);
         out.push('\n');
-        let width = service
-            .comparison
-            .estimates
-            .iter()
-            .map(|e| e.provider.display_name().len())
-            .max()
-            .unwrap_or(0)
-            + 1;
-        for e in &service.comparison.estimates {
-            let name = format!("{}:", e.provider.display_name());
-            let _ = writeln!(out, "{name:width$} {}", e.note);
-        }
+        notes(
+            &mut out,
+            service
+                .comparison
+                .estimates
+                .iter()
+                .map(|e| (e.provider, e.note.as_str())),
+        );
         let _ = writeln!(out, "\n{}", traffic_line(&service.comparison));
         details(
             &mut out,
@@ -365,6 +355,20 @@ fn grid(out: &mut String, columns: &[&str], rows: &[Vec<String>]) {
     for row in rows {
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         out.push_str(&line(&cells));
+    }
+}
+
+/// One line per provider: what drives its figure, the names aligned.
+fn notes<'a>(out: &mut String, notes: impl Iterator<Item = (Provider, &'a str)> + Clone) {
+    let width = notes
+        .clone()
+        .map(|(p, _)| p.display_name().len())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    for (provider, note) in notes {
+        let name = format!("{}:", provider.display_name());
+        let _ = writeln!(out, "{name:width$} {note}");
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use ferry_api::conditions::REASONS;
 use ferry_api::{Provider, ProviderConfig};
-use ferry_core::backend::{Catalog, Rules};
+use ferry_core::backend::Catalog;
 use ferry_core::capabilities::{Capability, Level, Support, job_table, table};
 use ferry_provider::backend::{Registry, Rendered};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
