@@ -163,12 +163,7 @@ impl Backend for ContainerApps {
                 )
             }
         };
-        let copied = if values.is_empty() {
-            String::new()
-        } else {
-            ";\n# app secrets copied from Kubernetes Secrets show where their values come from"
-                .to_owned()
-        };
+        let copied = copied_note(&values);
         Ok(Rendered {
             comment: format!(
                 "The requests Ferry sends for ServerlessJob {name}: {what}{copied}{note}"
@@ -186,12 +181,7 @@ impl Backend for ContainerApps {
         let (section, note) = connect::render_section(config_name, config);
         let values = rendered_secret_values(desired)?;
         let requests = build::requests(desired, &section, &values).map_err(|e| e.to_string())?;
-        let copied = if values.is_empty() {
-            String::new()
-        } else {
-            ";\n# app secrets copied from Kubernetes Secrets show where their values come from"
-                .to_owned()
-        };
+        let copied = copied_note(&values);
         Ok(Rendered {
             comment: format!(
                 "The request Ferry sends to create or update the container app of \
@@ -200,6 +190,15 @@ impl Backend for ContainerApps {
             ),
             body: serde_json::to_string_pretty(&requests.rendered()).map_err(|e| e.to_string())?,
         })
+    }
+}
+
+/// The note `ferry render` adds when the requests hold placeholders for copied secrets.
+fn copied_note(values: &SecretValues) -> &'static str {
+    if values.is_empty() {
+        ""
+    } else {
+        ";\n# app secrets copied from Kubernetes Secrets show where their values come from"
     }
 }
 

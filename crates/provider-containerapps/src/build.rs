@@ -13,6 +13,7 @@
 //! back at the next spec change.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use ferry_api::conditions::reasons;
 use ferry_api::{AzureProviderConfig, Ingress};
@@ -20,6 +21,7 @@ use ferry_azure::resource::{self, Ownership};
 pub use ferry_azure::resource::{
     MANAGED_BY_FERRY, TAG_FINGERPRINT, TAG_MANAGED_BY, TAG_OBJECT, TAG_UID,
 };
+use ferry_core::backend::BackendModel;
 use ferry_core::desired::{
     ContainerModel, Desired, EnvValue, ObjectRef, ProbeAction, ProbeModel, SecretSource,
     TrafficModel,
@@ -93,49 +95,95 @@ impl std::fmt::Debug for SecretValue {
 /// The values of the copied app secrets, by app secret name.
 pub type SecretValues = BTreeMap<String, SecretValue>;
 
-/// Where an app lives: its ARM coordinates.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Place {
+/// What kind of ARM resource a [`Place`] locates: an app ([`App`]) or a job
+/// ([`crate::job::build::Job`]).
+pub trait Kind {
+    /// The resource type, as ARM ids spell it.
+    const RESOURCE_TYPE: &'static str;
+
+    /// The resource's name for the object `name` in `namespace`.
+    fn name(namespace: &str, name: &str) -> String;
+}
+
+/// A container app (`Microsoft.App/containerApps`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct App;
+
+impl Kind for App {
+    const RESOURCE_TYPE: &'static str = RESOURCE_TYPE;
+
+    fn name(namespace: &str, name: &str) -> String {
+        crate::names::app_name(namespace, name)
+    }
+}
+
+/// Where a resource of kind `K` lives: its ARM coordinates. An app's by default.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Place<K = App> {
     /// Subscription id.
     pub subscription: String,
     /// Resource group.
     pub resource_group: String,
-    /// App name ([`crate::names::app_name`]).
+    /// The resource's name ([`crate::names::app_name`], [`crate::names::job_name`]).
     pub name: String,
+    kind: PhantomData<K>,
 }
 
-impl Place {
-    /// The place of `object`'s app under `config`, in the resource group `own` (the spec's
+impl<K: Kind> std::fmt::Debug for Place<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Place")
+            .field("subscription", &self.subscription)
+            .field("resource_group", &self.resource_group)
+            .field("name", &self.name)
+            .field("type", &K::RESOURCE_TYPE)
+            .finish()
+    }
+}
+
+impl<K: Kind> Place<K> {
+    /// The place of `object`'s resource under `config`, in the resource group `own` (the spec's
     /// `containerApps.resourceGroup`) or the ProviderConfig's.
     pub fn of(object: &ObjectRef, config: &AzureProviderConfig, own: Option<&str>) -> Self {
         Self {
             subscription: config.subscription_id.clone(),
             resource_group: own.map_or_else(|| config.resource_group.clone(), str::to_owned),
-            name: crate::names::app_name(&object.namespace, &object.name),
+            name: K::name(&object.namespace, &object.name),
+            kind: PhantomData,
         }
     }
 
-    /// The app's ARM id.
+    /// The place of `object`'s resource with the settings `model` under `config`.
+    pub fn of_model(
+        object: &ObjectRef,
+        config: &AzureProviderConfig,
+        model: &ContainerAppsModel,
+    ) -> Self {
+        Self::of(object, config, model.resource_group.as_deref())
+    }
+
+    /// The resource's ARM id.
     pub fn id(&self) -> String {
         ferry_azure::resource_id(
             &self.subscription,
             &self.resource_group,
-            RESOURCE_TYPE,
+            K::RESOURCE_TYPE,
             &self.name,
         )
     }
+}
 
+impl Place<App> {
     /// The id of one of its revisions.
     pub fn revision_id(&self, revision: &str) -> String {
         format!("{}/revisions/{revision}", self.id())
     }
 }
 
-/// Everything Ferry sends for one object.
+/// The PUT Ferry sends for one object's resource of kind `K`.
 #[derive(Clone, PartialEq)]
-pub struct Requests {
-    /// Where the app lives.
-    pub place: Place,
+pub struct Put<K = App> {
+    /// Where the resource lives.
+    pub place: Place<K>,
     /// The PUT body (copied secrets with their values).
     pub body: Value,
     /// The fingerprint of the body, without tags and with copied secrets' versions for their
@@ -143,17 +191,20 @@ pub struct Requests {
     pub fingerprint: String,
 }
 
-impl std::fmt::Debug for Requests {
+/// Everything Ferry sends for one object's app.
+pub type Requests = Put<App>;
+
+impl<K: Kind> std::fmt::Debug for Put<K> {
     /// Without the body, which may carry secret values.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Requests")
+        f.debug_struct("Put")
             .field("place", &self.place)
             .field("fingerprint", &self.fingerprint)
             .finish_non_exhaustive()
     }
 }
 
-impl Requests {
+impl<K: Kind> Put<K> {
     /// The PUT's path and query.
     pub fn path(&self) -> String {
         format!("{}?api-version={API_VERSION}", self.place.id())
@@ -165,21 +216,22 @@ impl Requests {
     }
 }
 
+/// The Container Apps settings in `backend`, or `missing` when it holds none.
+pub(crate) fn model_in(
+    backend: &BackendModel,
+    missing: BuildError,
+) -> Result<&ContainerAppsModel, BuildError> {
+    backend.get::<ContainerAppsModel>().ok_or(missing)
+}
+
 /// The Container Apps settings of `want`.
 pub fn model(want: &Desired) -> Result<&ContainerAppsModel, BuildError> {
-    want.backend
-        .get::<ContainerAppsModel>()
-        .ok_or(BuildError::NotContainerApps)
+    model_in(&want.backend, BuildError::NotContainerApps)
 }
 
 /// Where `want`'s app lives under `config`.
 pub fn place(want: &Desired, config: &AzureProviderConfig) -> Result<Place, BuildError> {
-    let model = model(want)?;
-    Ok(Place::of(
-        &want.object,
-        config,
-        model.resource_group.as_deref(),
-    ))
+    Ok(Place::of_model(&want.object, config, model(want)?))
 }
 
 /// Everything Ferry sends for `want` under `config`, with the copied secrets' `values`.
@@ -189,7 +241,22 @@ pub fn requests(
     values: &SecretValues,
 ) -> Result<Requests, BuildError> {
     let model = model(want)?;
-    let place = place(want, config)?;
+    put(&want.object, model, config, values, |environment, value| {
+        body(want, model, config, environment, value)
+    })
+}
+
+/// The PUT of `object`'s resource with the settings `model` under `config`, with the copied
+/// secrets' `values`: `body` makes the body without tags for an environment id, `value` giving
+/// a copied secret's value. The fingerprint is that of the body made with the secrets'
+/// versions for their values.
+pub(crate) fn put<K: Kind>(
+    object: &ObjectRef,
+    model: &ContainerAppsModel,
+    config: &AzureProviderConfig,
+    values: &SecretValues,
+    body: impl Fn(&str, &dyn Fn(&str) -> Option<String>) -> Value,
+) -> Result<Put<K>, BuildError> {
     let environment = model
         .environment
         .clone()
@@ -203,12 +270,12 @@ pub fn requests(
         }
     }
     let versions = |name: &str| values.get(name).map(|v| v.version.clone());
-    let fingerprint = resource::fingerprint(body(want, model, config, &environment, &versions));
+    let fingerprint = resource::fingerprint(body(&environment, &versions));
     let values_of = |name: &str| values.get(name).map(|v| v.value.clone());
-    let mut body = body(want, model, config, &environment, &values_of);
-    body["tags"] = Value::Object(resource::tags(&want.object, &fingerprint));
-    Ok(Requests {
-        place,
+    let mut body = body(&environment, &values_of);
+    body["tags"] = Value::Object(resource::tags(object, &fingerprint));
+    Ok(Put {
+        place: Place::of_model(object, config, model),
         body,
         fingerprint,
     })
@@ -222,13 +289,32 @@ fn body(
     environment: &str,
     value: &dyn Fn(&str) -> Option<String>,
 ) -> Value {
+    resource_body(
+        model,
+        config,
+        environment,
+        configuration(want, model, value),
+        template(want, model),
+    )
+}
+
+/// The PUT body without tags of an app or a job with the settings `model`: its `configuration`
+/// and `template` in `environment` (and the model's workload profile), at the ProviderConfig's
+/// location, with the model's identity.
+pub(crate) fn resource_body(
+    model: &ContainerAppsModel,
+    config: &AzureProviderConfig,
+    environment: &str,
+    configuration: Value,
+    template: Value,
+) -> Value {
     let mut properties = Map::new();
     properties.insert("environmentId".into(), environment.into());
     if let Some(profile) = &model.workload_profile {
         properties.insert("workloadProfileName".into(), profile.as_str().into());
     }
-    properties.insert("configuration".into(), configuration(want, model, value));
-    properties.insert("template".into(), template(want, model));
+    properties.insert("configuration".into(), configuration);
+    properties.insert("template".into(), template);
     let mut body = json!({"location": config.location, "properties": properties});
     if let Some(id) = &model.identity {
         body["identity"] = identity(id);
@@ -476,24 +562,41 @@ impl Change {
 /// What differs between the app Azure describes and `requests`; empty when nothing. Any change
 /// is made with one PUT of `requests.body`.
 pub fn diff(requests: &Requests, app: &Value) -> Vec<Change> {
+    changes(
+        requests,
+        app,
+        &["environmentId", "managedEnvironmentId"],
+        drift(&requests.body, app),
+    )
+}
+
+/// What differs between the resource Azure describes (`have`) and `requests`, given the
+/// fields `drifted` behind Ferry's back: the environment (the first of `environment_fields`
+/// that `have` sets), the fingerprint, the drifted fields and Ferry's other tags, in this order.
+pub(crate) fn changes<K>(
+    requests: &Put<K>,
+    have: &Value,
+    environment_fields: &[&str],
+    drifted: Vec<&'static str>,
+) -> Vec<Change> {
     let mut changes = Vec::new();
     let environment = |v: &Value| {
         let p = &v["properties"];
-        p["environmentId"]
-            .as_str()
-            .or_else(|| p["managedEnvironmentId"].as_str())
+        environment_fields
+            .iter()
+            .find_map(|field| p[*field].as_str())
             .map(str::to_ascii_lowercase)
     };
-    if let (Some(want), Some(have)) = (environment(&requests.body), environment(app))
+    if let (Some(want), Some(have)) = (environment(&requests.body), environment(have))
         && want != have
     {
         changes.push(Change::Environment);
     }
-    if resource::tag(app, TAG_FINGERPRINT) != Some(requests.fingerprint.as_str()) {
+    if resource::tag(have, TAG_FINGERPRINT) != Some(requests.fingerprint.as_str()) {
         changes.push(Change::Spec);
     }
-    changes.extend(drift(&requests.body, app).into_iter().map(Change::Drift));
-    if resource::tags_differ(&requests.body, app) {
+    changes.extend(drifted.into_iter().map(Change::Drift));
+    if resource::tags_differ(&requests.body, have) {
         changes.push(Change::Tags);
     }
     changes
@@ -542,7 +645,8 @@ fn drift(want: &Value, have: &Value) -> Vec<&'static str> {
     fields
 }
 
-fn images(properties: &Value) -> Vec<(&str, &str)> {
+/// The `(name, image)` of each container of the template in `properties`.
+pub(crate) fn images(properties: &Value) -> Vec<(&str, &str)> {
     properties["template"]["containers"]
         .as_array()
         .into_iter()

@@ -31,9 +31,10 @@ use ferry_provider::{
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
+use serde_json::Value;
 use tracing::{debug, info};
 
-use crate::build::{self, API_VERSION, Place, Requests, SecretValue, SecretValues};
+use crate::build::{self, API_VERSION, BuildError, Place, Requests, SecretValue, SecretValues};
 use crate::job::client::{ContainerAppsJobs, Stops};
 
 /// Tunables of the Container Apps backend.
@@ -291,14 +292,60 @@ pub(crate) fn operation_in_progress(error: &ProviderError) -> bool {
     })
 }
 
+/// A desired service or job this backend cannot build for (never after validation).
+pub(crate) fn unbuildable(error: &BuildError) -> ProviderError {
+    ProviderError::Terminal {
+        reason: error.reason(),
+        message: error.to_string(),
+        recheck: None,
+    }
+}
+
+/// Deletes the resource at `id` (an app or a job) when Ferry may manage it for the object with
+/// `uid` ([`build::is_ours`]); `started` logs a delete it starts. Another's resource, or none,
+/// is `Gone` for this object; one ARM is deleting or busy with is `InProgress`.
+pub(crate) async fn delete_ours(
+    arm: &Arm,
+    id: &str,
+    uid: Option<&str>,
+    started: impl FnOnce(),
+) -> Result<Deletion, ProviderError> {
+    let Some(held) = arm.get(id, API_VERSION).await? else {
+        return Ok(Deletion::Gone);
+    };
+    if !build::is_ours(&held, uid) {
+        return Ok(Deletion::Gone);
+    }
+    if held["properties"]["provisioningState"] == "Deleting" {
+        return Ok(Deletion::InProgress);
+    }
+    let accepted = match arm.delete(id, API_VERSION).await {
+        Ok(accepted) => accepted,
+        Err(e) if operation_in_progress(&e) => return Ok(Deletion::InProgress),
+        Err(e) => return Err(e),
+    };
+    if accepted.gone {
+        return Ok(Deletion::Gone);
+    }
+    started();
+    Ok(Deletion::InProgress)
+}
+
+/// The resource at `id` (an app or a job) when it carries the UID tag `uid`, which a release
+/// takes off; `None` when there is none, or it is released already or another's.
+pub(crate) async fn tagged_with(
+    arm: &Arm,
+    id: &str,
+    uid: Option<&str>,
+) -> Result<Option<Value>, ProviderError> {
+    let held = arm.get(id, API_VERSION).await?;
+    Ok(held.filter(|held| resource::ownership(held, uid) == Ownership::Ours))
+}
+
 impl ContainerAppsClient {
     fn requests(&self, want: &Desired) -> Result<Requests, ProviderError> {
         let values = self.values.clone()?;
-        build::requests(want, &self.config, &values).map_err(|e| ProviderError::Terminal {
-            reason: e.reason(),
-            message: e.to_string(),
-            recheck: None,
-        })
+        build::requests(want, &self.config, &values).map_err(|e| unbuildable(&e))
     }
 
     fn place_of(&self, object: &ObjectRef) -> Place {
@@ -425,37 +472,18 @@ impl ExternalClient for ContainerAppsClient {
 
     async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {
         let place = self.place_of(object);
-        let id = place.id();
-        let Some(app) = self.arm.get(&id, API_VERSION).await? else {
-            return Ok(Deletion::Gone);
-        };
-        if !build::is_ours(&app, object.uid.as_deref()) {
-            return Ok(Deletion::Gone);
-        }
-        if app["properties"]["provisioningState"] == "Deleting" {
-            return Ok(Deletion::InProgress);
-        }
-        let accepted = match self.arm.delete(&id, API_VERSION).await {
-            Ok(accepted) => accepted,
-            Err(e) if operation_in_progress(&e) => return Ok(Deletion::InProgress),
-            Err(e) => return Err(e),
-        };
-        if accepted.gone {
-            return Ok(Deletion::Gone);
-        }
-        info!(app = %place.name, resource_group = %place.resource_group, "deleting the container app");
-        Ok(Deletion::InProgress)
+        delete_ours(&self.arm, &place.id(), object.uid.as_deref(), || {
+            info!(app = %place.name, resource_group = %place.resource_group, "deleting the container app");
+        })
+        .await
     }
 
     async fn release(&self, object: &ObjectRef) -> Result<(), ProviderError> {
         let place = self.place_of(object);
         let id = place.id();
-        let Some(app) = self.arm.get(&id, API_VERSION).await? else {
+        let Some(app) = tagged_with(&self.arm, &id, object.uid.as_deref()).await? else {
             return Ok(());
         };
-        if resource::ownership(&app, object.uid.as_deref()) != Ownership::Ours {
-            return Ok(());
-        }
         let values = self.values.clone().unwrap_or_default();
         // Without the UID tag the app is adoptable by the next object of this name.
         let body = build::released(&app, &values).ok_or_else(|| ProviderError::Terminal {

@@ -5,73 +5,51 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
+mod support;
+
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use azure_fake::{AzureFake, Fault, ImageBehaviour, Subscription};
+use azure_fake::{Fault, ImageBehaviour};
 use ferry_api::conditions::reasons;
-use ferry_api::{ProviderConfig, ServerlessService, ServerlessServiceStatus};
+use ferry_api::{ServerlessService, ServerlessServiceStatus};
 use ferry_core::desired::{Desired, ObjectRef};
 use ferry_provider::{
     Connector, Deletion, ExternalClient, Observation, ProviderError, Readiness, Started,
 };
-use ferry_provider_containerapps::build::{API_VERSION, SecretValue, SecretValues};
-use ferry_provider_containerapps::{ContainerApps, ContainerAppsConnector, Settings, names};
+use ferry_provider_containerapps::build::{API_VERSION, SecretValue};
+use ferry_provider_containerapps::{ContainerApps, names};
 use serde_json::{Value, json};
-
-const GROUP: &str = "rg";
+use support::{Azure, GROUP, writes};
 
 /// One test's subscription, a connector, and the `status.operation` a controller would keep.
 struct Harness {
-    fake: &'static AzureFake,
-    name: String,
-    connector: ContainerAppsConnector,
-    config: ProviderConfig,
+    azure: Azure,
     operation: Mutex<Option<String>>,
-    values: Mutex<SecretValues>,
+}
+
+impl Deref for Harness {
+    type Target = Azure;
+
+    fn deref(&self) -> &Azure {
+        &self.azure
+    }
+}
+
+impl DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut Azure {
+        &mut self.azure
+    }
 }
 
 impl Harness {
     async fn start(name: &str) -> Self {
-        let fake = AzureFake::shared().await.unwrap();
-        let subscription = fake.subscription(name).id().to_owned();
-        let config: ProviderConfig = serde_saphyr::from_str(&format!(
-            "apiVersion: ferry.dev/v1alpha1\nkind: ProviderConfig\n\
-             metadata: {{name: azure-{name}, resourceVersion: '1'}}\n\
-             spec:\n  azure:\n    subscriptionId: {subscription}\n    resourceGroup: {GROUP}\n    \
-             location: westeurope\n    containerAppsEnvironment: \
-             /subscriptions/{subscription}/resourceGroups/{GROUP}/providers/Microsoft.App/managedEnvironments/env\n    \
-             endpoint: {endpoint}\n    credentials: {{source: Anonymous}}\n",
-            endpoint = fake.endpoint()
-        ))
-        .unwrap();
-        // Nothing is read from Kubernetes here: `connect_with` is given what it would read.
-        let kube = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap()))
-            .unwrap();
-        let connector = ContainerAppsConnector::new(
-            kube,
-            Settings {
-                call_timeout: Duration::from_secs(10),
-                ..Settings::default()
-            },
-        );
         Self {
-            fake,
-            name: name.to_owned(),
-            connector,
-            config,
+            azure: Azure::start(name).await,
             operation: Mutex::default(),
-            values: Mutex::default(),
         }
-    }
-
-    fn subscription(&self) -> Subscription<'_> {
-        self.fake.subscription(&self.name)
-    }
-
-    async fn writes(&self) -> BTreeMap<String, usize> {
-        self.subscription().writes().await.unwrap()
     }
 
     /// The app of `svc` as the fake holds it.
@@ -220,10 +198,6 @@ fn desired(svc: &ServerlessService) -> Desired {
 
 fn object(svc: &ServerlessService) -> ObjectRef {
     desired(svc).object
-}
-
-fn writes(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
 }
 
 #[tokio::test]

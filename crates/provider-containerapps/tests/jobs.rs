@@ -7,76 +7,47 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
+mod support;
+
 use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use azure_fake::{AzureFake, Fault, Subscription};
+use azure_fake::Fault;
 use ferry_api::conditions::reasons;
-use ferry_api::{JobRun, ProviderConfig, RunState, ServerlessJob};
+use ferry_api::{JobRun, RunState, ServerlessJob};
 use ferry_core::desired::ObjectRef;
 use ferry_core::job::DesiredJob;
 use ferry_core::job::status::has_run_for;
 use ferry_provider::job::{Definition, JobObservation, Jobs};
 use ferry_provider::{Deletion, ProviderError};
-use ferry_provider_containerapps::build::{API_VERSION, SecretValue, SecretValues};
+use ferry_provider_containerapps::build::{API_VERSION, SecretValue};
 use ferry_provider_containerapps::job::build::{GENERATION_ENV, RUN_ENV};
-use ferry_provider_containerapps::{ContainerApps, ContainerAppsConnector, Settings, names};
+use ferry_provider_containerapps::{ContainerApps, names};
 use serde_json::{Value, json};
-
-const GROUP: &str = "rg";
+use support::{Azure, GROUP, writes};
 
 /// One test's subscription, a connector, and the run history a controller keeps in status.
 struct Harness {
-    fake: &'static AzureFake,
-    name: String,
-    connector: ContainerAppsConnector,
-    config: ProviderConfig,
+    azure: Azure,
     history: Mutex<Vec<JobRun>>,
-    /// The copied secrets' values the connector would read from the cluster.
-    values: Mutex<SecretValues>,
+}
+
+impl Deref for Harness {
+    type Target = Azure;
+
+    fn deref(&self) -> &Azure {
+        &self.azure
+    }
 }
 
 impl Harness {
     async fn start(name: &str) -> Self {
-        let fake = AzureFake::shared().await.unwrap();
-        let subscription = fake.subscription(name).id().to_owned();
-        let config: ProviderConfig = serde_saphyr::from_str(&format!(
-            "apiVersion: ferry.dev/v1alpha1\nkind: ProviderConfig\n\
-             metadata: {{name: azure-{name}, resourceVersion: '1'}}\n\
-             spec:\n  azure:\n    subscriptionId: {subscription}\n    resourceGroup: {GROUP}\n    \
-             location: westeurope\n    containerAppsEnvironment: \
-             /subscriptions/{subscription}/resourceGroups/{GROUP}/providers/Microsoft.App/managedEnvironments/env\n    \
-             endpoint: {endpoint}\n    credentials: {{source: Anonymous}}\n",
-            endpoint = fake.endpoint()
-        ))
-        .unwrap();
-        // Nothing is read from Kubernetes here: `connect_job_with` is given what it would read.
-        let kube = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap()))
-            .unwrap();
-        let connector = ContainerAppsConnector::new(
-            kube,
-            Settings {
-                call_timeout: Duration::from_secs(10),
-                ..Settings::default()
-            },
-        );
         Self {
-            fake,
-            name: name.to_owned(),
-            connector,
-            config,
+            azure: Azure::start(name).await,
             history: Mutex::default(),
-            values: Mutex::default(),
         }
-    }
-
-    fn subscription(&self) -> Subscription<'_> {
-        self.fake.subscription(&self.name)
-    }
-
-    async fn writes(&self) -> BTreeMap<String, usize> {
-        self.subscription().writes().await.unwrap()
     }
 
     /// A new client, as each reconcile (and an operator that restarted) connects anew.
@@ -253,10 +224,6 @@ fn desired(job: &ServerlessJob) -> DesiredJob {
 
 fn object(job: &ServerlessJob) -> ObjectRef {
     desired(job).object
-}
-
-fn writes(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
 }
 
 fn env_value<'a>(execution: &'a Value, name: &str) -> Option<&'a str> {

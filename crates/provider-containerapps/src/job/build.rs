@@ -19,14 +19,12 @@
 
 use ferry_api::conditions::reasons;
 use ferry_api::{AzureProviderConfig, JobRun, RunState};
-use ferry_azure::resource;
-use ferry_core::desired::ObjectRef;
 use ferry_core::job::DesiredJob;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::build::{self as app, API_VERSION, BuildError, Change, SecretValues, TAG_FINGERPRINT};
-use crate::model::{AppSecretSource, ContainerAppsModel};
+use crate::build::{self as app, BuildError, Change, Kind, Place, Put, SecretValues};
+use crate::model::ContainerAppsModel;
 
 /// The resource type, as ARM ids spell it.
 pub const RESOURCE_TYPE: &str = "Microsoft.App/jobs";
@@ -44,38 +42,22 @@ pub const UID_ENV: &str = "FERRY_UID";
 /// The variables Ferry sets in every replica, which a container may not set.
 pub const RESERVED_ENV: [&str; 3] = [RUN_ENV, GENERATION_ENV, UID_ENV];
 
-/// Where a job lives: its ARM coordinates.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JobPlace {
-    /// Subscription id.
-    pub subscription: String,
-    /// Resource group.
-    pub resource_group: String,
-    /// Job name ([`crate::names::job_name`]).
-    pub name: String,
+/// A Container Apps job (`Microsoft.App/jobs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Job;
+
+impl Kind for Job {
+    const RESOURCE_TYPE: &'static str = RESOURCE_TYPE;
+
+    fn name(namespace: &str, name: &str) -> String {
+        crate::names::job_name(namespace, name)
+    }
 }
 
-impl JobPlace {
-    /// The place of `object`'s job under `config`, in the resource group `own` (the spec's
-    /// `containerApps.resourceGroup`) or the ProviderConfig's.
-    pub fn of(object: &ObjectRef, config: &AzureProviderConfig, own: Option<&str>) -> Self {
-        Self {
-            subscription: config.subscription_id.clone(),
-            resource_group: own.map_or_else(|| config.resource_group.clone(), str::to_owned),
-            name: crate::names::job_name(&object.namespace, &object.name),
-        }
-    }
+/// Where a job lives: its ARM coordinates.
+pub type JobPlace = Place<Job>;
 
-    /// The job's ARM id.
-    pub fn id(&self) -> String {
-        ferry_azure::resource_id(
-            &self.subscription,
-            &self.resource_group,
-            RESOURCE_TYPE,
-            &self.name,
-        )
-    }
-
+impl Place<Job> {
     /// What `Jobs_Start` is posted to.
     pub fn start_id(&self) -> String {
         format!("{}/start", self.id())
@@ -93,54 +75,16 @@ impl JobPlace {
 }
 
 /// The job's PUT.
-#[derive(Clone, PartialEq)]
-pub struct JobRequests {
-    /// Where the job lives.
-    pub place: JobPlace,
-    /// The PUT body (copied secrets with their values).
-    pub body: Value,
-    /// The fingerprint of the body, without tags and with copied secrets' versions for their
-    /// values (also [`TAG_FINGERPRINT`]).
-    pub fingerprint: String,
-}
-
-impl std::fmt::Debug for JobRequests {
-    /// Without the body, which may carry secret values.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JobRequests")
-            .field("place", &self.place)
-            .field("fingerprint", &self.fingerprint)
-            .finish_non_exhaustive()
-    }
-}
-
-impl JobRequests {
-    /// The PUT's path and query.
-    pub fn path(&self) -> String {
-        format!("{}?api-version={API_VERSION}", self.place.id())
-    }
-
-    /// The request as `ferry render` prints it.
-    pub fn rendered(&self) -> Value {
-        json!({"method": "PUT", "path": self.path(), "body": self.body})
-    }
-}
+pub type JobRequests = Put<Job>;
 
 /// The Container Apps settings of `want`.
 pub fn model(want: &DesiredJob) -> Result<&ContainerAppsModel, BuildError> {
-    want.backend
-        .get::<ContainerAppsModel>()
-        .ok_or(BuildError::NotContainerAppsJob)
+    app::model_in(&want.backend, BuildError::NotContainerAppsJob)
 }
 
 /// Where `want`'s job lives under `config`.
 pub fn place(want: &DesiredJob, config: &AzureProviderConfig) -> Result<JobPlace, BuildError> {
-    let model = model(want)?;
-    Ok(JobPlace::of(
-        &want.object,
-        config,
-        model.resource_group.as_deref(),
-    ))
+    Ok(JobPlace::of_model(&want.object, config, model(want)?))
 }
 
 /// The job's PUT for `want` under `config`, with the copied secrets' `values`.
@@ -150,28 +94,8 @@ pub fn requests(
     values: &SecretValues,
 ) -> Result<JobRequests, BuildError> {
     let model = model(want)?;
-    let place = place(want, config)?;
-    let environment = model
-        .environment
-        .clone()
-        .or_else(|| config.container_apps_environment.clone())
-        .ok_or(BuildError::NoEnvironment)?;
-    for secret in &model.secrets {
-        if matches!(secret.source, AppSecretSource::Kubernetes { .. })
-            && !values.contains_key(&secret.name)
-        {
-            return Err(BuildError::SecretNotRead(secret.name.clone()));
-        }
-    }
-    let versions = |name: &str| values.get(name).map(|v| v.version.clone());
-    let fingerprint = resource::fingerprint(body(want, model, config, &environment, &versions));
-    let values_of = |name: &str| values.get(name).map(|v| v.value.clone());
-    let mut body = body(want, model, config, &environment, &values_of);
-    body["tags"] = Value::Object(resource::tags(&want.object, &fingerprint));
-    Ok(JobRequests {
-        place,
-        body,
-        fingerprint,
+    app::put(&want.object, model, config, values, |environment, value| {
+        body(want, model, config, environment, value)
     })
 }
 
@@ -183,21 +107,13 @@ fn body(
     environment: &str,
     value: &dyn Fn(&str) -> Option<String>,
 ) -> Value {
-    let mut properties = Map::new();
-    properties.insert("environmentId".into(), environment.into());
-    if let Some(profile) = &model.workload_profile {
-        properties.insert("workloadProfileName".into(), profile.as_str().into());
-    }
-    properties.insert("configuration".into(), configuration(want, model, value));
-    properties.insert(
-        "template".into(),
+    app::resource_body(
+        model,
+        config,
+        environment,
+        configuration(want, model, value),
         json!({"containers": containers(want, model, None)}),
-    );
-    let mut body = json!({"location": config.location, "properties": properties});
-    if let Some(id) = &model.identity {
-        body["identity"] = app::identity(id);
-    }
-    body
+    )
 }
 
 /// Whether the job is `Schedule`: it has a schedule and is not suspended. Container Apps
@@ -391,25 +307,12 @@ fn failure(name: &str, run: &JobRun, want: &DesiredJob) -> (&'static str, String
 /// What differs between the job Azure describes and `requests`; empty when nothing. Any change
 /// but [`Change::Environment`] is made with one PUT of `requests.body`.
 pub fn diff(requests: &JobRequests, job: &Value) -> Vec<Change> {
-    let mut changes = Vec::new();
-    let environment = |v: &Value| {
-        v["properties"]["environmentId"]
-            .as_str()
-            .map(str::to_ascii_lowercase)
-    };
-    if let (Some(want), Some(have)) = (environment(&requests.body), environment(job))
-        && want != have
-    {
-        changes.push(Change::Environment);
-    }
-    if resource::tag(job, TAG_FINGERPRINT) != Some(requests.fingerprint.as_str()) {
-        changes.push(Change::Spec);
-    }
-    changes.extend(drift(&requests.body, job).into_iter().map(Change::Drift));
-    if resource::tags_differ(&requests.body, job) {
-        changes.push(Change::Tags);
-    }
-    changes
+    app::changes(
+        requests,
+        job,
+        &["environmentId"],
+        drift(&requests.body, job),
+    )
 }
 
 /// The fields Ferry sets that differ in `have`, among those `az containerapp job update`
@@ -417,20 +320,7 @@ pub fn diff(requests: &JobRequests, job: &Value) -> Vec<Change> {
 fn drift(want: &Value, have: &Value) -> Vec<&'static str> {
     let mut fields = Vec::new();
     let (want_p, have_p) = (&want["properties"], &have["properties"]);
-    let images = |p: &Value| -> Vec<(String, String)> {
-        p["template"]["containers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                (
-                    c["name"].as_str().unwrap_or_default().to_owned(),
-                    c["image"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect()
-    };
-    if images(want_p) != images(have_p) {
+    if app::images(want_p) != app::images(have_p) {
         fields.push("template.containers[].image");
     }
     let trigger = |p: &Value| {

@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use ferry_api::conditions::reasons;
 use ferry_api::{AzureProviderConfig, ConcurrencyPolicy, JobRun, RunState};
-use ferry_azure::resource::{self, Ownership};
 use ferry_azure::{Arm, arm_error_of};
 use ferry_core::desired::ObjectRef;
 use ferry_core::job::DesiredJob;
@@ -33,8 +32,8 @@ use serde_json::Value;
 use tracing::{debug, info};
 
 use super::build::{self, JobPlace, JobRequests};
-use crate::build::{self as app, API_VERSION, BuildError, SecretValue, SecretValues};
-use crate::client::operation_in_progress;
+use crate::build::{self as app, API_VERSION, SecretValue, SecretValues};
+use crate::client::{delete_ours, operation_in_progress, tagged_with, unbuildable};
 
 /// How long a stop Ferry asked for is given to take effect before `advance` asks again: an
 /// execution reads Running until its stop is done, and a stop sent again while one is under
@@ -104,15 +103,6 @@ fn busy(place: &JobPlace, generation: i64) -> ProviderError {
              InProgress): the run for generation {generation} starts when it is done",
             place.name
         ),
-    }
-}
-
-/// A desired job this backend cannot build for (never after validation).
-fn unbuildable(error: &BuildError) -> ProviderError {
-    ProviderError::Terminal {
-        reason: error.reason(),
-        message: error.to_string(),
-        recheck: None,
     }
 }
 
@@ -406,38 +396,19 @@ impl JobClient for ContainerAppsJobs {
 
     async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {
         let place = self.place_of(object);
-        let id = place.id();
-        let Some(job) = self.arm.get(&id, API_VERSION).await? else {
-            return Ok(Deletion::Gone);
-        };
-        if !app::is_ours(&job, object.uid.as_deref()) {
-            return Ok(Deletion::Gone);
-        }
-        if job["properties"]["provisioningState"] == "Deleting" {
-            return Ok(Deletion::InProgress);
-        }
         // The job's executions, running ones included, go with it.
-        let accepted = match self.arm.delete(&id, API_VERSION).await {
-            Ok(accepted) => accepted,
-            Err(e) if operation_in_progress(&e) => return Ok(Deletion::InProgress),
-            Err(e) => return Err(e),
-        };
-        if accepted.gone {
-            return Ok(Deletion::Gone);
-        }
-        info!(job = %place.name, resource_group = %place.resource_group, "deleting the Container Apps job");
-        Ok(Deletion::InProgress)
+        delete_ours(&self.arm, &place.id(), object.uid.as_deref(), || {
+            info!(job = %place.name, resource_group = %place.resource_group, "deleting the Container Apps job");
+        })
+        .await
     }
 
     async fn release(&self, object: &ObjectRef) -> Result<(), ProviderError> {
         let place = self.place_of(object);
         let id = place.id();
-        let Some(job) = self.arm.get(&id, API_VERSION).await? else {
+        let Some(job) = tagged_with(&self.arm, &id, object.uid.as_deref()).await? else {
             return Ok(());
         };
-        if resource::ownership(&job, object.uid.as_deref()) != Ownership::Ours {
-            return Ok(());
-        }
         let values = self.values.clone().unwrap_or_default();
         // Without the UID tag the job (its schedule and executions with it) is adoptable by
         // the next object of this name. ARM never describes a secret's value, and the copied

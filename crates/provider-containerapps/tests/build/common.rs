@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use azure_fake::AzureFake;
 use ferry_api::{AzureProviderConfig, ProviderConfig};
+use ferry_core::Invalid;
 use ferry_core::desired::{Desired, ObjectRef};
 use ferry_provider_containerapps::ContainerApps;
 use ferry_provider_containerapps::build::{self, Requests, SecretValue, SecretValues};
+use ferry_provider_containerapps::model::ContainerAppsModel;
 use ferry_testkit::builders::{self, simple_spec};
 pub(crate) use ferry_testkit::builders::{UID, serverless_service};
 use serde_json::Value;
@@ -56,8 +58,12 @@ pub(crate) fn config() -> AzureProviderConfig {
 
 /// A value for every copied secret of `desired`.
 pub(crate) fn values_for(desired: &Desired) -> SecretValues {
-    build::model(desired)
-        .unwrap()
+    values_of(build::model(desired).unwrap())
+}
+
+/// A value for every copied secret of `model`.
+pub(crate) fn values_of(model: &ContainerAppsModel) -> SecretValues {
+    model
         .secrets
         .iter()
         .map(|s| {
@@ -113,12 +119,17 @@ pub(crate) fn refusals(spec: &str) -> Vec<String> {
     };
     match ferry_core::validate_spec(object, &svc.spec, &ContainerApps) {
         Ok(_) => Vec::new(),
-        Err(invalid) => invalid
-            .errors
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect(),
+        Err(invalid) => refusal_lines(&invalid),
     }
+}
+
+/// Each error of `invalid` as `field: message`.
+pub(crate) fn refusal_lines(invalid: &Invalid) -> Vec<String> {
+    invalid
+        .errors
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect()
 }
 
 /// The warnings validation reports for a valid `spec`.

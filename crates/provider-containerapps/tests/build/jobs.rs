@@ -8,14 +8,14 @@ use ferry_api::conditions::reasons;
 use ferry_core::job::DesiredJob;
 use ferry_provider::backend::Backend;
 use ferry_provider_containerapps::ContainerApps;
-use ferry_provider_containerapps::build::{BuildError, Change, SecretValue, SecretValues};
+use ferry_provider_containerapps::build::{BuildError, Change, SecretValues};
 use ferry_provider_containerapps::job::build::{
     self, GENERATION_ENV, RUN_ENV, UID_ENV, find_run, run_key, run_of, start_body,
 };
 use ferry_testkit::builders::{desired_job, serverless_job};
 use serde_json::{Value, json};
 
-use crate::common::{UID, config, fake};
+use crate::common::{UID, config, fake, refusal_lines, values_of};
 
 const ENVIRONMENT: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/prod-rg/providers/Microsoft.App/managedEnvironments/prod";
 const IMAGE: &str = "acmeprod.azurecr.io/report:1.2";
@@ -43,20 +43,7 @@ fn spec(container: &str, extra: &str) -> String {
 }
 
 fn values_for(want: &DesiredJob) -> SecretValues {
-    build::model(want)
-        .unwrap()
-        .secrets
-        .iter()
-        .map(|s| {
-            (
-                s.name.clone(),
-                SecretValue {
-                    value: format!("value of {}", s.name),
-                    version: "1".into(),
-                },
-            )
-        })
-        .collect()
+    values_of(build::model(want).unwrap())
 }
 
 fn requests(want: &DesiredJob) -> build::JobRequests {
@@ -76,11 +63,7 @@ async fn assert_fits(operation: &str, body: &Value) {
 fn refusals(spec: &str) -> Vec<String> {
     match ferry_core::job::validate_job(&serverless_job(spec), &ContainerApps) {
         Ok(_) => Vec::new(),
-        Err(invalid) => invalid
-            .errors
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect(),
+        Err(invalid) => refusal_lines(&invalid),
     }
 }
 
