@@ -100,12 +100,34 @@ async fn reconcile_object(job: &ServerlessJob, ctx: &Context) -> Result<Action, 
         return Err(Error::Provider(error));
     }
     ctx.forget_failures(job);
-    Ok(if running {
-        Action::requeue(ctx.settings.progress_poll)
-    } else {
-        let resync = ctx.settings.resync.as_secs_f64() * (0.9 + 0.2 * (ctx.jitter)());
-        Action::requeue(Duration::from_secs_f64(resync))
-    })
+    if running {
+        return Ok(Action::requeue(ctx.settings.progress_poll));
+    }
+    let resync =
+        Duration::from_secs_f64(ctx.settings.resync.as_secs_f64() * (0.9 + 0.2 * (ctx.jitter)()));
+    // A schedule's run is the provider's to start: look soon after it should have, so what
+    // Ferry does for it (a backend's retries and timeouts, Forbid and Replace) is not left
+    // to the resync.
+    let next_fire = desired
+        .schedule
+        .as_ref()
+        .and_then(|schedule| until_next_fire(schedule, &(ctx.now)(), resync));
+    Ok(Action::requeue(next_fire.map_or(resync, |d| d.min(resync))))
+}
+
+/// How long from `now` until a few seconds after `schedule` next fires, when that is within
+/// `horizon`.
+fn until_next_fire(
+    schedule: &ferry_core::job::Schedule,
+    now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+    horizon: Duration,
+) -> Option<Duration> {
+    const AFTER: Duration = Duration::from_secs(5);
+    let from = now.0;
+    let until = from.checked_add(horizon).ok()?;
+    let next = *schedule.fires(from, until, 1).first()?;
+    let wait = from.duration_until(next);
+    Duration::try_from(wait).ok().map(|d| d + AFTER)
 }
 
 /// Observes the job's definition and runs, and applies, stops and starts as [`plan::plan`]
@@ -306,5 +328,28 @@ impl Measured {
         let r = self.inner.release(object).await;
         self.count("release", &r);
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(text.parse().unwrap())
+    }
+
+    #[test]
+    fn a_scheduled_job_is_looked_at_just_after_its_next_run_within_the_resync() {
+        let daily = ferry_core::job::Schedule::parse("0 3 * * *", None).unwrap();
+        let hour = Duration::from_secs(3600);
+        // 02:50 UTC: the run is 10 minutes away; looked at 5 s after it.
+        let wait = until_next_fire(&daily, &at("2027-01-05T02:50:00Z"), hour);
+        assert_eq!(wait, Some(Duration::from_secs(605)));
+        // 03:10: the next is tomorrow, past the hour: the resync decides.
+        assert_eq!(
+            until_next_fire(&daily, &at("2027-01-05T03:10:00Z"), hour),
+            None
+        );
     }
 }

@@ -8,9 +8,10 @@ use ferry_api::{
 };
 use ferry_core::Findings;
 use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules, ScalingDefaults};
-use ferry_core::capabilities::{Feature, Support};
+use ferry_core::capabilities::{Feature, JobFeature, Support};
 use ferry_core::cost::Priced;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
+use ferry_core::job::cost::RunInput;
 use ferry_core::job::{DesiredJob, JobParts};
 use ferry_provider::Connector;
 use ferry_provider::backend::{Backend, Environment, Rendered, placeholder, placeholder_note};
@@ -30,6 +31,10 @@ impl Rules for Fargate {
 
     fn support(&self, feature: Feature) -> Support {
         capabilities::support(feature)
+    }
+
+    fn job_support(&self, feature: JobFeature) -> Support {
+        capabilities::job_support(feature)
     }
 
     /// Tasks run whether or not requests come, so a service has a fixed count unless it asks
@@ -80,6 +85,10 @@ impl Rules for Fargate {
 
     fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
         cost::estimate(input)
+    }
+
+    fn estimate_run(&self, input: &RunInput<'_>) -> Priced {
+        cost::estimate_run(input)
     }
 
     /// The region, cluster and endpoint: the ECS services one object's name maps to.

@@ -1,8 +1,13 @@
-//! AWS Fargate's column of the capability table.
+//! AWS Fargate's column of the capability table: a ServerlessService's ([`support`]) and a
+//! ServerlessJob's ([`job_support`]).
 
-use ferry_core::capabilities::{Feature, Support, list, no, not_applicable, partial, yes};
+use ferry_core::capabilities::{
+    Feature, JobFeature, Support, list, no, not_applicable, partial, yes,
+};
 use ferry_core::quantity::{format_bytes, format_cores};
 
+use crate::job::build::{SCHEDULE_GROUP, TASK_COUNT_ENV, TASK_INDEX_ENV};
+use crate::job::runs::MAX_STARTS;
 use crate::limits::{
     HEALTH_CHECK_INTERVAL, HEALTH_CHECK_RETRIES, HEALTH_CHECK_START_PERIOD, HEALTH_CHECK_TIMEOUT,
     INCLUDED_EPHEMERAL_GIB, MAX_EPHEMERAL_GIB, MIN_INSTANCES, MemoryOptions, TASK_SIZES, TaskSize,
@@ -103,6 +108,69 @@ pub(crate) fn support(feature: Feature) -> Support {
             "the ECS service is created beside the old side and the switch waits for its \
              tasks; Fargate gives no URL, so status.url is empty after a move to it: point \
              clients at the load balancer (spec.fargate.loadBalancer) before drainSeconds end",
+        ),
+    }
+}
+
+/// When Ferry looks at a run: what its retries, timeout and concurrency policy wait for.
+/// The controller polls every few seconds while a run it knows of is under way; a run the
+/// schedule started is known at the next resync.
+const LOOKS: &str = "every few seconds while a run is under way; a run the schedule started is \
+     first seen at the operator's next resync, every --resync-interval, 10 minutes by default";
+
+/// This provider's cell of the job table's row for `feature`. ECS runs a task and nothing
+/// more: no retries, no parallelism limit, no timeout; Ferry does each itself (`job::runs`),
+/// so they hold while the operator runs.
+pub(crate) fn job_support(feature: JobFeature) -> Support {
+    match feature {
+        JobFeature::Run => yes(
+            "an ECS task definition family NAMESPACE__NAME per job; the run of each generation \
+             the tasks Ferry starts with RunTask, startedBy ferry-UIDHASH-GENERATION, each task \
+             and attempt under its own clientToken, so a repeated start starts nothing twice",
+        ),
+        JobFeature::TaskCount => partial(format!(
+            "any count without a schedule: Ferry starts each task with its own RunTask and \
+             gives it {TASK_INDEX_ENV} and {TASK_COUNT_ENV}; 1 with a schedule: EventBridge \
+             Scheduler starts a firing's tasks in one RunTask, which cannot give each its index"
+        )),
+        JobFeature::Parallelism => partial(format!(
+            "Ferry starts the tasks itself (ECS has no such limit), never more than parallelism \
+             at once and at most {MAX_STARTS} a look (Fargate's RunTask rate); tasks beyond the \
+             account's Fargate vCPU quota in the region wait, and none starts while the \
+             operator is down"
+        )),
+        JobFeature::MaxRetries => yes(format!(
+            "Ferry retries each failed task itself (ECS retries nothing): a new task under its \
+             own clientToken, a Spot interruption counting as a failed attempt; a retry starts \
+             at Ferry's next look ({LOOKS})"
+        )),
+        JobFeature::TimeoutSeconds => partial(format!(
+            "ECS has no task timeout: Ferry stops an attempt (StopTask) at its first look after \
+             timeoutSeconds from the task's creation, image pull included; until then the task \
+             runs, and is billed, past it ({LOOKS}; not at all while the operator is down)"
+        )),
+        JobFeature::Schedule => partial(format!(
+            "an EventBridge Scheduler schedule in group {SCHEDULE_GROUP}, named after the \
+             object, that calls RunTask as the ProviderConfig's spec.fargate.schedulerRoleArn \
+             (required) with taskCount 1; the cron becomes EventBridge's six-field cron, and one \
+             restricting both the day of month and the day of week is refused (EventBridge \
+             takes one of them)"
+        )),
+        JobFeature::TimeZone => yes("the schedule's ScheduleExpressionTimezone"),
+        JobFeature::ConcurrencyPolicy => partial(format!(
+            "EventBridge Scheduler has no such policy: Forbid disables the schedule while a \
+             scheduled run is under way, and Ferry stops a run the schedule started before that \
+             (listed as Stopped); Replace: Ferry stops the earlier run once it sees the newer; \
+             the overlapping tasks run, and are billed (a minute at least), until Ferry's look \
+             ({LOOKS}); for a changed spec Ferry applies it (Replace stops the running run)"
+        )),
+        JobFeature::Suspend => {
+            yes("the schedule is DISABLED (tasks under way go on); no run for a suspended spec")
+        }
+        JobFeature::DeletionPolicy => yes(
+            "Delete: the schedule is deleted, the running tasks stopped and, once they have \
+             stopped, the task definition's revisions deregistered; Orphan: the schedule stays \
+             (its description no longer names the object's UID) and tasks under way go on",
         ),
     }
 }

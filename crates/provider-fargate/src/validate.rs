@@ -101,7 +101,10 @@ pub(crate) fn check_job(f: &mut Findings, parts: &JobParts<'_>) -> Option<Fargat
             f.unsupported(
                 "spec.taskCount",
                 format!(
-                    "a scheduled run on Fargate is one task: EventBridge Scheduler starts a                      firing's tasks in one RunTask, which cannot give each its index                      ({}); use taskCount 1 with a schedule, or leave the schedule out (Ferry                      then starts each task itself), or use provider cloudRun or kubernetes; got                      {}",
+                    "a scheduled run on Fargate is one task: EventBridge Scheduler starts a \
+                     firing's tasks in one RunTask, which cannot give each its index ({}); use \
+                     taskCount 1 with a schedule, or leave the schedule out (Ferry then starts \
+                     each task itself), or use provider cloudRun or kubernetes; got {}",
                     crate::job::build::TASK_INDEX_ENV,
                     parts.task_count
                 ),

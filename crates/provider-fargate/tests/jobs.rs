@@ -23,9 +23,7 @@ use ferry_api::{JobRun, ProviderConfig, RunState, ServerlessJob};
 use ferry_core::job::DesiredJob;
 use ferry_provider::Deletion;
 use ferry_provider::job::{Definition, JobClient, JobObservation};
-use ferry_provider_fargate::job::build::{
-    self as job, TASK_INDEX_ENV, TaskGroup,
-};
+use ferry_provider_fargate::job::build::{self as job, TASK_INDEX_ENV, TaskGroup};
 use ferry_provider_fargate::{CallSettings, Fargate, FargateConnector, Settings};
 use moto_standin::{Fault, Moto, Proxy};
 

@@ -16,7 +16,9 @@ use ferry_core::cost::{
 use ferry_core::desired::ContainerModel;
 use ferry_core::job::cost::RunInput;
 use ferry_core::quantity::{format_bytes, format_cores};
-use ferry_provider_fargate::cost::{ASSUMED_CONCURRENCY, FargateOption, FargatePrice};
+use ferry_provider_fargate::cost::{
+    ASSUMED_CONCURRENCY, FargateOption, FargatePrice, MINIMUM_BILLED_SECONDS,
+};
 use ferry_provider_fargate::limits::smallest_task_size;
 use serde_json::Value;
 
@@ -32,9 +34,6 @@ pub const EMBEDDED: &str = include_str!("../prices.yaml");
 /// What EKS charges per cluster-hour (standard support), shared by everything in the cluster
 /// and therefore not counted; the assumptions say so.
 const EKS_CLUSTER_FEE_PER_HOUR: &str = "$0.10";
-
-/// Fargate bills a task or pod for at least a minute.
-const FARGATE_MINIMUM_SECONDS: u32 = 60;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -326,10 +325,10 @@ pub(crate) fn estimate_run(input: &RunInput<'_>) -> Priced {
             Ok(pod) => pod,
             Err(why) => return Priced::unavailable(why, assumptions),
         };
-        let billed = input.task_seconds.max(FARGATE_MINIMUM_SECONDS);
+        let billed = input.task_seconds.max(MINIMUM_BILLED_SECONDS);
         if billed > input.task_seconds {
             assumptions.push(format!(
-                "Fargate bills each pod at least {FARGATE_MINIMUM_SECONDS} s"
+                "Fargate bills each pod at least {MINIMUM_BILLED_SECONDS} s"
             ));
         }
         let hours = tasks * f64::from(billed) / 3600.0;

@@ -911,3 +911,97 @@ fn rendered_job_requests_match_the_snapshots() {
     job_snapshots().no_stale(cases.iter().map(|(name, _)| name.clone()));
     job_snapshots().compare(cases);
 }
+
+#[test]
+fn the_job_column_is_partial_exactly_where_fargate_limits_a_field() {
+    use ferry_core::backend::Rules as _;
+    use ferry_core::capabilities::{JobFeature, Level};
+    let cell = |f| Fargate.job_support(f);
+    // Every field has a use Fargate takes: none is refused outright.
+    for feature in JobFeature::ALL {
+        let support = cell(feature);
+        assert_ne!(support.level, Level::No, "{feature:?}: {}", support.note);
+        assert!(!support.note.is_empty(), "{feature:?}");
+    }
+    let partial: Vec<JobFeature> = JobFeature::ALL
+        .into_iter()
+        .filter(|&f| cell(f).level == Level::Partial)
+        .collect();
+    assert_eq!(
+        partial,
+        [
+            JobFeature::TaskCount,
+            JobFeature::Parallelism,
+            JobFeature::TimeoutSeconds,
+            JobFeature::Schedule,
+            JobFeature::ConcurrencyPolicy,
+        ]
+    );
+    // Each limit the cells name is what the rules and builders do. Any task count runs
+    // without a schedule, each task told its index; a scheduled run is one task ...
+    let tasks = cell(JobFeature::TaskCount).note;
+    assert!(
+        tasks.contains(TASK_INDEX_ENV) && tasks.contains(TASK_COUNT_ENV),
+        "{tasks}"
+    );
+    assert_eq!(desired(RICH).task_count, 4);
+    let many = findings(&SCHEDULED.replace("schedule:", "taskCount: 3, schedule:"));
+    assert!(many.contains("spec.taskCount"), "{many}");
+    // ... a cron restricting both days is refused, one day field is taken, and the schedule
+    // runs as the ProviderConfig's role in the spec's time zone.
+    let schedule = cell(JobFeature::Schedule).note;
+    assert!(
+        schedule.contains("spec.fargate.schedulerRoleArn"),
+        "{schedule}"
+    );
+    assert!(
+        schedule.contains("both the day of month and the day of week"),
+        "{schedule}"
+    );
+    let both_days = findings(&SCHEDULED.replace("0 3 * * MON-FRI", "0 3 1 * MON"));
+    assert!(both_days.contains("spec.schedule"), "{both_days}");
+    let want = desired(SCHEDULED);
+    let request = job::schedule(
+        &want,
+        &requests(&want),
+        CLUSTER_ARN,
+        &td_arn(1),
+        ROLE,
+        "ENABLED",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(request.target.role_arn, ROLE);
+    assert_eq!(request.target.ecs_parameters.task_count, 1);
+    assert_eq!(request.schedule_expression_timezone, "Europe/Berlin");
+    assert!(
+        cell(JobFeature::TimeZone)
+            .note
+            .contains("ScheduleExpressionTimezone")
+    );
+    // Ferry paces the tasks: at most MAX_STARTS a look.
+    assert!(
+        cell(JobFeature::Parallelism)
+            .note
+            .contains(&format!("at most {MAX_STARTS} a look"))
+    );
+    // Suspend disables the schedule; Forbid does while a scheduled run is under way, Allow
+    // never.
+    assert!(cell(JobFeature::Suspend).note.contains("DISABLED"));
+    let suspended = desired(&SCHEDULED.replace("schedule:", "suspend: true, schedule:"));
+    assert_eq!(job::schedule_state(&suspended, false), "DISABLED");
+    let forbid = desired(&SCHEDULED.replace("schedule:", "concurrencyPolicy: Forbid, schedule:"));
+    assert_eq!(forbid.concurrency_policy, ConcurrencyPolicy::Forbid);
+    assert_eq!(job::schedule_state(&forbid, true), "DISABLED");
+    assert_eq!(job::schedule_state(&forbid, false), "ENABLED");
+    let allow = desired(&SCHEDULED.replace("schedule:", "concurrencyPolicy: Allow, schedule:"));
+    assert_eq!(job::schedule_state(&allow, true), "ENABLED");
+    assert!(
+        cell(JobFeature::ConcurrencyPolicy)
+            .note
+            .contains("Forbid disables the schedule")
+    );
+    // The run: the job's own task definition family.
+    assert!(cell(JobFeature::Run).note.contains("NAMESPACE__NAME"));
+    assert_eq!(job::family("shop", "report"), "shop__report");
+}

@@ -2,7 +2,8 @@
 //! spec (table tests on the request JSON), the account errors, fingerprints, `diff` against
 //! what AWS describes (with a property test), `readiness`, `update_service`, every request
 //! checked against botocore's service models, and snapshots of every object's requests; and the
-//! same for ServerlessJobs (`jobs`): the RunTask and schedule requests, and how tasks read as runs.
+//! same for ServerlessJobs (`jobs`): the RunTask and schedule requests, how tasks read as runs
+//! and the job capability cells; and what a job run costs (`job_cost`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
@@ -11,6 +12,7 @@ mod botocore;
 mod common;
 mod diff;
 mod fingerprints;
+mod job_cost;
 mod jobs;
 mod readiness;
 mod scaling;
