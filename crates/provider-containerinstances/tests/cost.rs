@@ -8,59 +8,12 @@ mod common;
 use std::sync::Arc;
 
 use common::{serverless_service, simple};
-use ferry_api::{Provider, SecretRef, ServerlessServiceSpec};
-use ferry_core::Findings;
-use ferry_core::backend::{BackendModel, Catalog, EstimateInput, Parts, Rules};
-use ferry_core::capabilities::{Feature, Support, yes};
+use ferry_core::backend::{Catalog, EstimateInput, Rules};
 use ferry_core::cost::{Breakdown, Figure, PriceTable, Priced, Shape, Traffic, Usd};
-use ferry_core::desired::{ObjectRef, SecretSource};
 use ferry_provider_containerinstances::ContainerInstances;
 
-/// Any other provider, priced at nothing: a price table needs a catalog of every provider.
-struct Elsewhere(Provider);
-
-impl Rules for Elsewhere {
-    fn provider(&self) -> Provider {
-        self.0
-    }
-    fn support(&self, _: Feature) -> Support {
-        yes("")
-    }
-    fn secret(
-        &self,
-        _: &mut Findings,
-        _: &str,
-        _: &SecretRef,
-        _: &ServerlessServiceSpec,
-    ) -> Option<SecretSource> {
-        None
-    }
-    fn check(&self, _: &mut Findings, _: &ObjectRef, _: &Parts<'_>) -> Option<BackendModel> {
-        None
-    }
-    fn embedded_prices(&self) -> &'static str {
-        "[]"
-    }
-    fn check_prices(&self, _: &[serde_json::Value]) -> Vec<String> {
-        Vec::new()
-    }
-    fn estimate(&self, _: &EstimateInput<'_>) -> Priced {
-        Priced::unavailable("", Vec::new())
-    }
-}
-
 fn catalog() -> Catalog {
-    let rules: Vec<Arc<dyn Rules>> = Provider::ALL
-        .iter()
-        .map(|&p| -> Arc<dyn Rules> {
-            if p == Provider::ContainerInstances {
-                Arc::new(ContainerInstances)
-            } else {
-                Arc::new(Elsewhere(p))
-            }
-        })
-        .collect();
-    Catalog::new(&rules).unwrap()
+    ferry_testkit::builders::catalog_of(&(Arc::new(ContainerInstances) as Arc<dyn Rules>))
 }
 
 fn estimate(spec: &str, region: Option<&str>) -> Priced {

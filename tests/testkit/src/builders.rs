@@ -252,3 +252,58 @@ pub fn parent_and_last(pointer: &str) -> (&str, String) {
     let (parent, last) = pointer.rsplit_once('/').unwrap();
     (parent, last.replace("~1", "/").replace("~0", "~"))
 }
+
+/// A catalog of `rules` for its provider and, for every other provider, rules that price and
+/// refuse nothing: what a price table needs (a catalog of every provider) when a backend's own
+/// tests price it alone.
+pub fn catalog_of(rules: &std::sync::Arc<dyn Rules>) -> ferry_core::backend::Catalog {
+    let all: Vec<std::sync::Arc<dyn Rules>> = ferry_api::Provider::ALL
+        .iter()
+        .map(|&p| -> std::sync::Arc<dyn Rules> {
+            if p == rules.provider() {
+                std::sync::Arc::clone(rules)
+            } else {
+                std::sync::Arc::new(NoRules(p))
+            }
+        })
+        .collect();
+    ferry_core::backend::Catalog::new(&all).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Another provider in [`catalog_of`]: no prices, no refusals.
+struct NoRules(ferry_api::Provider);
+
+impl Rules for NoRules {
+    fn provider(&self) -> ferry_api::Provider {
+        self.0
+    }
+    fn support(&self, _: ferry_core::capabilities::Feature) -> ferry_core::capabilities::Support {
+        ferry_core::capabilities::yes("")
+    }
+    fn secret(
+        &self,
+        _: &mut ferry_core::Findings,
+        _: &str,
+        _: &ferry_api::SecretRef,
+        _: &ferry_api::ServerlessServiceSpec,
+    ) -> Option<ferry_core::desired::SecretSource> {
+        None
+    }
+    fn check(
+        &self,
+        _: &mut ferry_core::Findings,
+        _: &ferry_core::desired::ObjectRef,
+        _: &ferry_core::backend::Parts<'_>,
+    ) -> Option<ferry_core::backend::BackendModel> {
+        None
+    }
+    fn embedded_prices(&self) -> &'static str {
+        "[]"
+    }
+    fn check_prices(&self, _: &[serde_json::Value]) -> Vec<String> {
+        Vec::new()
+    }
+    fn estimate(&self, _: &ferry_core::backend::EstimateInput<'_>) -> ferry_core::cost::Priced {
+        ferry_core::cost::Priced::unavailable("", Vec::new())
+    }
+}

@@ -7,63 +7,17 @@
 
 use std::sync::Arc;
 
-use ferry_api::{ProviderConfigSpec, SecretRef, ServerlessServiceSpec};
-use ferry_core::Findings;
-use ferry_core::backend::{BackendModel, Catalog, EstimateInput, Parts, Rules};
-use ferry_core::capabilities::{Feature, Support, yes};
-use ferry_core::cost::{PriceTable, Priced, Usd};
-use ferry_core::desired::{ObjectRef, SecretSource};
+use ferry_api::ProviderConfigSpec;
+use ferry_core::backend::{Catalog, Rules};
+use ferry_core::cost::{PriceTable, Usd};
 use ferry_core::job::cost::{JobEstimate, estimate_job};
 use ferry_provider_cloudrun::CloudRun;
 use ferry_testkit::builders::{self, serverless_job};
 
 use crate::common::{GCP_PROD, example_provider_config};
 
-/// Another provider, with no prices: the catalog a price table needs has every provider.
-struct Other(ferry_api::Provider);
-
-impl Rules for Other {
-    fn provider(&self) -> ferry_api::Provider {
-        self.0
-    }
-    fn support(&self, _: Feature) -> Support {
-        yes("")
-    }
-    fn secret(
-        &self,
-        _: &mut Findings,
-        _: &str,
-        _: &SecretRef,
-        _: &ServerlessServiceSpec,
-    ) -> Option<SecretSource> {
-        None
-    }
-    fn check(&self, _: &mut Findings, _: &ObjectRef, _: &Parts<'_>) -> Option<BackendModel> {
-        None
-    }
-    fn embedded_prices(&self) -> &'static str {
-        "[]"
-    }
-    fn check_prices(&self, _: &[serde_json::Value]) -> Vec<String> {
-        Vec::new()
-    }
-    fn estimate(&self, _: &EstimateInput<'_>) -> Priced {
-        Priced::unavailable("", Vec::new())
-    }
-}
-
 fn catalog() -> Catalog {
-    let rules: Vec<Arc<dyn Rules>> = ferry_api::Provider::ALL
-        .iter()
-        .map(|&p| -> Arc<dyn Rules> {
-            if p == ferry_api::Provider::CloudRun {
-                Arc::new(CloudRun)
-            } else {
-                Arc::new(Other(p))
-            }
-        })
-        .collect();
-    Catalog::new(&rules).unwrap()
+    ferry_testkit::builders::catalog_of(&(Arc::new(CloudRun) as Arc<dyn Rules>))
 }
 
 fn embedded() -> PriceTable {

@@ -3,61 +3,14 @@
 
 use std::sync::Arc;
 
-use ferry_api::{Provider, SecretRef, ServerlessServiceSpec};
-use ferry_core::Findings;
-use ferry_core::backend::{BackendModel, Catalog, EstimateInput, Parts, Rules};
-use ferry_core::capabilities::{Feature, Support, yes};
+use ferry_core::backend::{Catalog, EstimateInput, Rules};
 use ferry_core::cost::{Breakdown, Figure, PriceTable, Priced, Shape, Traffic, Usd};
-use ferry_core::desired::{ObjectRef, SecretSource};
 use ferry_provider_containerapps::ContainerApps;
 
 use crate::common::{serverless_service, simple};
 
-/// Another provider, with no prices: the catalog a price table needs has every provider.
-struct Other(Provider);
-
-impl Rules for Other {
-    fn provider(&self) -> Provider {
-        self.0
-    }
-    fn support(&self, _: Feature) -> Support {
-        yes("")
-    }
-    fn secret(
-        &self,
-        _: &mut Findings,
-        _: &str,
-        _: &SecretRef,
-        _: &ServerlessServiceSpec,
-    ) -> Option<SecretSource> {
-        None
-    }
-    fn check(&self, _: &mut Findings, _: &ObjectRef, _: &Parts<'_>) -> Option<BackendModel> {
-        None
-    }
-    fn embedded_prices(&self) -> &'static str {
-        "[]"
-    }
-    fn check_prices(&self, _: &[serde_json::Value]) -> Vec<String> {
-        Vec::new()
-    }
-    fn estimate(&self, _: &EstimateInput<'_>) -> Priced {
-        Priced::unavailable("", Vec::new())
-    }
-}
-
 pub(crate) fn catalog() -> Catalog {
-    let rules: Vec<Arc<dyn Rules>> = Provider::ALL
-        .iter()
-        .map(|&p| -> Arc<dyn Rules> {
-            if p == Provider::ContainerApps {
-                Arc::new(ContainerApps)
-            } else {
-                Arc::new(Other(p))
-            }
-        })
-        .collect();
-    Catalog::new(&rules).unwrap()
+    ferry_testkit::builders::catalog_of(&(Arc::new(ContainerApps) as Arc<dyn Rules>))
 }
 
 fn estimate(spec: &str, traffic: &Traffic, region: Option<&str>) -> Priced {
