@@ -28,7 +28,8 @@ pub struct Settings {
     pub concurrency: u16,
     /// First and longest delay between retries after an error.
     pub backoff: (Duration, Duration),
-    /// Watch only this namespace's ServerlessServices (default: every namespace).
+    /// Watch only this namespace's ServerlessServices and ServerlessJobs (default: every
+    /// namespace).
     pub namespace: Option<String>,
     /// The operator's own namespace, the only one whose Secrets hold cloud credentials.
     pub operator_namespace: String,

@@ -1,8 +1,10 @@
 //! One reconcile of a `ServerlessJob`, the I/O around [`plan`]: validate, connect, observe the
 //! definition and the runs, then apply, stop and start as the plan says; write the status
 //! [`ferry_core::job::status::compute`] gives, only when it changed, with an Event per run that
-//! started or ended; requeue (soon while a run is under way). Deletion: release or delete at the
-//! provider, then drop the finalizer.
+//! started or ended; requeue (soon while a run is under way). The ProviderConfig a cloud job
+//! names is held (its in-use finalizer) before the job's own finalizer goes on, so before
+//! anything exists at the provider. Deletion: release or delete at the provider, then drop the
+//! finalizer (which lets the ProviderConfig go, once nothing else uses it).
 
 pub mod plan;
 
@@ -24,8 +26,8 @@ use tracing::{Instrument, info_span};
 
 use crate::context::Context;
 use crate::reconcile::{
-    Error, FINALIZER, MANAGER, add_finalizer, count_call, measured, publish, remove_finalizer,
-    retry_after,
+    Error, FINALIZER, MANAGER, add_finalizer, count_call, hold_provider_configs, measured, publish,
+    remove_finalizer, retry_after,
 };
 
 /// Reconciles one job (the kube-runtime reconciler).
@@ -58,6 +60,8 @@ async fn reconcile_object(job: &ServerlessJob, ctx: &Context) -> Result<Action, 
     }
     let backend = ctx.backends.get(job.spec.provider);
     if backend.needs_job_finalizer(&job.spec) && !job.finalizers().iter().any(|f| f == FINALIZER) {
+        // Before anything exists at the provider, so its cleanup can still reach it.
+        hold_provider_configs(job, ctx).await?;
         add_finalizer(&api, job).await?;
         return Ok(Action::await_change());
     }

@@ -1,8 +1,9 @@
 //! The Ferry reconciler: a kube-runtime `Controller` over `ServerlessService`, owning what the
-//! backends create in the cluster; the finalizer; the error policy; Events; Prometheus metrics
-//! and health probes; leader election through a Lease, so that of several replicas only one
-//! reconciles; graceful shutdown; the prices behind the status's cost estimate. It knows the
-//! providers only through the backend registry it is given.
+//! backends create in the cluster, one over `ServerlessJob`, and one over the `ProviderConfig`s
+//! both use; the finalizer; the error policy; Events; Prometheus metrics and health probes;
+//! leader election through a Lease, so that of several replicas only one reconciles; graceful
+//! shutdown; the prices behind the status's cost estimate. It knows the providers only through
+//! the backend registry it is given.
 //!
 //! [`operate`] is the whole operator: it waits to lead, runs the controller while it leads, and
 //! stops on shutdown or when it loses the lease.

@@ -1,35 +1,39 @@
 //! ProviderConfigs in use cannot vanish: Crossplane's ProviderConfigUsage idea, done with the
-//! watch cache of ServerlessServices the controller keeps anyway. A ProviderConfig that any
-//! object uses (names it, or still has a side on it during a move or a deletion) carries the
-//! finalizer [`IN_USE_FINALIZER`] until the last of them is gone, so deleting a namespace
-//! together with its ProviderConfig deletes the cloud resources through it instead of
-//! stranding the objects. Its status counts the users and says, in `Ready`, whether each cloud
-//! it configures answers with its credentials.
+//! watch caches of ServerlessServices and ServerlessJobs the controllers keep anyway. A
+//! ProviderConfig that any object uses carries the finalizer [`IN_USE_FINALIZER`] until the last
+//! of them is gone, so deleting a namespace together with its ProviderConfig deletes the cloud
+//! resources through it instead of stranding the objects. A service uses the ProviderConfig it
+//! names, and every one it still has a side on during a move or a deletion; a job uses the one
+//! it names until Ferry has cleaned up after it ([`ConfigUser`] says which, for either kind).
+//! Its status counts the users and says, in `Ready`, whether each cloud it configures answers
+//! with its credentials.
 //!
 //! The pure parts decide (who uses what, the finalizer, the status); [`reconcile`] does the
 //! I/O: one finalizer patch when it must change, the checks, one status patch when it changed.
 
 use std::collections::{BTreeSet, HashMap};
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ferry_api::conditions::{reasons, types};
-use ferry_api::{ProviderConfig, ProviderConfigStatus, ServerlessService};
+use ferry_api::{ProviderConfig, ProviderConfigStatus, ServerlessJob, ServerlessService};
 use ferry_provider::ProviderError;
 use ferry_provider::backend::{Connectors, Registry};
+use ferry_provider::provider_config::{self, DEFAULT_NAME};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{Instrument as _, info, info_span, warn};
 
 use crate::context::Context;
 use crate::migration::{sides_of, wanted_side};
-use crate::reconcile::MANAGER;
+use crate::reconcile::{FINALIZER, MANAGER};
 
 /// The finalizer that keeps a ProviderConfig while objects use it.
 pub const IN_USE_FINALIZER: &str = "ferry.dev/in-use";
@@ -46,16 +50,166 @@ pub fn configs_used(svc: &ServerlessService, backends: &Registry) -> BTreeSet<St
         .collect()
 }
 
-/// `namespace/name` of the objects among `services` that use ProviderConfig `name`, sorted.
+/// The ProviderConfig `job` uses: the one its spec names, for a provider that uses one, until
+/// Ferry's finalizer is off a job being deleted (its cleanup, which goes through the
+/// ProviderConfig, is done then, or was never needed). A job has no sides: it never moves.
+pub fn job_config_used<'a>(job: &'a ServerlessJob, backends: &Registry) -> Option<&'a str> {
+    let cleaned_up = job.metadata.deletion_timestamp.is_some()
+        && !job.finalizers().iter().any(|f| f == FINALIZER);
+    if cleaned_up {
+        return None;
+    }
+    job_config_named(job, backends)
+}
+
+/// The ProviderConfig `job`'s spec names, for a provider that uses one: the one its connector
+/// resolves.
+fn job_config_named<'a>(job: &'a ServerlessJob, backends: &Registry) -> Option<&'a str> {
+    backends
+        .get(job.spec.provider)
+        .uses_provider_config()
+        .then(|| {
+            job.spec
+                .provider_config_ref
+                .as_ref()
+                .map_or(DEFAULT_NAME, |r| r.name.as_str())
+        })
+}
+
+/// A kind whose objects use ProviderConfigs. Counting users, turning watch events into
+/// ProviderConfig reconciles, holding a ProviderConfig before the first create, and
+/// reconciling the users of a ProviderConfig that changed take any such kind.
+pub trait ConfigUser:
+    Resource<DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    /// The ProviderConfig the spec names, for a provider that uses one: the one the object's
+    /// connector resolves now, whose change should reach it at once.
+    fn config_named(&self, backends: &Registry) -> Option<&str>;
+
+    /// Every ProviderConfig the object needs kept: the one it names, and any its cleanup
+    /// still goes through.
+    fn configs_used(&self, backends: &Registry) -> BTreeSet<String>;
+
+    /// Whether the object needs ProviderConfig `name` kept.
+    fn uses(&self, backends: &Registry, name: &str) -> bool {
+        self.configs_used(backends).contains(name)
+    }
+}
+
+impl ConfigUser for ServerlessService {
+    fn config_named(&self, backends: &Registry) -> Option<&str> {
+        backends
+            .get(self.spec.provider)
+            .uses_provider_config()
+            .then(|| provider_config::name_for(self))
+    }
+
+    fn configs_used(&self, backends: &Registry) -> BTreeSet<String> {
+        configs_used(self, backends)
+    }
+}
+
+impl ConfigUser for ServerlessJob {
+    fn config_named(&self, backends: &Registry) -> Option<&str> {
+        job_config_named(self, backends)
+    }
+
+    fn configs_used(&self, backends: &Registry) -> BTreeSet<String> {
+        job_config_used(self, backends)
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    }
+
+    // Without the set: a count looks at every job in the cache.
+    fn uses(&self, backends: &Registry, name: &str) -> bool {
+        job_config_used(self, backends) == Some(name)
+    }
+}
+
+/// The objects that use a ProviderConfig, by kind, each as `namespace/name`, sorted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Users {
+    /// The ServerlessServices.
+    pub services: Vec<String>,
+    /// The ServerlessJobs.
+    pub jobs: Vec<String>,
+}
+
+impl Users {
+    /// How many there are, of both kinds.
+    pub fn len(&self) -> usize {
+        self.services.len() + self.jobs.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many of each kind, as a message says it: `2 ServerlessServices and 1 ServerlessJob`.
+    fn counted(&self) -> String {
+        [
+            (self.services.len(), "ServerlessService"),
+            (self.jobs.len(), "ServerlessJob"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| count(n, what))
+        .collect::<Vec<_>>()
+        .join(" and ")
+    }
+
+    /// The first few of them, services first, and how many more there are. A name carries its
+    /// kind only when both kinds use the ProviderConfig (the count names the kind otherwise).
+    fn named(&self) -> String {
+        let mixed = !self.services.is_empty() && !self.jobs.is_empty();
+        let label = |kind: &str, name: &String| {
+            if mixed {
+                format!("{kind} {name}")
+            } else {
+                name.clone()
+            }
+        };
+        let shown: Vec<String> = self
+            .services
+            .iter()
+            .map(|n| label("ServerlessService", n))
+            .chain(self.jobs.iter().map(|n| label("ServerlessJob", n)))
+            .take(NAMED_USERS)
+            .collect();
+        match self.len().saturating_sub(NAMED_USERS) {
+            0 => shown.join(", "),
+            more => format!("{} and {more} more", shown.join(", ")),
+        }
+    }
+}
+
+/// Who among `services` and `jobs` uses ProviderConfig `name`.
 pub fn users_of(
     services: &[Arc<ServerlessService>],
+    jobs: &[Arc<ServerlessJob>],
     backends: &Registry,
     name: &str,
-) -> Vec<String> {
-    let mut users: Vec<String> = services
+) -> Users {
+    Users {
+        services: using(services, backends, name),
+        jobs: using(jobs, backends, name),
+    }
+}
+
+/// `namespace/name` of the objects among `objects` that use ProviderConfig `name`, sorted.
+fn using<K: ConfigUser>(objects: &[Arc<K>], backends: &Registry, name: &str) -> Vec<String> {
+    let mut users: Vec<String> = objects
         .iter()
-        .filter(|svc| configs_used(svc, backends).contains(name))
-        .map(|svc| format!("{}/{}", svc.namespace().unwrap_or_default(), svc.name_any()))
+        .filter(|o| o.uses(backends, name))
+        .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
         .collect();
     users.sort();
     users
@@ -89,7 +243,7 @@ pub type Check = (&'static str, Result<String, ProviderError>);
 pub fn desired_status(
     old: Option<&ProviderConfigStatus>,
     generation: Option<i64>,
-    users: &[String],
+    users: &Users,
     deleting: bool,
     checks: &[Check],
     now: &Time,
@@ -101,8 +255,8 @@ pub fn desired_status(
             format!(
                 "being deleted: it stays until the {} that use it are gone ({}), so their \
                  cloud resources are deleted through it",
-                count(users.len(), "ServerlessService"),
-                named(users)
+                users.counted(),
+                users.named()
             ),
         )
     } else if let Some((cloud, Err(e))) = checks.iter().find(|(_, r)| r.is_err()) {
@@ -141,27 +295,19 @@ fn count(n: usize, what: &str) -> String {
     }
 }
 
-/// The first few of `users`, and how many more there are.
-fn named(users: &[String]) -> String {
-    let shown = users[..users.len().min(NAMED_USERS)].join(", ");
-    match users.len().saturating_sub(NAMED_USERS) {
-        0 => shown,
-        more => format!("{shown} and {more} more"),
-    }
-}
-
-/// Which ProviderConfigs each object used when Ferry last saw it, so that a change to an
-/// object reconciles exactly the ProviderConfigs whose user count it changed (the one it
-/// moved off as well as the one it moved to). Objects that use none are not remembered: a
-/// fleet on in-cluster providers costs nothing here.
+/// Which ProviderConfigs each object of one kind used when Ferry last saw it (by UID), so that
+/// a change to an object reconciles exactly the ProviderConfigs whose user count it changed
+/// (the one it moved off as well as the one it moved to). Objects that use none are not
+/// remembered: a fleet on in-cluster providers costs nothing here. One per kind: a relist of
+/// one kind forgets what that kind's cache no longer holds.
 #[derive(Debug, Default)]
 pub struct Memberships(Mutex<HashMap<String, BTreeSet<String>>>);
 
 impl Memberships {
-    /// The ProviderConfigs whose users changed now that `svc` is as given.
-    pub fn changed(&self, svc: &ServerlessService, backends: &Registry) -> Vec<String> {
-        let uid = svc.uid().unwrap_or_default();
-        let now = configs_used(svc, backends);
+    /// The ProviderConfigs whose users changed now that `object` is as given.
+    pub fn changed<K: ConfigUser>(&self, object: &K, backends: &Registry) -> Vec<String> {
+        let uid = object.uid().unwrap_or_default();
+        let now = object.configs_used(backends);
         let mut known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let before = if now.is_empty() {
             known.remove(&uid).unwrap_or_default()
@@ -171,9 +317,9 @@ impl Memberships {
         before.symmetric_difference(&now).cloned().collect()
     }
 
-    /// The ProviderConfigs `svc`, now gone, used.
-    pub fn gone(&self, svc: &ServerlessService) -> Vec<String> {
-        let uid = svc.uid().unwrap_or_default();
+    /// The ProviderConfigs `object`, now gone, used.
+    pub fn gone<K: Resource>(&self, object: &K) -> Vec<String> {
+        let uid = object.uid().unwrap_or_default();
         let mut known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         known
             .remove(&uid)
@@ -183,8 +329,8 @@ impl Memberships {
 
     /// Forgets every object but `objects` (after a relist, which may have missed deletions),
     /// returning the ProviderConfigs the forgotten ones used.
-    pub fn retain(&self, objects: &[Arc<ServerlessService>]) -> Vec<String> {
-        let uids: BTreeSet<String> = objects.iter().filter_map(|s| s.uid()).collect();
+    pub fn retain<K: Resource>(&self, objects: &[Arc<K>]) -> Vec<String> {
+        let uids: BTreeSet<String> = objects.iter().filter_map(|o| o.uid()).collect();
         let mut known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let mut freed = BTreeSet::new();
         known.retain(|uid, configs| {
@@ -198,15 +344,16 @@ impl Memberships {
     }
 }
 
-/// Turns changes to ServerlessServices into reconciles of the ProviderConfigs whose users
-/// changed.
-pub struct UsageTriggers {
+/// Turns changes to objects of kind `K` (ServerlessServices, ServerlessJobs) into reconciles
+/// of the ProviderConfigs whose users changed.
+pub struct UsageTriggers<K> {
     memberships: Memberships,
     backends: Registry,
     send: futures::channel::mpsc::UnboundedSender<ObjectRef<ProviderConfig>>,
+    kind: PhantomData<fn(&K)>,
 }
 
-impl UsageTriggers {
+impl<K: ConfigUser> UsageTriggers<K> {
     /// Triggers for `backends`' objects, and the stream of ProviderConfigs to reconcile.
     pub fn new(
         backends: Registry,
@@ -219,8 +366,19 @@ impl UsageTriggers {
             memberships: Memberships::default(),
             backends,
             send,
+            kind: PhantomData,
         };
         (triggers, receive)
+    }
+
+    /// Triggers for another kind's objects, into the same stream.
+    pub fn for_kind<L: ConfigUser>(&self) -> UsageTriggers<L> {
+        UsageTriggers {
+            memberships: Memberships::default(),
+            backends: self.backends.clone(),
+            send: self.send.clone(),
+            kind: PhantomData,
+        }
     }
 
     fn trigger(&self, names: Vec<String>) {
@@ -231,18 +389,18 @@ impl UsageTriggers {
         }
     }
 
-    /// `svc` was created or changed.
-    pub fn applied(&self, svc: &ServerlessService) {
-        self.trigger(self.memberships.changed(svc, &self.backends));
+    /// `object` was created or changed.
+    pub fn applied(&self, object: &K) {
+        self.trigger(self.memberships.changed(object, &self.backends));
     }
 
-    /// `svc` is gone.
-    pub fn deleted(&self, svc: &ServerlessService) {
-        self.trigger(self.memberships.gone(svc));
+    /// `object` is gone.
+    pub fn deleted(&self, object: &K) {
+        self.trigger(self.memberships.gone(object));
     }
 
     /// The cache relisted and holds `objects`: what it no longer holds is gone.
-    pub fn relisted(&self, objects: &[Arc<ServerlessService>]) {
+    pub fn relisted(&self, objects: &[Arc<K>]) {
         self.trigger(self.memberships.retain(objects));
     }
 }
@@ -255,8 +413,10 @@ pub struct UsageContext {
     backends: Registry,
     /// Their connectors, which check a ProviderConfig's clouds.
     connectors: Connectors,
-    /// The controller's cache of ServerlessServices: who uses what.
+    /// The service controller's cache of ServerlessServices: who uses what.
     services: Store<ServerlessService>,
+    /// The job controller's cache of ServerlessJobs: who else uses what.
+    jobs: Store<ServerlessJob>,
     /// The operator namespace's Secrets, as metadata: a credentials Secret's version.
     secrets: Store<PartialObjectMeta<Secret>>,
     /// The operator's namespace (where credential Secrets live).
@@ -281,10 +441,11 @@ struct Checked {
 type CheckKey = (Option<i64>, Vec<Option<String>>);
 
 impl UsageContext {
-    /// A context over the controller's caches, with `ctx`'s client, backends and settings.
+    /// A context over the controllers' caches, with `ctx`'s client, backends and settings.
     pub fn new(
         ctx: &Context,
         services: Store<ServerlessService>,
+        jobs: Store<ServerlessJob>,
         secrets: Store<PartialObjectMeta<Secret>>,
     ) -> Self {
         Self {
@@ -292,6 +453,7 @@ impl UsageContext {
             backends: ctx.backends.clone(),
             connectors: ctx.connectors.clone(),
             services,
+            jobs,
             secrets,
             operator_namespace: ctx.settings.operator_namespace.clone(),
             finalizer: ctx.settings.in_use_finalizer(),
@@ -376,12 +538,19 @@ pub async fn reconcile(
     let name = config.name_any();
     let span = info_span!("provider_config", name = %name);
     async move {
-        // Counting users before the cache of ServerlessServices has listed once would find
-        // none, and let a ProviderConfig being deleted go while objects still need it.
-        if ctx.services.wait_until_ready().await.is_err() {
+        // Counting users before both caches have listed once would miss some, and let a
+        // ProviderConfig being deleted go while objects still need it.
+        if ctx.services.wait_until_ready().await.is_err()
+            || ctx.jobs.wait_until_ready().await.is_err()
+        {
             return Ok(Action::await_change());
         }
-        let users = users_of(&ctx.services.state(), &ctx.backends, &name);
+        let users = users_of(
+            &ctx.services.state(),
+            &ctx.jobs.state(),
+            &ctx.backends,
+            &name,
+        );
         let deleting = config.metadata.deletion_timestamp.is_some();
         let has = config.finalizers().iter().any(|f| *f == ctx.finalizer);
         let api: Api<ProviderConfig> = Api::all(ctx.client.clone());

@@ -28,7 +28,7 @@ use crate::context::Context;
 use crate::metrics::{CallLabels, Metrics, ReconcileLabels};
 use crate::migration::{self, Facts, NewSide, Plan, Side, sides_of, wanted_side};
 use crate::plan::{self, Next, StatusInput, Step};
-use crate::provider_configs::add_in_use;
+use crate::provider_configs::{ConfigUser, add_in_use};
 
 /// The finalizer that keeps an object until its provider resources are gone.
 pub const FINALIZER: &str = "ferry.dev/cleanup";
@@ -150,7 +150,7 @@ async fn reconcile_object(svc: &ServerlessService, ctx: &Context) -> Result<Acti
         .iter()
         .any(|side| ctx.backends.get(side.provider).needs_finalizer(&svc.spec));
     if needs_finalizer && !svc.finalizers().iter().any(|f| f == FINALIZER) {
-        hold_provider_configs(svc, &wanted, ctx).await?;
+        hold_provider_configs(svc, ctx).await?;
         add_finalizer(&api, svc).await?;
         return Ok(Action::await_change());
     }
@@ -551,22 +551,18 @@ fn left_in_cloud(svc: &ServerlessService, side: &Side, error: &ProviderError) ->
     )
 }
 
-/// Puts the in-use finalizer on the ProviderConfigs `svc` will use before anything is created
-/// through them, where the controller's cache shows it missing: the ProviderConfig controller
-/// would add it too, but only after its debounce, and a ProviderConfig deleted in between would
-/// strand the object.
-async fn hold_provider_configs(
-    svc: &ServerlessService,
-    wanted: &Side,
+/// Puts the in-use finalizer on the ProviderConfigs `object` (a service or a job) will use
+/// before anything is created through them, where the controller's cache shows it missing: the
+/// ProviderConfig controller would add it too, but only after its debounce, and a
+/// ProviderConfig deleted in between would strand the object.
+pub(crate) async fn hold_provider_configs<K: ConfigUser>(
+    object: &K,
     ctx: &Context,
 ) -> Result<(), Error> {
     let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
     let finalizer = ctx.settings.in_use_finalizer();
-    for side in sides_of(svc, wanted) {
-        let Some(config) = side
-            .config
-            .and_then(|name| ctx.pricing.provider_config(&name))
-        else {
+    for name in object.configs_used(&ctx.backends) {
+        let Some(config) = ctx.pricing.provider_config(&name) else {
             continue;
         };
         let held = config.finalizers().contains(&finalizer);

@@ -1,6 +1,7 @@
-//! The kube-runtime controller over `ServerlessService`s: what triggers a reconcile (the objects
-//! themselves, the kinds the backends own while the cluster serves them, ProviderConfigs and
-//! the credential Secrets they name, the prices ConfigMap), and a shutdown that cannot hang.
+//! The kube-runtime controllers over `ServerlessService`s and `ServerlessJob`s, and the one over
+//! the ProviderConfigs they use: what triggers a reconcile (the objects themselves, the kinds the
+//! backends own while the cluster serves them, ProviderConfigs and the credential Secrets they
+//! name, the prices ConfigMap), and a shutdown that cannot hang.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,6 @@ use std::time::Duration;
 use ferry_api::{ProviderConfig, ServerlessJob, ServerlessService};
 use ferry_provider::backend::{Backend, Owned, Registry};
 use ferry_provider::job::JOB_LABEL;
-use ferry_provider::provider_config;
 use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use crate::context::Context;
 use crate::jobs::{job_error_policy, reconcile_job};
 use crate::prices;
-use crate::provider_configs::{self, UsageContext, UsageTriggers};
+use crate::provider_configs::{self, ConfigUser, UsageContext, UsageTriggers};
 use crate::reconcile::{error_policy, reconcile};
 use crate::shutdown::{stopped, unless_stopped};
 
@@ -100,9 +100,17 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
+        let jobs: Api<ServerlessJob> = match namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
         let (triggers, usage_changes) = UsageTriggers::new(ctx.backends.clone());
-        let mut controller = controller_for(services, ctx.clone(), triggers)
-            .with_config(controller::Config::default().concurrency(ctx.settings.concurrency));
+        let job_triggers = triggers.for_kind();
+        let config = controller::Config::default().concurrency(ctx.settings.concurrency);
+        let mut controller =
+            controller_for(services, ctx.clone(), triggers).with_config(config.clone());
+        let mut job_controller =
+            controller_for(jobs, ctx.clone(), job_triggers).with_config(config);
         let (configs, configs_writer) = reflector::store::<ProviderConfig>();
         let config_changes = watcher(Api::all(client.clone()), watcher::Config::default())
             .default_backoff()
@@ -111,12 +119,19 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
         ctx.pricing.use_provider_configs(configs.clone());
         let (usage, usage_ctx) = usage_controller(
             &ctx,
-            controller.store(),
+            (controller.store(), job_controller.store()),
             (configs.clone(), config_changes),
             usage_changes,
         );
         controller = watch_configuration(
             controller,
+            &client,
+            &ctx.settings.operator_namespace,
+            configs.clone(),
+            &ctx.backends,
+        );
+        job_controller = watch_configuration(
+            job_controller,
             &client,
             &ctx.settings.operator_namespace,
             configs,
@@ -217,7 +232,7 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
                     Err(e) => warn!(error = %e, "controller"),
                 }
             });
-        let jobs = jobs_controller(&ctx, &client, end.clone())
+        let jobs = jobs_controller(&ctx, &client, job_controller, end.clone())
             .await
             .take_until(drained)
             .for_each(|result| async move {
@@ -238,12 +253,13 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
     }
 }
 
-/// The controller over `ServerlessJob`s: reconciles one when it changes and when an object a
+/// Runs `controller` over `ServerlessJob`s, which also reconciles a job when an object a
 /// backend made for it changes (found by its [`JOB_LABEL`], as a CronJob's Jobs are owned by
 /// the CronJob). Stops new work once `end` resolves.
 async fn jobs_controller(
     ctx: &Arc<Context>,
     client: &kube::Client,
+    mut controller: Controller<ServerlessJob>,
     end: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> impl futures::Stream<
     Item = Result<
@@ -252,25 +268,6 @@ async fn jobs_controller(
     >,
 > {
     let namespace = ctx.settings.namespace.as_deref();
-    let jobs: Api<ServerlessJob> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let (reader, writer) = reflector::store();
-    let cached = reader.clone();
-    let forgetting = ctx.clone();
-    let stream = watcher(jobs, watcher::Config::default())
-        .default_backoff()
-        .modify(|job| job.managed_fields_mut().clear())
-        .reflect(writer)
-        .inspect_ok(move |event| match event {
-            watcher::Event::Delete(job) => forgetting.forget(job),
-            watcher::Event::InitDone => forgetting.forget_all_but(&cached.state()),
-            _ => {}
-        })
-        .applied_objects();
-    let mut controller = Controller::for_stream(stream, reader)
-        .with_config(controller::Config::default().concurrency(ctx.settings.concurrency));
     let owned: Vec<Owned> = ctx.backends.iter().flat_map(Backend::job_owned).collect();
     let serving = served(client, &owned).await;
     for (kind, _) in owned.iter().zip(serving).filter(|(_, served)| *served) {
@@ -313,29 +310,31 @@ impl Drop for Tasks {
     }
 }
 
-/// A controller over `services` that caches them without `metadata.managedFields`: the field
-/// managers' records are often the larger part of an object, and nothing in a reconcile reads
-/// them. What the context remembers per object goes when the object does (most objects go
-/// without a finalizer, so no reconcile sees them leave).
+/// A controller over `objects` (ServerlessServices or ServerlessJobs) that caches them without
+/// `metadata.managedFields`: the field managers' records are often the larger part of an
+/// object, and nothing in a reconcile reads them. What the context remembers per object goes
+/// when the object does (most objects go without a finalizer, so no reconcile sees them leave).
 ///
 /// Every change also tells `triggers`, which reconciles the ProviderConfigs whose users it
 /// changed.
-fn controller_for(
-    services: Api<ServerlessService>,
+fn controller_for<K: ConfigUser>(
+    objects: Api<K>,
     ctx: Arc<Context>,
-    triggers: UsageTriggers,
-) -> Controller<ServerlessService> {
+    triggers: UsageTriggers<K>,
+) -> Controller<K> {
     let (reader, writer) = reflector::store();
     let cached = reader.clone();
-    let stream = watcher(services, watcher::Config::default())
+    let stream = watcher(objects, watcher::Config::default())
         .default_backoff()
-        .modify(|svc| svc.managed_fields_mut().clear())
+        .modify(|object| object.managed_fields_mut().clear())
         .reflect(writer)
         .inspect_ok(move |event| match event {
-            watcher::Event::Apply(svc) | watcher::Event::InitApply(svc) => triggers.applied(svc),
-            watcher::Event::Delete(svc) => {
-                ctx.forget(svc);
-                triggers.deleted(svc);
+            watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
+                triggers.applied(object);
+            }
+            watcher::Event::Delete(object) => {
+                ctx.forget(object);
+                triggers.deleted(object);
             }
             // A relisting may have missed deletions.
             watcher::Event::InitDone => {
@@ -350,12 +349,12 @@ fn controller_for(
 }
 
 /// The controller over ProviderConfigs ([`provider_configs`]): reconciles one when it changes,
-/// when a ServerlessService starts or stops using it (`usage_changes`), and when a Secret in the
-/// operator's namespace that it names changes (watched as metadata: only the version matters).
-/// Bursts of changes (a fleet converging) are taken together.
+/// when a ServerlessService or a ServerlessJob starts or stops using it (`usage_changes`), and
+/// when a Secret in the operator's namespace that it names changes (watched as metadata: only
+/// the version matters). Bursts of changes (a fleet converging) are taken together.
 fn usage_controller(
     ctx: &Context,
-    services: Store<ServerlessService>,
+    (services, jobs): (Store<ServerlessService>, Store<ServerlessJob>),
     (configs, config_changes): (
         Store<ProviderConfig>,
         impl futures::Stream<Item = Result<ProviderConfig, watcher::Error>> + Send + 'static,
@@ -371,7 +370,7 @@ fn usage_controller(
     .default_backoff()
     .reflect(secrets_writer)
     .touched_objects();
-    let usage = Arc::new(UsageContext::new(ctx, services, secrets));
+    let usage = Arc::new(UsageContext::new(ctx, services, jobs, secrets));
     let (naming, all) = (usage.clone(), configs.clone());
     let controller = Controller::for_stream(config_changes, configs)
         .with_config(controller::Config::default().debounce(Duration::from_secs(1)))
@@ -386,34 +385,32 @@ fn usage_controller(
 }
 
 /// Objects whose backend uses a ProviderConfig and whose ProviderConfig is `name`.
-fn using_config(
-    services: &Store<ServerlessService>,
+fn using_config<K: ConfigUser>(
+    objects: &Store<K>,
     backends: &Registry,
     name: &str,
-) -> Vec<ObjectRef<ServerlessService>> {
-    services
+) -> Vec<ObjectRef<K>> {
+    objects
         .state()
         .iter()
-        .filter(|s| {
-            backends.get(s.spec.provider).uses_provider_config()
-                && provider_config::name_for(s) == name
-        })
-        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .filter(|o| o.config_named(backends) == Some(name))
+        .map(|o| ObjectRef::from_obj(o.as_ref()))
         .collect()
 }
 
-/// Reconciles the objects a ProviderConfig serves when it changes, and when a Secret in the
-/// operator's namespace that one names changes: new credentials apply at once, not at the next
-/// resync.
-fn watch_configuration(
-    controller: Controller<ServerlessService>,
+/// Reconciles the objects (services or jobs) a ProviderConfig serves when it changes, and when
+/// a Secret in the operator's namespace that one names changes: new credentials apply at once,
+/// not at the next resync. The Secrets are decoded as metadata only: their names are all that
+/// matters here.
+fn watch_configuration<K: ConfigUser>(
+    controller: Controller<K>,
     client: &kube::Client,
     operator_namespace: &str,
     configs: Store<ProviderConfig>,
     backends: &Registry,
-) -> Controller<ServerlessService> {
-    let services = controller.store();
-    let (by_config, registry) = (services.clone(), backends.clone());
+) -> Controller<K> {
+    let objects = controller.store();
+    let (by_config, registry) = (objects.clone(), backends.clone());
     let controller = controller.watches(
         Api::<ProviderConfig>::all(client.clone()),
         watcher::Config::default(),
@@ -422,7 +419,7 @@ fn watch_configuration(
     let backends = backends.clone();
     let namespace = operator_namespace.to_owned();
     controller.watches(
-        Api::<Secret>::namespaced(client.clone(), operator_namespace),
+        Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), operator_namespace),
         watcher::Config::default(),
         move |secret| {
             let secret_name = secret.name_any();
@@ -435,7 +432,7 @@ fn watch_configuration(
                         .flat_map(|b| b.secret_refs(&c.spec))
                         .any(|r| r.namespace == namespace && r.name == secret_name)
                 })
-                .flat_map(|c| using_config(&services, &backends, &c.name_any()))
+                .flat_map(|c| using_config(&objects, &backends, &c.name_any()))
                 .collect::<Vec<_>>()
         },
     )

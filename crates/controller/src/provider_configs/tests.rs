@@ -1,4 +1,5 @@
-//! Who uses a ProviderConfig, what its finalizer needs, and what its status says.
+//! Who uses a ProviderConfig (services and jobs), what its finalizer needs, and what its
+//! status says.
 
 use super::*;
 use ferry_api::{
@@ -38,6 +39,35 @@ fn serving(
         ..ServerlessServiceStatus::default()
     });
     svc
+}
+
+/// The job `shop/NAME` (uid `job-NAME`) on `provider`, naming ProviderConfig `config` when
+/// given.
+fn job(name: &str, provider: Provider, config: Option<&str>) -> ServerlessJob {
+    let mut job: ServerlessJob = serde_json::from_value(json!({
+        "apiVersion": "ferry.dev/v1alpha1",
+        "kind": "ServerlessJob",
+        "metadata": {"name": name, "namespace": "shop", "uid": format!("job-{name}")},
+        "spec": {"provider": provider.as_str(), "containers": [{"name": "app", "image": "nginx"}]},
+    }))
+    .expect("a valid job");
+    job.spec.provider_config_ref = config.map(|name| ProviderConfigReference { name: name.into() });
+    job
+}
+
+/// `job` being deleted, with Ferry's finalizer still on it when `cleaning_up`.
+fn deleting_job(mut job: ServerlessJob, cleaning_up: bool) -> ServerlessJob {
+    job.metadata.deletion_timestamp = Some(at(0));
+    job.metadata.finalizers = cleaning_up.then(|| vec![FINALIZER.to_owned()]);
+    job
+}
+
+fn users(services: &[&str], jobs: &[&str]) -> Users {
+    let owned = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
+    Users {
+        services: owned(services),
+        jobs: owned(jobs),
+    }
 }
 
 fn set(names: &[&str]) -> BTreeSet<String> {
@@ -87,7 +117,32 @@ fn an_object_uses_the_provider_config_its_spec_names_and_every_one_it_still_has_
 }
 
 #[test]
-fn users_are_counted_across_namespaces_and_named_in_order() {
+fn a_job_uses_the_provider_config_it_names_until_ferry_has_cleaned_up_after_it() {
+    let backends = registry();
+    let nightly = job("nightly", Provider::Fargate, Some("aws"));
+    assert_eq!(job_config_used(&nightly, &backends), Some("aws"));
+    assert_eq!(nightly.configs_used(&backends), set(&["aws"]));
+    // No providerConfigRef: the one named `default`.
+    let unnamed = job("nightly", Provider::ContainerApps, None);
+    assert_eq!(job_config_used(&unnamed, &backends), Some("default"));
+    // In-cluster: none, even with a stray providerConfigRef.
+    let local = job("nightly", Provider::Kubernetes, Some("aws"));
+    assert_eq!(job_config_used(&local, &backends), None);
+    assert!(local.configs_used(&backends).is_empty());
+    // Being deleted: still used while Ferry's finalizer waits for the cloud's delete...
+    let cleaning_up = deleting_job(nightly.clone(), true);
+    assert_eq!(job_config_used(&cleaning_up, &backends), Some("aws"));
+    // ...and no more once it is off (other finalizers may keep the object a while).
+    let mut cleaned_up = deleting_job(nightly, false);
+    cleaned_up.metadata.finalizers = Some(vec!["example.com/keep".into()]);
+    assert_eq!(job_config_used(&cleaned_up, &backends), None);
+    assert!(!cleaned_up.uses(&backends, "aws"));
+    // Its connector still resolves the one it names: a change to it reaches the job.
+    assert_eq!(cleaned_up.config_named(&backends), Some("aws"));
+}
+
+#[test]
+fn users_are_counted_across_namespaces_and_kinds_and_named_in_order() {
     let backends = registry();
     let mut other = object("api", Provider::Fargate, Some("aws"));
     other.metadata.namespace = Some("payments".into());
@@ -97,12 +152,74 @@ fn users_are_counted_across_namespaces_and_named_in_order() {
         Arc::new(object("site", Provider::CloudRun, Some("gcp"))),
         Arc::new(object("local", Provider::Knative, None)),
     ];
+    let jobs: Vec<Arc<ServerlessJob>> = vec![
+        Arc::new(job("report", Provider::Fargate, Some("aws"))),
+        Arc::new(job("backup", Provider::Fargate, Some("aws"))),
+        Arc::new(deleting_job(
+            job("gone", Provider::Fargate, Some("aws")),
+            false,
+        )),
+        Arc::new(job("batch", Provider::Kubernetes, None)),
+        Arc::new(job("etl", Provider::CloudRun, None)),
+    ];
     assert_eq!(
-        users_of(&services, &backends, "aws"),
-        vec!["payments/api".to_owned(), "shop/web".to_owned()]
+        users_of(&services, &jobs, &backends, "aws"),
+        users(
+            &["payments/api", "shop/web"],
+            &["shop/backup", "shop/report"]
+        )
     );
-    assert_eq!(users_of(&services, &backends, "gcp"), vec!["shop/site"]);
-    assert!(users_of(&services, &backends, "default").is_empty());
+    assert_eq!(users_of(&services, &jobs, &backends, "aws").len(), 4);
+    assert_eq!(
+        users_of(&services, &jobs, &backends, "gcp"),
+        users(&["shop/site"], &[])
+    );
+    assert_eq!(
+        users_of(&services, &jobs, &backends, "default"),
+        users(&[], &["shop/etl"])
+    );
+    assert!(users_of(&services, &jobs, &backends, "azure").is_empty());
+}
+
+#[test]
+fn the_in_use_finalizer_stays_while_a_job_uses_the_config_and_goes_with_the_last_user() {
+    let backends = registry();
+    let finalizer = |services: &[Arc<ServerlessService>], jobs: &[Arc<ServerlessJob>]| {
+        let users = users_of(services, jobs, &backends, "aws");
+        finalizer_change(true, users.len(), true)
+    };
+    let web = Arc::new(object("web", Provider::Fargate, Some("aws")));
+    let nightly = job("nightly", Provider::Fargate, Some("aws"));
+    // A service and a job use it while it is being deleted: it stays.
+    assert_eq!(
+        finalizer(std::slice::from_ref(&web), &[Arc::new(nightly.clone())]),
+        None
+    );
+    // The service is gone; the job alone keeps it...
+    assert_eq!(finalizer(&[], &[Arc::new(nightly.clone())]), None);
+    // ...while its cloud resources are deleted through it...
+    let cleaning_up = Arc::new(deleting_job(nightly.clone(), true));
+    assert_eq!(finalizer(&[], &[cleaning_up]), None);
+    // ...and lets go once Ferry's finalizer is off the job, or the job is gone.
+    let cleaned_up = Arc::new(deleting_job(nightly, false));
+    assert_eq!(finalizer(&[], &[cleaned_up]), Some(FinalizerChange::Remove));
+    assert_eq!(finalizer(&[], &[]), Some(FinalizerChange::Remove));
+    // The last user a service: as before.
+    assert_eq!(finalizer(&[web], &[]), None);
+    // A job on a provider that uses none holds nothing.
+    let local = Arc::new(job("batch", Provider::Kubernetes, Some("aws")));
+    assert_eq!(finalizer(&[], &[local]), Some(FinalizerChange::Remove));
+    // Not yet held: a job alone puts it on.
+    let users = users_of(
+        &[],
+        &[Arc::new(job("etl", Provider::Fargate, Some("aws")))],
+        &backends,
+        "aws",
+    );
+    assert_eq!(
+        finalizer_change(false, users.len(), false),
+        Some(FinalizerChange::Add)
+    );
 }
 
 #[test]
@@ -139,7 +256,10 @@ fn ready(status: &ProviderConfigStatus) -> &Condition {
 
 #[test]
 fn a_provider_config_being_deleted_says_who_still_uses_it() {
-    let users: Vec<String> = (1..=5).map(|i| format!("shop/web-{i}")).collect();
+    let users = Users {
+        services: (1..=5).map(|i| format!("shop/web-{i}")).collect(),
+        jobs: Vec::new(),
+    };
     let status = desired_status(None, Some(3), &users, true, &[], &at(0));
     assert_eq!(status.users, Some(5));
     let ready = ready(&status);
@@ -156,6 +276,48 @@ fn a_provider_config_being_deleted_says_who_still_uses_it() {
         ready.message
     );
     assert_eq!(ready.observed_generation, Some(3));
+    assert_eq!(
+        ready.message,
+        "being deleted: it stays until the 5 ServerlessServices that use it are gone (shop/web-1, \
+         shop/web-2, shop/web-3 and 2 more), so their cloud resources are deleted through it"
+    );
+}
+
+#[test]
+fn a_provider_config_being_deleted_tells_jobs_from_services() {
+    let message = |users: &Users| {
+        let status = desired_status(None, Some(1), users, true, &[], &at(0));
+        assert_eq!(status.users, i32::try_from(users.len()).ok());
+        let ready = ready(&status).clone();
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", reasons::IN_USE)
+        );
+        ready.message
+    };
+    assert_eq!(
+        message(&users(&["shop/web"], &["shop/nightly", "shop/report"])),
+        "being deleted: it stays until the 1 ServerlessService and 2 ServerlessJobs that use it \
+         are gone (ServerlessService shop/web, ServerlessJob shop/nightly, ServerlessJob \
+         shop/report), so their cloud resources are deleted through it"
+    );
+    assert_eq!(
+        message(&users(&[], &["shop/nightly"])),
+        "being deleted: it stays until the 1 ServerlessJob that use it are gone (shop/nightly), \
+         so their cloud resources are deleted through it"
+    );
+    let many = message(&users(
+        &["shop/a", "shop/b", "shop/c"],
+        &["shop/d", "shop/e"],
+    ));
+    assert!(
+        many.contains("3 ServerlessServices and 2 ServerlessJobs")
+            && many.contains(
+                "(ServerlessService shop/a, ServerlessService shop/b, ServerlessService shop/c \
+                 and 2 more)"
+            ),
+        "{many}"
+    );
 }
 
 #[test]
@@ -170,7 +332,7 @@ fn ready_says_which_cloud_failed_and_why() {
             Err(ProviderError::Auth("the key was refused".into())),
         ),
     ];
-    let status = desired_status(None, Some(1), &[], false, &checks, &at(0));
+    let status = desired_status(None, Some(1), &Users::default(), false, &checks, &at(0));
     let ready = ready(&status);
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
@@ -182,7 +344,14 @@ fn ready_says_which_cloud_failed_and_why() {
     );
     assert_eq!(status.users, Some(0));
 
-    let fine = desired_status(None, Some(1), &[], false, &checks[..1], &at(0));
+    let fine = desired_status(
+        None,
+        Some(1),
+        &Users::default(),
+        false,
+        &checks[..1],
+        &at(0),
+    );
     let ready = super::tests::ready(&fine);
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
@@ -197,9 +366,9 @@ fn ready_says_which_cloud_failed_and_why() {
 #[test]
 fn the_transition_time_moves_only_when_ready_flips() {
     let ok: Vec<Check> = vec![("AWS Fargate", Ok("fine".into()))];
-    let first = desired_status(None, Some(1), &[], false, &ok, &at(0));
+    let first = desired_status(None, Some(1), &Users::default(), false, &ok, &at(0));
     // More users, same Ready: the time stays, so only the count is written.
-    let users = vec!["shop/web".to_owned()];
+    let users = users(&["shop/web"], &[]);
     let later = desired_status(Some(&first), Some(1), &users, false, &ok, &at(60));
     assert_eq!(ready(&later).last_transition_time, at(0));
     assert_eq!(later.users, Some(1));
@@ -246,9 +415,60 @@ fn memberships_name_the_provider_configs_whose_count_changed() {
     // Deleted, and missed by a relist.
     let a = Arc::new(object("a", Provider::Fargate, Some("aws")));
     let b = Arc::new(object("b", Provider::CloudRun, Some("gcp")));
-    memberships.changed(&a, &backends);
-    memberships.changed(&b, &backends);
-    assert_eq!(memberships.gone(&a), vec!["aws"]);
-    assert_eq!(memberships.retain(&[]), vec!["gcp"]);
-    assert!(memberships.retain(&[]).is_empty());
+    memberships.changed(a.as_ref(), &backends);
+    memberships.changed(b.as_ref(), &backends);
+    assert_eq!(memberships.gone(a.as_ref()), vec!["aws"]);
+    assert_eq!(memberships.retain::<ServerlessService>(&[]), vec!["gcp"]);
+    assert!(memberships.retain::<ServerlessService>(&[]).is_empty());
+}
+
+#[test]
+fn memberships_of_jobs_name_the_provider_configs_whose_count_changed() {
+    let backends = registry();
+    let memberships = Memberships::default();
+    let on_aws = job("nightly", Provider::Fargate, Some("aws"));
+    assert_eq!(memberships.changed(&on_aws, &backends), vec!["aws"]);
+    // A status write: nothing to look at again.
+    assert!(memberships.changed(&on_aws, &backends).is_empty());
+    // The spec names another ProviderConfig: both counts change.
+    let on_other = job("nightly", Provider::Fargate, Some("aws-eu"));
+    assert_eq!(
+        memberships.changed(&on_other, &backends),
+        vec!["aws", "aws-eu"]
+    );
+    // Deleted: still a user while Ferry cleans up, none once its finalizer is off.
+    let cleaning_up = deleting_job(on_other.clone(), true);
+    assert!(memberships.changed(&cleaning_up, &backends).is_empty());
+    let cleaned_up = deleting_job(on_other, false);
+    assert_eq!(memberships.changed(&cleaned_up, &backends), vec!["aws-eu"]);
+    assert!(memberships.gone(&cleaned_up).is_empty());
+    // Gone without a last update, and missed by a relist.
+    let a = Arc::new(job("a", Provider::Fargate, Some("aws")));
+    let b = Arc::new(job("b", Provider::CloudRun, Some("gcp")));
+    memberships.changed(a.as_ref(), &backends);
+    memberships.changed(b.as_ref(), &backends);
+    assert_eq!(memberships.gone(a.as_ref()), vec!["aws"]);
+    assert_eq!(memberships.retain(&[a]), vec!["gcp"]);
+    assert!(memberships.retain::<ServerlessJob>(&[]).is_empty());
+}
+
+#[test]
+fn job_and_service_triggers_feed_one_stream_and_keep_their_own_memberships() {
+    let (services, mut receive) = UsageTriggers::<ServerlessService>::new(registry());
+    let jobs = services.for_kind::<ServerlessJob>();
+    let svc = object("web", Provider::Fargate, Some("aws"));
+    let nightly = job("nightly", Provider::CloudRun, Some("gcp"));
+    services.applied(&svc);
+    jobs.applied(&nightly);
+    // A relist of the jobs forgets only jobs: the service still counts.
+    jobs.relisted(&[]);
+    services.relisted(&[Arc::new(svc.clone())]);
+    jobs.applied(&nightly);
+    services.deleted(&svc);
+    drop((services, jobs));
+    let mut sent = Vec::new();
+    while let Ok(config) = receive.try_recv() {
+        sent.push(config.name);
+    }
+    assert_eq!(sent, ["aws", "gcp", "gcp", "gcp", "aws"]);
 }
