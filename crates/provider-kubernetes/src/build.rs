@@ -16,7 +16,11 @@ use serde_json::{Map, Value, json};
 
 use crate::limits::{DEFAULT_UTILIZATION, SERVICE_PORT};
 use crate::model::KubernetesModel;
+use crate::pods::Stuck;
 
+/// The pods' troubles, read while a rollout is not done (shared with the job runs' in
+/// [`crate::pods`]).
+pub use crate::pods::{PodTrouble, pod_troubles};
 pub use ferry_provider::in_cluster::{FIELD_MANAGER, MANAGED_BY};
 /// The label that selects the service's pods (a Deployment's selector cannot change, so it
 /// holds only the object's name).
@@ -354,18 +358,6 @@ fn ingress(desired: &Desired, model: &KubernetesModel) -> Value {
     })
 }
 
-/// What one of the pods says, as [`readiness`] reads it: the first waiting or terminated
-/// container's reason and message.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PodTrouble {
-    /// The container's state reason (`ImagePullBackOff`, `CrashLoopBackOff` ...).
-    pub reason: String,
-    /// Its message.
-    pub message: String,
-    /// Which container.
-    pub container: String,
-}
-
 /// Whether `pod` runs the template of `deployment` (as built by [`children`]): the pods of
 /// an older rollout may be failing for a reason the current one fixed.
 pub fn is_current_pod(deployment: &Value, pod: &Value) -> bool {
@@ -379,50 +371,13 @@ pub fn is_current_pod(deployment: &Value, pod: &Value) -> bool {
     want.is_some() && want == annotation(pod, "/metadata/annotations")
 }
 
-/// The troubles of the service's pods, from a pod list's items: the containers waiting for a
-/// reason that will not pass by itself.
-pub fn pod_troubles(pods: &[Value]) -> Vec<PodTrouble> {
-    let mut out = Vec::new();
-    for pod in pods {
-        let statuses = pod
-            .pointer("/status/containerStatuses")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
-        for status in statuses {
-            let Some(waiting) = status.pointer("/state/waiting") else {
-                continue;
-            };
-            let text = |v: &Value, f: &str| {
-                v.get(f)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let reason = text(waiting, "reason");
-            if failure_reason(&reason).is_some() {
-                out.push(PodTrouble {
-                    message: text(waiting, "message"),
-                    container: text(status, "name"),
-                    reason,
-                });
-            }
-        }
-    }
-    out
-}
-
-/// A waiting container's reason as one of Ferry's, when it means the rollout is stuck.
-fn failure_reason(reason: &str) -> Option<&'static str> {
-    match reason {
-        "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" | "ErrImageNeverPull" => {
-            Some(reasons::IMAGE_NOT_FOUND)
-        }
-        "CrashLoopBackOff"
-        | "CreateContainerConfigError"
-        | "CreateContainerError"
-        | "RunContainerError" => Some(reasons::CONTAINER_FAILED),
-        _ => None,
+/// A stuck container's class as one of Ferry's reasons for a service: a rollout whose pods
+/// cannot pull their image is `ImageNotFound`; one whose containers cannot start or keep
+/// crashing is `ContainerFailed`.
+fn failure_reason(stuck: Stuck) -> &'static str {
+    match stuck {
+        Stuck::Image => reasons::IMAGE_NOT_FOUND,
+        Stuck::Start | Stuck::Crash => reasons::CONTAINER_FAILED,
     }
 }
 
@@ -558,14 +513,7 @@ fn deployment_readiness(deployment: &Value, troubles: &[PodTrouble]) -> Readines
 fn pod_failure(troubles: &[PodTrouble]) -> Option<Readiness> {
     let t = troubles.first()?;
     Some(Readiness::Failed {
-        reason: failure_reason(&t.reason)?,
-        message: if t.message.is_empty() {
-            format!("container {} is waiting: {}", t.container, t.reason)
-        } else {
-            format!(
-                "container {} is waiting ({}): {}",
-                t.container, t.reason, t.message
-            )
-        },
+        reason: failure_reason(t.stuck()?),
+        message: t.describe(),
     })
 }

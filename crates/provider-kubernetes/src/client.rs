@@ -31,8 +31,9 @@ pub const VPA_RECHECK: Duration = Duration::from_secs(60);
 /// and the autoscaler's first change ([`KubernetesClient::hand_over_replicas`]).
 pub const REPLICAS_MANAGER: &str = "ferry-replicas";
 
-/// Most pods read to find why a rollout is stuck.
-const POD_LIST_LIMIT: u32 = 50;
+/// Most pods read to find why a rollout (or a job's run) is stuck: they all run one template,
+/// so the first few say why.
+pub(crate) const POD_LIST_LIMIT: u32 = 50;
 
 /// The resource of `kind`.
 pub fn api_resource(kind: Kind) -> ApiResource {
@@ -40,7 +41,8 @@ pub fn api_resource(kind: Kind) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, name), plural)
 }
 
-fn pods() -> ApiResource {
+/// `v1` Pods.
+pub(crate) fn pods() -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Pod"), "pods")
 }
 

@@ -3,7 +3,8 @@
 //! EKS-on-Fargate pod rules among them), [`capabilities`] its column of the capability table;
 //! [`build`] turns the desired model into a Deployment, Service, HorizontalPodAutoscaler,
 //! PodDisruptionBudget, Ingress and VerticalPodAutoscaler and reads them back (pure); the client
-//! applies and observes them.
+//! applies and observes them. [`job`] runs ServerlessJobs as Jobs and CronJobs; [`pods`] tells,
+//! for both, why pods cannot start.
 
 mod backend;
 pub mod build;
@@ -13,6 +14,7 @@ pub mod cost;
 pub mod job;
 pub mod limits;
 pub mod model;
+pub mod pods;
 mod validate;
 
 pub use backend::Kubernetes;

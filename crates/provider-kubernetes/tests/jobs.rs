@@ -1,17 +1,23 @@
 //! The Kubernetes backend's jobs, pure: the Job of a run and the CronJob of a schedule, each
 //! checked against the schema the API server serves it under (k8s-openapi's, as the kube
-//! stand-in serves them), the mapping of every job field, and a live Job read as a run.
+//! stand-in serves them), the mapping of every job field, a live Job read as a run (with its
+//! pods while it runs, as the kubelet writes their status), and the patch that ends a run whose
+//! pods cannot start.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
+use ferry_api::conditions::reasons;
 use ferry_api::{JobRun, RunState};
 use ferry_core::job::DesiredJob;
 use ferry_provider_kubernetes::Kubernetes;
 use ferry_provider_kubernetes::job::build::{
-    GENERATION_LABEL, JOB_LABEL, cron_job, job, run_name, run_of,
+    COMPLETION_INDEX_ANNOTATION, END_DEADLINE_SECONDS, END_MESSAGE_ANNOTATION,
+    END_REASON_ANNOTATION, END_TIME_ANNOTATION, GENERATION_LABEL, JOB_LABEL, JOB_NAME_LABEL,
+    STUCK_GRACE_SECONDS, cron_job, end_patch, job, pod_selector, run_name, run_of, run_with_pods,
 };
 use ferry_testkit::builders::{UID, desired_job};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube_standin::builtin::schema_of;
 use serde_json::{Value, json};
 
@@ -344,6 +350,41 @@ fn job_specs_are_refused_naming_the_field_and_what_would_do() {
     );
 }
 
+/// A job whose runs are on Fargate, its spec now naming Kubernetes: refused, never started
+/// twice on two providers; with nothing made yet, the change is only a change.
+#[test]
+fn a_job_whose_runs_are_on_another_provider_is_refused_until_set_back() {
+    let mut job = ferry_testkit::builders::serverless_job("containers: [{name: app, image: busybox}]");
+    job.status = Some(ferry_api::ServerlessJobStatus {
+        provider: Some(ferry_api::Provider::Fargate),
+        runs: vec![JobRun {
+            name: "ferry-abc-1".into(),
+            generation: Some(1),
+            state: RunState::Succeeded,
+            ..JobRun::default()
+        }],
+        ..ferry_api::ServerlessJobStatus::default()
+    });
+    let refused = ferry_core::job::validate_job(&job, &Kubernetes).unwrap_err();
+    assert_eq!(refused.errors.len(), 1, "{refused}");
+    assert_eq!(refused.errors[0].field, "spec.provider");
+    assert!(
+        refused.errors[0]
+            .message
+            .contains("cannot change from fargate to kubernetes"),
+        "{refused}"
+    );
+    assert!(
+        refused.errors[0].message.contains("delete the ServerlessJob"),
+        "{refused}"
+    );
+    // Nothing made on Fargate yet (a first reconcile that failed): the new provider is taken.
+    if let Some(status) = job.status.as_mut() {
+        status.runs.clear();
+    }
+    assert!(ferry_core::job::validate_job(&job, &Kubernetes).is_ok());
+}
+
 #[test]
 fn a_job_name_leaves_room_for_its_runs() {
     let mut job = ferry_testkit::builders::serverless_job(
@@ -356,4 +397,353 @@ fn a_job_name_leaves_room_for_its_runs() {
         invalid.errors[0].message.contains("at most 52"),
         "{invalid}"
     );
+}
+
+const JOB_UID: &str = "9c1f6a52-0d3e-4c1b-a7e4-2b5d8f0e6a13";
+/// The time the tests read pods at: 10:10, ten minutes after the run started.
+const NOW: &str = "2026-12-07T10:10:00Z";
+
+fn now() -> Time {
+    Time(NOW.parse().unwrap())
+}
+
+/// The Job `report-3` as the Job controller has it while it runs (two tasks).
+fn running_job() -> Value {
+    json!({
+        "metadata": {"name": "report-3", "uid": JOB_UID, "labels": {GENERATION_LABEL: "3"}},
+        "spec": {"completions": 2},
+        "status": {"startTime": "2026-12-07T10:00:00Z", "active": 2},
+    })
+}
+
+/// A pod of `report-3` (task `index`) as the Job controller makes it, taken by the kubelet at
+/// `started`, whose container `app` is in `state`.
+fn pod(name: &str, index: u32, started: Option<&str>, state: Value) -> Value {
+    let mut status = json!({
+        "phase": "Pending",
+        "containerStatuses": [{"name": "app", "image": "ghcr.io/acme/nope:1", "imageID": "",
+                               "ready": false, "restartCount": 0}],
+    });
+    status["containerStatuses"][0]["state"] = state;
+    if let Some(started) = started {
+        status["startTime"] = json!(started);
+    }
+    json!({
+        "metadata": {
+            "name": name,
+            "creationTimestamp": started.unwrap_or("2026-12-07T10:09:59Z"),
+            "labels": {JOB_NAME_LABEL: "report-3", JOB_LABEL: "report"},
+            "annotations": {COMPLETION_INDEX_ANNOTATION: index.to_string()},
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "report-3",
+                                 "uid": JOB_UID, "controller": true}],
+        },
+        "status": status,
+    })
+}
+
+fn waiting(reason: &str, message: &str) -> Value {
+    json!({"waiting": {"reason": reason, "message": message}})
+}
+
+const PULL_MESSAGE: &str = "Back-off pulling image \"ghcr.io/acme/nope:1\"";
+const TEN_MINUTES_AGO: Option<&str> = Some("2026-12-07T10:00:00Z");
+
+/// What a case is, its pods, and the reason and message the run gets.
+type Case = (
+    &'static str,
+    Vec<Value>,
+    Option<&'static str>,
+    Option<String>,
+);
+
+#[test]
+fn a_running_run_whose_pod_cannot_start_carries_the_kubelets_reason_and_message() {
+    let stuck_pull = pod(
+        "report-3-0-x7k2p",
+        0,
+        TEN_MINUTES_AGO,
+        waiting("ImagePullBackOff", PULL_MESSAGE),
+    );
+    let young_pull = pod(
+        "report-3-1-q9w4z",
+        1,
+        Some("2026-12-07T10:09:30Z"),
+        waiting("ImagePullBackOff", PULL_MESSAGE),
+    );
+    let mut other_job = stuck_pull.clone();
+    other_job["metadata"]["ownerReferences"][0]["uid"] = json!("an-earlier-report-3");
+    let mut terminating = stuck_pull.clone();
+    terminating["metadata"]["deletionTimestamp"] = json!("2026-12-07T10:09:00Z");
+    let mut no_start_time = stuck_pull.clone();
+    no_start_time["status"]
+        .as_object_mut()
+        .unwrap()
+        .remove("startTime");
+    let fine = pod(
+        "report-3-0-x7k2p",
+        0,
+        TEN_MINUTES_AGO,
+        json!({"running": {"startedAt": "2026-12-07T10:00:05Z"}}),
+    );
+    let pull_text = format!("container app is waiting (ImagePullBackOff): {PULL_MESSAGE}");
+    let cases: Vec<Case> = vec![
+        (
+            "a pull failing for ten minutes ends the run",
+            vec![stuck_pull.clone()],
+            Some(reasons::IMAGE_NOT_FOUND),
+            Some(format!("task 0 (pod report-3-0-x7k2p): {pull_text}")),
+        ),
+        (
+            "a pull failing for 30 s is only told",
+            vec![young_pull.clone()],
+            None,
+            Some(format!("task 1 (pod report-3-1-q9w4z): {pull_text}")),
+        ),
+        (
+            "the pod whose trouble ends the run is the one told",
+            vec![young_pull, stuck_pull.clone()],
+            Some(reasons::IMAGE_NOT_FOUND),
+            Some(format!("task 0 (pod report-3-0-x7k2p): {pull_text}")),
+        ),
+        (
+            "an image name that cannot parse never clears: at once",
+            vec![pod(
+                "report-3-0-x7k2p",
+                0,
+                Some("2026-12-07T10:09:50Z"),
+                waiting(
+                    "InvalidImageName",
+                    "Failed to apply default image tag \"ghcr.io/acme/Nope:1\": couldn't parse \
+                     image name",
+                ),
+            )],
+            Some(reasons::IMAGE_NOT_FOUND),
+            Some(
+                "task 0 (pod report-3-0-x7k2p): container app is waiting (InvalidImageName): \
+                 Failed to apply default image tag \"ghcr.io/acme/Nope:1\": couldn't parse image \
+                 name"
+                    .into(),
+            ),
+        ),
+        (
+            "a missing Secret key: the task failed to start",
+            vec![pod(
+                "report-3-0-x7k2p",
+                0,
+                TEN_MINUTES_AGO,
+                waiting(
+                    "CreateContainerConfigError",
+                    "couldn't find key token in Secret shop/api",
+                ),
+            )],
+            Some(reasons::TASK_FAILED_TO_START),
+            Some(
+                "task 0 (pod report-3-0-x7k2p): container app is waiting \
+                 (CreateContainerConfigError): couldn't find key token in Secret shop/api"
+                    .into(),
+            ),
+        ),
+        (
+            "no startTime: the pod's creation counts",
+            vec![no_start_time],
+            Some(reasons::IMAGE_NOT_FOUND),
+            Some(format!("task 0 (pod report-3-0-x7k2p): {pull_text}")),
+        ),
+        (
+            "a pod still creating its container is fine, however long",
+            vec![pod(
+                "report-3-0-x7k2p",
+                0,
+                TEN_MINUTES_AGO,
+                waiting("ContainerCreating", ""),
+            )],
+            None,
+            None,
+        ),
+        ("running pods are fine", vec![fine], None, None),
+        (
+            "a pod of an earlier Job of the same name is not this run's",
+            vec![other_job],
+            None,
+            None,
+        ),
+        (
+            "a terminating pod is not this run's",
+            vec![terminating],
+            None,
+            None,
+        ),
+        ("no pods yet", vec![], None, None),
+    ];
+    for (what, pods, reason, message) in cases {
+        let run = run_with_pods(&running_job(), &pods, &now());
+        assert_eq!(run.state, RunState::Running, "{what}");
+        assert_eq!(run.reason.as_deref(), reason, "{what}");
+        assert_eq!(run.message, message, "{what}");
+        assert_eq!((run.name.as_str(), run.active), ("report-3", 2), "{what}");
+        if let Some(reason) = reason {
+            assert!(ferry_api::conditions::is_documented(reason), "{what}");
+        }
+    }
+    // A run that ended is as the Job says, whatever its pods still show.
+    let mut complete = running_job();
+    complete["status"] = json!({"startTime": "2026-12-07T10:00:00Z", "succeeded": 2,
+        "completionTime": "2026-12-07T10:05:00Z",
+        "conditions": [{"type": "Complete", "status": "True"}]});
+    let run = run_with_pods(&complete, &[stuck_pull], &now());
+    assert_eq!(
+        (run.state, run.reason, run.message),
+        (RunState::Succeeded, None, None)
+    );
+}
+
+#[test]
+fn the_grace_before_a_retried_reason_ends_a_run_is_two_minutes_from_the_pods_start() {
+    let at = |started: &str| {
+        let pods = [pod(
+            "report-3-0-x7k2p",
+            0,
+            Some(started),
+            waiting("ErrImagePull", "rpc error: code = NotFound"),
+        )];
+        run_with_pods(&running_job(), &pods, &now()).reason
+    };
+    assert_eq!(STUCK_GRACE_SECONDS, 120);
+    assert_eq!(at("2026-12-07T10:08:01Z"), None);
+    assert_eq!(
+        at("2026-12-07T10:08:00Z").as_deref(),
+        Some(reasons::IMAGE_NOT_FOUND)
+    );
+}
+
+#[test]
+fn the_pods_of_a_run_are_selected_by_the_job_controllers_label_and_ferrys() {
+    assert_eq!(
+        pod_selector("report", "report-3"),
+        "app.kubernetes.io/managed-by=ferry,ferry.dev/job=report,\
+         batch.kubernetes.io/job-name=report-3"
+    );
+    // Ferry's labels are on the pod template, so on every pod the Job controller makes.
+    let built = job(
+        &desired("{provider: kubernetes, containers: [{name: app, image: busybox}]}"),
+        3,
+    );
+    let labels = &built["spec"]["template"]["metadata"]["labels"];
+    assert_eq!(labels[JOB_LABEL], "report");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "ferry");
+}
+
+/// `patch` merged into `target` as the API server merges a JSON merge patch.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(target), Some(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (_, _) => *target = patch.clone(),
+    }
+}
+
+#[test]
+fn only_a_run_found_stuck_is_ended_and_the_ended_job_passes_its_schema() {
+    let stuck = run_with_pods(
+        &running_job(),
+        &[pod(
+            "report-3-0-x7k2p",
+            0,
+            TEN_MINUTES_AGO,
+            waiting("ImagePullBackOff", PULL_MESSAGE),
+        )],
+        &now(),
+    );
+    let patch = end_patch(&stuck, &now()).unwrap();
+    assert_eq!(
+        patch,
+        json!({
+            "metadata": {"annotations": {
+                END_REASON_ANNOTATION: "ImageNotFound",
+                END_MESSAGE_ANNOTATION: stuck.message.clone().unwrap(),
+                END_TIME_ANNOTATION: NOW,
+            }},
+            "spec": {"activeDeadlineSeconds": END_DEADLINE_SECONDS},
+        })
+    );
+    let mut ended = job(&desired(RICH), 3);
+    merge(&mut ended, &patch);
+    assert_eq!(job_violations(&ended), Vec::<String>::new(), "{ended:#}");
+    assert_eq!(ended["spec"]["activeDeadlineSeconds"], 1);
+
+    let waiting_only = run_with_pods(
+        &running_job(),
+        &[pod(
+            "report-3-0-x7k2p",
+            0,
+            Some("2026-12-07T10:09:30Z"),
+            waiting("ImagePullBackOff", PULL_MESSAGE),
+        )],
+        &now(),
+    );
+    assert_eq!(end_patch(&waiting_only, &now()), None, "still within grace");
+    assert_eq!(end_patch(&run_of(&running_job()), &now()), None, "fine");
+    let failed = JobRun {
+        state: RunState::Failed,
+        reason: Some("ContainerFailed".into()),
+        ..JobRun::default()
+    };
+    assert_eq!(end_patch(&failed, &now()), None, "already ended");
+}
+
+#[test]
+fn a_job_ferry_ended_reads_as_failed_with_ferrys_reason_until_it_completed() {
+    let ended = |status: Value, reason: &str| {
+        let mut job = running_job();
+        job["metadata"]["annotations"] = json!({
+            END_REASON_ANNOTATION: reason,
+            END_MESSAGE_ANNOTATION: "task 0 (pod report-3-0-x7k2p): container app is waiting",
+            END_TIME_ANNOTATION: "2026-12-07T10:10:00Z",
+        });
+        job["status"] = status;
+        run_of(&job)
+    };
+    // Before the Job controller acted, and after it failed the Job at its deadline.
+    let deadline = json!({"startTime": "2026-12-07T10:00:00Z", "failed": 0,
+        "conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded",
+                        "message": "Job was active longer than specified deadline",
+                        "lastTransitionTime": "2026-12-07T10:10:02Z"}]});
+    for status in [
+        json!({"startTime": "2026-12-07T10:00:00Z", "active": 2}),
+        deadline,
+    ] {
+        let run = ended(status, "ImageNotFound");
+        assert_eq!(run.state, RunState::Failed);
+        assert_eq!(run.reason.as_deref(), Some("ImageNotFound"));
+        assert_eq!(
+            run.message.as_deref(),
+            Some("task 0 (pod report-3-0-x7k2p): container app is waiting")
+        );
+        assert_eq!(run.completion_time, Some(now()));
+        assert_eq!((run.failed, run.active), (2, 0), "neither task ran");
+    }
+    let run = ended(
+        json!({"startTime": "2026-12-07T10:00:00Z", "active": 1, "succeeded": 1}),
+        "TaskFailedToStart",
+    );
+    assert_eq!(run.reason.as_deref(), Some("TaskFailedToStart"));
+    assert_eq!((run.succeeded, run.failed), (1, 1));
+    // An annotation anyone may write says a documented reason or none.
+    let run = ended(json!({"startTime": "2026-12-07T10:00:00Z"}), "Typo");
+    assert_eq!(run.reason.as_deref(), Some("ContainerFailed"));
+    // A Job that completed before the end reached it succeeded.
+    let run = ended(
+        json!({"startTime": "2026-12-07T10:00:00Z", "succeeded": 2,
+               "completionTime": "2026-12-07T10:09:59Z",
+               "conditions": [{"type": "Complete", "status": "True"}]}),
+        "ImageNotFound",
+    );
+    assert_eq!((run.state, run.reason), (RunState::Succeeded, None));
 }

@@ -1,19 +1,25 @@
 //! The Kubernetes backend's job I/O: a Job created per run (its name is the run's key: a
 //! second create of the same run answers 409 and finds it), the CronJob of a scheduled job
-//! applied with server-side apply, the Jobs read back by label, a run stopped by suspending its
-//! Job, and everything released on `deletionPolicy: Orphan`.
+//! applied with server-side apply, the Jobs read back by label, the pods of each running run
+//! read to tell why they cannot start, a run whose pods cannot start ended by `advance`, a run
+//! stopped by suspending its Job, and everything released on `deletionPolicy: Orphan`.
 //!
 //! Jobs are listed from the API server on each observe rather than from a watch cache: a run
-//! the history records and the cache has not seen yet would read as gone.
+//! the history records and the cache has not seen yet would read as gone. Pods are listed too
+//! (the controller keeps no watch of pods, and the service side lists them the same way), by
+//! the run's labels and only for runs still running: a job with no run under way costs no pod
+//! read.
 
 use async_trait::async_trait;
-use ferry_api::JobRun;
 use ferry_api::conditions::reasons;
+use ferry_api::{JobRun, RunState};
 use ferry_core::desired::ObjectRef;
 use ferry_core::job::DesiredJob;
 use ferry_provider::in_cluster::{self, Subject, is_ours, release_patch};
 use ferry_provider::job::{Definition, JobClient, JobObservation};
 use ferry_provider::{Deletion, ProviderError};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };
@@ -22,6 +28,7 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 use super::build::{self, FIELD_MANAGER};
+use crate::client::{POD_LIST_LIMIT, pods};
 
 /// Most Jobs of one ServerlessJob read per observe (a CronJob keeps a few; a job without a
 /// schedule keeps one per spec change for a week).
@@ -104,6 +111,38 @@ impl KubernetesJobs {
             .collect())
     }
 
+    /// The pods of the run `run` of the ServerlessJob `object`, as JSON.
+    async fn run_pods(&self, object: &ObjectRef, run: &str) -> Result<Vec<Value>, ProviderError> {
+        let params = ListParams::default()
+            .labels(&build::pod_selector(&object.name, run))
+            .limit(POD_LIST_LIMIT);
+        let list = self
+            .api(&pods(), &object.namespace)
+            .list(&params)
+            .await
+            .map_err(|e| classify("list pods", "Pod", "pods", e))?;
+        Ok(list.items.iter().map(as_value).collect())
+    }
+
+    /// Merge-patches the Job `run` of `want`; one already gone needs nothing.
+    async fn patch_job(
+        &self,
+        want: &DesiredJob,
+        run: &str,
+        patch: &Value,
+        operation: &'static str,
+    ) -> Result<(), ProviderError> {
+        match self
+            .api(&jobs(), &want.object.namespace)
+            .patch(run, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(e) => Err(job_error(operation, e)),
+        }
+    }
+
     async fn get_cron_job(
         &self,
         object: &ObjectRef,
@@ -164,12 +203,17 @@ impl JobClient for KubernetesJobs {
                 id: None,
             },
         };
-        let mut runs: Vec<JobRun> = self
-            .list_jobs(object)
-            .await?
-            .iter()
-            .map(|job| build::run_of(&as_value(job)))
-            .collect();
+        let now = Time(Timestamp::now());
+        let mut runs: Vec<JobRun> = Vec::new();
+        for job in self.list_jobs(object).await? {
+            let job = as_value(&job);
+            let mut run = build::run_of(&job);
+            if run.state == RunState::Running {
+                let pods = self.run_pods(object, &run.name).await?;
+                run = build::run_with_pods(&job, &pods, &now);
+            }
+            runs.push(run);
+        }
         runs.sort_by(|a, b| {
             b.start_time
                 .as_ref()
@@ -225,19 +269,34 @@ impl JobClient for KubernetesJobs {
         Ok(build::run_of(&as_value(&live)))
     }
 
+    /// Ends a run whose pods cannot start ([`build::run_with_pods`] gave it a reason) before
+    /// the kubelet retries for ever: [`build::end_patch`] on its Job. Any other run is the Job
+    /// controller's to move on.
+    async fn advance(&self, want: &DesiredJob, run: &JobRun) -> Result<(), ProviderError> {
+        let Some(patch) = build::end_patch(run, &Time(Timestamp::now())) else {
+            return Ok(());
+        };
+        self.patch_job(want, &run.name, &patch, "end").await
+    }
+
     async fn stop(&self, want: &DesiredJob, run: &str) -> Result<(), ProviderError> {
+        // A run that already ended (Ferry's end of a stuck run among them, whose deadline a
+        // suspend would hold back) or is gone stays as it is.
+        let Some(job) = self
+            .list_jobs(&want.object)
+            .await?
+            .into_iter()
+            .find(|job| job.name_any() == run)
+        else {
+            return Ok(());
+        };
+        if build::run_of(&as_value(&job)).state.is_finished() {
+            return Ok(());
+        }
         // A suspended Job ends its pods and keeps its record (condition Suspended), which
         // reads as a stopped run; deleting it would lose the record.
         let patch = json!({ "spec": { "suspend": true } });
-        match self
-            .api(&jobs(), &want.object.namespace)
-            .patch(run, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-            Err(e) => Err(job_error("stop", e)),
-        }
+        self.patch_job(want, run, &patch, "stop").await
     }
 
     async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {
