@@ -28,7 +28,7 @@ use cloudrun_fake::CloudRunFake;
 use e2e::{
     Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace, current_ready,
 };
-use ferry_api::{Provider, ServerlessService};
+use ferry_api::{Provider, ServerlessJob, ServerlessService};
 use http::Method;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
@@ -48,36 +48,56 @@ const UID_LABEL: &str = "ferry-uid";
 /// The tag of Azure resources (ARM tag names take no `/`).
 const UID_AZURE_TAG: &str = "ferry-uid";
 
-/// The faults one round may inject, by cloud: the call, and what happens to it.
-const AWS_CALLS: &[&str] = &[
-    "CreateService",
-    "UpdateService",
-    "DeleteService",
-    "DescribeServices",
-    "RegisterTaskDefinition",
-    "DeregisterTaskDefinition",
-    "RegisterScalableTarget",
-    "PutScalingPolicy",
-    "DeregisterScalableTarget",
-    "TagResource",
-    "UntagResource",
-];
-const RUN_CALLS: &[&str] = &[
-    "CreateService",
-    "UpdateService",
-    "DeleteService",
-    "GetService",
-    "GetOperation",
-];
-const AZURE_CALLS: &[&str] = &[
-    "ContainerApps_CreateOrUpdate",
-    "ContainerApps_Delete",
-    "ContainerApps_Get",
-    "ContainerGroups_CreateOrUpdate",
-    "ContainerGroups_Delete",
-    "ContainerGroups_Get",
-    "OperationStatus_Get",
-];
+/// What a suite's objects are, for the faults aimed at them: the kind, the in-cluster children
+/// Ferry writes for it, and the cloud calls its backends make, by cloud.
+struct Targets {
+    /// The kind's name and plural.
+    kind: &'static str,
+    plural: &'static str,
+    /// The children's API group, plural and name.
+    children: (&'static str, &'static str, &'static str),
+    aws: &'static [&'static str],
+    cloud_run: &'static [&'static str],
+    azure: &'static [&'static str],
+}
+
+#[path = "faults/jobs.rs"]
+mod jobs;
+
+const SERVICES: Targets = Targets {
+    kind: "ServerlessService",
+    plural: "serverlessservices",
+    children: ("serving.knative.dev", "services", "Knative Service"),
+    aws: &[
+        "CreateService",
+        "UpdateService",
+        "DeleteService",
+        "DescribeServices",
+        "RegisterTaskDefinition",
+        "DeregisterTaskDefinition",
+        "RegisterScalableTarget",
+        "PutScalingPolicy",
+        "DeregisterScalableTarget",
+        "TagResource",
+        "UntagResource",
+    ],
+    cloud_run: &[
+        "CreateService",
+        "UpdateService",
+        "DeleteService",
+        "GetService",
+        "GetOperation",
+    ],
+    azure: &[
+        "ContainerApps_CreateOrUpdate",
+        "ContainerApps_Delete",
+        "ContainerApps_Get",
+        "ContainerGroups_CreateOrUpdate",
+        "ContainerGroups_Delete",
+        "ContainerGroups_Get",
+        "OperationStatus_Get",
+    ],
+};
 
 #[derive(Default)]
 struct Figures {
@@ -95,6 +115,7 @@ struct Suite {
     _configs: [ProviderConfigCleanup; 3],
     _knative: Option<Player>,
     _deployments: Option<Player>,
+    _jobs: Option<Player>,
     namespace: TestNamespace,
     cluster: &'static Cluster,
     client: Client,
@@ -109,6 +130,8 @@ struct Suite {
     subscription: String,
     /// The API stand-in's fault injection (`None` on a real cluster).
     api: Option<Remote>,
+    /// What the faults aim at.
+    targets: &'static Targets,
     rng: StdRng,
     /// Each object's provider and image while it should exist.
     live: BTreeMap<String, (Provider, u32)>,
@@ -159,7 +182,7 @@ fn knative_services() -> ApiResource {
 }
 
 impl Suite {
-    async fn start(seed: u64) -> Self {
+    async fn start(seed: u64, targets: &'static Targets) -> Self {
         let cluster = Cluster::shared().unwrap();
         cluster.install_crds().await.unwrap();
         let namespace = TestNamespace::create(cluster, "faults").await.unwrap();
@@ -221,6 +244,7 @@ impl Suite {
             ],
             _knative: e2e::play_knative(cluster, knative, &ns).map(Player),
             _deployments: e2e::play_deployments(cluster, client.clone(), &ns).map(Player),
+            _jobs: e2e::play_jobs(cluster, client.clone(), &ns).map(Player),
             operator: Ferry::spawn_confined(cluster, &ns).unwrap(),
             namespace,
             cluster,
@@ -233,6 +257,7 @@ impl Suite {
             azure,
             subscription: ns.clone(),
             api,
+            targets,
             rng: StdRng::seed_from_u64(seed),
             live: BTreeMap::new(),
             uids: BTreeMap::new(),
@@ -245,6 +270,10 @@ impl Suite {
 
     fn ns(&self) -> &str {
         self.namespace.name()
+    }
+
+    fn sjobs(&self) -> Api<ServerlessJob> {
+        Api::namespaced(self.client.clone(), self.ns())
     }
 
     /// Kills the operator (SIGKILL, as a node would) and starts another.
@@ -262,6 +291,17 @@ impl Suite {
         }
     }
 
+    /// The suite's ProviderConfig for `provider`, if it uses one.
+    fn config_of(&self, provider: Provider) -> Option<String> {
+        let cloud = match provider {
+            Provider::Knative | Provider::Kubernetes => return None,
+            Provider::Fargate => "aws",
+            Provider::CloudRun => "gcp",
+            Provider::ContainerApps | Provider::ContainerInstances => "azure",
+        };
+        Some(format!("{cloud}-{}", self.ns()))
+    }
+
     async fn apply(&self, name: &str, provider: Provider, image: u32) {
         let mut spec = json!({
             "provider": provider.as_str(),
@@ -269,26 +309,21 @@ impl Suite {
                             "port": 8080, "resources": {"cpu": "250m", "memory": "512Mi"}}],
             "migration": {"drainSeconds": 0},
         });
+        if let Some(config) = self.config_of(provider) {
+            spec["providerConfigRef"] = json!({ "name": config });
+        }
         match provider {
-            Provider::CloudRun => {
-                spec["providerConfigRef"] = json!({"name": format!("gcp-{}", self.ns())});
-            }
             Provider::Fargate => {
-                spec["providerConfigRef"] = json!({"name": format!("aws-{}", self.ns())});
                 spec["scaling"] = json!({"minInstances": 1, "maxInstances": 2, "metric": "cpu"});
             }
-            Provider::Knative => {}
-            Provider::ContainerApps => {
-                spec["providerConfigRef"] = json!({"name": format!("azure-{}", self.ns())});
-            }
             Provider::ContainerInstances => {
-                spec["providerConfigRef"] = json!({"name": format!("azure-{}", self.ns())});
                 // A container group gets 1 vCPU and 1 GB at least.
                 spec["containers"][0]["resources"] = json!({"cpu": "1", "memory": "1Gi"});
             }
             // Internal: a public one waits for an ingress controller to give its Ingress an
             // address, and none runs here.
             Provider::Kubernetes => spec["ingress"] = json!("internal"),
+            Provider::Knative | Provider::CloudRun | Provider::ContainerApps => {}
         }
         let object = json!({
             "apiVersion": "ferry.dev/v1alpha1",
@@ -312,7 +347,8 @@ impl Suite {
             let times = self.rng.random_range(1..=2);
             let cloud = self.rng.random_range(0..3);
             if cloud == 2 {
-                let call = AZURE_CALLS[self.rng.random_range(0..AZURE_CALLS.len())];
+                let calls = self.targets.azure;
+                let call = calls[self.rng.random_range(0..calls.len())];
                 let (fault, kind) = match self.rng.random_range(0..10) {
                     0..=1 => (azure_fake::Fault::Status(429), "throttle"),
                     2 => (azure_fake::Fault::Status(500), "5xx"),
@@ -334,7 +370,8 @@ impl Suite {
                     .entry(format!("Azure {call}: {kind}"))
                     .or_default() += times;
             } else if cloud == 0 {
-                let call = AWS_CALLS[self.rng.random_range(0..AWS_CALLS.len())];
+                let calls = self.targets.aws;
+                let call = calls[self.rng.random_range(0..calls.len())];
                 let (fault, kind) = match self.rng.random_range(0..10) {
                     0..=2 => (AwsFault::Throttle, "throttle"),
                     3..=4 => (AwsFault::ServerError, "5xx"),
@@ -351,7 +388,8 @@ impl Suite {
                     .entry(format!("AWS {call}: {kind}"))
                     .or_default() += times;
             } else {
-                let call = RUN_CALLS[self.rng.random_range(0..RUN_CALLS.len())];
+                let calls = self.targets.cloud_run;
+                let call = calls[self.rng.random_range(0..calls.len())];
                 let (fault, kind) = match self.rng.random_range(0..8) {
                     0..=1 => (cloudrun_fake::Fault::Status(429), "throttle"),
                     2 => (cloudrun_fake::Fault::Status(500), "5xx"),
@@ -385,56 +423,62 @@ impl Suite {
         // backoff working, not a stuck object.
         api.clear().await.unwrap();
         let operator = format!("system:serviceaccount:{}:ferry", self.namespace.name());
-        let knative = |m: Matcher| m.group("serving.knative.dev");
+        let Targets {
+            kind,
+            plural,
+            children: (group, children, child),
+            ..
+        } = *self.targets;
+        let child_of = |m: Matcher| m.group(group);
         for _ in 0..self.rng.random_range(0..=2) {
             let times = self.rng.random_range(1..=3);
             let (fault, matcher, what) = match self.rng.random_range(0..10) {
                 0 => (
                     ApiFault::Conflict,
-                    Matcher::writes("serverlessservices"),
-                    "409 on ServerlessService writes",
+                    Matcher::writes(plural),
+                    format!("409 on {kind} writes"),
                 ),
                 1 => (
                     ApiFault::Conflict,
                     Matcher::writes("providerconfigs"),
-                    "409 on ProviderConfig writes",
+                    "409 on ProviderConfig writes".to_owned(),
                 ),
                 2 => (
                     ApiFault::InternalError,
-                    Matcher::writes("serverlessservices").subresource("status"),
-                    "500 on status writes",
+                    Matcher::writes(plural).subresource("status"),
+                    "500 on status writes".to_owned(),
                 ),
                 3 => (
                     ApiFault::InternalError,
-                    knative(Matcher::writes("services")),
-                    "500 on Knative Service writes",
+                    child_of(Matcher::writes(children)),
+                    format!("500 on {child} writes"),
                 ),
                 4 => (
                     ApiFault::ServiceUnavailable,
                     Matcher::reads("providerconfigs"),
-                    "503 on ProviderConfig reads",
+                    "503 on ProviderConfig reads".to_owned(),
                 ),
                 5 => (
                     ApiFault::TooManyRequests {
                         retry_after_seconds: 1,
                     },
                     Matcher::any(),
-                    "429 on any request",
+                    "429 on any request".to_owned(),
                 ),
                 6 => (
                     ApiFault::DropWatch,
-                    Matcher::watches("serverlessservices"),
-                    "dropped ServerlessService watch",
+                    Matcher::watches(plural),
+                    format!("dropped {kind} watch"),
                 ),
                 7 => (
                     ApiFault::DropWatch,
-                    knative(Matcher::watches("services")),
-                    "dropped Knative Service watch",
+                    child_of(Matcher::watches(children)),
+                    format!("dropped {child} watch"),
                 ),
                 8 => (
                     ApiFault::ExpireWatch,
-                    Matcher::watches("serverlessservices"),
-                    "410 Gone on a ServerlessService watch",
+                    Matcher::watches(plural),
+                    format!("410 Gone on a {kind} watch"),
                 ),
                 _ => {
                     // The watches open now, cut at once.
@@ -459,129 +503,9 @@ impl Suite {
         }
     }
 
-    /// One change: create, change the image, move to the other cloud, or delete.
-    async fn act(&mut self) {
-        let name = format!("svc-{}", self.rng.random_range(0..OBJECTS));
-        let any = |rng: &mut StdRng| Provider::ALL[rng.random_range(0..Provider::ALL.len())];
-        let (action, provider, image) = match self.live.get(&name).copied() {
-            None => ("create", Some(any(&mut self.rng)), 1),
-            Some((provider, image)) => match self.rng.random_range(0..4) {
-                0 | 1 => ("update", Some(provider), image + 1),
-                2 => {
-                    let mut to = any(&mut self.rng);
-                    while to == provider {
-                        to = any(&mut self.rng);
-                    }
-                    ("move", Some(to), image)
-                }
-                _ => ("delete", None, image),
-            },
-        };
-        *self.figures.actions.entry(action).or_default() += 1;
-        self.touched = self
-            .live
-            .get(&name)
-            .map(|(p, _)| *p)
-            .into_iter()
-            .chain(provider)
-            .collect();
-        self.touched.dedup();
-        self.round
-            .insert(0, format!("{action} {name} -> {provider:?} image {image}"));
-        if let Some(provider) = provider {
-            self.apply(&name, provider, image).await;
-            self.live.insert(name.clone(), (provider, image));
-            let svc = self.ssvs().get(&name).await.unwrap();
-            self.uids.insert(svc.uid().unwrap(), name);
-        } else {
-            self.ssvs()
-                .delete(&name, &DeleteParams::default())
-                .await
-                .unwrap();
-            self.live.remove(&name);
-        }
-    }
-
-    /// Waits until every object is as its spec says and every deleted one is gone; each that
-    /// is not within the wait is a violation.
-    async fn converge(&mut self) {
-        let started = Instant::now();
-        loop {
-            let lagging = self.lagging().await;
-            if lagging.is_empty() {
-                self.figures.converge.push(started.elapsed());
-                return;
-            }
-            if started.elapsed() > WAIT {
-                for what in lagging {
-                    self.violations(format!("stuck after {WAIT:?}: {what}"));
-                }
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
     fn violations(&mut self, what: String) {
         println!("round {}: VIOLATION {what}", self.figures.rounds);
         self.figures.violations.push(what);
-    }
-
-    /// What is not yet as the specs say.
-    async fn lagging(&self) -> Vec<String> {
-        let mut lagging = Vec::new();
-        let objects = self
-            .ssvs()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items;
-        for svc in &objects {
-            let name = svc.name_any();
-            let Some((provider, _)) = self.live.get(&name) else {
-                lagging.push(format!("{name} still exists: {:?}", svc.status));
-                continue;
-            };
-            let status = svc.status.as_ref();
-            let settled = current_ready(svc) == Some(("True", "Available"))
-                && status.and_then(|s| s.provider) == Some(*provider)
-                && status.is_some_and(|s| s.migration.is_none() && s.operation.is_none())
-                && settled_for(svc);
-            if !settled {
-                lagging.push(format!("{name}: {:?}", svc.status));
-            }
-        }
-        for name in self.live.keys() {
-            if !objects.iter().any(|o| o.name_any() == *name) {
-                lagging.push(format!("{name} is missing"));
-            }
-        }
-        // A deleted in-cluster object's Knative Service or Deployment goes with it by garbage
-        // collection, which runs after the object is gone.
-        let in_cluster = [
-            (
-                Provider::Knative,
-                "Knative Services",
-                self.knative_services().await,
-            ),
-            (
-                Provider::Kubernetes,
-                "Deployments",
-                self.deployments().await,
-            ),
-        ];
-        for (provider, what, by_uid) in in_cluster {
-            for (uid, children) in by_uid {
-                let live = objects.iter().any(|o| {
-                    o.uid().as_deref() == Some(uid.as_str())
-                        && self.live.get(&o.name_any()).map(|l| l.0) == Some(provider)
-                });
-                if !live {
-                    lagging.push(format!("{what} of {uid} not yet collected: {children:?}"));
-                }
-            }
-        }
-        lagging
     }
 
     /// ECS services not INACTIVE, by the UID they are tagged with: (ARN, task definition).
@@ -758,7 +682,230 @@ impl Suite {
         by_uid
     }
 
+    /// The faults that met a request, by cloud, call and kind (the scheduled ones are in
+    /// `faults`: one scheduled for a call that never came does not count).
+    async fn met_faults(&self) -> BTreeMap<String, usize> {
+        let mut met: BTreeMap<String, usize> = BTreeMap::new();
+        for call in self.proxy.requests() {
+            if let Some(fault) = call.fault {
+                *met.entry(format!("AWS {}: {fault:?}", call.operation))
+                    .or_default() += 1;
+            }
+        }
+        let run = self
+            .cloud_run
+            .project(&self.project)
+            .requests()
+            .await
+            .unwrap();
+        for call in run {
+            if let Some(fault) = call.fault {
+                *met.entry(format!("Cloud Run {}: {fault:?}", call.method))
+                    .or_default() += 1;
+            }
+        }
+        let azure = self
+            .azure
+            .subscription(&self.subscription)
+            .requests()
+            .await
+            .unwrap();
+        for call in azure {
+            if let Some(fault) = call.fault {
+                *met.entry(format!("Azure {}: {fault:?}", call.operation))
+                    .or_default() += 1;
+            }
+        }
+        if let Some(api) = &self.api {
+            for (kind, n) in api.counts().await.unwrap().0 {
+                met.insert(format!("API: {kind:?}"), usize::try_from(n).unwrap());
+            }
+            api.clear().await.unwrap();
+        }
+        met
+    }
+
+    fn report(&self, seed: u64, met: &BTreeMap<String, usize>) -> String {
+        let f = &self.figures;
+        let mut out = String::new();
+        let converge: Vec<f64> = f.converge.iter().map(Duration::as_secs_f64).collect();
+        let max = converge.iter().copied().fold(0.0, f64::max);
+        let rounds = f64::from(u32::try_from(converge.len().max(1)).unwrap_or(u32::MAX));
+        let mean = converge.iter().sum::<f64>() / rounds;
+        let _ = writeln!(out, "crash-and-fault suite, seed {seed}");
+        let _ = writeln!(
+            out,
+            "rounds {}, operator kills (SIGKILL) {}, by the provider of the round's change {:?}",
+            f.rounds, f.kills, f.kills_by_provider
+        );
+        let _ = writeln!(out, "changes: {:?}", f.actions);
+        let scheduled: usize = f.faults.values().sum();
+        let _ = writeln!(out, "faults scheduled: {scheduled}");
+        for (kind, n) in &f.faults {
+            let _ = writeln!(out, "  {kind}: {n}");
+        }
+        let _ = writeln!(
+            out,
+            "faults that met a request: {}",
+            met.values().sum::<usize>()
+        );
+        for (kind, n) in met {
+            let _ = writeln!(out, "  {kind}: {n}");
+        }
+        let _ = writeln!(
+            out,
+            "convergence after a round: mean {mean:.1} s, max {max:.1} s"
+        );
+        let _ = writeln!(out, "violations: {}", f.violations.len());
+        for v in &f.violations {
+            let _ = writeln!(out, "  {v}");
+        }
+        out
+    }
+}
+
+/// One kind's rounds on a [`Suite`]: what a change is, when it has settled, and what must hold.
+trait Rounds {
+    fn suite(&mut self) -> &mut Suite;
+
+    /// One random change to one object.
+    async fn act(&mut self);
+
+    /// What is not yet as the specs say.
+    async fn lagging(&self) -> Vec<String>;
+
     /// The invariants, after a round has converged.
+    async fn verify(&mut self);
+
+    /// Deletes every object.
+    async fn delete_all(&mut self);
+
+    /// Waits until every object is as its spec says and every deleted one is gone; each that
+    /// is not within the wait is a violation.
+    async fn converge(&mut self) {
+        let started = Instant::now();
+        loop {
+            let lagging = self.lagging().await;
+            if lagging.is_empty() {
+                self.suite().figures.converge.push(started.elapsed());
+                return;
+            }
+            if started.elapsed() > WAIT {
+                for what in lagging {
+                    self.suite()
+                        .violations(format!("stuck after {WAIT:?}: {what}"));
+                }
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Rounds for Suite {
+    fn suite(&mut self) -> &mut Suite {
+        self
+    }
+
+    /// One change: create, change the image, move to the other cloud, or delete.
+    async fn act(&mut self) {
+        let name = format!("svc-{}", self.rng.random_range(0..OBJECTS));
+        let any = |rng: &mut StdRng| Provider::ALL[rng.random_range(0..Provider::ALL.len())];
+        let (action, provider, image) = match self.live.get(&name).copied() {
+            None => ("create", Some(any(&mut self.rng)), 1),
+            Some((provider, image)) => match self.rng.random_range(0..4) {
+                0 | 1 => ("update", Some(provider), image + 1),
+                2 => {
+                    let mut to = any(&mut self.rng);
+                    while to == provider {
+                        to = any(&mut self.rng);
+                    }
+                    ("move", Some(to), image)
+                }
+                _ => ("delete", None, image),
+            },
+        };
+        *self.figures.actions.entry(action).or_default() += 1;
+        self.touched = self
+            .live
+            .get(&name)
+            .map(|(p, _)| *p)
+            .into_iter()
+            .chain(provider)
+            .collect();
+        self.touched.dedup();
+        self.round
+            .insert(0, format!("{action} {name} -> {provider:?} image {image}"));
+        if let Some(provider) = provider {
+            self.apply(&name, provider, image).await;
+            self.live.insert(name.clone(), (provider, image));
+            let svc = self.ssvs().get(&name).await.unwrap();
+            self.uids.insert(svc.uid().unwrap(), name);
+        } else {
+            self.ssvs()
+                .delete(&name, &DeleteParams::default())
+                .await
+                .unwrap();
+            self.live.remove(&name);
+        }
+    }
+
+    async fn lagging(&self) -> Vec<String> {
+        let mut lagging = Vec::new();
+        let objects = self
+            .ssvs()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items;
+        for svc in &objects {
+            let name = svc.name_any();
+            let Some((provider, _)) = self.live.get(&name) else {
+                lagging.push(format!("{name} still exists: {:?}", svc.status));
+                continue;
+            };
+            let status = svc.status.as_ref();
+            let settled = current_ready(svc) == Some(("True", "Available"))
+                && status.and_then(|s| s.provider) == Some(*provider)
+                && status.is_some_and(|s| s.migration.is_none() && s.operation.is_none())
+                && settled_for(svc);
+            if !settled {
+                lagging.push(format!("{name}: {:?}", svc.status));
+            }
+        }
+        for name in self.live.keys() {
+            if !objects.iter().any(|o| o.name_any() == *name) {
+                lagging.push(format!("{name} is missing"));
+            }
+        }
+        // A deleted in-cluster object's Knative Service or Deployment goes with it by garbage
+        // collection, which runs after the object is gone.
+        let in_cluster = [
+            (
+                Provider::Knative,
+                "Knative Services",
+                self.knative_services().await,
+            ),
+            (
+                Provider::Kubernetes,
+                "Deployments",
+                self.deployments().await,
+            ),
+        ];
+        for (provider, what, by_uid) in in_cluster {
+            for (uid, children) in by_uid {
+                let live = objects.iter().any(|o| {
+                    o.uid().as_deref() == Some(uid.as_str())
+                        && self.live.get(&o.name_any()).map(|l| l.0) == Some(provider)
+                });
+                if !live {
+                    lagging.push(format!("{what} of {uid} not yet collected: {children:?}"));
+                }
+            }
+        }
+        lagging
+    }
+
     async fn verify(&mut self) {
         let ecs = self.ecs_services().await;
         let run = self.run_services().await;
@@ -872,85 +1019,14 @@ impl Suite {
         }
     }
 
-    /// The faults that met a request, by cloud, call and kind (the scheduled ones are in
-    /// `faults`: one scheduled for a call that never came does not count).
-    async fn met_faults(&self) -> BTreeMap<String, usize> {
-        let mut met: BTreeMap<String, usize> = BTreeMap::new();
-        for call in self.proxy.requests() {
-            if let Some(fault) = call.fault {
-                *met.entry(format!("AWS {}: {fault:?}", call.operation))
-                    .or_default() += 1;
-            }
+    async fn delete_all(&mut self) {
+        for name in self.live.keys().cloned().collect::<Vec<_>>() {
+            self.ssvs()
+                .delete(&name, &DeleteParams::default())
+                .await
+                .unwrap();
         }
-        let run = self
-            .cloud_run
-            .project(&self.project)
-            .requests()
-            .await
-            .unwrap();
-        for call in run {
-            if let Some(fault) = call.fault {
-                *met.entry(format!("Cloud Run {}: {fault:?}", call.method))
-                    .or_default() += 1;
-            }
-        }
-        let azure = self
-            .azure
-            .subscription(&self.subscription)
-            .requests()
-            .await
-            .unwrap();
-        for call in azure {
-            if let Some(fault) = call.fault {
-                *met.entry(format!("Azure {}: {fault:?}", call.operation))
-                    .or_default() += 1;
-            }
-        }
-        if let Some(api) = &self.api {
-            for (kind, n) in api.counts().await.unwrap().0 {
-                met.insert(format!("API: {kind:?}"), usize::try_from(n).unwrap());
-            }
-            api.clear().await.unwrap();
-        }
-        met
-    }
-
-    fn report(&self, seed: u64, met: &BTreeMap<String, usize>) -> String {
-        let f = &self.figures;
-        let mut out = String::new();
-        let converge: Vec<f64> = f.converge.iter().map(Duration::as_secs_f64).collect();
-        let max = converge.iter().copied().fold(0.0, f64::max);
-        let rounds = f64::from(u32::try_from(converge.len().max(1)).unwrap_or(u32::MAX));
-        let mean = converge.iter().sum::<f64>() / rounds;
-        let _ = writeln!(out, "crash-and-fault suite, seed {seed}");
-        let _ = writeln!(
-            out,
-            "rounds {}, operator kills (SIGKILL) {}, by the provider of the round's change {:?}",
-            f.rounds, f.kills, f.kills_by_provider
-        );
-        let _ = writeln!(out, "changes: {:?}", f.actions);
-        let scheduled: usize = f.faults.values().sum();
-        let _ = writeln!(out, "faults scheduled: {scheduled}");
-        for (kind, n) in &f.faults {
-            let _ = writeln!(out, "  {kind}: {n}");
-        }
-        let _ = writeln!(
-            out,
-            "faults that met a request: {}",
-            met.values().sum::<usize>()
-        );
-        for (kind, n) in met {
-            let _ = writeln!(out, "  {kind}: {n}");
-        }
-        let _ = writeln!(
-            out,
-            "convergence after a round: mean {mean:.1} s, max {max:.1} s"
-        );
-        let _ = writeln!(out, "violations: {}", f.violations.len());
-        for v in &f.violations {
-            let _ = writeln!(out, "  {v}");
-        }
-        out
+        self.live.clear();
     }
 }
 
@@ -985,26 +1061,27 @@ fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
-#[tokio::test]
-async fn no_duplicate_no_orphan_no_stuck_object_under_crashes_and_cloud_faults() {
-    let rounds = env_number("FERRY_E2E_FAULT_ROUNDS").unwrap_or(6);
-    let seed = env_number("FERRY_E2E_FAULT_SEED").unwrap_or_else(rand::random);
-    println!("FERRY_E2E_FAULT_SEED={seed}");
-    let mut suite = Suite::start(seed).await;
-    for round in 1..=rounds {
+/// Plays `rounds` rounds of changes, faults and kills, then deletes everything; fails with the
+/// report when an invariant did not hold.
+async fn play(rounds: &mut impl Rounds, seed: u64) {
+    let count = env_number("FERRY_E2E_FAULT_ROUNDS").unwrap_or(6);
+    for round in 1..=count {
+        let suite = rounds.suite();
         suite.figures.rounds = usize::try_from(round).unwrap();
         suite.inject_faults().await;
         suite.inject_api_faults().await;
-        suite.act().await;
+        rounds.act().await;
         // Killed at a random moment of the change's reconciles: before the first cloud call,
         // between a create and its status write, during a rollout, a deletion or a move.
+        let suite = rounds.suite();
         for _ in 0..suite.rng.random_range(1..=2) {
             let delay = suite.rng.random_range(0..1500);
             tokio::time::sleep(Duration::from_millis(delay)).await;
             suite.kill();
             suite.round.push(format!("killed after {delay} ms"));
         }
-        suite.converge().await;
+        rounds.converge().await;
+        let suite = rounds.suite();
         println!(
             "round {round}: {} (settled in {:.1} s)",
             std::mem::take(&mut suite.round).join(", "),
@@ -1014,21 +1091,16 @@ async fn no_duplicate_no_orphan_no_stuck_object_under_crashes_and_cloud_faults()
                 .last()
                 .map_or(0.0, Duration::as_secs_f64)
         );
-        suite.verify().await;
+        rounds.verify().await;
     }
-    // Everything goes at the end: nothing may be left in either cloud.
-    for name in suite.live.keys().cloned().collect::<Vec<_>>() {
-        suite
-            .ssvs()
-            .delete(&name, &DeleteParams::default())
-            .await
-            .unwrap();
-    }
-    suite.live.clear();
+    // Everything goes at the end: nothing may be left in any cloud.
+    rounds.delete_all().await;
+    let suite = rounds.suite();
     tokio::time::sleep(Duration::from_millis(suite.rng.random_range(0..1000))).await;
     suite.kill();
-    suite.converge().await;
-    suite.verify().await;
+    rounds.converge().await;
+    rounds.verify().await;
+    let suite = rounds.suite();
     let met = suite.met_faults().await;
     let report = suite.report(seed, &met);
     println!("{report}");
@@ -1040,10 +1112,30 @@ async fn no_duplicate_no_orphan_no_stuck_object_under_crashes_and_cloud_faults()
     );
 }
 
+fn seed() -> u64 {
+    let seed = env_number("FERRY_E2E_FAULT_SEED").unwrap_or_else(rand::random);
+    println!("FERRY_E2E_FAULT_SEED={seed}");
+    seed
+}
+
+#[tokio::test]
+async fn no_duplicate_no_orphan_no_stuck_object_under_crashes_and_cloud_faults() {
+    let seed = seed();
+    play(&mut Suite::start(seed, &SERVICES).await, seed).await;
+}
+
+/// The same for ServerlessJobs: no run started twice, whatever is killed or fails when.
+#[tokio::test]
+async fn no_job_run_started_twice_under_crashes_and_cloud_faults() {
+    let seed = seed();
+    let suite = Suite::start(seed, &jobs::JOBS).await;
+    play(&mut jobs::JobRounds::new(suite), seed).await;
+}
+
 /// The faults one at a time, without kills: each must leave the cloud as the spec says.
 #[tokio::test]
 async fn each_lost_answer_alone_leaves_the_cloud_as_the_spec_says() {
-    let mut suite = Suite::start(1).await;
+    let mut suite = Suite::start(1, &SERVICES).await;
     for (provider, call) in [
         (Provider::CloudRun, "UpdateService"),
         (Provider::Fargate, "UpdateService"),
