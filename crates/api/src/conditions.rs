@@ -244,13 +244,15 @@ pub const REASONS: &[ReasonDoc] = &[
     ReasonDoc {
         reason: reasons::IN_USE,
         appears_as: "a ProviderConfig's Ready=False",
-        meaning: "The ProviderConfig is being deleted, but ServerlessServices still use it: it \
-                  keeps its finalizer `ferry.dev/in-use` until the last of them is gone, so \
-                  their cloud resources are deleted through it rather than orphaned. \
+        meaning: "The ProviderConfig is being deleted, but ServerlessServices or \
+                  ServerlessJobs still use it: it keeps its finalizer `ferry.dev/in-use` until \
+                  the last of them is gone, so their cloud resources are deleted through it \
+                  rather than orphaned. \
                   `status.users` counts them. (Its Ready is otherwise `Available`, \
                   `CredentialsInvalid`, `ProviderError` or `Throttled`, from a check of each \
                   cloud it configures.)",
-        action: "Wait, or delete or move the objects that use it (`kubectl get ssvc -A`).",
+        action: "Wait, or delete or move the objects that use it (`kubectl get ssvc,sjob -A`; \
+                 its message names them).",
     },
     ReasonDoc {
         reason: reasons::RUNNING,

@@ -278,8 +278,9 @@ pub struct ProviderConfigStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 
-    /// How many ServerlessServices use it (name it, or still have a side on it during a move
-    /// or a deletion). While any does, it keeps the finalizer `ferry.dev/in-use`, so deleting
+    /// How many ServerlessServices and ServerlessJobs use it (a service that names it or still
+    /// has a side on it during a move or a deletion; a job that names it, until Ferry has
+    /// cleaned up after it). While any does, it keeps the finalizer `ferry.dev/in-use`, so deleting
     /// it waits for them: their cloud resources are deleted through it, not orphaned.
     #[schemars(range(min = 0))]
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -177,6 +177,16 @@ impl CrdSchema {
 
     /// Everything the API server would refuse in `object`, in field order.
     pub fn check(&self, object: &Value) -> Vec<Violation> {
+        self.check_against(object, None)
+    }
+
+    /// Everything the API server would refuse in an update of `old` to `object`: [`Self::check`]
+    /// and the transition rules (those reading `oldSelf`), which only an update evaluates.
+    pub fn check_update(&self, object: &Value, old: &Value) -> Vec<Violation> {
+        self.check_against(object, Some(old))
+    }
+
+    fn check_against(&self, object: &Value, old: Option<&Value>) -> Vec<Violation> {
         let mut out = Vec::new();
         let Some(fields) = object.as_object() else {
             out.push(violation("", "an object must be a map", true));
@@ -213,7 +223,7 @@ impl CrdSchema {
         // rules never evaluate values the schema refuses (kube-cel's arithmetic can overflow on
         // them).
         if out.is_empty() {
-            out.extend(self.check_cel(object));
+            out.extend(self.check_cel(object, old));
         } else if out.iter().any(|v| v.blocking) {
             out.push(violation(
                 "",
@@ -225,9 +235,9 @@ impl CrdSchema {
         out
     }
 
-    fn check_cel(&self, object: &Value) -> Vec<Violation> {
+    fn check_cel(&self, object: &Value, old: Option<&Value>) -> Vec<Violation> {
         let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Validator::new().validate_compiled(&self.compiled, object, None)
+            Validator::new().validate_compiled(&self.compiled, object, old)
         }));
         match evaluated {
             Ok(Ok(())) => Vec::new(),

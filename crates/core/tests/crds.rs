@@ -325,3 +325,53 @@ fn the_schema_checker_reads_knative_servings_real_crds() {
         "{fields:?}"
     );
 }
+
+/// A ServerlessJob keeps its provider and ProviderConfig: its definition and runs live where it
+/// was made. The transition rules refuse an update that changes either, and only an update.
+#[test]
+fn a_job_cannot_change_its_provider_or_provider_config() {
+    let crd = ferry_api::crds()
+        .into_iter()
+        .find(|c| c.spec.names.kind == "ServerlessJob")
+        .unwrap();
+    let schema = CrdSchema::new(&crd, ferry_api::VERSION).unwrap();
+    let job = |provider: &str, config: Option<&str>| {
+        let mut spec = json!({
+            "provider": provider,
+            "containers": [{"name": "task", "image": "ghcr.io/acme/task:1"}],
+        });
+        if let Some(config) = config {
+            spec["providerConfigRef"] = json!({ "name": config });
+        }
+        json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "ServerlessJob",
+               "metadata": {"name": "report", "namespace": "shop"}, "spec": spec})
+    };
+    let fields = |new: &Value, old: &Value| -> Vec<String> {
+        schema
+            .check_update(new, old)
+            .into_iter()
+            .map(|v| format!("{}: {}", v.field, v.message))
+            .collect()
+    };
+    let fargate = job("fargate", Some("aws"));
+    assert_eq!(schema.check(&job("cloudRun", Some("gcp"))), vec![]);
+    assert_eq!(fields(&fargate, &fargate), Vec::<String>::new());
+    let moved = fields(&job("cloudRun", Some("aws")), &fargate);
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert!(
+        moved[0].starts_with("spec.provider: cannot change on a ServerlessJob"),
+        "{moved:?}"
+    );
+    let other_account = fields(&job("fargate", Some("aws-prod")), &fargate);
+    assert_eq!(other_account.len(), 1, "{other_account:?}");
+    assert!(
+        other_account[0].starts_with("spec.providerConfigRef: cannot change"),
+        "{other_account:?}"
+    );
+    let named = fields(&fargate, &job("fargate", None));
+    assert_eq!(named.len(), 1, "naming one where none was named: {named:?}");
+    // Everything else may change.
+    let mut changed = fargate.clone();
+    changed["spec"]["containers"][0]["image"] = json!("ghcr.io/acme/task:2");
+    assert_eq!(fields(&changed, &fargate), Vec::<String>::new());
+}

@@ -354,7 +354,9 @@ fn job_specs_are_refused_naming_the_field_and_what_would_do() {
 /// twice on two providers; with nothing made yet, the change is only a change.
 #[test]
 fn a_job_whose_runs_are_on_another_provider_is_refused_until_set_back() {
-    let mut job = ferry_testkit::builders::serverless_job("containers: [{name: app, image: busybox}]");
+    let mut job = ferry_testkit::builders::serverless_job(
+        "{provider: kubernetes, containers: [{name: app, image: busybox}]}",
+    );
     job.status = Some(ferry_api::ServerlessJobStatus {
         provider: Some(ferry_api::Provider::Fargate),
         runs: vec![JobRun {
@@ -375,7 +377,9 @@ fn a_job_whose_runs_are_on_another_provider_is_refused_until_set_back() {
         "{refused}"
     );
     assert!(
-        refused.errors[0].message.contains("delete the ServerlessJob"),
+        refused.errors[0]
+            .message
+            .contains("delete the ServerlessJob"),
         "{refused}"
     );
     // Nothing made on Fargate yet (a first reconcile that failed): the new provider is taken.

@@ -16,7 +16,7 @@ use e2e::{
     Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace, current_ready,
     wait_for, wait_gone,
 };
-use ferry_api::{ProviderConfig, ServerlessService};
+use ferry_api::{ProviderConfig, RunState, ServerlessJob, ServerlessService};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
@@ -140,6 +140,48 @@ impl Scenario {
             .unwrap();
     }
 
+    /// A ServerlessJob on `provider` whose one task runs until it is stopped.
+    async fn apply_job(&self, name: &str, provider: &str, config: &str) {
+        // A Cloud Run job's instance has at least 1 vCPU.
+        let cpu = if provider == "cloudRun" { "1" } else { "250m" };
+        let object = json!({
+            "apiVersion": "ferry.dev/v1alpha1",
+            "kind": "ServerlessJob",
+            "metadata": {"name": name},
+            "spec": {
+                "provider": provider,
+                "providerConfigRef": {"name": config},
+                "containers": [{
+                    "name": "task",
+                    "image": "ghcr.io/acme/task:1",
+                    "command": ["sh", "-c"],
+                    "args": ["sleep infinity"],
+                    "resources": {"cpu": cpu, "memory": "512Mi"},
+                }],
+            },
+        });
+        self.sjobs()
+            .patch(name, &PatchParams::apply(MANAGER), &Patch::Apply(&object))
+            .await
+            .unwrap();
+    }
+
+    fn sjobs(&self) -> Api<ServerlessJob> {
+        Api::namespaced(self.client.clone(), self.app.name())
+    }
+
+    async fn running_ecs_tasks(&self) -> usize {
+        self.ecs
+            .list_tasks()
+            .cluster(&self.ecs_cluster)
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+            .send()
+            .await
+            .unwrap()
+            .task_arns()
+            .len()
+    }
+
     fn configs(&self) -> Api<ProviderConfig> {
         Api::all(self.client.clone())
     }
@@ -247,6 +289,67 @@ async fn deleting_a_namespace_with_its_provider_configs_deletes_the_cloud_resour
     let run_writes = s.cloud_run.project(&s.project).writes().await.unwrap();
     assert_eq!(run_writes.get("CreateService"), Some(&1), "{run_writes:?}");
     assert_eq!(run_writes.get("DeleteService"), Some(&1), "{run_writes:?}");
+    let log = s.operator.logs();
+    assert!(!log.contains("does not exist"), "{log}");
+}
+
+/// The same for ServerlessJobs whose runs are under way: each holds its ProviderConfig, which
+/// counts it, and the deletion stops the runs and deletes the jobs through the ProviderConfigs
+/// before they go.
+#[tokio::test]
+async fn deleting_a_namespace_with_its_provider_configs_stops_and_deletes_its_cloud_jobs() {
+    let s = Scenario::start().await;
+    s.apply_job("batch", "fargate", &s.aws).await;
+    s.apply_job("report", "cloudRun", &s.gcp).await;
+    for name in ["batch", "report"] {
+        let found = wait_for(
+            &s.sjobs(),
+            name,
+            WAIT,
+            "a run under way",
+            |j: &ServerlessJob| {
+                j.status
+                    .as_ref()
+                    .and_then(|st| st.last_run.as_ref())
+                    .is_some_and(|r| r.state == RunState::Running)
+            },
+        )
+        .await;
+        s.check(found);
+    }
+    let finalizer = s.finalizer();
+    for name in [&s.aws, &s.gcp] {
+        let found = wait_for(&s.configs(), name, WAIT, "used by its job", |c| {
+            c.status.as_ref().and_then(|st| st.users) == Some(1)
+                && c.finalizers().contains(&finalizer)
+        })
+        .await;
+        s.check(found);
+    }
+    assert_eq!(s.running_ecs_tasks().await, 1);
+
+    let namespaces: Api<Namespace> = Api::all(s.client.clone());
+    namespaces
+        .delete(s.app.name(), &DeleteParams::background())
+        .await
+        .unwrap();
+    for name in [&s.aws, &s.gcp] {
+        s.configs()
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    let gone = wait_gone(&namespaces, s.app.name(), WAIT, "the namespace deleted").await;
+    s.check(gone);
+    for name in [&s.aws, &s.gcp] {
+        let gone = wait_gone(&s.configs(), name, WAIT, "the ProviderConfig let go").await;
+        s.check(gone);
+    }
+    // Stopped and deleted in the clouds, not orphaned.
+    assert_eq!(s.running_ecs_tasks().await, 0);
+    let run_writes = s.cloud_run.project(&s.project).writes().await.unwrap();
+    assert_eq!(run_writes.get("CreateJob"), Some(&1), "{run_writes:?}");
+    assert_eq!(run_writes.get("DeleteJob"), Some(&1), "{run_writes:?}");
     let log = s.operator.logs();
     assert!(!log.contains("does not exist"), "{log}");
 }

@@ -12,6 +12,18 @@ pub const JOB_SPEC_RULES: &[CelRule] = &[
         message: "jobs run on kubernetes, fargate, cloudRun or containerApps: Knative Serving and Container Instances have no run-to-completion primitive",
         field_path: Some(".provider"),
     },
+    // Transition rules (evaluated on updates only): a job's definition and runs live where it
+    // was made, and Ferry moves services, not jobs. A change would strand them there.
+    CelRule {
+        rule: "self.provider == oldSelf.provider",
+        message: "cannot change on a ServerlessJob: its job definition and runs stay on the provider they were made on. Set it back, or delete the ServerlessJob (Ferry deletes them there) and create it again with the new provider",
+        field_path: Some(".provider"),
+    },
+    CelRule {
+        rule: "(has(self.providerConfigRef) ? self.providerConfigRef.name : '') == (has(oldSelf.providerConfigRef) ? oldSelf.providerConfigRef.name : '')",
+        message: "cannot change on a ServerlessJob: its job definition and runs stay in the account or project they were made in. Set it back, or delete the ServerlessJob (Ferry deletes them there) and create it again",
+        field_path: Some(".providerConfigRef"),
+    },
     CelRule {
         rule: "!has(self.fargate) || self.provider == 'fargate'",
         message: "applies only to provider fargate: remove it or set spec.provider to fargate",

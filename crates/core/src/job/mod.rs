@@ -87,7 +87,30 @@ pub fn validate_job(job: &ServerlessJob, rules: &dyn Rules) -> Result<ValidJob, 
         uid: job.uid(),
         generation: job.metadata.generation,
     };
+    if let Some(made_on) = moved_from(job) {
+        let mut f = Findings::default();
+        f.invalid(
+            "spec.provider",
+            format!(
+                "cannot change from {made_on} to {} on a ServerlessJob: its job definition and \
+                 runs stay on {made_on}. Set it back to {made_on}, or delete the ServerlessJob \
+                 (Ferry deletes them there) and create it again with the new provider",
+                job.spec.provider
+            ),
+        );
+        return f.finish(()).and_then(|_| Err(internal_inconsistency()));
+    }
     validate_job_spec(object, &job.spec, rules)
+}
+
+/// The provider `job`'s definition or runs are on, when its spec now names another. The CRD's
+/// transition rule refuses such a change where the API server evaluates CEL; this keeps Ferry
+/// from starting a second job elsewhere where it did not (CEL off, an older CRD).
+fn moved_from(job: &ServerlessJob) -> Option<Provider> {
+    let status = job.status.as_ref()?;
+    let made_on = status.provider?;
+    let holds_something = status.resource_ref.is_some() || !status.runs.is_empty();
+    (made_on != job.spec.provider && holds_something).then_some(made_on)
 }
 
 /// Validates a job spec for the object `object` with its provider's `rules`.

@@ -66,9 +66,15 @@ pub fn compute(input: &JobStatusInput<'_>) -> ServerlessJobStatus {
     let old_conditions = old.map(|s| s.conditions.as_slice()).unwrap_or_default();
     let generation = input.generation;
     let c = |t: &str, s: &str, r: &str, m: &str| condition(t, s, r, m, generation, input.now);
+    // The provider that holds the job's definition and runs: the spec's once it was reached,
+    // until then the one that held them before (an invalid move must not forget where they are).
+    let provider = match input.outcome {
+        JobOutcome::Observed { .. } => Some(input.provider),
+        _ => old.and_then(|s| s.provider).or(Some(input.provider)),
+    };
     let mut status = ServerlessJobStatus {
         observed_generation: generation,
-        provider: Some(input.provider),
+        provider,
         ..old.cloned().unwrap_or_default()
     };
     let mut conditions = Vec::new();
@@ -519,5 +525,36 @@ mod tests {
             .unwrap();
         assert_eq!(ready.status, "Unknown");
         assert_eq!(ready.message, "waits for run report-1");
+    }
+
+    /// An invalid spec (a move the CRD did not refuse) keeps the provider that holds the runs,
+    /// so the next reconcile still knows where they are; a reached provider is recorded.
+    #[test]
+    fn the_provider_of_the_status_is_where_the_runs_are() {
+        let old = ServerlessJobStatus {
+            provider: Some(Provider::Fargate),
+            ..ServerlessJobStatus::default()
+        };
+        let mut f = crate::findings::Findings::default();
+        f.invalid("spec.provider", "cannot change");
+        let invalid = f.finish(()).unwrap_err();
+        let input = |outcome: &JobOutcome| {
+            compute(&JobStatusInput {
+                old: Some(&old),
+                provider: Provider::Kubernetes,
+                generation: Some(2),
+                desired: None,
+                outcome,
+                now: &at(0),
+            })
+        };
+        let kept = input(&JobOutcome::Invalid(invalid));
+        assert_eq!(kept.provider, Some(Provider::Fargate));
+        let reached = input(&JobOutcome::Observed {
+            id: None,
+            runs: Vec::new(),
+            waiting: None,
+        });
+        assert_eq!(reached.provider, Some(Provider::Kubernetes));
     }
 }
