@@ -76,9 +76,9 @@ pub trait Rules: Send + Sync {
         findings.unsupported(
             "spec.provider",
             format!(
-                "{} does not run ServerlessJobs yet: use kubernetes, fargate, cloudRun or \
-                 containerApps",
-                self.provider().display_name()
+                "{} does not run ServerlessJobs yet: use {}",
+                self.provider().display_name(),
+                ferry_api::ServerlessJobSpec::providers_listed()
             ),
         );
         None

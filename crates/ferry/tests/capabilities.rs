@@ -157,3 +157,58 @@ fn the_crd_and_ferry_refuse_exactly_what_the_capability_table_says() {
         "the table refuses {refusals} provider/field pairs"
     );
 }
+
+/// Which providers run jobs is written once (`ServerlessJobSpec::PROVIDERS`, which the CRD's rule
+/// spells out): the registry's backends accept a plain job exactly on those.
+#[test]
+fn the_backends_that_run_jobs_are_the_ones_the_crd_admits() {
+    use ferry_api::ServerlessJobSpec;
+    let catalog = ferry::backends::registry().unwrap().catalog();
+    for provider in Provider::ALL {
+        let mut spec = json!({
+            "provider": provider.as_str(),
+            "containers": [{"name": "task", "image": "busybox",
+                            "resources": {"cpu": "1", "memory": "2Gi"}}],
+        });
+        if provider != Provider::Kubernetes && provider != Provider::Knative {
+            spec["providerConfigRef"] = json!({"name": "cloud"});
+        }
+        let job: ferry_api::ServerlessJob = serde_json::from_value(json!({
+            "apiVersion": "ferry.dev/v1alpha1", "kind": "ServerlessJob",
+            "metadata": {"name": "report", "namespace": "shop"}, "spec": spec,
+        }))
+        .unwrap();
+        let accepted = ferry_core::job::validate_job(&job, catalog.get(provider));
+        assert_eq!(
+            accepted.is_ok(),
+            ServerlessJobSpec::PROVIDERS.contains(&provider),
+            "{provider}: {:?}",
+            accepted.err().map(|e| e.to_string())
+        );
+        if let Err(refused) = accepted {
+            assert!(
+                refused
+                    .to_string()
+                    .contains(&ServerlessJobSpec::providers_listed()),
+                "{refused}"
+            );
+        }
+    }
+    let rule = &ferry_api::JOB_SPEC_RULES[0];
+    let quoted: Vec<String> = ServerlessJobSpec::PROVIDERS
+        .iter()
+        .map(|p| format!("'{}'", p.as_str()))
+        .collect();
+    assert_eq!(
+        rule.rule,
+        format!("self.provider in [{}]", quoted.join(", "))
+    );
+    assert!(
+        rule.message.starts_with(&format!(
+            "jobs run on {}",
+            ServerlessJobSpec::providers_listed()
+        )),
+        "{}",
+        rule.message
+    );
+}

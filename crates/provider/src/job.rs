@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferry_api::conditions::reasons;
-use ferry_api::{JobRun, ServerlessJob, ServerlessService};
+use ferry_api::{JobRun, ServerlessJob, ServerlessJobSpec, ServerlessService};
 use ferry_core::desired::ObjectRef;
 use ferry_core::job::DesiredJob;
 
@@ -89,9 +89,9 @@ pub fn no_jobs(job: &ServerlessJob) -> ProviderError {
     ProviderError::Terminal {
         reason: reasons::UNSUPPORTED,
         message: format!(
-            "{} does not run ServerlessJobs yet: use kubernetes, fargate, cloudRun or \
-             containerApps",
-            job.spec.provider.display_name()
+            "{} does not run ServerlessJobs yet: use {}",
+            job.spec.provider.display_name(),
+            ServerlessJobSpec::providers_listed()
         ),
         recheck: None,
     }

@@ -203,6 +203,17 @@ impl ServerlessJobSpec {
         Provider::ContainerApps,
     ];
 
+    /// [`Self::PROVIDERS`] as a message lists them: `kubernetes, fargate, cloudRun or
+    /// containerApps`. The CEL rule spells the list out itself (a CRD holds no code).
+    pub fn providers_listed() -> String {
+        let names: Vec<&str> = Self::PROVIDERS.iter().map(|p| p.as_str()).collect();
+        match names.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+
     /// Default of `taskCount`.
     pub const DEFAULT_TASK_COUNT: i32 = 1;
     /// Default of `maxRetries`.

@@ -128,9 +128,9 @@ pub fn validate_job_spec(
         f.unsupported(
             "spec.provider",
             format!(
-                "{} has no run-to-completion primitive: jobs run on kubernetes, fargate, \
-                 cloudRun or containerApps",
-                spec.provider.display_name()
+                "{} has no run-to-completion primitive: jobs run on {}",
+                spec.provider.display_name(),
+                ServerlessJobSpec::providers_listed()
             ),
         );
         return f.finish(()).and_then(|_| Err(internal_inconsistency()));
