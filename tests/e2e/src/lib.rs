@@ -680,6 +680,16 @@ pub fn play_deployments(
     }))
 }
 
+/// A task playing a controller (from [`play_knative`], [`play_deployments`], [`play_jobs`]),
+/// stopped when the test's scenario that holds it ends.
+pub struct Player(pub tokio::task::JoinHandle<()>);
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Plays the Job controller and the kubelet where the suite does ([`Cluster::plays_deployments`]):
 /// every Job of `namespace` runs as its containers' command says, by the convention every Ferry
 /// stand-in shares ([`job_outcome`]). A Job first gets the status of its pods running, then

@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 use azure_fake::AzureFake;
 use cloudrun_fake::CloudRunFake;
 use e2e::{
-    Cluster, Ferry, MANAGER, Operator, ProviderConfigCleanup, Scene, TestNamespace, current_ready,
+    Cluster, Ferry, MANAGER, Operator, Player, ProviderConfigCleanup, Scene, TestNamespace,
+    current_ready,
 };
 use ferry_api::{Provider, ServerlessJob, ServerlessService};
 use http::Method;
@@ -155,15 +156,6 @@ impl Scene for Suite {
 
     fn ssvs(&self) -> Api<ServerlessService> {
         Api::namespaced(self.client.clone(), self.namespace.name())
-    }
-}
-
-/// The task playing Knative Serving, stopped with the suite.
-struct Player(tokio::task::JoinHandle<()>);
-
-impl Drop for Player {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

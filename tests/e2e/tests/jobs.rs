@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use e2e::{Cluster, Ferry, MANAGER, Operator, Scene, TestNamespace, wait_for};
+use e2e::{Cluster, Ferry, MANAGER, Operator, Player, Scene, TestNamespace, wait_for};
 use ferry_api::{RunState, ServerlessJob, ServerlessService};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
@@ -24,15 +24,6 @@ const WAIT: Duration = Duration::from_secs(150);
 const IMAGE: &str = "debian:bookworm-slim";
 /// The label on every Job of a ServerlessJob.
 const JOB_LABEL: &str = "ferry.dev/job";
-
-/// Stops a task playing a controller when the scenario ends.
-struct Player(tokio::task::JoinHandle<()>);
-
-impl Drop for Player {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
 
 /// One test's namespace, with an operator watching only it, and the Job controller played.
 struct Scenario {

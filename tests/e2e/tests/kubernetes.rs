@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use e2e::{Cluster, Ferry, MANAGER, Operator, Scene, TestNamespace, wait_for};
+use e2e::{Cluster, Ferry, MANAGER, Operator, Player, Scene, TestNamespace, wait_for};
 use ferry_api::{Provider, ServerlessService};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
@@ -81,15 +81,6 @@ impl Child {
             ),
         };
         ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
-    }
-}
-
-/// Stops a task playing a controller when the scenario ends.
-struct Player(tokio::task::JoinHandle<()>);
-
-impl Drop for Player {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -182,6 +182,28 @@ impl Scenario {
             .len()
     }
 
+    /// Deletes the application namespace and both ProviderConfigs at once, as `kubectl delete -f`
+    /// of a directory or a GitOps prune does, and waits until all three are gone.
+    async fn delete_namespace_with_configs(&self) {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        namespaces
+            .delete(self.app.name(), &DeleteParams::background())
+            .await
+            .unwrap();
+        for name in [&self.aws, &self.gcp] {
+            self.configs()
+                .delete(name, &DeleteParams::default())
+                .await
+                .unwrap();
+        }
+        let gone = wait_gone(&namespaces, self.app.name(), WAIT, "the namespace deleted").await;
+        self.check(gone);
+        for name in [&self.aws, &self.gcp] {
+            let gone = wait_gone(&self.configs(), name, WAIT, "the ProviderConfig let go").await;
+            self.check(gone);
+        }
+    }
+
     fn configs(&self) -> Api<ProviderConfig> {
         Api::all(self.client.clone())
     }
@@ -264,25 +286,7 @@ async fn deleting_a_namespace_with_its_provider_configs_deletes_the_cloud_resour
     }
     assert_eq!(s.active_ecs_services().await, 1);
 
-    // The namespace and both ProviderConfigs are deleted at once, as `kubectl delete -f` of a
-    // directory or a GitOps prune does.
-    let namespaces: Api<Namespace> = Api::all(s.client.clone());
-    namespaces
-        .delete(s.app.name(), &DeleteParams::background())
-        .await
-        .unwrap();
-    for name in [&s.aws, &s.gcp] {
-        s.configs()
-            .delete(name, &DeleteParams::default())
-            .await
-            .unwrap();
-    }
-    let gone = wait_gone(&namespaces, s.app.name(), WAIT, "the namespace deleted").await;
-    s.check(gone);
-    for name in [&s.aws, &s.gcp] {
-        let gone = wait_gone(&s.configs(), name, WAIT, "the ProviderConfig let go").await;
-        s.check(gone);
-    }
+    s.delete_namespace_with_configs().await;
     // Deleted in the clouds, not orphaned.
     assert_eq!(s.active_ecs_services().await, 0);
     assert_eq!(s.proxy.writes().get("DeleteService"), Some(&1));
@@ -328,23 +332,7 @@ async fn deleting_a_namespace_with_its_provider_configs_stops_and_deletes_its_cl
     }
     assert_eq!(s.running_ecs_tasks().await, 1);
 
-    let namespaces: Api<Namespace> = Api::all(s.client.clone());
-    namespaces
-        .delete(s.app.name(), &DeleteParams::background())
-        .await
-        .unwrap();
-    for name in [&s.aws, &s.gcp] {
-        s.configs()
-            .delete(name, &DeleteParams::default())
-            .await
-            .unwrap();
-    }
-    let gone = wait_gone(&namespaces, s.app.name(), WAIT, "the namespace deleted").await;
-    s.check(gone);
-    for name in [&s.aws, &s.gcp] {
-        let gone = wait_gone(&s.configs(), name, WAIT, "the ProviderConfig let go").await;
-        s.check(gone);
-    }
+    s.delete_namespace_with_configs().await;
     // Stopped and deleted in the clouds, not orphaned.
     assert_eq!(s.running_ecs_tasks().await, 0);
     let run_writes = s.cloud_run.project(&s.project).writes().await.unwrap();

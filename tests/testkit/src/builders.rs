@@ -307,3 +307,64 @@ impl Rules for NoRules {
         ferry_core::cost::Priced::unavailable("", Vec::new())
     }
 }
+
+/// One backend's ServerlessJob cost estimates, for its cost tests: under its embedded price
+/// table (in a catalog of [`catalog_of`]), or under a table the test made.
+pub struct JobCosts {
+    rules: std::sync::Arc<dyn Rules>,
+    catalog: ferry_core::backend::Catalog,
+    prices: ferry_core::cost::PriceTable,
+}
+
+impl JobCosts {
+    /// The estimates of `rules` under its embedded price table.
+    pub fn embedded(rules: std::sync::Arc<dyn Rules>) -> Self {
+        let catalog = catalog_of(&rules);
+        let prices =
+            ferry_core::cost::PriceTable::embedded(&catalog).unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            rules,
+            catalog,
+            prices,
+        }
+    }
+
+    /// The catalog the prices are read with (a table of the test's own parses with it).
+    pub fn catalog(&self) -> &ferry_core::backend::Catalog {
+        &self.catalog
+    }
+
+    /// The embedded price table.
+    pub fn prices(&self) -> &ferry_core::cost::PriceTable {
+        &self.prices
+    }
+
+    /// The estimate of the job `spec` (YAML, as [`serverless_job`] takes it), each task running
+    /// `task_seconds` (default: its timeoutSeconds), in `config`'s region (none: the table's
+    /// first).
+    pub fn estimate(
+        &self,
+        spec: &str,
+        task_seconds: Option<u32>,
+        config: Option<&ProviderConfigSpec>,
+    ) -> ferry_core::job::cost::JobEstimate {
+        self.estimate_in(&self.prices, spec, task_seconds, config)
+    }
+
+    /// [`Self::estimate`] under `prices`.
+    pub fn estimate_in(
+        &self,
+        prices: &ferry_core::cost::PriceTable,
+        spec: &str,
+        task_seconds: Option<u32>,
+        config: Option<&ProviderConfigSpec>,
+    ) -> ferry_core::job::cost::JobEstimate {
+        let job = serverless_job(spec);
+        ferry_core::job::cost::estimate_job(&*self.rules, &job.spec, task_seconds, prices, config)
+    }
+}
+
+/// Whether any of the estimate's assumptions says `words`.
+pub fn says(e: &ferry_core::job::cost::JobEstimate, words: &str) -> bool {
+    e.assumptions.iter().any(|a| a.contains(words))
+}

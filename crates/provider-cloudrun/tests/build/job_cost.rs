@@ -8,41 +8,15 @@
 use std::sync::Arc;
 
 use ferry_api::ProviderConfigSpec;
-use ferry_core::backend::{Catalog, Rules};
 use ferry_core::cost::{PriceTable, Usd};
-use ferry_core::job::cost::{JobEstimate, estimate_job};
 use ferry_provider_cloudrun::CloudRun;
-use ferry_testkit::builders::{self, serverless_job};
+use ferry_testkit::builders::{self, JobCosts, says};
 
 use crate::common::{GCP_PROD, example_provider_config};
 
-fn catalog() -> Catalog {
-    ferry_testkit::builders::catalog_of(&(Arc::new(CloudRun) as Arc<dyn Rules>))
-}
-
-fn embedded() -> PriceTable {
-    PriceTable::embedded(&catalog()).unwrap()
-}
-
-/// Cloud Run's estimate of the job `spec` (YAML) under `prices`, each task running
-/// `task_seconds` (default: its timeoutSeconds), in `config`'s region (none: the table's first,
-/// us-central1).
-fn estimate_in(
-    prices: &PriceTable,
-    spec: &str,
-    task_seconds: Option<u32>,
-    config: Option<&ProviderConfigSpec>,
-) -> JobEstimate {
-    let job = serverless_job(spec);
-    estimate_job(&CloudRun, &job.spec, task_seconds, prices, config)
-}
-
-fn estimate(
-    spec: &str,
-    task_seconds: Option<u32>,
-    config: Option<&ProviderConfigSpec>,
-) -> JobEstimate {
-    estimate_in(&embedded(), spec, task_seconds, config)
+/// Cloud Run's job estimates under its embedded price table.
+fn costs() -> JobCosts {
+    JobCosts::embedded(Arc::new(CloudRun))
 }
 
 fn job(container: &str, extra: &str) -> String {
@@ -61,10 +35,6 @@ fn usd(cents: i64) -> Usd {
     Usd::from_cents(cents)
 }
 
-fn says(e: &JobEstimate, words: &str) -> bool {
-    e.assumptions.iter().any(|a| a.contains(words))
-}
-
 #[test]
 fn a_job_run_is_its_tasks_for_as_long_as_they_run_at_the_instance_based_rates() {
     let spec = job(
@@ -72,7 +42,7 @@ fn a_job_run_is_its_tasks_for_as_long_as_they_run_at_the_instance_based_rates() 
         ", taskCount: 4, timeoutSeconds: 1800",
     );
     // 4 tasks x 1,800 s (the timeout) = 7,200 instance-s.
-    let e = estimate(&spec, None, None);
+    let e = costs().estimate(&spec, None, None);
     let b = e.breakdown.as_ref().unwrap();
     // 7,200 x 1 vCPU x $0.000018 = $0.1296 ($0.13); the request-based rate ($0.000024) would
     // say $0.1728 ($0.17).
@@ -114,7 +84,7 @@ fn a_job_run_is_its_tasks_for_as_long_as_they_run_at_the_instance_based_rates() 
 
     // --task-seconds 600: 4 x 600 = 2,400 instance-s: 2,400 x $0.000018 = $0.0432 ($0.04) and
     // 2,400 x 2 x $0.000002 = $0.0096 ($0.01).
-    let e = estimate(&spec, Some(600), None);
+    let e = costs().estimate(&spec, Some(600), None);
     let b = e.breakdown.as_ref().unwrap();
     assert_eq!((b.compute, b.memory), (usd(4), usd(1)), "{e:#?}");
     assert_eq!(e.per_run_usd, Some(usd(5)));
@@ -124,7 +94,7 @@ fn a_job_run_is_its_tasks_for_as_long_as_they_run_at_the_instance_based_rates() 
 fn a_scheduled_job_month_prices_every_runs_tasks_at_once() {
     // No size: Cloud Run's default instance, 1 vCPU and 512 MiB; one task of 600 s (the default
     // timeout).
-    let e = estimate(&job("", ", schedule: '0 3 * * *'"), None, None);
+    let e = costs().estimate(&job("", ", schedule: '0 3 * * *'"), None, None);
     // One run: 600 x 1 x $0.000018 = $0.0108 ($0.01); 600 x 0.5 x $0.000002 = $0.0006 ($0.00).
     assert_eq!(e.per_run_usd, Some(usd(1)), "{e:#?}");
     // Daily at 03:00 over the 730 h from 2027-01-01T00:00Z: 31 runs, 31 x 600 = 18,600
@@ -137,7 +107,7 @@ fn a_scheduled_job_month_prices_every_runs_tasks_at_once() {
 
     // 3 tasks of 2 vCPU and 1 GiB a run. One run: 3 x 600 = 1,800 instance-s: 1,800 x 2 x
     // $0.000018 = $0.0648 ($0.06); 1,800 x 1 x $0.000002 = $0.0036 ($0.00).
-    let e = estimate(
+    let e = costs().estimate(
         &job(
             ", resources: {cpu: '2', memory: 1Gi}",
             ", taskCount: 3, schedule: '0 3 * * *'",
@@ -160,7 +130,7 @@ fn a_job_is_priced_in_its_provider_configs_region_or_its_own() {
     // europe-west1's entry has us-central1's rates: 1 task of 0.5 vCPU, 1 GiB for 3,600 s:
     // 3,600 x 0.5 x $0.000018 = $0.0324 ($0.03) and 3,600 x 1 x $0.000002 = $0.0072 ($0.01).
     let spec = job(", resources: {cpu: 500m, memory: 1Gi}", "");
-    let e = estimate(&spec, Some(3600), Some(&config));
+    let e = costs().estimate(&spec, Some(3600), Some(&config));
     assert_eq!(e.prices[0].region, "europe-west1");
     assert_eq!(e.per_run_usd, Some(usd(4)), "{e:#?}");
     assert!(!says(&e, "no prices for"), "{:?}", e.assumptions);
@@ -172,28 +142,28 @@ fn a_job_is_priced_in_its_provider_configs_region_or_its_own() {
         "user.yaml",
         "cloudRun:\n- {region: europe-west1, option: instance-based, vcpuSecond: 0.00003, \
          gibSecond: 0.00001, source: our invoice, read: 2026-01-02}\n",
-        &catalog(),
+        costs().catalog(),
     )
     .unwrap();
-    let prices = embedded().overlay(user);
-    let e = estimate_in(&prices, &spec, Some(3600), Some(&config));
+    let prices = costs().prices().clone().overlay(user);
+    let e = costs().estimate_in(&prices, &spec, Some(3600), Some(&config));
     assert_eq!(e.per_run_usd, Some(usd(9)), "{e:#?}");
     assert_eq!(e.prices[0].source, "our invoice");
-    let e = estimate_in(&prices, &spec, Some(3600), None);
+    let e = costs().estimate_in(&prices, &spec, Some(3600), None);
     assert_eq!(e.per_run_usd, Some(usd(4)), "{e:#?}");
     // The spec's own cloudRun.region wins over the ProviderConfig's.
     let own = job(
         ", resources: {cpu: 500m, memory: 1Gi}",
         ", cloudRun: {region: us-central1}",
     );
-    let e = estimate_in(&prices, &own, Some(3600), Some(&config));
+    let e = costs().estimate_in(&prices, &own, Some(3600), Some(&config));
     assert_eq!(e.prices[0].region, "us-central1");
     assert_eq!(e.per_run_usd, Some(usd(4)), "{e:#?}");
 
     // A region the table lacks: its first region's rates, saying so.
     let mut elsewhere = config.clone();
     elsewhere.cloud_run.as_mut().unwrap().region = "asia-northeast1".into();
-    let e = estimate(&spec, Some(3600), Some(&elsewhere));
+    let e = costs().estimate(&spec, Some(3600), Some(&elsewhere));
     assert_eq!(e.prices[0].region, "us-central1");
     assert_eq!(e.per_run_usd, Some(usd(4)), "{e:#?}");
     assert!(
@@ -205,7 +175,7 @@ fn a_job_is_priced_in_its_provider_configs_region_or_its_own() {
 
 #[test]
 fn a_job_with_a_gpu_or_without_instance_based_prices_is_not_priced() {
-    let e = estimate(
+    let e = costs().estimate(
         &job(", resources: {cpu: '4', memory: 16Gi, gpu: {count: 1}}", ""),
         None,
         None,
@@ -222,10 +192,10 @@ fn a_job_with_a_gpu_or_without_instance_based_prices_is_not_priced() {
          gibSecond: 0.0000025, perMillionRequests: 0.4, idleVcpuSecond: 0.0000025, \
          idleGibSecond: 0.0000025, source: https://cloud.google.com/run/pricing, \
          read: 2026-11-24}\n",
-        &catalog(),
+        costs().catalog(),
     )
     .unwrap();
-    let e = estimate_in(&only_request_based, &job("", ""), None, None);
+    let e = costs().estimate_in(&only_request_based, &job("", ""), None, None);
     assert_eq!(e.per_run_usd, None, "{e:#?}");
     let why = e.unavailable.unwrap();
     assert!(why.contains("no Cloud Run instance-based prices"), "{why}");

@@ -5,25 +5,17 @@
 //! GiB-second, with a free grant of 180,000 vCPU-s and 360,000 GiB-s that a job estimate does
 //! not take off.
 
-use ferry_api::ProviderConfigSpec;
-use ferry_core::cost::{PriceTable, Usd};
-use ferry_core::job::cost::{JobEstimate, estimate_job};
+use ferry_core::cost::Usd;
 use ferry_provider_containerapps::ContainerApps;
-use ferry_testkit::builders::serverless_job;
+use std::sync::Arc;
+
+use ferry_testkit::builders::{JobCosts, says};
 
 use crate::common::example;
-use crate::cost::catalog;
 
-/// Container Apps' estimate of the job `spec` (YAML), each replica running `task_seconds`
-/// (default: its timeoutSeconds), in `config`'s region (none: the table's first, eastus).
-fn estimate(
-    spec: &str,
-    task_seconds: Option<u32>,
-    config: Option<&ProviderConfigSpec>,
-) -> JobEstimate {
-    let job = serverless_job(spec);
-    let prices = PriceTable::embedded(&catalog()).unwrap();
-    estimate_job(&ContainerApps, &job.spec, task_seconds, &prices, config)
+/// Container Apps' job estimates under its embedded price table.
+fn costs() -> JobCosts {
+    JobCosts::embedded(Arc::new(ContainerApps))
 }
 
 fn job(container: &str, extra: &str) -> String {
@@ -37,10 +29,6 @@ fn usd(cents: i64) -> Usd {
     Usd::from_cents(cents)
 }
 
-fn says(e: &JobEstimate, words: &str) -> bool {
-    e.assumptions.iter().any(|a| a.contains(words))
-}
-
 #[test]
 fn a_job_run_is_its_replicas_for_as_long_as_they_run_at_the_active_rates() {
     let spec = job(
@@ -48,7 +36,7 @@ fn a_job_run_is_its_replicas_for_as_long_as_they_run_at_the_active_rates() {
         ", taskCount: 4, timeoutSeconds: 1800",
     );
     // 4 replicas x 1,800 s (the timeout) = 7,200 replica-s.
-    let e = estimate(&spec, None, None);
+    let e = costs().estimate(&spec, None, None);
     let b = e.breakdown.as_ref().unwrap();
     // 7,200 x 1 vCPU x $0.000024 = $0.1728
     assert_eq!(b.compute, usd(17), "{e:#?}");
@@ -78,7 +66,7 @@ fn a_job_run_is_its_replicas_for_as_long_as_they_run_at_the_active_rates() {
 
     // --task-seconds 600: 4 x 600 = 2,400 replica-s: 2,400 x $0.000024 = $0.0576 ($0.06) and
     // 2,400 x 2 x $0.000003 = $0.0144 ($0.01).
-    let e = estimate(&spec, Some(600), None);
+    let e = costs().estimate(&spec, Some(600), None);
     let b = e.breakdown.as_ref().unwrap();
     assert_eq!((b.compute, b.memory), (usd(6), usd(1)), "{e:#?}");
     assert_eq!(e.per_run_usd, Some(usd(7)));
@@ -88,7 +76,7 @@ fn a_job_run_is_its_replicas_for_as_long_as_they_run_at_the_active_rates() {
 fn a_scheduled_job_month_prices_every_runs_replicas_at_once() {
     // No size: Container Apps' default replica, 0.5 vCPU and 1 GiB; one replica of 600 s (the
     // default timeout).
-    let e = estimate(&job("", ", schedule: '0 3 * * *'"), None, None);
+    let e = costs().estimate(&job("", ", schedule: '0 3 * * *'"), None, None);
     // One run: 600 x 0.5 x $0.000024 = $0.0072 ($0.01); 600 x 1 x $0.000003 = $0.0018 ($0.00).
     assert_eq!(e.per_run_usd, Some(usd(1)), "{e:#?}");
     // Daily at 03:00 over the 730 h from 2027-01-01T00:00Z: 31 runs, 31 x 600 = 18,600
@@ -107,21 +95,21 @@ fn a_job_is_priced_in_its_provider_configs_location() {
     // 0.25 vCPU, 0.5 GiB for 3,600 s: 3,600 x 0.25 x $0.000024 = $0.0216 ($0.02) and 3,600 x
     // 0.5 x $0.000003 = $0.0054 ($0.01).
     let spec = job(", resources: {cpu: 250m, memory: 0.5Gi}", "");
-    let e = estimate(&spec, Some(3600), Some(&config));
+    let e = costs().estimate(&spec, Some(3600), Some(&config));
     assert_eq!(e.prices[0].region, "westeurope");
     assert_eq!(e.per_run_usd, Some(usd(3)), "{e:#?}");
     assert!(!says(&e, "no prices for"), "{:?}", e.assumptions);
 
     let mut elsewhere = config.clone();
     elsewhere.azure.as_mut().unwrap().location = "japaneast".into();
-    let e = estimate(&spec, Some(3600), Some(&elsewhere));
+    let e = costs().estimate(&spec, Some(3600), Some(&elsewhere));
     assert_eq!(e.prices[0].region, "eastus");
     assert!(says(&e, "no prices for japaneast"), "{:?}", e.assumptions);
 }
 
 #[test]
 fn a_job_on_a_dedicated_profile_or_with_a_gpu_is_not_priced() {
-    let e = estimate(
+    let e = costs().estimate(
         &job(
             ", resources: {cpu: '3', memory: 5Gi}",
             ", containerApps: {workloadProfile: D4}",
@@ -137,13 +125,13 @@ fn a_job_on_a_dedicated_profile_or_with_a_gpu_is_not_priced() {
     );
 
     // The Consumption profile named is the default one, priced as above.
-    let e = estimate(
+    let e = costs().estimate(
         &job("", ", containerApps: {workloadProfile: Consumption}"),
         Some(600),
         None,
     );
     assert_eq!(e.per_run_usd, Some(usd(1)), "{e:#?}");
 
-    let e = estimate(&job(", resources: {gpu: {count: 1}}", ""), None, None);
+    let e = costs().estimate(&job(", resources: {gpu: {count: 1}}", ""), None, None);
     assert!(e.unavailable.unwrap().contains("GPUs"));
 }

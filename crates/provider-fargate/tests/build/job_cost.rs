@@ -9,42 +9,16 @@
 use std::sync::Arc;
 
 use ferry_api::ProviderConfigSpec;
-use ferry_core::backend::{Catalog, Rules};
 use ferry_core::cost::{PriceTable, Usd};
-use ferry_core::job::cost::{JobEstimate, estimate_job};
 use ferry_provider_fargate::Fargate;
 use ferry_provider_fargate::job::build as job;
-use ferry_testkit::builders::{self, desired_job, serverless_job};
+use ferry_testkit::builders::{self, JobCosts, desired_job, says};
 
 use crate::common::{AWS_PROD, example_provider_config};
 
-fn catalog() -> Catalog {
-    ferry_testkit::builders::catalog_of(&(Arc::new(Fargate) as Arc<dyn Rules>))
-}
-
-fn embedded() -> PriceTable {
-    PriceTable::embedded(&catalog()).unwrap()
-}
-
-/// Fargate's estimate of the job `spec` (YAML) under `prices`, each task running
-/// `task_seconds` (default: its timeoutSeconds), in `config`'s region (none: the table's first,
-/// us-east-1).
-fn estimate_in(
-    prices: &PriceTable,
-    spec: &str,
-    task_seconds: Option<u32>,
-    config: Option<&ProviderConfigSpec>,
-) -> JobEstimate {
-    let job = serverless_job(spec);
-    estimate_job(&Fargate, &job.spec, task_seconds, prices, config)
-}
-
-fn estimate(
-    spec: &str,
-    task_seconds: Option<u32>,
-    config: Option<&ProviderConfigSpec>,
-) -> JobEstimate {
-    estimate_in(&embedded(), spec, task_seconds, config)
+/// Fargate's job estimates under its embedded price table.
+fn costs() -> JobCosts {
+    JobCosts::embedded(Arc::new(Fargate))
 }
 
 /// A job of one container `report` with the container fields `container` and the spec fields
@@ -65,10 +39,6 @@ fn usd(cents: i64) -> Usd {
     Usd::from_cents(cents)
 }
 
-fn says(e: &JobEstimate, words: &str) -> bool {
-    e.assumptions.iter().any(|a| a.contains(words))
-}
-
 #[test]
 fn a_run_is_its_tasks_at_the_task_definitions_size_for_as_long_as_they_run() {
     // Two containers of 1 vCPU and 2 GiB: a task of 2 vCPU and 4 GiB, the size the job's task
@@ -83,7 +53,7 @@ fn a_run_is_its_tasks_at_the_task_definitions_size_for_as_long_as_they_run() {
         .task_definition;
     assert_eq!((td.cpu.as_str(), td.memory.as_str()), ("2048", "4096"));
     // 4 tasks x 3,600 s (the timeout) = 4 task-hours.
-    let e = estimate(spec, None, None);
+    let e = costs().estimate(spec, None, None);
     let b = e.breakdown.as_ref().unwrap();
     // 4 x 2 vCPU x $0.04048 = $0.32384 ($0.32)
     assert_eq!(b.compute, usd(32), "{e:#?}");
@@ -116,7 +86,7 @@ fn a_run_is_its_tasks_at_the_task_definitions_size_for_as_long_as_they_run() {
 
     // --task-seconds 600: 4 x 600 s = 2/3 task-hour: 2/3 x 2 x $0.04048 = $0.053973 ($0.05) and
     // 2/3 x 4 x $0.004445 = $0.011853 ($0.01).
-    let e = estimate(spec, Some(600), None);
+    let e = costs().estimate(spec, Some(600), None);
     let b = e.breakdown.as_ref().unwrap();
     assert_eq!((b.compute, b.memory), (usd(5), usd(1)), "{e:#?}");
     assert_eq!(e.per_run_usd, Some(usd(6)));
@@ -130,7 +100,7 @@ fn each_task_is_billed_a_minute_at_least() {
         ", resources: {cpu: '16', memory: 120Gi}",
         ", taskCount: 100",
     );
-    let e = estimate(&spec, Some(10), None);
+    let e = costs().estimate(&spec, Some(10), None);
     let b = e.breakdown.as_ref().unwrap();
     // 5/3 x 16 x $0.04048 = $1.079467 ($1.08); 5/3 x 120 x $0.004445 = $0.889 ($0.89). Billed
     // for the 10 s alone it would be 1,000 s: $0.18 and $0.15.
@@ -146,7 +116,7 @@ fn each_task_is_billed_a_minute_at_least() {
         e.assumptions
     );
     // A minute exactly is billed as it is, without the assumption: the same figure.
-    let e = estimate(&spec, Some(60), None);
+    let e = costs().estimate(&spec, Some(60), None);
     assert_eq!(e.per_run_usd, Some(usd(197)), "{e:#?}");
     assert!(!says(&e, "at least 60 s"), "{:?}", e.assumptions);
 }
@@ -156,7 +126,7 @@ fn a_scheduled_month_prices_every_runs_tasks_at_once() {
     // No size: Fargate's smallest task, 0.25 vCPU and 512 MiB; one task of 600 s (the default
     // timeout) a run. One run is 1/6 task-hour: 1/6 x 0.25 x $0.04048 = $0.0016867 ($0.00);
     // 1/6 x 0.5 x $0.004445 = $0.00037 ($0.00).
-    let e = estimate(&job_spec("", ", schedule: '0 3 * * *'"), None, None);
+    let e = costs().estimate(&job_spec("", ", schedule: '0 3 * * *'"), None, None);
     assert_eq!(e.per_run_usd, Some(usd(0)), "{e:#?}");
     assert!(
         says(&e, "Fargate's smallest task, 0.25 vCPU, 512Mi"),
@@ -175,10 +145,10 @@ fn arm_and_spot_take_their_prices_and_storage_above_20_gb_is_billed_undiscounted
     // 10 tasks of 1 vCPU and 2 GiB for 3,600 s: 10 task-hours.
     let size = ", resources: {cpu: '1', memory: 2Gi}";
     // x86: 10 x 1 x $0.04048 = $0.4048 ($0.40); 10 x 2 x $0.004445 = $0.0889 ($0.09).
-    let x86 = estimate(&job_spec(size, ", taskCount: 10"), Some(3600), None);
+    let x86 = costs().estimate(&job_spec(size, ", taskCount: 10"), Some(3600), None);
     assert_eq!(x86.per_run_usd, Some(usd(49)), "{x86:#?}");
     // ARM64: 10 x 1 x $0.03238 = $0.3238 ($0.32); 10 x 2 x $0.00356 = $0.0712 ($0.07).
-    let arm = estimate(
+    let arm = costs().estimate(
         &job_spec(size, ", taskCount: 10, fargate: {cpuArchitecture: ARM64}"),
         Some(3600),
         None,
@@ -192,7 +162,7 @@ fn arm_and_spot_take_their_prices_and_storage_above_20_gb_is_billed_undiscounted
     // Spot, with 30 GiB of ephemeral storage (10 GB above the included 20): vCPU and memory at
     // 30 % of x86's: 10 x 1 x $0.04048 x 0.3 = $0.12144 ($0.12); 10 x 2 x $0.004445 x 0.3 =
     // $0.02667 ($0.03); storage undiscounted: 10 h x 10 GB x $0.000111 = $0.0111 ($0.01).
-    let spot = estimate(
+    let spot = costs().estimate(
         &job_spec(
             ", resources: {cpu: '1', memory: 2Gi, ephemeralStorage: 30Gi}",
             ", taskCount: 10, fargate: {capacityProvider: FARGATE_SPOT}",
@@ -230,7 +200,7 @@ fn a_run_is_priced_in_its_provider_configs_region() {
     assert_eq!(config.fargate.as_ref().unwrap().region, "us-east-1");
     config.fargate.as_mut().unwrap().region = "eu-west-1".into();
     // The embedded table has no eu-west-1: us-east-1's rates, saying so ($0.49 as above).
-    let e = estimate(&spec, Some(3600), Some(&config));
+    let e = costs().estimate(&spec, Some(3600), Some(&config));
     assert_eq!(e.prices[0].region, "us-east-1");
     assert_eq!(e.per_run_usd, Some(usd(49)), "{e:#?}");
     assert!(
@@ -245,25 +215,25 @@ fn a_run_is_priced_in_its_provider_configs_region() {
         "user.yaml",
         "fargate:\n- {region: eu-west-1, option: linux-x86, vcpuHour: 0.05, gbHour: 0.005, \
          source: our invoice, read: 2026-01-02}\n",
-        &catalog(),
+        costs().catalog(),
     )
     .unwrap();
-    let prices = embedded().overlay(user);
-    let e = estimate_in(&prices, &spec, Some(3600), Some(&config));
+    let prices = costs().prices().clone().overlay(user);
+    let e = costs().estimate_in(&prices, &spec, Some(3600), Some(&config));
     assert_eq!(e.prices[0].region, "eu-west-1");
     assert_eq!(e.prices[0].source, "our invoice");
     assert_eq!(e.per_run_usd, Some(usd(60)), "{e:#?}");
     assert!(e.note.ends_with("eu-west-1 prices"), "{}", e.note);
     assert!(!says(&e, "no prices for"), "{:?}", e.assumptions);
     // Without a ProviderConfig, the table's first region, us-east-1.
-    let e = estimate_in(&prices, &spec, Some(3600), None);
+    let e = costs().estimate_in(&prices, &spec, Some(3600), None);
     assert_eq!(e.prices[0].region, "us-east-1");
     assert_eq!(e.per_run_usd, Some(usd(49)), "{e:#?}");
 }
 
 #[test]
 fn a_run_fargate_cannot_price_says_why() {
-    let gpu = estimate(
+    let gpu = costs().estimate(
         &job_spec(", resources: {cpu: '4', memory: 16Gi, gpu: {count: 1}}", ""),
         None,
         None,
@@ -271,7 +241,7 @@ fn a_run_fargate_cannot_price_says_why() {
     assert_eq!((gpu.per_run_usd, gpu.monthly_usd), (None, None));
     assert_eq!(gpu.unavailable.as_deref(), Some("Fargate has no GPUs"));
     // Windows: the embedded table has no Windows prices.
-    let windows = estimate(
+    let windows = costs().estimate(
         &job_spec(
             ", resources: {cpu: '1', memory: 2Gi}",
             ", fargate: {operatingSystemFamily: WINDOWS_SERVER_2022_CORE}",
