@@ -1,9 +1,12 @@
 //! ServerlessJobs on the cloud backends, end to end: the real `ferry controller` process against
 //! the stand-in API server (or a real cluster with `FERRY_E2E_KUBECONFIG`), pointed at each
 //! cloud's stand-in through a ProviderConfig `endpoint`. For each: a run of the spec succeeds
-//! and is recorded, once; and an operator killed after it started a run it could not record
-//! (its status writes fail on the stand-in) leaves exactly one run at the provider once another
-//! operator has taken over.
+//! and is recorded, once; a run whose container fails is retried as `maxRetries` says (by Ferry
+//! on Fargate, by the provider on Cloud Run and Container Apps), then fails with its reason and
+//! is not run again; an operator killed after it started a run it could not record (its status
+//! writes fail on the stand-in) leaves exactly one run at the provider once another operator has
+//! taken over; and a schedule fires its job, `suspend` pauses it (a firing starts nothing) and
+//! resuming restores it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
@@ -132,6 +135,14 @@ impl Scenario {
         .await
     }
 
+    /// Until the run of `name` failed.
+    async fn failed(&self, name: &str) -> ServerlessJob {
+        self.sjob(name, "the run to fail", |j| {
+            condition(j, "Failed").is_some_and(|(status, _)| status == "True")
+        })
+        .await
+    }
+
     /// Fails every status write of the operator on the stand-in (`None` on a real cluster,
     /// where the kill lands wherever it lands).
     async fn fail_status_writes(&self) -> Option<(Remote, u64)> {
@@ -170,6 +181,34 @@ fn condition<'a>(job: &'a ServerlessJob, type_: &str) -> Option<(&'a str, &'a st
         .iter()
         .find(|c| c.type_ == type_)?;
     Some((c.status.as_str(), c.reason.as_str()))
+}
+
+/// A command that fails on every stand-in: it exits 3.
+const FAILING: &str = "echo start; exit 3";
+
+/// Asserts that `job`'s one run, of its first generation, failed with `failed` tasks failed
+/// because its container exited non-zero on every try: `ContainerFailed` on `Failed`, `Ready`
+/// and `Stalled`, as a one-off run that failed reads (crates/core/src/job/status.rs).
+fn assert_failed_run(job: &ServerlessJob, failed: i32) {
+    for (type_, status) in [
+        ("Failed", "True"),
+        ("Complete", "False"),
+        ("Ready", "False"),
+        ("Stalled", "True"),
+    ] {
+        assert_eq!(
+            condition(job, type_),
+            Some((status, "ContainerFailed")),
+            "{type_}: {:?}",
+            job.status
+        );
+    }
+    let status = job.status.as_ref().unwrap();
+    let last = status.last_run.as_ref().unwrap();
+    assert_eq!(last.state, RunState::Failed);
+    assert_eq!(last.generation, Some(1));
+    assert_eq!((last.succeeded, last.failed, last.active), (0, failed, 0));
+    assert_eq!(status.runs.len(), 1, "{:?}", status.runs);
 }
 
 /// Waits until `count` (what the provider holds) reaches `at_least`.
@@ -278,6 +317,49 @@ async fn a_container_apps_run_started_by_a_killed_operator_is_never_started_agai
     );
 }
 
+/// The Container Apps job `id` as the fake holds it.
+async fn azure_job(fake: &AzureFake, id: &str) -> Value {
+    let answer = fake
+        .send_raw(
+            Method::GET,
+            &format!("{id}?api-version={API_VERSION}"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(answer.status.is_success(), "{id}: {answer:?}");
+    answer.body
+}
+
+#[tokio::test]
+async fn a_failing_container_apps_run_is_retried_by_its_replica_retry_limit_then_fails() {
+    let (s, fake) = azure_scenario("aca-fail").await;
+    s.apply(
+        "broken",
+        "containerApps",
+        FAILING,
+        &json!({"maxRetries": 1}),
+    )
+    .await;
+    let failed = s.failed("broken").await;
+    assert_failed_run(&failed, 1);
+    // Container Apps retries a failed replica itself, within the one execution.
+    let id = resource_id(&failed);
+    let job = azure_job(fake, &id).await;
+    assert_eq!(
+        job["properties"]["configuration"]["replicaRetryLimit"],
+        json!(1)
+    );
+    let ran = executions(fake, &id).await;
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert_eq!(ran[0]["properties"]["status"], json!("Failed"));
+    // A failed run is not run again until the spec changes.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(executions(fake, &id).await.len(), 1);
+    let after = s.sjobs().get("broken").await.unwrap();
+    assert_eq!(after.status.unwrap().runs.len(), 1);
+}
+
 // ---- Google Cloud Run -------------------------------------------------------------------------
 
 async fn cloud_run_scenario(prefix: &str) -> (Scenario, &'static CloudRunFake, String) {
@@ -356,7 +438,36 @@ async fn a_cloud_run_run_started_by_a_killed_operator_is_never_started_again() {
     );
 }
 
+#[tokio::test]
+async fn a_failing_cloud_run_run_is_retried_within_its_execution_then_fails() {
+    let (s, fake, _) = cloud_run_scenario("run-fail").await;
+    s.apply("broken", "cloudRun", FAILING, &json!({"maxRetries": 1}))
+        .await;
+    let failed = s.failed("broken").await;
+    assert_failed_run(&failed, 1);
+    // Cloud Run retries a failed task itself, within the one execution.
+    let id = resource_id(&failed);
+    let job = fake
+        .send_raw(Method::GET, &format!("/v2/{id}"), None)
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(job["template"]["template"]["maxRetries"], json!(1), "{job}");
+    let ran = cloud_run_executions(fake, &id).await;
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert_eq!(ran[0]["failedCount"], json!(1), "{}", ran[0]);
+    assert_eq!(ran[0]["retriedCount"], json!(1), "{}", ran[0]);
+    // A failed run is not run again until the spec changes.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(cloud_run_executions(fake, &id).await.len(), 1);
+    let after = s.sjobs().get("broken").await.unwrap();
+    assert_eq!(after.status.unwrap().runs.len(), 1);
+}
+
 // ---- AWS Fargate ------------------------------------------------------------------------------
+
+/// The role of the ProviderConfig's `fargate.schedulerRoleArn`.
+const SCHEDULER_ROLE: &str = "arn:aws:iam::123456789012:role/ferry-e2e-scheduler";
 
 async fn fargate_scenario(prefix: &str) -> (Scenario, aws_sdk_ecs::Client, String) {
     let moto = Moto::shared().await.unwrap();
@@ -365,7 +476,10 @@ async fn fargate_scenario(prefix: &str) -> (Scenario, aws_sdk_ecs::Client, Strin
     let endpoint = moto.endpoint();
     let scenario = Scenario::start(prefix, |name, ns| {
         cluster = format!("ecs-{ns}");
-        e2e::fargate_provider_config(name, &cluster, &endpoint, ns)
+        let mut config = e2e::fargate_provider_config(name, &cluster, &endpoint, ns);
+        // The role EventBridge Scheduler starts a schedule's tasks as (moto checks none).
+        config["spec"]["fargate"]["schedulerRoleArn"] = json!(SCHEDULER_ROLE);
+        config
     })
     .await;
     ecs.create_cluster()
@@ -439,6 +553,89 @@ async fn a_fargate_run_started_by_a_killed_operator_is_never_started_again() {
     );
 }
 
+/// Every task moto holds in `cluster`, running or stopped, described.
+async fn described_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+) -> Vec<aws_sdk_ecs::types::Task> {
+    let mut arns = Vec::new();
+    for status in [
+        aws_sdk_ecs::types::DesiredStatus::Running,
+        aws_sdk_ecs::types::DesiredStatus::Stopped,
+    ] {
+        let listed = ecs
+            .list_tasks()
+            .cluster(cluster)
+            .desired_status(status)
+            .send()
+            .await
+            .unwrap();
+        arns.extend(listed.task_arns().iter().cloned());
+    }
+    if arns.is_empty() {
+        return Vec::new();
+    }
+    ecs.describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(arns))
+        .send()
+        .await
+        .unwrap()
+        .tasks()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn a_failing_fargate_run_is_retried_by_ferry_per_task_then_fails() {
+    let (s, ecs, cluster) = fargate_scenario("ecs-fail").await;
+    s.apply(
+        "broken",
+        "fargate",
+        FAILING,
+        &json!({"taskCount": 2, "maxRetries": 1}),
+    )
+    .await;
+    let failed = s.failed("broken").await;
+    assert_failed_run(&failed, 2);
+    let message = failed
+        .status
+        .as_ref()
+        .unwrap()
+        .last_run
+        .as_ref()
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("after 2 attempts")),
+        "{message:?}"
+    );
+    // ECS runs no retries: Ferry started each task again once, so moto holds
+    // taskCount * (1 + maxRetries) tasks, each of which exited 3. Their ECS task group says which
+    // (`ferry:UID:GENERATION:INDEX:ATTEMPT:COUNT`).
+    let described = described_tasks(&ecs, &cluster).await;
+    let mut slots: Vec<String> = described
+        .iter()
+        .map(|task| {
+            assert_eq!(task.desired_status(), Some("STOPPED"), "{task:?}");
+            for container in task.containers() {
+                assert_eq!(container.exit_code(), Some(3), "{task:?}");
+            }
+            let group = task.group().unwrap_or_default();
+            group.splitn(4, ':').nth(3).unwrap_or(group).to_owned()
+        })
+        .collect();
+    slots.sort();
+    assert_eq!(slots, ["0:0:2", "0:1:2", "1:0:2", "1:1:2"]);
+    // A failed run is not run again until the spec changes.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(tasks(&ecs, &cluster).await, 4);
+    let after = s.sjobs().get("broken").await.unwrap();
+    assert_eq!(after.status.unwrap().runs.len(), 1);
+}
+
 // ---- Schedules that fire ----------------------------------------------------------------------
 
 /// Until `name` is Scheduled and a run of its schedule succeeded.
@@ -507,4 +704,243 @@ async fn a_container_apps_schedule_fires_its_job() {
     }
     scheduled_run_succeeded(&s, "nightly").await;
     assert_eq!(executions(fake, &id).await.len(), 1);
+}
+
+// ---- Suspend ----------------------------------------------------------------------------------
+
+/// A cloud's scheduler, as the suspend scenario reads and fires it.
+trait Scheduler {
+    /// The state of `job`'s schedule at the provider, in the provider's words.
+    async fn state(&self, job: &ServerlessJob) -> String;
+    /// Fires `job`'s schedule as its time coming would: whether that started a run.
+    async fn fire(&self, job: &ServerlessJob) -> bool;
+    /// How many runs of `job` the provider holds.
+    async fn runs(&self, job: &ServerlessJob) -> usize;
+}
+
+/// Until `scheduler` reports `job`'s schedule in `state`.
+async fn until_state(scheduler: &impl Scheduler, job: &ServerlessJob, state: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = scheduler.state(job).await;
+        if now == state {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the schedule is {now}, not {state}, after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Applies a job on `provider` with the daily schedule and `extra`: once Scheduled, its schedule
+/// is `enabled` at the provider. Suspended, it reads Suspended, its schedule is `paused`, and a
+/// firing starts nothing. Resumed, it is Scheduled and `enabled` again, and a firing runs the
+/// resumed spec to success.
+async fn suspend_pauses_the_schedule_until_resumed(
+    s: &Scenario,
+    provider: &str,
+    extra: &Value,
+    scheduler: &impl Scheduler,
+    (enabled, paused): (&str, &str),
+) {
+    let mut spec = extra.clone();
+    spec["schedule"] = json!("0 3 * * *");
+    s.apply("nightly", provider, "echo nightly", &spec).await;
+    let in_place = s
+        .sjob("nightly", "the schedule to be in place", |j| {
+            condition(j, "Ready") == Some(("True", "Scheduled"))
+        })
+        .await;
+    until_state(scheduler, &in_place, enabled).await;
+
+    spec["suspend"] = json!(true);
+    s.apply("nightly", provider, "echo nightly", &spec).await;
+    let suspended = s
+        .sjob("nightly", "the job to be suspended", |j| {
+            condition(j, "Ready") == Some(("True", "Suspended"))
+        })
+        .await;
+    until_state(scheduler, &suspended, paused).await;
+    assert!(
+        !scheduler.fire(&suspended).await,
+        "the suspended job's schedule started a run"
+    );
+    assert_eq!(scheduler.runs(&suspended).await, 0);
+    let idle = s.sjobs().get("nightly").await.unwrap();
+    assert_eq!(condition(&idle, "Ready"), Some(("True", "Suspended")));
+    assert!(idle.status.unwrap().runs.is_empty());
+
+    spec["suspend"] = json!(false);
+    s.apply("nightly", provider, "echo nightly", &spec).await;
+    let resumed = s
+        .sjob("nightly", "the schedule to be resumed", |j| {
+            condition(j, "Ready") == Some(("True", "Scheduled"))
+        })
+        .await;
+    until_state(scheduler, &resumed, enabled).await;
+    assert!(
+        scheduler.fire(&resumed).await,
+        "the resumed schedule started no run"
+    );
+    let ran = scheduled_run_succeeded(s, "nightly").await;
+    assert_eq!(scheduler.runs(&ran).await, 1);
+    let status = ran.status.unwrap();
+    assert_eq!(status.runs.len(), 1, "{:?}", status.runs);
+    assert_eq!(status.last_run.unwrap().generation, Some(3));
+}
+
+/// Cloud Scheduler in the Cloud Run fake: the scheduler job has the Cloud Run job's name.
+struct CloudScheduler(&'static CloudRunFake);
+
+impl Scheduler for CloudScheduler {
+    async fn state(&self, job: &ServerlessJob) -> String {
+        let name = resource_id(job);
+        let answer = self
+            .0
+            .send_raw(Method::GET, &format!("/v1/{name}"), None)
+            .await
+            .unwrap();
+        answer.body["state"].as_str().unwrap_or("none").to_owned()
+    }
+
+    async fn fire(&self, job: &ServerlessJob) -> bool {
+        self.0.fire_schedule(&resource_id(job)).await.unwrap()
+    }
+
+    async fn runs(&self, job: &ServerlessJob) -> usize {
+        cloud_run_executions(self.0, &resource_id(job)).await.len()
+    }
+}
+
+#[tokio::test]
+async fn a_suspended_cloud_run_job_pauses_its_cloud_scheduler_job_until_resumed() {
+    let (s, fake, _) = cloud_run_scenario("run-suspend").await;
+    let extra = json!({"concurrencyPolicy": "Allow",
+                       "cloudRun": {"serviceAccount": "jobs@ferry-e2e.iam.gserviceaccount.com"}});
+    suspend_pauses_the_schedule_until_resumed(
+        &s,
+        "cloudRun",
+        &extra,
+        &CloudScheduler(fake),
+        ("ENABLED", "PAUSED"),
+    )
+    .await;
+}
+
+/// A Container Apps job's trigger in the Azure fake (Container Apps cannot pause a schedule:
+/// Ferry makes a suspended job `Manual`, which starts nothing by itself).
+struct ContainerAppsTrigger(&'static AzureFake);
+
+impl Scheduler for ContainerAppsTrigger {
+    async fn state(&self, job: &ServerlessJob) -> String {
+        let properties = &azure_job(self.0, &resource_id(job)).await["properties"];
+        match properties["provisioningState"].as_str() {
+            Some("Succeeded") => properties["configuration"]["triggerType"]
+                .as_str()
+                .unwrap_or("none")
+                .to_owned(),
+            other => format!("provisioning ({other:?})"),
+        }
+    }
+
+    async fn fire(&self, job: &ServerlessJob) -> bool {
+        match self.0.fire_job(&resource_id(job)).await {
+            Ok(_) => true,
+            // Only a Schedule job runs on its own.
+            Err(error) if error.to_string().contains("NotScheduled") => false,
+            Err(error) => panic!("firing the job: {error}"),
+        }
+    }
+
+    async fn runs(&self, job: &ServerlessJob) -> usize {
+        executions(self.0, &resource_id(job)).await.len()
+    }
+}
+
+#[tokio::test]
+async fn a_suspended_container_apps_job_is_manual_until_resumed() {
+    let (s, fake) = azure_scenario("aca-suspend").await;
+    suspend_pauses_the_schedule_until_resumed(
+        &s,
+        "containerApps",
+        &json!({}),
+        &ContainerAppsTrigger(fake),
+        ("Schedule", "Manual"),
+    )
+    .await;
+}
+
+/// EventBridge Scheduler in moto: the job's one schedule, in the default group, named after its
+/// namespace and name.
+struct EventBridge {
+    moto: &'static Moto,
+    scheduler: aws_sdk_scheduler::Client,
+    ecs: aws_sdk_ecs::Client,
+    cluster: String,
+    namespace: String,
+}
+
+impl EventBridge {
+    async fn schedule(&self) -> Option<aws_sdk_scheduler::types::ScheduleSummary> {
+        let listed = self
+            .scheduler
+            .list_schedules()
+            .group_name("default")
+            .name_prefix(format!("{}_", self.namespace))
+            .send()
+            .await
+            .unwrap();
+        let schedules = listed.schedules();
+        assert!(schedules.len() <= 1, "{schedules:?}");
+        schedules.first().cloned()
+    }
+}
+
+impl Scheduler for EventBridge {
+    async fn state(&self, _: &ServerlessJob) -> String {
+        self.schedule()
+            .await
+            .and_then(|s| s.state().map(|s| s.as_str().to_owned()))
+            .unwrap_or_else(|| "none".to_owned())
+    }
+
+    async fn fire(&self, _: &ServerlessJob) -> bool {
+        let schedule = self.schedule().await.unwrap();
+        let name = schedule.name().unwrap();
+        match self.moto.fire_schedule("default", name).await {
+            Ok(fired) => !fired.task_arns.is_empty(),
+            // A DISABLED schedule does not fire.
+            Err(error) if error.to_string().contains("ScheduleDisabled") => false,
+            Err(error) => panic!("firing {name}: {error}"),
+        }
+    }
+
+    async fn runs(&self, _: &ServerlessJob) -> usize {
+        tasks(&self.ecs, &self.cluster).await
+    }
+}
+
+#[tokio::test]
+async fn a_suspended_fargate_job_disables_its_eventbridge_schedule_until_resumed() {
+    let (s, ecs, cluster) = fargate_scenario("ecs-suspend").await;
+    let moto = Moto::shared().await.unwrap();
+    let scheduler = EventBridge {
+        moto,
+        scheduler: aws_sdk_scheduler::Client::new(
+            &moto_standin::sdk_config(&moto.endpoint()).await,
+        ),
+        ecs,
+        cluster,
+        namespace: s.ns().to_owned(),
+    };
+    suspend_pauses_the_schedule_until_resumed(
+        &s,
+        "fargate",
+        &json!({}),
+        &scheduler,
+        ("ENABLED", "DISABLED"),
+    )
+    .await;
 }
