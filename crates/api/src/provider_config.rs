@@ -80,13 +80,16 @@ pub struct ProviderConfigSpec {
     pub namespace_selector: Option<LabelSelector>,
 }
 
+/// What an AWS region name matches (`us-east-1`).
+pub const AWS_REGION: &str = "^[a-z]{2}(-[a-z]+)+-[0-9]+$";
+
 /// How to reach AWS.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = anonymous_needs_endpoint)]
 pub struct FargateProviderConfig {
     /// The AWS region, e.g. `us-east-1`.
-    #[schemars(regex(pattern = "^[a-z]{2}(-[a-z]+)+-[0-9]+$"), length(max = 32))]
+    #[schemars(regex(pattern = AWS_REGION), length(max = 32))]
     pub region: String,
 
     /// The default ECS cluster.
@@ -166,7 +169,7 @@ pub struct CloudRunProviderConfig {
     pub project: String,
 
     /// The region, e.g. `europe-west1`.
-    #[schemars(regex(pattern = "^[a-z]+-[a-z]+[0-9]+$"), length(max = 63))]
+    #[schemars(regex(pattern = crate::GCP_REGION), length(max = 63))]
     pub region: String,
 
     /// Where credentials come from. Default: Application Default Credentials (GKE Workload

@@ -2,7 +2,10 @@
 //! ConfigMap `--prices-configmap` names in the operator's namespace (key `prices.yaml`). The
 //! ConfigMap is read once when the controller starts and then watched, so a reconcile never
 //! reads it; a change re-prices every object at once. A ConfigMap that does not parse is
-//! logged, reported as a Warning Event on it, and ignored: the table in use stays.
+//! logged, reported as a Warning Event on it, and ignored: the table in use stays. One that
+//! parses but holds entries no estimate can use (a region no object can name, an entry another
+//! comes before) is used, and those entries are reported the same way, as `ferry cost --prices`
+//! reports them (one check, in core).
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -31,7 +34,7 @@ pub struct Pricing {
     /// Ferry's own table, what a ConfigMap overlays.
     base: PriceTable,
     current: RwLock<Arc<PriceTable>>,
-    /// The last problem reported, so a relist of the same bad ConfigMap is not reported again.
+    /// The last problem reported, so a relist of the same ConfigMap is not reported again.
     problem: Mutex<Option<String>>,
     configs: RwLock<Option<Store<ProviderConfig>>>,
 }
@@ -103,32 +106,53 @@ impl Pricing {
     }
 
     /// Takes what the ConfigMap now says (`None`: there is none); whether the table changed.
-    /// A problem is returned the first time it is seen, to be reported once.
-    fn take(&self, config_map: Option<&ConfigMap>) -> (bool, Option<String>) {
-        match table_from(&self.catalog, &self.base, config_map) {
-            Ok(table) => {
-                *self.problem.lock().unwrap_or_else(PoisonError::into_inner) = None;
-                (self.replace(table), None)
+    /// A problem (a table that cannot be used, or entries of it that are never used) is
+    /// returned the first time it is seen, to be reported once.
+    fn take(&self, config_map: Option<&ConfigMap>) -> (bool, Option<Problem>) {
+        let (changed, problem) = match table_from(&self.catalog, &self.base, config_map) {
+            Ok((table, unused)) => {
+                let problem = (!unused.is_empty()).then(|| Problem {
+                    reason: "UnusedPrices",
+                    text: unused.join("\n"),
+                });
+                (self.replace(table), problem)
             }
-            Err(problem) => {
-                let mut last = self.problem.lock().unwrap_or_else(PoisonError::into_inner);
-                let new = last.as_deref() != Some(problem.as_str());
-                *last = Some(problem.clone());
-                (false, new.then_some(problem))
-            }
-        }
+            Err(text) => (
+                false,
+                Some(Problem {
+                    reason: "InvalidPrices",
+                    text,
+                }),
+            ),
+        };
+        let mut last = self.problem.lock().unwrap_or_else(PoisonError::into_inner);
+        let text = problem.as_ref().map(|p| p.text.clone());
+        let new = problem.filter(|_| *last != text);
+        *last = text;
+        (changed, new)
     }
 }
 
+/// What is wrong with a prices ConfigMap, for its Warning Event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Problem {
+    /// `InvalidPrices` (the table is not used) or `UnusedPrices` (it is, but some entries never
+    /// are).
+    reason: &'static str,
+    /// Every problem, one a line.
+    text: String,
+}
+
 /// The table a prices ConfigMap makes of `base`: its entries on top, or `base` itself when
-/// there is no ConfigMap; or why the ConfigMap cannot be used.
+/// there is no ConfigMap, with a warning for each of its entries no estimate can use
+/// ([`cost::prices::unused`]); or why the ConfigMap cannot be used.
 pub fn table_from(
     catalog: &Catalog,
     base: &PriceTable,
     config_map: Option<&ConfigMap>,
-) -> Result<PriceTable, String> {
+) -> Result<(PriceTable, Vec<String>), String> {
     let Some(cm) = config_map else {
-        return Ok(base.clone());
+        return Ok((base.clone(), Vec::new()));
     };
     let origin = format!(
         "ConfigMap {}/{}, key {PRICES_KEY}",
@@ -145,9 +169,9 @@ pub fn table_from(
                  docs/cost.md shows)"
             )
         })?;
-    PriceTable::parse(&origin, text, catalog)
-        .map(|table| base.clone().overlay(table))
-        .map_err(|e| e.to_string())
+    let table = PriceTable::parse(&origin, text, catalog).map_err(|e| e.to_string())?;
+    let unused = cost::prices::unused(&table, base, catalog);
+    Ok((base.clone().overlay(table), unused))
 }
 
 /// Reads the ConfigMap once (before the controller starts, so the first statuses already use
@@ -230,16 +254,17 @@ async fn apply(
         }
     }
     if let (Some(problem), Some(cm)) = (problem, config_map) {
-        error!(%problem, "the prices ConfigMap cannot be used: keeping the prices in use");
+        let note = if problem.reason == "InvalidPrices" {
+            error!(problem = %problem.text, "the prices ConfigMap cannot be used: keeping the prices in use");
+            format!("{}; Ferry keeps the prices it had", problem.text)
+        } else {
+            warn!(problem = %problem.text, "the prices ConfigMap has entries no estimate uses");
+            format!("{}; Ferry uses the others", problem.text)
+        };
         let event = Event {
             type_: EventType::Warning,
-            reason: "InvalidPrices".into(),
-            note: Some(
-                format!("{problem}; Ferry keeps the prices it had")
-                    .chars()
-                    .take(1024)
-                    .collect(),
-            ),
+            reason: problem.reason.into(),
+            note: Some(note.chars().take(1024).collect()),
             action: "LoadPrices".into(),
             secondary: None,
         };
@@ -301,8 +326,10 @@ mod tests {
         let (changed, problem) = pricing.take(Some(&bad));
         assert!(!changed);
         let problem = problem.unwrap();
+        assert_eq!(problem.reason, "InvalidPrices");
+        let problem = problem.text;
         assert!(
-            problem.starts_with("ConfigMap ferry-system/ferry-prices, key prices.yaml: "),
+            problem.starts_with("ConfigMap ferry-system/ferry-prices, key prices.yaml:2: "),
             "{problem}"
         );
         assert!(problem.contains("knative[0].vcpuHour"), "{problem}");
@@ -312,8 +339,46 @@ mod tests {
             "the last good table stays"
         );
         assert_eq!(pricing.take(Some(&bad)), (false, None), "reported once");
-        let missing = pricing.take(Some(&config_map(None))).1.unwrap();
+        let missing = pricing.take(Some(&config_map(None))).1.unwrap().text;
         assert!(missing.contains("key prices.yaml: missing"), "{missing}");
+    }
+
+    /// Issue 22: an entry whose region can never match was accepted silently; the operator now
+    /// uses the table and reports the entry once, in the words `ferry cost --prices` uses.
+    #[test]
+    fn entries_no_estimate_can_use_are_reported_once_and_the_rest_is_used() {
+        let pricing = Pricing::embedded(catalog());
+        let text = format!(
+            "{NODES}- {{region: prod-gke, option: nodes, vcpuHour: 0.05, gbHour: 0.004, \
+             source: our invoice, read: 2026-11-01}}\nfargate:\n- {{region: eu-west1, \
+             option: linux-x86, vcpuHour: 0.04, gbHour: 0.004, source: a, read: 2026-11-01}}\n"
+        );
+        let (changed, problem) = pricing.take(Some(&config_map(Some(&text))));
+        assert!(changed, "the table is used");
+        assert_eq!(pricing.table().section("knative").len(), 2);
+        let problem = problem.unwrap();
+        assert_eq!(problem.reason, "UnusedPrices");
+        let lines: Vec<&str> = problem.text.lines().collect();
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(
+            lines[0].starts_with(
+                "ConfigMap ferry-system/ferry-prices, key prices.yaml:3: knative[1] (region \
+                 prod-gke, option nodes): never used"
+            ),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[1].starts_with(
+                "ConfigMap ferry-system/ferry-prices, key prices.yaml:5: fargate[0] (region \
+                 eu-west1, option linux-x86): never used: \"eu-west1\" is not a region name"
+            ),
+            "{lines:#?}"
+        );
+        assert_eq!(
+            pricing.take(Some(&config_map(Some(&text)))),
+            (false, None),
+            "reported once"
+        );
     }
 
     #[test]

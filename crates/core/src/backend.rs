@@ -14,6 +14,7 @@ use std::sync::Arc;
 use ferry_api::{Provider, ProviderConfigSpec, ScalingMetric, SecretRef, ServerlessServiceSpec};
 
 use crate::capabilities::{Feature, JobFeature, Support};
+use crate::cost::prices::PriceRegions;
 use crate::cost::{PriceTable, Priced, Shape, Traffic};
 use crate::desired::{ContainerModel, ObjectRef, ScalingModel, SecretSource};
 use crate::findings::Findings;
@@ -99,6 +100,22 @@ pub trait Rules: Send + Sync {
 
     /// What a spec costs a month on this provider under a traffic profile.
     fn estimate(&self, input: &EstimateInput<'_>) -> Priced;
+
+    /// `spec`, moved here from another provider, sized as [`Rules::estimate`] sizes it: what
+    /// the check before pricing sees ([`crate::cost::sold`]), so that a size the estimate
+    /// rounds up to one the provider sells is checked as billed. The default is the spec as it
+    /// is: most estimates price the sizes as written.
+    fn as_priced(&self, spec: ServerlessServiceSpec) -> ServerlessServiceSpec {
+        spec
+    }
+
+    /// How an estimate picks this provider's price entries by region, so that an entry no
+    /// estimate can pick is reported ([`crate::cost::prices::unused`]). The default: no object
+    /// names a region for this provider ([`Rules::region`] gives none), so the section's first
+    /// entry prices everything.
+    fn price_regions(&self) -> PriceRegions {
+        PriceRegions::FirstEntry
+    }
 
     /// What one run of a `ServerlessJob` costs on this provider: the figure's total
     /// (`Figure::Priced`'s `monthly_usd`) is for ONE run of `input.tasks` tasks of

@@ -15,6 +15,7 @@ pub mod quantity;
 pub mod schema;
 pub mod status;
 mod validate;
+pub mod yaml;
 
 pub use findings::{Finding, Findings, Invalid, Severity};
 pub use validate::{Valid, validate, validate_spec};

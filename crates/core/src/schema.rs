@@ -192,20 +192,44 @@ impl CrdSchema {
             out.push(violation("", "an object must be a map", true));
             return out;
         };
-        let name = object.pointer("/metadata/name").and_then(Value::as_str);
+        // ObjectMeta's fields are strings: a number there fails to decode (kubectl and the API
+        // server both refuse it), which is not the same as a missing name.
+        for field in ["name", "generateName", "namespace"] {
+            if let Some(value) = object.pointer(&format!("/metadata/{field}"))
+                && !value.is_string()
+                && !value.is_null()
+            {
+                out.push(violation(
+                    &format!("metadata.{field}"),
+                    &format!(
+                        "Invalid value: {}: must be of type string",
+                        json_kind(value)
+                    ),
+                    true,
+                ));
+            }
+        }
+        let name = object.pointer("/metadata/name");
         let generate_name = object
             .pointer("/metadata/generateName")
             .and_then(Value::as_str);
-        if name.is_none_or(str::is_empty) && generate_name.is_none_or(str::is_empty) {
+        if name.is_none_or(|n| n.as_str().is_some_and(str::is_empty) || n.is_null())
+            && generate_name.is_none_or(str::is_empty)
+        {
             out.push(violation(
                 "metadata.name",
                 "Required value: name or generateName is required",
                 false,
             ));
         }
+        // An empty or null namespace is no namespace: kubectl then uses its context's
+        // (`GetNamespace` in apimachinery's unstructured helpers reads both as "").
         if self.namespaced
-            && let Some(ns) = object.pointer("/metadata/namespace")
-            && !ns.as_str().is_some_and(crate::names::is_dns_label)
+            && let Some(ns) = object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+            && !ns.is_empty()
+            && !crate::names::is_dns_label(ns)
         {
             out.push(violation(
                 "metadata.namespace",
@@ -236,8 +260,9 @@ impl CrdSchema {
     }
 
     fn check_cel(&self, object: &Value, old: Option<&Value>) -> Vec<Violation> {
+        let object = as_created(object);
         let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Validator::new().validate_compiled(&self.compiled, object, old)
+            Validator::new().validate_compiled(&self.compiled, &object, old)
         }));
         match evaluated {
             Ok(Ok(())) => Vec::new(),
@@ -253,6 +278,39 @@ impl CrdSchema {
                 false,
             )],
         }
+    }
+}
+
+/// What the API server makes of a name prefix on create: the prefix, cut to 58 bytes, and 5
+/// random characters (`GenerateName` in k8s.io/apiserver `pkg/storage/names/generate.go`,
+/// called by `rest.BeforeCreate` before the object is validated). Offline the 5 are a fixed
+/// `bcdfg`, from the same alphabet (`utilrand.String`: consonants and digits).
+pub fn generated_name(prefix: &str) -> String {
+    const MAX_PREFIX: usize = 58;
+    let mut cut = prefix.len().min(MAX_PREFIX);
+    while !prefix.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}bcdfg", &prefix[..cut])
+}
+
+/// `object` as the API server validates it on create: an object with `generateName` and no
+/// name has its name generated first ([`generated_name`]), so rules reading
+/// `self.metadata.name` see one.
+pub fn as_created(object: &Value) -> std::borrow::Cow<'_, Value> {
+    let name = object.pointer("/metadata/name").and_then(Value::as_str);
+    let prefix = object
+        .pointer("/metadata/generateName")
+        .and_then(Value::as_str);
+    match prefix {
+        Some(prefix) if !prefix.is_empty() && name.is_none_or(str::is_empty) => {
+            let mut created = object.clone();
+            if let Some(metadata) = created.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.insert("name".to_owned(), Value::String(generated_name(prefix)));
+            }
+            std::borrow::Cow::Owned(created)
+        }
+        _ => std::borrow::Cow::Borrowed(object),
     }
 }
 
@@ -674,10 +732,17 @@ impl Node {
     }
 }
 
+/// Whether the API server takes `value` as an integer: one that fits 64 bits signed (Go's JSON
+/// decoder reads it as `int64`), or a whole number of at most 2^53 - 1 (`IsFloat64AJSONInteger`
+/// in go-openapi/swag, which kube-openapi's type check calls): `1e20` is a number, not an
+/// integer, to it.
 fn is_integer(value: &Value) -> bool {
+    const MAX_EXACT: f64 = 9_007_199_254_740_991.0;
     match value {
         Value::Number(n) => {
-            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+            n.is_i64()
+                || n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() <= MAX_EXACT)
         }
         _ => false,
     }
@@ -833,6 +898,86 @@ mod tests {
             json!({"size": 1, "items": [{"name": "a"}], "labels": {"k": "v"}})
         );
         assert_eq!(schema().with_defaults(&w)["spec"]["limit"], 10);
+    }
+
+    #[allow(clippy::needless_pass_by_value)] // `widget(json!({..}))` reads best in the tests
+    fn widget(metadata: Value) -> Vec<String> {
+        schema()
+            .check(&json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": metadata, "spec": {"size": 1}}))
+            .into_iter()
+            .map(|v| v.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_name_that_is_not_a_string_is_not_a_missing_name() {
+        let got = widget(json!({"name": 12345}));
+        assert_eq!(
+            got[0],
+            "metadata.name: Invalid value: \"integer\": must be of type string"
+        );
+        assert!(
+            !got.iter().any(|v| v.contains("Required value")),
+            "{got:#?}"
+        );
+    }
+
+    /// kubectl reads `namespace: null` and `namespace: ""` as no namespace.
+    #[test]
+    fn a_null_or_empty_namespace_is_unset() {
+        assert_eq!(
+            widget(json!({"name": "w", "namespace": null})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            widget(json!({"name": "w", "namespace": ""})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            widget(json!({"name": "w", "namespace": "Not_A_Label"})),
+            ["metadata.namespace: must be a DNS label"]
+        );
+    }
+
+    #[test]
+    fn generate_name_gets_a_name_before_the_rules_read_it() {
+        let crd: CustomResourceDefinition = serde_json::from_value(json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "names": {"kind": "Widget", "plural": "widgets"},
+                "scope": "Namespaced",
+                "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "x-kubernetes-validations": [{"rule": "self.metadata.name.size() <= 20", "message": "name too long"}],
+                }}}],
+            },
+        }))
+        .unwrap();
+        let schema = CrdSchema::new(&crd, "v1").unwrap();
+        let check = |prefix: &str| {
+            schema
+                .check(&json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"generateName": prefix}}))
+                .into_iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(check("short-"), Vec::<String>::new());
+        assert_eq!(check("a-prefix-of-twenty-chars-"), [": name too long"]);
+        assert_eq!(generated_name(&"x".repeat(70)).len(), 63);
+    }
+
+    /// go-openapi/swag's `IsFloat64AJSONInteger`: whole numbers past 2^53 are not integers.
+    #[test]
+    fn integers_are_what_the_api_server_takes_as_integers() {
+        assert!(is_integer(&json!(3)));
+        assert!(is_integer(&json!(3.0)));
+        assert!(is_integer(&json!(i64::MAX)));
+        assert!(!is_integer(&json!(1e20)));
+        assert!(!is_integer(&json!(u64::MAX)));
+        assert!(!is_integer(&json!(0.5)));
     }
 
     #[test]

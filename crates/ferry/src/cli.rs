@@ -1,16 +1,18 @@
 //! Command-line parsing and the exit-code contract: 0 success, 1 the input is invalid or a
 //! command failed, 2 a usage error (clap's).
 
-use std::io::{Read as _, Write as _};
+use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use ferry_api::Provider;
+use ferry_api::{Provider, ProviderConfig};
 use ferry_core::backend::Catalog;
 use ferry_core::cost::{self, PriceTable, Traffic};
 
 use crate::Error;
+use crate::input::{self, Entry, Input, Reader};
 use crate::render;
 use crate::validate::{FileReport, render_text, validate_text};
 
@@ -31,9 +33,11 @@ enum Command {
         dir: Option<PathBuf>,
     },
     /// Check ServerlessService and ProviderConfig manifests offline, as the API server and
-    /// Ferry would; exit 1 when any is invalid.
+    /// Ferry would; exit 1 when any is invalid or none is found.
     Validate {
-        /// Files or directories of YAML manifests (`-` reads standard input).
+        /// Files or directories of YAML or JSON manifests (`-` reads standard input). A
+        /// directory's files ending .json, .yaml or .yml are read, not its subdirectories, as
+        /// by kubectl -f. At most 8 MiB a file and 64 MiB in all.
         #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
         /// Output format.
@@ -60,40 +64,45 @@ enum Command {
     },
     /// Print, offline, what Ferry would create for each ServerlessService (in-cluster objects
     /// as YAML, a cloud's requests as JSON, with the values of a ProviderConfig given in the
-    /// files); exit 1 when one cannot be rendered.
+    /// files); exit 1 when one cannot be rendered or none is found.
     Render {
-        /// Files or directories of YAML manifests (`-` reads standard input).
+        /// Files or directories of YAML or JSON manifests (`-` reads standard input). A
+        /// directory's files ending .json, .yaml or .yml are read, not its subdirectories, as
+        /// by kubectl -f. At most 8 MiB a file and 64 MiB in all.
         #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
     },
     /// Estimate, offline, what each ServerlessService would cost per month on every provider,
     /// side by side, whatever its own; exit 1 when one cannot be read.
     Cost {
-        /// Files or directories of YAML manifests (`-` reads standard input). ProviderConfigs
-        /// among them give the regions to price in.
+        /// Files or directories of YAML or JSON manifests (`-` reads standard input). A
+        /// directory's files ending .json, .yaml or .yml are read, not its subdirectories, as
+        /// by kubectl -f. At most 8 MiB a file and 64 MiB in all.
+        /// ProviderConfigs among them give the regions to price in.
         #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
-        /// Requests per month.
-        #[arg(long, value_name = "N", default_value_t = cost::DEFAULT_REQUESTS_PER_MONTH)]
+        /// Requests per month (at most 10^15).
+        #[arg(long, value_name = "N", default_value_t = cost::DEFAULT_REQUESTS_PER_MONTH,
+              value_parser = crate::cost::requests_per_month)]
         requests_per_month: u64,
-        /// Mean time to serve one request, milliseconds.
+        /// Mean time to serve one request, milliseconds (1 to 3600000, an hour).
         #[arg(long, value_name = "MS", default_value_t = cost::DEFAULT_AVG_DURATION_MS,
-              value_parser = clap::value_parser!(u32).range(1..))]
+              value_parser = crate::cost::avg_duration_ms)]
         avg_duration_ms: u32,
-        /// Mean requests in flight on a busy instance (at most the service's concurrency).
-        /// Default: the month's average load, at least 1.
-        #[arg(long, value_name = "N", value_parser = parse_positive)]
+        /// Mean requests in flight on a busy instance (0.01 to 1000000; at most the service's
+        /// concurrency). Default: the month's average load, at least 1.
+        #[arg(long, value_name = "N", value_parser = crate::cost::mean_concurrency)]
         mean_concurrency: Option<f64>,
-        /// How long each task of a ServerlessJob runs, seconds. Default: the job's
-        /// `timeoutSeconds` (the most a run costs without retries).
-        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..=604_800))]
+        /// How long each task of a ServerlessJob runs, seconds (1 to 604800, a week). Default:
+        /// the job's `timeoutSeconds` (the most a run costs without retries).
+        #[arg(long, value_name = "SECONDS", value_parser = crate::cost::task_seconds)]
         task_seconds: Option<u32>,
         /// Do not take the providers' monthly free tiers off (they are per billing account,
         /// shared by everything in it).
         #[arg(long)]
         no_free_tier: bool,
         /// A price table (YAML, one section per provider: docs/cost.md) whose entries replace
-        /// or add to Ferry's own; Knative needs one with your nodes' price.
+        /// or add to Ferry's own; Knative needs one with your nodes' price. At most 8 MiB.
         #[arg(long, value_name = "FILE")]
         prices: Option<PathBuf>,
         /// Output format.
@@ -102,15 +111,6 @@ enum Command {
     },
     /// Run the operator: reconcile ServerlessServices until SIGTERM.
     Controller(crate::controller::ControllerArgs),
-}
-
-/// A positive, finite number.
-fn parse_positive(text: &str) -> Result<f64, String> {
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|n| n.is_finite() && *n > 0.0)
-        .ok_or_else(|| format!("{text:?} is not a positive number such as 1 or 2.5"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -169,7 +169,7 @@ fn print(text: &str) -> Result<(), Error> {
 
 fn json(value: &impl serde::Serialize) -> Result<String, Error> {
     serde_json::to_string_pretty(value)
-        .map(|s| s + "\n")
+        .map(|s| crate::validate::json_printable(&s).into_owned() + "\n")
         .map_err(|e| Error::Render(e.to_string()))
 }
 
@@ -247,70 +247,149 @@ fn write_crds(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// YAML files named on the command line: files as given, directories' `*.yaml` / `*.yml`
-/// (sorted, not recursive), `-` for standard input.
-fn expand(files: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for f in files {
-        let entries = f.is_dir().then(|| std::fs::read_dir(f).ok()).flatten();
-        match entries {
-            Some(entries) => {
-                let mut found: Vec<PathBuf> = entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                    .collect();
-                found.sort();
-                out.extend(found);
+// ---- Reading the files named with -f, one at a time (crate::input reads them) ----------------
+
+/// Refuses standard input named more than once (among `-f` and `--prices`): it can be read only
+/// once. A usage error, exit 2, as clap's.
+fn stdin_once(files: &[PathBuf], prices: Option<&Path>) -> Option<ExitCode> {
+    input::stdin_twice(files, prices).then(|| {
+        eprintln!("ferry: standard input (-) is named more than once; it can be read only once");
+        ExitCode::from(2)
+    })
+}
+
+/// Reads each file `files` name, one at a time, within `reader`'s bounds, and hands it to
+/// `each` (its text, or why it could not be read) before reading the next. Notes on what is
+/// skipped go to standard error as they come; past the total bound nothing more is read.
+/// Whether any file was named (when none was: the error saying where ferry looked, printed).
+fn read_each(
+    files: &[PathBuf],
+    reader: &mut Reader,
+    mut each: impl FnMut(&Input, Result<String, Error>),
+) -> bool {
+    let (mut named, mut empty) = (false, Vec::new());
+    for entry in input::expand(files) {
+        match entry {
+            Entry::Note(note) => eprintln!("ferry: {note}"),
+            Entry::Empty(dir) => empty.push(dir),
+            Entry::Failed(input, e) => {
+                named = true;
+                each(&input, Err(e));
             }
-            None => out.push(f.clone()),
-        }
-    }
-    out
-}
-
-fn read(path: &Path) -> Result<String, std::io::Error> {
-    if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        Ok(text)
-    } else {
-        std::fs::read_to_string(path)
-    }
-}
-
-/// The text of every file given (directories expanded), named; whether one could not be read
-/// (reported on standard error).
-fn read_files(files: &[PathBuf]) -> (Vec<(String, String)>, bool) {
-    let mut failed = false;
-    let mut texts = Vec::new();
-    for path in expand(files) {
-        let name = path.display().to_string();
-        match read(&path) {
-            Ok(text) => texts.push((name, text)),
-            Err(e) => {
-                eprintln!("{name}: cannot read: {e}");
-                failed = true;
+            Entry::Read(input) => {
+                named = true;
+                let text = reader.read(&input);
+                each(&input, text);
+                if reader.spent() {
+                    break;
+                }
             }
         }
     }
-    (texts, failed)
+    if !named {
+        eprintln!(
+            "ferry: no manifest files found in {} (a directory's files ending .json, .yaml \
+             or .yml are read, as by kubectl -f)",
+            input::places(files)
+        );
+    }
+    for dir in empty.iter().filter(|_| named) {
+        eprintln!("ferry: {dir}: no manifest files found in it");
+    }
+    named
+}
+
+/// What the first pass over the files keeps of each for the second.
+enum Kept {
+    /// Nothing: a regular file is read again.
+    Again,
+    /// The text of what cannot be read twice (standard input, a pipe, a device).
+    Text(String),
+    /// Why it could not be read.
+    Failed(Error),
+}
+
+/// The first pass of `validate`, `render` and `cost`: every file read once, one at a time,
+/// for the ProviderConfigs among them (a service may name one from another file, given before
+/// or after its own). Only those are kept, not the texts, so memory holds one file at once;
+/// but what cannot be read again (standard input, a pipe, a device) is kept whole, each within
+/// the per-file bound and all within the total. `None` when no file was named (said).
+#[allow(clippy::type_complexity)] // one pass's two results, named by their use
+fn first_pass(
+    files: &[PathBuf],
+    reader: &mut Reader,
+) -> Option<(Vec<(Input, Kept)>, BTreeMap<String, ProviderConfig>)> {
+    let (mut kept, mut configs) = (Vec::new(), BTreeMap::new());
+    let named = read_each(files, reader, |input, text| {
+        let keep = match text {
+            Ok(text) => {
+                configs.extend(render::provider_configs(std::iter::once(text.as_str())));
+                if input.regular {
+                    Kept::Again
+                } else {
+                    Kept::Text(text)
+                }
+            }
+            Err(e) => Kept::Failed(e),
+        };
+        kept.push((input.clone(), keep));
+    });
+    named.then_some((kept, configs))
+}
+
+/// The second pass: each file's text again, one at a time (read within the per-file bound;
+/// the total was spent on the first), or why it could not be read.
+fn second_pass(kept: Vec<(Input, Kept)>) -> impl Iterator<Item = (Input, Result<String, Error>)> {
+    let mut reader = Reader::default();
+    kept.into_iter().map(move |(input, keep)| {
+        let text = match keep {
+            Kept::Again => reader.read(&input),
+            Kept::Text(text) => Ok(text),
+            Kept::Failed(e) => Err(e),
+        };
+        (input, text)
+    })
 }
 
 fn render_files(files: &[PathBuf]) -> Result<ExitCode, Error> {
+    if let Some(code) = stdin_once(files, None) {
+        return Ok(code);
+    }
     let registry = crate::backends::registry()?;
-    let (texts, mut failed) = read_files(files);
-    // A service may name a ProviderConfig from another of the files given.
-    let configs = render::provider_configs(texts.iter().map(|(_, text)| text.as_str()));
-    for (name, text) in &texts {
-        match render::provider_objects(name, text, &configs, registry) {
-            Ok(yaml) => print(&yaml)?,
+    let Some((kept, configs)) = first_pass(files, &mut Reader::default()) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    // Said: a file could not be read or rendered, which says why nothing was (an empty one
+    // does not: where ferry looked follows).
+    let (mut failed, mut rendered, mut said) = (false, false, false);
+    for (input, text) in second_pass(kept) {
+        let text = match text {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("{e}");
+                (failed, said) = (true, true);
+                continue;
+            }
+        };
+        match render::provider_objects(&input.name, &text, &configs, registry) {
+            Ok(yaml) => {
+                rendered |= !yaml.is_empty();
+                print(&yaml)?;
+            }
             Err(problems) => {
                 eprint!("{problems}");
                 failed = true;
+                said |= !text.trim().is_empty();
             }
         }
     }
-    Ok(if failed {
+    if !rendered && !said {
+        eprintln!(
+            "ferry: no ServerlessService or ServerlessJob found in {}: nothing to render",
+            input::places(files)
+        );
+    }
+    Ok(if failed || !rendered {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -318,17 +397,24 @@ fn render_files(files: &[PathBuf]) -> Result<ExitCode, Error> {
 }
 
 /// Ferry's price table, with the entries of `file` on top.
-fn price_table(file: Option<&Path>, catalog: &Catalog) -> Result<PriceTable, Error> {
+fn price_table(
+    file: Option<&Path>,
+    catalog: &Catalog,
+    reader: &mut Reader,
+) -> Result<PriceTable, Error> {
     let table = PriceTable::embedded(catalog)?;
     let Some(path) = file else {
         return Ok(table);
     };
-    let name = path.display().to_string();
-    let text = read(path).map_err(|source| Error::Io {
-        path: name.clone(),
-        source,
-    })?;
-    Ok(table.overlay(PriceTable::parse(&name, &text, catalog)?))
+    // Read as the manifests are: bounded, its size counted in the run's total.
+    let input = Input::named(path);
+    let text = reader.read(&input)?;
+    let user = PriceTable::parse(&input.name, &text, catalog)?;
+    // Entries no estimate can use are kept (as the operator keeps them), and said.
+    for warning in cost::prices::unused(&user, &table, catalog) {
+        eprintln!("ferry: warning: {warning}");
+    }
+    Ok(table.overlay(user))
 }
 
 fn cost_files(
@@ -338,13 +424,28 @@ fn cost_files(
     prices: Option<&Path>,
     output: Format,
 ) -> Result<ExitCode, Error> {
+    if let Some(code) = stdin_once(files, prices) {
+        return Ok(code);
+    }
     let catalog = crate::backends::registry()?.catalog();
-    let prices = price_table(prices, catalog)?;
-    let (texts, mut failed) = read_files(files);
-    let configs = render::provider_configs(texts.iter().map(|(_, text)| text.as_str()));
+    let mut reader = Reader::default();
+    let prices = price_table(prices, catalog, &mut reader)?;
+    let Some((kept, configs)) = first_pass(files, &mut reader) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let mut failed = false;
     let mut costs = Vec::new();
     let mut job_costs = Vec::new();
-    for (name, text) in &texts {
+    for (input, text) in second_pass(kept) {
+        let text = match text {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+                continue;
+            }
+        };
+        let (name, text) = (&input.name, &text);
         let services = crate::cost::service_costs(name, text, &configs, traffic, &prices, catalog);
         let jobs = crate::cost::job_costs(name, text, &configs, task_seconds, &prices, catalog);
         match (services, jobs) {
@@ -362,6 +463,11 @@ fn cost_files(
     if costs.is_empty() && job_costs.is_empty() && !failed {
         eprintln!("ferry: no ServerlessService or ServerlessJob in the files given");
         return Ok(ExitCode::FAILURE);
+    }
+    // A figure too large to work out exactly is an error, not an answer.
+    for error in crate::cost::errors(&costs, &job_costs) {
+        eprintln!("ferry: {error}");
+        failed = true;
     }
     match output {
         Format::Text => {
@@ -386,28 +492,88 @@ fn cost_files(
 }
 
 fn validate(files: &[PathBuf], output: Format) -> Result<ExitCode, Error> {
-    let catalog = crate::backends::registry()?.catalog();
-    let reports: Vec<FileReport> = expand(files)
-        .iter()
-        .map(|path| {
-            let name = path.display().to_string();
-            match read(path) {
-                Ok(text) => validate_text(&name, &text, catalog),
-                Err(e) => FileReport {
-                    file: name.clone(),
-                    error: Some(format!("{name}: cannot read: {e}")),
-                    documents: Vec::new(),
-                },
-            }
-        })
-        .collect();
-    match output {
-        Format::Text => print(&reports.iter().map(render_text).collect::<String>())?,
-        Format::Json => print(&json(&reports)?)?,
+    if let Some(code) = stdin_once(files, None) {
+        return Ok(code);
     }
-    Ok(if reports.iter().any(FileReport::has_errors) {
+    let registry = crate::backends::registry()?;
+    let catalog = registry.catalog();
+    let mut reports = Reports { output, count: 0 };
+    // A service may name a ProviderConfig given after it: a first pass gathers them, and each
+    // file is checked with them, and with the objects before it (crate::validate::Across).
+    let Some((kept, configs)) = first_pass(files, &mut Reader::default()) else {
+        reports.finish()?;
+        return Ok(ExitCode::FAILURE);
+    };
+    let mut across = crate::validate::Across::default();
+    // Failed: a file is invalid or unreadable. Checked: a Ferry object was among them. Said: a
+    // file could not be read or parsed, which says why nothing was checked (an empty one
+    // does not: "no YAML documents" is followed by where ferry looked).
+    let (mut failed, mut checked, mut said) = (false, false, false);
+    for (input, text) in second_pass(kept) {
+        let mut report = match text {
+            Ok(text) => {
+                let report = validate_text(&input.name, &text, catalog);
+                said |= report.error.is_some() && !text.trim().is_empty();
+                report
+            }
+            Err(e) => {
+                said = true;
+                FileReport {
+                    file: input.name.clone(),
+                    error: Some(e.to_string()),
+                    documents: Vec::new(),
+                }
+            }
+        };
+        across.check(&mut report, &configs, registry);
+        failed |= report.has_errors();
+        checked |= report.documents.iter().any(|d| d.outcome != "skipped");
+        reports.push(&report)?;
+    }
+    reports.finish()?;
+    if !checked && !said {
+        eprintln!(
+            "ferry: no ServerlessService, ServerlessJob or ProviderConfig found in {}: nothing \
+             to check",
+            input::places(files)
+        );
+    }
+    Ok(if failed || !checked {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints validate's reports as each file is checked: text at once, JSON as one array (exactly
+/// what `serde_json::to_string_pretty` prints of the whole), element by element.
+struct Reports {
+    output: Format,
+    count: usize,
+}
+
+impl Reports {
+    fn push(&mut self, report: &FileReport) -> Result<(), Error> {
+        match self.output {
+            Format::Text => print(&render_text(report)),
+            Format::Json => {
+                let body = serde_json::to_string_pretty(report)
+                    .map_err(|e| Error::Render(e.to_string()))?;
+                let body = crate::validate::json_printable(&body);
+                let lead = if self.count == 0 { "[" } else { "," };
+                self.count += 1;
+                // JSON strings hold no raw newline: every line is the element's own.
+                let indented: Vec<String> = body.lines().map(|l| format!("  {l}")).collect();
+                print(&format!("{lead}\n{}", indented.join("\n")))
+            }
+        }
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        match (self.output, self.count) {
+            (Format::Text, _) => Ok(()),
+            (Format::Json, 0) => print("[]\n"),
+            (Format::Json, _) => print("\n]\n"),
+        }
+    }
 }

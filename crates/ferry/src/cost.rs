@@ -7,6 +7,10 @@ use std::fmt::Write as _;
 
 use ferry_api::{Provider, ProviderConfig, ServerlessJob, ServerlessJobSpec, ServerlessService};
 use ferry_core::backend::Catalog;
+use ferry_core::cost::bounds::{
+    MAX_AVG_DURATION_MS, MAX_MEAN_CONCURRENCY, MAX_REQUESTS_PER_MONTH, MAX_TASK_SECONDS,
+    MIN_MEAN_CONCURRENCY,
+};
 use ferry_core::cost::{
     self, Comparison, DEFAULT_AVG_DURATION_MS, DEFAULT_REQUESTS_PER_MONTH, Estimate, Figure,
     PriceTable, PriceUsed, Traffic, Usd,
@@ -27,6 +31,110 @@ pub struct ServiceCost {
     /// The traffic assumed and every provider's estimate.
     #[serde(flatten)]
     pub comparison: Comparison,
+}
+
+/// `--requests-per-month`: a whole number of requests, at most
+/// [`MAX_REQUESTS_PER_MONTH`].
+pub fn requests_per_month(text: &str) -> Result<u64, String> {
+    let most = MAX_REQUESTS_PER_MONTH;
+    let n = text.trim().replace('_', "").parse::<u64>().map_err(|_| {
+        format!("not a whole number of requests; write one such as 10000000 (at most {most})")
+    })?;
+    if n > most {
+        return Err(format!(
+            "{n} is more than {}, the most requests a month Ferry prices exactly (about 380 \
+             million a second)",
+            thousands_exact(most)
+        ));
+    }
+    Ok(n)
+}
+
+/// `--avg-duration-ms`: a whole number of milliseconds, 1 to [`MAX_AVG_DURATION_MS`].
+pub fn avg_duration_ms(text: &str) -> Result<u32, String> {
+    let most = MAX_AVG_DURATION_MS;
+    let n = text.trim().replace('_', "").parse::<u64>().map_err(|_| {
+        format!("not a whole number of milliseconds; write one such as 100 (1 to {most})")
+    })?;
+    match u32::try_from(n) {
+        Ok(0) => Err("a request takes at least 1 ms".to_owned()),
+        Ok(n) if n <= most => Ok(n),
+        _ => Err(format!(
+            "{n} is more than {most} ms (an hour), the longest request any provider serves; \
+             price work that runs longer as a ServerlessJob (--task-seconds)"
+        )),
+    }
+}
+
+/// `--task-seconds`: a whole number of seconds, 1 to [`MAX_TASK_SECONDS`].
+pub fn task_seconds(text: &str) -> Result<u32, String> {
+    let most = MAX_TASK_SECONDS;
+    let n = text.trim().replace('_', "").parse::<u64>().map_err(|_| {
+        format!("not a whole number of seconds; write one such as 300 (1 to {most})")
+    })?;
+    match u32::try_from(n) {
+        Ok(0) => Err("a task runs at least 1 s".to_owned()),
+        Ok(n) if n <= most => Ok(n),
+        _ => Err(format!(
+            "{n} is more than {most} s (a week), the longest timeoutSeconds a ServerlessJob \
+             takes"
+        )),
+    }
+}
+
+/// `--mean-concurrency`: a number from [`MIN_MEAN_CONCURRENCY`] to [`MAX_MEAN_CONCURRENCY`].
+pub fn mean_concurrency(text: &str) -> Result<f64, String> {
+    let (least, most) = (MIN_MEAN_CONCURRENCY, MAX_MEAN_CONCURRENCY);
+    let range = format!("{least} to {most}");
+    let n = text
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .ok_or_else(|| format!("not a number; write one such as 1 or 2.5 ({range})"))?;
+    if (least..=most).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{text} is outside {range}: requests in flight on a busy instance"
+        ))
+    }
+}
+
+/// `1,234,567` for a whole number, every digit exact.
+fn thousands_exact(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Each figure that could not be worked out (an error, not an answer: `ferry cost` exits 1),
+/// one line each: `FILE: Kind namespace/name: why`.
+pub fn errors(services: &[ServiceCost], jobs: &[JobCost]) -> Vec<String> {
+    let services = services.iter().flat_map(|s| {
+        s.comparison
+            .estimates
+            .iter()
+            .filter(|e| e.error)
+            .map(move |e| format!("{}: ServerlessService {}: {}", s.file, s.object, e.note))
+    });
+    let jobs = jobs.iter().flat_map(|j| {
+        j.estimates.iter().filter(|e| e.error).map(move |e| {
+            format!(
+                "{}: ServerlessJob {}: {}",
+                j.file,
+                j.object,
+                e.unavailable.as_deref().unwrap_or_default()
+            )
+        })
+    });
+    services.chain(jobs).collect()
 }
 
 /// What is never in an estimate; docs/cost.md says more.
@@ -409,7 +517,6 @@ fn details<'a>(
     }
 }
 
-#[allow(clippy::cast_precision_loss)] // requests a month: far below 2^52
 fn traffic_line(c: &Comparison) -> String {
     let t = &c.traffic;
     let flag = |is_default: bool, flag: &str| {
@@ -434,7 +541,7 @@ fn traffic_line(c: &Comparison) -> String {
     };
     format!(
         "Traffic: {} requests a month {}, {} ms each {}, {concurrency}; {free}; {} h a month.",
-        ferry_core::cost::thousands(t.requests_per_month as f64),
+        thousands_exact(t.requests_per_month),
         flag(
             t.requests_per_month == DEFAULT_REQUESTS_PER_MONTH,
             "--requests-per-month"

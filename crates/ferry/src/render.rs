@@ -197,16 +197,42 @@ pub fn provider_objects(
     configs: &BTreeMap<String, ProviderConfig>,
     registry: &Registry,
 ) -> Result<String, String> {
-    let report = crate::validate::validate_text(file, text, registry.catalog());
+    let mut report = crate::validate::validate_text(file, text, registry.catalog());
+    // A ProviderConfig among the files that does not allow the object's namespace stops the
+    // operator (ProviderConfigNotAllowed): nothing would be created, so nothing is rendered.
+    crate::validate::check_configs(&mut report, configs, registry);
     if report.has_errors() {
         return Err(crate::validate::render_text(&report));
     }
     let documents = crate::manifest::parse(text).map_err(|e| format!("{file}: {e}\n"))?;
     let mut out = String::new();
     for doc in &documents {
-        let rendered = match doc.value["kind"].as_str() {
-            Some("ServerlessService") => render_service(file, &doc.value, configs, registry)?,
-            Some("ServerlessJob") => render_job(file, &doc.value, configs, registry)?,
+        let kind = doc.value["kind"].as_str();
+        if matches!(kind, Some("ServerlessService" | "ServerlessJob"))
+            && doc
+                .value
+                .pointer("/metadata/name")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            return Err(format!(
+                "{file}:{}: error: {} {}: metadata.generateName: the API server picks the name \
+                 when the object is created, and what Ferry creates is named after it, so it \
+                 cannot be rendered before: set metadata.name to render it\n",
+                doc.line_of("metadata.generateName"),
+                kind.unwrap_or_default(),
+                crate::validate::printable(
+                    doc.value
+                        .pointer("/metadata/generateName")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        let value = crate::validate::as_applied(&doc.value);
+        let rendered = match kind {
+            Some("ServerlessService") => render_service(file, &value, configs, registry)?,
+            Some("ServerlessJob") => render_job(file, &value, configs, registry)?,
             _ => continue,
         };
         let newline = if rendered.body.ends_with('\n') {

@@ -154,7 +154,7 @@ knative:
         "knative[0].read: required: the date the prices were read, YYYY-MM-DD; got \"yesterday\"",
     ] {
         assert!(
-            problems.iter().any(|p| p.starts_with(expected)),
+            problems.iter().any(|p| p.problem.starts_with(expected)),
             "no {expected:?} in {problems:#?}"
         );
     }
@@ -165,15 +165,35 @@ knative:
 fn a_typo_or_a_word_for_a_number_is_refused_naming_the_entry_and_the_field() {
     let typo = "fargate:\n- {region: us-east-1, option: linux-x86, vcpuHours: 0.04}\n";
     let error = parse("f.yaml", typo).unwrap_err().to_string();
-    assert!(error.starts_with("f.yaml: "), "{error}");
     assert!(
-        error.contains("fargate[0]: unknown field `vcpuHours`"),
+        error.contains("f.yaml:2: fargate[0].vcpuHours: unknown field `vcpuHours`"),
         "{error}"
     );
     let not_a_table = parse("f.yaml", "- just a list\n").unwrap_err().to_string();
     assert!(
-        not_a_table.starts_with("f.yaml: not a price table:"),
+        not_a_table.starts_with("f.yaml:1: not a price table: a price table is a mapping"),
         "{not_a_table}"
+    );
+    // Issue 22: a word or a quoted number for a price said "expected f64", at no field.
+    let word = "knative:\n- {region: a, option: nodes, vcpuHour: cheap, gbHour: '0.004', \
+                source: a, read: 2026-01-02}\n";
+    let error = parse("f.yaml", word).unwrap_err().to_string();
+    assert!(
+        error
+            .contains("f.yaml:2: knative[0].vcpuHour: a number expected; got the string \"cheap\"")
+            && error.contains(
+                "f.yaml:2: knative[0].gbHour: a number expected; got the string \"0.004\": write \
+             0.004 without quotes"
+            ),
+        "{error}"
+    );
+    assert!(!error.contains("f64"), "{error}");
+    let entry = "knative:\n- 5\n";
+    let error = parse("f.yaml", entry).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "f.yaml:2: knative[0]: an entry is a mapping of region, option, its prices, source and \
+         read; got the number 5"
     );
     let option = "cloudRun:\n- {region: r, option: cpu-always}\n";
     let error = parse("f.yaml", option).unwrap_err().to_string();
@@ -263,7 +283,12 @@ fn dollars_round_to_cents_half_away_from_zero_whatever_the_float_noise() {
     assert_eq!(Usd::from_dollars(1.005), usd(101));
     assert_eq!(Usd::from_dollars(0.0395 * 730.0), usd(2884));
     assert_eq!(Usd::from_dollars(-3.325), usd(-333));
-    assert_eq!(Usd::from_dollars(f64::NAN), Usd::ZERO);
+    // Issue 22: not a number, or more than a line may be, is out of range, never 0.00.
+    assert_eq!(Usd::from_dollars(f64::NAN), Usd::OUT_OF_RANGE);
+    assert_eq!(Usd::from_dollars(f64::INFINITY), Usd::OUT_OF_RANGE);
+    assert_eq!(Usd::from_dollars(1e9), usd(100_000_000_000));
+    assert_eq!(Usd::from_dollars(1e9 + 0.01), Usd::OUT_OF_RANGE);
+    assert!(!(Usd::OUT_OF_RANGE + usd(-5)).is_exact());
     assert_eq!(usd(2323).to_string(), "23.23");
     assert_eq!(usd(-602).to_string(), "-6.02");
     assert_eq!(usd(5).to_string(), "0.05");
@@ -742,18 +767,25 @@ kubernetes:
     let PriceError::Invalid { problems, .. } = &error else {
         panic!("{error}");
     };
+    let problems: Vec<(usize, &str)> = problems
+        .iter()
+        .map(|p| (p.line, p.problem.as_str()))
+        .collect();
     assert_eq!(
         problems,
-        &[
-            "kubernetes[0].gbHour: required for option nodes".to_owned(),
-            "kubernetes[1].gbHour: must be a number of 0 or more; got -1".to_owned(),
+        [
+            (2, "kubernetes[0].gbHour: required for option nodes"),
+            (
+                3,
+                "kubernetes[1].gbHour: must be a number of 0 or more; got -1"
+            ),
         ]
     );
     let typo = "kubernetes:\n- {region: prod, option: node, vcpuHour: 0.03, gbHour: 0.004, \
                 source: a, read: 2026-01-02}\n";
     let error = parse("f.yaml", typo).unwrap_err().to_string();
     assert!(
-        error.contains("kubernetes[0]: unknown variant `node`"),
+        error.contains("f.yaml:2: kubernetes[0].option: unknown variant `node`"),
         "{error}"
     );
 }
@@ -927,11 +959,13 @@ fn kubernetes_refuses_to_price_what_eks_fargate_cannot_run() {
         &json!({}),
         &eks_fargate(),
     );
+    // The spec's own rules refuse it (as `ferry validate` does): no figure, their reason.
     assert_eq!(
         at_rest(Provider::Kubernetes, &gpu).figure,
         Figure::Unavailable {
-            unavailable: "EKS on Fargate has no GPUs: drop spec.kubernetes.fargateProfile and \
-                          run on GPU nodes"
+            unavailable: "not sold on Kubernetes: spec.containers[0].resources.gpu: EKS on \
+                          Fargate has no GPUs: remove it, or drop spec.kubernetes.fargateProfile \
+                          and run on GPU nodes"
                 .into()
         }
     );
@@ -945,8 +979,9 @@ fn kubernetes_refuses_to_price_what_eks_fargate_cannot_run() {
     assert_eq!(
         at_rest(Provider::Kubernetes, &huge).figure,
         Figure::Unavailable {
-            unavailable: "no EKS Fargate pod is that large (16 vCPU, 120Gi plus the 256 MiB EKS \
-                          adds): the largest is 16 vCPU, 120 GB"
+            unavailable: "not sold on Kubernetes: spec.containers: an EKS Fargate pod has at \
+                          most 16 vCPU and 120 GB, and EKS adds 256 MiB of memory for its own \
+                          components: the containers ask for 16 vCPU and 120Gi together"
                 .into()
         }
     );
@@ -1380,4 +1415,287 @@ fn providers_that_run_no_jobs_are_not_in_a_job_comparison() {
     assert!(!providers.contains(&Provider::Knative));
     assert!(!providers.contains(&Provider::ContainerInstances));
     assert!(providers.contains(&Provider::Kubernetes));
+}
+
+// ---- Issue 22: only what a provider sells, bounded arithmetic, entries that never match ----
+
+/// A Knative spec with these resources, compared on every provider.
+fn knative_sized(resources: &Value, traffic: &Traffic, prices: &PriceTable) -> Comparison {
+    let s = spec(&json!({"provider": "knative", "containers": [container(resources)]}));
+    compare(&s, traffic, prices)
+}
+
+fn by(c: &Comparison, provider: Provider) -> &Estimate {
+    c.estimates.iter().find(|e| e.provider == provider).unwrap()
+}
+
+/// Issue 22: for `cpu: "1e9"` the Cloud Run column said 23,999,999,998.88 and cheapest; 1Ei,
+/// 3 and 0.0000001 were priced as given, though `ferry validate` refuses each for Cloud Run.
+#[test]
+fn a_size_a_provider_does_not_sell_is_not_priced_there_and_says_what_validate_says() {
+    for (resources, field, says) in [
+        (
+            json!({"cpu": "1e9", "memory": "512Mi"}),
+            "spec.containers[0].resources.cpu",
+            "Cloud Run sells 0.08 to 1 vCPU in steps of 0.001, or 1, 2, 4, 6 or 8 vCPU; got \
+             1000000000",
+        ),
+        (
+            json!({"cpu": "1", "memory": "1Ei"}),
+            "spec.containers[0].resources.memory",
+            "Cloud Run pairs 1 vCPU with 128Mi to 4Gi of memory",
+        ),
+        (
+            json!({"cpu": "3", "memory": "2Gi"}),
+            "spec.containers[0].resources.cpu",
+            "got 3",
+        ),
+        (
+            json!({"cpu": "0.0000001", "memory": "512Mi"}),
+            "spec.containers[0].resources.cpu",
+            "Cloud Run sells 0.08 to 1 vCPU",
+        ),
+    ] {
+        let c = knative_sized(&resources, &Traffic::default(), &prices());
+        let run = by(&c, Provider::CloudRun);
+        assert_eq!(run.figure.monthly(), None, "{resources}: {run:#?}");
+        assert!(!run.cheapest, "{resources}");
+        assert_eq!(run.refused.len(), 1, "{resources}: {run:#?}");
+        assert_eq!(run.refused[0].field, field, "{resources}");
+        assert!(run.refused[0].message.contains(says), "{run:#?}");
+        assert!(
+            run.note
+                .starts_with(&format!("not sold on Cloud Run: {field}: ")),
+            "{}",
+            run.note
+        );
+        // What validate says for the spec moved there, word for word.
+        let moved = cost::sold::moved(
+            &spec(&json!({"provider": "knative", "containers": [container(&resources)]})),
+            catalog().get(Provider::CloudRun),
+        );
+        let svc = ferry_api::ServerlessService::new("priced", moved);
+        let invalid = ferry_core::validate(&svc, catalog().get(Provider::CloudRun)).unwrap_err();
+        assert!(
+            invalid
+                .errors
+                .iter()
+                .any(|f| f.field == field && f.message == run.refused[0].message),
+            "{invalid:#?}"
+        );
+        // Whatever is cheapest is priced.
+        for e in c.estimates.iter().filter(|e| e.cheapest) {
+            assert!(
+                e.figure.monthly().is_some() && e.refused.is_empty(),
+                "{e:#?}"
+            );
+        }
+        let json = serde_json::to_value(run).unwrap();
+        assert_eq!(json["refused"][0]["field"], field, "{json}");
+        assert!(json["unavailable"].is_string() && json.get("monthlyUsd").is_none());
+    }
+    // 3 vCPU is no Container Apps size either; Fargate sizes it up to a 4 vCPU task, as
+    // before, and Container Instances sells it.
+    let c = knative_sized(
+        &json!({"cpu": "3", "memory": "2Gi"}),
+        &Traffic::default(),
+        &prices(),
+    );
+    assert!(by(&c, Provider::ContainerApps).figure.monthly().is_none());
+    assert!(by(&c, Provider::Fargate).figure.monthly().is_some());
+    assert!(by(&c, Provider::ContainerInstances).cheapest);
+}
+
+/// What the bill does not depend on (a secret Fargate reads by ARN, probes) and what a
+/// provider has no setting for (concurrency on Fargate, scaling to zero) keep their figures.
+#[test]
+fn refusals_the_bill_does_not_depend_on_keep_the_figure() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/examples/knative-hello.yaml"),
+    )
+    .unwrap();
+    let svc: ferry_api::ServerlessService = serde_saphyr::from_str(&text).unwrap();
+    let c = compare(&svc.spec, &Traffic::default(), &prices());
+    for provider in [
+        Provider::Fargate,
+        Provider::CloudRun,
+        Provider::ContainerInstances,
+    ] {
+        let e = by(&c, provider);
+        assert!(e.figure.monthly().is_some(), "{e:#?}");
+        assert!(e.refused.is_empty());
+    }
+}
+
+/// Issue 22: a node price of 1e307 per vCPU-hour showed 0.00 and "cheapest"; a figure above
+/// 100,000,000,000.00 was capped there. A line beyond what Ferry works out to the cent is now
+/// an error: no figure, never the cheapest, the line named.
+#[test]
+fn a_figure_too_large_to_be_exact_is_an_error_never_zero_capped_or_cheapest() {
+    let dear = prices().overlay(
+        parse(
+            "dear.yaml",
+            "knative:\n- {region: prod, option: nodes, vcpuHour: 1000, gbHour: 0.004, \
+             source: a, read: 2026-11-01}\n",
+        )
+        .unwrap(),
+    );
+    // Knative sells a billion vCPU (the cluster decides); at $1,000 a vCPU-hour one minimum
+    // pod is 7.3e14 USD a month.
+    let s = knative(&json!({
+        "containers": [container(&json!({"cpu": "1e9", "memory": "1Gi"}))],
+        "scaling": {"minInstances": 1},
+    }));
+    let e = estimate(Provider::Knative, &s, &Traffic::none(), &dear, None);
+    assert!(e.error, "{e:#?}");
+    assert_eq!(e.figure.monthly(), None);
+    assert!(
+        e.note.starts_with(
+            "not priced: the idle minimum line of Knative for a month would come to more than \
+             1,000,000,000 USD"
+        ),
+        "{}",
+        e.note
+    );
+    assert!(!compare(&s, &Traffic::none(), &dear).estimates[0].cheapest);
+    // Traffic beyond the bounds `ferry cost` enforces, straight into the model: the request
+    // fee alone is 7.4 trillion USD. Before, this was 100000000000.00.
+    let run = cloud_run(&json!({"cpu": "1", "memory": "512Mi"}), &json!({}));
+    let flood = Traffic {
+        requests_per_month: u64::MAX,
+        ..Traffic::default()
+    };
+    let e = at_rest(Provider::CloudRun, &run);
+    assert!(!e.error);
+    let e = estimate(Provider::CloudRun, &run, &flood, &prices(), None);
+    assert!(e.error && e.note.contains("the requests line"), "{e:#?}");
+    // The largest line that is still exact is shown to the cent.
+    assert_eq!(
+        Usd::from_dollars(999_999_999.995).to_string(),
+        "1000000000.00"
+    );
+}
+
+/// Issue 22: prices above about 1e9 were accepted (and capped); 1e307 made 0.00. A price above
+/// 1,000 USD per unit is refused where it is written, with the largest accepted.
+#[test]
+fn a_price_or_free_tier_beyond_its_bound_is_refused_at_its_line() {
+    let text = "\
+knative:
+- region: prod
+  option: nodes
+  vcpuHour: 1e307
+  gbHour: 1000.5
+  source: a
+  read: 2026-11-01
+cloudRun:
+- {region: us-central1, option: instance-based, vcpuSecond: 0.000018, gibSecond: 0.000002,
+   freeTier: {vcpuSeconds: 1e13, gibSeconds: 1}, source: a, read: 2026-11-01}
+";
+    let error = parse("p.yaml", text).unwrap_err().to_string();
+    for expected in [
+        "p.yaml:4: knative[0].vcpuHour: must be at most 1000 (USD per unit, far above any \
+         provider's price); got 1e307",
+        "p.yaml:5: knative[0].gbHour: must be at most 1000",
+        "p.yaml:10: cloudRun[0].freeTier.vcpuSeconds: must be at most 1000000000000 (units a \
+         month, far above any provider's free tier); got 10000000000000",
+    ] {
+        assert!(
+            error.lines().any(|l| l.starts_with(expected)),
+            "no {expected:?} in\n{error}"
+        );
+    }
+    // The bounds themselves are accepted.
+    let edge = "knative:\n- {region: prod, option: nodes, vcpuHour: 1000, gbHour: 0, source: a, \
+                read: 2026-11-01}\n";
+    assert!(parse("edge.yaml", edge).is_ok());
+    // Infinity is refused where it is written, in words.
+    let inf = "knative:\n- {region: prod, option: nodes, vcpuHour: .inf, gbHour: 0}\n";
+    let error = parse("inf.yaml", inf).unwrap_err().to_string();
+    assert!(
+        error.starts_with("inf.yaml:2:") && error.contains(".inf is not a finite number"),
+        "{error}"
+    );
+}
+
+/// Issue 22: a price entry whose region can never match was accepted silently.
+#[test]
+fn price_entries_no_estimate_can_use_are_named_with_their_line_and_why() {
+    let text = "\
+knative:
+- {region: prod-eks, option: nodes, vcpuHour: 0.03, gbHour: 0.004, source: a, read: 2026-11-01}
+- {region: prod-gke, option: nodes, vcpuHour: 0.04, gbHour: 0.004, source: a, read: 2026-11-01}
+fargate:
+- {region: eu-west1, option: linux-x86, vcpuHour: 0.04, gbHour: 0.004, source: a, read: 2026-11-01}
+- {region: eu-west-1, option: linux-x86, vcpuHour: 0.04, gbHour: 0.004, source: a, read: 2026-11-01}
+- {region: us-east-1, option: linux-x86, vcpuHour: 0.05, gbHour: 0.004, source: a, read: 2026-11-01}
+cloudRun:
+- {region: US-CENTRAL1, option: instance-based, vcpuSecond: 0.00002, gibSecond: 0.000002, source: a, read: 2026-11-01}
+";
+    let user = parse("mine.yaml", text).unwrap();
+    let warnings = cost::prices::unused(&user, &prices(), catalog());
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    assert!(
+        warnings[0].starts_with(
+            "mine.yaml:3: knative[1] (region prod-gke, option nodes): never used: no Knative \
+             object names a region to pick an entry by, so every Knative estimate uses the \
+             section's first region, \"prod-eks\" (knative[0])"
+        ),
+        "{warnings:#?}"
+    );
+    assert!(
+        warnings[1].starts_with(
+            "mine.yaml:5: fargate[0] (region eu-west1, option linux-x86): never used: \
+             \"eu-west1\" is not a region name Ferry accepts for Fargate (written like us-east-1"
+        ),
+        "{warnings:#?}"
+    );
+    assert!(
+        warnings[2].starts_with("mine.yaml:9: cloudRun[0] (region US-CENTRAL1"),
+        "{warnings:#?}"
+    );
+    assert!(
+        warnings.iter().all(|w| w.ends_with(
+            "ferry cost and the operator load the table and price with its other entries only"
+        )),
+        "{warnings:#?}"
+    );
+    // A table whose entries all can be used says nothing.
+    let fine = parse(
+        "fine.yaml",
+        "fargate:\n- {region: eu-west-1, option: linux-x86, vcpuHour: 0.04, gbHour: 0.004, \
+         source: a, read: 2026-11-01}\n",
+    )
+    .unwrap();
+    assert!(cost::prices::unused(&fine, &prices(), catalog()).is_empty());
+}
+
+/// Issue 22, for jobs: each job provider prices only a run it would run.
+#[test]
+fn a_job_is_not_priced_where_its_size_or_its_schedule_is_not_sold() {
+    let spec = json!({"provider": "kubernetes", "taskCount": 4, "schedule": "0 3 * * *",
+                      "containers": [{"name": "report", "image": "r",
+                                      "resources": {"cpu": "3", "memory": "2Gi"}}]});
+    let estimates = job_estimates(&spec, Some(60), &with_kubernetes_node_price());
+    let of = |p| estimates.iter().find(|e| e.provider == p).unwrap();
+    let run = of(Provider::CloudRun);
+    assert_eq!(run.per_run_usd, None);
+    assert_eq!(run.refused[0].field, "spec.containers[0].resources.cpu");
+    assert!(
+        run.unavailable
+            .as_deref()
+            .unwrap()
+            .starts_with("not sold on Cloud Run: spec.containers[0].resources.cpu: "),
+        "{run:#?}"
+    );
+    // A Fargate schedule starts one task a firing: four are not sold.
+    assert_eq!(of(Provider::Fargate).refused[0].field, "spec.taskCount");
+    assert!(of(Provider::Kubernetes).cheapest);
+    for e in &estimates {
+        assert_eq!(
+            e.cheapest,
+            e.per_run_usd.is_some() && e.refused.is_empty() && e.cheapest
+        );
+    }
 }

@@ -10,6 +10,7 @@ use ferry_core::Findings;
 use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules};
 use ferry_core::capabilities::{Feature, JobFeature, Support};
 use ferry_core::cost::Priced;
+use ferry_core::cost::prices::PriceRegions;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
 use ferry_core::job::cost::RunInput;
 use ferry_core::job::{DesiredJob, JobParts};
@@ -73,6 +74,14 @@ impl Rules for CloudRun {
 
     fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
         cost::estimate(input)
+    }
+
+    fn price_regions(&self) -> PriceRegions {
+        PriceRegions::Named {
+            pattern: ferry_api::GCP_REGION,
+            example: "europe-west1",
+            field: "spec.cloudRun.region, or a ProviderConfig's spec.cloudRun.region",
+        }
     }
 
     /// One run of a job's tasks at the instance-based rates, the only billing of Cloud Run jobs.

@@ -147,7 +147,15 @@ pub(crate) fn check_prices(entries: &[Value]) -> Vec<String> {
                 CloudRunOption::RequestBased => &["vcpuSeconds", "gibSeconds", "requests"],
                 CloudRunOption::InstanceBased => &["vcpuSeconds", "gibSeconds"],
             };
-            amounts(&mut problems, &at, e.option.as_str(), &fields, &[], allowed);
+            prices::amounts_up_to(
+                &mut problems,
+                &at,
+                e.option.as_str(),
+                &fields,
+                &[],
+                allowed,
+                prices::FREE_AMOUNT,
+            );
         }
     }
     problems

@@ -263,7 +263,10 @@ fn job_containers(
         cpu_and_memory(f, i, c, gpu.map(|(_, g)| g), environment);
     }
     totals(f, containers, gpu.is_some());
-    let total: u64 = containers.iter().map(effective_cpu).sum();
+    let total: u64 = containers
+        .iter()
+        .map(effective_cpu)
+        .fold(0, u64::saturating_add);
     if total < 1000 {
         let field = if containers.len() == 1 {
             "spec.containers[0].resources.cpu".to_owned()
@@ -477,8 +480,14 @@ fn totals(f: &mut Findings, containers: &[ContainerModel], gpu: bool) {
     if gpu || containers.len() < 2 {
         return;
     }
-    let cpu: u64 = containers.iter().map(effective_cpu).sum();
-    let memory: u64 = containers.iter().map(effective_memory).sum();
+    let cpu: u64 = containers
+        .iter()
+        .map(effective_cpu)
+        .fold(0, u64::saturating_add);
+    let memory: u64 = containers
+        .iter()
+        .map(effective_memory)
+        .fold(0, u64::saturating_add);
     if cpu > MAX_CPU_MILLIS {
         f.unsupported(
             "spec.containers",
@@ -603,7 +612,10 @@ fn instances(f: &mut Findings, parts: &Parts<'_>, containers: &[ContainerModel])
             ),
         );
     }
-    let cpu_millis: u64 = containers.iter().map(effective_cpu).sum();
+    let cpu_millis: u64 = containers
+        .iter()
+        .map(effective_cpu)
+        .fold(0, u64::saturating_add);
     let quota_instances = QUOTA_INSTANCES_AT_ONE_CPU * 1000 / cpu_millis.max(1000);
     let biggest = scaling
         .max_instances

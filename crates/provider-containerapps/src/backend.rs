@@ -10,6 +10,7 @@ use ferry_core::Findings;
 use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules};
 use ferry_core::capabilities::{Feature, JobFeature, Support};
 use ferry_core::cost::Priced;
+use ferry_core::cost::prices::PriceRegions;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
 use ferry_core::job::cost::RunInput;
 use ferry_core::job::{DesiredJob, JobParts};
@@ -76,6 +77,14 @@ impl Rules for ContainerApps {
 
     fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
         cost::estimate(input)
+    }
+
+    fn price_regions(&self) -> PriceRegions {
+        PriceRegions::Named {
+            pattern: ferry_api::AZURE_LOCATION,
+            example: "westeurope",
+            field: "a ProviderConfig's spec.azure.location",
+        }
     }
 
     fn estimate_run(&self, input: &RunInput<'_>) -> Priced {

@@ -136,13 +136,14 @@ pub(crate) fn check_prices(entries: &[Value]) -> Vec<String> {
                 ("requests", Some(free.requests)),
             ];
             let names = fields.map(|(name, _)| name);
-            amounts(
+            prices::amounts_up_to(
                 &mut problems,
                 &format!("{at}.freeGrant"),
                 e.option.as_str(),
                 &fields,
                 &[],
                 &names,
+                prices::FREE_AMOUNT,
             );
         }
     }

@@ -262,7 +262,10 @@ fn job_settings(f: &mut Findings, parts: &JobParts<'_>, parallelism: u32) {
 /// Warns when the replicas a run starts at once ask for more cores than an environment's
 /// Consumption profile has by default.
 fn environment_cores(f: &mut Findings, sizes: &[Size], parallelism: u32) {
-    let per_replica: u64 = sizes.iter().map(|s| s.cpu_millis).sum();
+    let per_replica: u64 = sizes
+        .iter()
+        .map(|s| s.cpu_millis)
+        .fold(0, u64::saturating_add);
     let total = per_replica * u64::from(parallelism);
     if total > ENVIRONMENT_CORES * 1000 {
         f.warn(
@@ -352,8 +355,14 @@ fn sizes(
         return None;
     }
     if consumption {
-        let cpu: u64 = out.iter().map(|s| s.cpu_millis).sum();
-        let memory: u64 = out.iter().map(|s| s.memory_centi_gib).sum();
+        let cpu: u64 = out
+            .iter()
+            .map(|s| s.cpu_millis)
+            .fold(0, u64::saturating_add);
+        let memory: u64 = out
+            .iter()
+            .map(|s| s.memory_centi_gib)
+            .fold(0, u64::saturating_add);
         let sold = cpu_sizes().any(|c| c == cpu) && paired_memory_centi_gib(cpu) == memory;
         if !sold {
             let (field, what) = if containers.len() == 1 {

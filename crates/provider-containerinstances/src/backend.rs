@@ -10,6 +10,7 @@ use ferry_core::Findings;
 use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules, ScalingDefaults};
 use ferry_core::capabilities::{Feature, Support};
 use ferry_core::cost::Priced;
+use ferry_core::cost::prices::PriceRegions;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
 
 use std::sync::Arc;
@@ -72,6 +73,14 @@ impl Rules for ContainerInstances {
 
     fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
         cost::estimate(input)
+    }
+
+    fn price_regions(&self) -> PriceRegions {
+        PriceRegions::Named {
+            pattern: ferry_api::AZURE_LOCATION,
+            example: "westeurope",
+            field: "spec.containerInstances.location, or a ProviderConfig's spec.azure.location",
+        }
     }
 
     /// The subscription, resource group, region and endpoint: where one object's group goes.

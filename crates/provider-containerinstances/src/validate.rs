@@ -281,8 +281,8 @@ fn gpus(
 
 /// The group's CPU and memory: what its containers request together.
 fn totals(f: &mut Findings, sizes: &[(u64, u64)], gpus: Option<u32>) {
-    let cpu: u64 = sizes.iter().map(|s| s.0).sum();
-    let memory: u64 = sizes.iter().map(|s| s.1).sum();
+    let cpu: u64 = sizes.iter().map(|s| s.0).fold(0, u64::saturating_add);
+    let memory: u64 = sizes.iter().map(|s| s.1).fold(0, u64::saturating_add);
     let (max_cpu, max_memory, with) =
         match gpus.and_then(|n| GPU_SIZES.iter().find(|g| g.count == n)) {
             Some(g) => (

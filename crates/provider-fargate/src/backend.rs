@@ -10,6 +10,7 @@ use ferry_core::Findings;
 use ferry_core::backend::{BackendModel, EstimateInput, Parts, Rules, ScalingDefaults};
 use ferry_core::capabilities::{Feature, JobFeature, Support};
 use ferry_core::cost::Priced;
+use ferry_core::cost::prices::PriceRegions;
 use ferry_core::desired::{Desired, ObjectRef, SecretSource};
 use ferry_core::job::cost::RunInput;
 use ferry_core::job::{DesiredJob, JobParts};
@@ -85,6 +86,19 @@ impl Rules for Fargate {
 
     fn estimate(&self, input: &EstimateInput<'_>) -> Priced {
         cost::estimate(input)
+    }
+
+    /// Sized up to the task the estimate prices.
+    fn as_priced(&self, spec: ServerlessServiceSpec) -> ServerlessServiceSpec {
+        cost::as_priced(spec)
+    }
+
+    fn price_regions(&self) -> PriceRegions {
+        PriceRegions::Named {
+            pattern: ferry_api::AWS_REGION,
+            example: "us-east-1",
+            field: "a ProviderConfig's spec.fargate.region",
+        }
     }
 
     fn estimate_run(&self, input: &RunInput<'_>) -> Priced {

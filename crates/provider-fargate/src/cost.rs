@@ -318,6 +318,92 @@ impl Rates {
     }
 }
 
+/// `spec`, moved here from another provider, sized as [`estimate`] sizes it, so that
+/// Fargate's own rules check the task that is billed: the CPU and memory the task size adds go
+/// to the first container that sets each (the first container when none does), and ephemeral
+/// storage above the included 20 GiB is rounded up to whole GiB. A spec no task size fits is
+/// left as it is, for the rules to refuse.
+pub(crate) fn as_priced(mut spec: ServerlessServiceSpec) -> ServerlessServiceSpec {
+    let Ok(shape) = Shape::of(&spec) else {
+        return spec;
+    };
+    let total = |pick: fn(&ferry_core::cost::model::Sizes) -> Option<u64>| {
+        shape
+            .containers
+            .iter()
+            .filter_map(pick)
+            .reduce(u64::saturating_add)
+    };
+    let (cpu, memory, storage) = (
+        total(|c| c.cpu_millis),
+        total(|c| c.memory_bytes),
+        total(|c| c.storage_bytes),
+    );
+    let Some((units, mib)) = smallest_task_size(cpu, memory, false) else {
+        return spec;
+    };
+    let task_cpu = u64::from(units) * 1000 / 1024;
+    let task_memory = u64::from(mib) * MIB;
+    grow(&mut spec, &shape, Leaf::Cpu, task_cpu - cpu.unwrap_or(0));
+    grow(
+        &mut spec,
+        &shape,
+        Leaf::Memory,
+        task_memory - memory.unwrap_or(0),
+    );
+    if let Some(bytes) = storage.filter(|b| *b > u64::from(INCLUDED_EPHEMERAL_GIB) * GIB) {
+        grow(
+            &mut spec,
+            &shape,
+            Leaf::Storage,
+            bytes.div_ceil(GIB) * GIB - bytes,
+        );
+    }
+    spec
+}
+
+/// A resource [`as_priced`] sizes up.
+#[derive(Clone, Copy)]
+enum Leaf {
+    Cpu,
+    Memory,
+    Storage,
+}
+
+/// Adds `more` of `leaf` to the first container that sets it (the first container when none
+/// does), written back as a quantity validation reads exactly.
+fn grow(spec: &mut ServerlessServiceSpec, shape: &Shape, leaf: Leaf, more: u64) {
+    let set = |i: usize| {
+        let c = &shape.containers[i];
+        match leaf {
+            Leaf::Cpu => c.cpu_millis,
+            Leaf::Memory => c.memory_bytes,
+            Leaf::Storage => c.storage_bytes,
+        }
+    };
+    let first = (0..shape.containers.len()).find(|&i| set(i).is_some());
+    if more == 0 && first.is_some() {
+        return;
+    }
+    let index = first.unwrap_or(0);
+    let Some(container) = spec.containers.get_mut(index) else {
+        return;
+    };
+    let now = set(index).unwrap_or(0).saturating_add(more);
+    let resources = container.resources.get_or_insert_with(Default::default);
+    let quantity = match leaf {
+        Leaf::Cpu => format!("{now}m"),
+        _ if now % MIB == 0 => format!("{}Mi", now / MIB),
+        _ => now.to_string(),
+    };
+    let slot = match leaf {
+        Leaf::Cpu => &mut resources.cpu,
+        Leaf::Memory => &mut resources.memory,
+        Leaf::Storage => &mut resources.ephemeral_storage,
+    };
+    *slot = Some(quantity.as_str().into());
+}
+
 /// AWS Fargate: every task runs all month.
 pub(crate) fn estimate(input: &EstimateInput<'_>) -> Priced {
     let EstimateInput {

@@ -102,15 +102,21 @@ pub async fn resolve(
     if !allowed {
         return Err(ProviderError::Terminal {
             reason: reasons::PROVIDER_CONFIG_NOT_ALLOWED,
-            message: format!(
-                "ProviderConfig {name} does not allow namespace {namespace} (see its \
-                 spec.allowedNamespaces and spec.namespaceSelector): ask its owners to allow \
-                 it, or name another ProviderConfig in spec.providerConfigRef"
-            ),
+            message: not_allowed(name, &namespace),
             recheck: None,
         });
     }
     Ok(config)
+}
+
+/// The message of `ProviderConfigNotAllowed`: the ProviderConfig `name` does not allow
+/// `namespace`. `ferry validate` says the same offline.
+pub fn not_allowed(name: &str, namespace: &str) -> String {
+    format!(
+        "ProviderConfig {name} does not allow namespace {namespace} (see its \
+         spec.allowedNamespaces and spec.namespaceSelector): ask its owners to allow it, or \
+         name another ProviderConfig in spec.providerConfigRef"
+    )
 }
 
 /// The credentials file a ProviderConfig's `credentials` name, with its Secret's

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::{atomic_list, set_list, vpc_access_rules};
 
+/// What a Google Cloud region name matches (`europe-west1`), wherever one is written.
+pub const GCP_REGION: &str = "^[a-z]+-[a-z]+[0-9]+$";
+
 /// Cloud Run-only settings.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -15,7 +18,7 @@ pub struct CloudRunSpec {
     pub project: Option<String>,
 
     /// The region, e.g. `europe-west1`. Default: the ProviderConfig's.
-    #[schemars(regex(pattern = "^[a-z]+-[a-z]+[0-9]+$"), length(max = 63))]
+    #[schemars(regex(pattern = GCP_REGION), length(max = 63))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
 

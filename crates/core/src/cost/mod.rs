@@ -21,10 +21,18 @@
 //!
 //! Money is worked out in `f64` and every line is rounded to whole cents (through whole
 //! micro-dollars, so float noise never decides a half cent); totals are sums of rounded lines,
-//! so what is shown always adds up.
+//! so what is shown always adds up. A line is exact to the cent only up to
+//! [`MAX_LINE_USD`]: a figure beyond it (or one that overflows) is refused with the reason,
+//! never capped, and the inputs a user gives are bounded where they are read ([`bounds`],
+//! [`prices::MAX_PRICE`]).
+//!
+//! Before a provider prices a spec, its own rules check it as it would be moved there
+//! ([`sold`]): a size the provider does not sell is not priced.
 
 pub mod model;
 pub mod prices;
+pub mod sold;
+mod yaml;
 
 use std::fmt;
 use std::iter::Sum;
@@ -37,6 +45,7 @@ use crate::backend::{Catalog, EstimateInput, Rules};
 
 pub use model::{Load, Priced, Shape, thousands};
 pub use prices::{PriceError, PriceTable};
+pub use sold::Refused;
 
 /// Hours in a month, as AWS and Google price pages count them.
 pub const HOURS_PER_MONTH: u32 = 730;
@@ -46,6 +55,30 @@ pub const SECONDS_PER_MONTH: f64 = 730.0 * 3600.0;
 pub const DEFAULT_REQUESTS_PER_MONTH: u64 = 10_000_000;
 /// Mean request duration, milliseconds, when the profile gives none.
 pub const DEFAULT_AVG_DURATION_MS: u32 = 100;
+
+/// The most a line of an estimate may come to, in USD a month: far above what one service or
+/// job costs, and well within what `f64` holds to the micro-dollar (2^53 micro-dollars is about
+/// 9 billion), so that every line is exact to the cent. A line beyond it is an error.
+pub const MAX_LINE_USD: u32 = 1_000_000_000;
+
+/// The bounds of a traffic profile: what `ferry cost` accepts, each with why.
+pub mod bounds {
+    /// The most requests in a month: about 380 million a second all month, more than any one
+    /// service serves, and exact as a float (below 2^53).
+    pub const MAX_REQUESTS_PER_MONTH: u64 = 1_000_000_000_000_000;
+    /// The longest mean request, milliseconds: an hour, the longest request any of the
+    /// providers serves (Cloud Run's largest timeout); longer work is a job.
+    pub const MAX_AVG_DURATION_MS: u32 = 3_600_000;
+    /// The fewest requests in flight on a busy instance: below it, busy time would be more
+    /// than a hundred times the time spent serving.
+    pub const MIN_MEAN_CONCURRENCY: f64 = 0.01;
+    /// The most requests in flight on a busy instance: above any concurrency a provider
+    /// allows (the spec's concurrency caps it anyway).
+    pub const MAX_MEAN_CONCURRENCY: f64 = 1_000_000.0;
+    /// The longest a job's task is taken to run, seconds: a week, the longest
+    /// `timeoutSeconds` a `ServerlessJob` takes.
+    pub const MAX_TASK_SECONDS: u32 = 604_800;
+}
 
 /// The traffic an estimate assumes.
 #[derive(Clone, Debug, PartialEq)]
@@ -104,22 +137,42 @@ impl Usd {
         self.0
     }
 
+    /// A line too large to be exact to the cent (or no number at all): [`Usd::from_dollars`]
+    /// gives it beyond [`MAX_LINE_USD`], sums keep it, and the comparison turns an estimate
+    /// holding one into an error ([`Usd::is_exact`]), so it is never shown.
+    pub const OUT_OF_RANGE: Usd = Usd(i64::MAX);
+
     /// Rounds dollars to cents, half away from zero, after snapping to whole micro-dollars so
-    /// that `14.774999999999` (float noise for 14.775) rounds like 14.775.
-    #[allow(clippy::cast_possible_truncation)] // clamped to a range i64 holds exactly
+    /// that `14.774999999999` (float noise for 14.775) rounds like 14.775. Beyond
+    /// [`MAX_LINE_USD`] either way, or not a number: [`Usd::OUT_OF_RANGE`].
+    #[allow(clippy::cast_possible_truncation)] // within MAX_LINE_USD: far inside i64
     pub fn from_dollars(dollars: f64) -> Self {
-        if !dollars.is_finite() {
-            return Self::ZERO;
+        if !dollars.is_finite() || dollars.abs() > f64::from(MAX_LINE_USD) {
+            return Self::OUT_OF_RANGE;
         }
-        let micros = (dollars * 1e6).round().clamp(-1e17, 1e17);
+        let micros = (dollars * 1e6).round();
         Self((micros / 1e4).round() as i64)
+    }
+
+    /// Whether this is an amount Ferry shows: not [`Usd::OUT_OF_RANGE`] (nor its negation, a
+    /// free tier taken off a line out of range).
+    pub fn is_exact(self) -> bool {
+        self.0.unsigned_abs() < i64::MAX.unsigned_abs()
     }
 }
 
 impl Add for Usd {
     type Output = Usd;
+    /// A sum with a line out of range is out of range.
     fn add(self, other: Usd) -> Usd {
-        Usd(self.0.saturating_add(other.0))
+        if !self.is_exact() || !other.is_exact() {
+            return Usd::OUT_OF_RANGE;
+        }
+        self.0
+            .checked_add(other.0)
+            .map(Usd)
+            .filter(|sum| sum.is_exact())
+            .unwrap_or(Usd::OUT_OF_RANGE)
     }
 }
 
@@ -174,6 +227,22 @@ impl Breakdown {
             .cents()
             .clamp(0, covered.cents().max(0));
         self.free_tier = Usd::from_cents(-off);
+    }
+
+    /// The first line too large to be exact ([`Usd::is_exact`]), by the name the output gives
+    /// it.
+    pub fn out_of_range(&self) -> Option<&'static str> {
+        [
+            ("compute", self.compute),
+            ("memory", self.memory),
+            ("storage", self.storage),
+            ("requests", self.requests),
+            ("idle minimum", self.idle_minimum),
+            ("free tier", self.free_tier),
+        ]
+        .into_iter()
+        .find(|(_, line)| !line.is_exact())
+        .map(|(name, _)| name)
     }
 
     /// The monthly figure: the sum of the rounded lines.
@@ -261,6 +330,43 @@ pub struct Estimate {
     pub assumptions: Vec<String>,
     /// The price-table entries it used.
     pub prices: Vec<PriceUsed>,
+    /// When the provider does not sell what the spec asks for: each refusal of its rules, as
+    /// `ferry validate` words it ([`sold`]); the figure is unavailable.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refused>,
+    /// Whether the figure could not be worked out exactly (a line beyond [`MAX_LINE_USD`]):
+    /// an error, not an answer; the figure is unavailable and says why.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub error: bool,
+}
+
+impl Estimate {
+    /// No figure from `provider`: `why` (also the note).
+    fn unavailable(provider: Provider, why: String) -> Self {
+        Self {
+            provider,
+            note: why.clone(),
+            figure: Figure::Unavailable { unavailable: why },
+            cheapest: false,
+            assumptions: Vec::new(),
+            prices: Vec::new(),
+            refused: Vec::new(),
+            error: false,
+        }
+    }
+}
+
+/// Why `breakdown`'s figure cannot be shown, if it cannot: a line beyond what Ferry works out
+/// to the cent. `who` names the provider, `what` what is priced (`a month`, `one run`).
+pub fn out_of_range(breakdown: &Breakdown, who: &str, what: &str) -> Option<String> {
+    let line = breakdown.out_of_range()?;
+    Some(format!(
+        "not priced: the {line} line of {who} for {what} would come to more than {} USD, the \
+         most Ferry works out to the cent: check the sizes (spec.containers[].resources), the \
+         traffic (--requests-per-month, --avg-duration-ms, --mean-concurrency, \
+         --task-seconds) and the prices (--prices)",
+        thousands(f64::from(MAX_LINE_USD))
+    ))
 }
 
 /// The traffic an estimate used, as the output states it.
@@ -336,20 +442,17 @@ pub fn estimate(
     config: Option<&ProviderConfigSpec>,
 ) -> Estimate {
     let provider = rules.provider();
+    let refused = sold::refusals(spec, rules);
+    if !refused.is_empty() {
+        let why = sold::not_sold(rules, &refused);
+        return Estimate {
+            refused,
+            ..Estimate::unavailable(provider, why)
+        };
+    }
     let shape = match Shape::of(spec) {
         Ok(shape) => shape,
-        Err(problem) => {
-            return Estimate {
-                provider,
-                figure: Figure::Unavailable {
-                    unavailable: problem,
-                },
-                cheapest: false,
-                note: String::new(),
-                assumptions: Vec::new(),
-                prices: Vec::new(),
-            };
-        }
+        Err(problem) => return Estimate::unavailable(provider, problem),
     };
     let region = rules.region(spec, config);
     let mut out = rules.estimate(&EstimateInput {
@@ -359,6 +462,14 @@ pub fn estimate(
         prices,
         region: region.as_deref(),
     });
+    if let Figure::Priced { breakdown, .. } = &out.figure
+        && let Some(why) = out_of_range(breakdown, provider.display_name(), "a month")
+    {
+        return Estimate {
+            error: true,
+            ..Estimate::unavailable(provider, why)
+        };
+    }
     if provider != spec.provider {
         out.assumptions.insert(
             0,
@@ -376,6 +487,8 @@ pub fn estimate(
         note: out.note,
         assumptions: out.assumptions,
         prices: out.prices,
+        refused: Vec::new(),
+        error: false,
     }
 }
 

@@ -201,8 +201,8 @@ impl Load {
 /// counted for a month's load.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AlwaysOn {
-    /// What the load needs.
-    pub needed: u32,
+    /// What the load needs (more than `max` when `maxInstances` caps it).
+    pub needed: u64,
     /// What runs: `needed` within `minInstances` and `maxInstances`.
     pub count: u32,
     /// Of them, those the load keeps busy.
@@ -280,15 +280,15 @@ impl AlwaysOn {
             }
             whole(load.busy(traffic, limit).0 / SECONDS_PER_MONTH)
         };
-        let count = needed.clamp(min, max);
-        if needed > max {
+        let count = u32::try_from(needed.clamp(u64::from(min), u64::from(max))).unwrap_or(max);
+        if needed > u64::from(max) {
             assumptions.push(format!(
                 "the load needs {needed} {}; maxInstances caps them at {max} (the rest would \
                  queue or fail)",
                 words.many
             ));
         }
-        let serving = needed.min(count);
+        let serving = u32::try_from(needed).map_or(count, |n| n.min(count));
         Self {
             needed,
             count,
@@ -304,9 +304,9 @@ impl AlwaysOn {
     /// Why this many, for an estimate's note.
     pub fn why(&self) -> String {
         let min = self.min;
-        if self.needed > self.max && self.fixed {
+        if self.needed > u64::from(self.max) && self.fixed {
             format!("a fixed count, minInstances {min}")
-        } else if self.needed > self.max {
+        } else if self.needed > u64::from(self.max) {
             format!("capped at maxInstances {}", self.max)
         } else if self.no_load {
             format!("minInstances {min}; no traffic assumed")
@@ -324,11 +324,18 @@ pub fn float(n: u64) -> f64 {
     n as f64
 }
 
-/// `x` rounded up to a whole number of instances.
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped to u32's range
-pub fn whole(x: f64) -> u32 {
+/// The most instances a load is counted in exactly: 2^53, where floats stop holding whole
+/// numbers. Traffic within its bounds needs far fewer.
+const MAX_WHOLE: f64 = 9_007_199_254_740_992.0;
+
+/// `x` rounded up to a whole number of instances (at most [`MAX_WHOLE`], past which a count is
+/// no longer exact and is only ever compared with `maxInstances`).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped to 0..=2^53
+fn whole(x: f64) -> u64 {
     if x.is_finite() && x > 0.0 {
-        x.ceil().min(f64::from(u32::MAX)) as u32
+        x.ceil().min(MAX_WHOLE) as u64
+    } else if x > 0.0 {
+        MAX_WHOLE as u64
     } else {
         0
     }

@@ -12,7 +12,8 @@ use ferry_api::{Provider, ProviderConfigSpec, ServerlessJobSpec};
 use serde::Serialize;
 
 use crate::backend::{Catalog, Rules};
-use crate::cost::{Breakdown, Figure, PriceTable, PriceUsed, Shape, Usd};
+use crate::cost::sold::{self, Refused};
+use crate::cost::{Breakdown, Figure, PriceTable, PriceUsed, Shape, Usd, out_of_range};
 use crate::job::Schedule;
 
 /// What one run's estimate reads.
@@ -60,6 +61,14 @@ pub struct JobEstimate {
     pub assumptions: Vec<String>,
     /// The price-table entries it used.
     pub prices: Vec<PriceUsed>,
+    /// When the provider does not sell what the job asks for: each refusal of its rules, as
+    /// `ferry validate` words it ([`sold`]); there is no figure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refused>,
+    /// Whether a figure could not be worked out exactly (beyond what Ferry works out to the
+    /// cent): an error, not an answer; there is no figure and `unavailable` says why.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub error: bool,
 }
 
 /// Every job provider's estimate for `spec`, with the cheapest run marked. `task_seconds`:
@@ -103,7 +112,15 @@ pub fn estimate_job(
         note: String::new(),
         assumptions: Vec::new(),
         prices: Vec::new(),
+        refused: Vec::new(),
+        error: false,
     };
+    let refused = sold::job_refusals(spec, rules);
+    if !refused.is_empty() {
+        out.unavailable = Some(sold::not_sold(rules, &refused));
+        out.refused = refused;
+        return out;
+    }
     let workload = spec.workload();
     let shape = match Shape::of(&workload) {
         Ok(shape) => shape,
@@ -135,6 +152,14 @@ pub fn estimate_job(
     out.note = run.note;
     out.assumptions = run.assumptions;
     out.prices = run.prices;
+    let who = provider.display_name();
+    if let Figure::Priced { breakdown, .. } = &run.figure
+        && let Some(why) = out_of_range(breakdown, who, "one run")
+    {
+        out.unavailable = Some(why);
+        out.error = true;
+        return out;
+    }
     match run.figure {
         Figure::Priced {
             monthly_usd,
@@ -167,10 +192,33 @@ pub fn estimate_job(
         // (every model is linear in the tasks).
         let runs = schedule.runs_per_month();
         out.runs_per_month = Some(runs);
+        let all = u32::try_from(runs)
+            .ok()
+            .and_then(|runs| tasks.checked_mul(runs));
+        let Some(all) = all else {
+            // More tasks a month than a count holds: far beyond what one line may come to.
+            out.per_run_usd = None;
+            out.breakdown = None;
+            out.error = true;
+            out.unavailable = Some(format!(
+                "not priced: {who}: {runs} runs of {tasks} tasks a month are more than Ferry \
+                 counts; lower spec.taskCount or run the schedule less often"
+            ));
+            return out;
+        };
         let month = rules.estimate_run(&RunInput {
-            tasks: tasks.saturating_mul(u32::try_from(runs).unwrap_or(u32::MAX)),
+            tasks: all,
             ..input
         });
+        if let Figure::Priced { breakdown, .. } = &month.figure
+            && let Some(why) = out_of_range(breakdown, who, "a month of runs")
+        {
+            out.per_run_usd = None;
+            out.breakdown = None;
+            out.error = true;
+            out.unavailable = Some(why);
+            return out;
+        }
         out.monthly_usd = month.figure.monthly();
     }
     out

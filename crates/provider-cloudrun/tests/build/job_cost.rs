@@ -127,17 +127,18 @@ fn a_job_is_priced_in_its_provider_configs_region_or_its_own() {
     let config = gcp_prod();
     assert_eq!(config.cloud_run.as_ref().unwrap().region, "europe-west1");
     assert_eq!(config.cloud_run, Some(example_provider_config()));
-    // europe-west1's entry has us-central1's rates: 1 task of 0.5 vCPU, 1 GiB for 3,600 s:
-    // 3,600 x 0.5 x $0.000018 = $0.0324 ($0.03) and 3,600 x 1 x $0.000002 = $0.0072 ($0.01).
-    let spec = job(", resources: {cpu: 500m, memory: 1Gi}", "");
+    // europe-west1's entry has us-central1's rates: 1 task of 1 vCPU (a job's least), 1 GiB
+    // for 3,600 s: 3,600 x 1 x $0.000018 = $0.0648 ($0.06) and 3,600 x 1 x $0.000002 =
+    // $0.0072 ($0.01).
+    let spec = job(", resources: {cpu: '1', memory: 1Gi}", "");
     let e = costs().estimate(&spec, Some(3600), Some(&config));
     assert_eq!(e.prices[0].region, "europe-west1");
-    assert_eq!(e.per_run_usd, Some(usd(4)), "{e:#?}");
+    assert_eq!(e.per_run_usd, Some(usd(7)), "{e:#?}");
     assert!(!says(&e, "no prices for"), "{:?}", e.assumptions);
 
     // A table whose europe-west1 instance-based rates differ ($0.00003 and $0.00001, made up
-    // for the test): 3,600 x 0.5 x $0.00003 = $0.054 ($0.05) and 3,600 x 1 x $0.00001 = $0.036
-    // ($0.04). us-central1 keeps the embedded rates ($0.04 above).
+    // for the test): 3,600 x 1 x $0.00003 = $0.108 ($0.11) and 3,600 x 1 x $0.00001 = $0.036
+    // ($0.04). us-central1 keeps the embedded rates ($0.07 above).
     let user = PriceTable::parse(
         "user.yaml",
         "cloudRun:\n- {region: europe-west1, option: instance-based, vcpuSecond: 0.00003, \
@@ -147,25 +148,25 @@ fn a_job_is_priced_in_its_provider_configs_region_or_its_own() {
     .unwrap();
     let prices = costs().prices().clone().overlay(user);
     let e = costs().estimate_in(&prices, &spec, Some(3600), Some(&config));
-    assert_eq!(e.per_run_usd, Some(usd(9)), "{e:#?}");
+    assert_eq!(e.per_run_usd, Some(usd(15)), "{e:#?}");
     assert_eq!(e.prices[0].source, "our invoice");
     let e = costs().estimate_in(&prices, &spec, Some(3600), None);
-    assert_eq!(e.per_run_usd, Some(usd(4)), "{e:#?}");
+    assert_eq!(e.per_run_usd, Some(usd(7)), "{e:#?}");
     // The spec's own cloudRun.region wins over the ProviderConfig's.
     let own = job(
-        ", resources: {cpu: 500m, memory: 1Gi}",
+        ", resources: {cpu: '1', memory: 1Gi}",
         ", cloudRun: {region: us-central1}",
     );
     let e = costs().estimate_in(&prices, &own, Some(3600), Some(&config));
     assert_eq!(e.prices[0].region, "us-central1");
-    assert_eq!(e.per_run_usd, Some(usd(4)), "{e:#?}");
+    assert_eq!(e.per_run_usd, Some(usd(7)), "{e:#?}");
 
     // A region the table lacks: its first region's rates, saying so.
     let mut elsewhere = config.clone();
     elsewhere.cloud_run.as_mut().unwrap().region = "asia-northeast1".into();
     let e = costs().estimate(&spec, Some(3600), Some(&elsewhere));
     assert_eq!(e.prices[0].region, "us-central1");
-    assert_eq!(e.per_run_usd, Some(usd(4)), "{e:#?}");
+    assert_eq!(e.per_run_usd, Some(usd(7)), "{e:#?}");
     assert!(
         says(&e, "no prices for asia-northeast1: us-central1's are used"),
         "{:?}",
@@ -176,7 +177,10 @@ fn a_job_is_priced_in_its_provider_configs_region_or_its_own() {
 #[test]
 fn a_job_with_a_gpu_or_without_instance_based_prices_is_not_priced() {
     let e = costs().estimate(
-        &job(", resources: {cpu: '4', memory: 16Gi, gpu: {count: 1}}", ""),
+        &job(
+            ", resources: {cpu: '4', memory: 16Gi, gpu: {count: 1, type: nvidia-l4}}",
+            "",
+        ),
         None,
         None,
     );
@@ -200,4 +204,31 @@ fn a_job_with_a_gpu_or_without_instance_based_prices_is_not_priced() {
     let why = e.unavailable.unwrap();
     assert!(why.contains("no Cloud Run instance-based prices"), "{why}");
     assert!(why.contains("bills every job at them"), "{why}");
+}
+
+/// Issue 22: a job's size Cloud Run does not sell (a job's instance below 1 vCPU, 3 vCPU) is not
+/// priced; the estimate says what `ferry validate` says, field and message.
+#[test]
+fn a_job_size_cloud_run_does_not_sell_is_not_priced_with_validates_reason() {
+    for (resources, says) in [
+        (
+            ", resources: {cpu: 500m, memory: 1Gi}",
+            "a Cloud Run job's instance has at least 1 vCPU",
+        ),
+        (
+            ", resources: {cpu: '3', memory: 2Gi}",
+            "Cloud Run sells 0.08 to 1 vCPU in steps of 0.001, or 1, 2, 4, 6 or 8 vCPU; got 3",
+        ),
+    ] {
+        let e = costs().estimate(&job(resources, ""), Some(3600), None);
+        assert_eq!((e.per_run_usd, e.monthly_usd), (None, None), "{e:#?}");
+        assert_eq!(e.refused.len(), 1, "{e:#?}");
+        assert_eq!(e.refused[0].field, "spec.containers[0].resources.cpu");
+        assert!(e.refused[0].message.contains(says), "{e:#?}");
+        let why = e.unavailable.unwrap();
+        assert!(
+            why.starts_with("not sold on Cloud Run: spec.containers[0].resources.cpu: "),
+            "{why}"
+        );
+    }
 }
