@@ -71,11 +71,25 @@ pub enum Feature {
     ProviderConfigRef,
     /// A change of `spec.provider` (or of the account or region) to or from this provider.
     Migration,
+    /// `spec.volumes[].secret`.
+    VolumeSecret,
+    /// `spec.volumes[].emptyDir`.
+    VolumeEmptyDir,
+    /// `spec.volumes[].nfs`.
+    VolumeNfs,
+    /// `spec.volumes[].efs`.
+    VolumeEfs,
+    /// `spec.volumes[].gcs`.
+    VolumeGcs,
+    /// `spec.volumes[].azureFile`.
+    VolumeAzureFile,
+    /// `spec.containers[].volumeMounts[].subPath`.
+    VolumeSubPath,
 }
 
 impl Feature {
     /// Every row, in the order documentation lists them.
-    pub const ALL: [Feature; 28] = [
+    pub const ALL: [Feature; 35] = [
         Feature::Sidecars,
         Feature::Port,
         Feature::EnvSecret,
@@ -104,6 +118,13 @@ impl Feature {
         Feature::DeletionPolicy,
         Feature::ProviderConfigRef,
         Feature::Migration,
+        Feature::VolumeSecret,
+        Feature::VolumeEmptyDir,
+        Feature::VolumeNfs,
+        Feature::VolumeEfs,
+        Feature::VolumeGcs,
+        Feature::VolumeAzureFile,
+        Feature::VolumeSubPath,
     ];
 
     /// The field, as `kubectl explain` spells it.
@@ -137,6 +158,13 @@ impl Feature {
             Feature::DeletionPolicy => "spec.deletionPolicy",
             Feature::ProviderConfigRef => "spec.providerConfigRef",
             Feature::Migration => "spec.migration",
+            Feature::VolumeSecret => "spec.volumes[].secret",
+            Feature::VolumeEmptyDir => "spec.volumes[].emptyDir",
+            Feature::VolumeNfs => "spec.volumes[].nfs",
+            Feature::VolumeEfs => "spec.volumes[].efs",
+            Feature::VolumeGcs => "spec.volumes[].gcs",
+            Feature::VolumeAzureFile => "spec.volumes[].azureFile",
+            Feature::VolumeSubPath => "spec.containers[].volumeMounts[].subPath",
         }
     }
 
@@ -171,6 +199,13 @@ impl Feature {
             Feature::DeletionPolicy => "Delete or orphan on delete",
             Feature::ProviderConfigRef => "Cloud account and region",
             Feature::Migration => "Moving to or from another provider without downtime",
+            Feature::VolumeSecret => "Secret files",
+            Feature::VolumeEmptyDir => "Scratch directory (emptyDir)",
+            Feature::VolumeNfs => "NFS export",
+            Feature::VolumeEfs => "Amazon EFS file system",
+            Feature::VolumeGcs => "Cloud Storage bucket",
+            Feature::VolumeAzureFile => "Azure Files share",
+            Feature::VolumeSubPath => "Mount a directory of a volume",
         }
     }
 }
@@ -386,6 +421,21 @@ pub fn list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
     }
 }
 
+/// `spec.volumes[i].KIND` for each volume `is_kind` picks.
+fn volumes(
+    spec: &ServerlessServiceSpec,
+    kind: &str,
+    is_kind: fn(&ferry_api::Volume) -> bool,
+) -> Vec<String> {
+    spec.volumes
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, v)| is_kind(v))
+        .map(|(i, _)| format!("spec.volumes[{i}].{kind}"))
+        .collect()
+}
+
 /// Where `spec` uses `feature`, as field paths; empty when it does not. Only features that some
 /// provider refuses need this.
 pub fn occurrences(feature: Feature, spec: &ServerlessServiceSpec) -> Vec<String> {
@@ -476,6 +526,25 @@ pub fn occurrences(feature: Feature, spec: &ServerlessServiceSpec) -> Vec<String
         Feature::ProviderConfigRef => {
             present(spec.provider_config_ref.is_some(), "spec.providerConfigRef")
         }
+        Feature::VolumeSecret => volumes(spec, "secret", |v| v.secret.is_some()),
+        Feature::VolumeEmptyDir => volumes(spec, "emptyDir", |v| v.empty_dir.is_some()),
+        Feature::VolumeNfs => volumes(spec, "nfs", |v| v.nfs.is_some()),
+        Feature::VolumeEfs => volumes(spec, "efs", |v| v.efs.is_some()),
+        Feature::VolumeGcs => volumes(spec, "gcs", |v| v.gcs.is_some()),
+        Feature::VolumeAzureFile => volumes(spec, "azureFile", |v| v.azure_file.is_some()),
+        Feature::VolumeSubPath => spec
+            .containers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| {
+                c.volume_mounts
+                    .iter()
+                    .flatten()
+                    .enumerate()
+                    .filter(|(_, m)| m.sub_path.is_some())
+                    .map(move |(k, _)| format!("spec.containers[{i}].volumeMounts[{k}].subPath"))
+            })
+            .collect(),
         Feature::Sidecars
         | Feature::Port
         | Feature::EnvSecret

@@ -1,7 +1,10 @@
 //! The provider-neutral desired model: a validated `ServerlessService` with every quantity parsed
 //! and every default applied, ready for a backend's pure builder.
 
-use ferry_api::{DeletionPolicy, Ingress, Provider, ScalingMetric};
+use ferry_api::{
+    AzureFileVolume, DeletionPolicy, EfsVolume, GcsVolume, Ingress, NfsVolume, Provider,
+    ScalingMetric, SecretRef, StorageMedium,
+};
 
 use crate::backend::BackendModel;
 
@@ -14,6 +17,8 @@ pub struct Desired {
     pub provider: Provider,
     /// The containers, in spec order.
     pub containers: Vec<ContainerModel>,
+    /// The volumes they mount, in spec order.
+    pub volumes: Vec<VolumeModel>,
     /// Index into `containers` of the one that receives traffic.
     pub serving_container: usize,
     /// Most requests in flight per instance, when limited.
@@ -72,6 +77,78 @@ pub struct ContainerModel {
     pub resources: ResourcesModel,
     /// Probes.
     pub probes: ProbesModel,
+    /// Volumes it mounts, in spec order.
+    pub mounts: Vec<MountModel>,
+}
+
+/// A volume of `spec.volumes`, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeModel {
+    /// Its name, which mounts use.
+    pub name: String,
+    /// What it holds.
+    pub source: VolumeSource,
+}
+
+/// What a volume holds: the one source `spec.volumes[]` set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VolumeSource {
+    /// A secret's values as files, by the provider's native reference.
+    Secret(SecretRef),
+    /// An empty directory.
+    EmptyDir {
+        /// Disk or memory; `None`: the provider's default.
+        medium: Option<StorageMedium>,
+        /// The most it may hold, in bytes.
+        size_limit_bytes: Option<u64>,
+    },
+    /// An NFS export.
+    Nfs(NfsVolume),
+    /// An EFS file system.
+    Efs(EfsVolume),
+    /// A Cloud Storage bucket.
+    Gcs(GcsVolume),
+    /// An Azure Files share.
+    AzureFile(AzureFileVolume),
+}
+
+impl VolumeSource {
+    /// The kind as `spec.volumes[]` writes it (`secret`, `emptyDir` ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            VolumeSource::Secret(_) => "secret",
+            VolumeSource::EmptyDir { .. } => "emptyDir",
+            VolumeSource::Nfs(_) => "nfs",
+            VolumeSource::Efs(_) => "efs",
+            VolumeSource::Gcs(_) => "gcs",
+            VolumeSource::AzureFile(_) => "azureFile",
+        }
+    }
+
+    /// Whether the volume itself is read-only for every container that mounts it (a secret
+    /// always is).
+    pub fn read_only(&self) -> bool {
+        match self {
+            VolumeSource::Secret(_) => true,
+            VolumeSource::EmptyDir { .. } | VolumeSource::Efs(_) => false,
+            VolumeSource::Nfs(v) => v.read_only.unwrap_or(false),
+            VolumeSource::Gcs(v) => v.read_only.unwrap_or(false),
+            VolumeSource::AzureFile(v) => v.read_only.unwrap_or(false),
+        }
+    }
+}
+
+/// Where a container mounts a volume.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountModel {
+    /// The volume's name.
+    pub volume: String,
+    /// The absolute path in the container.
+    pub mount_path: String,
+    /// Read-only: asked for by the mount, or the volume is (see [`VolumeSource::read_only`]).
+    pub read_only: bool,
+    /// A relative path within the volume, when not its root.
+    pub sub_path: Option<String>,
 }
 
 /// One environment variable.

@@ -65,6 +65,30 @@ fn using(feature: Feature, provider: Provider) -> Option<Value> {
             ]);
         }
         Feature::ProviderConfigRef => spec["providerConfigRef"] = json!({"name": "default"}),
+        Feature::VolumeSecret => mount(&mut spec, json!({"secret": {"name": "app-config"}})),
+        Feature::VolumeEmptyDir => mount(&mut spec, json!({"emptyDir": {}})),
+        Feature::VolumeNfs => {
+            mount(
+                &mut spec,
+                json!({"nfs": {"server": "10.0.0.2", "path": "/exports"}}),
+            );
+        }
+        Feature::VolumeEfs => {
+            mount(
+                &mut spec,
+                json!({"efs": {"fileSystemId": "fs-0123456789abcdef0"}}),
+            );
+        }
+        Feature::VolumeGcs => mount(&mut spec, json!({"gcs": {"bucket": "acme-assets"}})),
+        Feature::VolumeAzureFile => mount(
+            &mut spec,
+            json!({"azureFile": {"shareName": "files", "storageAccount": "acmefiles",
+                                 "secretRef": {"name": "azure-files", "key": "key"}}}),
+        ),
+        Feature::VolumeSubPath => {
+            mount(&mut spec, json!({"emptyDir": {}}));
+            spec["containers"][0]["volumeMounts"][0]["subPath"] = json!("logs");
+        }
         Feature::Sidecars
         | Feature::Port
         | Feature::EnvSecret
@@ -78,6 +102,14 @@ fn using(feature: Feature, provider: Provider) -> Option<Value> {
         | Feature::Migration => return None,
     }
     Some(spec)
+}
+
+/// Declares one volume of `source` and mounts it in the first container.
+fn mount(spec: &mut Value, source: Value) {
+    let mut volume = source;
+    volume["name"] = json!("data");
+    spec["volumes"] = json!([volume]);
+    spec["containers"][0]["volumeMounts"] = json!([{"name": "data", "mountPath": "/data"}]);
 }
 
 /// Every `no` cell of the capability table is refused at admission by the CRD's CEL rules and by

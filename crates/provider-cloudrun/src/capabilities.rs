@@ -52,6 +52,25 @@ pub(crate) fn job_support(feature: JobFeature) -> Support {
 /// This provider's cell of the capability table's row for `feature`.
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
+        Feature::VolumeSecret => yes(
+            "a Secret Manager secret as a file named after it; key is the version (default latest)",
+        ),
+        Feature::VolumeEmptyDir => partial(
+            "an in-memory volume counted against the instance's memory; medium Disk is refused (Cloud Run instances have no disk)",
+        ),
+        Feature::VolumeNfs => {
+            partial("an NFS volume (e.g. Filestore); needs execution environment gen2")
+        }
+        Feature::VolumeEfs => {
+            no("Cloud Run mounts Cloud Storage (gcs) and NFS (Filestore); use a gcs or nfs volume")
+        }
+        Feature::VolumeGcs => {
+            partial("a Cloud Storage FUSE volume; needs execution environment gen2")
+        }
+        Feature::VolumeAzureFile => {
+            no("Cloud Run mounts Cloud Storage (gcs) and NFS (Filestore); use a gcs or nfs volume")
+        }
+        Feature::VolumeSubPath => yes("the volume mount's subPath"),
         Feature::Sidecars => yes("1-10; one ingress container, the others are sidecars"),
         Feature::Port => yes("the container port; Cloud Run sets PORT"),
         Feature::EnvSecret => partial(

@@ -10,6 +10,19 @@ use crate::validate::format_centi_gib;
 /// This provider's cell of the capability table's row for `feature`.
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
+        Feature::VolumeSecret => partial(
+            "a Secret volume of app secrets: name is looked up in spec.containerApps.secrets",
+        ),
+        Feature::VolumeEmptyDir => yes("an EmptyDir volume (on the replica's ephemeral storage)"),
+        Feature::VolumeNfs => no(
+            "Container Apps mounts Azure Files through the environment's storages; use an azureFile volume",
+        ),
+        Feature::VolumeEfs => no("Container Apps mounts Azure Files; use an azureFile volume"),
+        Feature::VolumeGcs => no("Container Apps mounts Azure Files; use an azureFile volume"),
+        Feature::VolumeAzureFile => partial(
+            "an AzureFile volume of an environment storage (azureFile.environmentStorage) that names the share; the storage must exist in the managed environment",
+        ),
+        Feature::VolumeSubPath => yes("the volume mount's subPath"),
         Feature::Sidecars => yes(
             "containers of one replica, sharing its CPU and memory; the one with a port takes \
              the ingress traffic",

@@ -13,6 +13,19 @@ const NO_AUTOSCALING: &str = "a container group runs exactly one instance: Conta
 /// This provider's cell of the capability table's row for `feature`.
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
+        Feature::VolumeSecret => partial(
+            "a secret volume: name is looked up in spec.containerInstances.secrets and its value written as a file",
+        ),
+        Feature::VolumeEmptyDir => yes("an emptyDir volume"),
+        Feature::VolumeNfs => no(
+            "a container group mounts Azure Files, emptyDir and secret volumes; use an azureFile volume",
+        ),
+        Feature::VolumeEfs => no("a container group mounts Azure Files; use an azureFile volume"),
+        Feature::VolumeGcs => no("a container group mounts Azure Files; use an azureFile volume"),
+        Feature::VolumeAzureFile => {
+            yes("an azureFile volume with the storage account key from azureFile.secretRef")
+        }
+        Feature::VolumeSubPath => no("a container group mounts a volume at its root only"),
         Feature::Sidecars => partial(format!(
             "1-10 containers in one container group sharing its IP address (ACI allows {}); a \
              Windows group has {} container",

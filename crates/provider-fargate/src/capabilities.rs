@@ -16,6 +16,19 @@ use crate::limits::{
 /// This provider's cell of the capability table's row for `feature`.
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
+        Feature::VolumeSecret => {
+            no("ECS injects secrets as environment variables only; use env[].secret")
+        }
+        Feature::VolumeEmptyDir => partial(
+            "a task volume with no host (a bind mount on the task's ephemeral storage); medium Memory is refused (Fargate has no tmpfs); sizeLimit counts against ephemeral storage",
+        ),
+        Feature::VolumeNfs => no("ECS on Fargate mounts only EFS; use an efs volume"),
+        Feature::VolumeEfs => {
+            yes("efsVolumeConfiguration: access point, transit encryption, IAM authorization")
+        }
+        Feature::VolumeGcs => no("ECS on Fargate mounts only EFS; use an efs volume"),
+        Feature::VolumeAzureFile => no("ECS on Fargate mounts only EFS; use an efs volume"),
+        Feature::VolumeSubPath => partial("efs only: the EFS root directory becomes the sub path"),
         Feature::Sidecars => yes(format!(
             "1-{} container definitions in one task",
             ferry_core::limits::MAX_CONTAINERS

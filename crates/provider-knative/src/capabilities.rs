@@ -7,6 +7,25 @@ use crate::limits;
 /// This provider's cell of the capability table's row for `feature`.
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
+        Feature::VolumeSecret => {
+            yes("a secret volume of the Kubernetes Secret name (every key a file, or only key)")
+        }
+        Feature::VolumeEmptyDir => partial(
+            "an emptyDir volume; needs Knative's kubernetes.podspec-emptydir feature flag (on by default)",
+        ),
+        Feature::VolumeNfs => partial(
+            "through a PersistentVolume and PersistentVolumeClaim Ferry creates; needs Knative's kubernetes.podspec-persistent-volume-claim (and -write for read-write) feature flags",
+        ),
+        Feature::VolumeEfs => partial(
+            "through a PersistentVolume (EFS CSI driver, efs.csi.aws.com) and PersistentVolumeClaim Ferry creates; needs Knative's kubernetes.podspec-persistent-volume-claim (and -write for read-write) feature flags",
+        ),
+        Feature::VolumeGcs => no(
+            "a Knative Service mounts no CSI volumes; use provider kubernetes (GKE's Cloud Storage FUSE CSI driver) or cloudRun",
+        ),
+        Feature::VolumeAzureFile => no(
+            "a Knative Service mounts no CSI volumes; use provider kubernetes, containerApps or containerInstances",
+        ),
+        Feature::VolumeSubPath => yes("the volumeMount's subPath"),
         Feature::Sidecars => yes("1-10; the one with a port serves, the others are sidecars"),
         Feature::Port => partial(format!(
             "any port except {} (used by Knative's queue-proxy)",

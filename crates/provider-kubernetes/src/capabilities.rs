@@ -7,6 +7,21 @@ use crate::limits;
 /// This provider's cell of the capability table's row for `feature`.
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
+        Feature::VolumeSecret => {
+            yes("a secret volume of the Kubernetes Secret name (every key a file, or only key)")
+        }
+        Feature::VolumeEmptyDir => yes("an emptyDir volume (medium Memory: tmpfs)"),
+        Feature::VolumeNfs => yes("an nfs volume (not on EKS Fargate pods, which mount only EFS)"),
+        Feature::VolumeEfs => partial(
+            "a PersistentVolume of the EFS CSI driver (efs.csi.aws.com) and its PersistentVolumeClaim; the driver must be installed (EKS add-on; built into EKS Fargate)",
+        ),
+        Feature::VolumeGcs => partial(
+            "an inline CSI volume of GKE's Cloud Storage FUSE driver (gcsfuse.csi.storage.gke.io); needs the driver and the pod annotation gke-gcsfuse/volumes",
+        ),
+        Feature::VolumeAzureFile => partial(
+            "an inline CSI volume of the Azure Files driver (file.csi.azure.com) reading the account name and key from secretRef's Secret",
+        ),
+        Feature::VolumeSubPath => yes("the volumeMount's subPath"),
         Feature::Sidecars => yes("1-10 containers in the pod; the one with a port serves"),
         Feature::Port => yes(format!(
             "containerPort; the Service listens on {} and forwards to it",

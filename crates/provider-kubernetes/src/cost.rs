@@ -482,6 +482,7 @@ mod tests {
                 ..ResourcesModel::default()
             },
             probes: ProbesModel::default(),
+            mounts: Vec::new(),
         }
     }
 

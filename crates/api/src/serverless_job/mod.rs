@@ -91,6 +91,11 @@ pub struct ServerlessJobSpec {
     #[schemars(length(min = 1, max = 10), transform = list_map_by_name)]
     pub containers: Vec<Container>,
 
+    /// Volumes the containers mount, as in a ServerlessService.
+    #[schemars(length(max = 10), transform = crate::serverless_service::volumes_list)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<Vec<crate::Volume>>,
+
     /// Tasks per run; the run succeeds when all of them have (Cloud Run `taskCount`, ECS
     /// `count`, Job `completions`). Each task gets its index in `CLOUD_RUN_TASK_INDEX` (Cloud
     /// Run), `JOB_COMPLETION_INDEX` (Kubernetes). Default: 1.
@@ -231,6 +236,7 @@ impl ServerlessJobSpec {
             provider: self.provider,
             provider_config_ref: self.provider_config_ref.clone(),
             containers: self.containers.clone(),
+            volumes: self.volumes.clone(),
             concurrency: None,
             timeout_seconds: None,
             scaling: None,

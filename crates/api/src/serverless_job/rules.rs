@@ -118,4 +118,5 @@ pub const JOB_SPEC_RULES: &[CelRule] = &[
 
 pub(super) fn job_spec_rules(schema: &mut Schema) {
     add_rules(schema, JOB_SPEC_RULES);
+    add_rules(schema, crate::VOLUME_SPEC_RULES);
 }

@@ -6,6 +6,7 @@
 //! - `spec`: the portable core of the spec (provider choice, containers, scaling, ingress,
 //!   traffic) that means the same on every provider;
 //! - `knative`, `fargate`, `cloud_run`, `azure`: each provider's own section of the spec;
+//! - `volumes`: volumes and mounts;
 //! - `status`: what Ferry observed;
 //! - `rules`: the CEL rules and list types the generated schema carries.
 
@@ -17,6 +18,7 @@ mod kubernetes;
 mod rules;
 mod spec;
 mod status;
+mod volumes;
 
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -27,11 +29,12 @@ pub use cloud_run::*;
 pub use fargate::*;
 pub use knative::*;
 pub use kubernetes::*;
-pub use rules::{KNATIVE_MANAGED_ANNOTATIONS, RESERVED_ENV_VARS, SPEC_RULES};
+pub use rules::{KNATIVE_MANAGED_ANNOTATIONS, RESERVED_ENV_VARS, SPEC_RULES, VOLUME_SPEC_RULES};
 pub use spec::*;
 pub use status::*;
+pub use volumes::*;
 
-pub(crate) use rules::{list_map_by_name, list_map_by_type};
+pub(crate) use rules::{list_map_by_name, list_map_by_type, volumes_list};
 use rules::{spec_rules, traffic_rules};
 
 /// Desired state of a ServerlessService. The portable core (containers, concurrency, timeout,
@@ -104,6 +107,12 @@ pub struct ServerlessServiceSpec {
     /// the traffic; the others are sidecars.
     #[schemars(length(min = 1, max = 10), transform = list_map_by_name)]
     pub containers: Vec<Container>,
+
+    /// Volumes the containers mount (`containers[].volumeMounts`): secret, emptyDir, nfs, efs,
+    /// gcs or azureFile, each where its provider can mount it (see `ferry capabilities`).
+    #[schemars(length(max = 10), transform = volumes_list)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<Vec<Volume>>,
 
     /// The most requests one instance serves at a time (Knative `containerConcurrency`, Cloud Run
     /// `maxInstanceRequestConcurrency`). Default: the provider's (Knative: unlimited, Cloud Run:

@@ -246,6 +246,7 @@ pub const SPEC_RULES: &[CelRule] = &[
 
 pub(super) fn spec_rules(schema: &mut Schema) {
     add_rules(schema, SPEC_RULES);
+    add_rules(schema, VOLUME_SPEC_RULES);
 }
 
 /// Environment variable names every provider reserves.
@@ -395,4 +396,157 @@ pub(super) fn vpc_access_rules(schema: &mut Schema) {
             field_path: None,
         }],
     );
+}
+
+/// One provider's refusal of one volume kind, as a rule over the whole spec.
+macro_rules! refuse_volume {
+    ($provider:literal, $kind:literal, $message:literal) => {
+        CelRule {
+            rule: concat!(
+                "self.provider != '",
+                $provider,
+                "' || !has(self.volumes) || !self.volumes.exists(v, has(v.",
+                $kind,
+                "))"
+            ),
+            message: $message,
+            field_path: Some(".volumes"),
+        }
+    };
+}
+
+/// Rules over the volumes of a whole spec (a ServerlessService's or a ServerlessJob's): every
+/// mount names a declared volume, and the kinds a provider can never mount (the capability
+/// table's `no` cells for the volume rows; a test in `crates/ferry` checks the two agree).
+pub const VOLUME_SPEC_RULES: &[CelRule] = &[
+    CelRule {
+        rule: "self.containers.all(c, !has(c.volumeMounts) || c.volumeMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name)))",
+        message: "every containers[].volumeMounts[].name must name a volume of spec.volumes",
+        field_path: Some(".containers"),
+    },
+    refuse_volume!(
+        "knative",
+        "gcs",
+        "Knative does not support gcs volumes: a Knative Service mounts no CSI volumes; use provider kubernetes (GKE's Cloud Storage FUSE CSI driver) or cloudRun"
+    ),
+    refuse_volume!(
+        "knative",
+        "azureFile",
+        "Knative does not support azureFile volumes: a Knative Service mounts no CSI volumes; use provider kubernetes, containerApps or containerInstances"
+    ),
+    refuse_volume!(
+        "fargate",
+        "secret",
+        "Fargate does not support secret volumes: ECS injects secrets as environment variables only; use env[].secret"
+    ),
+    refuse_volume!(
+        "fargate",
+        "nfs",
+        "Fargate does not support nfs volumes: ECS on Fargate mounts only EFS; use an efs volume"
+    ),
+    refuse_volume!(
+        "fargate",
+        "gcs",
+        "Fargate does not support gcs volumes: ECS on Fargate mounts only EFS; use an efs volume"
+    ),
+    refuse_volume!(
+        "fargate",
+        "azureFile",
+        "Fargate does not support azureFile volumes: ECS on Fargate mounts only EFS; use an efs volume"
+    ),
+    refuse_volume!(
+        "cloudRun",
+        "efs",
+        "Cloud Run does not support efs volumes: it mounts Cloud Storage (gcs) and NFS (Filestore); use a gcs or nfs volume"
+    ),
+    refuse_volume!(
+        "cloudRun",
+        "azureFile",
+        "Cloud Run does not support azureFile volumes: it mounts Cloud Storage (gcs) and NFS (Filestore); use a gcs or nfs volume"
+    ),
+    refuse_volume!(
+        "containerApps",
+        "nfs",
+        "Container Apps does not support nfs volumes from a server: it mounts Azure Files through the environment's storages; use an azureFile volume"
+    ),
+    refuse_volume!(
+        "containerApps",
+        "efs",
+        "Container Apps does not support efs volumes: it mounts Azure Files; use an azureFile volume"
+    ),
+    refuse_volume!(
+        "containerApps",
+        "gcs",
+        "Container Apps does not support gcs volumes: it mounts Azure Files; use an azureFile volume"
+    ),
+    refuse_volume!(
+        "containerInstances",
+        "nfs",
+        "Container Instances does not support nfs volumes: a container group mounts Azure Files, emptyDir and secret volumes; use an azureFile volume"
+    ),
+    refuse_volume!(
+        "containerInstances",
+        "efs",
+        "Container Instances does not support efs volumes: a container group mounts Azure Files; use an azureFile volume"
+    ),
+    refuse_volume!(
+        "containerInstances",
+        "gcs",
+        "Container Instances does not support gcs volumes: a container group mounts Azure Files; use an azureFile volume"
+    ),
+    CelRule {
+        rule: "self.provider != 'containerInstances' || !self.containers.exists(c, has(c.volumeMounts) && c.volumeMounts.exists(m, has(m.subPath)))",
+        message: "Container Instances does not support volumeMounts[].subPath: a container group mounts a volume at its root only; remove subPath",
+        field_path: Some(".containers"),
+    },
+];
+
+pub(super) fn volume_rules(schema: &mut Schema) {
+    add_rules(
+        schema,
+        &[
+            CelRule {
+                rule: "[has(self.secret), has(self.emptyDir), has(self.nfs), has(self.efs), has(self.gcs), has(self.azureFile)].filter(x, x).size() == 1",
+                message: "set exactly one source: secret, emptyDir, nfs, efs, gcs or azureFile",
+                field_path: None,
+            },
+            CelRule {
+                rule: "!has(self.efs) || !has(self.efs.accessPointId) || (has(self.efs.transitEncryption) && self.efs.transitEncryption)",
+                message: "an EFS access point needs transitEncryption: true",
+                field_path: Some(".efs"),
+            },
+            CelRule {
+                rule: "!has(self.efs) || !has(self.efs.iam) || !self.efs.iam || (has(self.efs.transitEncryption) && self.efs.transitEncryption)",
+                message: "EFS IAM authorization needs transitEncryption: true",
+                field_path: Some(".efs"),
+            },
+            CelRule {
+                rule: "!has(self.efs) || !has(self.efs.accessPointId) || !has(self.efs.rootDirectory)",
+                message: "set accessPointId or rootDirectory, not both: the access point sets the directory",
+                field_path: Some(".efs"),
+            },
+        ],
+    );
+}
+
+pub(super) fn volume_mount_rules(schema: &mut Schema) {
+    add_rule(
+        schema,
+        "!has(self.subPath) || !self.subPath.matches('(^|/)[.][.](/|$)')",
+        "subPath must stay within the volume: no '..' element",
+        Some(".subPath"),
+    );
+}
+
+pub(super) fn volume_mounts_rules(schema: &mut Schema) {
+    add_rule(
+        schema,
+        "self.all(m, self.exists_one(n, n.mountPath == m.mountPath))",
+        "no two mounts of a container may share a mountPath",
+        None,
+    );
+}
+
+pub(crate) fn volumes_list(schema: &mut Schema) {
+    list_map_by_name(schema);
 }

@@ -137,6 +137,11 @@ pub struct Container {
     /// Health checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probes: Option<Probes>,
+
+    /// Volumes of `spec.volumes` this container mounts, each at its own path.
+    #[schemars(length(max = 10), transform = super::volumes::volume_mounts_schema)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_mounts: Option<Vec<super::VolumeMount>>,
 }
 
 /// An environment variable: a literal `value` or a `secret` reference, never both.

@@ -121,6 +121,7 @@ mod tests {
             },
             provider: ferry_api::Provider::Kubernetes,
             containers: Vec::new(),
+            volumes: Vec::new(),
             task_count: 1,
             parallelism: 1,
             max_retries: ServerlessJobSpec::DEFAULT_MAX_RETRIES.unsigned_abs(),

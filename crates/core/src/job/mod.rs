@@ -17,6 +17,7 @@ use crate::findings::{Finding, Findings, Invalid};
 use crate::names::is_dns1035_label;
 use crate::validate::{
     check_container_names, check_sections, container, internal_inconsistency, refuse_unsupported,
+    volumes, warn_unmounted,
 };
 pub use schedule::Schedule;
 
@@ -33,6 +34,8 @@ pub struct DesiredJob {
     pub provider: Provider,
     /// The containers of one task, in spec order.
     pub containers: Vec<ContainerModel>,
+    /// The volumes they mount, in spec order.
+    pub volumes: Vec<crate::desired::VolumeModel>,
     /// Tasks per run.
     pub task_count: u32,
     /// Tasks at once.
@@ -151,6 +154,9 @@ pub fn validate_job_spec(
         .collect::<Vec<_>>()
         .into_iter()
         .collect();
+    let spec_volumes = spec.volumes.as_deref().unwrap_or_default();
+    let volumes = volumes(&mut f, spec_volumes);
+    warn_unmounted(&mut f, spec_volumes, &spec.containers);
     let task_count = count(&mut f, "spec.taskCount", spec.task_count, 1, 10_000)
         .unwrap_or(ServerlessJobSpec::DEFAULT_TASK_COUNT.unsigned_abs());
     let parallelism = count(&mut f, "spec.parallelism", spec.parallelism, 1, 10_000);
@@ -181,13 +187,16 @@ pub fn validate_job_spec(
         timeout_seconds,
     };
     let backend = rules.check_job(&mut f, &object, &parts);
-    let (Some(containers), Some(backend), false) = (containers, backend, f.has_errors()) else {
+    let (Some(containers), Some(volumes), Some(backend), false) =
+        (containers, volumes, backend, f.has_errors())
+    else {
         return f.finish(()).and_then(|_| Err(internal_inconsistency()));
     };
     let desired = DesiredJob {
         object,
         provider: spec.provider,
         containers,
+        volumes,
         task_count,
         parallelism: parallelism.unwrap_or(task_count),
         max_retries,

@@ -320,6 +320,7 @@ mod tests {
             },
             provider: Provider::Kubernetes,
             containers: Vec::new(),
+            volumes: Vec::new(),
             task_count: 1,
             parallelism: 1,
             max_retries: 3,

@@ -21,6 +21,9 @@ use crate::limits;
 use crate::names::{is_dns_label, is_dns1035_label};
 use crate::quantity::Amount;
 
+mod volumes;
+pub(crate) use volumes::{volumes, warn_unmounted};
+
 /// A spec that can run, and what validation noticed on the way.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Valid {
@@ -69,6 +72,9 @@ pub fn validate_spec(
         .collect::<Vec<_>>()
         .into_iter()
         .collect();
+    let spec_volumes = spec.volumes.as_deref().unwrap_or_default();
+    let volumes = volumes(&mut f, spec_volumes);
+    warn_unmounted(&mut f, spec_volumes, &spec.containers);
     let serving = serving_container(&mut f, &spec.containers);
     let scaling = scaling(&mut f, spec, rules);
     let traffic = traffic(&mut f, spec);
@@ -83,8 +89,21 @@ pub fn validate_spec(
     };
     let backend = rules.check(&mut f, &object, &parts);
 
-    let (Some(containers), Some(serving_container), Some(backend), Some(scaling), false) =
-        (containers, serving, backend, scaling, f.has_errors())
+    let (
+        Some(containers),
+        Some(volumes),
+        Some(serving_container),
+        Some(backend),
+        Some(scaling),
+        false,
+    ) = (
+        containers,
+        volumes,
+        serving,
+        backend,
+        scaling,
+        f.has_errors(),
+    )
     else {
         return f.finish(()).and_then(|_| Err(internal_inconsistency()));
     };
@@ -92,6 +111,7 @@ pub fn validate_spec(
         object,
         provider,
         containers,
+        volumes,
         serving_container,
         concurrency,
         timeout_seconds,
@@ -257,7 +277,8 @@ pub(crate) fn container(
     let env = env(f, path, c.env.as_deref().unwrap_or_default(), rules, spec);
     let resources = resources(f, path, c);
     let probes = probes(f, path, c, port);
-    let (env, resources, probes) = (env?, resources?, probes?);
+    let mounts = volumes::mounts(f, path, c, spec.volumes.as_deref().unwrap_or_default());
+    let (env, resources, probes, mounts) = (env?, resources?, probes?, mounts?);
     Some(ContainerModel {
         name: c.name.clone(),
         image: c.image.clone(),
@@ -267,6 +288,7 @@ pub(crate) fn container(
         env,
         resources,
         probes,
+        mounts,
     })
 }
 

@@ -204,6 +204,7 @@ pub fn workload(want: &DesiredJob) -> Desired {
         object: want.object.clone(),
         provider: want.provider,
         containers: want.containers.clone(),
+        volumes: want.volumes.clone(),
         serving_container: 0,
         concurrency: None,
         timeout_seconds: None,
