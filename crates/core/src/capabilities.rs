@@ -421,6 +421,20 @@ pub fn list<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
     }
 }
 
+/// The row of the volume kind `volume` sets (`None` when it sets no source or several, which
+/// validation refuses).
+pub fn volume_feature(volume: &ferry_api::Volume) -> Option<Feature> {
+    match volume.kind()? {
+        "secret" => Some(Feature::VolumeSecret),
+        "emptyDir" => Some(Feature::VolumeEmptyDir),
+        "nfs" => Some(Feature::VolumeNfs),
+        "efs" => Some(Feature::VolumeEfs),
+        "gcs" => Some(Feature::VolumeGcs),
+        "azureFile" => Some(Feature::VolumeAzureFile),
+        _ => None,
+    }
+}
+
 /// `spec.volumes[i].KIND` for each volume `is_kind` picks.
 fn volumes(
     spec: &ServerlessServiceSpec,

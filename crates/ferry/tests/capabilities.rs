@@ -244,3 +244,107 @@ fn the_backends_that_run_jobs_are_the_ones_the_crd_admits() {
         rule.message
     );
 }
+
+/// The volume kinds each provider can never mount, written out so that a change of the table is
+/// a visible change here: each is refused by name, for a ServerlessService and (where the
+/// provider runs jobs) a ServerlessJob, by the CRD's CEL rules and by Ferry.
+#[test]
+fn every_volume_kind_a_provider_cannot_mount_is_refused_by_name_for_services_and_jobs() {
+    const CANNOT: &[(Provider, &[&str])] = &[
+        (Provider::Knative, &["gcs", "azureFile"]),
+        (Provider::Fargate, &["secret", "nfs", "gcs", "azureFile"]),
+        (Provider::CloudRun, &["efs", "azureFile"]),
+        (Provider::ContainerApps, &["nfs", "efs", "gcs"]),
+        (Provider::ContainerInstances, &["nfs", "efs", "gcs"]),
+        (Provider::Kubernetes, &[]),
+    ];
+    let sources = [
+        ("secret", json!({"name": "app-config"})),
+        ("emptyDir", json!({})),
+        ("nfs", json!({"server": "10.0.0.2", "path": "/exports"})),
+        ("efs", json!({"fileSystemId": "fs-0123456789abcdef0"})),
+        ("gcs", json!({"bucket": "acme-assets"})),
+        (
+            "azureFile",
+            json!({"shareName": "files", "storageAccount": "acmefiles",
+                   "secretRef": {"name": "azure-files", "key": "key"}}),
+        ),
+    ];
+    let catalog = ferry::backends::registry().unwrap().catalog();
+    let service_schema = serverless_service_schema();
+    let job_schema = CrdSchema::new(
+        &<ferry_api::ServerlessJob as kube::CustomResourceExt>::crd(),
+        "v1alpha1",
+    )
+    .unwrap();
+    let mut refusals = 0;
+    for (provider, cannot) in CANNOT {
+        for (kind, source) in &sources {
+            let mut spec = json!({
+                "provider": provider.as_str(),
+                "volumes": [{"name": "data", *kind: source}],
+                "containers": [{"name": "app", "image": "ghcr.io/acme/hello:1",
+                                "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+            });
+            let refused = cannot.contains(kind);
+            let field = format!("spec.volumes[0].{kind}");
+            let named = |message: &str| message.contains(&format!("{kind} volumes"));
+
+            let job_spec = spec.clone();
+            spec["containers"][0]["port"] = json!(8080);
+            let service = object(spec.clone());
+            let violations = service_schema.check(&service);
+            let typed = serde_json::from_value(spec).unwrap();
+            let ferry = ferry_core::validate_spec(
+                ObjectRef {
+                    namespace: "shop".into(),
+                    name: "hello".into(),
+                    ..ObjectRef::default()
+                },
+                &typed,
+                catalog.get(*provider),
+            );
+            let ferry_refused = ferry
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.errors.iter().any(|f| f.field == field));
+            assert_eq!(
+                violations.iter().any(|v| named(&v.message)),
+                refused,
+                "{provider} {kind}: the CRD says {violations:?}"
+            );
+            assert_eq!(
+                ferry_refused, refused,
+                "{provider} {kind}: Ferry says {ferry:?}"
+            );
+            refusals += usize::from(refused);
+
+            if !ferry_api::ServerlessJobSpec::PROVIDERS.contains(provider) {
+                continue;
+            }
+            let job = json!({
+                "apiVersion": "ferry.dev/v1alpha1", "kind": "ServerlessJob",
+                "metadata": {"name": "report", "namespace": "shop"}, "spec": job_spec,
+            });
+            let violations = job_schema.check(&job);
+            assert_eq!(
+                violations.iter().any(|v| named(&v.message)),
+                refused,
+                "{provider} {kind} job: the CRD says {violations:?}"
+            );
+            let typed: ferry_api::ServerlessJob = serde_json::from_value(job).unwrap();
+            let ferry = ferry_core::job::validate_job(&typed, catalog.get(*provider));
+            let ferry_refused = ferry
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.errors.iter().any(|f| f.field == field));
+            assert_eq!(
+                ferry_refused,
+                refused,
+                "{provider} {kind} job: Ferry says {:?}",
+                ferry.err()
+            );
+        }
+    }
+    assert_eq!(refusals, 14);
+}

@@ -575,6 +575,60 @@ fn cost_takes_the_traffic_from_flags_and_prints_json() {
     assert!(by("knative")["unavailable"].is_string());
 }
 
+/// Mounted storage is billed by its storage service, which the estimate says rather than
+/// prices; a column whose provider cannot mount a volume says so instead of pricing it silently.
+#[test]
+fn cost_says_mounted_storage_is_billed_by_its_service() {
+    let (_guard, file) = temp_file(
+        "efs.yaml",
+        "apiVersion: ferry.dev/v1alpha1\nkind: ServerlessService\nmetadata: {name: files, namespace: shop}\n\
+         spec:\n  provider: fargate\n  volumes:\n  - {name: data, efs: {fileSystemId: fs-0123456789abcdef0}}\n\
+         \x20 - {name: scratch, emptyDir: {}}\n  containers:\n  - name: app\n    image: ghcr.io/acme/files:1\n\
+         \x20   port: 8080\n    resources: {cpu: \"1\", memory: 2Gi}\n\
+         \x20   volumeMounts: [{name: data, mountPath: /data}, {name: scratch, mountPath: /tmp/work}]\n",
+    );
+    let out = ferry(&["cost", "-f", &file, "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by = |p: &str| {
+        json[0]["estimates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["provider"] == p)
+            .unwrap()["assumptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let fargate = by("fargate");
+    assert!(
+        fargate.contains(
+            &"mounted storage is billed by its own service and is not in this estimate: Amazon EFS"
+                .to_owned()
+        ),
+        "{fargate:?}"
+    );
+    let cloud_run = by("cloudRun");
+    assert!(
+        cloud_run.iter().any(|a| a
+            .starts_with("spec.volumes[0] (efs): Cloud Run cannot mount it (")
+            && a.ends_with("); not priced")),
+        "{cloud_run:?}"
+    );
+    assert!(
+        !cloud_run.iter().any(|a| a.contains("spec.volumes[1]")),
+        "an emptyDir is part of the instance: {cloud_run:?}"
+    );
+}
+
 #[test]
 fn cost_prices_knative_with_the_users_node_price() {
     let (_guard, prices) = temp_file(

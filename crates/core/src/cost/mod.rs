@@ -42,6 +42,7 @@ use ferry_api::{CostEstimate, Provider, ProviderConfigSpec, ServerlessServiceSpe
 use serde::{Serialize, Serializer};
 
 use crate::backend::{Catalog, EstimateInput, Rules};
+use crate::capabilities::{Feature, Level, volume_feature};
 
 pub use model::{Load, Priced, Shape, thousands};
 pub use prices::{PriceError, PriceTable};
@@ -470,6 +471,7 @@ pub fn estimate(
             ..Estimate::unavailable(provider, why)
         };
     }
+    out.assumptions.extend(volume_assumptions(spec, rules));
     if provider != spec.provider {
         out.assumptions.insert(
             0,
@@ -490,6 +492,46 @@ pub fn estimate(
         refused: Vec::new(),
         error: false,
     }
+}
+
+/// What an estimate leaves out of `spec`'s volumes: storage mounted from a storage service is
+/// billed by that service (its capacity, requests and throughput depend on use, not on the
+/// spec), and a volume the provider cannot mount is not priced at all.
+pub(crate) fn volume_assumptions(spec: &ServerlessServiceSpec, rules: &dyn Rules) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut billed_elsewhere: Vec<&str> = Vec::new();
+    for (i, volume) in spec.volumes.iter().flatten().enumerate() {
+        let Some(feature) = volume_feature(volume) else {
+            continue;
+        };
+        let support = rules.support(feature);
+        if support.level == Level::No {
+            out.push(format!(
+                "spec.volumes[{i}] ({}): {} cannot mount it ({}); not priced",
+                volume.kind().unwrap_or_default(),
+                rules.provider().display_name(),
+                support.note
+            ));
+            continue;
+        }
+        let service = match feature {
+            Feature::VolumeNfs => "the NFS server (e.g. Filestore)",
+            Feature::VolumeEfs => "Amazon EFS",
+            Feature::VolumeGcs => "Cloud Storage",
+            Feature::VolumeAzureFile => "Azure Files",
+            _ => continue,
+        };
+        if !billed_elsewhere.contains(&service) {
+            billed_elsewhere.push(service);
+        }
+    }
+    if !billed_elsewhere.is_empty() {
+        out.push(format!(
+            "mounted storage is billed by its own service and is not in this estimate: {}",
+            billed_elsewhere.join(", ")
+        ));
+    }
+    out
 }
 
 /// `status.estimatedMonthlyCost`: what the spec itself costs per month on its own provider

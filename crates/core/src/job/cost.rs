@@ -151,6 +151,8 @@ pub fn estimate_job(
     let run = rules.estimate_run(&input);
     out.note = run.note;
     out.assumptions = run.assumptions;
+    out.assumptions
+        .extend(crate::cost::volume_assumptions(&workload, rules));
     out.prices = run.prices;
     let who = provider.display_name();
     if let Figure::Priced { breakdown, .. } = &run.figure
