@@ -579,6 +579,51 @@ def fill_defaults(service, project):
             probe.tcp_socket.port = container.ports[0].container_port
 
 
+# Where Cloud Run mounts no volume ("Disallowed paths" of its volume mount pages: /dev, /proc,
+# /sys and their subdirectories).
+DISALLOWED_MOUNT_PATHS = ("/dev", "/proc", "/sys")
+
+
+def check_volumes(template, at):
+    """Cloud Run's checks of a template's volumes and mounts (`at`: the template's field path),
+    from the v2 protos' comments: a Volume's name and a secret volume's `secret` are
+    "Required", items "must specify a path and a version", a VolumeMount's name "must match
+    the Name of a Volume" and its mountPath "Must not contain ':'"; and no mount under
+    /dev, /proc or /sys (Cloud Run's docs)."""
+    names = set()
+    for index, volume in enumerate(template.volumes):
+        field = f"{at}.volumes[{index}]"
+        if not volume.name:
+            raise invalid(f"{field}.name", f"{field}.name: is required.")
+        names.add(volume.name)
+        if volume.WhichOneof("volume_type") == "secret":
+            secret = volume.secret
+            if not secret.secret:
+                raise invalid(f"{field}.secret.secret", f"{field}.secret.secret: is required.")
+            for item_index, item in enumerate(secret.items):
+                for name, value in (("path", item.path), ("version", item.version)):
+                    if not value:
+                        item_field = f"{field}.secret.items[{item_index}].{name}"
+                        raise invalid(item_field, f"{item_field}: is required: items must "
+                                                  "specify a path and a version.")
+    for index, container in enumerate(template.containers):
+        for mount_index, mount in enumerate(container.volume_mounts):
+            field = f"{at}.containers[{index}].volumeMounts[{mount_index}]"
+            if mount.name not in names:
+                raise invalid(f"{field}.name", f"{field}.name: \"{mount.name}\" must match the "
+                                               "name of a volume.")
+            path = mount.mount_path
+            if not path:
+                raise invalid(f"{field}.mountPath", f"{field}.mountPath: is required.")
+            if ":" in path:
+                raise invalid(f"{field}.mountPath",
+                              f"{field}.mountPath: \"{path}\" must not contain ':'.")
+            if any(path == d or path.startswith(d + "/") for d in DISALLOWED_MOUNT_PATHS):
+                raise invalid(f"{field}.mountPath",
+                              f"{field}.mountPath: \"{path}\" is not allowed: volumes cannot be "
+                              "mounted at /dev, /proc or /sys or their subdirectories.")
+
+
 def check_spec(service, service_id):
     """Cloud Run's own checks of a service it is asked to run."""
     template = service.template
@@ -591,6 +636,7 @@ def check_spec(service, service_id):
         if not container.image:
             raise invalid(f"service.template.containers[{index}].image",
                           f"service.template.containers[{index}].image: is required.")
+    check_volumes(template, "service.template")
     if template.revision and not template.revision.startswith(f"{service_id}-"):
         raise invalid("service.template.revision",
                       f"service.template.revision: Revision name must be prefixed by the name of "
@@ -677,6 +723,7 @@ def check_job_spec(job, job_id):
         if not container.image:
             raise invalid(f"job.template.template.containers[{index}].image",
                           f"job.template.template.containers[{index}].image: is required.")
+    check_volumes(task, "job.template.template")
     if template.task_count < 0:
         raise invalid("job.template.taskCount", "job.template.taskCount: must not be negative.")
     if template.parallelism < 0:

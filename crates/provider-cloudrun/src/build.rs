@@ -21,14 +21,15 @@ use crate::model::CloudRunModel;
 use ferry_api::conditions::reasons;
 use ferry_api::{CloudRunProviderConfig, ExecutionEnvironment, Ingress, VpcEgress};
 use ferry_core::desired::{
-    ContainerModel, Desired, EnvModel, EnvValue, ObjectRef, ProbeAction, ProbeModel,
-    ResourcesModel, ScalingModel, SecretSource, TrafficModel,
+    ContainerModel, Desired, EnvModel, EnvValue, MountModel, ObjectRef, ProbeAction, ProbeModel,
+    ResourcesModel, ScalingModel, SecretSource, TrafficModel, VolumeModel, VolumeSource,
 };
 use ferry_core::names;
 use ferry_core::status::{Outputs, Readiness};
 use google_cloud_iam_v1::model::{Binding, Policy};
 use google_cloud_run_v2::model::{
-    self, IngressTraffic, TrafficTargetAllocationType, condition, vpc_access,
+    self, IngressTraffic, TrafficTargetAllocationType, condition, empty_dir_volume_source,
+    vpc_access,
 };
 use serde_json::{Value, json};
 
@@ -87,6 +88,17 @@ pub enum BuildError {
         container: String,
         /// The variable.
         env: String,
+    },
+    /// A volume Cloud Run cannot mount (validation refuses it, so this is a bug upstream,
+    /// reported rather than dropped).
+    #[error("volume {volume} ({kind}) cannot be mounted on Cloud Run: {why}")]
+    Volume {
+        /// The volume's name.
+        volume: String,
+        /// Its kind, as `spec.volumes[]` writes it.
+        kind: &'static str,
+        /// Why not.
+        why: &'static str,
     },
     /// The Service could not be turned into JSON for its fingerprint.
     #[error("cannot encode the Cloud Run Service: {0}")]
@@ -310,6 +322,7 @@ fn revision_template(
         .set_or_clear_timeout(want.timeout_seconds.map(seconds))
         .set_service_account(model.service_account.clone().unwrap_or_default())
         .set_containers(containers)
+        .set_volumes(volumes(&want.volumes, &want.containers)?)
         .set_execution_environment(execution_environment(model.execution_environment))
         .set_max_instance_request_concurrency(want.concurrency.map_or(0, to_i32))
         .set_or_clear_node_selector(
@@ -377,9 +390,96 @@ pub(crate) fn container(
         .set_env(env)
         .set_resources(resources(&c.resources, model))
         .set_ports(ports)
+        .set_volume_mounts(c.mounts.iter().map(volume_mount))
         .set_or_clear_startup_probe(c.probes.startup.as_ref().map(probe))
         .set_or_clear_liveness_probe(c.probes.liveness.as_ref().map(probe))
         .set_or_clear_readiness_probe(c.probes.readiness.as_ref().map(probe)))
+}
+
+/// The template's volumes (`RevisionTemplate.volumes`, `TaskTemplate.volumes`), in spec order.
+pub(crate) fn volumes(
+    volumes: &[VolumeModel],
+    containers: &[ContainerModel],
+) -> Result<Vec<model::Volume>, BuildError> {
+    volumes.iter().map(|v| volume(v, containers)).collect()
+}
+
+fn volume(v: &VolumeModel, containers: &[ContainerModel]) -> Result<model::Volume, BuildError> {
+    let built = model::Volume::new().set_name(v.name.clone());
+    let unsupported = |why| BuildError::Volume {
+        volume: v.name.clone(),
+        kind: v.source.kind(),
+        why,
+    };
+    // Cloud Run's VolumeMount has no readOnly; a gcs or nfs source has one, "read only for all
+    // mounts". Validation refuses a volume mounted read-only by one container and read-write by
+    // another, so a volume every mount reads only is a read-only source.
+    let mounts: Vec<&MountModel> = containers
+        .iter()
+        .flat_map(|c| &c.mounts)
+        .filter(|m| m.volume == v.name)
+        .collect();
+    let read_only =
+        v.source.read_only() || (!mounts.is_empty() && mounts.iter().all(|m| m.read_only));
+    Ok(match &v.source {
+        VolumeSource::Secret(secret) => built.set_secret(secret_volume(secret)),
+        VolumeSource::EmptyDir {
+            medium,
+            size_limit_bytes,
+        } => {
+            if *medium == Some(ferry_api::StorageMedium::Disk) {
+                return Err(unsupported("Cloud Run keeps an emptyDir in memory only"));
+            }
+            built.set_empty_dir(
+                model::EmptyDirVolumeSource::new()
+                    // Written out: unset is memory today, "but could change over time".
+                    .set_medium(empty_dir_volume_source::Medium::Memory)
+                    .set_size_limit(size_limit_bytes.map(byte_quantity).unwrap_or_default()),
+            )
+        }
+        VolumeSource::Gcs(gcs) => built.set_gcs(
+            model::GCSVolumeSource::new()
+                .set_bucket(gcs.bucket.clone())
+                .set_read_only(read_only),
+        ),
+        VolumeSource::Nfs(nfs) => built.set_nfs(
+            model::NFSVolumeSource::new()
+                .set_server(nfs.server.clone())
+                .set_path(nfs.path.clone())
+                .set_read_only(read_only),
+        ),
+        VolumeSource::Efs(_) | VolumeSource::AzureFile(_) => {
+            return Err(unsupported(
+                "Cloud Run mounts Cloud Storage (gcs) and NFS, not this kind",
+            ));
+        }
+    })
+}
+
+/// A Secret Manager secret as one file named after the secret (its ID, also for a secret of
+/// another project), holding the version `key` names (default `latest`). The item is written
+/// out: without items Cloud Run "will expose a file whose name is the secret" but takes no
+/// version from the request; with one, "the key will be used as the version to fetch from
+/// Cloud Secret Manager and the path will be the name of the file" (`SecretVolumeSource`).
+fn secret_volume(secret: &ferry_api::SecretRef) -> model::SecretVolumeSource {
+    let id = secret
+        .name
+        .rsplit_once("/secrets/")
+        .map_or(secret.name.as_str(), |(_, id)| id);
+    model::SecretVolumeSource::new()
+        .set_secret(secret.name.clone())
+        .set_items([model::VersionToPath::new()
+            .set_path(id)
+            .set_version(secret.key.clone().unwrap_or_else(|| "latest".to_owned()))])
+}
+
+/// A mount: Cloud Run's `VolumeMount` is name, path and subPath; whether it is read-only is
+/// the volume's (see [`volumes`]).
+fn volume_mount(m: &MountModel) -> model::VolumeMount {
+    model::VolumeMount::new()
+        .set_name(m.volume.clone())
+        .set_mount_path(m.mount_path.clone())
+        .set_sub_path(m.sub_path.clone().unwrap_or_default())
 }
 
 fn env_var(container: &str, env: &EnvModel) -> Result<model::EnvVar, BuildError> {
@@ -542,8 +642,26 @@ fn readable(service: &model::Service) -> Value {
         if let Some(vpc) = &template.vpc_access {
             name("/template/vpcAccess/egress".into(), vpc.egress.name());
         }
+        for (pointer, medium) in volume_media("/template", &template.volumes) {
+            name(pointer, medium);
+        }
     }
     json
+}
+
+/// The JSON pointers of the emptyDir media among `volumes` (under `at`) and their names.
+pub(crate) fn volume_media<'a>(
+    at: &str,
+    volumes: &'a [model::Volume],
+) -> Vec<(String, Option<&'a str>)> {
+    volumes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let medium = v.empty_dir()?.medium.name();
+            Some((format!("{at}/volumes/{i}/emptyDir/medium"), medium))
+        })
+        .collect()
 }
 
 /// One reason Cloud Run's Service differs from the requests.

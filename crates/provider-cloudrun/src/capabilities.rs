@@ -53,21 +53,26 @@ pub(crate) fn job_support(feature: JobFeature) -> Support {
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
         Feature::VolumeSecret => yes(
-            "a Secret Manager secret as a file named after it; key is the version (default latest)",
+            "a Secret Manager secret (name as env[].secret) as one read-only file named after \
+             the secret under mountPath: items [{path: SECRET, version: key, default latest}]",
         ),
         Feature::VolumeEmptyDir => partial(
-            "an in-memory volume counted against the instance's memory; medium Disk is refused (Cloud Run instances have no disk)",
+            "an in-memory volume (medium MEMORY, sizeLimit), shared by the instance's \
+             containers and counted against its memory: the sizeLimits together at most the \
+             containers' memory; medium Disk and readOnly mounts refused (Cloud Run mounts it \
+             read-write, in memory only)",
         ),
-        Feature::VolumeNfs => {
-            partial("an NFS volume (e.g. Filestore); needs execution environment gen2")
-        }
-        Feature::VolumeEfs => {
-            no("Cloud Run mounts Cloud Storage (gcs) and NFS (Filestore); use a gcs or nfs volume")
-        }
-        Feature::VolumeGcs => {
-            partial("a Cloud Storage FUSE volume; needs execution environment gen2")
-        }
-        Feature::VolumeAzureFile => {
+        Feature::VolumeNfs => partial(
+            "an NFS volume (e.g. Filestore), reached through spec.cloudRun.vpcAccess; Ferry \
+             sets execution environment gen2 (gen1, or a container below 1 vCPU, refused); \
+             read-only for all of its mounts or none",
+        ),
+        Feature::VolumeGcs => partial(
+            "a Cloud Storage FUSE volume (no file locking, not fully POSIX); Ferry sets \
+             execution environment gen2 (gen1, or a container below 1 vCPU, refused); \
+             read-only for all of its mounts or none",
+        ),
+        Feature::VolumeEfs | Feature::VolumeAzureFile => {
             no("Cloud Run mounts Cloud Storage (gcs) and NFS (Filestore); use a gcs or nfs volume")
         }
         Feature::VolumeSubPath => yes("the volume mount's subPath"),

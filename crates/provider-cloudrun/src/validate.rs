@@ -1,8 +1,10 @@
 //! Google Cloud Run rules: CPU and memory pairs, fractional CPU, GPUs, concurrency, timeout,
-//! probes, Secret Manager references and instance limits; and for jobs, tasks, retries, task
-//! timeouts and what Cloud Scheduler can do for a schedule.
+//! probes, Secret Manager references, volumes and instance limits; and for jobs, tasks,
+//! retries, task timeouts and what Cloud Scheduler can do for a schedule.
 
-use ferry_api::{ConcurrencyPolicy, ExecutionEnvironment, Ingress, SecretRef};
+use ferry_api::{
+    ConcurrencyPolicy, ExecutionEnvironment, Ingress, SecretRef, StorageMedium, Volume,
+};
 
 use ferry_core::backend::Parts;
 use ferry_core::capabilities::list;
@@ -20,7 +22,7 @@ use crate::limits::{
 };
 use crate::model::CloudRunModel;
 use ferry_core::Findings;
-use ferry_core::quantity::{format_bytes, format_cores};
+use ferry_core::quantity::{Amount, format_bytes, format_cores};
 
 const MIB: u64 = 1 << 20;
 
@@ -89,12 +91,18 @@ pub(crate) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<CloudRunModel
         );
     }
 
-    let containers = parts.containers?;
+    let spec_volumes = spec.volumes.as_deref().unwrap_or_default();
+    let below_one_cpu = parts
+        .containers
+        .and_then(|containers| containers.iter().position(|c| effective_cpu(c) < 1000));
     let before = f.error_count();
+    volumes(f, spec_volumes, parts.containers, &section, below_one_cpu);
+    let containers = parts.containers?;
     let gpu = gpus(f, containers);
-    let fractional = containers.iter().any(|c| effective_cpu(c) < 1000);
+    let fractional = below_one_cpu.is_some();
+    let environment = environment(section.execution_environment, spec_volumes);
     for (i, c) in containers.iter().enumerate() {
-        cpu_and_memory(f, i, c, gpu.map(|(_, g)| g), section.execution_environment);
+        cpu_and_memory(f, i, c, gpu.map(|(_, g)| g), environment);
         probes(f, i, c);
     }
     totals(f, containers, gpu.is_some());
@@ -139,9 +147,7 @@ pub(crate) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<CloudRunModel
     if f.error_count() != before {
         return None;
     }
-    let execution_environment = section
-        .execution_environment
-        .or(fractional.then_some(ExecutionEnvironment::Gen1));
+    let execution_environment = environment.or(fractional.then_some(ExecutionEnvironment::Gen1));
     Some(CloudRunModel {
         project: section.project,
         region: section.region,
@@ -214,8 +220,14 @@ pub(crate) fn check_job(f: &mut Findings, parts: &JobParts<'_>) -> Option<CloudR
             );
         }
     }
+    let spec_volumes = spec.volumes.as_deref().unwrap_or_default();
+    // A job's containers may be below 1 vCPU beside others, and still "Cloud Run jobs only
+    // use the second generation execution environment" ("About execution environments"): no
+    // container keeps a job from mounting gcs or nfs.
+    volumes(f, spec_volumes, parts.containers, &section, None);
+    let environment = environment(section.execution_environment, spec_volumes);
     if let Some(containers) = parts.containers {
-        job_containers(f, parts, containers, section.execution_environment);
+        job_containers(f, parts, containers, environment);
     }
     if let Some(vpc) = &section.vpc_access
         && vpc
@@ -241,7 +253,7 @@ pub(crate) fn check_job(f: &mut Findings, parts: &JobParts<'_>) -> Option<CloudR
         region: section.region,
         service_account: section.service_account,
         vpc_access: section.vpc_access,
-        execution_environment: section.execution_environment,
+        execution_environment: environment,
         cpu_idle: false,
         startup_cpu_boost: false,
         allow_unauthenticated: false,
@@ -628,6 +640,242 @@ fn instances(f: &mut Findings, parts: &Parts<'_>, containers: &[ContainerModel])
                 "Cloud Run's default regional quota allows about {quota_instances} instances of \
                  {} vCPU; more needs a quota increase, or Cloud Run refuses the revision",
                 format_cores(cpu_millis)
+            ),
+        );
+    }
+}
+
+/// The execution environment the spec runs on when it must be a given one: the one asked for,
+/// else gen2 when a volume needs it (gcs and nfs; see [`network_volume`]).
+fn environment(
+    asked: Option<ExecutionEnvironment>,
+    volumes: &[Volume],
+) -> Option<ExecutionEnvironment> {
+    asked.or(volumes
+        .iter()
+        .any(|v| network_volume(v).is_some())
+        .then_some(ExecutionEnvironment::Gen2))
+}
+
+/// A volume Cloud Run mounts over the network, which it does only in the second generation
+/// execution environment ("network file system support" is one of gen2's features, in "About
+/// execution environments"): its kind as `spec.volumes[]` writes it, and what it is.
+fn network_volume(v: &Volume) -> Option<(&'static str, &'static str)> {
+    if v.gcs.is_some() {
+        Some(("gcs", "a Cloud Storage volume"))
+    } else if v.nfs.is_some() {
+        Some(("nfs", "an NFS volume"))
+    } else {
+        None
+    }
+}
+
+/// Where Cloud Run mounts no volume ("Disallowed paths" in its volume mount pages: `/dev`,
+/// `/proc`, `/sys` and their subdirectories).
+const DISALLOWED_MOUNT_PATHS: [&str; 3] = ["/dev", "/proc", "/sys"];
+
+/// Cloud Run's rules for `spec.volumes` and the containers' mounts, beyond the portable ones
+/// (core) and the kinds it never mounts (the capability table refuses efs and azureFile).
+/// `below_one_cpu`: a service's first container below 1 vCPU, which keeps it on gen1.
+fn volumes(
+    f: &mut Findings,
+    volumes: &[Volume],
+    containers: Option<&[ContainerModel]>,
+    section: &ferry_api::CloudRunSpec,
+    below_one_cpu: Option<usize>,
+) {
+    for (i, v) in volumes.iter().enumerate() {
+        let path = format!("spec.volumes[{i}]");
+        if let Some(s) = &v.secret {
+            // The same reference as env[].secret: a Secret Manager secret and its version.
+            secret(f, &format!("{path}.secret"), s);
+        }
+        if let Some(e) = &v.empty_dir {
+            empty_dir(f, &format!("{path}.emptyDir"), e);
+        }
+        if let Some((kind, what)) = network_volume(v) {
+            second_generation(f, &format!("{path}.{kind}"), what, section, below_one_cpu);
+        }
+        if v.nfs.is_some() && section.vpc_access.is_none() {
+            f.warn(
+                format!("{path}.nfs"),
+                "Cloud Run reaches an NFS server (Filestore too) through the VPC network it \
+                 runs in: without spec.cloudRun.vpcAccess (Direct VPC egress or a connector) \
+                 only a server with a public address answers",
+            );
+        }
+    }
+    if let Some(containers) = containers {
+        in_memory_total(f, volumes, containers);
+        mounts(f, volumes, containers);
+    }
+}
+
+/// Cloud Run's `EmptyDirVolumeSource` is in memory: its medium is `MEMORY` or unset ("the
+/// default will currently be backed by memory"), and nothing else.
+fn empty_dir(f: &mut Findings, path: &str, e: &ferry_api::EmptyDirVolume) {
+    if e.medium == Some(StorageMedium::Disk) {
+        f.unsupported(
+            format!("{path}.medium"),
+            "Cloud Run keeps an emptyDir in memory (its only medium, MEMORY), counted against \
+             the instance's memory: remove medium or set it to Memory",
+        );
+    }
+    if e.size_limit.is_none() {
+        f.warn(
+            format!("{path}.sizeLimit"),
+            "without a sizeLimit an in-memory volume can grow until the instance runs out of \
+             memory and Cloud Run stops it; with one, a write to a full volume fails instead: \
+             set sizeLimit, e.g. 256Mi",
+        );
+    }
+}
+
+/// gcs and nfs volumes need the second generation execution environment, which Cloud Run
+/// runs only with 1 vCPU or more per container.
+fn second_generation(
+    f: &mut Findings,
+    path: &str,
+    what: &str,
+    section: &ferry_api::CloudRunSpec,
+    below_one_cpu: Option<usize>,
+) {
+    let why = format!("{what} needs Cloud Run's second generation execution environment");
+    if section.execution_environment == Some(ExecutionEnvironment::Gen1) {
+        f.unsupported(
+            path,
+            format!(
+                "{why}, and spec.cloudRun.executionEnvironment is gen1: remove \
+                 executionEnvironment (Ferry then sets gen2) or set it to gen2"
+            ),
+        );
+    } else if let Some(index) = below_one_cpu {
+        f.unsupported(
+            path,
+            format!(
+                "{why}, which needs 1 vCPU or more per container; \
+                 spec.containers[{index}].resources.cpu is below 1 (which runs on gen1): \
+                 give every container 1 vCPU or more"
+            ),
+        );
+    }
+}
+
+/// The in-memory volumes live in the instance's memory, which is the containers' memory
+/// together: their size limits must fit in it. (Cloud Run would cap a larger limit at the
+/// instance's memory, so the limit would not be the one asked for.)
+fn in_memory_total(f: &mut Findings, volumes: &[Volume], containers: &[ContainerModel]) {
+    let limits: Vec<(usize, u64)> = volumes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let size = v.empty_dir.as_ref()?.size_limit.as_ref()?;
+            Some((i, Amount::parse(size.as_str()).ok()?.units_ceil()?))
+        })
+        .collect();
+    let asked = limits
+        .iter()
+        .map(|(_, bytes)| *bytes)
+        .fold(0, u64::saturating_add);
+    let memory = containers
+        .iter()
+        .map(effective_memory)
+        .fold(0, u64::saturating_add);
+    if asked <= memory {
+        return;
+    }
+    let field = match limits.as_slice() {
+        [(i, _)] => format!("spec.volumes[{i}].emptyDir.sizeLimit"),
+        _ => "spec.volumes".to_owned(),
+    };
+    f.unsupported(
+        field,
+        format!(
+            "Cloud Run keeps in-memory volumes in the instance's memory, {} across its \
+             containers (512Mi each unless set); the in-memory volumes' sizeLimits ask for {}: \
+             lower them, or raise the containers' resources.memory",
+            format_bytes(memory),
+            readable_bytes(asked)
+        ),
+    );
+}
+
+/// `bytes` in a binary unit: exactly when it is one, else to the nearest MiB.
+fn readable_bytes(bytes: u64) -> String {
+    if bytes.is_multiple_of(1 << 10) {
+        format_bytes(bytes)
+    } else {
+        format!("about {}Mi", (bytes + MIB / 2) / MIB)
+    }
+}
+
+/// What Cloud Run's mounts cannot say: its `VolumeMount` has no `readOnly` (only a gcs or nfs
+/// source does, "read only for all mounts"), and no volume goes under /dev, /proc or /sys.
+fn mounts(f: &mut Findings, volumes: &[Volume], containers: &[ContainerModel]) {
+    for (i, c) in containers.iter().enumerate() {
+        for (k, m) in c.mounts.iter().enumerate() {
+            let at = format!("spec.containers[{i}].volumeMounts[{k}]");
+            if DISALLOWED_MOUNT_PATHS.iter().any(|d| {
+                m.mount_path == *d
+                    || m.mount_path
+                        .strip_prefix(d)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            }) {
+                f.unsupported(
+                    format!("{at}.mountPath"),
+                    format!(
+                        "Cloud Run mounts no volume at /dev, /proc or /sys, nor below them; got \
+                         {}",
+                        m.mount_path
+                    ),
+                );
+            }
+            let Some(v) = volumes.iter().find(|v| v.name == m.volume) else {
+                continue;
+            };
+            if !m.read_only {
+                continue;
+            }
+            if v.empty_dir.is_some() {
+                f.unsupported(
+                    format!("{at}.readOnly"),
+                    "Cloud Run mounts an in-memory volume read-write in every container that \
+                     mounts it (its volume mounts have no readOnly): remove readOnly",
+                );
+            } else if let Some((kind, _)) = network_volume(v) {
+                read_only_everywhere(f, &at, kind, v, volumes, containers);
+            }
+        }
+    }
+}
+
+/// A read-only mount of a gcs or nfs volume: Cloud Run mounts the volume read-only for all of
+/// its mounts or none (`GCSVolumeSource.readOnly`, `NFSVolumeSource.readOnly`), so every
+/// container must mount it read-only (the builder then sets the source's `readOnly`).
+fn read_only_everywhere(
+    f: &mut Findings,
+    at: &str,
+    kind: &str,
+    v: &Volume,
+    volumes: &[Volume],
+    containers: &[ContainerModel],
+) {
+    let writer = containers.iter().enumerate().find_map(|(j, c)| {
+        let n = c
+            .mounts
+            .iter()
+            .position(|m| m.volume == v.name && !m.read_only)?;
+        Some(format!("spec.containers[{j}].volumeMounts[{n}]"))
+    });
+    if let Some(writer) = writer {
+        let index = volumes.iter().position(|w| w.name == v.name).unwrap_or(0);
+        f.unsupported(
+            format!("{at}.readOnly"),
+            format!(
+                "Cloud Run's volume mounts have no readOnly: a {kind} volume is read-only for \
+                 all of its mounts or for none, and {writer} mounts {:?} read-write. Set \
+                 spec.volumes[{index}].{kind}.readOnly: true, or mount it read-write everywhere",
+                v.name
             ),
         );
     }

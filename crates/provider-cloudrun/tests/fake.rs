@@ -432,3 +432,63 @@ async fn a_service_someone_else_made_is_name_taken_and_left_alone() {
         "someone else's service is not touched"
     );
 }
+
+#[tokio::test]
+async fn volumes_reach_cloud_run_as_built_stay_up_to_date_and_a_change_is_one_update() {
+    let h = Harness::start("ferry-volumes").await;
+    let with_scratch = |limit: &str| {
+        format!(
+            "    volumeMounts:\n    - {{name: config, mountPath: /etc/app}}\n    \
+             - {{name: scratch, mountPath: /scratch}}\n    \
+             - {{name: assets, mountPath: /assets, readOnly: true}}\n  \
+             volumes:\n  - {{name: config, secret: {{name: app-config, key: '2'}}}}\n  \
+             - {{name: scratch, emptyDir: {{sizeLimit: {limit}}}}}\n  \
+             - {{name: assets, gcs: {{bucket: acme-assets}}}}\n"
+        )
+    };
+    let svc = service("files", "ghcr.io/acme/files:1", &with_scratch("64Mi"));
+    h.until_ready(&svc).await;
+    let requests = h.project().requests().await.unwrap();
+    let create = requests
+        .iter()
+        .find(|r| r.method == "CreateService")
+        .unwrap();
+    let template = &create.body["template"];
+    assert_eq!(
+        template["volumes"],
+        serde_json::json!([
+            {"name": "config", "secret": {"secret": "app-config", "items": [{"path": "app-config", "version": "2"}]}},
+            {"name": "scratch", "emptyDir": {"medium": 1, "sizeLimit": "64Mi"}},
+            {"name": "assets", "gcs": {"bucket": "acme-assets", "readOnly": true}},
+        ])
+    );
+    assert_eq!(template["executionEnvironment"], 2, "gcs needs gen2");
+    assert_eq!(
+        template["containers"][0]["volumeMounts"][2],
+        serde_json::json!({"name": "assets", "mountPath": "/assets"})
+    );
+
+    // What Cloud Run holds is what was built: nothing to update.
+    h.project().clear().await.unwrap();
+    for _ in 0..3 {
+        h.reconcile(&svc).await;
+    }
+    assert_eq!(h.writes().await, BTreeMap::new());
+
+    // Another size limit: one update carrying it.
+    let bigger = service("files", "ghcr.io/acme/files:1", &with_scratch("128Mi"));
+    h.until_ready(&bigger).await;
+    assert_eq!(
+        h.writes().await,
+        BTreeMap::from([("UpdateService".to_owned(), 1)])
+    );
+    let requests = h.project().requests().await.unwrap();
+    let update = requests
+        .iter()
+        .find(|r| r.method == "UpdateService")
+        .unwrap();
+    assert_eq!(
+        update.body["template"]["volumes"][1]["emptyDir"]["sizeLimit"],
+        "128Mi"
+    );
+}

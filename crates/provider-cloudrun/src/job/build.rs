@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use crate::build::{
     Account, BuildError, CLIENT, Change, FINGERPRINT_ANNOTATION, LABEL_MANAGED_BY, LABEL_UID,
     MANAGED_BY_FERRY, PREVIEW, account_of, container, execution_environment, label_value, labels,
-    owns, seconds, short_name, to_i32, vpc_access,
+    owns, seconds, short_name, to_i32, volume_media, volumes, vpc_access,
 };
 use crate::limits::GA_TASK_TIMEOUT_SECONDS;
 use crate::model::CloudRunModel;
@@ -242,6 +242,7 @@ fn task_template(
         .find_map(|c| c.resources.gpu.as_ref()?.gpu_type.clone());
     Ok(model::TaskTemplate::new()
         .set_containers(containers)
+        .set_volumes(volumes(&want.volumes, &want.containers)?)
         .set_max_retries(to_i32(want.max_retries))
         .set_timeout(seconds(want.timeout_seconds))
         .set_service_account(model.service_account.clone().unwrap_or_default())
@@ -574,6 +575,9 @@ fn readable_job(job: &model::Job) -> Value {
         );
         if let Some(vpc) = &task.vpc_access {
             name("/template/template/vpcAccess/egress", vpc.egress.name());
+        }
+        for (pointer, medium) in volume_media("/template/template", &task.volumes) {
+            name(&pointer, medium);
         }
     }
     json

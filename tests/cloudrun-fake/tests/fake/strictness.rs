@@ -174,3 +174,93 @@ async fn unimplemented_methods_say_so() {
     assert_eq!(answer.status, StatusCode::NOT_IMPLEMENTED);
     assert_eq!(answer.body["error"]["status"], "UNIMPLEMENTED");
 }
+
+#[tokio::test]
+async fn volumes_and_mounts_are_refused_where_the_protos_and_cloud_run_refuse_them() {
+    let fake = CloudRunFake::shared().await.unwrap();
+    let project = "volume-rules";
+    let query = format!("serviceId=web&{ALT}");
+    let with = |volumes: Value, mounts: Value| {
+        json!({"template": {
+            "volumes": volumes,
+            "containers": [{"image": "x", "volumeMounts": mounts}],
+        }})
+    };
+    let scratch = json!([{"name": "scratch", "emptyDir": {"medium": 1, "sizeLimit": "64Mi"}}]);
+    let cases = [
+        (
+            with(
+                scratch.clone(),
+                json!([{"name": "other", "mountPath": "/tmp"}]),
+            ),
+            "service.template.containers[0].volumeMounts[0].name",
+        ),
+        (
+            with(
+                scratch.clone(),
+                json!([{"name": "scratch", "mountPath": "/a:b"}]),
+            ),
+            "service.template.containers[0].volumeMounts[0].mountPath",
+        ),
+        (
+            with(
+                scratch.clone(),
+                json!([{"name": "scratch", "mountPath": "/proc/x"}]),
+            ),
+            "service.template.containers[0].volumeMounts[0].mountPath",
+        ),
+        (
+            with(
+                json!([{"name": "s", "secret": {"secret": "token", "items": [{"path": "token"}]}}]),
+                json!([]),
+            ),
+            "service.template.volumes[0].secret.items[0].version",
+        ),
+        (
+            with(json!([{"name": "s", "secret": {}}]), json!([])),
+            "service.template.volumes[0].secret.secret",
+        ),
+        (
+            with(json!([{"name": "m", "emptyDir": {"medium": 7}}]), json!([])),
+            "service.template.volumes[0].emptyDir.medium",
+        ),
+    ];
+    for (body, expected) in cases {
+        let answer = create_raw(fake, project, &query, &body).await;
+        assert_eq!(violation(&answer).0, expected, "{body}");
+    }
+    // What Cloud Run takes is kept as sent, volumes and mounts alike.
+    let good = with(
+        json!([
+            {"name": "scratch", "emptyDir": {"medium": 1, "sizeLimit": "64Mi"}},
+            {"name": "token", "secret": {"secret": "token", "items": [{"path": "token", "version": "2"}]}},
+            {"name": "assets", "gcs": {"bucket": "acme-assets", "readOnly": true}},
+            {"name": "shared", "nfs": {"server": "10.0.0.2", "path": "/exports"}},
+        ]),
+        json!([
+            {"name": "scratch", "mountPath": "/scratch"},
+            {"name": "token", "mountPath": "/secrets"},
+            {"name": "assets", "mountPath": "/assets"},
+            {"name": "shared", "mountPath": "/shared", "subPath": "a"},
+        ]),
+    );
+    let mut body = good.clone();
+    body["template"]["executionEnvironment"] = json!(2);
+    let answer = create_raw(fake, project, &query, &body).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    let get = fake
+        .send_raw(
+            Method::GET,
+            &format!("/v2/{}?{ALT}", name(project, "web")),
+            None,
+        )
+        .await
+        .unwrap();
+    let template = &get.body["template"];
+    assert_eq!(template["volumes"], good["template"]["volumes"]);
+    assert_eq!(
+        template["containers"][0]["volumeMounts"],
+        good["template"]["containers"][0]["volumeMounts"]
+    );
+    assert_eq!(template["executionEnvironment"], 2);
+}
