@@ -153,9 +153,13 @@ impl Backend for Fargate {
         config_name: &str,
         config: Option<&ProviderConfigSpec>,
     ) -> Result<Rendered, String> {
+        let needs_task_role = build::mounts_efs_with_iam(&crate::job::build::workload(desired));
         let (section, note) = match config.and_then(|c| c.fargate.clone()) {
             Some(section) => (section, String::new()),
-            None => (placeholders(config_name), placeholder_note(config_name)),
+            None => (
+                placeholders(config_name, needs_task_role),
+                placeholder_note(config_name),
+            ),
         };
         let rendered = crate::job::build::rendered(desired, &section, config_name)?;
         let what = if desired.schedule.is_some() {
@@ -182,7 +186,10 @@ impl Backend for Fargate {
     ) -> Result<Rendered, String> {
         let (section, note) = match config.and_then(|c| c.fargate.clone()) {
             Some(section) => (section, String::new()),
-            None => (placeholders(config_name), placeholder_note(config_name)),
+            None => (
+                placeholders(config_name, build::mounts_efs_with_iam(desired)),
+                placeholder_note(config_name),
+            ),
         };
         let requests =
             build::requests(desired, &section, config_name).map_err(|e| e.to_string())?;
@@ -197,8 +204,10 @@ impl Backend for Fargate {
     }
 }
 
-/// A ProviderConfig's Fargate section made of placeholders, for a render without it.
-fn placeholders(config_name: &str) -> FargateProviderConfig {
+/// A ProviderConfig's Fargate section made of placeholders, for a render without it; with a
+/// task role when the object needs one (an efs volume with IAM authorization), which a
+/// ProviderConfig's defaults may give.
+fn placeholders(config_name: &str, needs_task_role: bool) -> FargateProviderConfig {
     let of = |what: &str| placeholder(what, config_name);
     FargateProviderConfig {
         region: of("region"),
@@ -210,7 +219,7 @@ fn placeholders(config_name: &str) -> FargateProviderConfig {
             subnets: Some(vec![of("subnets")]),
             security_groups: Some(vec![of("securityGroups")]),
             execution_role_arn: Some(of("executionRoleArn")),
-            task_role_arn: None,
+            task_role_arn: needs_task_role.then(|| of("taskRoleArn")),
             log_group: None,
         }),
     }

@@ -16,19 +16,41 @@ use crate::limits::{
 /// This provider's cell of the capability table's row for `feature`.
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
-        Feature::VolumeSecret => {
-            no("ECS injects secrets as environment variables only; use env[].secret")
-        }
-        Feature::VolumeEmptyDir => partial(
-            "a task volume with no host (a bind mount on the task's ephemeral storage); medium Memory is refused (Fargate has no tmpfs); sizeLimit counts against ephemeral storage",
+        Feature::VolumeSecret => no(
+            "ECS injects secrets as environment variables only (containerDefinitions[].secrets); \
+             use env[].secret",
         ),
-        Feature::VolumeNfs => no("ECS on Fargate mounts only EFS; use an efs volume"),
-        Feature::VolumeEfs => {
-            yes("efsVolumeConfiguration: access point, transit encryption, IAM authorization")
-        }
-        Feature::VolumeGcs => no("ECS on Fargate mounts only EFS; use an efs volume"),
-        Feature::VolumeAzureFile => no("ECS on Fargate mounts only EFS; use an efs volume"),
-        Feature::VolumeSubPath => partial("efs only: the EFS root directory becomes the sub path"),
+        Feature::VolumeEmptyDir => partial(format!(
+            "a task volume with a name only: a bind mount on the task's ephemeral storage, \
+             shared by the task's containers and gone with the task; Linux tasks only; medium \
+             Memory is refused (Fargate has no tmpfs); ECS does not enforce sizeLimit: the \
+             sizeLimits must fit together in the task's ephemeral storage ({INCLUDED_EPHEMERAL_GIB} \
+             GiB, or the containers' resources.ephemeralStorage up to {MAX_EPHEMERAL_GIB} GiB), \
+             which also holds the container images"
+        )),
+        Feature::VolumeNfs => no(
+            "ECS on Fargate mounts only EFS file systems (efsVolumeConfiguration); use an efs \
+             volume",
+        ),
+        Feature::VolumeEfs => partial(
+            "efsVolumeConfiguration with rootDirectory, transitEncryption and authorizationConfig \
+             (accessPointId; iam mounts as the task role, which spec.fargate.taskRoleArn or the \
+             ProviderConfig's defaults must give); Linux tasks on platform version 1.4.0 or \
+             later (LATEST)",
+        ),
+        Feature::VolumeGcs => no(
+            "ECS on Fargate mounts only EFS file systems (efsVolumeConfiguration); use an efs \
+             volume, or provider cloudRun for a Cloud Storage bucket",
+        ),
+        Feature::VolumeAzureFile => no(
+            "ECS on Fargate mounts only EFS file systems (efsVolumeConfiguration); use an efs \
+             volume, or provider containerApps or containerInstances for an Azure Files share",
+        ),
+        Feature::VolumeSubPath => partial(
+            "efs volumes without an access point only (ECS mount points have no sub path): each \
+             subPath becomes a task volume of its own whose EFS rootDirectory is the subPath \
+             under the volume's; the directory must exist on the file system",
+        ),
         Feature::Sidecars => yes(format!(
             "1-{} container definitions in one task",
             ferry_core::limits::MAX_CONTAINERS

@@ -134,6 +134,9 @@ pub fn smallest_task_size(
 
 /// Ephemeral storage every Linux task gets, GiB.
 pub const INCLUDED_EPHEMERAL_GIB: u32 = 20;
+/// What platform versions before 1.4.0 give a Linux task's volume mounts (bind mounts), GiB,
+/// beside the image layers' storage (ECS developer guide, "Fargate task ephemeral storage").
+pub const LEGACY_VOLUME_GIB: u32 = 4;
 /// Largest ephemeral storage, GiB.
 pub const MAX_EPHEMERAL_GIB: u32 = 200;
 /// ECS container health check limits: interval, timeout, retries, start period (seconds).

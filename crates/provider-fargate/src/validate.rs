@@ -1,5 +1,8 @@
 //! AWS Fargate rules: the task sizes Fargate sells, ephemeral storage, platform combinations,
-//! ECS health checks, secrets by ARN and target-tracking scaling.
+//! ECS health checks, secrets by ARN, target-tracking scaling and what ECS can mount
+//! (`volumes`).
+
+mod volumes;
 
 use ferry_api::{
     CapacityProvider, CpuArchitecture, FargateSpec, Ingress, OperatingSystemFamily, ScalingMetric,
@@ -144,6 +147,18 @@ pub(crate) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<FargateModel>
         let storage = ephemeral_storage(f, containers, os).ok()?;
         Some((size, storage))
     });
+    volumes::check(
+        f,
+        &volumes::Task {
+            spec,
+            containers: parts.containers,
+            os,
+            platform_version: section.platform_version.as_deref(),
+            ephemeral_gib: sizes
+                .as_ref()
+                .map(|(_, storage)| storage.unwrap_or(INCLUDED_EPHEMERAL_GIB)),
+        },
+    );
     let scaling_ok = parts.scaling.is_some_and(|s| scaling(f, s, &section));
     let ((task_cpu_units, task_memory_mib), ephemeral_storage_gib) = sizes?;
     let load_balancer = section.load_balancer;

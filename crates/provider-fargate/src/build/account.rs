@@ -4,7 +4,7 @@
 
 use crate::model::FargateModel;
 use ferry_api::FargateProviderConfig;
-use ferry_core::desired::{Desired, EnvValue};
+use ferry_core::desired::{Desired, EnvValue, VolumeSource};
 
 /// Why the account settings cannot make a service.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -54,6 +54,13 @@ pub(crate) fn fargate(want: &Desired) -> Result<&FargateModel, AccountError> {
         .ok_or(AccountError::NotFargate)
 }
 
+/// Whether `want` mounts an EFS file system with IAM authorization, which needs a task role.
+pub(crate) fn mounts_efs_with_iam(want: &Desired) -> bool {
+    want.volumes
+        .iter()
+        .any(|v| matches!(&v.source, VolumeSource::Efs(e) if e.iam == Some(true)))
+}
+
 /// The account settings for `want` under ProviderConfig `config_name`.
 pub(crate) fn account(
     want: &Desired,
@@ -97,6 +104,17 @@ pub(crate) fn account(
              role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
         ));
     }
+    let task_role_arn = own.task_role_arn.clone().or(defaults.task_role_arn);
+    if task_role_arn.is_none() && mounts_efs_with_iam(want) {
+        // ECS mounts an EFS volume with IAM authorization as the task role (botocore's ECS
+        // model, EFSAuthorizationConfig.iam), so there must be one.
+        return Err(missing(
+            "taskRoleArn",
+            "an efs volume with iam: true mounts as the task role: give an IAM role ARN \
+             (arn:aws:iam::ACCOUNT:role/NAME) that the file system's policy allows \
+             (elasticfilesystem:ClientMount, and ClientWrite unless read-only)",
+        ));
+    }
     Ok(Account {
         region: config.region.clone(),
         cluster: model
@@ -110,7 +128,7 @@ pub(crate) fn account(
             .or(defaults.security_groups)
             .unwrap_or_default(),
         execution_role_arn,
-        task_role_arn: own.task_role_arn.clone().or(defaults.task_role_arn),
+        task_role_arn,
         log_group,
     })
 }

@@ -14,7 +14,8 @@
 //! One file per concern, everything public re-exported here:
 //! - `requests`: [`requests()`], the whole set for one object, and what `ferry render` prints;
 //! - `account`: where the service runs, from its own settings over the ProviderConfig's;
-//! - `task_definition`, `service`, `scaling`: the builders of each request;
+//! - `task_definition`, `service`, `scaling`: the builders of each request (`volumes`: the
+//!   task definition's volumes and mount points);
 //! - `tags`: ownership tags and the fingerprints change detection compares;
 //! - `observed`, `diff`, `readiness`: what AWS describes, what must change, what it means.
 
@@ -29,6 +30,7 @@ mod scaling;
 mod service;
 mod tags;
 mod task_definition;
+mod volumes;
 
 pub use account::{Account, AccountError};
 pub use diff::{Change, diff};
@@ -48,7 +50,7 @@ pub use service::{
 };
 pub use tags::{TAG_FINGERPRINT, TAG_MANAGED_BY, TAG_UID, Tag};
 // What the job builders (`crate::job::build`) reuse of the service's.
-pub(crate) use account::{account, fargate};
+pub(crate) use account::{account, fargate, mounts_efs_with_iam};
 pub(crate) use service::{capacity_strategy, network};
 pub(crate) use tags::{base_tags, fingerprint_of, with_fingerprint};
 pub(crate) use task_definition::task_definition;
@@ -56,6 +58,7 @@ pub use task_definition::{
     ContainerDefinition, EphemeralStorage, HealthCheck, KeyValue, LogConfiguration, PortMapping,
     RuntimePlatform, SecretEnv, TaskDefinition,
 };
+pub use volumes::{EfsAuthorizationConfig, EfsVolumeConfiguration, MountPoint, Volume};
 
 pub(crate) fn to_i32(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)

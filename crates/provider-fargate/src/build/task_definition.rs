@@ -1,10 +1,12 @@
-//! `RegisterTaskDefinition`: the task (size, platform, roles) and one container definition per
-//! container of the desired model, with its environment, secrets, logs and health check.
+//! `RegisterTaskDefinition`: the task (size, platform, roles, volumes) and one container
+//! definition per container of the desired model, with its environment, secrets, mount points,
+//! logs and health check.
 
 use std::collections::BTreeMap;
 
 use super::account::Account;
 use super::tags::Tag;
+use super::volumes::{MountPoint, Volume, volumes_and_mounts};
 use super::{enum_text, to_i32};
 use crate::model::FargateModel;
 use ferry_core::desired::{
@@ -40,6 +42,10 @@ pub struct TaskDefinition {
     /// Extra scratch space.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ephemeral_storage: Option<EphemeralStorage>,
+    /// EFS file systems and bind mounts the containers mount. Left out when empty, so a spec
+    /// without volumes keeps the fingerprint it had before Ferry mounted volumes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Volume>,
     /// The containers.
     pub container_definitions: Vec<ContainerDefinition>,
     /// Tags, the fingerprint included.
@@ -95,6 +101,9 @@ pub struct ContainerDefinition {
     /// Environment from Secrets Manager or SSM.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretEnv>,
+    /// The task volumes it mounts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mount_points: Vec<MountPoint>,
     /// `awslogs`, when the account has a log group.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_configuration: Option<LogConfiguration>,
@@ -170,6 +179,7 @@ pub(crate) fn task_definition(
     account: &Account,
     family: &str,
 ) -> TaskDefinition {
+    let (volumes, mount_points) = volumes_and_mounts(&want.volumes, &want.containers);
     TaskDefinition {
         family: family.to_owned(),
         task_role_arn: account.task_role_arn.clone(),
@@ -185,10 +195,19 @@ pub(crate) fn task_definition(
         ephemeral_storage: model.ephemeral_storage_gib.map(|gib| EphemeralStorage {
             size_in_gi_b: to_i32(gib),
         }),
+        volumes,
         container_definitions: want
             .containers
             .iter()
-            .map(|c| container_definition(c, account, model.operating_system_family.is_windows()))
+            .zip(mount_points)
+            .map(|(c, mounts)| {
+                container_definition(
+                    c,
+                    account,
+                    model.operating_system_family.is_windows(),
+                    mounts,
+                )
+            })
             .collect(),
         tags: Vec::new(),
     }
@@ -200,6 +219,7 @@ fn container_definition(
     c: &ContainerModel,
     account: &Account,
     windows: bool,
+    mount_points: Vec<MountPoint>,
 ) -> ContainerDefinition {
     let mut environment: Vec<KeyValue> = Vec::new();
     let mut secrets = Vec::new();
@@ -252,6 +272,7 @@ fn container_definition(
             .collect(),
         environment,
         secrets,
+        mount_points,
         log_configuration: account.log_group.as_ref().map(|group| LogConfiguration {
             log_driver: "awslogs".into(),
             options: BTreeMap::from([

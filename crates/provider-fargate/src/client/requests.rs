@@ -13,7 +13,7 @@ use super::aws::classify;
 use crate::build::{
     CapacityProviderItem, ContainerDefinition, DeploymentConfiguration, LoadBalancer,
     NetworkConfiguration, ScalableTarget, ScalingPolicy, ServiceRequest, Tag, TaskDefinition,
-    UpdateServiceRequest,
+    UpdateServiceRequest, Volume,
 };
 
 /// The SDK refused to build a request Ferry made: a bug in Ferry, reported as such.
@@ -75,6 +75,15 @@ fn container(c: &ContainerDefinition) -> Result<ecs::types::ContainerDefinition,
                 .build(),
         )?);
     }
+    for m in &c.mount_points {
+        b = b.mount_points(
+            ecs::types::MountPoint::builder()
+                .source_volume(&m.source_volume)
+                .container_path(&m.container_path)
+                .read_only(m.read_only)
+                .build(),
+        );
+    }
     if let Some(logs) = &c.log_configuration {
         b = b.log_configuration(built(
             OP,
@@ -99,6 +108,38 @@ fn container(c: &ContainerDefinition) -> Result<ecs::types::ContainerDefinition,
     Ok(b.build())
 }
 
+/// A task definition's `volumes` entry: a name alone (a bind mount on the task's ephemeral
+/// storage) or an EFS file system.
+fn volume(v: &Volume) -> Result<ecs::types::Volume, ProviderError> {
+    let efs = v
+        .efs_volume_configuration
+        .as_ref()
+        .map(|efs| {
+            let authorization = efs.authorization_config.as_ref().map(|a| {
+                ecs::types::EfsAuthorizationConfig::builder()
+                    .set_access_point_id(a.access_point_id.clone())
+                    .iam(ecs::types::EfsAuthorizationConfigIam::from(a.iam.as_str()))
+                    .build()
+            });
+            built(
+                "RegisterTaskDefinition",
+                ecs::types::EfsVolumeConfiguration::builder()
+                    .file_system_id(&efs.file_system_id)
+                    .set_root_directory(efs.root_directory.clone())
+                    .transit_encryption(ecs::types::EfsTransitEncryption::from(
+                        efs.transit_encryption.as_str(),
+                    ))
+                    .set_authorization_config(authorization)
+                    .build(),
+            )
+        })
+        .transpose()?;
+    Ok(ecs::types::Volume::builder()
+        .name(&v.name)
+        .set_efs_volume_configuration(efs)
+        .build())
+}
+
 /// Registers a task definition revision; its ARN.
 pub(crate) async fn register_task_definition(
     client: &ecs::Client,
@@ -109,6 +150,11 @@ pub(crate) async fn register_task_definition(
         .container_definitions
         .iter()
         .map(container)
+        .collect::<Result<Vec<_>, _>>()?;
+    let volumes = td
+        .volumes
+        .iter()
+        .map(volume)
         .collect::<Result<Vec<_>, _>>()?;
     let storage = td.ephemeral_storage.as_ref().map(|s| {
         ecs::types::EphemeralStorage::builder()
@@ -140,6 +186,7 @@ pub(crate) async fn register_task_definition(
                 .build(),
         )
         .set_ephemeral_storage(storage)
+        .set_volumes((!volumes.is_empty()).then_some(volumes))
         .set_container_definitions(Some(containers))
         .set_tags(Some(ecs_tags(&td.tags)))
         .send()

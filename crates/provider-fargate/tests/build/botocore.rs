@@ -94,16 +94,26 @@ fn request_documents(
     out
 }
 
-/// The Fargate example of deploy/examples/ and specs that between them use every field the
+/// The Fargate examples of deploy/examples/ and specs that between them use every field the
 /// builder writes.
 fn cases() -> Vec<(&'static str, ServerlessService)> {
-    let path = examples_dir().join("fargate-hello.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut example: ServerlessService =
-        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    example.metadata.uid = Some(crate::common::UID.into());
+    let example = |file: &str| {
+        let path = examples_dir().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut example: ServerlessService =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        example.metadata.uid = Some(crate::common::UID.into());
+        example
+    };
     vec![
-        ("deploy/examples/fargate-hello.yaml", example),
+        (
+            "deploy/examples/fargate-hello.yaml",
+            example("fargate-hello.yaml"),
+        ),
+        (
+            "deploy/examples/fargate-volumes.yaml",
+            example("fargate-volumes.yaml"),
+        ),
         ("minimal", serverless_service(&simple("", ""))),
         (
             "spot, rps, load balancer",

@@ -3,7 +3,8 @@
 //! what AWS describes (with a property test), `readiness`, `update_service`, every request
 //! checked against botocore's service models, and snapshots of every object's requests; and the
 //! same for ServerlessJobs (`jobs`): the RunTask and schedule requests, how tasks read as runs
-//! and the job capability cells; and what a job run costs (`job_cost`).
+//! and the job capability cells; what a job run costs (`job_cost`); and volumes (`volumes`):
+//! each kind's task volumes and mount points for services and jobs, and the refusals.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
@@ -20,3 +21,4 @@ mod service;
 mod snapshots;
 mod task_definition;
 mod update_service;
+mod volumes;
