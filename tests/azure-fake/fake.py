@@ -48,6 +48,34 @@ REVISION_TYPE = "Microsoft.App/containerApps/revisions"
 JOB_TYPE = "Microsoft.App/jobs"
 EXECUTION_TYPE = "Microsoft.App/jobs/executions"
 ACI_TYPE = "Microsoft.ContainerInstance/containerGroups"
+STORAGE_TYPE = "Microsoft.App/managedEnvironments/storages"
+
+# `ManagedEnvironmentStorage`, as ManagedEnvironmentsStorages.json (api-version 2026-01-01,
+# Azure/azure-rest-api-specs commit 2a9d26b29f7f6b4596d6f58ebd9dde0b12e70fc2) defines it. That file
+# is not among the shared definitions (SOURCE.md); the definition is written here as upstream has
+# it, with its `$ref`s resolved from ContainerApps.json's folder, where it lives upstream.
+# `AzureFileProperties.accountKey` is x-ms-secret: never answered.
+STORAGE_SCHEMA = {
+    "description": "Storage resource for managedEnvironment.",
+    "type": "object",
+    "allOf": [{"$ref": "../../../../../../common-types/resource-management/v5/types.json"
+                       "#/definitions/ProxyResource"}],
+    "properties": {"properties": {
+        "description": "Storage properties",
+        "type": "object",
+        "properties": {
+            "azureFile": {"$ref": "./CommonDefinitions.json#/definitions/AzureFileProperties"},
+            "nfsAzureFile": {"$ref": "./CommonDefinitions.json#/definitions/"
+                                     "NfsAzureFileProperties"},
+        },
+    }},
+}
+# The operations of STORAGE_SCHEMA: (request schema?, response schema by status).
+STORAGE_OPERATIONS = {
+    "ManagedEnvironmentsStorages_Get": (False, (200,)),
+    "ManagedEnvironmentsStorages_CreateOrUpdate": (True, (200, 201)),
+    "ManagedEnvironmentsStorages_Delete": (False, ()),
+}
 
 ARM_SCOPES = ("https://management.azure.com/.default", "https://management.core.windows.net//.default")
 ANONYMOUS = "ferry-tests@azure-fake.example"
@@ -213,6 +241,9 @@ class Specs:
         return self.load(file)["definitions"][name], file
 
     def request_schema(self, operation_id):
+        if operation_id in STORAGE_OPERATIONS:
+            has_body = STORAGE_OPERATIONS[operation_id][0]
+            return (STORAGE_SCHEMA, self.path(APP_FILE)) if has_body else (None, None)
         operation, file = self.operation(operation_id)
         for parameter in operation.get("parameters", []):
             parameter, param_file, _, _ = self.deref(parameter, file)
@@ -221,6 +252,10 @@ class Specs:
         return None, None
 
     def response_schema(self, operation_id, status):
+        if operation_id in STORAGE_OPERATIONS:
+            with_body = STORAGE_OPERATIONS[operation_id][1]
+            found = str(status) in map(str, with_body)
+            return (STORAGE_SCHEMA, self.path(APP_FILE)) if found else (None, None)
         operation, file = self.operation(operation_id)
         response = operation["responses"].get(str(status))
         if response is None:
@@ -585,6 +620,7 @@ class Fake:
 
     def reset(self):
         self.resources = {}
+        self.storages = {}  # (sub, rg, environment, name), lower-case -> the storage as sent
         self.operations = {}
         self.requests = []
         self.faults = []
@@ -915,6 +951,36 @@ class Fake:
         return {"id": f"{app.arm_id()}/revisions/{revision.name}", "name": revision.name,
                 "type": REVISION_TYPE, "properties": properties}
 
+    # --- managed environments' storages
+
+    def storage_key(self, m):
+        return (m["sub"].lower(), m["rg"].lower(), m["env"].lower(), m["storage"].lower())
+
+    def put_storage(self, m, body):
+        """ManagedEnvironmentsStorages_CreateOrUpdate: not long-running; the environment itself
+        is not modelled (every name has one)."""
+        schema, file = self.specs.request_schema("ManagedEnvironmentsStorages_CreateOrUpdate")
+        self.checker.check(body, schema, file, "create")
+        properties = body.get("properties") or {}
+        if ("azureFile" in properties) == ("nfsAzureFile" in properties):
+            raise ArmError(400, "ManagedEnvironmentStorageInvalid",
+                           "Set exactly one of properties.azureFile and properties.nfsAzureFile.",
+                           "properties")
+        key = self.storage_key(m)
+        existing = key in self.storages
+        self.storages[key] = {"names": (m["sub"], m["rg"], m["env"], m["storage"]),
+                              "spec": copy.deepcopy(body)}
+        return (200 if existing else 201), self.render_storage(self.storages[key]), []
+
+    def render_storage(self, storage):
+        sub, rg, env, name = storage["names"]
+        body = copy.deepcopy(storage["spec"])
+        body.get("properties", {}).get("azureFile", {}).pop("accountKey", None)  # x-ms-secret
+        body.update({"id": f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.App/"
+                           f"managedEnvironments/{env}/storages/{name}",
+                     "name": name, "type": STORAGE_TYPE})
+        return body
+
     # --- container groups
 
     def put_group(self, sub, rg, name, body, base, who):
@@ -970,6 +1036,7 @@ class Fake:
     def render_group(self, group):
         spec = copy.deepcopy(group.spec)
         properties = spec["properties"]
+        hide_group_secrets(properties)
         properties.setdefault("osType", "Linux")
         properties.setdefault("restartPolicy", "Always")
         properties.setdefault("sku", "Standard")
@@ -1572,6 +1639,8 @@ RG = SUB + r"/resourcegroups/(?P<rg>[^/]+)"
 APPS = RG + r"/providers/microsoft\.app/containerapps"
 GROUPS = RG + r"/providers/microsoft\.containerinstance/containergroups"
 JOBS = RG + r"/providers/microsoft\.app/jobs"
+STORAGES = RG + (r"/providers/microsoft\.app/managedenvironments/(?P<env>[^/]+)/storages/"
+                 r"(?P<storage>[^/]+)")
 EXECUTION = r"/executions/(?P<execution>[^/]+)"
 NAME = r"/(?P<name>[^/]+)"
 OPERATION_ID = r"/(?P<operation>[^/]+)"
@@ -1614,6 +1683,9 @@ ROUTES = [
      APP_API, "job_operation_status"),
     ("GET", APP_LOC + r"/containerappsjoboperationresults" + OPERATION_ID, "OperationResult_Get",
      APP_API, "job_operation_result"),
+    ("GET", STORAGES, "ManagedEnvironmentsStorages_Get", APP_API, "get_storage"),
+    ("PUT", STORAGES, "ManagedEnvironmentsStorages_CreateOrUpdate", APP_API, "put_storage_route"),
+    ("DELETE", STORAGES, "ManagedEnvironmentsStorages_Delete", APP_API, "delete_storage"),
     ("GET", SUB + r"/providers/microsoft\.containerinstance/containergroups", "ContainerGroups_List",
      ACI_API, "list_groups"),
     ("GET", GROUPS, "ContainerGroups_ListByResourceGroup", ACI_API, "list_groups"),
@@ -1781,6 +1853,20 @@ class Api:
     def delete_job(self, m, raw):
         return self.fake.delete("job", m["sub"], m["rg"], m["name"], self.base)
 
+    def get_storage(self, m, raw):
+        storage = self.fake.storages.get(self.fake.storage_key(m))
+        if storage is None:
+            raise not_found(STORAGE_TYPE, m["storage"], m["rg"])
+        return 200, self.fake.render_storage(storage), []
+
+    def put_storage_route(self, m, raw):
+        return self.fake.put_storage(m, self.body_of(raw))
+
+    def delete_storage(self, m, raw):
+        """Synchronous: 200 when it was there, 204 when not."""
+        gone = self.fake.storages.pop(self.fake.storage_key(m), None)
+        return (200 if gone is not None else 204), None, []
+
     def start_job_route(self, m, raw):
         return self.fake.start_job(self.job(m), raw, self.base)
 
@@ -1832,6 +1918,20 @@ class Api:
         return []
 
 
+def hide_group_secrets(properties):
+    """What Container Instances never answers: x-ms-secret values (an environment variable's
+    `secureValue`, an Azure Files volume's `storageAccountKey`) and the files of a secret volume,
+    answered as `"secret": {}` (ContainerGroupsCreateOrUpdate.json's 200 shows both)."""
+    for container in properties.get("containers", []) + properties.get("initContainers", []):
+        for variable in container.get("properties", {}).get("environmentVariables", []):
+            variable.pop("secureValue", None)
+    for volume in properties.get("volumes", []):
+        if isinstance(volume.get("azureFile"), dict):
+            volume["azureFile"].pop("storageAccountKey", None)
+        if "secret" in volume:
+            volume["secret"] = {}
+
+
 def listed_group(group):
     """A container group as ContainerGroups_List shows it: without instance views."""
     properties = group["properties"]
@@ -1870,7 +1970,7 @@ def unrouted(method, path):
     if namespace.lower() not in NAMESPACES:
         return ArmError(400, "InvalidResourceNamespace",
                         f"The resource namespace '{namespace}' is invalid.")
-    known = {"microsoft.app": ("containerapps", "jobs", "locations"),
+    known = {"microsoft.app": ("containerapps", "jobs", "locations", "managedenvironments"),
              "microsoft.containerinstance": ("containergroups", "locations")}
     if resource_type.lower() not in known[namespace.lower()]:
         return ArmError(400, "InvalidResourceType",

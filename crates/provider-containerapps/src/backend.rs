@@ -131,7 +131,8 @@ impl Backend for ContainerApps {
     }
 
     /// The job's PUT and, for a job without a schedule, the start of the run of the object's
-    /// generation (its containers carry the run's key, `FERRY_RUN`).
+    /// generation (its containers carry the run's key, `FERRY_RUN`; a job whose containers
+    /// mount volumes is started without a body).
     fn render_job(
         &self,
         desired: &DesiredJob,
@@ -160,15 +161,26 @@ impl Backend for ContainerApps {
                 let uid = desired.object.uid.as_deref().unwrap_or("UID");
                 let key = job_build::run_key(uid, generation);
                 let body = job_build::start_body(desired, &key).map_err(|e| e.to_string())?;
-                calls.push(serde_json::json!({
+                let mut start = serde_json::json!({
                     "method": "POST",
                     "path": format!("{}?api-version={}", requests.place.start_id(), build::API_VERSION),
-                    "body": body,
-                }));
+                });
+                let keyed = match body {
+                    Some(body) => {
+                        start["body"] = body;
+                        format!("keyed {}={key}", job_build::RUN_ENV)
+                    }
+                    // A start's containers would lose the volume mounts: see job::build.
+                    None => format!(
+                        "with the job's own template (its containers mount volumes, which a \
+                         start's containers cannot), found by {}={generation}",
+                        job_build::GENERATION_ENV
+                    ),
+                };
+                calls.push(start);
                 format!(
                     "the Container Apps job, and the start of its run for generation \
-                     {generation}, keyed {}={key}",
-                    job_build::RUN_ENV
+                     {generation}, {keyed}"
                 )
             }
         };

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use ferry_api::conditions::reasons;
-use ferry_api::{AzureProviderConfig, Ingress};
+use ferry_api::{AzureFileVolume, AzureProviderConfig, Ingress};
 use ferry_azure::resource::{self, Ownership};
 pub use ferry_azure::resource::{
     MANAGED_BY_FERRY, TAG_FINGERPRINT, TAG_MANAGED_BY, TAG_OBJECT, TAG_UID,
@@ -24,7 +24,7 @@ pub use ferry_azure::resource::{
 use ferry_core::backend::BackendModel;
 use ferry_core::desired::{
     ContainerModel, Desired, EnvValue, ObjectRef, ProbeAction, ProbeModel, SecretSource,
-    TrafficModel,
+    TrafficModel, VolumeModel, VolumeSource,
 };
 use ferry_core::status::{Outputs, Readiness};
 use serde_json::{Map, Value, json};
@@ -58,6 +58,17 @@ pub enum BuildError {
         "the value of app secret {0} (spec.containerApps.secrets, fromSecret) has not been read"
     )]
     SecretNotRead(String),
+    /// A volume of a kind Container Apps cannot mount (validation refuses it first).
+    #[error(
+        "Container Apps cannot mount volume {volume}: {kind} volumes are not supported (use \
+         secret, emptyDir or azureFile)"
+    )]
+    UnsupportedVolume {
+        /// The volume's name.
+        volume: String,
+        /// Its kind (`nfs`, `efs`, `gcs`).
+        kind: &'static str,
+    },
 }
 
 impl BuildError {
@@ -68,6 +79,7 @@ impl BuildError {
             | BuildError::NotContainerAppsJob
             | BuildError::NoEnvironment => reasons::INVALID_SPEC,
             BuildError::SecretNotRead(_) => reasons::PROVIDER_ERROR,
+            BuildError::UnsupportedVolume { .. } => reasons::UNSUPPORTED,
         }
     }
 }
@@ -241,9 +253,180 @@ pub fn requests(
     values: &SecretValues,
 ) -> Result<Requests, BuildError> {
     let model = model(want)?;
+    check_volumes(&want.volumes)?;
     put(&want.object, model, config, values, |environment, value| {
         body(want, model, config, environment, value)
     })
+}
+
+/// Refuses the volumes no `Volume` can carry (validation refuses them first: a builder never
+/// drops one).
+pub(crate) fn check_volumes(volumes: &[VolumeModel]) -> Result<(), BuildError> {
+    match volumes.iter().find(|v| volume(v).is_none()) {
+        Some(v) => Err(BuildError::UnsupportedVolume {
+            volume: v.name.clone(),
+            kind: v.source.kind(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `template.volumes` of an app or a job: each volume as a `Volume`.
+pub(crate) fn volumes(volumes: &[VolumeModel]) -> Vec<Value> {
+    volumes.iter().filter_map(volume).collect()
+}
+
+/// One `Volume`; `None` for a kind Container Apps cannot mount.
+fn volume(v: &VolumeModel) -> Option<Value> {
+    Some(match &v.source {
+        // An app secret projected as one file (`SecretVolumeItem`); validation checked that
+        // `name` is one of configuration.secrets and `key` a file name.
+        VolumeSource::Secret(s) => json!({
+            "name": v.name,
+            "storageType": "Secret",
+            "secrets": [{"secretRef": s.name, "path": s.key.as_deref().unwrap_or(&s.name)}],
+        }),
+        VolumeSource::EmptyDir { .. } => json!({"name": v.name, "storageType": "EmptyDir"}),
+        VolumeSource::AzureFile(a) => json!({
+            "name": v.name,
+            "storageType": "AzureFile",
+            "storageName": storage_name(a),
+        }),
+        VolumeSource::Nfs(_) | VolumeSource::Efs(_) | VolumeSource::Gcs(_) => return None,
+    })
+}
+
+/// The environment storage an azureFile volume mounts: `environmentStorage`, else the share's
+/// name.
+pub fn storage_name(a: &AzureFileVolume) -> &str {
+    a.environment_storage.as_deref().unwrap_or(&a.share_name)
+}
+
+/// The managed environment's storage an azureFile volume mounts, and how its mounts use it:
+/// what Ferry checks before it writes an app or a job ([`storage_problem`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageUse {
+    /// The volume's index in `spec.volumes`.
+    pub index: usize,
+    /// The volume.
+    pub volume: AzureFileVolume,
+    /// Whether its mounts are read-only (validation made them agree); `None` when nothing
+    /// mounts it.
+    pub read_only: Option<bool>,
+}
+
+impl StorageUse {
+    /// The storage's name in the environment.
+    pub fn storage(&self) -> &str {
+        storage_name(&self.volume)
+    }
+
+    /// The storage's ARM id in `environment` (an environment's ARM id).
+    pub fn id(&self, environment: &str) -> String {
+        format!("{environment}/storages/{}", self.storage())
+    }
+
+    /// The field that names the storage.
+    fn field(&self) -> String {
+        let leaf = if self.volume.environment_storage.is_some() {
+            "environmentStorage"
+        } else {
+            "shareName"
+        };
+        format!("spec.volumes[{}].azureFile.{leaf}", self.index)
+    }
+}
+
+/// The environment storages the azureFile volumes of `volumes` mount in `containers`.
+pub fn storage_uses(volumes: &[VolumeModel], containers: &[ContainerModel]) -> Vec<StorageUse> {
+    volumes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, v)| match &v.source {
+            VolumeSource::AzureFile(a) => Some(StorageUse {
+                index,
+                volume: a.clone(),
+                read_only: containers
+                    .iter()
+                    .flat_map(|c| &c.mounts)
+                    .find(|m| m.volume == v.name)
+                    .map(|m| m.read_only),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Why the environment storage `held` (what ARM describes at [`StorageUse::id`], `None` when
+/// it does not exist) cannot serve `used` in `environment`; `None` when it can. The storage is
+/// the environment owner's: Ferry reads it, never writes it.
+pub fn storage_problem(
+    used: &StorageUse,
+    environment: &str,
+    held: Option<&Value>,
+) -> Option<String> {
+    let storage = used.storage();
+    let env = environment.rsplit('/').next().unwrap_or(environment);
+    let a = &used.volume;
+    let mode = if used.read_only == Some(true) {
+        "ReadOnly"
+    } else {
+        "ReadWrite"
+    };
+    let Some(held) = held else {
+        return Some(format!(
+            "the Container Apps environment {env} has no storage {storage} ({}): its owner adds \
+             it with `az containerapp env storage set --name {env} --storage-name {storage} \
+             --storage-type AzureFile --azure-file-account-name {} --azure-file-share-name {} \
+             --azure-file-account-key KEY --access-mode {mode}`, or name an existing one in \
+             spec.volumes[{}].azureFile.environmentStorage",
+            used.field(),
+            a.storage_account,
+            a.share_name,
+            used.index
+        ));
+    };
+    let file = &held["properties"]["azureFile"];
+    if !file.is_object() {
+        return Some(format!(
+            "the storage {storage} of Container Apps environment {env} ({}) is not an SMB Azure \
+             Files storage (azureFile), as an azureFile volume needs: name another in \
+             spec.volumes[{}].azureFile.environmentStorage",
+            used.field(),
+            used.index
+        ));
+    }
+    let account = file["accountName"].as_str().unwrap_or_default();
+    let share = file["shareName"].as_str().unwrap_or_default();
+    if !account.eq_ignore_ascii_case(&a.storage_account) || share != a.share_name {
+        return Some(format!(
+            "the storage {storage} of Container Apps environment {env} ({}) holds share {share} \
+             of storage account {account}, not {} of {} as spec.volumes[{}].azureFile says: \
+             correct the volume, or name the storage that holds that share",
+            used.field(),
+            a.share_name,
+            a.storage_account,
+            used.index
+        ));
+    }
+    // accessMode has no default in the definitions; az and the portal write ReadWrite.
+    let read_only = file["accessMode"].as_str() == Some("ReadOnly");
+    match used.read_only {
+        Some(true) if !read_only => Some(format!(
+            "volume spec.volumes[{}] is mounted read-only, but the storage {storage} of Container Apps \
+             environment {env} is ReadWrite, and Container Apps takes a mount's access from its \
+             storage (a volume mount has no readOnly): set the storage's accessMode to ReadOnly, \
+             or mount the volume read-write",
+            used.index
+        )),
+        Some(false) if read_only => Some(format!(
+            "the storage {storage} of Container Apps environment {env} is ReadOnly, and volume \
+             spec.volumes[{}] is mounted read-write: set azureFile.readOnly (or the mounts' \
+             readOnly) to true, or use a ReadWrite storage",
+            used.index
+        )),
+        _ => None,
+    }
 }
 
 /// The PUT of `object`'s resource with the settings `model` under `config`, with the copied
@@ -422,11 +605,16 @@ fn template(want: &Desired, model: &ContainerAppsModel) -> Value {
     if !model.rules.is_empty() {
         scale["rules"] = model.rules.iter().map(|r| scale_rule(*r)).collect();
     }
-    json!({"containers": containers, "scale": scale})
+    let mut template = json!({"containers": containers, "scale": scale});
+    let volumes = volumes(&want.volumes);
+    if !volumes.is_empty() {
+        template["volumes"] = volumes.into();
+    }
+    template
 }
 
-/// One container of a template: its image, size, command, env and probes (a job's containers
-/// have none).
+/// One container of a template: its image, size, command, env, volume mounts and probes (a
+/// job's containers have none).
 pub(crate) fn container(c: &ContainerModel, size: Size) -> Value {
     let mut out = json!({
         "name": c.name,
@@ -449,6 +637,19 @@ pub(crate) fn container(c: &ContainerModel, size: Size) -> Value {
                 EnvValue::Secret(
                     SecretSource::Store { name, .. } | SecretSource::Kubernetes { name, .. },
                 ) => json!({"name": e.name, "secretRef": name}),
+            })
+            .collect();
+    }
+    if !c.mounts.is_empty() {
+        out["volumeMounts"] = c
+            .mounts
+            .iter()
+            .map(|m| {
+                let mut mount = json!({"volumeName": m.volume, "mountPath": m.mount_path});
+                if let Some(sub) = &m.sub_path {
+                    mount["subPath"] = sub.as_str().into();
+                }
+                mount
             })
             .collect();
     }

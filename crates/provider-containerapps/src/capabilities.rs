@@ -11,16 +11,29 @@ use crate::validate::format_centi_gib;
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
         Feature::VolumeSecret => partial(
-            "a Secret volume of app secrets: name is looked up in spec.containerApps.secrets",
+            "a Secret volume projecting one app secret as a file: name is an entry of \
+             spec.containerApps.secrets (Key Vault or fromSecret, added to the app even when \
+             only a volume reads it), key the file's name (default: the secret's name)",
         ),
-        Feature::VolumeEmptyDir => yes("an EmptyDir volume (on the replica's ephemeral storage)"),
+        Feature::VolumeEmptyDir => partial(
+            "an EmptyDir volume on the replica's ephemeral storage (1 to 8 GiB by its vCPU on \
+             Consumption, shared with the containers): medium Memory and read-only mounts are \
+             refused; a sizeLimit within that storage is accepted but not enforced",
+        ),
         Feature::VolumeNfs => no(
             "Container Apps mounts Azure Files through the environment's storages; use an azureFile volume",
         ),
-        Feature::VolumeEfs => no("Container Apps mounts Azure Files; use an azureFile volume"),
-        Feature::VolumeGcs => no("Container Apps mounts Azure Files; use an azureFile volume"),
+        Feature::VolumeEfs => {
+            no("Container Apps mounts Azure Files, not an AWS file system; use an azureFile volume")
+        }
+        Feature::VolumeGcs => no(
+            "Container Apps mounts Azure Files, not a Cloud Storage bucket; use an azureFile volume",
+        ),
         Feature::VolumeAzureFile => partial(
-            "an AzureFile volume of an environment storage (azureFile.environmentStorage) that names the share; the storage must exist in the managed environment",
+            "an AzureFile volume of the managed environment's storage azureFile.environmentStorage \
+             (default: the share's name), which the environment's owner creates; before writing, \
+             Ferry checks that it exists, holds that share of that account, and that its \
+             accessMode matches the mounts' readOnly (a mount has no readOnly of its own)",
         ),
         Feature::VolumeSubPath => yes("the volume mount's subPath"),
         Feature::Sidecars => yes(

@@ -10,6 +10,12 @@
 //! UID is `NameTaken`; one Ferry released (its `managed-by` tag without a UID) is adopted.
 //! Ferry writes only when the fingerprint of what it builds, or a field people change behind its
 //! back, differs: an idle reconcile is reads only.
+//!
+//! Before it writes an app (or a job) that mounts azureFile volumes, Ferry reads the managed
+//! environment's storages they name (`ManagedEnvironmentsStorages_Get`): the storage is the
+//! environment owner's, and a missing one, another share, or an access mode the mounts
+//! contradict is reported on the object (`InvalidSpec`, looked at again a minute later)
+//! instead of failing inside Container Apps.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -34,7 +40,9 @@ use kube::api::Api;
 use serde_json::Value;
 use tracing::{debug, info};
 
-use crate::build::{self, API_VERSION, BuildError, Place, Requests, SecretValue, SecretValues};
+use crate::build::{
+    self, API_VERSION, BuildError, Place, Requests, SecretValue, SecretValues, StorageUse,
+};
 use crate::job::client::{ContainerAppsJobs, Stops};
 
 /// Tunables of the Container Apps backend.
@@ -196,7 +204,8 @@ impl ContainerAppsConnector {
     }
 }
 
-/// `(app secret, Kubernetes Secret, key)` of every `fromSecret` entry some env reads.
+/// `(app secret, Kubernetes Secret, key)` of every `fromSecret` entry some env or secret volume
+/// reads.
 fn copied_secrets(svc: &ServerlessService) -> Vec<(String, String, String)> {
     let read: Vec<&str> = svc
         .spec
@@ -204,6 +213,7 @@ fn copied_secrets(svc: &ServerlessService) -> Vec<(String, String, String)> {
         .iter()
         .flat_map(|c| c.env.iter().flatten())
         .filter_map(|e| e.secret.as_ref().map(|s| s.name.as_str()))
+        .chain(crate::validate::volume_secrets(&svc.spec))
         .collect();
     svc.spec
         .container_apps
@@ -290,6 +300,29 @@ pub(crate) fn operation_in_progress(error: &ProviderError) -> bool {
                 || e.code.contains("Transitioning")
                 || e.code == "Conflict")
     })
+}
+
+/// Checks, before a write of `body` (an app's or a job's PUT), that the environment storages
+/// `uses` exist in its environment and can serve the volumes ([`build::storage_problem`]).
+pub(crate) async fn check_storages(
+    arm: &Arm,
+    body: &Value,
+    uses: &[StorageUse],
+) -> Result<(), ProviderError> {
+    let Some(environment) = body["properties"]["environmentId"].as_str() else {
+        return Ok(());
+    };
+    for used in uses {
+        let held = arm.get(&used.id(environment), API_VERSION).await?;
+        if let Some(message) = build::storage_problem(used, environment, held.as_ref()) {
+            return Err(ProviderError::Terminal {
+                reason: reasons::INVALID_SPEC,
+                message,
+                recheck: Some(secrets::SECRET_RECHECK),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A desired service or job this backend cannot build for (never after validation).
@@ -462,11 +495,15 @@ impl ExternalClient for ContainerAppsClient {
 
     async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
         let requests = self.requests(want)?;
+        let uses = build::storage_uses(&want.volumes, &want.containers);
+        check_storages(&self.arm, &requests.body, &uses).await?;
         self.put(&requests, "creating").await
     }
 
     async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
         let requests = self.requests(want)?;
+        let uses = build::storage_uses(&want.volumes, &want.containers);
+        check_storages(&self.arm, &requests.body, &uses).await?;
         self.put(&requests, "updating").await
     }
 

@@ -50,6 +50,19 @@ pub fn cpu_sizes() -> impl Iterator<Item = u64> + Clone {
     (MIN_CPU_MILLIS..=MAX_CPU_MILLIS).step_by(usize::try_from(CPU_STEP_MILLIS).unwrap_or(250))
 }
 
+/// A replica's ephemeral storage on the Consumption profile, GiB, by the vCPU of its containers
+/// together: 0.25 or less 1 GiB, 0.5 or less 2, 1 or less 4, more 8 ("Use storage mounts in
+/// Azure Container Apps", ephemeral storage). Its containers' writable layers and its EmptyDir
+/// volumes share it.
+pub fn ephemeral_storage_gib(cpu_millis: u64) -> u64 {
+    match cpu_millis {
+        0..=250 => 1,
+        251..=500 => 2,
+        501..=1000 => 4,
+        _ => 8,
+    }
+}
+
 /// The memory Consumption pairs with `cpu_millis`, hundredths of a GiB.
 pub fn paired_memory_centi_gib(cpu_millis: u64) -> u64 {
     cpu_millis * GIB_PER_CPU * CENTI_GIB_PER_GIB / 1000

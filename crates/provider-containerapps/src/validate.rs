@@ -1,11 +1,13 @@
 //! Azure Container Apps rules: the CPU and memory pairs Consumption sells (over the app's
 //! containers together), memory in Gi with two decimals, replica bounds, scale rules, probe
-//! timings, traffic splits and the app secrets `env[].secret` names; for a job, the same sizes
-//! and secrets, and what its trigger can hold (a UTC schedule, no pause).
+//! timings, traffic splits, the app secrets `env[].secret` and secret volumes name, and what
+//! its volumes can be (an EmptyDir on disk, an azureFile share through an environment storage,
+//! one access mode per share); for a job, the same sizes, secrets and volumes, and what its
+//! trigger can hold (a UTC schedule, no pause).
 
 use ferry_api::{
     AzureSecret, ContainerAppsSpec, ContainerAppsTransport, ScalingMetric, SecretRef,
-    ServerlessServiceSpec,
+    ServerlessServiceSpec, StorageMedium, Volume,
 };
 use ferry_core::Findings;
 use ferry_core::backend::Parts;
@@ -22,7 +24,7 @@ use crate::limits::{
     ENVIRONMENT_CORES, JOB_PARALLELISM, MAX_REPLICAS, MIN_REPLICAS, PROBE_FAILURE_THRESHOLD,
     PROBE_INITIAL_DELAY, PROBE_PERIOD, PROBE_TIMEOUT, REPLICA_COMPLETION_COUNT,
     REPLICA_RETRY_LIMIT, REPLICA_TIMEOUT_SECONDS, SCHEDULE_TIME_ZONES, cpu_sizes,
-    paired_memory_centi_gib,
+    ephemeral_storage_gib, paired_memory_centi_gib,
 };
 use crate::model::{AppSecret, AppSecretSource, ContainerAppsModel, ScaleRule, Size};
 
@@ -98,6 +100,8 @@ pub(crate) fn check(f: &mut Findings, parts: &Parts<'_>) -> Option<ContainerApps
     let rules = parts
         .scaling
         .and_then(|s| scale_rules(f, parts, s, section.transport));
+    let cpu = replica_cpu(consumption, sizes.as_ref().and_then(Option::as_deref));
+    volumes(f, spec, parts.containers, cpu);
     let secrets = secrets(f, parts, &section);
     if f.error_count() != before {
         return None;
@@ -186,6 +190,8 @@ pub(crate) fn check_job(f: &mut Findings, parts: &JobParts<'_>) -> Option<Contai
         scaling: None,
         concurrency: None,
     };
+    let cpu = replica_cpu(consumption, sizes.as_ref().and_then(Option::as_deref));
+    volumes(f, &workload, parts.containers, cpu);
     let secrets = secrets(f, &service_parts, &section);
     if f.error_count() != before {
         return None;
@@ -574,6 +580,208 @@ fn scale_rules(
     (f.error_count() == before).then_some(rules)
 }
 
+/// The app secrets the secret volumes of `spec` read (by their names in
+/// `spec.containerApps.secrets`).
+pub(crate) fn volume_secrets(spec: &ServerlessServiceSpec) -> impl Iterator<Item = &str> {
+    spec.volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| v.secret.as_ref().map(|s| s.name.as_str()))
+}
+
+/// The vCPU of a replica (its containers together) on the Consumption profile, whose ephemeral
+/// storage Ferry knows; `None` on another profile or when the sizes did not validate.
+fn replica_cpu(consumption: bool, sizes: Option<&[Size]>) -> Option<u64> {
+    let sizes = sizes?;
+    consumption.then(|| {
+        sizes
+            .iter()
+            .map(|s| s.cpu_millis)
+            .fold(0, u64::saturating_add)
+    })
+}
+
+/// What Container Apps cannot do with the volumes of `spec` and the mounts of `containers`
+/// (`Template.volumes[]` and `Container.volumeMounts[]`, CommonDefinitions.json 2026-01-01):
+/// a secret volume names an app secret and at most a file name; an EmptyDir lives on the
+/// replica's ephemeral storage (no memory medium; a sizeLimit within that storage, not
+/// enforced per volume); a `VolumeMount` has no `readOnly`, so an EmptyDir is mounted
+/// read-write and an azureFile share as its environment storage's `accessMode` says, the same
+/// for every mount (the client checks the storage before it writes). The kinds it cannot mount
+/// at all are the capability table's `no` cells, which core refuses.
+fn volumes(
+    f: &mut Findings,
+    spec: &ServerlessServiceSpec,
+    containers: Option<&[ContainerModel]>,
+    replica_cpu: Option<u64>,
+) {
+    let declared = spec.volumes.as_deref().unwrap_or_default();
+    for (i, v) in declared.iter().enumerate() {
+        let path = format!("spec.volumes[{i}]");
+        if let Some(s) = &v.secret {
+            secret_volume(f, &path, s, spec);
+        }
+        if let Some(e) = &v.empty_dir {
+            if e.medium == Some(StorageMedium::Memory) {
+                f.unsupported(
+                    format!("{path}.emptyDir.medium"),
+                    "Container Apps keeps an EmptyDir volume on the replica's ephemeral storage \
+                     (disk), never in memory: remove medium, or set it to Disk",
+                );
+            }
+            if e.size_limit.is_some() {
+                empty_dir_size(f, &format!("{path}.emptyDir.sizeLimit"), v, replica_cpu);
+            }
+        }
+        if let Some(a) = &v.azure_file
+            && a.secret_ref.is_some()
+        {
+            f.warn(
+                format!("{path}.azureFile.secretRef"),
+                format!(
+                    "Container Apps mounts the share through the environment storage {}, which \
+                     holds the storage account's key: secretRef is not read (it is for \
+                     containerInstances and kubernetes)",
+                    a.environment_storage.as_deref().unwrap_or(&a.share_name)
+                ),
+            );
+        }
+    }
+    for (i, c) in containers.into_iter().flatten().enumerate() {
+        for (k, m) in c.mounts.iter().enumerate() {
+            let Some(v) = declared.iter().find(|v| v.name == m.volume) else {
+                continue;
+            };
+            if v.empty_dir.is_some() && m.read_only {
+                f.unsupported(
+                    format!("spec.containers[{i}].volumeMounts[{k}].readOnly"),
+                    "Container Apps mounts an EmptyDir volume read-write (a volume mount has no \
+                     readOnly): remove readOnly",
+                );
+            }
+        }
+    }
+    azure_file_modes(f, declared, containers.unwrap_or_default());
+}
+
+/// A secret volume: `name` is an entry of `spec.containerApps.secrets` (the app secret it
+/// projects), `key` the file's name in the volume (default: the secret's name).
+fn secret_volume(f: &mut Findings, path: &str, s: &SecretRef, spec: &ServerlessServiceSpec) {
+    let declared = spec
+        .container_apps
+        .as_ref()
+        .and_then(|c| c.secrets.as_ref())
+        .is_some_and(|secrets| secrets.iter().any(|d| d.name == s.name));
+    if !declared {
+        f.invalid(
+            format!("{path}.secret.name"),
+            format!(
+                "a secret volume on Container Apps projects an app secret: add {{name: {0}, \
+                 keyVaultUrl: https://VAULT.vault.azure.net/secrets/NAME}} (read with \
+                 spec.containerApps.identity) or {{name: {0}, fromSecret: {{name: SECRET, key: \
+                 KEY}}}} to spec.containerApps.secrets",
+                s.name
+            ),
+        );
+    }
+    if let Some(key) = &s.key
+        && !is_file_name(key)
+    {
+        f.invalid(
+            format!("{path}.secret.key"),
+            format!(
+                "is the name of the file the secret becomes in the volume (Container Apps' \
+                 secret volume path): letters, digits, '-', '_' and '.', not . or ..; got {key:?}"
+            ),
+        );
+    }
+}
+
+/// A file name in a volume: what a secret's `key` may be on Azure.
+pub(crate) fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// `emptyDir.sizeLimit` at `field`: Container Apps has no per-volume limit. Within the replica's
+/// ephemeral storage it is accepted and warned (the storage bounds it); beyond it, refused:
+/// the directory could never hold that much.
+fn empty_dir_size(f: &mut Findings, field: &str, v: &Volume, replica_cpu: Option<u64>) {
+    let limit = v
+        .empty_dir
+        .as_ref()
+        .and_then(|e| e.size_limit.as_ref())
+        .and_then(|q| ferry_core::quantity::Amount::parse(q.as_str()).ok())
+        .and_then(ferry_core::quantity::Amount::units_ceil);
+    let Some(limit) = limit else {
+        return; // core reports a quantity it cannot read
+    };
+    let Some(cpu) = replica_cpu else {
+        f.warn(
+            field,
+            "Container Apps has no size limit per EmptyDir volume: the directory shares the \
+             replica's ephemeral storage with its containers, and sizeLimit is not enforced",
+        );
+        return;
+    };
+    let budget = ephemeral_storage_gib(cpu);
+    if limit > budget * GIB {
+        f.unsupported(
+            field,
+            format!(
+                "a replica of {} vCPU has {budget} GiB of ephemeral storage on the Consumption \
+                 profile, which its containers and EmptyDir volumes share: ask for at most \
+                 {budget}Gi, or give the containers more CPU (up to 8 GiB above 1 vCPU); got {}",
+                format_cores(cpu),
+                format_bytes(limit)
+            ),
+        );
+    } else {
+        f.warn(
+            field,
+            format!(
+                "Container Apps has no size limit per EmptyDir volume: the directory shares the \
+                 replica's {budget} GiB of ephemeral storage with its containers, and sizeLimit \
+                 is not enforced"
+            ),
+        );
+    }
+}
+
+/// Every mount of one azureFile volume must agree on `readOnly`: Container Apps takes it from
+/// the environment storage's `accessMode`, one value for every mount.
+fn azure_file_modes(f: &mut Findings, declared: &[Volume], containers: &[ContainerModel]) {
+    for v in declared.iter().filter(|v| v.azure_file.is_some()) {
+        let mut first: Option<bool> = None;
+        for (i, c) in containers.iter().enumerate() {
+            for (k, m) in c.mounts.iter().enumerate() {
+                if m.volume != v.name {
+                    continue;
+                }
+                match first {
+                    None => first = Some(m.read_only),
+                    Some(mode) if mode != m.read_only => f.unsupported(
+                        format!("spec.containers[{i}].volumeMounts[{k}].readOnly"),
+                        format!(
+                            "Container Apps has no readOnly per mount: an azureFile volume is \
+                             read-only or read-write for every mount, as its environment \
+                             storage's accessMode says; mount volume {} read-only everywhere \
+                             or nowhere, or declare a second volume over a ReadOnly storage",
+                            v.name
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+}
+
 /// The app secrets `env` reads, in the order `spec.containerApps.secrets` lists them; refuses a
 /// Key Vault secret without the identity to read it, warns of entries nothing reads (they are
 /// not sent: a copied value should not live in Azure for nothing).
@@ -587,6 +795,7 @@ fn secrets(f: &mut Findings, parts: &Parts<'_>, section: &ContainerAppsSpec) -> 
             EnvValue::Secret(SecretSource::Store { name, .. }) => Some(name.as_str()),
             _ => None,
         })
+        .chain(volume_secrets(parts.spec))
         .collect();
     let mut out = Vec::new();
     for (i, s) in section.secrets.iter().flatten().enumerate() {
@@ -625,8 +834,8 @@ fn secrets(f: &mut Findings, parts: &Parts<'_>, section: &ContainerAppsSpec) -> 
             f.warn(
                 format!("{path}.name"),
                 format!(
-                    "no env[].secret reads {name}: it is not sent to Container Apps; remove it or \
-                     use it"
+                    "no env[].secret or secret volume reads {name}: it is not sent to Container \
+                     Apps; remove it or use it"
                 ),
             );
             continue;

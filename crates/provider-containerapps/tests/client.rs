@@ -644,3 +644,132 @@ async fn an_app_cannot_move_to_another_environment_in_place() {
     }
     assert_eq!(h.writes().await, BTreeMap::new());
 }
+
+/// Puts the environment storage `name` (an SMB share of account `acmefiles`) in the test's
+/// environment `env`, as the environment's owner does.
+async fn put_storage(h: &Harness, name: &str, share: &str, mode: &str) {
+    let body = json!({"properties": {"azureFile": {
+        "accountName": "acmefiles", "accountKey": "a2V5", "shareName": share, "accessMode": mode,
+    }}});
+    let url = h.subscription().environment_storage_url(GROUP, "env", name);
+    let answer = h
+        .fake
+        .send_raw(http::Method::PUT, &url, Some(&body))
+        .await
+        .unwrap();
+    assert!(answer.status.is_success(), "{answer:?}");
+}
+
+#[tokio::test]
+async fn an_app_mounting_a_missing_storage_waits_for_it_and_an_idle_app_reads_none() {
+    let h = Harness::start("ca-storage").await;
+    let svc = service(
+        "files",
+        "ghcr.io/acme/files:1",
+        "    volumeMounts: [{name: data, mountPath: /data, subPath: app}, \
+                            {name: scratch, mountPath: /scratch}]\n  \
+         volumes: [{name: data, azureFile: {shareName: files, storageAccount: acmefiles}}, \
+                   {name: scratch, emptyDir: {}}]\n",
+    );
+    let want = desired(&svc);
+    let client = h.client(&svc).await;
+    assert_eq!(client.observe(&want).await.unwrap(), Observation::Absent);
+    match client.create(&want).await {
+        Err(ProviderError::Terminal {
+            reason,
+            message,
+            recheck,
+        }) => {
+            assert_eq!(reason, reasons::INVALID_SPEC);
+            assert!(
+                message.starts_with(
+                    "the Container Apps environment env has no storage files \
+                     (spec.volumes[0].azureFile.shareName)"
+                ),
+                "{message}"
+            );
+            assert!(recheck.is_some(), "looked at again");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        h.writes().await,
+        BTreeMap::new(),
+        "no app without its storage"
+    );
+
+    // The owner creates it read-only: the read-write mount cannot write to it.
+    put_storage(&h, "files", "files", "ReadOnly").await;
+    match client.create(&want).await {
+        Err(ProviderError::Terminal { message, .. }) => {
+            assert!(message.contains("is ReadOnly"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    put_storage(&h, "files", "files", "ReadWrite").await;
+    h.until_ready(&svc).await;
+    let sent: Vec<Value> = h
+        .subscription()
+        .requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.operation == "ContainerApps_CreateOrUpdate")
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(sent.len(), 1);
+    let template = &sent[0]["properties"]["template"];
+    assert_eq!(
+        template["volumes"],
+        json!([
+            {"name": "data", "storageType": "AzureFile", "storageName": "files"},
+            {"name": "scratch", "storageType": "EmptyDir"},
+        ])
+    );
+    assert_eq!(
+        template["containers"][0]["volumeMounts"],
+        json!([
+            {"volumeName": "data", "mountPath": "/data", "subPath": "app"},
+            {"volumeName": "scratch", "mountPath": "/scratch"},
+        ])
+    );
+    let app = h.app(&svc).await.unwrap();
+    assert_eq!(
+        app["properties"]["template"]["volumes"],
+        template["volumes"]
+    );
+
+    // Idle: no storage read, no write.
+    h.subscription().clear().await.unwrap();
+    for _ in 0..3 {
+        h.reconcile(&svc).await;
+    }
+    let calls = h.subscription().calls().await.unwrap();
+    assert_eq!(
+        calls.get("ManagedEnvironmentsStorages_Get"),
+        None,
+        "{calls:?}"
+    );
+    assert_eq!(h.writes().await, BTreeMap::new());
+
+    // Another subPath: one PUT, the storage read again first.
+    let moved = service(
+        "files",
+        "ghcr.io/acme/files:1",
+        "    volumeMounts: [{name: data, mountPath: /data, subPath: other}, \
+                            {name: scratch, mountPath: /scratch}]\n  \
+         volumes: [{name: data, azureFile: {shareName: files, storageAccount: acmefiles}}, \
+                   {name: scratch, emptyDir: {}}]\n",
+    );
+    h.until_ready(&moved).await;
+    assert_eq!(
+        h.writes().await,
+        writes(&[("ContainerApps_CreateOrUpdate", 1)])
+    );
+    let calls = h.subscription().calls().await.unwrap();
+    assert_eq!(
+        calls.get("ManagedEnvironmentsStorages_Get"),
+        Some(&1),
+        "{calls:?}"
+    );
+}

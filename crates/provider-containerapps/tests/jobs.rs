@@ -712,3 +712,87 @@ async fn arm_errors_are_classified_as_the_services_are() {
     // Not retried inside the call: the next look decides.
     assert_eq!(h.subscription().calls().await.unwrap()["Jobs_Start"], 1);
 }
+
+#[tokio::test]
+async fn a_job_mounting_volumes_checks_its_storage_and_runs_its_own_template_once() {
+    let h = Harness::start("caj-volumes").await;
+    let j = serverless_job(
+        "archive",
+        1,
+        "{provider: containerApps, containers: [{name: task, image: 'ghcr.io/acme/task:1', \
+         command: [sh, -c], args: ['echo done'], volumeMounts: [\
+         {name: archive, mountPath: /archive, subPath: daily}, {name: scratch, mountPath: /tmp/w}]}], \
+         volumes: [{name: archive, azureFile: {shareName: archive, storageAccount: acmefiles}}, \
+                   {name: scratch, emptyDir: {}}]}",
+    );
+    let want = desired(&j);
+    // No storage in the environment: nothing is written, the reason says what to create.
+    match h.client(&j).await.apply(&want).await {
+        Err(ProviderError::Terminal {
+            reason, message, ..
+        }) => {
+            assert_eq!(reason, reasons::INVALID_SPEC);
+            assert!(message.contains("has no storage archive"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.writes().await, BTreeMap::new());
+    let storage = json!({"properties": {"azureFile": {"accountName": "acmefiles",
+        "accountKey": "a2V5", "shareName": "archive", "accessMode": "ReadWrite"}}});
+    let url = h
+        .subscription()
+        .environment_storage_url(GROUP, "env", "archive");
+    let put = h
+        .fake
+        .send_raw(http::Method::PUT, &url, Some(&storage))
+        .await
+        .unwrap();
+    assert!(put.status.is_success(), "{put:?}");
+
+    let run = h.until_ended(&j, 1).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:?}");
+    let held = h.held(&j).await.unwrap();
+    let template = &held["properties"]["template"];
+    assert_eq!(
+        template["volumes"],
+        json!([
+            {"name": "archive", "storageType": "AzureFile", "storageName": "archive"},
+            {"name": "scratch", "storageType": "EmptyDir"},
+        ])
+    );
+    assert_eq!(
+        template["containers"][0]["volumeMounts"],
+        json!([
+            {"volumeName": "archive", "mountPath": "/archive", "subPath": "daily"},
+            {"volumeName": "scratch", "mountPath": "/tmp/w"},
+        ])
+    );
+    // The start carried no containers (they would have lost their mounts): the execution is
+    // the job's template, which names the generation.
+    let starts: Vec<Value> = h
+        .subscription()
+        .requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.operation == "Jobs_Start")
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(starts, [Value::Null]);
+    let executions = h.executions(&j).await.unwrap();
+    assert_eq!(executions.len(), 1, "{executions:#?}");
+    assert_eq!(env_value(&executions[0], GENERATION_ENV), Some("1"));
+    assert_eq!(env_value(&executions[0], RUN_ENV), None);
+    // Started again for the generation (a lost answer, a fresh operator): the same run.
+    let again = h.client(&j).await.start(&want, 1).await.unwrap();
+    assert_eq!(again.name, run.name);
+    assert_eq!(h.executions(&j).await.unwrap().len(), 1);
+    assert_eq!(
+        h.writes().await,
+        writes(&[
+            ("ManagedEnvironmentsStorages_CreateOrUpdate", 1), // the test's, as the owner
+            ("Jobs_CreateOrUpdate", 1),
+            ("Jobs_Start", 1),
+        ])
+    );
+}

@@ -18,6 +18,8 @@ use std::sync::Arc;
 use ferry_provider::Connector;
 use ferry_provider::backend::{Backend, Environment, Rendered};
 
+use serde_json::Value;
+
 use crate::build::{self, SecretValue};
 use crate::client::{ContainerInstancesConnector, Settings};
 use crate::{capabilities, cost, limits, validate};
@@ -143,8 +145,55 @@ impl Backend for ContainerInstances {
 }
 
 /// The PUT Ferry would send for `desired`, offline: values copied from Secrets are shown as
-/// placeholders.
+/// placeholders (a secret file's as the placeholder itself, where Ferry sends base64).
 pub(crate) fn render_request(
+    desired: &Desired,
+    section: &AzureProviderConfig,
+) -> Result<build::Request, build::BuildError> {
+    let mut request = placeholder_request(desired, section)?;
+    let files = desired
+        .backend
+        .get::<crate::model::ContainerInstancesModel>()
+        .map(|m| m.secret_files.clone())
+        .unwrap_or_default();
+    // `get_mut`, not indexing: indexing would add `volumes: null` to a group without any.
+    for volume in request
+        .body
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("volumes"))
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        let name = volume["name"].as_str().unwrap_or_default().to_owned();
+        let Some(contents) = volume.get_mut("secret").and_then(|s| s.as_object_mut()) else {
+            continue;
+        };
+        for (file, content) in contents.iter_mut() {
+            let source = files.iter().find_map(|f| match &f.source {
+                crate::model::FileSource::Kubernetes { secret, key }
+                    if f.volume == name && &f.file == file =>
+                {
+                    Some((secret.clone(), key.clone()))
+                }
+                _ => None,
+            });
+            if let Some(key) = source {
+                *content = format!(
+                    "<base64 of {}>",
+                    build::secret_placeholder(&desired.object.namespace, &key)
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                )
+                .into();
+            }
+        }
+    }
+    Ok(request)
+}
+
+/// [`render_request`] before its secret files are shown as placeholders.
+fn placeholder_request(
     desired: &Desired,
     section: &AzureProviderConfig,
 ) -> Result<build::Request, build::BuildError> {

@@ -16,9 +16,24 @@
 //!   by name). What ARM adds (its defaults, `instanceView`, the IP address, `fqdn`) is not
 //!   compared, and secure values are not. A field someone removed or changed behind Ferry's
 //!   back is put back.
+//!
+//! Volumes (`ContainerGroupProperties.volumes[]` and `Container.volumeMounts[]`):
+//!
+//! | `spec.volumes[]` | `Volume` |
+//! |---|---|
+//! | `azureFile` | `azureFile {shareName, storageAccountName, storageAccountKey, readOnly}`, the key read from `secretRef` |
+//! | `emptyDir` | `emptyDir: {}` |
+//! | `secret` of a `fromSecret` entry | `secret: {FILE: base64 of the value}` |
+//! | `secret` of a `keyVaultUrl` entry | `secretReference: {FILE: the group's secret reference}` |
+//!
+//! A mount is `{name, mountPath, readOnly}`. ARM answers neither `storageAccountKey` nor a
+//! secret volume's files (`"secret": {}`, ContainerGroupsCreateOrUpdate.json's answer): the
+//! fingerprint covers them, as it covers secure values.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use ferry_api::conditions::reasons;
 use ferry_api::{AciPriority, AzureProviderConfig, ContainerInstancesSpec, OsType};
 use ferry_azure::resource;
@@ -28,12 +43,13 @@ pub use ferry_azure::resource::{
 };
 use ferry_core::desired::{
     ContainerModel, Desired, EnvModel, EnvValue, ProbeAction, ProbeModel, SecretSource,
+    VolumeModel, VolumeSource,
 };
 use ferry_core::status::{Outputs, Readiness};
 use serde_json::{Map, Value, json};
 
 use crate::limits::{GPU_SKU, RESTART_POLICY};
-use crate::model::{Address, ContainerInstancesModel};
+use crate::model::{Address, ContainerInstancesModel, FileSource};
 
 /// The Container Instances api-version Ferry speaks.
 pub const API_VERSION: &str = "2026-05-01";
@@ -71,6 +87,28 @@ pub enum BuildError {
         secret: String,
         /// Its key.
         key: String,
+    },
+    /// A Secret key a volume copies (an Azure Files account key, a secret file) was not read.
+    #[error("volume {volume}: the value of key {key} of Secret {secret} was not read")]
+    VolumeSecretNotRead {
+        /// The volume.
+        volume: String,
+        /// The Secret.
+        secret: String,
+        /// Its key.
+        key: String,
+    },
+    /// A volume Container Instances cannot mount, or one validation did not resolve (a bug
+    /// upstream, reported rather than dropped).
+    #[error(
+        "Container Instances cannot mount volume {volume} ({kind}): it mounts azureFile (with \
+         secretRef), emptyDir and secret volumes"
+    )]
+    UnsupportedVolume {
+        /// The volume.
+        volume: String,
+        /// Its kind.
+        kind: &'static str,
     },
     /// A secret reference that is not in the model (validation resolves every secret, so this
     /// is a bug upstream, reported rather than dropped).
@@ -177,9 +215,11 @@ impl std::fmt::Debug for SecretValue {
     }
 }
 
-/// The Secret keys `want` copies into secure values, each once.
+/// The Secret keys `want` copies, each once: into secure values, Azure Files account keys and
+/// secret files.
 pub fn kubernetes_secrets(want: &Desired) -> BTreeSet<SecretKey> {
-    want.containers
+    let env = want
+        .containers
         .iter()
         .flat_map(|c| &c.env)
         .filter_map(|e| match &e.value {
@@ -187,12 +227,28 @@ pub fn kubernetes_secrets(want: &Desired) -> BTreeSet<SecretKey> {
                 Some((name.clone(), key.clone()))
             }
             _ => None,
-        })
-        .collect()
+        });
+    let account_keys = want.volumes.iter().filter_map(|v| match &v.source {
+        VolumeSource::AzureFile(a) => a
+            .secret_ref
+            .as_ref()
+            .map(|r| (r.name.clone(), r.key.clone())),
+        _ => None,
+    });
+    let files = model(want)
+        .map(|m| m.secret_files.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| match &f.source {
+            FileSource::Kubernetes { secret, key } => Some((secret.clone(), key.clone())),
+            FileSource::KeyVault { .. } => None,
+        });
+    env.chain(account_keys).chain(files).collect()
 }
 
-/// One PUT of a container group.
-#[derive(Clone, Debug, PartialEq)]
+/// One PUT of a container group. Its `Debug` leaves the body out: it carries secure values,
+/// storage account keys and secret files.
+#[derive(Clone, PartialEq)]
 pub struct Request {
     /// Where.
     pub target: Target,
@@ -200,6 +256,15 @@ pub struct Request {
     pub body: Value,
     /// The fingerprint of what the body does (also its [`TAG_FINGERPRINT`] tag).
     pub fingerprint: String,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("target", &self.target)
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Request {
@@ -324,6 +389,14 @@ fn properties(
         .into(),
     );
     p.insert("sku".into(), "Standard".into());
+    if !want.volumes.is_empty() {
+        let volumes = want
+            .volumes
+            .iter()
+            .map(|v| volume(v, m, secrets, secure))
+            .collect::<Result<Vec<_>, _>>()?;
+        p.insert("volumes".into(), Value::Array(volumes));
+    }
     if let Some(identity) = &m.identity
         && !m.key_vault.is_empty()
     {
@@ -336,6 +409,80 @@ fn properties(
         );
     }
     Ok(Value::Object(p))
+}
+
+/// One `Volume`, with the Secret values it copies (or, fingerprinted, their versions).
+fn volume(
+    v: &VolumeModel,
+    m: &ContainerInstancesModel,
+    secrets: &BTreeMap<SecretKey, SecretValue>,
+    secure: Secure,
+) -> Result<Value, BuildError> {
+    let copied = |secret: &str, key: &str| -> Result<String, BuildError> {
+        match (secure, secrets.get(&(secret.to_owned(), key.to_owned()))) {
+            (Secure::Version, Some(read)) => Ok(format!("secret:{secret}/{key}@{}", read.version)),
+            (Secure::Value, Some(read)) => Ok(read.value.clone().unwrap_or_default()),
+            (_, None) => Err(BuildError::VolumeSecretNotRead {
+                volume: v.name.clone(),
+                secret: secret.to_owned(),
+                key: key.to_owned(),
+            }),
+        }
+    };
+    let unsupported = || BuildError::UnsupportedVolume {
+        volume: v.name.clone(),
+        kind: v.source.kind(),
+    };
+    let mut out = Map::new();
+    out.insert("name".into(), v.name.clone().into());
+    match &v.source {
+        VolumeSource::AzureFile(a) => {
+            let r = a.secret_ref.as_ref().ok_or_else(unsupported)?;
+            let mut file = Map::new();
+            file.insert("shareName".into(), a.share_name.clone().into());
+            file.insert(
+                "storageAccountName".into(),
+                a.storage_account.clone().into(),
+            );
+            file.insert("storageAccountKey".into(), copied(&r.name, &r.key)?.into());
+            // Sent only when true: what ARM answers for an unset flag is not Ferry's.
+            if a.read_only == Some(true) {
+                file.insert("readOnly".into(), true.into());
+            }
+            out.insert("azureFile".into(), Value::Object(file));
+        }
+        // `Volume.emptyDir` has no type in the definitions; ACI's own example sends `{}`.
+        VolumeSource::EmptyDir { .. } => {
+            out.insert("emptyDir".into(), json!({}));
+        }
+        VolumeSource::Secret(_) => {
+            let file = m
+                .secret_files
+                .iter()
+                .find(|f| f.volume == v.name)
+                .ok_or_else(unsupported)?;
+            match &file.source {
+                FileSource::Kubernetes { secret, key } => {
+                    let value = copied(secret, key)?;
+                    let content = match secure {
+                        Secure::Value => BASE64.encode(value),
+                        Secure::Version => value,
+                    };
+                    out.insert("secret".into(), json!({ file.file.as_str(): content }));
+                }
+                FileSource::KeyVault { reference } => {
+                    out.insert(
+                        "secretReference".into(),
+                        json!({ file.file.as_str(): reference }),
+                    );
+                }
+            }
+        }
+        VolumeSource::Nfs(_) | VolumeSource::Efs(_) | VolumeSource::Gcs(_) => {
+            return Err(unsupported());
+        }
+    }
+    Ok(Value::Object(out))
 }
 
 fn group_ports(port: Option<u16>) -> Value {
@@ -374,6 +521,21 @@ fn container(
         requests.insert("gpu".into(), json!({"count": gpu.count, "sku": GPU_SKU}));
     }
     p.insert("resources".into(), json!({"requests": requests}));
+    if !c.mounts.is_empty() {
+        let mounts = c
+            .mounts
+            .iter()
+            .map(|mount| {
+                let mut out = json!({"name": mount.volume, "mountPath": mount.mount_path});
+                // Sent only when true, as azureFile.readOnly.
+                if mount.read_only {
+                    out["readOnly"] = true.into();
+                }
+                out
+            })
+            .collect();
+        p.insert("volumeMounts".into(), Value::Array(mounts));
+    }
     if let Some(probe) = &c.probes.liveness {
         p.insert("livenessProbe".into(), self::probe(probe));
     }
@@ -535,8 +697,12 @@ fn covers(want: &Value, have: Option<&Value>, path: &str, out: &mut Vec<String>)
                 return;
             }
             for (k, w) in fields {
-                // ARM never returns secure values: the fingerprint covers them.
-                if k == "secureValue" {
+                // ARM never returns secure values, account keys or secret files (it answers
+                // `"secret": {}`): the fingerprint covers them.
+                if k == "secureValue"
+                    || k == "storageAccountKey"
+                    || (k == "secret" && path.starts_with("properties.volumes["))
+                {
                     continue;
                 }
                 covers(w, field_of(have, k), &format!("{path}.{k}"), out);

@@ -14,17 +14,29 @@ const NO_AUTOSCALING: &str = "a container group runs exactly one instance: Conta
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
         Feature::VolumeSecret => partial(
-            "a secret volume: name is looked up in spec.containerInstances.secrets and its value written as a file",
+            "one file of an entry of spec.containerInstances.secrets, named by key (default: the \
+             secret's name): a secret volume holding the copied value (fromSecret, text) or a \
+             secretReference volume ACI reads from Key Vault with spec.containerInstances.identity; \
+             Linux groups only",
         ),
-        Feature::VolumeEmptyDir => yes("an emptyDir volume"),
+        Feature::VolumeEmptyDir => partial(
+            "an emptyDir volume on the host's disk, up to 50 GB: medium Memory is refused, a \
+             sizeLimit is accepted but not enforced; Linux groups only",
+        ),
         Feature::VolumeNfs => no(
             "a container group mounts Azure Files, emptyDir and secret volumes; use an azureFile volume",
         ),
-        Feature::VolumeEfs => no("a container group mounts Azure Files; use an azureFile volume"),
-        Feature::VolumeGcs => no("a container group mounts Azure Files; use an azureFile volume"),
-        Feature::VolumeAzureFile => {
-            yes("an azureFile volume with the storage account key from azureFile.secretRef")
-        }
+        Feature::VolumeEfs => no(
+            "a container group mounts Azure Files, not an AWS file system; use an azureFile volume",
+        ),
+        Feature::VolumeGcs => no(
+            "a container group mounts Azure Files, not a Cloud Storage bucket; use an azureFile \
+             volume",
+        ),
+        Feature::VolumeAzureFile => partial(
+            "an azureFile volume (SMB) with the storage account key copied from \
+             azureFile.secretRef (required); readOnly on the share or per mount; Linux groups only",
+        ),
         Feature::VolumeSubPath => no("a container group mounts a volume at its root only"),
         Feature::Sidecars => partial(format!(
             "1-10 containers in one container group sharing its IP address (ACI allows {}); a \

@@ -9,10 +9,11 @@
 //! A PUT replaces the group and restarts its containers, so `observe` reports a change only
 //! when what Ferry sets differs (see [`crate::build`]): an idle reconcile writes nothing.
 //!
-//! Secrets copied with `fromSecret` are read from the service's namespace: `observe` reads only
-//! the Secrets' metadata (their `resourceVersion` is part of the fingerprint), `create` and
-//! `update` their values, which go to ARM as secure values and nowhere else (never a log, an
-//! event or a status).
+//! Secrets copied with `fromSecret` (and the Azure Files account keys `azureFile.secretRef`
+//! names) are read from the service's namespace: `observe` reads only the Secrets' metadata
+//! (their `resourceVersion` is part of the fingerprint), `create` and `update` their values,
+//! which go to ARM as secure values, account keys and secret files and nowhere else (never a
+//! log, an event or a status).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -88,7 +89,8 @@ impl SecretReader for KubeSecrets {
         let api: Api<Secret> = Api::namespaced(self.0.clone(), namespace);
         let gone = || {
             missing(format!(
-                "{what} does not exist: create it, or change spec.containerInstances.secrets"
+                "{what} does not exist: create it, or change what names it \
+                 (spec.containerInstances.secrets, spec.volumes[].azureFile.secretRef)"
             ))
         };
         if !value {
@@ -110,8 +112,8 @@ impl SecretReader for KubeSecrets {
         let text = secrets::key_text(&found, key).map_err(|e| match e {
             KeyError::Missing => missing(format!("{what} has no key {key}")),
             KeyError::NotText => missing(format!(
-                "key {key} of {what} is not text: Container Instances takes secure values as \
-                 strings"
+                "key {key} of {what} is not text: Container Instances takes secure values, \
+                 account keys and secret files as strings"
             )),
         })?;
         Ok(SecretValue {

@@ -23,6 +23,39 @@ pub struct ContainerInstancesModel {
     pub key_vault: Vec<KeyVaultSecret>,
     /// Each container's CPU (millicores) and memory (tenths of a GB), defaults applied.
     pub sizes: Vec<(u64, u64)>,
+    /// The file of each secret volume, in `spec.volumes` order.
+    pub secret_files: Vec<SecretFile>,
+}
+
+/// The one file a secret volume holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretFile {
+    /// The volume's name.
+    pub volume: String,
+    /// The file's name in the volume: the secret's `key`, else its name.
+    pub file: String,
+    /// Where its content comes from.
+    pub source: FileSource,
+}
+
+/// Where a secret file's content comes from: the entry of `spec.containerInstances.secrets`
+/// the volume names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileSource {
+    /// A key of a Kubernetes Secret in the service's namespace, copied into a `secret` volume
+    /// (base64, as ACI takes it).
+    Kubernetes {
+        /// The Secret.
+        secret: String,
+        /// The key.
+        key: String,
+    },
+    /// A Key Vault secret ACI reads itself with the group's identity: a `secretReference`
+    /// volume naming the group's secret reference of that name.
+    KeyVault {
+        /// The secret reference's name (the entry's name).
+        reference: String,
+    },
 }
 
 /// How a container group is reached.

@@ -1,9 +1,14 @@
 //! Azure Container Instances rules: one container group of 1..N containers (one on Windows),
 //! CPU and memory requests in ACI's steps and within a group's limits, V100 GPUs, httpGet
 //! probes, the command list, how the group is reached (public IP and DNS label, subnets, or
-//! nothing for Spot) and the secrets of `spec.containerInstances.secrets`.
+//! nothing for Spot), the secrets of `spec.containerInstances.secrets`, and the volumes a Linux
+//! group mounts (an Azure Files share with its key, an emptyDir on the host's disk, a secret as
+//! one file).
 
-use ferry_api::{AciPriority, Ingress, OsType, SecretRef, ServerlessServiceSpec};
+use ferry_api::{
+    AciPriority, ContainerInstancesSpec, Ingress, OsType, SecretRef, ServerlessServiceSpec,
+    StorageMedium,
+};
 use ferry_core::Findings;
 use ferry_core::backend::Parts;
 use ferry_core::capabilities::list;
@@ -16,7 +21,7 @@ use crate::limits::{
     MAX_GROUP_CPU_MILLIS, MAX_GROUP_MEMORY_TENTHS, MAX_WINDOWS_CONTAINERS, MEMORY_STEPS_PER_GB,
     MIN_GROUP_CPU_MILLIS, MIN_GROUP_MEMORY_TENTHS, RETIRED_GPU_TYPES,
 };
-use crate::model::{Address, ContainerInstancesModel, KeyVaultSecret};
+use crate::model::{Address, ContainerInstancesModel, FileSource, KeyVaultSecret, SecretFile};
 use crate::names;
 
 const SECTION: &str = "spec.containerInstances";
@@ -132,6 +137,7 @@ pub(crate) fn check(
     }
     let address = address(f, object, spec, &section, priority, os_type);
     let key_vault = key_vault(f, &section);
+    let secret_files = volumes(f, spec, &section, os_type);
     if f.error_count() != before {
         return None;
     }
@@ -144,7 +150,172 @@ pub(crate) fn check(
         identity: section.identity,
         key_vault,
         sizes,
+        secret_files,
     })
+}
+
+/// The most a Linux emptyDir volume holds ("Mount an emptyDir volume in Azure Container
+/// Instances": 50 GB, read here as GiB so that a `50Gi` is not refused for rounding).
+const MAX_EMPTY_DIR_BYTES: u64 = 50 << 30;
+
+/// What Container Instances cannot do with the volumes of `spec` (`ContainerGroupProperties.
+/// volumes[]`, containerInstance.json 2026-05-01), and the file of each secret volume: every
+/// volume is Linux-only; an azureFile share needs its account key (`secretRef`); an emptyDir
+/// lives on the host's disk (no memory medium, at most 50 GB, no limit of its own); a secret
+/// volume is one entry of `spec.containerInstances.secrets` as one file. The kinds it cannot
+/// mount at all, and `subPath`, are the capability table's `no` cells, which core refuses.
+fn volumes(
+    f: &mut Findings,
+    spec: &ServerlessServiceSpec,
+    section: &ContainerInstancesSpec,
+    os_type: OsType,
+) -> Vec<SecretFile> {
+    let mut files = Vec::new();
+    for (i, v) in spec.volumes.iter().flatten().enumerate() {
+        let path = format!("spec.volumes[{i}]");
+        if os_type == OsType::Windows
+            && let Some(kind) = v.kind()
+        {
+            f.unsupported(
+                format!("{path}.{kind}"),
+                format!(
+                    "Container Instances mounts volumes in Linux container groups only: remove \
+                     the volume, or set {SECTION}.osType to Linux"
+                ),
+            );
+        }
+        if let Some(a) = &v.azure_file {
+            if a.secret_ref.is_none() {
+                f.invalid(
+                    format!("{path}.azureFile.secretRef"),
+                    format!(
+                        "Container Instances mounts an Azure Files share with its storage \
+                         account's key: name the key of a Secret in this namespace that holds \
+                         the key of {} (secretRef: {{name: SECRET, key: KEY}})",
+                        a.storage_account
+                    ),
+                );
+            }
+            if a.environment_storage.is_some() {
+                f.warn(
+                    format!("{path}.azureFile.environmentStorage"),
+                    "names a Container Apps environment storage: Container Instances mounts the \
+                     share itself (shareName, storageAccount, secretRef), and does not read it",
+                );
+            }
+        }
+        if let Some(e) = &v.empty_dir {
+            if e.medium == Some(StorageMedium::Memory) {
+                f.unsupported(
+                    format!("{path}.emptyDir.medium"),
+                    "Container Instances keeps an emptyDir volume on the host's disk, never in \
+                     memory (its emptyDir has no medium): remove medium, or set it to Disk",
+                );
+            }
+            if let Some(limit) = e
+                .size_limit
+                .as_ref()
+                .and_then(|q| ferry_core::quantity::Amount::parse(q.as_str()).ok())
+                .and_then(ferry_core::quantity::Amount::units_ceil)
+            {
+                if limit > MAX_EMPTY_DIR_BYTES {
+                    f.unsupported(
+                        format!("{path}.emptyDir.sizeLimit"),
+                        format!(
+                            "a Linux emptyDir volume of Container Instances holds at most 50 GB; \
+                             got {}",
+                            format_bytes(limit)
+                        ),
+                    );
+                } else {
+                    f.warn(
+                        format!("{path}.emptyDir.sizeLimit"),
+                        "Container Instances has no size limit per emptyDir volume (it holds up \
+                         to 50 GB): sizeLimit is not enforced",
+                    );
+                }
+            }
+        }
+        if let Some(s) = &v.secret
+            && let Some(file) = secret_file(f, &path, &v.name, s, section)
+        {
+            files.push(file);
+        }
+    }
+    files
+}
+
+/// The file of the secret volume `volume` (at `path`): `secret.name` names an entry of
+/// `spec.containerInstances.secrets`, `secret.key` the file (default: the entry's name).
+fn secret_file(
+    f: &mut Findings,
+    path: &str,
+    volume: &str,
+    s: &SecretRef,
+    section: &ContainerInstancesSpec,
+) -> Option<SecretFile> {
+    let entry = section.secrets.iter().flatten().find(|e| e.name == s.name);
+    let Some(entry) = entry else {
+        f.invalid(
+            format!("{path}.secret.name"),
+            format!(
+                "a secret volume on Container Instances holds an entry of {SECTION}.secrets (a \
+                 key of a Secret in the service's namespace, or a Key Vault secret); there is \
+                 none named {:?}: add it there",
+                s.name
+            ),
+        );
+        return None;
+    };
+    let file = s.key.clone().unwrap_or_else(|| s.name.clone());
+    if !is_file_name(&file) {
+        f.invalid(
+            format!("{path}.secret.key"),
+            format!(
+                "is the name of the file the secret becomes in the volume: letters, digits, '-', \
+                 '_' and '.', not . or ..; got {file:?}"
+            ),
+        );
+        return None;
+    }
+    let source = match (&entry.from_secret, &entry.key_vault_url) {
+        (Some(from), _) => FileSource::Kubernetes {
+            secret: from.name.clone(),
+            key: from.key.clone(),
+        },
+        // A secretReference volume: ACI reads the vault with the group's identity (key_vault
+        // refuses the entry without one).
+        (None, Some(_)) => FileSource::KeyVault {
+            reference: entry.name.clone(),
+        },
+        // The CRD requires exactly one of the two; `secret` reports it for env.
+        (None, None) => {
+            f.invalid(
+                format!("{SECTION}.secrets"),
+                format!(
+                    "secret {:?} sets neither keyVaultUrl nor fromSecret: set exactly one",
+                    entry.name
+                ),
+            );
+            return None;
+        }
+    };
+    Some(SecretFile {
+        volume: volume.to_owned(),
+        file,
+        source,
+    })
+}
+
+/// A file name in a volume: what a secret volume's `key` may be.
+fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// A container's CPU (millicores) and memory (tenths of a GB), with ACI's defaults; errors for
@@ -340,7 +511,7 @@ fn address(
     f: &mut Findings,
     object: &ObjectRef,
     spec: &ServerlessServiceSpec,
-    section: &ferry_api::ContainerInstancesSpec,
+    section: &ContainerInstancesSpec,
     priority: AciPriority,
     os_type: OsType,
 ) -> Address {
@@ -432,7 +603,7 @@ fn ingress_name(ingress: Ingress) -> &'static str {
 }
 
 /// The Key Vault secrets of the section; each needs the group's identity.
-fn key_vault(f: &mut Findings, section: &ferry_api::ContainerInstancesSpec) -> Vec<KeyVaultSecret> {
+fn key_vault(f: &mut Findings, section: &ContainerInstancesSpec) -> Vec<KeyVaultSecret> {
     let mut out = Vec::new();
     for (i, s) in section.secrets.iter().flatten().enumerate() {
         let Some(url) = &s.key_vault_url else {

@@ -488,3 +488,74 @@ async fn secrets_are_sent_as_secure_values_and_a_changed_secret_is_sent_again() 
         Some(&json!({"name": "DB_PASSWORD", "secureValue": "rotated"}))
     );
 }
+
+#[tokio::test]
+async fn volumes_carry_the_copied_key_and_file_are_idle_when_read_back_and_follow_a_rotation() {
+    let h = Harness::start("volumes").await;
+    {
+        let mut secrets = h.secrets.0.lock().unwrap();
+        secrets.insert(
+            ("acmefiles".into(), "key".into()),
+            ("account-key".into(), "7".into()),
+        );
+        secrets.insert(
+            ("settings".into(), "app.json".into()),
+            ("{\"mode\":\"prod\"}".into(), "3".into()),
+        );
+    }
+    let svc = serverless_service(&simple(
+        "volumeMounts: [{name: data, mountPath: /data}, {name: settings, mountPath: /etc/app}, \
+                        {name: scratch, mountPath: /scratch}]",
+        "volumes: [{name: data, azureFile: {shareName: data, storageAccount: acmefiles, \
+                                            secretRef: {name: acmefiles, key: key}}}, \
+                   {name: settings, secret: {name: settings, key: app.json}}, \
+                   {name: scratch, emptyDir: {}}], \
+         containerInstances: {secrets: [{name: settings, fromSecret: {name: settings, key: app.json}}]}",
+    ));
+    let observed = h.settle(&svc).await;
+    assert_eq!(readiness(&observed), &Readiness::Ready);
+    let sent = |requests: &[azure_fake::Recorded]| -> Vec<Value> {
+        requests
+            .iter()
+            .filter(|r| r.operation == CREATE)
+            .map(|r| r.body["properties"]["volumes"].clone())
+            .collect()
+    };
+    let requests = h.subscription().requests().await.unwrap();
+    assert_eq!(
+        sent(&requests),
+        [json!([
+            {"name": "data", "azureFile": {"shareName": "data", "storageAccountName": "acmefiles",
+                                           "storageAccountKey": "account-key"}},
+            // base64 of {"mode":"prod"}
+            {"name": "settings", "secret": {"app.json": "eyJtb2RlIjoicHJvZCJ9"}},
+            {"name": "scratch", "emptyDir": {}},
+        ])]
+    );
+    // ARM answers neither the key nor the file: Ferry compares without them.
+    let held = h.held().await.unwrap();
+    let volumes = &held["properties"]["volumes"];
+    assert_eq!(volumes[1]["secret"], json!({}));
+    assert!(!held.to_string().contains("account-key"), "{held}");
+    assert!(
+        !held["tags"].to_string().contains("eyJ"),
+        "no file in the tags"
+    );
+    // Idle: nothing written.
+    for _ in 0..2 {
+        h.reconcile(&svc).await.unwrap();
+    }
+    assert_eq!(h.writes(CREATE).await, 1);
+    // The account key is rotated: one PUT with the new key.
+    h.secrets.0.lock().unwrap().insert(
+        ("acmefiles".into(), "key".into()),
+        ("rotated-key".into(), "8".into()),
+    );
+    h.settle(&svc).await;
+    assert_eq!(h.writes(CREATE).await, 2);
+    let requests = h.subscription().requests().await.unwrap();
+    assert_eq!(
+        sent(&requests).last().unwrap()[0]["azureFile"]["storageAccountKey"],
+        "rotated-key"
+    );
+}

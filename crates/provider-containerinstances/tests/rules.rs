@@ -67,6 +67,7 @@ fn a_plain_service_gets_the_defaults_and_a_public_address_named_after_the_group(
             identity: None,
             key_vault: vec![],
             sizes: vec![(1000, 15)],
+            secret_files: vec![],
         }
     );
 }

@@ -176,6 +176,17 @@ impl Subscription<'_> {
         )
     }
 
+    /// `.../Microsoft.App/managedEnvironments/ENVIRONMENT/storages/NAME?api-version=...`: a
+    /// storage of a managed environment (the environment itself is not modelled: every name
+    /// has one), what an environment's owner PUTs and an azureFile volume names.
+    pub fn environment_storage_url(&self, group: &str, environment: &str, name: &str) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{group}/providers/Microsoft.App/managedEnvironments/\
+             {environment}/storages/{name}?api-version={CONTAINER_APPS_API_VERSION}",
+            self.id
+        )
+    }
+
     /// Runs the Schedule job `GROUP/NAME` now, as the platform does when its cron expression
     /// comes due: see [`AzureFake::fire_job`].
     pub async fn fire_job(&self, group: &str, name: &str) -> Result<FiredExecution, Error> {

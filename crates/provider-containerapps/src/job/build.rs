@@ -13,6 +13,13 @@
 //! | `timeoutSeconds` | `replicaTimeout` |
 //! | `maxRetries` | `replicaRetryLimit` |
 //! | `containers`, `containerApps.secrets`, `identity` | `template.containers`, `configuration.secrets`, `registries`, `identity`, as for an app |
+//! | `volumes`, `containers[].volumeMounts` | `template.volumes`, `template.containers[].volumeMounts`, as for an app |
+//!
+//! A run of a job whose containers mount volumes is started without a `JobExecutionTemplate`:
+//! its `JobExecutionContainer` has no `volumeMounts` (Jobs.json 2026-01-01), and whether an
+//! execution given containers keeps the job's mounts is not documented (microsoft/
+//! azure-container-apps#909 and #1044). Such a run is the job's own template, found by the
+//! generation and UID that template carries ([`GENERATION_ENV`], [`UID_ENV`]).
 //!
 //! Change detection is the app's: a fingerprint of the body in a tag, plus the fields people
 //! change behind Ferry's back (images, trigger, cron expression).
@@ -94,6 +101,7 @@ pub fn requests(
     values: &SecretValues,
 ) -> Result<JobRequests, BuildError> {
     let model = model(want)?;
+    app::check_volumes(&want.volumes)?;
     app::put(&want.object, model, config, values, |environment, value| {
         body(want, model, config, environment, value)
     })
@@ -107,12 +115,17 @@ fn body(
     environment: &str,
     value: &dyn Fn(&str) -> Option<String>,
 ) -> Value {
+    let mut template = json!({"containers": containers(want, model, None)});
+    let volumes = app::volumes(&want.volumes);
+    if !volumes.is_empty() {
+        template["volumes"] = volumes.into();
+    }
     app::resource_body(
         model,
         config,
         environment,
         configuration(want, model, value),
-        json!({"containers": containers(want, model, None)}),
+        template,
     )
 }
 
@@ -191,15 +204,49 @@ pub fn run_key(uid: &str, generation: i64) -> String {
 
 /// The `Jobs_Start` body of the run keyed `key` (a `JobExecutionTemplate`): the job's
 /// containers, each carrying the key in [`RUN_ENV`]. They replace the template's for this
-/// execution; the rest (timeouts, retries, counts, secrets) is the job's.
-pub fn start_body(want: &DesiredJob, key: &str) -> Result<Value, BuildError> {
+/// execution; the rest (timeouts, retries, counts, secrets) is the job's. `None` when the
+/// containers mount volumes: the run is then started with the job's own template (see the
+/// module's comment), and found with [`find_template_run`].
+pub fn start_body(want: &DesiredJob, key: &str) -> Result<Option<Value>, BuildError> {
     let model = model(want)?;
-    Ok(json!({"containers": containers(want, model, Some(key))}))
+    if want.containers.iter().any(|c| !c.mounts.is_empty()) {
+        return Ok(None);
+    }
+    Ok(Some(
+        json!({"containers": containers(want, model, Some(key))}),
+    ))
 }
 
 /// The value of the variable `name` in the first container of `execution` that sets it.
 fn env_of<'a>(execution: &'a Value, name: &str) -> Option<&'a str> {
-    let template = &execution["properties"]["template"];
+    env_in(&execution["properties"]["template"], name)
+}
+
+/// The spec generation of the object with `uid` that the job's template carries, when it does:
+/// a run started without a template runs that generation.
+pub fn template_generation(job: &Value, uid: &str) -> Option<i64> {
+    let template = &job["properties"]["template"];
+    if env_in(template, UID_ENV) != Some(uid) {
+        return None;
+    }
+    env_in(template, GENERATION_ENV)?.parse().ok()
+}
+
+/// The execution among `executions` that a start without a template made for generation
+/// `generation` of the object with `uid`: the job's template, carrying that generation and no
+/// run key.
+pub fn find_template_run<'a>(
+    executions: &'a [Value],
+    uid: &str,
+    generation: i64,
+) -> Option<&'a Value> {
+    executions
+        .iter()
+        .find(|e| env_of(e, RUN_ENV).is_none() && generation_of(e, Some(uid)) == Some(generation))
+}
+
+/// The value of the variable `name` in the first container of `template` that sets it.
+fn env_in<'a>(template: &'a Value, name: &str) -> Option<&'a str> {
     ["containers", "initContainers"]
         .iter()
         .filter_map(|list| template[*list].as_array())

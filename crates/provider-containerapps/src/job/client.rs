@@ -5,8 +5,10 @@
 //!
 //! Idempotency: the job's name is deterministic and it carries the object's UID as a tag, as
 //! the app does. A run's start has no idempotency token, so the start is keyed in the run's own
-//! containers (`FERRY_RUN=<uid>-<generation>`, see [`super::build`]): `start` lists the
-//! executions first and answers the run it finds with that key, and sends `Jobs_Start` once,
+//! containers (`FERRY_RUN=<uid>-<generation>`, see [`super::build`]; a job whose containers
+//! mount volumes is started without containers, and its run is keyed by the generation and UID
+//! of the job's template): `start` lists the executions first and answers the run it finds
+//! with that key, and sends `Jobs_Start` once,
 //! never retried (a start whose answer was lost may have made the execution; the next observe
 //! finds it by its key, and the controller, seeing a run for the generation, starts none).
 //!
@@ -33,7 +35,7 @@ use tracing::{debug, info};
 
 use super::build::{self, JobPlace, JobRequests};
 use crate::build::{self as app, API_VERSION, SecretValue, SecretValues};
-use crate::client::{delete_ours, operation_in_progress, tagged_with, unbuildable};
+use crate::client::{check_storages, delete_ours, operation_in_progress, tagged_with, unbuildable};
 
 /// How long a stop Ferry asked for is given to take effect before `advance` asks again: an
 /// execution reads Running until its stop is done, and a stop sent again while one is under
@@ -244,6 +246,8 @@ impl JobClient for ContainerAppsJobs {
 
     async fn apply(&self, want: &DesiredJob) -> Result<Option<String>, ProviderError> {
         let requests = self.requests(want)?;
+        let uses = app::storage_uses(&want.volumes, &want.containers);
+        check_storages(&self.arm, &requests.body, &uses).await?;
         let place = &requests.place;
         match self.arm.put(&place.id(), API_VERSION, &requests.body).await {
             Ok(accepted) => info!(
@@ -273,9 +277,14 @@ impl JobClient for ContainerAppsJobs {
                 recheck: None,
             })?;
         let key = build::run_key(uid, generation);
+        let body = build::start_body(want, &key).map_err(|e| unbuildable(&e))?;
         // An earlier start, whose answer or record was lost, already made the run.
         let executions = self.executions(&place).await?;
-        if let Some(found) = build::find_run(&executions, &key) {
+        let found = match &body {
+            Some(_) => build::find_run(&executions, &key),
+            None => build::find_template_run(&executions, uid, generation),
+        };
+        if let Some(found) = found {
             debug!(job = %place.name, %key, "the run was started before");
             return Ok(build::run_of(found, want));
         }
@@ -295,11 +304,23 @@ impl JobClient for ContainerAppsJobs {
         if app::in_progress(&job) {
             return Err(busy(&place, generation));
         }
-        let body = build::start_body(want, &key).map_err(|e| unbuildable(&e))?;
+        // Started without a template, the run is the job's template: it must be this
+        // generation's (the apply that makes it so may have been refused while ARM was busy).
+        if body.is_none() && build::template_generation(&job, uid) != Some(generation) {
+            return Err(ProviderError::Transient {
+                operation: "Jobs_Start",
+                message: format!(
+                    "the Container Apps job {} does not hold generation {generation}'s template \
+                     yet: its run starts (with the job's template, which mounts its volumes) \
+                     once the job is applied",
+                    place.name
+                ),
+            });
+        }
         // Sent once: see the module's comment.
         let accepted = match self
             .arm
-            .post(&place.start_id(), API_VERSION, Some(&body), false)
+            .post(&place.start_id(), API_VERSION, body.as_ref(), false)
             .await
         {
             Ok(accepted) => accepted,
@@ -323,16 +344,18 @@ impl JobClient for ContainerAppsJobs {
         // An answer without the execution's name (the definitions declare none for 202): the
         // listing has it.
         let executions = self.executions(&place).await?;
-        match build::find_run(&executions, &key) {
+        let found = match &body {
+            Some(_) => build::find_run(&executions, &key),
+            None => build::find_template_run(&executions, uid, generation),
+        };
+        match found {
             Some(found) => Ok(build::run_of(found, want)),
             None => Err(ProviderError::Transient {
                 operation: "Jobs_Start",
                 message: format!(
                     "Container Apps accepted the run for generation {generation} of job {} but \
-                     does not list it yet: Ferry looks for it again (by {}={key}) before \
-                     starting anything",
+                     does not list it yet: Ferry looks for it again before starting anything",
                     place.name,
-                    build::RUN_ENV
                 ),
             }),
         }

@@ -263,7 +263,7 @@ async fn a_run_starts_with_its_key_in_every_container_and_fits_jobs_start() {
     );
     let key = run_key(UID, 1);
     assert_eq!(key, format!("{UID}-1"));
-    let body = start_body(&want, &key).unwrap();
+    let body = start_body(&want, &key).unwrap().unwrap();
     let containers = body["containers"].as_array().unwrap();
     assert_eq!(containers.len(), 2);
     for c in containers {
@@ -551,7 +551,7 @@ fn render_shows_the_job_and_the_start_of_its_run() {
     );
     assert_eq!(
         calls[1]["body"],
-        start_body(&want, &run_key(UID, 1)).unwrap()
+        start_body(&want, &run_key(UID, 1)).unwrap().unwrap()
     );
 
     let scheduled = desired(&spec("", "schedule: '0 3 * * *'"));

@@ -17,3 +17,4 @@ mod jobs;
 mod readiness;
 mod snapshots;
 mod validation;
+mod volumes;

@@ -398,8 +398,8 @@ fn secrets_nothing_reads_are_not_sent_and_said_so() {
     assert_eq!(
         warnings(&spec),
         [
-            "spec.containerApps.secrets[0].name: no env[].secret reads spare: it is not sent to \
-          Container Apps; remove it or use it"
+            "spec.containerApps.secrets[0].name: no env[].secret or secret volume reads spare: \
+          it is not sent to Container Apps; remove it or use it"
         ]
     );
 }

@@ -13,5 +13,6 @@ mod container_groups;
 mod faults;
 mod jobs;
 mod process;
+mod storages;
 mod strictness;
 mod support;
