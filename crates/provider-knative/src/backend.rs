@@ -83,9 +83,15 @@ impl Backend for Knative {
     }
 
     /// The Knative Service is owned by its object, so the garbage collector deletes it with
-    /// the object; only `Orphan` needs Ferry, to remove the owner reference first.
+    /// the object; `Orphan` needs Ferry, to remove the owner reference first, and so does an
+    /// nfs or efs volume, whose PersistentVolume no owner reference can delete.
     fn needs_finalizer(&self, spec: &ServerlessServiceSpec) -> bool {
         spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Orphan
+            || spec
+                .volumes
+                .iter()
+                .flatten()
+                .any(|v| v.nfs.is_some() || v.efs.is_some())
     }
 
     fn render(
@@ -94,13 +100,21 @@ impl Backend for Knative {
         _config_name: &str,
         _config: Option<&ProviderConfigSpec>,
     ) -> Result<Rendered, String> {
+        // The claims first, as they are applied.
+        let mut documents = Vec::new();
+        for claim in build::claims(desired) {
+            for object in [claim.persistent_volume_value(), claim.claim_value()] {
+                documents.push(serde_saphyr::to_string(&object).map_err(|e| e.to_string())?);
+            }
+        }
         let service = build::knative_service(desired);
+        documents.push(serde_saphyr::to_string(&service).map_err(|e| e.to_string())?);
         Ok(Rendered {
             comment: format!(
                 "What Ferry applies for ServerlessService {}",
                 desired.object.name
             ),
-            body: serde_saphyr::to_string(&service).map_err(|e| e.to_string())?,
+            body: documents.join("---\n"),
         })
     }
 }

@@ -1,16 +1,21 @@
 //! The pure half of the Knative backend: the `serving.knative.dev/v1` Service Ferry applies for
-//! a desired model, whether a live Service already has it, and what a live Service's status
-//! means in Ferry's terms. No I/O: `client.rs` sends what this module builds.
+//! a desired model (and the PersistentVolume and claim of each nfs or efs volume, which a
+//! Service mounts as a `persistentVolumeClaim`), whether a live Service already has it, and what
+//! a live Service's status means in Ferry's terms. No I/O: `client.rs` sends what this module
+//! builds.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::model::KnativeModel;
 use ferry_api::conditions::reasons;
-use ferry_api::{AutoscalerClass, Ingress, ScalingMetric};
-use ferry_core::desired::{ContainerModel, Desired, ProbeAction, ProbeModel, TrafficModel};
+use ferry_api::{AutoscalerClass, Ingress, Provider, ScalingMetric};
+use ferry_core::desired::{
+    ContainerModel, Desired, ObjectRef, ProbeAction, ProbeModel, TrafficModel,
+};
 use ferry_core::kube_object::{ProbeKind, container, owner_references, stamp_fingerprint};
 use ferry_core::status::{Outputs, Readiness};
+use ferry_provider::cluster_volumes::build::{self as volumes, Claim, Nfs, Owner};
 use serde_json::{Map, Value, json};
 
 pub use ferry_provider::in_cluster::{FIELD_MANAGER, MANAGED_BY};
@@ -68,6 +73,21 @@ pub fn knative_service(desired: &Desired) -> Value {
     });
     stamp_fingerprint(&mut service);
     service
+}
+
+/// Whose claims a service's are: the ServerlessService `object`'s, on Knative.
+pub fn owner(object: &ObjectRef) -> Owner<'_> {
+    Owner {
+        provider: Provider::Knative,
+        kind: "ServerlessService",
+        object,
+    }
+}
+
+/// The PersistentVolume and claim of each nfs and efs volume (a Knative Service admits neither
+/// as such, only a `persistentVolumeClaim`), which exist before the Service that mounts them.
+pub fn claims(desired: &Desired) -> Vec<Claim> {
+    volumes::claims(&owner(&desired.object), &desired.volumes, Nfs::Claim)
 }
 
 /// The Knative settings of `desired`. Validation always gives a Knative model a Knative
@@ -173,13 +193,24 @@ fn revision_spec(desired: &Desired, knative: &KnativeModel) -> Value {
         .enumerate()
         .map(|(i, c)| {
             let serving_port = c.port.filter(|_| i == desired.serving_container);
-            container(c, serving_port, &|p, kind| {
+            let mut out = container(c, serving_port, &|p, kind| {
                 probe(p, serving_port, kind == ProbeKind::Readiness)
-            })
+            });
+            volumes::add_mounts(&mut out, &c.mounts);
+            out
         })
         .collect();
     let mut spec = Map::new();
     spec.insert("containers".into(), containers.into());
+    if !desired.volumes.is_empty() {
+        let pod_volumes = volumes::pod_volumes(
+            &desired.volumes,
+            &desired.containers,
+            &claims(desired),
+            Nfs::Claim,
+        );
+        spec.insert("volumes".into(), pod_volumes.into());
+    }
     if let Some(concurrency) = desired.concurrency {
         spec.insert("containerConcurrency".into(), concurrency.into());
     }

@@ -7,23 +7,37 @@ use crate::limits;
 /// This provider's cell of the capability table's row for `feature`.
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
-        Feature::VolumeSecret => {
-            yes("a secret volume of the Kubernetes Secret name (every key a file, or only key)")
-        }
+        Feature::VolumeSecret => yes(
+            "a secret volume of the Kubernetes Secret name (every key a file, or with key only \
+             that key), always mounted read-only",
+        ),
         Feature::VolumeEmptyDir => partial(
-            "an emptyDir volume; needs Knative's kubernetes.podspec-emptydir feature flag (on by default)",
+            "an emptyDir volume; needs Knative's kubernetes.podspec-volumes-emptydir feature \
+             flag (on by default), which Ferry reads from config-features when it applies",
         ),
         Feature::VolumeNfs => partial(
-            "through a PersistentVolume and PersistentVolumeClaim Ferry creates; needs Knative's kubernetes.podspec-persistent-volume-claim (and -write for read-write) feature flags",
+            "a PersistentVolume (nfs) and PersistentVolumeClaim Ferry creates and deletes, mounted \
+             as a persistentVolumeClaim; needs Knative's kubernetes.podspec-persistent-volume-claim \
+             flag, and kubernetes.podspec-persistent-volume-write unless every mount is readOnly \
+             (both off by default): Ferry reads config-features when it applies and refuses \
+             naming the flags that are off",
         ),
         Feature::VolumeEfs => partial(
-            "through a PersistentVolume (EFS CSI driver, efs.csi.aws.com) and PersistentVolumeClaim Ferry creates; needs Knative's kubernetes.podspec-persistent-volume-claim (and -write for read-write) feature flags",
+            "a PersistentVolume of the EFS CSI driver (efs.csi.aws.com) and PersistentVolumeClaim \
+             Ferry creates and deletes, mounted as a persistentVolumeClaim; needs Knative's \
+             kubernetes.podspec-persistent-volume-claim flag, and \
+             kubernetes.podspec-persistent-volume-write unless every mount is readOnly (both off \
+             by default), checked as for nfs",
         ),
         Feature::VolumeGcs => no(
-            "a Knative Service mounts no CSI volumes; use provider kubernetes (GKE's Cloud Storage FUSE CSI driver) or cloudRun",
+            "Ferry mounts no CSI volume on Knative (Knative admits one only behind its \
+             kubernetes.podspec-volumes-csi flag, off by default); use provider kubernetes (GKE's \
+             Cloud Storage FUSE CSI driver) or cloudRun",
         ),
         Feature::VolumeAzureFile => no(
-            "a Knative Service mounts no CSI volumes; use provider kubernetes, containerApps or containerInstances",
+            "Ferry mounts no CSI volume on Knative (Knative admits one only behind its \
+             kubernetes.podspec-volumes-csi flag, off by default); use provider kubernetes, \
+             containerApps or containerInstances",
         ),
         Feature::VolumeSubPath => yes("the volumeMount's subPath"),
         Feature::Sidecars => yes("1-10; the one with a port serves, the others are sidecars"),

@@ -1,8 +1,12 @@
 //! The Knative backend's I/O: server-side apply of the Service that [`build`](crate::build)
 //! describes (field manager `ferry`, strict field validation so an unknown field fails instead of
 //! being dropped), reading it back, deleting it, and releasing it on `deletionPolicy: Orphan`.
+//! Before applying a Service whose volumes need a Knative feature flag, it reads the cluster's
+//! flags ([`crate::features`]) and refuses, naming them, those that are off; the PersistentVolume
+//! and claim of each nfs and efs volume are created before the Service and deleted once no
+//! longer wanted ([`ferry_provider::cluster_volumes::client`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -20,6 +24,8 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::build::{self, FIELD_MANAGER};
+use crate::features;
+use ferry_provider::cluster_volumes::client::Claims;
 
 /// How long to wait before looking again for Knative's CRDs once they were missing.
 pub const KNATIVE_RECHECK: Duration = Duration::from_secs(60);
@@ -30,6 +36,11 @@ pub fn api_resource() -> ApiResource {
         &GroupVersionKind::gvk("serving.knative.dev", "v1", "Service"),
         "services",
     )
+}
+
+/// `v1` ConfigMaps.
+fn config_maps() -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "ConfigMap"), "configmaps")
 }
 
 /// What Ferry knows each Knative Service (by namespace and name) to hold: the fingerprint of
@@ -99,6 +110,7 @@ impl Connector for KnativeConnector {
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
         Ok(Arc::new(KnativeClient {
             client: self.client.clone(),
+            claims: Claims::new(self.client.clone()),
             caches: self.caches.clone(),
             verified: self.verified.clone(),
         }))
@@ -108,6 +120,7 @@ impl Connector for KnativeConnector {
 /// The Knative Services of one cluster.
 pub struct KnativeClient {
     client: Client,
+    claims: Claims,
     caches: Caches,
     verified: Verified,
 }
@@ -187,9 +200,58 @@ impl KnativeClient {
             .map_err(|e| classify("get", e))
     }
 
+    /// The data of Knative's `config-features` ConfigMap; `None` when there is none (every flag
+    /// has its default).
+    async fn feature_flags(&self) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+        let (namespace, name) = features::CONFIG_MAP;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &config_maps());
+        let live = api.get_opt(name).await.map_err(|e| {
+            in_cluster::classify(
+                "get",
+                &Subject {
+                    what: "Knative's feature flags (ConfigMap knative-serving/config-features)",
+                    resource: "configmaps named config-features",
+                    refused: "the API server refused to read Knative's feature flags",
+                },
+                e,
+            )
+        })?;
+        Ok(live.map(|cm| {
+            cm.data["data"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        }))
+    }
+
+    /// Refuses, naming them, the feature flags `want`'s volumes need that the cluster has off:
+    /// Knative would refuse the Service, saying less.
+    async fn check_flags(&self, want: &Desired) -> Result<(), ProviderError> {
+        let needed = features::needed(want);
+        if needed.is_empty() {
+            return Ok(());
+        }
+        let data = self.feature_flags().await?;
+        let missing = features::missing(&needed, data.as_ref());
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(ProviderError::Terminal {
+            reason: reasons::UNSUPPORTED,
+            message: features::refusal(&missing),
+            recheck: Some(KNATIVE_RECHECK),
+        })
+    }
+
     /// Applies the Service `want` describes; how it stands by the API server's answer (the
     /// applied object), as the next observation would read it.
     async fn apply(&self, want: &Desired) -> Result<Started, ProviderError> {
+        self.check_flags(want).await?;
+        let (owner, claims) = (build::owner(&want.object), build::claims(want));
+        self.claims.ensure(&owner, &claims).await?;
         let service = build::knative_service(want);
         let params = PatchParams::apply(FIELD_MANAGER)
             .force()
@@ -203,72 +265,17 @@ impl KnativeClient {
         if let Some(live) = &applied {
             self.verify(&want.object, live);
         }
+        // Claims of volumes no longer wanted (or changed: a changed one is a new pair): the
+        // revisions still using one keep it until their pods go.
+        self.claims.remove_others(&owner, &claims).await?;
         Ok(Started {
             operation: None,
             state: applied.map(|live| build::readiness(&live)),
         })
     }
-}
 
-fn name_taken(object: &ObjectRef) -> ProviderError {
-    ProviderError::Terminal {
-        reason: reasons::NAME_TAKEN,
-        message: format!(
-            "a Knative Service {}/{} exists and was not created by Ferry for this object: rename \
-             the ServerlessService, or delete the Knative Service",
-            object.namespace, object.name
-        ),
-        recheck: None,
-    }
-}
-
-#[async_trait]
-impl ExternalClient for KnativeClient {
-    async fn observe(&self, want: &Desired) -> Result<Observation, ProviderError> {
-        let service = build::knative_service(want);
-        if let Some(live) = self.cached(&want.object) {
-            // Ferry's own spec at the generation it made: up to date when it is the spec
-            // wanted now and the metadata still carries what Ferry set.
-            if !is_ours(&live, &want.object) {
-                return Err(name_taken(&want.object));
-            }
-            let live = to_value(&live)?;
-            let (readiness, outputs) = build::readiness(&live);
-            return Ok(Observation::Present {
-                up_to_date: fingerprint_of(&live) == fingerprint_of(&service)
-                    && build::metadata_up_to_date(&service, &live),
-                readiness,
-                outputs,
-            });
-        }
-        let Some(live) = self.get(&want.object.namespace, &want.object.name).await? else {
-            return Ok(Observation::Absent);
-        };
-        if !is_ours(&live, &want.object) {
-            return Err(name_taken(&want.object));
-        }
-        let live = to_value(&live)?;
-        let (readiness, outputs) = build::readiness(&live);
-        let up_to_date = build::is_up_to_date(&service, &live);
-        if up_to_date {
-            self.verify(&want.object, &live);
-        }
-        Ok(Observation::Present {
-            up_to_date,
-            readiness,
-            outputs,
-        })
-    }
-
-    async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
-        self.apply(want).await
-    }
-
-    async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
-        self.apply(want).await
-    }
-
-    async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {
+    /// Deletes the Knative Service of `object` when it is Ferry's; whether it is gone.
+    async fn delete_service(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {
         let live = match self.get(&object.namespace, &object.name).await {
             Ok(live) => live,
             // Nothing can exist where the kind is not served.
@@ -296,6 +303,87 @@ impl ExternalClient for KnativeClient {
         Ok(match self.get(&object.namespace, &object.name).await? {
             Some(_) => Deletion::InProgress,
             None => Deletion::Gone,
+        })
+    }
+}
+
+fn name_taken(object: &ObjectRef) -> ProviderError {
+    ProviderError::Terminal {
+        reason: reasons::NAME_TAKEN,
+        message: format!(
+            "a Knative Service {}/{} exists and was not created by Ferry for this object: rename \
+             the ServerlessService, or delete the Knative Service",
+            object.namespace, object.name
+        ),
+        recheck: None,
+    }
+}
+
+#[async_trait]
+impl ExternalClient for KnativeClient {
+    async fn observe(&self, want: &Desired) -> Result<Observation, ProviderError> {
+        let service = build::knative_service(want);
+        // A claim that went missing is made again by an update.
+        let claims = build::claims(want);
+        let claims_present = claims.is_empty()
+            || self
+                .claims
+                .present(&build::owner(&want.object), &claims)
+                .await?;
+        if let Some(live) = self.cached(&want.object) {
+            // Ferry's own spec at the generation it made: up to date when it is the spec
+            // wanted now and the metadata still carries what Ferry set.
+            if !is_ours(&live, &want.object) {
+                return Err(name_taken(&want.object));
+            }
+            let live = to_value(&live)?;
+            let (readiness, outputs) = build::readiness(&live);
+            return Ok(Observation::Present {
+                up_to_date: claims_present
+                    && fingerprint_of(&live) == fingerprint_of(&service)
+                    && build::metadata_up_to_date(&service, &live),
+                readiness,
+                outputs,
+            });
+        }
+        let Some(live) = self.get(&want.object.namespace, &want.object.name).await? else {
+            return Ok(Observation::Absent);
+        };
+        if !is_ours(&live, &want.object) {
+            return Err(name_taken(&want.object));
+        }
+        let live = to_value(&live)?;
+        let (readiness, outputs) = build::readiness(&live);
+        let up_to_date = build::is_up_to_date(&service, &live);
+        if up_to_date {
+            self.verify(&want.object, &live);
+        }
+        Ok(Observation::Present {
+            up_to_date: up_to_date && claims_present,
+            readiness,
+            outputs,
+        })
+    }
+
+    async fn create(&self, want: &Desired) -> Result<Started, ProviderError> {
+        self.apply(want).await
+    }
+
+    async fn update(&self, want: &Desired) -> Result<Started, ProviderError> {
+        self.apply(want).await
+    }
+
+    async fn delete(&self, object: &ObjectRef) -> Result<Deletion, ProviderError> {
+        let service = self.delete_service(object).await?;
+        // The claims go with the Service (each stays until no pod of it uses it).
+        let claims_left = self
+            .claims
+            .remove_others(&build::owner(object), &[])
+            .await?;
+        Ok(if claims_left {
+            Deletion::InProgress
+        } else {
+            service
         })
     }
 

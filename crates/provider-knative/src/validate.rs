@@ -1,11 +1,14 @@
 //! Knative Serving rules (a stock installation's defaults; where a cluster may differ, a
 //! warning instead of an error).
 
-use ferry_api::{AutoscalerClass, KNATIVE_MANAGED_ANNOTATIONS, ScalingMetric, SecretRef};
+use ferry_api::{
+    AutoscalerClass, KNATIVE_MANAGED_ANNOTATIONS, ScalingMetric, SecretRef, ServerlessServiceSpec,
+};
 
 use ferry_core::backend::Parts;
 use ferry_core::desired::{ContainerModel, ObjectRef, ProbesModel, SecretSource};
 
+use crate::features;
 use crate::limits::{
     MAX_CONCURRENCY, MAX_TAG_ROUTE_LENGTH, MAX_TIMEOUT_SECONDS, RESERVED_CONTAINER_NAME,
     RESERVED_PORTS,
@@ -38,6 +41,7 @@ pub(crate) fn check(
     if let Some(containers) = parts.containers {
         check_containers(f, containers);
     }
+    check_volumes(f, spec);
     if let Some(c) = parts.concurrency
         && c > MAX_CONCURRENCY
     {
@@ -120,6 +124,78 @@ fn check_containers(f: &mut Findings, containers: &[ContainerModel]) {
                 format!("spec.containers[{i}].probes"),
                 "Knative probes sidecars only with the multi-container-probing feature flag",
             );
+        }
+    }
+}
+
+/// Mount paths Knative keeps for itself (`reservedPaths` in knative/serving's
+/// `pkg/apis/serving/k8s_validation.go`, compared after cleaning the path); `/` core refuses.
+const RESERVED_MOUNT_PATHS: [&str; 2] = ["/dev", "/dev/log"];
+
+/// What Knative's webhook refuses of volumes (`ValidateVolumes`, `validateVolumeMounts`): a
+/// volume no container mounts, a mount on a path it keeps; a secret's name and key as
+/// Kubernetes takes them; and, for `ferry validate`, the feature flags an nfs or efs volume
+/// needs, which only the cluster knows (Ferry reads them when it applies).
+fn check_volumes(f: &mut Findings, spec: &ServerlessServiceSpec) {
+    let volumes = spec.volumes.as_deref().unwrap_or_default();
+    let mounts = || {
+        spec.containers
+            .iter()
+            .flat_map(|c| c.volume_mounts.iter().flatten())
+    };
+    for (i, v) in volumes.iter().enumerate() {
+        let path = format!("spec.volumes[{i}]");
+        let mounted: Vec<_> = mounts().filter(|m| m.name == v.name).collect();
+        if mounted.is_empty() {
+            f.invalid(
+                &path,
+                format!(
+                    "Knative refuses a volume no container mounts: mount {:?} with a \
+                     containers[].volumeMounts entry, or remove it",
+                    v.name
+                ),
+            );
+        }
+        if let Some(secret) = &v.secret {
+            ferry_provider::cluster_volumes::validate::secret(f, &format!("{path}.secret"), secret);
+        }
+        if v.nfs.is_some() || v.efs.is_some() {
+            let read_only = v.nfs.as_ref().and_then(|n| n.read_only) == Some(true)
+                || (!mounted.is_empty() && mounted.iter().all(|m| m.read_only == Some(true)));
+            let mut flags = vec![features::PERSISTENT_VOLUME_CLAIM.key];
+            if !read_only {
+                flags.push(features::PERSISTENT_VOLUME_WRITE.key);
+            }
+            f.warn(
+                &path,
+                format!(
+                    "Knative mounts it through a PersistentVolumeClaim only where the cluster \
+                     enables {} in knative-serving/config-features (off by default); Ferry \
+                     reads them when it applies the Service, and refuses it naming the flags \
+                     that are off",
+                    flags.join(" and ")
+                ),
+            );
+        }
+    }
+    for (i, c) in spec.containers.iter().enumerate() {
+        for (k, m) in c.volume_mounts.iter().flatten().enumerate() {
+            // As Go's `path.Clean` (core refuses `..`).
+            let parts: Vec<&str> = m
+                .mount_path
+                .split('/')
+                .filter(|p| !p.is_empty() && *p != ".")
+                .collect();
+            let cleaned = format!("/{}", parts.join("/"));
+            if RESERVED_MOUNT_PATHS.contains(&cleaned.as_str()) {
+                f.invalid(
+                    format!("spec.containers[{i}].volumeMounts[{k}].mountPath"),
+                    format!(
+                        "Knative keeps {cleaned} for itself ({}): mount elsewhere",
+                        RESERVED_MOUNT_PATHS.join(", ")
+                    ),
+                );
+            }
         }
     }
 }

@@ -188,3 +188,201 @@ async fn observe_reads_the_watch_cache_when_it_holds_what_ferry_last_applied() {
     }
     assert_eq!(gets(&log), 3, "one read after the restart, then the cache");
 }
+
+/// How many times the client read Knative's feature flags so far.
+fn flag_reads(log: &Path) -> usize {
+    kube_standin::audit::read(log)
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let a = &r.attributes;
+            a.user == FERRY
+                && a.verb == "get"
+                && a.resource == "configmaps"
+                && a.namespace == "knative-serving"
+                && a.name == "config-features"
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn volumes_behind_feature_flags_are_refused_naming_the_flags_that_are_off_until_enabled() {
+    use ferry_api::conditions::reasons;
+    use ferry_provider::{Deletion, ProviderError};
+    use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim};
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let config = kube_standin::Config {
+        audit_log: Some(log.clone()),
+        ..kube_standin::Config::default()
+    }
+    .with_crds_from(&shared_data().join("data/knative-serving-crds"))
+    .unwrap();
+    let standin = kube_standin::StandIn::start(config).await.unwrap();
+    let test = client_as(&standin, "test").await;
+    for namespace in ["shop", "knative-serving"] {
+        Api::<k8s_openapi::api::core::v1::Namespace>::all(test.clone())
+            .patch(
+                namespace,
+                &PatchParams::apply("test"),
+                &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": namespace}})),
+            )
+            .await
+            .unwrap();
+    }
+    let set_flags = |data: serde_json::Value| {
+        let test = test.clone();
+        async move {
+            Api::<ConfigMap>::namespaced(test, "knative-serving")
+                .patch(
+                    "config-features",
+                    &PatchParams::apply("test").force(),
+                    &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                                         "metadata": {"name": "config-features"},
+                                         "data": data})),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    // Without a UID (the object is not in the stand-in): no owner reference, which the
+    // stand-in's garbage collector would follow to an object that does not exist.
+    let unowned = |spec: &str| {
+        let mut svc = serverless_service(spec);
+        svc.metadata.uid = None;
+        svc
+    };
+    let svc = unowned(
+        "{provider: knative, \
+          containers: [{name: app, image: 'ghcr.io/acme/hello:1', port: 8080, \
+                        volumeMounts: [{name: data, mountPath: /data}, \
+                                       {name: conf, mountPath: /etc/app}]}], \
+          volumes: [{name: data, efs: {fileSystemId: fs-0123456789abcdef0}}, \
+                    {name: conf, secret: {name: conf}}]}",
+    );
+    let want = desired_of(&svc, &Knative);
+    let knative = KnativeConnector::new(client_as(&standin, FERRY).await, Caches::default())
+        .connect(&svc)
+        .await
+        .unwrap();
+    let services: Api<DynamicObject> = Api::namespaced_with(test.clone(), "shop", &api_resource());
+    let volumes = Api::<PersistentVolume>::all(test.clone());
+    let claims = Api::<PersistentVolumeClaim>::namespaced(test.clone(), "shop");
+    let held = || async {
+        (
+            services
+                .list(&kube::api::ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            volumes
+                .list(&kube::api::ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            claims
+                .list(&kube::api::ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+        )
+    };
+    let refusal = |error: ProviderError| match error {
+        ProviderError::Terminal {
+            reason,
+            message,
+            recheck,
+        } => {
+            assert_eq!(reason, reasons::UNSUPPORTED);
+            assert!(recheck.is_some(), "Ferry looks again");
+            message
+        }
+        other => panic!("expected a terminal refusal, got {other:?}"),
+    };
+
+    // No config-features at all: Knative's defaults, both flags off; nothing is made.
+    let message = refusal(knative.create(&want).await.unwrap_err());
+    assert!(
+        message.contains("kubernetes.podspec-persistent-volume-claim")
+            && message.contains("kubernetes.podspec-persistent-volume-write"),
+        "{message}"
+    );
+    assert_eq!(held().await, (0, 0, 0));
+
+    // Claims allowed, but not for writing: the write flag alone is named.
+    set_flags(json!({"kubernetes.podspec-persistent-volume-claim": "enabled"})).await;
+    let message = refusal(knative.create(&want).await.unwrap_err());
+    assert!(
+        message.contains("kubernetes.podspec-persistent-volume-write")
+            && !message.contains("kubernetes.podspec-persistent-volume-claim ("),
+        "{message}"
+    );
+    assert_eq!(held().await, (0, 0, 0));
+
+    // Both on: the PersistentVolume and claim, then the Service that mounts the claim.
+    set_flags(
+        json!({"kubernetes.podspec-persistent-volume-claim": "Enabled",
+                     "kubernetes.podspec-persistent-volume-write": "Enabled"}),
+    )
+    .await;
+    knative.create(&want).await.unwrap();
+    assert_eq!(held().await, (1, 1, 1));
+    let name = ferry_provider_knative::build::claims(&want)[0].name.clone();
+    let service = services.get("hello").await.unwrap();
+    assert_eq!(
+        service.data["spec"]["template"]["spec"]["volumes"][0],
+        json!({"name": "data", "persistentVolumeClaim": {"claimName": name}})
+    );
+    assert!(matches!(
+        knative.observe(&want).await.unwrap(),
+        Observation::Present {
+            up_to_date: true,
+            ..
+        }
+    ));
+    let reads = flag_reads(&log);
+    assert_eq!(reads, 3, "one read per apply");
+
+    // A service without flagged volumes never reads them.
+    let plain = unowned(
+        "{provider: knative, \
+          containers: [{name: app, image: 'ghcr.io/acme/hello:1', port: 8080, \
+                        volumeMounts: [{name: conf, mountPath: /etc/app}]}], \
+          volumes: [{name: conf, secret: {name: conf}}]}",
+    );
+    knative.update(&desired_of(&plain, &Knative)).await.unwrap();
+    assert_eq!(flag_reads(&log), reads);
+    // And its efs volume's claim, no longer wanted, is gone.
+    assert_eq!(held().await, (1, 0, 0));
+
+    // Back with the volume, then deleted: the claim goes with the Service.
+    knative.update(&want).await.unwrap();
+    assert_eq!(held().await, (1, 1, 1));
+    let object = want.object.clone();
+    assert_eq!(knative.delete(&object).await.unwrap(), Deletion::InProgress);
+    assert_eq!(knative.delete(&object).await.unwrap(), Deletion::Gone);
+    assert_eq!(held().await, (0, 0, 0));
+
+    // An emptyDir with its flag turned off is refused naming it.
+    set_flags(json!({"kubernetes.podspec-volumes-emptydir": "disabled"})).await;
+    let scratch = unowned(
+        "{provider: knative, \
+          containers: [{name: app, image: 'ghcr.io/acme/hello:1', port: 8080, \
+                        volumeMounts: [{name: tmp, mountPath: /tmp/x}]}], \
+          volumes: [{name: tmp, emptyDir: {}}]}",
+    );
+    let message = refusal(
+        knative
+            .create(&desired_of(&scratch, &Knative))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        message.contains("kubernetes.podspec-volumes-emptydir"),
+        "{message}"
+    );
+}

@@ -19,6 +19,7 @@ use ferry_provider::backend::{Backend, Environment, Owned, Rendered};
 use crate::build::{self, Kind, MANAGED_BY};
 use crate::client::{self, KubernetesConnector};
 use crate::{capabilities, cost, limits, validate};
+use ferry_provider::cluster_volumes::build::Claim;
 
 /// A Deployment, Service and autoscaler in this cluster.
 #[derive(Clone, Copy, Debug, Default)]
@@ -92,6 +93,21 @@ impl Rules for Kubernetes {
     }
 }
 
+/// Whether `volumes` hold an efs volume, which this backend mounts through a PersistentVolume
+/// that Ferry must delete itself.
+fn has_efs(volumes: Option<&[ferry_api::Volume]>) -> bool {
+    volumes.into_iter().flatten().any(|v| v.efs.is_some())
+}
+
+/// The YAML documents of `claims`, each PersistentVolume before its claim.
+fn claim_documents(claims: &[Claim]) -> Result<Vec<String>, String> {
+    claims
+        .iter()
+        .flat_map(|c| [c.persistent_volume_value(), c.claim_value()])
+        .map(|object| serde_saphyr::to_string(&object).map_err(|e| e.to_string()))
+        .collect()
+}
+
 /// What the job controller's caches keep of a Job or CronJob: its metadata (a change reconciles
 /// the ServerlessJob, which lists the Jobs from the API server).
 fn keep_metadata(object: &mut kube::api::DynamicObject) {
@@ -127,10 +143,12 @@ impl Backend for Kubernetes {
         false
     }
 
-    /// Everything it makes is owned by its object, so the garbage collector deletes it with
-    /// the object; only `Orphan` needs Ferry, to remove the owner references first.
+    /// Everything it makes in the namespace is owned by its object, so the garbage collector
+    /// deletes it with the object; `Orphan` needs Ferry, to remove the owner references first,
+    /// and so does an efs volume, whose PersistentVolume no owner reference can delete.
     fn needs_finalizer(&self, spec: &ServerlessServiceSpec) -> bool {
         spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Orphan
+            || has_efs(spec.volumes.as_deref())
     }
 
     /// Jobs and CronJobs, labelled with their ServerlessJob's name (a CronJob's Jobs are owned
@@ -152,9 +170,11 @@ impl Backend for Kubernetes {
             .collect()
     }
 
-    /// As for services: the garbage collector deletes what the object owns.
+    /// As for services: the garbage collector deletes what the object owns; Ferry deletes an
+    /// efs volume's PersistentVolume.
     fn needs_job_finalizer(&self, spec: &ServerlessJobSpec) -> bool {
         spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Orphan
+            || has_efs(spec.volumes.as_deref())
     }
 
     fn render_job(
@@ -174,12 +194,20 @@ impl Backend for Kubernetes {
                 format!("the Job of its run for generation {generation}"),
             ),
         };
+        let claims = crate::job::build::claims(desired);
+        let mut documents = claim_documents(&claims)?;
+        documents.push(serde_saphyr::to_string(&object).map_err(|e| e.to_string())?);
+        let with_claims = if claims.is_empty() {
+            ""
+        } else {
+            ", after the PersistentVolume and claim of each efs volume"
+        };
         Ok(Rendered {
             comment: format!(
-                "What Ferry applies for ServerlessJob {}: {what}",
+                "What Ferry applies for ServerlessJob {}: {what}{with_claims}",
                 desired.object.name
             ),
-            body: serde_saphyr::to_string(&object).map_err(|e| e.to_string())?,
+            body: documents.join("---\n"),
         })
     }
 
@@ -189,10 +217,11 @@ impl Backend for Kubernetes {
         _config_name: &str,
         _config: Option<&ProviderConfigSpec>,
     ) -> Result<Rendered, String> {
-        let documents = build::children(desired)
-            .values()
-            .map(|child| serde_saphyr::to_string(child).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
+        // The claims first, as they are applied.
+        let mut documents = claim_documents(&build::claims(desired))?;
+        for child in build::children(desired).values() {
+            documents.push(serde_saphyr::to_string(child).map_err(|e| e.to_string())?);
+        }
         let body = documents.join("---\n");
         Ok(Rendered {
             comment: format!(

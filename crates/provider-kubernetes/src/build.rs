@@ -1,15 +1,15 @@
 //! The pure half of the plain Kubernetes backend: the objects Ferry applies for a desired model
 //! (a Deployment and a Service always; a HorizontalPodAutoscaler when it scales, a
 //! PodDisruptionBudget when it keeps more than one pod, an Ingress when public, a
-//! VerticalPodAutoscaler when asked), and what the live ones mean in Ferry's terms. No I/O:
-//! `client.rs` sends what this module builds.
+//! VerticalPodAutoscaler when asked; the PersistentVolume and claim of each efs volume), and
+//! what the live ones mean in Ferry's terms. No I/O: `client.rs` sends what this module builds.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use ferry_api::conditions::reasons;
-use ferry_api::{Ingress, ScalingMetric};
-use ferry_core::desired::{Desired, ProbeAction, ProbeModel};
+use ferry_api::{Ingress, Provider, ScalingMetric};
+use ferry_core::desired::{Desired, ObjectRef, ProbeAction, ProbeModel};
 use ferry_core::kube_object::{container, owner_references, stamp_fingerprint};
 use ferry_core::status::{Outputs, Readiness};
 use serde_json::{Map, Value, json};
@@ -17,6 +17,9 @@ use serde_json::{Map, Value, json};
 use crate::limits::{DEFAULT_UTILIZATION, SERVICE_PORT};
 use crate::model::KubernetesModel;
 use crate::pods::Stuck;
+use ferry_provider::cluster_volumes::build::{
+    self as volumes, Claim, GCS_FUSE_ANNOTATION, Nfs, Owner,
+};
 
 /// The pods' troubles, read while a rollout is not done (shared with the job runs' in
 /// [`crate::pods`]).
@@ -110,7 +113,10 @@ impl Kind {
 pub fn children(desired: &Desired) -> BTreeMap<Kind, Value> {
     let model = settings(desired);
     let mut out = BTreeMap::new();
-    out.insert(Kind::Deployment, deployment(desired, &model));
+    out.insert(
+        Kind::Deployment,
+        deployment(desired, &model, &claims(desired)),
+    );
     out.insert(Kind::Service, service(desired));
     if scales(desired) {
         out.insert(Kind::HorizontalPodAutoscaler, hpa(desired));
@@ -138,6 +144,21 @@ pub fn children(desired: &Desired) -> BTreeMap<Kind, Value> {
         stamp_fingerprint(child);
     }
     out
+}
+
+/// Whose claims a service's are: the ServerlessService `object`'s, on this provider.
+pub fn owner(object: &ObjectRef) -> Owner<'_> {
+    Owner {
+        provider: Provider::Kubernetes,
+        kind: "ServerlessService",
+        object,
+    }
+}
+
+/// The PersistentVolume and claim of each volume the pods mount through a claim (efs; an nfs
+/// export is an `nfs` volume of the pod), which exist before the Deployment that mounts them.
+pub fn claims(desired: &Desired) -> Vec<Claim> {
+    volumes::claims(&owner(&desired.object), &desired.volumes, Nfs::Inline)
 }
 
 /// Whether a HorizontalPodAutoscaler scales the Deployment (more pods allowed than the least).
@@ -188,7 +209,7 @@ fn metadata(desired: &Desired, annotations: Option<&BTreeMap<String, String>>) -
     meta.into()
 }
 
-fn deployment(desired: &Desired, model: &KubernetesModel) -> Value {
+fn deployment(desired: &Desired, model: &KubernetesModel, claims: &[Claim]) -> Value {
     let mut labels: Map<String, Value> = model
         .fargate_labels
         .iter()
@@ -210,26 +231,41 @@ fn deployment(desired: &Desired, model: &KubernetesModel) -> Value {
     );
     let mut template = json!({
         "metadata": { "labels": labels },
-        "spec": pod_spec(desired, model),
+        "spec": pod_spec(desired, model, claims),
     });
-    template["metadata"]["annotations"] =
-        json!({ TEMPLATE_ANNOTATION: ferry_core::names::fingerprint(&template.to_string()) });
+    let mut annotations = Map::new();
+    if volumes::needs_gcs_fuse(&desired.volumes) {
+        annotations.insert(GCS_FUSE_ANNOTATION.0.into(), GCS_FUSE_ANNOTATION.1.into());
+        template["metadata"]["annotations"] = annotations.clone().into();
+    }
+    annotations.insert(
+        TEMPLATE_ANNOTATION.into(),
+        ferry_core::names::fingerprint(&template.to_string()).into(),
+    );
+    template["metadata"]["annotations"] = annotations.into();
     spec.insert("template".into(), template);
     object(desired, Kind::Deployment, spec.into())
 }
 
-fn pod_spec(desired: &Desired, model: &KubernetesModel) -> Value {
+fn pod_spec(desired: &Desired, model: &KubernetesModel, claims: &[Claim]) -> Value {
     let containers: Vec<Value> = desired
         .containers
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let serving_port = c.port.filter(|_| i == desired.serving_container);
-            container(c, serving_port, &|p, _| probe(p))
+            let mut out = container(c, serving_port, &|p, _| probe(p));
+            volumes::add_mounts(&mut out, &c.mounts);
+            out
         })
         .collect();
     let mut spec = Map::new();
     spec.insert("containers".into(), containers.into());
+    if !desired.volumes.is_empty() {
+        let pod_volumes =
+            volumes::pod_volumes(&desired.volumes, &desired.containers, claims, Nfs::Inline);
+        spec.insert("volumes".into(), pod_volumes.into());
+    }
     if let Some(account) = &model.service_account_name {
         spec.insert("serviceAccountName".into(), account.clone().into());
     }

@@ -7,19 +7,35 @@ use crate::limits;
 /// This provider's cell of the capability table's row for `feature`.
 pub(crate) fn support(feature: Feature) -> Support {
     match feature {
-        Feature::VolumeSecret => {
-            yes("a secret volume of the Kubernetes Secret name (every key a file, or only key)")
-        }
-        Feature::VolumeEmptyDir => yes("an emptyDir volume (medium Memory: tmpfs)"),
-        Feature::VolumeNfs => yes("an nfs volume (not on EKS Fargate pods, which mount only EFS)"),
+        Feature::VolumeSecret => yes(
+            "a secret volume of the Kubernetes Secret name: every key a file, or with key only \
+             that key, a file of its name",
+        ),
+        Feature::VolumeEmptyDir => yes(
+            "an emptyDir volume with its sizeLimit; medium Memory is a tmpfs counted against the \
+             container's memory",
+        ),
+        Feature::VolumeNfs => partial(
+            "an nfs volume of the pod; refused with an EKS Fargate profile (Fargate pods mount \
+             only EFS)",
+        ),
         Feature::VolumeEfs => partial(
-            "a PersistentVolume of the EFS CSI driver (efs.csi.aws.com) and its PersistentVolumeClaim; the driver must be installed (EKS add-on; built into EKS Fargate)",
+            "a PersistentVolume of the EFS CSI driver (efs.csi.aws.com; volumeHandle \
+             fs-ID[:rootDirectory][:accessPointId], encryptInTransit from transitEncryption, \
+             iam as the mount option iam: the driver's node identity) pre-bound to a \
+             PersistentVolumeClaim; Ferry creates both and deletes them with the object. The \
+             driver must be installed (EKS add-on; built into EKS Fargate)",
         ),
         Feature::VolumeGcs => partial(
-            "an inline CSI volume of GKE's Cloud Storage FUSE driver (gcsfuse.csi.storage.gke.io); needs the driver and the pod annotation gke-gcsfuse/volumes",
+            "an inline CSI volume of GKE's Cloud Storage FUSE driver (gcsfuse.csi.storage.gke.io, \
+             bucketName) and the pod annotation gke-gcsfuse/volumes; GKE with the driver on, a \
+             service account that may read the bucket; refused with an EKS Fargate profile",
         ),
         Feature::VolumeAzureFile => partial(
-            "an inline CSI volume of the Azure Files driver (file.csi.azure.com) reading the account name and key from secretRef's Secret",
+            "an inline CSI volume of the Azure Files driver (file.csi.azure.com: shareName, \
+             secretName); secretRef names a Secret in the namespace holding \
+             azurestorageaccountname (the storageAccount) and azurestorageaccountkey, its key; \
+             refused with an EKS Fargate profile",
         ),
         Feature::VolumeSubPath => yes("the volumeMount's subPath"),
         Feature::Sidecars => yes("1-10 containers in the pod; the one with a port serves"),

@@ -3,7 +3,9 @@
 //! unknown field fails instead of being dropped), deleting the ones no longer wanted, reading
 //! them back (from the controller's watch caches when Ferry knows the copy there is its own),
 //! the pods' troubles while a rollout is stuck, and releasing everything on
-//! `deletionPolicy: Orphan`.
+//! `deletionPolicy: Orphan`. The PersistentVolume and claim of each efs volume are created
+//! before the Deployment that mounts them and deleted once no longer wanted
+//! ([`ferry_provider::cluster_volumes::client`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,6 +25,7 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::build::{self, FIELD_MANAGER, Kind, SELECTOR_LABEL};
+use ferry_provider::cluster_volumes::client::Claims;
 
 /// How long to wait before looking again for the VerticalPodAutoscaler CRD once it was missing.
 pub const VPA_RECHECK: Duration = Duration::from_secs(60);
@@ -169,6 +172,7 @@ impl Connector for KubernetesConnector {
     ) -> Result<Arc<dyn ExternalClient>, ProviderError> {
         Ok(Arc::new(KubernetesClient {
             client: self.client.clone(),
+            claims: Claims::new(self.client.clone()),
             caches: self.caches.clone(),
             verified: self.verified.clone(),
         }))
@@ -187,6 +191,7 @@ impl Connector for KubernetesConnector {
 /// The Deployments (and the rest) of one cluster.
 pub struct KubernetesClient {
     client: Client,
+    claims: Claims,
     caches: Caches,
     verified: Verified,
 }
@@ -391,6 +396,8 @@ impl KubernetesClient {
     async fn apply(&self, want: &Desired) -> Result<Started, ProviderError> {
         let children = build::children(want);
         let object = &want.object;
+        let (owner, claims) = (build::owner(object), build::claims(want));
+        self.claims.ensure(&owner, &claims).await?;
         if children.contains_key(&Kind::HorizontalPodAutoscaler) {
             self.hand_over_replicas(object).await?;
         }
@@ -409,6 +416,9 @@ impl KubernetesClient {
             applied.insert(*kind, live);
         }
         self.remove_unwanted(object, &children).await?;
+        // Claims of volumes no longer wanted (or changed: a changed one is a new pair): their
+        // pods are going, and Kubernetes keeps a claim until none uses it.
+        self.claims.remove_others(&owner, &claims).await?;
         let state = applied
             .get(&Kind::Deployment)
             .map(|deployment| build::readiness(want, deployment, applied.get(&Kind::Ingress), &[]));
@@ -509,6 +519,10 @@ impl ExternalClient for KubernetesClient {
                 found.insert(kind, child.live);
             }
         }
+        let claims = build::claims(want);
+        if !claims.is_empty() {
+            up_to_date &= self.claims.present(&build::owner(object), &claims).await?;
+        }
         let Some(deployment) = found.get(&Kind::Deployment) else {
             if found.is_empty() {
                 return Ok(Observation::Absent);
@@ -559,6 +573,10 @@ impl ExternalClient for KubernetesClient {
                 self.delete_one(kind, object).await?;
             }
         }
+        remaining |= self
+            .claims
+            .remove_others(&build::owner(object), &[])
+            .await?;
         Ok(if remaining {
             Deletion::InProgress
         } else {

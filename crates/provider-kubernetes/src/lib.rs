@@ -4,7 +4,8 @@
 //! [`build`] turns the desired model into a Deployment, Service, HorizontalPodAutoscaler,
 //! PodDisruptionBudget, Ingress and VerticalPodAutoscaler and reads them back (pure); the client
 //! applies and observes them. [`job`] runs ServerlessJobs as Jobs and CronJobs; [`pods`] tells,
-//! for both, why pods cannot start.
+//! for both, why pods cannot start; `ferry_provider::cluster_volumes` (shared with Knative) maps
+//! `spec.volumes` for both and makes the PersistentVolume and claim of an efs volume.
 
 mod backend;
 pub mod build;

@@ -1,7 +1,8 @@
 //! The plain Kubernetes backend's rules: what a Deployment and a HorizontalPodAutoscaler can
-//! do, and the EKS-on-Fargate pod rules when the pods match a Fargate profile.
+//! do, what a pod's volumes need, and the EKS-on-Fargate pod rules when the pods match a
+//! Fargate profile.
 
-use ferry_api::{ScalingMetric, SecretRef, VpaUpdateMode};
+use ferry_api::{ScalingMetric, SecretRef, Volume, VpaUpdateMode};
 use ferry_core::Findings;
 use ferry_core::backend::Parts;
 use ferry_core::desired::{ContainerModel, ObjectRef, SecretSource};
@@ -29,6 +30,11 @@ pub(crate) fn check_job(f: &mut Findings, parts: &JobParts<'_>) -> KubernetesMod
     if let (Some(_), Some(containers)) = (&fargate_labels, parts.containers) {
         check_fargate(f, containers);
     }
+    check_volumes(
+        f,
+        parts.spec.volumes.as_deref().unwrap_or_default(),
+        fargate_labels.is_some(),
+    );
     check_labels(
         f,
         "spec.kubernetes.nodeSelector",
@@ -101,6 +107,11 @@ pub(crate) fn check(f: &mut Findings, _object: &ObjectRef, parts: &Parts<'_>) ->
              run a fixed count (maxInstances equal to minInstances)",
         );
     }
+    check_volumes(
+        f,
+        spec.volumes.as_deref().unwrap_or_default(),
+        fargate_labels.is_some(),
+    );
     if let (Some(labels), Some(containers)) = (&fargate_labels, parts.containers) {
         check_fargate(f, containers);
         if labels.is_empty() {
@@ -220,5 +231,91 @@ fn check_fargate(f: &mut Findings, containers: &[ContainerModel]) {
                 format_bytes(memory)
             ),
         );
+    }
+}
+
+/// The key of the Secret the Azure Files CSI driver reads the storage account's key from; the
+/// account's name it reads from `azurestorageaccountname` of the same Secret.
+pub(crate) const AZURE_ACCOUNT_KEY: &str = "azurestorageaccountkey";
+
+/// What a pod needs of its volumes: a Secret's name and key as Kubernetes names them, the
+/// Secret the Azure Files driver reads, and on EKS Fargate only what a Fargate pod mounts.
+pub(crate) fn check_volumes(f: &mut Findings, volumes: &[Volume], on_fargate: bool) {
+    for (i, v) in volumes.iter().enumerate() {
+        let path = format!("spec.volumes[{i}]");
+        if let Some(secret) = &v.secret {
+            ferry_provider::cluster_volumes::validate::secret(f, &format!("{path}.secret"), secret);
+        }
+        if let Some(share) = &v.azure_file {
+            let path = format!("{path}.azureFile");
+            match &share.secret_ref {
+                None => f.invalid(
+                    format!("{path}.secretRef"),
+                    format!(
+                        "the Azure Files CSI driver reads the storage account's name and key \
+                         from a Secret in the namespace: set secretRef {{name: SECRET, key: \
+                         {AZURE_ACCOUNT_KEY}}}, the Secret holding azurestorageaccountname \
+                         ({}) and {AZURE_ACCOUNT_KEY}",
+                        share.storage_account
+                    ),
+                ),
+                Some(secret) if secret.key != AZURE_ACCOUNT_KEY => f.invalid(
+                    format!("{path}.secretRef.key"),
+                    format!(
+                        "the Azure Files CSI driver reads the account key from the key \
+                         {AZURE_ACCOUNT_KEY} of the Secret (and the account's name from \
+                         azurestorageaccountname), not from {:?}: set key: {AZURE_ACCOUNT_KEY} \
+                         and store the key there",
+                        secret.key
+                    ),
+                ),
+                Some(_) => {}
+            }
+            if share.environment_storage.is_some() {
+                f.invalid(
+                    format!("{path}.environmentStorage"),
+                    "names a Container Apps environment storage, which only provider \
+                     containerApps reads: remove it",
+                );
+            }
+        }
+        if on_fargate {
+            check_fargate_volume(f, &path, v);
+        }
+    }
+}
+
+/// What an EKS Fargate pod cannot mount. AWS's EKS guide ("AWS Fargate considerations",
+/// "Fargate storage") names Amazon EFS through static provisioning as the file system a
+/// Fargate pod mounts, and no DaemonSet runs on Fargate (a CSI driver's node plugin is one);
+/// Fargate's scheduler refuses a pod with another volume type. It documents no limit on
+/// emptyDir or secret volumes.
+fn check_fargate_volume(f: &mut Findings, path: &str, v: &Volume) {
+    let refused = [
+        (
+            "nfs",
+            v.nfs.is_some(),
+            "an EKS Fargate pod mounts no NFS export: AWS documents Amazon EFS (a static \
+             PersistentVolume of its CSI driver) as the file system a Fargate pod mounts; use an \
+             efs volume, or run the pods on nodes (drop spec.kubernetes.fargateProfile)",
+        ),
+        (
+            "gcs",
+            v.gcs.is_some(),
+            "an EKS Fargate pod cannot mount a Cloud Storage bucket: the Cloud Storage FUSE CSI \
+             driver is GKE's; use an efs volume, or provider cloudRun",
+        ),
+        (
+            "azureFile",
+            v.azure_file.is_some(),
+            "an EKS Fargate pod cannot mount an Azure Files share: the Azure Files CSI driver \
+             mounts through its node DaemonSet, and no DaemonSet runs on Fargate; use an efs \
+             volume, or provider containerApps or containerInstances",
+        ),
+    ];
+    for (kind, set, message) in refused {
+        if set {
+            f.invalid(format!("{path}.{kind}"), message);
+        }
     }
 }

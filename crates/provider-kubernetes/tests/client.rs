@@ -747,3 +747,147 @@ async fn delete_removes_every_child() {
             .is_some()
     );
 }
+
+/// `hello` mounting an efs volume of the file system `fs`.
+fn with_efs(fs: &str) -> Value {
+    let mut spec = spec(&json!({"minInstances": 1}), &json!({}));
+    spec["containers"][0]["volumeMounts"] = json!([{"name": "data", "mountPath": "/data"}]);
+    spec["volumes"] = json!([{"name": "data", "efs": {"fileSystemId": fs}}]);
+    spec
+}
+
+/// The names of the PersistentVolumes and claims the stand-in holds, sorted.
+async fn claims_held(c: &Cluster) -> (Vec<String>, Vec<String>) {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let names = |items: Vec<String>| {
+        let mut items = items;
+        items.sort();
+        items
+    };
+    let volumes = Api::<PersistentVolume>::all(c.test.clone())
+        .list(&kube::api::ListParams::default())
+        .await
+        .unwrap();
+    let claims = Api::<PersistentVolumeClaim>::namespaced(c.test.clone(), NAMESPACE)
+        .list(&kube::api::ListParams::default())
+        .await
+        .unwrap();
+    (
+        names(
+            volumes
+                .items
+                .iter()
+                .map(kube::ResourceExt::name_any)
+                .collect(),
+        ),
+        names(
+            claims
+                .items
+                .iter()
+                .map(kube::ResourceExt::name_any)
+                .collect(),
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_efs_volumes_claim_is_made_with_the_service_remade_when_missing_replaced_when_changed_and_deleted_with_it()
+ {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    let first = with_efs("fs-0123456789abcdef0");
+    let c = Cluster::start(false, &first).await;
+    let want = c.want(&first);
+    let name = build::claims(&want)[0].name.clone();
+    c.kubernetes.create(&want).await.unwrap();
+    assert_eq!(
+        claims_held(&c).await,
+        (vec![name.clone()], vec![name.clone()])
+    );
+    let deployment = c.deployment().await;
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        name.as_str()
+    );
+    // Strict validation took the PersistentVolume as built: nothing dropped.
+    let pv = Api::<k8s_openapi::api::core::v1::PersistentVolume>::all(c.test.clone())
+        .get(&name)
+        .await
+        .unwrap();
+    let pv = serde_json::to_value(pv).unwrap();
+    assert_eq!(pv["spec"]["csi"]["driver"], "efs.csi.aws.com");
+    assert_eq!(pv["spec"]["claimRef"]["name"], name.as_str());
+
+    // A deleted claim makes the service out of date; an update makes it again.
+    c.roll_out(1).await;
+    let (up_to_date, ..) = present(&c.observe(&want).await);
+    assert!(up_to_date);
+    Api::<PersistentVolumeClaim>::namespaced(c.test.clone(), NAMESPACE)
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
+    let (up_to_date, ..) = present(&c.observe(&want).await);
+    assert!(!up_to_date, "a missing claim must be made again");
+    c.kubernetes.update(&want).await.unwrap();
+    assert_eq!(
+        claims_held(&c).await,
+        (vec![name.clone()], vec![name.clone()])
+    );
+
+    // Another file system: a new pair, and the old one goes.
+    let second = c.want(&with_efs("fs-0fedcba9876543210"));
+    let new_name = build::claims(&second)[0].name.clone();
+    assert_ne!(new_name, name);
+    c.kubernetes.update(&second).await.unwrap();
+    assert_eq!(
+        claims_held(&c).await,
+        (vec![new_name.clone()], vec![new_name.clone()])
+    );
+
+    // Deleting the service deletes its claims, which no owner reference would.
+    assert_eq!(
+        c.kubernetes.delete(&c.object()).await.unwrap(),
+        Deletion::InProgress
+    );
+    assert_eq!(
+        c.kubernetes.delete(&c.object()).await.unwrap(),
+        Deletion::Gone
+    );
+    assert_eq!(claims_held(&c).await, (vec![], vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_persistent_volume_ferry_did_not_make_is_name_taken() {
+    use k8s_openapi::api::core::v1::PersistentVolume;
+    let spec = with_efs("fs-0123456789abcdef0");
+    let c = Cluster::start(false, &spec).await;
+    let want = c.want(&spec);
+    let name = build::claims(&want)[0].name.clone();
+    let theirs: PersistentVolume = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "hostPath": {"path": "/mnt/theirs"}},
+    }))
+    .unwrap();
+    Api::<PersistentVolume>::all(c.test.clone())
+        .create(&PostParams::default(), &theirs)
+        .await
+        .unwrap();
+    let error = c.kubernetes.create(&want).await.unwrap_err();
+    assert_eq!(terminal_reason(&error), reasons::NAME_TAKEN, "{error}");
+    // Left alone, and no Deployment made without its volume.
+    let live = Api::<PersistentVolume>::all(c.test.clone())
+        .get(&name)
+        .await
+        .unwrap();
+    assert!(live.spec.unwrap().host_path.is_some());
+    assert!(c.held().await.is_empty());
+    // Deleting the service leaves it too.
+    c.kubernetes.delete(&c.object()).await.unwrap();
+    assert!(
+        Api::<PersistentVolume>::all(c.test.clone())
+            .get_opt(&name)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

@@ -75,6 +75,15 @@ struct Cluster {
 
 impl Cluster {
     async fn start() -> Self {
+        Self::start_with(
+            json!({"provider": "kubernetes", "taskCount": 2, "parallelism": 2,
+                                "containers": [{"name": "app", "image": IMAGE,
+                                                "command": ["/report"]}]}),
+        )
+        .await
+    }
+
+    async fn start_with(spec: Value) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("audit.jsonl");
         let config = kube_standin::Config {
@@ -98,8 +107,7 @@ impl Cluster {
             "apiVersion": "ferry.dev/v1alpha1",
             "kind": "ServerlessJob",
             "metadata": {"name": NAME, "namespace": NAMESPACE},
-            "spec": {"provider": "kubernetes", "taskCount": 2, "parallelism": 2,
-                     "containers": [{"name": "app", "image": IMAGE, "command": ["/report"]}]},
+            "spec": spec,
         });
         let sjob = Api::<ServerlessJob>::namespaced(test.clone(), NAMESPACE)
             .create(
@@ -400,4 +408,59 @@ async fn an_idle_job_lists_no_pods() {
     let pods = c.pod_api().list(&ListParams::default()).await.unwrap();
     assert_eq!(pods.items.len(), 1);
     assert_eq!(pods.items[0].name_any(), "report-1-0-x7k2p");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_efs_volumes_claim_is_made_before_the_run_and_deleted_with_the_job() {
+    use ferry_provider::Deletion;
+    use ferry_provider_kubernetes::job::build::claims;
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let c = Cluster::start_with(json!({
+        "provider": "kubernetes",
+        "containers": [{"name": "app", "image": IMAGE,
+                        "volumeMounts": [{"name": "index", "mountPath": "/data"}]}],
+        "volumes": [{"name": "index", "efs": {"fileSystemId": "fs-0123456789abcdef0"}}],
+    }))
+    .await;
+    let name = claims(&c.want)[0].name.clone();
+    let volumes = Api::<PersistentVolume>::all(c.test.clone());
+    let bound = Api::<PersistentVolumeClaim>::namespaced(c.test.clone(), NAMESPACE);
+    // Without its claim the definition is not up to date, and applying it makes the claim.
+    let observed = c.jobs.observe(&c.want).await.unwrap();
+    assert_eq!(
+        observed.definition,
+        ferry_provider::job::Definition::Present {
+            up_to_date: false,
+            id: None
+        }
+    );
+    c.jobs.apply(&c.want).await.unwrap();
+    assert!(volumes.get_opt(&name).await.unwrap().is_some());
+    assert!(bound.get_opt(&name).await.unwrap().is_some());
+    let observed = c.jobs.observe(&c.want).await.unwrap();
+    assert_eq!(
+        observed.definition,
+        ferry_provider::job::Definition::Present {
+            up_to_date: true,
+            id: None
+        }
+    );
+    // A run's Job mounts it; a claim deleted meanwhile is made again before the run.
+    bound
+        .delete(&name, &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    let run = c.jobs.start(&c.want, 1).await.unwrap();
+    assert!(bound.get_opt(&name).await.unwrap().is_some());
+    let job = c.job(&run.name).await;
+    assert_eq!(
+        job["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        name.as_str()
+    );
+    // Deleting the job deletes the claim and its PersistentVolume with the runs.
+    let object = c.want.object.clone();
+    assert_eq!(c.jobs.delete(&object).await.unwrap(), Deletion::InProgress);
+    assert_eq!(c.jobs.delete(&object).await.unwrap(), Deletion::Gone);
+    assert!(volumes.get_opt(&name).await.unwrap().is_none());
+    assert!(bound.get_opt(&name).await.unwrap().is_none());
 }

@@ -751,3 +751,117 @@ fn a_job_ferry_ended_reads_as_failed_with_ferrys_reason_until_it_completed() {
     );
     assert_eq!((run.state, run.reason), (RunState::Succeeded, None));
 }
+
+const JOB_VOLUMES: &str = "{provider: kubernetes, \
+    containers: [{name: reindex, image: 'ghcr.io/acme/search:4.2.0', \
+                  resources: {cpu: '1', memory: 1Gi}, \
+                  volumeMounts: [{name: index, mountPath: /data/index}, \
+                                 {name: scratch, mountPath: /tmp/sort}, \
+                                 {name: conf, mountPath: /etc/search}]}], \
+    volumes: [{name: index, efs: {fileSystemId: fs-0123456789abcdef0, rootDirectory: /index, \
+                                  transitEncryption: true}}, \
+              {name: scratch, emptyDir: {sizeLimit: 10Gi}}, \
+              {name: conf, secret: {name: search-conf, key: search.toml}}]}";
+
+#[test]
+fn a_runs_job_and_a_cron_job_mount_the_volumes_and_name_the_jobs_own_claim() {
+    use ferry_provider_kubernetes::job::build::claims;
+    let want = desired(JOB_VOLUMES);
+    let claims = claims(&want);
+    assert_eq!(claims.len(), 1, "the efs volume");
+    let claim = &claims[0];
+    assert!(
+        claim.name.starts_with("shop-report-index-"),
+        "{}",
+        claim.name
+    );
+    assert_eq!(
+        claim.persistent_volume_value()["metadata"]["annotations"]["ferry.dev/owner"],
+        "ServerlessJob shop/report (kubernetes)"
+    );
+    assert_eq!(
+        claim.persistent_volume_value()["spec"]["csi"]["volumeHandle"],
+        "fs-0123456789abcdef0:/index"
+    );
+    let expected_volumes = json!([
+        {"name": "index", "persistentVolumeClaim": {"claimName": claim.name}},
+        {"name": "scratch", "emptyDir": {"sizeLimit": "10Gi"}},
+        {"name": "conf", "secret": {"secretName": "search-conf",
+                                     "items": [{"key": "search.toml", "path": "search.toml"}]}},
+    ]);
+    let expected_mounts = json!([
+        {"name": "index", "mountPath": "/data/index"},
+        {"name": "scratch", "mountPath": "/tmp/sort"},
+        {"name": "conf", "mountPath": "/etc/search", "readOnly": true},
+    ]);
+    let run = job(&want, 1);
+    assert_eq!(job_violations(&run), Vec::<String>::new(), "{run:#}");
+    let pod = &run["spec"]["template"]["spec"];
+    assert_eq!(pod["volumes"], expected_volumes);
+    assert_eq!(pod["containers"][0]["volumeMounts"], expected_mounts);
+
+    let scheduled = desired(&JOB_VOLUMES.replace("volumes:", "schedule: '0 2 * * *', volumes:"));
+    let cron = cron_job(&scheduled).unwrap();
+    assert_eq!(cron_job_violations(&cron), Vec::<String>::new(), "{cron:#}");
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["volumes"], expected_volumes);
+    assert_eq!(pod["containers"][0]["volumeMounts"], expected_mounts);
+
+    // A service of the same name has claims of its own.
+    let svc = ferry_testkit::builders::desired(
+        &JOB_VOLUMES.replace("name: reindex,", "name: reindex, port: 8080,"),
+        &Kubernetes,
+    );
+    let svc_claims = ferry_provider_kubernetes::build::claims(&svc);
+    assert_ne!(svc_claims[0].name, claim.name);
+}
+
+#[test]
+fn a_job_with_gcs_carries_the_fuse_annotation_on_its_pods() {
+    let want = desired(
+        "{provider: kubernetes, containers: [{name: a, image: busybox, \
+          volumeMounts: [{name: b, mountPath: /b}]}], volumes: [{name: b, gcs: {bucket: acme-b}}]}",
+    );
+    let run = job(&want, 1);
+    assert_eq!(job_violations(&run), Vec::<String>::new(), "{run:#}");
+    assert_eq!(
+        run["spec"]["template"]["metadata"]["annotations"]["gke-gcsfuse/volumes"],
+        "true"
+    );
+}
+
+#[test]
+fn a_job_with_an_efs_volume_keeps_a_finalizer_and_renders_its_claim_first() {
+    use ferry_provider::backend::Backend;
+    let job_object = ferry_testkit::builders::serverless_job(JOB_VOLUMES);
+    assert!(Kubernetes.needs_job_finalizer(&job_object.spec));
+    let plain = ferry_testkit::builders::serverless_job(
+        "{provider: kubernetes, containers: [{name: a, image: busybox}]}",
+    );
+    assert!(!Kubernetes.needs_job_finalizer(&plain.spec));
+    let rendered = Kubernetes
+        .render_job(&desired(JOB_VOLUMES), "default", None)
+        .unwrap();
+    let kinds: Vec<String> = serde_saphyr::from_multiple::<Value>(&rendered.body)
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds, ["PersistentVolume", "PersistentVolumeClaim", "Job"]);
+}
+
+#[test]
+fn a_jobs_volumes_are_refused_as_a_services_are() {
+    let found = refusals(
+        "{provider: kubernetes, containers: [{name: a, image: busybox, \
+          volumeMounts: [{name: n, mountPath: /n}]}], \
+          volumes: [{name: n, nfs: {server: 10.0.0.2, path: /x}}], \
+          kubernetes: {fargateProfile: {labels: {compute: fargate}}}}",
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(f, m)| f == "spec.volumes[0].nfs" && m.contains("EKS Fargate")),
+        "{found:#?}"
+    );
+}

@@ -11,6 +11,7 @@
 //! the binary lists them in; [`fake`] is an in-memory backend for controller tests.
 
 pub mod backend;
+pub mod cluster_volumes;
 pub mod fake;
 pub mod in_cluster;
 pub mod job;

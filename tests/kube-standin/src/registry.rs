@@ -153,6 +153,11 @@ pub fn builtins() -> Result<Vec<ResourceType>, SchemaError> {
         // The real server counts a Pod's generation since 1.33 (kubernetes#130181), and an
         // HPA's only behind the later `HPAGeneration` feature gate.
         ResourceType::builtin::<core::v1::Pod>(&["po"])?.with_status(true),
+        // For the volumes Ferry mounts through a claim: a PersistentVolume is cluster-scoped.
+        // Nothing binds them here (a test plays the binder where it must); with a `/status`
+        // and no generation, as the real ones.
+        ResourceType::builtin::<core::v1::PersistentVolume>(&["pv"])?.with_status(false),
+        ResourceType::builtin::<core::v1::PersistentVolumeClaim>(&["pvc"])?.with_status(false),
         ResourceType::builtin::<apps::v1::Deployment>(&["deploy"])?.with_status(true),
         ResourceType::builtin::<batch::v1::Job>(&[])?.with_status(true),
         ResourceType::builtin::<batch::v1::CronJob>(&["cj"])?.with_status(true),

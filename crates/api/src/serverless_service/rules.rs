@@ -427,12 +427,12 @@ pub const VOLUME_SPEC_RULES: &[CelRule] = &[
     refuse_volume!(
         "knative",
         "gcs",
-        "Knative does not support gcs volumes: a Knative Service mounts no CSI volumes; use provider kubernetes (GKE's Cloud Storage FUSE CSI driver) or cloudRun"
+        "Knative does not support gcs volumes: Ferry mounts no CSI volume on Knative (Knative admits one only behind its kubernetes.podspec-volumes-csi flag, off by default); use provider kubernetes (GKE's Cloud Storage FUSE CSI driver) or cloudRun"
     ),
     refuse_volume!(
         "knative",
         "azureFile",
-        "Knative does not support azureFile volumes: a Knative Service mounts no CSI volumes; use provider kubernetes, containerApps or containerInstances"
+        "Knative does not support azureFile volumes: Ferry mounts no CSI volume on Knative (Knative admits one only behind its kubernetes.podspec-volumes-csi flag, off by default); use provider kubernetes, containerApps or containerInstances"
     ),
     refuse_volume!(
         "fargate",

@@ -22,7 +22,8 @@
 use std::borrow::Cow;
 
 use ferry_api::conditions::reasons;
-use ferry_api::{JobRun, RunState};
+use ferry_api::{JobRun, Provider, RunState};
+use ferry_core::desired::ObjectRef;
 use ferry_core::job::DesiredJob;
 use ferry_core::kube_object::{container, owner_references_of, stamp_fingerprint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -30,6 +31,9 @@ use serde_json::{Map, Value, json};
 
 use crate::model::KubernetesModel;
 use crate::pods::{PodTrouble, Stuck, is_final, pod_troubles};
+use ferry_provider::cluster_volumes::build::{
+    self as volumes, Claim, GCS_FUSE_ANNOTATION, Nfs, Owner,
+};
 
 pub use ferry_core::kube_object::is_up_to_date;
 pub use ferry_provider::in_cluster::{FIELD_MANAGER, MANAGED_BY};
@@ -119,6 +123,21 @@ pub fn cron_job(desired: &DesiredJob) -> Option<Value> {
     Some(cron_job)
 }
 
+/// Whose claims a job's are: the ServerlessJob `object`'s, on this provider.
+pub fn owner(object: &ObjectRef) -> Owner<'_> {
+    Owner {
+        provider: Provider::Kubernetes,
+        kind: KIND,
+        object,
+    }
+}
+
+/// The PersistentVolume and claim of each volume the job's pods mount through a claim (efs),
+/// which exist before a run's Job or the CronJob that mounts them.
+pub fn claims(desired: &DesiredJob) -> Vec<Claim> {
+    volumes::claims(&owner(&desired.object), &desired.volumes, Nfs::Inline)
+}
+
 /// The Kubernetes settings of `desired` (validation always gives this backend its model).
 fn settings(desired: &DesiredJob) -> Cow<'_, KubernetesModel> {
     desired
@@ -160,10 +179,23 @@ fn job_spec(desired: &DesiredJob, model: &KubernetesModel, ttl: Option<i64>) -> 
     let containers: Vec<Value> = desired
         .containers
         .iter()
-        .map(|c| container(c, None, &|_, _| Value::Null))
+        .map(|c| {
+            let mut out = container(c, None, &|_, _| Value::Null);
+            volumes::add_mounts(&mut out, &c.mounts);
+            out
+        })
         .collect();
     let mut pod = Map::new();
     pod.insert("containers".into(), containers.into());
+    if !desired.volumes.is_empty() {
+        let pod_volumes = volumes::pod_volumes(
+            &desired.volumes,
+            &desired.containers,
+            &claims(desired),
+            Nfs::Inline,
+        );
+        pod.insert("volumes".into(), pod_volumes.into());
+    }
     pod.insert("restartPolicy".into(), "Never".into());
     pod.insert(
         "activeDeadlineSeconds".into(),
@@ -182,6 +214,10 @@ fn job_spec(desired: &DesiredJob, model: &KubernetesModel, ttl: Option<i64>) -> 
         "backoffLimitPerIndex": desired.max_retries,
         "template": { "metadata": { "labels": pod_labels }, "spec": pod },
     });
+    if volumes::needs_gcs_fuse(&desired.volumes) {
+        spec["template"]["metadata"]["annotations"] =
+            json!({ GCS_FUSE_ANNOTATION.0: GCS_FUSE_ANNOTATION.1 });
+    }
     if let Some(ttl) = ttl {
         spec["ttlSecondsAfterFinished"] = ttl.into();
     }

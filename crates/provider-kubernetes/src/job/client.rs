@@ -2,7 +2,9 @@
 //! second create of the same run answers 409 and finds it), the CronJob of a scheduled job
 //! applied with server-side apply, the Jobs read back by label, the pods of each running run
 //! read to tell why they cannot start, a run whose pods cannot start ended by `advance`, a run
-//! stopped by suspending its Job, and everything released on `deletionPolicy: Orphan`.
+//! stopped by suspending its Job, and everything released on `deletionPolicy: Orphan`. The
+//! PersistentVolume and claim of each efs volume are made before the CronJob or a run's Job
+//! that mounts them, and deleted with the job ([`ferry_provider::cluster_volumes::client`]).
 //!
 //! Jobs are listed from the API server on each observe rather than from a watch cache: a run
 //! the history records and the cache has not seen yet would read as gone. Pods are listed too
@@ -29,6 +31,7 @@ use serde_json::{Value, json};
 
 use super::build::{self, FIELD_MANAGER};
 use crate::client::{POD_LIST_LIMIT, pods};
+use ferry_provider::cluster_volumes::client::Claims;
 
 /// Most Jobs of one ServerlessJob read per observe (a CronJob keeps a few; a job without a
 /// schedule keeps one per spec change for a week).
@@ -82,12 +85,16 @@ fn name_taken(kind: &str, namespace: &str, name: &str) -> ProviderError {
 /// The Jobs and CronJobs of one cluster.
 pub struct KubernetesJobs {
     client: Client,
+    claims: Claims,
 }
 
 impl KubernetesJobs {
     /// Jobs through `client`.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            claims: Claims::new(client.clone()),
+            client,
+        }
     }
 
     fn api(&self, resource: &ApiResource, namespace: &str) -> Api<DynamicObject> {
@@ -203,6 +210,16 @@ impl JobClient for KubernetesJobs {
                 id: None,
             },
         };
+        // A claim that went missing is made again by `apply`.
+        let claims = build::claims(want);
+        let definition = match definition {
+            Definition::Present { up_to_date, id } if !claims.is_empty() => Definition::Present {
+                up_to_date: up_to_date
+                    && self.claims.present(&build::owner(object), &claims).await?,
+                id,
+            },
+            other => other,
+        };
         let now = Time(Timestamp::now());
         let mut runs: Vec<JobRun> = Vec::new();
         for job in self.list_jobs(object).await? {
@@ -225,23 +242,32 @@ impl JobClient for KubernetesJobs {
 
     async fn apply(&self, want: &DesiredJob) -> Result<Option<String>, ProviderError> {
         let object = &want.object;
-        match build::cron_job(want) {
-            Some(cron_job) => {
-                let params = PatchParams::apply(FIELD_MANAGER)
-                    .force()
-                    .validation_strict();
-                self.api(&cron_jobs(), &object.namespace)
-                    .patch(&object.name, &params, &Patch::Apply(&cron_job))
-                    .await
-                    .map_err(|e| cron_job_error("apply", e))?;
-                Ok(Some(cron_job_id(&object.name)))
-            }
-            None => self.delete_cron_job(object).await.map(|()| None),
-        }
+        let (owner, claims) = (build::owner(object), build::claims(want));
+        self.claims.ensure(&owner, &claims).await?;
+        let id = if let Some(cron_job) = build::cron_job(want) {
+            let params = PatchParams::apply(FIELD_MANAGER)
+                .force()
+                .validation_strict();
+            self.api(&cron_jobs(), &object.namespace)
+                .patch(&object.name, &params, &Patch::Apply(&cron_job))
+                .await
+                .map_err(|e| cron_job_error("apply", e))?;
+            Some(cron_job_id(&object.name))
+        } else {
+            self.delete_cron_job(object).await?;
+            None
+        };
+        // Claims of volumes no longer wanted, once no new run can name them: a run still using
+        // one keeps it until it ends.
+        self.claims.remove_others(&owner, &claims).await?;
+        Ok(id)
     }
 
     async fn start(&self, want: &DesiredJob, generation: i64) -> Result<JobRun, ProviderError> {
         let object = &want.object;
+        self.claims
+            .ensure(&build::owner(object), &build::claims(want))
+            .await?;
         let job = build::job(want, generation);
         let name = build::run_name(want, generation);
         let api = self.api(&jobs(), &object.namespace);
@@ -324,6 +350,10 @@ impl JobClient for KubernetesJobs {
                 Err(e) => return Err(job_error("delete", e)),
             }
         }
+        remaining |= self
+            .claims
+            .remove_others(&build::owner(object), &[])
+            .await?;
         Ok(if remaining {
             Deletion::InProgress
         } else {

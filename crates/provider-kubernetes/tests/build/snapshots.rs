@@ -1,6 +1,7 @@
 //! Every object of whole services, compared with the committed YAML in `tests/snapshots/` (the
 //! testkit's `Snapshots`): every kubernetes example in `deploy/examples/` and a few richer
-//! specs, one file per service with its objects in the order they are applied.
+//! specs, one file per service with its objects in the order they are applied (an efs volume's
+//! PersistentVolume and claim first).
 //! `FERRY_BLESS=1` rewrites the files instead.
 
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use ferry_api::ServerlessService;
 use ferry_provider::backend::Backend;
 use ferry_provider_kubernetes::Kubernetes;
+use ferry_provider_kubernetes::build::claims;
 use ferry_testkit::Snapshots;
 use ferry_testkit::builders::{example_services, named_service};
 
@@ -64,6 +66,33 @@ fn inline_cases() -> Vec<(String, ServerlessService)> {
                            verticalPodAutoscaler: {updateMode: Initial}}}",
         ),
         (
+            "gke-bucket",
+            "catalog",
+            Some("8a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
+            "{provider: kubernetes, \
+              containers: [{name: app, image: 'ghcr.io/acme/catalog:5.0.0', port: 8080, \
+                            resources: {cpu: '1', memory: 1Gi}, \
+                            volumeMounts: [{name: assets, mountPath: /srv/assets}, \
+                                           {name: cache, mountPath: /var/cache/catalog}]}], \
+              volumes: [{name: assets, gcs: {bucket: acme-catalog-assets, readOnly: true}}, \
+                        {name: cache, emptyDir: {sizeLimit: 2Gi}}], \
+              ingress: internal, \
+              kubernetes: {serviceAccountName: catalog}}",
+        ),
+        (
+            "aks-share",
+            "ledger-files",
+            None,
+            "{provider: kubernetes, \
+              containers: [{name: app, image: 'ghcr.io/acme/ledger:2.0.0', port: 9000, \
+                            resources: {cpu: 500m, memory: 512Mi}, \
+                            volumeMounts: [{name: files, mountPath: /mnt/files, subPath: ledger}]}], \
+              volumes: [{name: files, azureFile: {shareName: ledger, storageAccount: acmefiles, \
+                                                  secretRef: {name: acme-files, \
+                                                              key: azurestorageaccountkey}}}], \
+              ingress: internal}",
+        ),
+        (
             "memory-scaled",
             "worker",
             None,
@@ -98,9 +127,12 @@ fn cases() -> Vec<(String, ServerlessService)> {
 
 fn render(svc: &ServerlessService) -> String {
     let desired = desired_of(svc);
-    let documents: Vec<String> = build_checked(&desired)
-        .values()
-        .map(|child| serde_saphyr::to_string(child).unwrap())
+    // The PersistentVolume and claim of each efs volume first, as they are applied.
+    let documents: Vec<String> = claims(&desired)
+        .iter()
+        .flat_map(|c| [c.persistent_volume_value(), c.claim_value()])
+        .chain(build_checked(&desired).into_values())
+        .map(|object| serde_saphyr::to_string(&object).unwrap())
         .collect();
     let body = documents.join("---\n");
     // What `ferry render` prints for the service is the same.
