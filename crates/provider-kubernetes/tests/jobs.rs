@@ -865,3 +865,42 @@ fn a_jobs_volumes_are_refused_as_a_services_are() {
         "{found:#?}"
     );
 }
+
+/// deploy/examples/kubernetes-volumes-job.yaml renders its PersistentVolume, claim and CronJob,
+/// each of which its schema accepts.
+#[test]
+fn the_volumes_job_example_renders_objects_their_schemas_accept() {
+    use ferry_provider::backend::Backend;
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let path = ferry_testkit::builders::examples_dir().join("kubernetes-volumes-job.yaml");
+    let job: ferry_api::ServerlessJob =
+        serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let want = ferry_core::job::validate_job(&job, &Kubernetes)
+        .unwrap()
+        .desired;
+    let rendered = Kubernetes.render_job(&want, "default", None).unwrap();
+    let documents: Vec<Value> = serde_saphyr::from_multiple(&rendered.body).unwrap();
+    let kinds: Vec<&str> = documents
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["PersistentVolume", "PersistentVolumeClaim", "CronJob"]
+    );
+    let pv = schema_of::<PersistentVolume>()
+        .unwrap()
+        .check(&documents[0]);
+    assert!(pv.is_empty(), "{pv:?}");
+    let claim = schema_of::<PersistentVolumeClaim>()
+        .unwrap()
+        .check(&documents[1]);
+    assert!(claim.is_empty(), "{claim:?}");
+    assert_eq!(cron_job_violations(&documents[2]), Vec::<String>::new());
+    let pod = &documents[2]["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        documents[1]["metadata"]["name"]
+    );
+    assert_eq!(pod["volumes"][1]["emptyDir"]["sizeLimit"], "10Gi");
+}
