@@ -13,6 +13,18 @@ use k8s_openapi::api::core::v1::Secret;
 /// nothing watches the Secrets `fromSecret` names.
 pub const SECRET_RECHECK: Duration = Duration::from_secs(60);
 
+/// Whether `name` can be a file name in a secret volume (both Azure providers name a secret's
+/// file after its `key`): letters, digits, `-`, `_` and `.`, at most 253, not `.` or `..`.
+pub fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// Why a key of a Secret has no text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyError {

@@ -685,7 +685,7 @@ fn secret_volume(f: &mut Findings, path: &str, s: &SecretRef, spec: &ServerlessS
         );
     }
     if let Some(key) = &s.key
-        && !is_file_name(key)
+        && !ferry_azure::secrets::is_file_name(key)
     {
         f.invalid(
             format!("{path}.secret.key"),
@@ -695,17 +695,6 @@ fn secret_volume(f: &mut Findings, path: &str, s: &SecretRef, spec: &ServerlessS
             ),
         );
     }
-}
-
-/// A file name in a volume: what a secret's `key` may be on Azure.
-pub(crate) fn is_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name != "."
-        && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// `emptyDir.sizeLimit` at `field`: Container Apps has no per-volume limit. Within the replica's

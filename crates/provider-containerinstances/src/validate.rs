@@ -268,7 +268,7 @@ fn secret_file(
         return None;
     };
     let file = s.key.clone().unwrap_or_else(|| s.name.clone());
-    if !is_file_name(&file) {
+    if !ferry_azure::secrets::is_file_name(&file) {
         f.invalid(
             format!("{path}.secret.key"),
             format!(
@@ -305,17 +305,6 @@ fn secret_file(
         file,
         source,
     })
-}
-
-/// A file name in a volume: what a secret volume's `key` may be.
-fn is_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name != "."
-        && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// A container's CPU (millicores) and memory (tenths of a GB), with ACI's defaults; errors for

@@ -18,7 +18,7 @@ use ferry_provider_kubernetes::job::build::{
 use ferry_testkit::builders::{UID, desired_job};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube_standin::builtin::schema_of;
+use kube_standin::builtin::violations_of;
 use serde_json::{Value, json};
 
 fn desired(spec: &str) -> DesiredJob {
@@ -26,21 +26,11 @@ fn desired(spec: &str) -> DesiredJob {
 }
 
 fn job_violations(object: &Value) -> Vec<String> {
-    schema_of::<Job>()
-        .unwrap()
-        .check(object)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+    violations_of::<Job>(object)
 }
 
 fn cron_job_violations(object: &Value) -> Vec<String> {
-    schema_of::<CronJob>()
-        .unwrap()
-        .check(object)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+    violations_of::<CronJob>(object)
 }
 
 const RICH: &str = "{provider: kubernetes, \
@@ -888,14 +878,14 @@ fn the_volumes_job_example_renders_objects_their_schemas_accept() {
         kinds,
         ["PersistentVolume", "PersistentVolumeClaim", "CronJob"]
     );
-    let pv = schema_of::<PersistentVolume>()
-        .unwrap()
-        .check(&documents[0]);
-    assert!(pv.is_empty(), "{pv:?}");
-    let claim = schema_of::<PersistentVolumeClaim>()
-        .unwrap()
-        .check(&documents[1]);
-    assert!(claim.is_empty(), "{claim:?}");
+    assert_eq!(
+        violations_of::<PersistentVolume>(&documents[0]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        violations_of::<PersistentVolumeClaim>(&documents[1]),
+        Vec::<String>::new()
+    );
     assert_eq!(cron_job_violations(&documents[2]), Vec::<String>::new());
     let pod = &documents[2]["spec"]["jobTemplate"]["spec"]["template"]["spec"];
     assert_eq!(

@@ -43,6 +43,23 @@ where
     .map(Arc::new)
 }
 
+/// What the API server would refuse in `object`, a `K`, checked against [`schema_of`]: one
+/// line per violation, empty when it accepts it. For tests; panics when the schema cannot be
+/// built, which is a bug in the stand-in.
+#[allow(clippy::expect_used)]
+pub fn violations_of<K>(object: &Value) -> Vec<String>
+where
+    K: Resource + JsonSchema,
+    K::Scope: Scope,
+{
+    schema_of::<K>()
+        .expect("a built-in kind's schema builds")
+        .check(object)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
 /// Whether a k8s-openapi scope marker means objects live in namespaces.
 pub trait Scope {
     /// Namespaced or cluster-wide.

@@ -12,7 +12,7 @@ use ferry_provider_knative::features::{
     self, EMPTY_DIR, PERSISTENT_VOLUME_CLAIM, PERSISTENT_VOLUME_WRITE,
 };
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Volume, VolumeMount};
-use kube_standin::builtin::schema_of;
+use kube_standin::builtin::violations_of;
 use serde_json::{Value, json};
 
 use crate::common::{build_checked, desired, desired_of, serverless_service};
@@ -54,31 +54,21 @@ fn revision(spec: &str) -> Value {
     pod
 }
 
-fn pv_violations(object: &Value) -> Vec<String> {
-    schema_of::<PersistentVolume>()
-        .unwrap()
-        .check(object)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-fn pvc_violations(object: &Value) -> Vec<String> {
-    schema_of::<PersistentVolumeClaim>()
-        .unwrap()
-        .check(object)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
 fn checked_claims(desired: &Desired) -> Vec<(String, Value, Value)> {
     claims(desired)
         .into_iter()
         .map(|c| {
             let (pv, pvc) = (c.persistent_volume_value(), c.claim_value());
-            assert_eq!(pv_violations(&pv), Vec::<String>::new(), "{pv:#}");
-            assert_eq!(pvc_violations(&pvc), Vec::<String>::new(), "{pvc:#}");
+            assert_eq!(
+                violations_of::<PersistentVolume>(&pv),
+                Vec::<String>::new(),
+                "{pv:#}"
+            );
+            assert_eq!(
+                violations_of::<PersistentVolumeClaim>(&pvc),
+                Vec::<String>::new(),
+                "{pvc:#}"
+            );
             (c.name, pv, pvc)
         })
         .collect()
@@ -394,8 +384,14 @@ fn the_example_renders_its_claim_before_the_service() {
         kinds,
         ["PersistentVolume", "PersistentVolumeClaim", "Service"]
     );
-    assert_eq!(pv_violations(&documents[0]), Vec::<String>::new());
-    assert_eq!(pvc_violations(&documents[1]), Vec::<String>::new());
+    assert_eq!(
+        violations_of::<PersistentVolume>(&documents[0]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        violations_of::<PersistentVolumeClaim>(&documents[1]),
+        Vec::<String>::new()
+    );
     build_checked(&want);
     // Its one claim is read-only: it needs only the claim flag.
     assert_eq!(

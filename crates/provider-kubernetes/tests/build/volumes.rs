@@ -11,7 +11,7 @@ use ferry_provider_kubernetes::Kubernetes;
 use ferry_provider_kubernetes::build::{Kind, claims};
 use ferry_testkit::builders::named_service;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-use kube_standin::builtin::schema_of;
+use kube_standin::builtin::violations_of;
 use serde_json::{Value, json};
 
 use crate::common::{build, build_checked, desired, desired_of, serverless_service};
@@ -37,31 +37,21 @@ fn pod(spec: &str) -> Value {
     build(spec)[&Kind::Deployment]["spec"]["template"]["spec"].clone()
 }
 
-fn pv_violations(object: &Value) -> Vec<String> {
-    schema_of::<PersistentVolume>()
-        .unwrap()
-        .check(object)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-fn pvc_violations(object: &Value) -> Vec<String> {
-    schema_of::<PersistentVolumeClaim>()
-        .unwrap()
-        .check(object)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
 /// The claims of `spec`, each checked against the PersistentVolume and claim schemas.
 fn checked_claims(spec: &str) -> Vec<Claim> {
     let claims = claims(&desired(spec));
     for claim in &claims {
         let (pv, pvc) = (claim.persistent_volume_value(), claim.claim_value());
-        assert_eq!(pv_violations(&pv), Vec::<String>::new(), "{pv:#}");
-        assert_eq!(pvc_violations(&pvc), Vec::<String>::new(), "{pvc:#}");
+        assert_eq!(
+            violations_of::<PersistentVolume>(&pv),
+            Vec::<String>::new(),
+            "{pv:#}"
+        );
+        assert_eq!(
+            violations_of::<PersistentVolumeClaim>(&pvc),
+            Vec::<String>::new(),
+            "{pvc:#}"
+        );
     }
     claims
 }
@@ -413,8 +403,14 @@ fn the_example_renders_its_claims_before_the_deployment() {
             "PodDisruptionBudget"
         ]
     );
-    assert_eq!(pv_violations(&documents[0]), Vec::<String>::new());
-    assert_eq!(pvc_violations(&documents[1]), Vec::<String>::new());
+    assert_eq!(
+        violations_of::<PersistentVolume>(&documents[0]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        violations_of::<PersistentVolumeClaim>(&documents[1]),
+        Vec::<String>::new()
+    );
     build_checked(&desired);
 }
 
