@@ -115,16 +115,21 @@ pub const REASONS: &[ReasonDoc] = &[
         reason: reasons::UNSUPPORTED,
         appears_as: "Ready=False, Stalled=True",
         meaning: "The chosen provider cannot honour a field. The message names the field, the \
-                  provider and what would be accepted (see the capability table).",
+                  provider and what would be accepted (see the capability table); for a volume \
+                  on Knative, the feature flags of `config-features` that are off.",
         action: "Change the field, or choose a provider that supports it. Ferry retries when \
-                 the spec changes.",
+                 the spec changes (and, for Knative's feature flags, every minute: turn them \
+                 on with the `kubectl patch` the message gives).",
     },
     ReasonDoc {
         reason: reasons::INVALID_SPEC,
         appears_as: "Ready=False, Stalled=True",
-        meaning: "The spec is wrong whatever the provider, e.g. a quantity that cannot be parsed.",
+        meaning: "The spec is wrong whatever the provider, e.g. a quantity that cannot be \
+                  parsed; or it names something at the provider that does not match it (a \
+                  Container Apps environment storage that is missing or holds another share).",
         action: "Fix the field named in the message; `ferry validate -f FILE` shows every \
-                 problem before you apply.",
+                 problem before you apply. What Ferry reads at the provider is read again \
+                 every minute.",
     },
     ReasonDoc {
         reason: reasons::PROVIDER_CONFIG_NOT_FOUND,
