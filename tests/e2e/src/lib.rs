@@ -19,6 +19,8 @@
 //!   log.
 //! - [`play_knative`], [`play_deployments`]: play Knative Serving and the Deployment controller
 //!   where nothing runs them.
+//! - [`claims_of`], [`assert_efs_pair`]: the PersistentVolumes and claims Ferry makes for
+//!   volumes in the cluster.
 //! - [`put_aws_secret`], [`fargate_provider_config`], [`cloud_run_provider_config`],
 //!   [`azure_provider_config`], [`put_azure_secret`], [`azure_secret_provider_config`],
 //!   [`put_provider_config`]: point the operator at the cloud stand-ins.
@@ -28,9 +30,9 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, Resource, ResourceExt as _};
@@ -1347,4 +1349,77 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The PersistentVolumes Ferry made for the object `owner` (as its `ferry.dev/owner`
+/// annotation names it: `ServerlessService ns/name (kubernetes)`) and their claims in
+/// `namespace`, once `ok` holds for their counts; else fails after `timeout` with the counts.
+pub async fn claims_of(
+    client: &Client,
+    namespace: &str,
+    owner: &str,
+    timeout: Duration,
+    ok: impl Fn(usize, usize) -> bool,
+) -> Result<(Vec<PersistentVolume>, Vec<PersistentVolumeClaim>), Error> {
+    let mine = |annotations: &std::collections::BTreeMap<String, String>| {
+        annotations.get("ferry.dev/owner").map(String::as_str) == Some(owner)
+    };
+    let params = ListParams::default().labels("app.kubernetes.io/managed-by=ferry");
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let volumes: Vec<PersistentVolume> = Api::<PersistentVolume>::all(client.clone())
+            .list(&params)
+            .await?
+            .items
+            .into_iter()
+            .filter(|v| mine(v.annotations()))
+            .collect();
+        let claims: Vec<PersistentVolumeClaim> =
+            Api::<PersistentVolumeClaim>::namespaced(client.clone(), namespace)
+                .list(&params)
+                .await?
+                .items
+                .into_iter()
+                .filter(|c| mine(c.annotations()))
+                .collect();
+        if ok(volumes.len(), claims.len()) {
+            return Ok((volumes, claims));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let what = format!(
+                "the claims of {owner}: {} PersistentVolumes, {} claims",
+                volumes.len(),
+                claims.len()
+            );
+            return Err(Error::Timeout(timeout, what));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Checks a pair [`claims_of`] found for an EFS volume: the PersistentVolume of the EFS CSI
+/// driver with `handle`, reserved for the claim in `namespace`, and the claim bound to it by
+/// name.
+#[track_caller]
+pub fn assert_efs_pair(
+    volume: &PersistentVolume,
+    claim: &PersistentVolumeClaim,
+    namespace: &str,
+    handle: &str,
+) {
+    let pv = serde_json::to_value(volume).unwrap_or_default();
+    let pvc = serde_json::to_value(claim).unwrap_or_default();
+    let name = volume.name_any();
+    assert_eq!(claim.name_any(), name);
+    assert_eq!(pv["spec"]["csi"]["driver"], "efs.csi.aws.com", "{pv:#}");
+    assert_eq!(pv["spec"]["csi"]["volumeHandle"], handle, "{pv:#}");
+    assert_eq!(pv["spec"]["storageClassName"], "", "{pv:#}");
+    assert_eq!(
+        pv["spec"]["persistentVolumeReclaimPolicy"], "Retain",
+        "{pv:#}"
+    );
+    assert_eq!(pv["spec"]["claimRef"]["namespace"], namespace, "{pv:#}");
+    assert_eq!(pv["spec"]["claimRef"]["name"], name.as_str(), "{pv:#}");
+    assert_eq!(pvc["spec"]["volumeName"], name.as_str(), "{pvc:#}");
+    assert_eq!(pvc["spec"]["storageClassName"], "", "{pvc:#}");
 }

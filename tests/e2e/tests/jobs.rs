@@ -4,7 +4,8 @@
 //! on the stand-in, so the tests play the Job controller there ([`e2e::play_jobs`], by the
 //! stand-ins' command convention: `exit N` fails, `sleep infinity` runs on) and fire CronJobs
 //! ([`e2e::fire_cron_job`]); on a real cluster the controller manager and the kubelet run the
-//! same commands in [`IMAGE`], and the CronJob fires every minute by itself.
+//! same commands in [`IMAGE`], and the CronJob fires every minute by itself. Volumes too: a
+//! job's EFS PersistentVolume and claim, made before its run and deleted with the job.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use e2e::{Cluster, Ferry, MANAGER, Operator, Player, Scene, TestNamespace, wait_for};
 use ferry_api::{RunState, ServerlessJob, ServerlessService};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use kube_standin::{Fault, Matcher, Remote, Rule};
@@ -24,6 +26,10 @@ const WAIT: Duration = Duration::from_secs(150);
 const IMAGE: &str = "debian:bookworm-slim";
 /// The label on every Job of a ServerlessJob.
 const JOB_LABEL: &str = "ferry.dev/job";
+/// An image that runs anywhere (it only sleeps), for a real cluster.
+const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.10";
+const FS: &str = "fs-0123456789abcdef0";
+const FINALIZER: &str = "ferry.dev/cleanup";
 
 /// One test's namespace, with an operator watching only it, and the Job controller played.
 struct Scenario {
@@ -111,6 +117,18 @@ impl Scenario {
     /// Job `name` once `ok` holds for it.
     async fn job(&self, name: &str, ok: impl Fn(&Job) -> bool) -> Job {
         let found = wait_for(&self.jobs(), name, WAIT, &format!("Job {name}"), ok).await;
+        self.check(found)
+    }
+
+    /// The PersistentVolumes Ferry made for ServerlessJob `name`, and its claims, once `ok`
+    /// holds for their counts.
+    async fn claims_of(
+        &self,
+        name: &str,
+        ok: impl Fn(usize, usize) -> bool,
+    ) -> (Vec<PersistentVolume>, Vec<PersistentVolumeClaim>) {
+        let owner = format!("ServerlessJob {}/{name} (kubernetes)", self.ns());
+        let found = e2e::claims_of(&self.client, self.ns(), &owner, WAIT, ok).await;
         self.check(found)
     }
 
@@ -505,4 +523,54 @@ async fn an_orphaned_job_leaves_its_jobs_and_cron_job_behind() {
         "{:?}",
         cron_job.metadata
     );
+}
+
+// Volumes (issue 23)
+
+#[tokio::test]
+async fn a_jobs_efs_claim_is_made_before_its_run_and_deleted_with_the_job() {
+    let s = Scenario::start("vol-k8s-job").await;
+    s.apply(
+        "reindex",
+        &json!({
+            "provider": "kubernetes",
+            "volumes": [
+                {"name": "index", "efs": {"fileSystemId": FS, "rootDirectory": "/index"}},
+                {"name": "scratch", "emptyDir": {}},
+            ],
+            "containers": [{
+                "name": "reindex",
+                "image": PAUSE_IMAGE,
+                "resources": {"cpu": "100m", "memory": "64Mi"},
+                "volumeMounts": [
+                    {"name": "index", "mountPath": "/data/index"},
+                    {"name": "scratch", "mountPath": "/tmp/sort"},
+                ],
+            }],
+            "timeoutSeconds": 60,
+        }),
+    )
+    .await;
+    let (volumes, claims) = s.claims_of("reindex", |v, c| v == 1 && c == 1).await;
+    e2e::assert_efs_pair(&volumes[0], &claims[0], s.ns(), &format!("{FS}:/index"));
+    let job = serde_json::to_value(s.job("reindex-1", |_| true).await).unwrap();
+    assert_eq!(
+        job["spec"]["template"]["spec"]["volumes"],
+        json!([
+            {"name": "index", "persistentVolumeClaim": {"claimName": claims[0].name_any()}},
+            {"name": "scratch", "emptyDir": {}},
+        ]),
+        "{job:#}"
+    );
+    let sjobs = s.sjobs();
+    let sjob = sjobs.get("reindex").await.unwrap();
+    assert!(sjob.finalizers().iter().any(|f| f == FINALIZER), "{sjob:?}");
+
+    sjobs
+        .delete("reindex", &DeleteParams::default())
+        .await
+        .unwrap();
+    let gone = e2e::wait_gone(&sjobs, "reindex", WAIT, "the ServerlessJob").await;
+    s.check(gone);
+    s.claims_of("reindex", |v, c| v == 0 && c == 0).await;
 }

@@ -3,17 +3,18 @@
 //! with `FERRY_E2E_KUBECONFIG`). On the stand-in nothing runs Knative, so the tests play its
 //! part and write the Knative Service's status themselves; on a real cluster Knative Serving
 //! does, unless `FERRY_E2E_PLAY_KNATIVE=1` says the cluster has only Knative's CRDs and the tests
-//! play its part there too.
+//! play its part there too. Volumes too: an NFS volume refused naming Knative's claims flag
+//! while it is off, then mounted through a PersistentVolume and claim Ferry makes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 #![allow(clippy::float_cmp)] // the metrics compared are whole counts, exact in an f64
 
 use std::time::Duration;
 
-use e2e::{Cluster, Ferry, MANAGER, Operator, Scene, TestNamespace, wait_for};
+use e2e::{Cluster, Ferry, MANAGER, Operator, Player, Scene, TestNamespace, wait_for};
 use ferry_api::ServerlessService;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
@@ -23,6 +24,8 @@ use serde_json::{Value, json};
 /// Long enough for a real cluster to pull an image and for a loaded CI machine.
 const WAIT: Duration = Duration::from_secs(120);
 const IMAGE: &str = "ghcr.io/knative/helloworld-go:latest";
+const CLAIM_FLAG: &str = "kubernetes.podspec-persistent-volume-claim";
+const FINALIZER: &str = "ferry.dev/cleanup";
 
 fn knative_services() -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -37,6 +40,8 @@ struct Scenario {
     namespace: TestNamespace,
     client: Client,
     operator: Operator,
+    /// What the test plays (Knative, for the tests that do not report its status themselves).
+    players: Vec<Player>,
 }
 
 /// Flags of an operator confined to `namespace` with fast resyncs and its lease there too.
@@ -91,7 +96,14 @@ impl Scenario {
             client: cluster.client().await.unwrap(),
             namespace,
             operator,
+            players: Vec::new(),
         }
+    }
+
+    /// Plays Knative Serving from now on, where the suite does.
+    fn play_knative(&mut self) {
+        let player = e2e::play_knative(self.cluster, self.knative(), self.ns());
+        self.players.extend(player.map(Player));
     }
 
     fn ns(&self) -> &str {
@@ -151,6 +163,55 @@ impl Scenario {
     async fn metric(&self, series: &str) -> f64 {
         let value = self.operator.metric(series).await;
         self.check(value)
+    }
+
+    /// Writes Knative's feature flags (the stand-in only: a real cluster keeps its own).
+    async fn set_flags(&self, data: &Value) {
+        assert!(self.cluster.is_standin());
+        let apply = PatchParams::apply(MANAGER).force();
+        Api::<Namespace>::all(self.client.clone())
+            .patch(
+                "knative-serving",
+                &apply,
+                &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": "knative-serving"}})),
+            )
+            .await
+            .unwrap();
+        Api::<ConfigMap>::namespaced(self.client.clone(), "knative-serving")
+            .patch(
+                "config-features",
+                &apply,
+                &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                                     "metadata": {"name": "config-features"},
+                                     "data": data})),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Whether the cluster enables Knative's claims (the flag is `Enabled`, in any case).
+    async fn claims_enabled(&self) -> bool {
+        let flags = Api::<ConfigMap>::namespaced(self.client.clone(), "knative-serving")
+            .get_opt("config-features")
+            .await
+            .unwrap();
+        flags
+            .and_then(|cm| cm.data)
+            .and_then(|d| d.get(CLAIM_FLAG).cloned())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("enabled"))
+    }
+
+    /// Ferry's PersistentVolumes and claims for `name` on Knative, once `ok` holds for their
+    /// counts.
+    async fn claims_of(
+        &self,
+        name: &str,
+        ok: impl Fn(usize, usize) -> bool,
+    ) -> (Vec<PersistentVolume>, Vec<PersistentVolumeClaim>) {
+        let owner = format!("ServerlessService {}/{name} (knative)", self.ns());
+        let found = e2e::claims_of(&self.client, self.ns(), &owner, WAIT, ok).await;
+        self.check(found)
     }
 }
 
@@ -503,6 +564,7 @@ async fn without_knative_the_service_is_not_ready_and_ferry_does_not_spin() {
         client: cluster.client().await.unwrap(),
         operator: spawn(cluster, namespace.name(), "ferry-0"),
         namespace,
+        players: Vec::new(),
     };
     s.apply("hello", hello_spec()).await;
     let stalled = s
@@ -663,4 +725,132 @@ async fn the_cost_estimate_follows_the_prices_configmap() {
         .unwrap()
         .basis;
     assert!(basis.contains("e2e node prices"), "{basis}");
+}
+
+// Volumes (issue 23)
+
+fn gallery(revision: &str) -> Value {
+    json!({
+        "provider": "knative",
+        "volumes": [
+            {"name": "config", "secret": {"name": "gallery-config"}},
+            {"name": "cache", "emptyDir": {"medium": "Memory", "sizeLimit": "32Mi"}},
+            {"name": "photos", "nfs": {"server": "10.0.12.4", "path": "/exports/photos",
+                                       "readOnly": true}},
+        ],
+        "containers": [{
+            "name": "app",
+            "image": IMAGE,
+            "port": 8080,
+            "env": [{"name": "REVISION", "value": revision}],
+            "volumeMounts": [
+                {"name": "config", "mountPath": "/etc/gallery"},
+                {"name": "cache", "mountPath": "/var/cache/gallery"},
+                {"name": "photos", "mountPath": "/srv/photos"},
+            ],
+        }],
+    })
+}
+
+fn ready_condition(svc: &ServerlessService) -> Option<(&str, &str, &str)> {
+    let status = svc.status.as_ref()?;
+    if status.observed_generation != svc.metadata.generation {
+        return None;
+    }
+    let c = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+    Some((c.status.as_str(), c.reason.as_str(), c.message.as_str()))
+}
+
+#[tokio::test]
+async fn an_nfs_volume_is_refused_naming_knatives_flag_until_it_is_on_then_mounted_through_a_claim()
+{
+    let mut s = Scenario::start("vol-knative").await;
+    s.play_knative();
+    if s.cluster.is_standin() {
+        // Knative's defaults: claims off.
+        s.set_flags(&json!({})).await;
+    }
+    let enabled = s.claims_enabled().await;
+    s.apply("gallery", gallery("1")).await;
+    if !enabled {
+        let refused = s
+            .ssv("gallery", "Ready=False naming the flag", |svc| {
+                ready_condition(svc)
+                    .is_some_and(|(status, reason, _)| status == "False" && reason == "Unsupported")
+            })
+            .await;
+        let (_, _, message) = ready_condition(&refused).unwrap();
+        assert!(message.contains(CLAIM_FLAG), "{message}");
+        assert!(
+            message.contains("knative-serving/config-features"),
+            "{message}"
+        );
+        // Nothing was made: no Service Knative would refuse, no claim for it.
+        assert!(s.knative().get_opt("gallery").await.unwrap().is_none());
+        s.claims_of("gallery", |v, c| v == 0 && c == 0).await;
+        if !s.cluster.is_standin() {
+            // A real cluster with claims off: what it calls for is checked; it goes.
+            s.ssvs()
+                .delete("gallery", &DeleteParams::default())
+                .await
+                .unwrap();
+            wait_gone(&s, &s.ssvs(), "gallery", "the ServerlessService").await;
+            return;
+        }
+        // The flag turned on; a change of the spec has Ferry look again at once (it would
+        // within a minute anyway).
+        s.set_flags(&json!({CLAIM_FLAG: "enabled"})).await;
+        s.apply("gallery", gallery("2")).await;
+    }
+
+    // The pair, then the Service mounting the claim read-only (no write flag needed).
+    let (volumes, claims) = s.claims_of("gallery", |v, c| v == 1 && c == 1).await;
+    let pv = serde_json::to_value(&volumes[0]).unwrap();
+    let name = claims[0].name_any();
+    assert_eq!(
+        pv["spec"]["nfs"],
+        json!({"server": "10.0.12.4", "path": "/exports/photos", "readOnly": true}),
+        "{pv:#}"
+    );
+    assert_eq!(pv["spec"]["claimRef"]["name"], name.as_str(), "{pv:#}");
+    let service = s
+        .knative_service("gallery", "the Knative Service", |_| true)
+        .await;
+    let revision = &service["spec"]["template"]["spec"];
+    assert_eq!(
+        revision["volumes"],
+        json!([
+            {"name": "config", "secret": {"secretName": "gallery-config"}},
+            {"name": "cache", "emptyDir": {"medium": "Memory", "sizeLimit": "32Mi"}},
+            {"name": "photos", "persistentVolumeClaim": {"claimName": name, "readOnly": true}},
+        ]),
+        "{revision:#}"
+    );
+    assert_eq!(
+        revision["containers"][0]["volumeMounts"],
+        json!([
+            {"name": "config", "mountPath": "/etc/gallery", "readOnly": true},
+            {"name": "cache", "mountPath": "/var/cache/gallery"},
+            {"name": "photos", "mountPath": "/srv/photos", "readOnly": true},
+        ]),
+        "{revision:#}"
+    );
+    // Where the test plays Knative the revision becomes ready; a real cluster's pods would
+    // wait for an NFS server at that address, so only the objects are checked there.
+    if s.cluster.plays_knative() {
+        s.ssv("gallery", "Ready", |svc| {
+            ready_condition(svc).is_some_and(|(status, _, _)| status == "True")
+        })
+        .await;
+    }
+    let svc = s.ssvs().get("gallery").await.unwrap();
+    assert!(svc.finalizers().iter().any(|f| f == FINALIZER), "{svc:?}");
+
+    // Deleting the service deletes the pair with the Knative Service.
+    s.ssvs()
+        .delete("gallery", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_gone(&s, &s.ssvs(), "gallery", "the ServerlessService").await;
+    s.claims_of("gallery", |v, c| v == 0 && c == 0).await;
 }

@@ -6,7 +6,8 @@
 //! the kubelet where a pod must fail (they make the pod and write its status); on a real
 //! cluster the controller manager and the kubelet do, with real images ([`IMAGE`], and
 //! [`HTTP_IMAGE`] where Knative must see it answer) and a really missing one
-//! ([`MISSING_IMAGE`]).
+//! ([`MISSING_IMAGE`]). Volumes too: a Secret's key, a scratch directory and an EFS file
+//! system, whose PersistentVolume and claim Ferry makes first and deletes with the object.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 #![allow(clippy::float_cmp)] // the metrics compared are whole counts, exact in an f64
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use e2e::{Cluster, Ferry, MANAGER, Operator, Player, Scene, TestNamespace, wait_for};
 use ferry_api::{Provider, ServerlessService};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use kube::{Client, ResourceExt};
@@ -34,6 +35,11 @@ const MISSING_IMAGE: &str = "registry.k8s.io/ferry-e2e/does-not-exist:0";
 const HTTP_IMAGE: &str = "ghcr.io/knative/helloworld-go:latest";
 /// The label that selects a service's pods.
 const SELECTOR_LABEL: &str = "ferry.dev/service";
+/// Long enough for a real cluster to delete pods that use a claim.
+const CLAIM_WAIT: Duration = Duration::from_secs(150);
+const FS: &str = "fs-0123456789abcdef0";
+const AP: &str = "fsap-0123456789abcdef0";
+const FINALIZER: &str = "ferry.dev/cleanup";
 
 /// A kind the backend makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,6 +203,18 @@ impl Scenario {
     async fn metric(&self, series: &str) -> f64 {
         let value = self.operator.metric(series).await;
         self.check(value)
+    }
+
+    /// The PersistentVolumes Ferry made for service `name`, and its claims, once `ok` holds for
+    /// their counts.
+    async fn claims_of(
+        &self,
+        name: &str,
+        ok: impl Fn(usize, usize) -> bool,
+    ) -> (Vec<PersistentVolume>, Vec<PersistentVolumeClaim>) {
+        let owner = format!("ServerlessService {}/{name} (kubernetes)", self.ns());
+        let found = e2e::claims_of(&self.client, self.ns(), &owner, CLAIM_WAIT, ok).await;
+        self.check(found)
     }
 
     /// Plays the ReplicaSet controller and the kubelet on the stand-in: a pod of Deployment
@@ -579,4 +597,77 @@ async fn moving_to_knative_deletes_everything_ferry_made_in_the_cluster() {
     for child in Child::ALL {
         s.gone(child, "mover").await;
     }
+}
+
+// Volumes (issue 23)
+
+#[tokio::test]
+async fn a_services_volumes_are_mounted_and_its_efs_claim_is_made_first_and_deleted_with_it() {
+    let s = Scenario::start("vol-k8s").await;
+    s.apply(
+        "files",
+        &json!({
+            "provider": "kubernetes",
+            "volumes": [
+                {"name": "config", "secret": {"name": "files-config", "key": "settings.toml"}},
+                {"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+                {"name": "uploads", "efs": {"fileSystemId": FS, "accessPointId": AP,
+                                            "transitEncryption": true}},
+            ],
+            "containers": [{
+                "name": "app",
+                "image": IMAGE,
+                "port": 8080,
+                "resources": {"cpu": "100m", "memory": "64Mi"},
+                "volumeMounts": [
+                    {"name": "config", "mountPath": "/etc/files"},
+                    {"name": "scratch", "mountPath": "/tmp/work"},
+                    {"name": "uploads", "mountPath": "/srv/uploads", "subPath": "app"},
+                ],
+            }],
+            "scaling": {"minInstances": 1},
+            "ingress": "internal",
+        }),
+    )
+    .await;
+
+    // The pair exists, and the Deployment mounts its claim.
+    let (volumes, claims) = s.claims_of("files", |v, c| v == 1 && c == 1).await;
+    e2e::assert_efs_pair(&volumes[0], &claims[0], s.ns(), &format!("{FS}::{AP}"));
+    let claim = claims[0].name_any();
+    let deployment = s.child(Child::Deployment, "files", |_| true).await;
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["volumes"],
+        json!([
+            {"name": "config", "secret": {"secretName": "files-config",
+                                          "items": [{"key": "settings.toml",
+                                                     "path": "settings.toml"}]}},
+            {"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+            {"name": "uploads", "persistentVolumeClaim": {"claimName": claim}},
+        ]),
+        "{pod:#}"
+    );
+    assert_eq!(
+        pod["containers"][0]["volumeMounts"],
+        json!([
+            {"name": "config", "mountPath": "/etc/files", "readOnly": true},
+            {"name": "scratch", "mountPath": "/tmp/work"},
+            {"name": "uploads", "mountPath": "/srv/uploads", "subPath": "app"},
+        ]),
+        "{pod:#}"
+    );
+    // A PersistentVolume is cluster-scoped, so no owner reference deletes it: the object keeps
+    // Ferry's finalizer.
+    let svc = s.ssvs().get("files").await.unwrap();
+    assert!(svc.finalizers().iter().any(|f| f == FINALIZER), "{svc:?}");
+
+    // Deleting the service deletes the pair.
+    s.ssvs()
+        .delete("files", &DeleteParams::default())
+        .await
+        .unwrap();
+    let gone = e2e::wait_gone(&s.ssvs(), "files", CLAIM_WAIT, "the ServerlessService").await;
+    s.check(gone);
+    s.claims_of("files", |v, c| v == 0 && c == 0).await;
 }
