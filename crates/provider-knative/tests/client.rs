@@ -52,8 +52,11 @@ fn gets(log: &Path) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn observe_reads_the_watch_cache_when_it_holds_what_ferry_last_applied() {
+/// A stand-in serving Knative's CRDs that writes an audit log (in the returned directory, which
+/// must outlive it), with `namespaces` created.
+async fn audited_standin(
+    namespaces: &[&str],
+) -> (tempfile::TempDir, std::path::PathBuf, kube_standin::StandIn) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.jsonl");
     let config = kube_standin::Config {
@@ -64,15 +67,24 @@ async fn observe_reads_the_watch_cache_when_it_holds_what_ferry_last_applied() {
     .unwrap();
     let standin = kube_standin::StandIn::start(config).await.unwrap();
     let test = client_as(&standin, "test").await;
-    Api::<k8s_openapi::api::core::v1::Namespace>::all(test.clone())
-        .patch(
-            "shop",
-            &PatchParams::apply("test"),
-            &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace",
-                                 "metadata": {"name": "shop"}})),
-        )
-        .await
-        .unwrap();
+    for namespace in namespaces {
+        Api::<k8s_openapi::api::core::v1::Namespace>::all(test.clone())
+            .patch(
+                namespace,
+                &PatchParams::apply("test"),
+                &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": namespace}})),
+            )
+            .await
+            .unwrap();
+    }
+    (dir, log, standin)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn observe_reads_the_watch_cache_when_it_holds_what_ferry_last_applied() {
+    let (_dir, log, standin) = audited_standin(&["shop"]).await;
+    let test = client_as(&standin, "test").await;
     let services: Api<DynamicObject> = Api::namespaced_with(test, "shop", &api_resource());
 
     // The cache the controller's watch of Knative Services would keep, fed by hand here.
@@ -210,27 +222,8 @@ async fn volumes_behind_feature_flags_are_refused_naming_the_flags_that_are_off_
     use ferry_api::conditions::reasons;
     use ferry_provider::{Deletion, ProviderError};
     use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim};
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("audit.jsonl");
-    let config = kube_standin::Config {
-        audit_log: Some(log.clone()),
-        ..kube_standin::Config::default()
-    }
-    .with_crds_from(&shared_data().join("data/knative-serving-crds"))
-    .unwrap();
-    let standin = kube_standin::StandIn::start(config).await.unwrap();
+    let (_dir, log, standin) = audited_standin(&["shop", "knative-serving"]).await;
     let test = client_as(&standin, "test").await;
-    for namespace in ["shop", "knative-serving"] {
-        Api::<k8s_openapi::api::core::v1::Namespace>::all(test.clone())
-            .patch(
-                namespace,
-                &PatchParams::apply("test"),
-                &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace",
-                                     "metadata": {"name": namespace}})),
-            )
-            .await
-            .unwrap();
-    }
     let set_flags = |data: serde_json::Value| {
         let test = test.clone();
         async move {
